@@ -1,1 +1,43 @@
+//! mediaflow: an embeddable WebRTC media engine.
+//!
+//! A [`MediaPipeline`] holds media elements connected into a graph; its own worker
+//! thread moves media between them, and a dispatcher thread delivers Kurento's events
+//! to handlers. Everything is in-process: no media server, no control protocol.
+//!
+//! ```
+//! use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType, PassThrough};
+//! use std::time::Duration;
+//!
+//! let pipeline = MediaPipeline::new()?;
+//! let source = AppSource::new(&pipeline)?;
+//! let pass = PassThrough::new(&pipeline)?;
+//! let sink = AppSink::new(&pipeline)?;
+//! source.connect(&pass)?;
+//! pass.connect(&sink)?;
+//! pass.on_media_flow_in_state_changed(|e| println!("{} {:?}", e.media_type, e.state))?;
+//! source.push(Buffer::new(MediaType::Video, &b"frame"[..]))?;
+//! let out = sink.recv_timeout(Duration::from_secs(5)).expect("a buffer");
+//! assert_eq!(&out.data[..], b"frame");
+//! pipeline.release()?;
+//! # Ok::<(), mediaflow::Error>(())
+//! ```
+#![deny(missing_docs)]
 
+mod element;
+mod elements;
+mod error;
+mod events;
+mod pipeline;
+
+pub use element::{ElementConnectionData, MediaElement};
+pub use elements::{AppSink, AppSource, PassThrough};
+pub use error::{Error, Result};
+pub use events::{
+    ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent, Event,
+    MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaTranscodingStateChangedEvent,
+};
+pub use mediaflow_graph::{Buffer, ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
+pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+
+/// Re-exported so hosts can name the event channel types without depending on it.
+pub use crossbeam_channel::Receiver;

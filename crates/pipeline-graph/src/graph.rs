@@ -416,7 +416,12 @@ impl Graph {
     }
 
     /// Buffers dropped so far on the link from `source` to `sink` for `media_type`.
-    pub fn dropped(&self, source: ElementId, sink: ElementId, media_type: MediaType) -> Option<u64> {
+    pub fn dropped(
+        &self,
+        source: ElementId,
+        sink: ElementId,
+        media_type: MediaType,
+    ) -> Option<u64> {
         let link = self.node(sink).ok()?.input[media_type.index()]?;
         let link = self.link(link);
         (link.conn.source == source).then_some(link.dropped)

@@ -97,7 +97,9 @@ fn events(g: &mut Graph) -> Vec<GraphEvent> {
 fn buffers_cross_a_chain_in_order() {
     let mut g = Graph::default();
     let src = g.add(Box::<Source>::default());
-    let pts: Vec<_> = (0..4).map(|_| g.add(Box::new(PassThrough::new()))).collect();
+    let pts: Vec<_> = (0..4)
+        .map(|_| g.add(Box::new(PassThrough::new())))
+        .collect();
     let sink = g.add(Box::<Collector>::default());
     let mut prev = src;
     for &p in pts.iter().chain([&sink]) {
@@ -106,10 +108,15 @@ fn buffers_cross_a_chain_in_order() {
     }
     let now = Instant::now();
     for n in 0..100 {
-        source(&mut g, src).queued.push_back(numbered(MediaType::Video, n));
+        source(&mut g, src)
+            .queued
+            .push_back(numbered(MediaType::Video, n));
     }
     g.run(now);
-    assert_eq!(numbers(&collector(&mut g, sink).received), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        numbers(&collector(&mut g, sink).received),
+        (0..100).collect::<Vec<_>>()
+    );
     assert_eq!(g.poll_timeout(), Some(now + g.config().flow_idle));
 }
 
@@ -122,13 +129,20 @@ fn fan_out_reaches_every_sink_and_only_its_media_type() {
         g.connect(src, s, MediaType::Audio).unwrap();
     }
     for n in 0..10 {
-        source(&mut g, src).queued.push_back(numbered(MediaType::Audio, n));
+        source(&mut g, src)
+            .queued
+            .push_back(numbered(MediaType::Audio, n));
     }
     // No video link exists: these go nowhere and must not count as flowing out.
-    source(&mut g, src).queued.push_back(numbered(MediaType::Video, 99));
+    source(&mut g, src)
+        .queued
+        .push_back(numbered(MediaType::Video, 99));
     g.run(Instant::now());
     for &s in &sinks {
-        assert_eq!(numbers(&collector(&mut g, s).received), (0..10).collect::<Vec<_>>());
+        assert_eq!(
+            numbers(&collector(&mut g, s).received),
+            (0..10).collect::<Vec<_>>()
+        );
     }
     assert_eq!(
         g.flow_state(src, MediaType::Video, false).unwrap(),
@@ -158,8 +172,12 @@ fn a_new_connect_replaces_the_sinks_previous_source() {
     );
     assert_eq!(g.source_connections(sink, None).unwrap(), vec![conn(b)]);
     assert!(g.sink_connections(a, None).unwrap().is_empty());
-    source(&mut g, a).queued.push_back(numbered(MediaType::Video, 1));
-    source(&mut g, b).queued.push_back(numbered(MediaType::Video, 2));
+    source(&mut g, a)
+        .queued
+        .push_back(numbered(MediaType::Video, 1));
+    source(&mut g, b)
+        .queued
+        .push_back(numbered(MediaType::Video, 2));
     g.run(Instant::now());
     assert_eq!(numbers(&collector(&mut g, sink).received), vec![2]);
     events(&mut g);
@@ -175,10 +193,14 @@ fn disconnect_while_flowing_stops_delivery() {
     let sink = g.add(Box::<Collector>::default());
     g.connect(src, sink, MediaType::Audio).unwrap();
     let now = Instant::now();
-    source(&mut g, src).queued.push_back(numbered(MediaType::Audio, 1));
+    source(&mut g, src)
+        .queued
+        .push_back(numbered(MediaType::Audio, 1));
     g.run(now);
     g.disconnect(src, sink, None).unwrap();
-    source(&mut g, src).queued.push_back(numbered(MediaType::Audio, 2));
+    source(&mut g, src)
+        .queued
+        .push_back(numbered(MediaType::Audio, 2));
     g.run(now);
     assert_eq!(numbers(&collector(&mut g, sink).received), vec![1]);
     assert_eq!(
@@ -205,7 +227,9 @@ fn flow_states_follow_buffers_and_idle_time() {
     g.connect(pt, sink, MediaType::Video).unwrap();
     events(&mut g);
     let t0 = Instant::now();
-    source(&mut g, src).queued.push_back(numbered(MediaType::Video, 0));
+    source(&mut g, src)
+        .queued
+        .push_back(numbered(MediaType::Video, 0));
     g.run(t0);
     let flow: Vec<_> = events(&mut g)
         .into_iter()
@@ -235,11 +259,19 @@ fn flow_states_follow_buffers_and_idle_time() {
     assert_eq!(evs.len(), 4, "{evs:?}");
     assert!(evs.iter().all(|e| matches!(
         e,
-        GraphEvent::MediaFlowIn { state: NotFlowing, .. }
-            | GraphEvent::MediaFlowOut { state: NotFlowing, .. }
+        GraphEvent::MediaFlowIn {
+            state: NotFlowing,
+            ..
+        } | GraphEvent::MediaFlowOut {
+            state: NotFlowing,
+            ..
+        }
     )));
     assert_eq!(g.poll_timeout(), None);
-    assert_eq!(g.flow_state(pt, MediaType::Video, true).unwrap(), NotFlowing);
+    assert_eq!(
+        g.flow_state(pt, MediaType::Video, true).unwrap(),
+        NotFlowing
+    );
 }
 
 #[test]
@@ -258,7 +290,9 @@ fn a_full_link_drops_oldest_non_keyframes_and_asks_upstream_for_a_keyframe() {
     key.keyframe = true;
     source(&mut g, src).queued.push_back(key);
     for n in 1..10 {
-        source(&mut g, src).queued.push_back(numbered(MediaType::Video, n));
+        source(&mut g, src)
+            .queued
+            .push_back(numbered(MediaType::Video, n));
     }
     let now = Instant::now();
     g.run(now);
@@ -285,7 +319,12 @@ fn keyframe_requests_from_a_sink_reach_the_sender() {
     g.run(Instant::now());
     assert_eq!(source(&mut g, src).requests.len(), 1);
     assert!(g
-        .send_upstream(pt, MediaType::Video, UpstreamEvent::KeyframeRequest, Instant::now())
+        .send_upstream(
+            pt,
+            MediaType::Video,
+            UpstreamEvent::KeyframeRequest,
+            Instant::now()
+        )
         .unwrap());
     assert_eq!(source(&mut g, src).requests.len(), 2);
 }
@@ -314,11 +353,20 @@ fn a_cycle_does_not_hang_the_scheduler() {
     let mut g = Graph::default();
     let pt = g.add(Box::<Looper>::default());
     g.connect(pt, pt, MediaType::Data).unwrap();
-    let looper: &mut Looper = g.element_mut(pt).unwrap().as_any_mut().downcast_mut().unwrap();
+    let looper: &mut Looper = g
+        .element_mut(pt)
+        .unwrap()
+        .as_any_mut()
+        .downcast_mut()
+        .unwrap();
     looper.0.queued.push_back(numbered(MediaType::Data, 1));
     let now = Instant::now();
     g.run(now);
-    assert_eq!(g.poll_timeout(), Some(now), "leftover work is rescheduled at once");
+    assert_eq!(
+        g.poll_timeout(),
+        Some(now),
+        "leftover work is rescheduled at once"
+    );
     // Removing the element breaks the cycle; its self-link is reported once.
     events(&mut g);
     g.remove(pt).unwrap();

@@ -1,0 +1,50 @@
+//! The typed errors of the public API.
+
+use std::time::Duration;
+
+use mediaflow_graph::MediaType;
+
+/// Why an API call failed. Every misuse (released handles, elements of different
+/// pipelines, bad arguments) is one of these; none is a panic.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The pipeline was released (explicitly, or when its last handle was dropped).
+    #[error("the media pipeline was released")]
+    PipelineReleased,
+    /// The element was released.
+    #[error("the element {0} was released")]
+    ElementReleased(String),
+    /// `connect`/`disconnect` named elements of two different pipelines.
+    #[error("cannot link {source_id} and {sink_id}: they belong to different pipelines")]
+    DifferentPipelines {
+        /// The source element's id.
+        source_id: String,
+        /// The sink element's id.
+        sink_id: String,
+    },
+    /// `disconnect` named a link that does not exist.
+    #[error("{source_id} is not connected to {sink_id} ({})", media_type.map_or("any media", |m| m.as_str()))]
+    NotConnected {
+        /// The source element's id.
+        source_id: String,
+        /// The sink element's id.
+        sink_id: String,
+        /// The media type asked for; `None` for all.
+        media_type: Option<MediaType>,
+    },
+    /// An argument was out of its domain (an unknown media type name, a zero capacity...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The pipeline's worker did not answer in time.
+    #[error("the pipeline did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The engine could not get a resource from the system (a thread, a socket).
+    #[error("system resource unavailable: {0}")]
+    Resource(String),
+    /// The pipeline's worker stopped unexpectedly; the pipeline is unusable.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result of the public API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

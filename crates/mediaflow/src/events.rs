@@ -1,0 +1,167 @@
+//! Kurento's events as typed values.
+//!
+//! Every event carries Kurento's common fields (`source`, `timestamp_millis`, `tags`; the
+//! `type` is the struct's [`TYPE`](ElementConnectedEvent::TYPE) and [`Event::type_name`]) and
+//! its own. Names and fields follow `kurento-endpoint-events.txt` and Kurento's
+//! interface definitions.
+
+use mediaflow_graph::{ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
+
+use crate::element::MediaElement;
+use crate::error::Result;
+use crate::pipeline::ListenerId;
+
+macro_rules! events {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident($name:ident), $on:ident {
+            $( $(#[$fdoc:meta])* $field:ident : $ty:ty, )*
+        }
+    )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Debug, PartialEq, Eq)]
+            pub struct $name {
+                /// Id of the MediaObject that raised the event.
+                pub source: String,
+                /// When it was raised, in milliseconds since the Unix epoch.
+                pub timestamp_millis: u64,
+                /// The source's tags, when it has `send_tags_in_events` set; else empty.
+                pub tags: Vec<(String, String)>,
+                $( $(#[$fdoc])* pub $field: $ty, )*
+            }
+
+            impl $name {
+                /// Kurento's name for this event type.
+                pub const TYPE: &'static str = stringify!($variant);
+            }
+        )*
+
+        /// Any event, as delivered by event receivers.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Event {
+            $( $(#[$doc])* $variant($name), )*
+        }
+
+        impl Event {
+            /// Kurento's name of the event type (its `type` field).
+            pub fn type_name(&self) -> &'static str {
+                match self { $( Event::$variant(_) => $name::TYPE, )* }
+            }
+
+            /// Id of the MediaObject that raised it.
+            pub fn source(&self) -> &str {
+                match self { $( Event::$variant(e) => &e.source, )* }
+            }
+
+            /// When it was raised, in milliseconds since the Unix epoch.
+            pub fn timestamp_millis(&self) -> u64 {
+                match self { $( Event::$variant(e) => e.timestamp_millis, )* }
+            }
+
+            /// The source's tags, when sent in events.
+            pub fn tags(&self) -> &[(String, String)] {
+                match self { $( Event::$variant(e) => &e.tags, )* }
+            }
+
+            pub(crate) fn tags_mut(&mut self) -> &mut Vec<(String, String)> {
+                match self { $( Event::$variant(e) => &mut e.tags, )* }
+            }
+        }
+
+        impl MediaElement {
+            $(
+                #[doc = concat!("Calls `handler` on the dispatcher thread for every `", stringify!($variant),
+                    "` this element raises. The handler may call back into the API.")]
+                pub fn $on<F>(&self, handler: F) -> Result<ListenerId>
+                where
+                    F: Fn(&$name) + Send + Sync + 'static,
+                {
+                    self.add_listener(Some($name::TYPE), move |event| {
+                        if let Event::$variant(e) = event {
+                            handler(e);
+                        }
+                        true
+                    })
+                }
+            )*
+        }
+    };
+}
+
+events! {
+    /// Something went wrong in a MediaObject (Kurento's `Error`).
+    Error(ErrorEvent), on_error {
+        /// Human-readable cause.
+        description: String,
+        /// Numeric code.
+        error_code: i32,
+        /// Kurento's error identifier (the event's `type` string in Kurento's protocol).
+        error_type: ErrorType,
+    }
+
+    /// The source element was connected to a sink.
+    ElementConnected(ElementConnectedEvent), on_element_connected {
+        /// Id of the sink element.
+        sink: String,
+        /// Which media the link carries.
+        media_type: MediaType,
+        /// Description of the source pad.
+        source_media_description: String,
+        /// Description of the sink pad.
+        sink_media_description: String,
+    }
+
+    /// The source element was disconnected from a sink (by `disconnect`, a replacing
+    /// `connect`, or the release of either element).
+    ElementDisconnected(ElementDisconnectedEvent), on_element_disconnected {
+        /// Id of the sink element.
+        sink: String,
+        /// Which media the link carried.
+        media_type: MediaType,
+        /// Description of the source pad.
+        source_media_description: String,
+        /// Description of the sink pad.
+        sink_media_description: String,
+    }
+
+    /// Media started or stopped arriving at the element's sink pad.
+    MediaFlowInStateChanged(MediaFlowInStateChangedEvent), on_media_flow_in_state_changed {
+        /// Flowing or NotFlowing.
+        state: MediaFlowState,
+        /// The pad.
+        pad_name: String,
+        /// The pad's media type.
+        media_type: MediaType,
+    }
+
+    /// Media started or stopped leaving the element's source pad.
+    MediaFlowOutStateChanged(MediaFlowOutStateChangedEvent), on_media_flow_out_state_changed {
+        /// Flowing or NotFlowing.
+        state: MediaFlowState,
+        /// The pad.
+        pad_name: String,
+        /// The pad's media type.
+        media_type: MediaType,
+    }
+
+    /// The element started or stopped converting media for a consumer.
+    MediaTranscodingStateChanged(MediaTranscodingStateChangedEvent), on_media_transcoding_state_changed {
+        /// Transcoding or NotTranscoding.
+        state: MediaTranscodingState,
+        /// Name of the internal branch.
+        bin_name: String,
+        /// Which media.
+        media_type: MediaType,
+    }
+}
+
+/// The pad description Kurento uses when `connect` names none.
+pub(crate) const DEFAULT_PAD: &str = "default";
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
