@@ -667,3 +667,75 @@ fn dispatch(events: Receiver<Dispatch>, registry: &Mutex<Registry>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+
+    use mediaflow_graph::{ErrorType, MediaType};
+
+    use super::*;
+    use crate::elements::AppSource;
+
+    /// Raises a decode error for every buffer it gets.
+    struct Failing(Vec<ElementEvent>);
+
+    impl Element for Failing {
+        fn type_name(&self) -> &'static str {
+            "Failing"
+        }
+        fn handle_input(&mut self, _buffer: Buffer, _now: Instant) {
+            self.0.push(ElementEvent::Error {
+                error_type: ErrorType::StreamErrorDecode,
+                error_code: 7,
+                description: "bad bitstream".into(),
+            });
+        }
+        fn poll_output(&mut self) -> Option<Buffer> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<ElementEvent> {
+            self.0.pop()
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn element_errors_reach_the_element_and_unhandled_ones_the_pipeline() {
+        let wait = Duration::from_secs(5);
+        let pipeline = MediaPipeline::new().unwrap();
+        let source = AppSource::new(&pipeline).unwrap();
+        let failing = pipeline.add_element(Box::new(Failing(Vec::new()))).unwrap();
+        source.connect(&failing).unwrap();
+        let (tx, pipeline_errors) = unbounded();
+        pipeline
+            .on_error(move |e| {
+                let _ = tx.send(e.clone());
+            })
+            .unwrap();
+
+        source
+            .push(Buffer::new(MediaType::Video, &b"x"[..]))
+            .unwrap();
+        let e = pipeline_errors.recv_timeout(wait).expect("unhandled error");
+        assert_eq!(e.source, failing.id());
+        assert_eq!(e.error_type.as_str(), "STREAM_ERROR_DECODE");
+        assert_eq!((e.error_code, e.description.as_str()), (7, "bad bitstream"));
+
+        let (tx, element_errors) = unbounded();
+        failing
+            .on_error(move |e| {
+                let _ = tx.send(e.clone());
+            })
+            .unwrap();
+        source
+            .push(Buffer::new(MediaType::Video, &b"y"[..]))
+            .unwrap();
+        assert!(element_errors.recv_timeout(wait).is_ok());
+        assert!(pipeline_errors
+            .recv_timeout(Duration::from_millis(200))
+            .is_err());
+    }
+}

@@ -88,7 +88,9 @@ impl Model {
 }
 
 fn index_of(ids: &[String], e: &MediaElement) -> usize {
-    ids.iter().position(|id| id == e.id()).expect("a known element")
+    ids.iter()
+        .position(|id| id == e.id())
+        .expect("a known element")
 }
 
 fn reported(elements: &[PassThrough], ids: &[String], alive: &[bool]) -> (Links, Links) {

@@ -29,7 +29,10 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -76,7 +79,8 @@ fn run_pipeline(explicit_release: bool) -> usize {
             .unwrap();
     }
     for _ in 0..100 {
-        sink.recv_timeout(Duration::from_secs(5)).expect("buffer through the chain");
+        sink.recv_timeout(Duration::from_secs(5))
+            .expect("buffer through the chain");
     }
     let during = threads();
     assert_eq!(pipeline.get_children().unwrap().len(), 100);
@@ -96,7 +100,11 @@ fn releasing_a_pipeline_with_100_connected_elements_frees_threads_and_memory() {
     for round in 0..6 {
         let explicit = round % 2 == 0;
         let during = run_pipeline(explicit);
-        assert_eq!(during, threads_before + 2, "a pipeline runs a worker and a dispatcher");
+        assert_eq!(
+            during,
+            threads_before + 2,
+            "a pipeline runs a worker and a dispatcher"
+        );
         assert_eq!(
             threads(),
             threads_before,

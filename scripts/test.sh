@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check of the project: formatting, lints, all tests.
+# On a fresh Debian 12 machine it installs what is missing when run as root;
+# otherwise it prints the exact command to run and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_rust_toolchain
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -j2 -- -D warnings
+
+step "cargo test (workspace)"
+cargo test --workspace -j2 2>&1 | tee target/test-output.txt
+# The summary line the CI reads: totals over every test binary above.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
