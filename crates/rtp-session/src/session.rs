@@ -1,0 +1,1288 @@
+//! One WebRTC session (the protocol side of a WebRtcEndpoint), sans-IO.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_RTX,
+    MIME_TYPE_VP8,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection};
+use rtc::sansio::Protocol;
+use rtc::shared::marshal::{Marshal, Unmarshal};
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::statistics::report::RTCStatsReportEntry;
+use rtc::statistics::StatsSelector;
+
+use crate::rewrite::Rewriter;
+use crate::types::{
+    codec, ConnectionState, DtlsConnectionState, IceCandidate, IceCandidatePair, IceComponentState,
+    MediaState,
+};
+
+/// Kind of media of an m-line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    /// An audio m-line.
+    Audio,
+    /// A video m-line.
+    Video,
+}
+
+impl MediaKind {
+    fn rtc(self) -> RtpCodecKind {
+        match self {
+            MediaKind::Audio => RtpCodecKind::Audio,
+            MediaKind::Video => RtpCodecKind::Video,
+        }
+    }
+
+    fn from_rtc(kind: RtpCodecKind) -> Option<MediaKind> {
+        match kind {
+            RtpCodecKind::Audio => Some(MediaKind::Audio),
+            RtpCodecKind::Video => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+}
+
+/// Which way media may go, from this session's point of view.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Send and receive (the default).
+    #[default]
+    SendRecv,
+    /// Only receive from the peer.
+    RecvOnly,
+    /// Only send to the peer.
+    SendOnly,
+}
+
+/// Settings of a session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Which way media may go.
+    pub direction: Direction,
+    /// MediaState turns Disconnected after this long without RTCP from the peer.
+    pub media_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> SessionConfig {
+        SessionConfig {
+            direction: Direction::SendRecv,
+            media_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Why a session call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The SDP could not be parsed or applied.
+    #[error("invalid SDP: {0}")]
+    InvalidSdp(String),
+    /// The offer has no codec this engine supports in any m-line.
+    #[error("no codec in common with the offer")]
+    NoCommonCodec,
+    /// The call is not valid in the current negotiation state.
+    #[error("wrong negotiation state: {0}")]
+    WrongState(String),
+    /// The candidate string does not parse.
+    #[error("invalid ICE candidate {candidate:?}: {reason}")]
+    InvalidCandidate {
+        /// What was given.
+        candidate: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A packet given to `send_rtp` was not RTP, or its codec is not negotiated.
+    #[error("cannot send media: {0}")]
+    Media(String),
+    /// The protocol stack refused an operation.
+    #[error("WebRTC stack error: {0}")]
+    Stack(String),
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit {
+    /// The local address (a socket of ours) to send from.
+    pub local: SocketAddr,
+    /// Where to.
+    pub peer: SocketAddr,
+    /// The bytes.
+    pub data: BytesMut,
+}
+
+/// RTP received from the peer, decrypted.
+#[derive(Clone, Debug)]
+pub struct MediaPacket {
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// The codec (canonical mime type).
+    pub codec: &'static str,
+    /// The RTP packet, serialized.
+    pub rtp: bytes::Bytes,
+    /// True for the first packet of a VP8 keyframe or an H.264 IDR/SPS.
+    pub keyframe: bool,
+}
+
+/// What a session reports, in Kurento's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A local candidate was gathered.
+    IceCandidateFound(IceCandidate),
+    /// Local gathering finished.
+    IceGatheringDone,
+    /// The ICE component changed state.
+    IceComponentStateChanged {
+        /// ICE stream (1).
+        stream_id: u32,
+        /// Component (1).
+        component_id: u32,
+        /// New state.
+        state: IceComponentState,
+    },
+    /// ICE selected a (new) candidate pair.
+    NewCandidatePairSelected(IceCandidatePair),
+    /// The transport came up or went down.
+    ConnectionStateChanged {
+        /// Previous state.
+        old: ConnectionState,
+        /// New state.
+        new: ConnectionState,
+    },
+    /// RTCP started or stopped flowing.
+    MediaStateChanged {
+        /// Previous state.
+        old: MediaState,
+        /// New state.
+        new: MediaState,
+    },
+    /// The DTLS transport changed state.
+    DtlsConnectionStateChange(DtlsConnectionState),
+    /// The peer asked for a keyframe (PLI or FIR) of what we send it.
+    KeyframeRequested(MediaKind),
+}
+
+/// Our sending side of one m-line.
+struct LocalTrack {
+    sender: RTCRtpSenderId,
+    track_id: String,
+    ssrc: u32,
+    rewriter: Rewriter,
+}
+
+struct RemoteTrack {
+    receiver: RTCRtpReceiverId,
+    kind: MediaKind,
+}
+
+/// Counters of input the session refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Discards {
+    /// Datagrams the stack could not use (garbage, bad SRTP auth, replays...).
+    pub datagrams: u64,
+    /// Media packets handed to `send_rtp` that could not be sent.
+    pub outgoing_media: u64,
+}
+
+/// One WebRTC session: SDP negotiation, ICE, DTLS-SRTP and RTP/RTCP over webrtc-rs's
+/// sans-IO `RTCPeerConnection`, reporting Kurento's events.
+///
+/// Feed it datagrams (`handle_datagram`) and time (`handle_timeout`); drain
+/// `poll_transmit`, `poll_event` and `poll_media`.
+pub struct WebRtcSession {
+    pc: RTCPeerConnection,
+    config: SessionConfig,
+    events: VecDeque<SessionEvent>,
+    media: VecDeque<MediaPacket>,
+    local_tracks: HashMap<MediaKind, LocalTrack>,
+    /// Track id of each of our senders, to tell which kind a peer's PLI is about.
+    sender_kinds: HashMap<String, MediaKind>,
+    remote_tracks: HashMap<String, RemoteTrack>,
+    /// Candidates given before the remote description, applied once it is set.
+    pending_remote: Vec<IceCandidate>,
+    remote_set: bool,
+    local_set: bool,
+    ice: IceComponentState,
+    /// The stack runs connectivity checks (or has remote candidates to check).
+    checking: bool,
+    gathering_done: bool,
+    connection: ConnectionState,
+    media_state: MediaState,
+    dtls: DtlsConnectionState,
+    last_rtcp: Option<Instant>,
+    discards: Discards,
+}
+
+fn random_u32() -> u32 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish() as u32
+}
+
+fn stack(e: impl std::fmt::Display) -> SessionError {
+    SessionError::Stack(e.to_string())
+}
+
+/// The codecs mediaflow negotiates, with the payload types Chromium uses.
+fn media_engine() -> Result<MediaEngine, SessionError> {
+    let mut engine = MediaEngine::default();
+    let codec = |mime: &str, clock_rate, channels, fmtp: &str, fb: &[(&str, &str)], pt| {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate,
+                channels,
+                sdp_fmtp_line: fmtp.to_owned(),
+                rtcp_feedback: fb
+                    .iter()
+                    .map(|(typ, parameter)| RTCPFeedback {
+                        typ: (*typ).to_owned(),
+                        parameter: (*parameter).to_owned(),
+                    })
+                    .collect(),
+            },
+            payload_type: pt,
+        }
+    };
+    let audio_fb: &[(&str, &str)] = &[];
+    for c in [
+        codec(
+            MIME_TYPE_OPUS,
+            48000,
+            2,
+            "minptime=10;useinbandfec=1",
+            audio_fb,
+            111,
+        ),
+        codec(MIME_TYPE_PCMU, 8000, 0, "", audio_fb, 0),
+        codec(MIME_TYPE_PCMA, 8000, 0, "", audio_fb, 8),
+    ] {
+        engine
+            .register_codec(c, RtpCodecKind::Audio)
+            .map_err(stack)?;
+    }
+    let video_fb: &[(&str, &str)] = &[
+        ("goog-remb", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ];
+    let h264 = |profile: &str| {
+        debug_assert!(H264_PROFILES.contains(&profile));
+        format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}")
+    };
+    let video = [
+        (codec(MIME_TYPE_VP8, 90000, 0, "", video_fb, 96), 97),
+        (
+            codec(MIME_TYPE_H264, 90000, 0, &h264("42001f"), video_fb, 103),
+            104,
+        ),
+        (
+            codec(MIME_TYPE_H264, 90000, 0, &h264("42e01f"), video_fb, 109),
+            114,
+        ),
+        (
+            codec(MIME_TYPE_H264, 90000, 0, &h264("4d001f"), video_fb, 115),
+            116,
+        ),
+        (
+            codec(MIME_TYPE_H264, 90000, 0, &h264("64001f"), video_fb, 119),
+            120,
+        ),
+    ];
+    for (c, rtx_pt) in video {
+        let apt = c.payload_type;
+        engine
+            .register_codec(c, RtpCodecKind::Video)
+            .map_err(stack)?;
+        let rtx = codec(MIME_TYPE_RTX, 90000, 0, &format!("apt={apt}"), &[], rtx_pt);
+        engine
+            .register_codec(rtx, RtpCodecKind::Video)
+            .map_err(stack)?;
+    }
+    Ok(engine)
+}
+
+fn kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    }
+}
+
+/// Our sending track of `kind`, one encoding with `ssrc` sending `codec`.
+fn local_track(kind: MediaKind, track_id: &str, ssrc: u32, codec: RTCRtpCodec) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        "mediaflow".to_owned(),
+        track_id.to_owned(),
+        kind_name(kind).to_owned(),
+        kind.rtc(),
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
+
+/// H.264 profiles the media engine registers (profile-level-id, lower case).
+const H264_PROFILES: [&str; 4] = ["42001f", "42e01f", "4d001f", "64001f"];
+
+/// The first codec of `sdp`'s first m-line of `kind` that we support, in the m-line's
+/// order of preference.
+fn first_supported_codec(sdp: &str, kind: MediaKind) -> Option<RTCRtpCodec> {
+    let mut lines = sdp.lines().map(str::trim);
+    let formats: Vec<&str> = lines
+        .by_ref()
+        .filter_map(|l| l.strip_prefix("m="))
+        .find(|m| m.starts_with(kind_name(kind)))?
+        .split_ascii_whitespace()
+        .skip(3)
+        .collect();
+    let section: Vec<&str> = lines.take_while(|l| !l.starts_with("m=")).collect();
+    let attr = |name: &str, pt: &str| {
+        let prefix = format!("a={name}:{pt} ");
+        section
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(str::trim)
+    };
+    formats.into_iter().find_map(|pt| {
+        let rtpmap = attr("rtpmap", pt)?;
+        let mut parts = rtpmap.split('/');
+        let mime = codec::canonical(&format!("{}/{}", kind_name(kind), parts.next()?))?;
+        let clock_rate = parts.next()?.parse().ok()?;
+        let channels = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let fmtp = attr("fmtp", pt).unwrap_or("").to_owned();
+        if mime == codec::H264 {
+            let fmtp_l = fmtp.to_ascii_lowercase();
+            let pm1 = fmtp_l.contains("packetization-mode=1");
+            let known = H264_PROFILES
+                .iter()
+                .any(|p| fmtp_l.contains(&format!("profile-level-id={p}")));
+            if !(pm1 && known) {
+                return None;
+            }
+        }
+        Some(RTCRtpCodec {
+            mime_type: mime.to_owned(),
+            clock_rate,
+            channels,
+            sdp_fmtp_line: fmtp,
+            rtcp_feedback: vec![],
+        })
+    })
+}
+
+/// Kinds of the m-lines of an SDP, in order.
+fn media_kinds(sdp: &str) -> Vec<MediaKind> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("m="))
+        .filter_map(|m| match m.split(' ').next() {
+            Some("audio") => Some(MediaKind::Audio),
+            Some("video") => Some(MediaKind::Video),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks the shape of a `candidate:` line (RFC 8839 §5.1) before the stack sees it.
+fn check_candidate(c: &IceCandidate) -> Result<(), SessionError> {
+    let invalid = |reason: &str| SessionError::InvalidCandidate {
+        candidate: c.candidate.clone(),
+        reason: reason.to_owned(),
+    };
+    let body = c.candidate.trim();
+    let body = body.strip_prefix("a=").unwrap_or(body);
+    let body = body
+        .strip_prefix("candidate:")
+        .ok_or_else(|| invalid("does not start with `candidate:`"))?;
+    let f: Vec<&str> = body.split_ascii_whitespace().collect();
+    if f.len() < 8 {
+        return Err(invalid("fewer than 8 fields"));
+    }
+    if f[1].parse::<u8>().is_err() {
+        return Err(invalid("component is not a number"));
+    }
+    if !f[2].eq_ignore_ascii_case("udp") && !f[2].eq_ignore_ascii_case("tcp") {
+        return Err(invalid("transport is neither udp nor tcp"));
+    }
+    if f[3].parse::<u32>().is_err() {
+        return Err(invalid("priority is not a number"));
+    }
+    if f[5].parse::<u16>().is_err() {
+        return Err(invalid("port is not a number"));
+    }
+    if f[6] != "typ" || !matches!(f[7], "host" | "srflx" | "prflx" | "relay") {
+        return Err(invalid("no valid `typ`"));
+    }
+    Ok(())
+}
+
+/// True when an RTP payload starts a decodable picture.
+fn is_keyframe(codec: &str, payload: &[u8]) -> bool {
+    match codec {
+        codec::VP8 => vp8_keyframe(payload),
+        codec::H264 => h264_keyframe(payload),
+        _ => false,
+    }
+}
+
+/// VP8 payload descriptor (RFC 7741 §4.2), then the frame tag's inverse key bit.
+fn vp8_keyframe(p: &[u8]) -> bool {
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    // Only the start of a partition 0 carries the frame header.
+    if first & 0x10 == 0 || first & 0x0f != 0 {
+        return false;
+    }
+    let mut i = 1;
+    if first & 0x80 != 0 {
+        let Some(&x) = p.get(i) else { return false };
+        i += 1;
+        if x & 0x80 != 0 {
+            let long = p.get(i).is_some_and(|b| b & 0x80 != 0);
+            i += if long { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            i += 1;
+        }
+        if x & 0x30 != 0 {
+            i += 1;
+        }
+    }
+    p.get(i).is_some_and(|b| b & 0x01 == 0)
+}
+
+/// An IDR or SPS NAL unit, alone, in a STAP-A, or at the start of an FU-A.
+fn h264_keyframe(p: &[u8]) -> bool {
+    let key = |nal_type: u8| nal_type == 5 || nal_type == 7;
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    match first & 0x1f {
+        24 => {
+            let mut i = 1;
+            while i + 2 < p.len() {
+                let size = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+                if key(p[i + 2] & 0x1f) {
+                    return true;
+                }
+                i += 2 + size;
+            }
+            false
+        }
+        28 => p.get(1).is_some_and(|h| h & 0x80 != 0 && key(h & 0x1f)),
+        t => key(t),
+    }
+}
+
+impl WebRtcSession {
+    /// A session with nothing negotiated yet.
+    pub fn new(config: SessionConfig, now: Instant) -> Result<WebRtcSession, SessionError> {
+        let mut engine = media_engine()?;
+        let registry = Registry::new().with(
+            Slot::Custom(crate::feedback::SLOT),
+            crate::feedback::FeedbackTap::default(),
+        );
+        let registry = register_default_interceptors(registry, &mut engine).map_err(stack)?;
+        // We answer with `setup:active`: as the DTLS client we start the handshake as
+        // soon as ICE connects, with no race against an early ClientHello.
+        let settings = SettingEngineBuilder::new()
+            .with_answering_dtls_role(RTCDtlsRole::Client)
+            .build();
+        let pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings)
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .build(now)
+            .map_err(stack)?;
+        Ok(WebRtcSession {
+            pc,
+            config,
+            events: VecDeque::new(),
+            media: VecDeque::new(),
+            local_tracks: HashMap::new(),
+            sender_kinds: HashMap::new(),
+            remote_tracks: HashMap::new(),
+            pending_remote: Vec::new(),
+            remote_set: false,
+            local_set: false,
+            ice: IceComponentState::Disconnected,
+            checking: false,
+            gathering_done: false,
+            connection: ConnectionState::Disconnected,
+            media_state: MediaState::Disconnected,
+            dtls: DtlsConnectionState::New,
+            last_rtcp: None,
+            discards: Discards::default(),
+        })
+    }
+
+    /// Adds our sending track for `kind` (once), as the configured direction allows.
+    fn ensure_local_track(&mut self, kind: MediaKind) -> Result<(), SessionError> {
+        if self.local_tracks.contains_key(&kind) || self.config.direction == Direction::RecvOnly {
+            return Ok(());
+        }
+        let ssrc = random_u32();
+        let name = kind_name(kind);
+        let track_id = format!("mediaflow-{name}-{ssrc:08x}");
+        // No codec yet: the transceiver offers (and accepts) every codec of the media
+        // engine. `pin_codecs` names the negotiated one before the senders start.
+        let track = local_track(kind, &track_id, ssrc, RTCRtpCodec::default());
+        let sender = self.pc.add_track(track).map_err(stack)?;
+        self.sender_kinds.insert(track_id.clone(), kind);
+        self.local_tracks.insert(
+            kind,
+            LocalTrack {
+                sender,
+                track_id,
+                ssrc,
+                rewriter: Rewriter::default(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Names the codec each of our tracks sends: the first of `remote_sdp`'s m-line of
+    /// that kind that we support. The stack binds its RTCP reports, NACK responder and
+    /// congestion feedback to a sender only when its track names a codec.
+    fn pin_codecs(&mut self, remote_sdp: &str) -> Result<(), SessionError> {
+        let pins: Vec<_> = self
+            .local_tracks
+            .iter()
+            .filter_map(|(kind, t)| {
+                let codec = first_supported_codec(remote_sdp, *kind)?;
+                Some((
+                    *kind,
+                    t.sender,
+                    local_track(*kind, &t.track_id, t.ssrc, codec),
+                ))
+            })
+            .collect();
+        for (kind, sender, track) in pins {
+            if let Some(mut sender) = self.pc.rtp_sender(sender) {
+                sender.replace_track(track).map_err(stack)?;
+            } else {
+                tracing::debug!(?kind, "no sender to pin a codec on");
+            }
+        }
+        Ok(())
+    }
+
+    fn restrict_directions(&mut self) {
+        if self.config.direction != Direction::SendOnly {
+            return;
+        }
+        let ids: Vec<_> = self.pc.get_transceivers().collect();
+        for id in ids {
+            if let Some(mut t) = self.pc.rtp_transceiver(id) {
+                t.set_direction(RTCRtpTransceiverDirection::Sendonly);
+            }
+        }
+    }
+
+    /// Applies the peer's offer and returns our answer (Kurento's `processOffer`).
+    pub fn process_offer(&mut self, sdp: &str, now: Instant) -> Result<String, SessionError> {
+        let kinds = media_kinds(sdp);
+        let offer = RTCSessionDescription::offer(sdp.to_owned())
+            .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
+        if kinds.is_empty() {
+            return Err(SessionError::InvalidSdp(
+                "the offer has no audio or video m-line".into(),
+            ));
+        }
+        for kind in kinds {
+            self.ensure_local_track(kind)?;
+        }
+        self.pc
+            .set_remote_description(now, offer)
+            .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
+        self.remote_set = true;
+        self.restrict_directions();
+        let answer = self.pc.create_answer(None).map_err(stack)?;
+        let answer_sdp = answer.sdp.clone();
+        if !has_common_codec(&answer_sdp) {
+            return Err(SessionError::NoCommonCodec);
+        }
+        self.pin_codecs(sdp)?;
+        self.pc.set_local_description(now, answer).map_err(stack)?;
+        self.local_set = true;
+        self.apply_pending_candidates()?;
+        self.drain(now);
+        Ok(self.local_description().unwrap_or(answer_sdp))
+    }
+
+    /// Creates our offer (Kurento's `generateOffer`), audio and video.
+    pub fn generate_offer(&mut self, now: Instant) -> Result<String, SessionError> {
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            self.ensure_local_track(kind)?;
+        }
+        if self.config.direction == Direction::RecvOnly {
+            for kind in [MediaKind::Audio, MediaKind::Video] {
+                self.pc
+                    .add_transceiver_from_kind(
+                        kind.rtc(),
+                        Some(rtc::rtp_transceiver::RTCRtpTransceiverInit {
+                            direction: RTCRtpTransceiverDirection::Recvonly,
+                            streams: vec![],
+                            send_encodings: vec![],
+                        }),
+                    )
+                    .map_err(stack)?;
+            }
+        }
+        self.restrict_directions();
+        let offer = self.pc.create_offer(None).map_err(stack)?;
+        let sdp = offer.sdp.clone();
+        self.pc.set_local_description(now, offer).map_err(stack)?;
+        self.local_set = true;
+        self.drain(now);
+        Ok(self.local_description().unwrap_or(sdp))
+    }
+
+    /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
+    pub fn process_answer(&mut self, sdp: &str, now: Instant) -> Result<(), SessionError> {
+        if !self.local_set || self.remote_set {
+            return Err(SessionError::WrongState(
+                "process_answer needs a pending offer from generate_offer".into(),
+            ));
+        }
+        let answer = RTCSessionDescription::answer(sdp.to_owned())
+            .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
+        self.pin_codecs(sdp)?;
+        self.pc
+            .set_remote_description(now, answer)
+            .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
+        self.remote_set = true;
+        self.apply_pending_candidates()?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Our current SDP, if any.
+    pub fn local_description(&self) -> Option<String> {
+        self.pc.local_description().map(|d| d.sdp)
+    }
+
+    /// The peer's SDP, if any.
+    pub fn remote_description(&self) -> Option<String> {
+        self.pc.remote_description().map(|d| d.sdp.clone())
+    }
+
+    /// The mid of our first m-line, which bundled candidates are signaled against.
+    fn first_mid(&self) -> String {
+        self.local_description()
+            .and_then(|sdp| {
+                sdp.lines()
+                    .find_map(|l| l.strip_prefix("a=mid:").map(|m| m.trim().to_owned()))
+            })
+            .unwrap_or_else(|| "0".to_owned())
+    }
+
+    /// Announces host candidates for the sockets the caller owns, then ends gathering
+    /// (Kurento's `gatherCandidates`, host candidates only).
+    pub fn gather_candidates(&mut self, sockets: &[SocketAddr]) -> Result<(), SessionError> {
+        if self.gathering_done {
+            return Ok(());
+        }
+        self.set_ice(IceComponentState::Gathering);
+        let mid = self.first_mid();
+        for addr in sockets {
+            let candidate = CandidateHostConfig {
+                base_config: CandidateConfig {
+                    network: "udp".to_owned(),
+                    address: addr.ip().to_string(),
+                    port: addr.port(),
+                    component: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }
+            .new_candidate_host()
+            .map_err(stack)?;
+            let mut init = RTCIceCandidate::from(&candidate).to_json().map_err(stack)?;
+            init.sdp_mid = Some(mid.clone());
+            init.sdp_mline_index = Some(0);
+            let line = init.candidate.clone();
+            self.pc.add_local_candidate(init).map_err(stack)?;
+            self.events
+                .push_back(SessionEvent::IceCandidateFound(IceCandidate {
+                    candidate: line,
+                    sdp_mid: mid.clone(),
+                    sdp_m_line_index: 0,
+                }));
+        }
+        self.gathering_done = true;
+        self.events.push_back(SessionEvent::IceGatheringDone);
+        self.maybe_connecting();
+        if self.ice == IceComponentState::Connected {
+            self.set_ice(IceComponentState::Ready);
+        }
+        Ok(())
+    }
+
+    /// Adds a candidate of the peer (Kurento's `addIceCandidate`); before the remote
+    /// description it is kept and applied with it.
+    pub fn add_ice_candidate(&mut self, candidate: IceCandidate) -> Result<(), SessionError> {
+        check_candidate(&candidate)?;
+        if !self.remote_set {
+            self.pending_remote.push(candidate);
+            return Ok(());
+        }
+        self.apply_candidate(candidate)
+    }
+
+    fn apply_candidate(&mut self, c: IceCandidate) -> Result<(), SessionError> {
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate.clone(),
+            sdp_mid: Some(c.sdp_mid.clone()),
+            sdp_mline_index: u16::try_from(c.sdp_m_line_index).ok(),
+            ..Default::default()
+        };
+        self.pc
+            .add_remote_candidate(init)
+            .map_err(|e| SessionError::InvalidCandidate {
+                candidate: c.candidate,
+                reason: e.to_string(),
+            })?;
+        self.checking = true;
+        self.maybe_connecting();
+        Ok(())
+    }
+
+    /// libnice's order: GATHERING, then CONNECTING once checks run. The stack starts
+    /// checking as soon as both descriptions are set, possibly before our gathering;
+    /// Connecting is reported when both happened.
+    fn maybe_connecting(&mut self) {
+        if self.checking && self.ice == IceComponentState::Gathering {
+            self.set_ice(IceComponentState::Connecting);
+        }
+    }
+
+    fn apply_pending_candidates(&mut self) -> Result<(), SessionError> {
+        for c in std::mem::take(&mut self.pending_remote) {
+            // One bad candidate among many must not stop the rest.
+            if let Err(e) = self.apply_candidate(c) {
+                tracing::warn!("remote candidate ignored: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn set_ice(&mut self, state: IceComponentState) {
+        if self.ice != state {
+            self.ice = state;
+            self.events
+                .push_back(SessionEvent::IceComponentStateChanged {
+                    stream_id: 1,
+                    component_id: 1,
+                    state,
+                });
+        }
+    }
+
+    fn set_connection(&mut self, new: ConnectionState) {
+        let old = std::mem::replace(&mut self.connection, new);
+        if old != new {
+            self.events
+                .push_back(SessionEvent::ConnectionStateChanged { old, new });
+        }
+    }
+
+    fn set_media_state(&mut self, new: MediaState) {
+        let old = std::mem::replace(&mut self.media_state, new);
+        if old != new {
+            self.events
+                .push_back(SessionEvent::MediaStateChanged { old, new });
+        }
+    }
+
+    fn set_dtls(&mut self, state: DtlsConnectionState) {
+        if self.dtls != state {
+            self.dtls = state;
+            self.events
+                .push_back(SessionEvent::DtlsConnectionStateChange(state));
+        }
+    }
+
+    /// A datagram arrived on one of our sockets.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: &[u8],
+    ) {
+        if !plausible_datagram(data) {
+            self.discards.datagrams += 1;
+            tracing::debug!(%peer, len = data.len(), "datagram of no known protocol dropped");
+            return;
+        }
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: peer,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = self.pc.handle_read(msg) {
+            self.discards.datagrams += 1;
+            tracing::debug!(%peer, "datagram discarded: {e}");
+        }
+        self.drain(now);
+    }
+
+    fn rtcp_report_seen(&mut self, now: Instant) {
+        self.last_rtcp = Some(now);
+        self.set_media_state(MediaState::Connected);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.pc.poll_write().map(|m| Transmit {
+            local: m.transport.local_addr,
+            peer: m.transport.peer_addr,
+            data: m.message,
+        })
+    }
+
+    /// When `handle_timeout` should be called next.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let media = match (self.media_state, self.last_rtcp) {
+            (MediaState::Connected, Some(t)) => Some(t + self.config.media_timeout),
+            _ => None,
+        };
+        match (self.pc.poll_timeout(), media) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Time advanced.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Err(e) = self.pc.handle_timeout(now) {
+            tracing::debug!("timeout handling: {e}");
+        }
+        if self.media_state == MediaState::Connected
+            && self
+                .last_rtcp
+                .is_some_and(|t| t + self.config.media_timeout <= now)
+        {
+            self.set_media_state(MediaState::Disconnected);
+        }
+        self.drain(now);
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next RTP packet received from the peer.
+    pub fn poll_media(&mut self) -> Option<MediaPacket> {
+        self.media.pop_front()
+    }
+
+    /// What the session refused so far.
+    pub fn discards(&self) -> Discards {
+        self.discards
+    }
+
+    /// Current states: ICE component, connection, media.
+    pub fn states(&self) -> (IceComponentState, ConnectionState, MediaState) {
+        (self.ice, self.connection, self.media_state)
+    }
+
+    /// Sends an RTP packet of `codec` to the peer on our `kind` track, rewritten to our
+    /// SSRC, the payload type negotiated for that codec and a continuous sequence.
+    pub fn send_rtp(
+        &mut self,
+        now: Instant,
+        kind: MediaKind,
+        codec_name: &str,
+        rtp: &[u8],
+    ) -> Result<(), SessionError> {
+        let result = self.try_send_rtp(now, kind, codec_name, rtp);
+        if result.is_err() {
+            self.discards.outgoing_media += 1;
+        }
+        result
+    }
+
+    fn try_send_rtp(
+        &mut self,
+        now: Instant,
+        kind: MediaKind,
+        codec_name: &str,
+        rtp: &[u8],
+    ) -> Result<(), SessionError> {
+        if self.connection != ConnectionState::Connected {
+            return Err(SessionError::Media("not connected yet".into()));
+        }
+        let mut packet = rtc::rtp::packet::Packet::unmarshal(&mut &rtp[..])
+            .map_err(|e| SessionError::Media(format!("not an RTP packet: {e}")))?;
+        let track = self
+            .local_tracks
+            .get_mut(&kind)
+            .ok_or_else(|| SessionError::Media(format!("no {kind:?} track to send on")))?;
+        let mut sender = self
+            .pc
+            .rtp_sender(track.sender)
+            .ok_or_else(|| SessionError::Media("sender gone".into()))?;
+        let payload_type = sender
+            .get_parameters()
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(codec_name))
+            .map(|c| c.payload_type)
+            .ok_or_else(|| {
+                SessionError::Media(format!("{codec_name} is not negotiated with the peer"))
+            })?;
+        // Header extensions were negotiated with whoever sent this packet, not with
+        // our peer: drop them rather than send ids the peer maps to something else.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        packet.header.payload_type = payload_type;
+        let (sequence, timestamp) = track.rewriter.rewrite(
+            packet.header.ssrc,
+            packet.header.sequence_number,
+            packet.header.timestamp,
+        );
+        packet.header.ssrc = track.ssrc;
+        packet.header.sequence_number = sequence;
+        packet.header.timestamp = timestamp;
+        sender.write_rtp(now, packet).map_err(stack)?;
+        self.drain(now);
+        Ok(())
+    }
+
+    /// Asks the peer for a keyframe of the `kind` it sends us (PLI).
+    pub fn request_keyframe(&mut self, now: Instant, kind: MediaKind) {
+        let remote = self
+            .remote_tracks
+            .values()
+            .find(|t| t.kind == kind)
+            .map(|t| t.receiver);
+        let Some(receiver_id) = remote else {
+            return;
+        };
+        let Some(mut receiver) = self.pc.rtp_receiver(receiver_id) else {
+            return;
+        };
+        let Some(media_ssrc) = receiver.track().ssrcs().last() else {
+            return;
+        };
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc,
+        };
+        if let Err(e) = receiver.write_rtcp(now, vec![Box::new(pli)]) {
+            tracing::debug!("PLI not sent: {e}");
+        }
+        self.drain(now);
+    }
+
+    /// Moves what the stack produced into our queues, translating events.
+    fn drain(&mut self, now: Instant) {
+        while let Some(event) = self.pc.poll_event() {
+            self.on_stack_event(event, now);
+        }
+        while let Some(message) = self.pc.poll_read() {
+            match message.message {
+                RTCMessage::RtpPacket(track_id, packet) => self.on_rtp(&track_id, packet),
+                RTCMessage::RtcpPacket(track_id, packets) => self.on_rtcp(&track_id, &packets, now),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_stack_event(&mut self, event: RTCPeerConnectionEvent, now: Instant) {
+        match event {
+            RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(state) => match state {
+                RTCIceConnectionState::Checking => {
+                    self.checking = true;
+                    self.maybe_connecting();
+                }
+                RTCIceConnectionState::Connected | RTCIceConnectionState::Completed => {
+                    if let Some(pair) = self.selected_pair(now) {
+                        self.events
+                            .push_back(SessionEvent::NewCandidatePairSelected(pair));
+                    }
+                    self.set_ice(IceComponentState::Connected);
+                    if self.gathering_done {
+                        self.set_ice(IceComponentState::Ready);
+                    }
+                }
+                RTCIceConnectionState::Disconnected => self.set_ice(IceComponentState::Connecting),
+                RTCIceConnectionState::Failed => {
+                    self.set_ice(IceComponentState::Failed);
+                    self.set_connection(ConnectionState::Disconnected);
+                }
+                RTCIceConnectionState::Closed => self.set_ice(IceComponentState::Disconnected),
+                _ => {}
+            },
+            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
+                RTCPeerConnectionState::Connecting => {
+                    self.set_dtls(DtlsConnectionState::Connecting)
+                }
+                RTCPeerConnectionState::Connected => {
+                    self.set_dtls(DtlsConnectionState::Connected);
+                    self.set_connection(ConnectionState::Connected);
+                }
+                RTCPeerConnectionState::Failed => {
+                    self.set_dtls(DtlsConnectionState::Failed);
+                    self.set_connection(ConnectionState::Disconnected);
+                }
+                RTCPeerConnectionState::Disconnected => {
+                    self.set_connection(ConnectionState::Disconnected)
+                }
+                RTCPeerConnectionState::Closed => {
+                    self.set_dtls(DtlsConnectionState::Closed);
+                    self.set_connection(ConnectionState::Disconnected);
+                }
+                _ => {}
+            },
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                let kind = self
+                    .pc
+                    .rtp_receiver(init.receiver_id)
+                    .and_then(|r| MediaKind::from_rtc(r.track().kind()));
+                if let Some(kind) = kind {
+                    self.remote_tracks.insert(
+                        init.track_id.to_string(),
+                        RemoteTrack {
+                            receiver: init.receiver_id,
+                            kind,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_rtp(&mut self, track_id: &str, packet: rtc::rtp::packet::Packet) {
+        let Some(track) = self.remote_tracks.get(track_id) else {
+            return;
+        };
+        let (kind, receiver_id) = (track.kind, track.receiver);
+        let pt = packet.header.payload_type;
+        let codec_name = self.pc.rtp_receiver(receiver_id).and_then(|mut r| {
+            r.get_parameters()
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|c| c.payload_type == pt)
+                .and_then(|c| codec::canonical(&c.rtp_codec.mime_type))
+        });
+        let Some(codec_name) = codec_name else {
+            return;
+        };
+        let keyframe = is_keyframe(codec_name, &packet.payload);
+        match packet.marshal() {
+            Ok(rtp) => self.media.push_back(MediaPacket {
+                kind,
+                codec: codec_name,
+                rtp: rtp.into(),
+                keyframe,
+            }),
+            Err(e) => tracing::debug!("RTP packet not re-serialized: {e}"),
+        }
+    }
+
+    fn on_rtcp(&mut self, track_id: &str, packets: &[Box<dyn rtc::rtcp::Packet>], now: Instant) {
+        for p in packets {
+            let any = (**p).as_any();
+            if any.is::<SenderReport>() || any.is::<ReceiverReport>() {
+                self.rtcp_report_seen(now);
+            } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+                let kind = self
+                    .sender_kinds
+                    .get(track_id)
+                    .copied()
+                    .unwrap_or(MediaKind::Video);
+                self.events.push_back(SessionEvent::KeyframeRequested(kind));
+            }
+        }
+    }
+
+    /// The selected candidate pair, from the stack's statistics.
+    fn selected_pair(&mut self, now: Instant) -> Option<IceCandidatePair> {
+        let report = self.pc.get_stats(now, StatsSelector::None);
+        let transport = report.transport()?;
+        let pair = match report.get(&transport.selected_candidate_pair_id)? {
+            RTCStatsReportEntry::IceCandidatePair(p) => p,
+            _ => return None,
+        };
+        // Pair entries name candidates by their own id, which the report's keys prefix
+        // (`RTCLocalIceCandidate_<id>`).
+        let line = |id: &str| {
+            report.iter().find_map(|entry| match entry {
+                RTCStatsReportEntry::LocalCandidate(c)
+                | RTCStatsReportEntry::RemoteCandidate(c)
+                    if entry.id() == id || entry.id().ends_with(&format!("_{id}")) =>
+                {
+                    Some(format!(
+                        "candidate:{} 1 {} {} {} {} typ {}",
+                        if c.foundation.is_empty() {
+                            "0"
+                        } else {
+                            &c.foundation
+                        },
+                        c.protocol,
+                        c.priority,
+                        c.address.as_deref().unwrap_or("0.0.0.0"),
+                        c.port,
+                        c.candidate_type
+                    ))
+                }
+                _ => None,
+            })
+        };
+        Some(IceCandidatePair {
+            stream_id: "1".to_owned(),
+            component_id: 1,
+            local_candidate: line(&pair.local_candidate_id)?,
+            remote_candidate: line(&pair.remote_candidate_id)?,
+        })
+    }
+
+    /// Closes the session (DTLS close_notify, ICE stops).
+    pub fn close(&mut self) {
+        if let Err(e) = self.pc.close() {
+            tracing::debug!("close: {e}");
+        }
+    }
+}
+
+/// RFC 7983 demultiplexing on the first byte: STUN (0-3), DTLS (20-63), RTP/RTCP
+/// (128-191, at least a minimal header). Anything else cannot be ours.
+fn plausible_datagram(data: &[u8]) -> bool {
+    match data.first() {
+        Some(0..=3) => data.len() >= 20,
+        Some(20..=63) => data.len() >= 13,
+        Some(128..=191) => data.len() >= 12,
+        _ => false,
+    }
+}
+
+/// True when some m-line of an answer accepted a codec (non-zero port, a payload type).
+fn has_common_codec(answer: &str) -> bool {
+    answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("m="))
+        .any(|m| {
+            let mut f = m.split_ascii_whitespace();
+            let _kind = f.next();
+            let port = f.next().unwrap_or("0");
+            let _proto = f.next();
+            port != "0" && f.next().is_some()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyframes_are_recognized() {
+        // VP8: S bit, PID 0, then a frame tag with the key bit clear.
+        assert!(vp8_keyframe(&[0x10, 0x00]));
+        assert!(!vp8_keyframe(&[0x10, 0x01]));
+        assert!(!vp8_keyframe(&[0x00, 0x00]));
+        // With X, I (two-byte PictureID): descriptor of 4 bytes.
+        assert!(vp8_keyframe(&[0x90, 0x80, 0x81, 0x02, 0x00]));
+        assert!(!vp8_keyframe(&[]));
+        // H.264: IDR alone, STAP-A holding an SPS, FU-A start of an IDR.
+        assert!(h264_keyframe(&[0x65]));
+        assert!(h264_keyframe(&[0x78, 0x00, 0x02, 0x67, 0x42]));
+        assert!(h264_keyframe(&[0x7c, 0x85]));
+        assert!(!h264_keyframe(&[0x7c, 0x05]));
+        assert!(!h264_keyframe(&[0x41]));
+        assert!(!h264_keyframe(&[0x78, 0xff]));
+    }
+
+    #[test]
+    fn candidate_lines_are_checked() {
+        let c = |s: &str| IceCandidate {
+            candidate: s.into(),
+            sdp_mid: "0".into(),
+            sdp_m_line_index: 0,
+        };
+        assert!(
+            check_candidate(&c("candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host")).is_ok()
+        );
+        assert!(check_candidate(&c(
+            "candidate:1 1 UDP 2122260223 ::1 50000 typ host generation 0"
+        ))
+        .is_ok());
+        for bad in [
+            "",
+            "garbage",
+            "candidate:1 1 udp",
+            "candidate:1 x udp 1 127.0.0.1 5 typ host",
+            "candidate:1 1 sctp 1 127.0.0.1 5 typ host",
+            "candidate:1 1 udp 1 127.0.0.1 99999 typ host",
+            "candidate:1 1 udp 1 127.0.0.1 5 type host",
+        ] {
+            assert!(check_candidate(&c(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn garbage_sdp_is_a_typed_error() {
+        let now = Instant::now();
+        let mut s = WebRtcSession::new(SessionConfig::default(), now).unwrap();
+        assert!(matches!(
+            s.process_offer("", now),
+            Err(SessionError::InvalidSdp(_))
+        ));
+        assert!(matches!(
+            s.process_offer("v=0\r\nthis is not sdp", now),
+            Err(SessionError::InvalidSdp(_))
+        ));
+        assert!(matches!(
+            s.process_answer("v=0\r\n", now),
+            Err(SessionError::WrongState(_))
+        ));
+    }
+}
