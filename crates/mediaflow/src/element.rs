@@ -217,12 +217,14 @@ impl MediaElement {
             }
             .map_err(|_| Error::ElementReleased(object_id))?;
             let shared = |id: ElementId| w.elements.get(&id).map(|m| m.shared.clone());
-            Ok(conns
-                .into_iter()
-                .filter_map(|c: Connection| {
-                    Some((shared(c.source)?, shared(c.sink)?, c.media_type))
-                })
-                .collect::<Vec<_>>())
+            Ok::<_, Error>(
+                conns
+                    .into_iter()
+                    .filter_map(|c: Connection| {
+                        Some((shared(c.source)?, shared(c.sink)?, c.media_type))
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })??;
         Ok(parts
             .into_iter()
@@ -265,6 +267,26 @@ impl MediaElement {
             Some(v) => Ok(Some(v)),
             None => Err(Error::ElementReleased(self.shared.object_id.clone())),
         }
+    }
+
+    /// Runs `f` on the worker with the element as its concrete type `E`.
+    pub(crate) fn with_element<E: 'static, T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut E) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.check()?;
+        let id = self.shared.id;
+        let object_id = self.shared.object_id.clone();
+        self.core.call(move |w| {
+            let element = w
+                .graph
+                .element_mut(id)
+                .map_err(|_| Error::ElementReleased(object_id.clone()))?;
+            let element = element.as_any_mut().downcast_mut::<E>().ok_or_else(|| {
+                Error::Internal(format!("{object_id} is not of the expected type"))
+            })?;
+            Ok(f(element))
+        })?
     }
 
     /// Sets a tag (Kurento's `addTag`); an existing tag of that key is replaced.

@@ -35,6 +35,18 @@ pub enum Error {
     /// An argument was out of its domain (an unknown media type name, a zero capacity...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An SDP could not be parsed or applied.
+    #[error("invalid SDP: {0}")]
+    InvalidSdp(String),
+    /// The peer's offer has no codec in common with the engine.
+    #[error("the offer has no codec in common with this endpoint")]
+    NoCommonCodec,
+    /// The call does not fit the negotiation state (e.g. `process_answer` without an offer).
+    #[error("wrong state: {0}")]
+    WrongState(String),
+    /// An ICE candidate string does not parse.
+    #[error("invalid ICE candidate {0}")]
+    InvalidCandidate(String),
     /// The pipeline's worker did not answer in time.
     #[error("the pipeline did not answer within {0:?}")]
     Timeout(Duration),

@@ -6,6 +6,10 @@
 //! interface definitions.
 
 use mediaflow_graph::{ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
+use mediaflow_rtp::{
+    ConnectionState, DtlsConnectionState, IceCandidate, IceCandidatePair, IceComponentState,
+    MediaState,
+};
 
 use crate::element::MediaElement;
 use crate::error::Result;
@@ -153,6 +157,60 @@ events! {
         bin_name: String,
         /// Which media.
         media_type: MediaType,
+    }
+
+    /// RTCP started or stopped flowing in a session (BaseRtpEndpoint's `MediaStateChanged`).
+    MediaStateChanged(MediaStateChangedEvent), on_media_state_changed {
+        /// Previous state.
+        old_state: MediaState,
+        /// New state.
+        new_state: MediaState,
+    }
+
+    /// The RTP transport came up or went down (BaseRtpEndpoint's `ConnectionStateChanged`).
+    ConnectionStateChanged(ConnectionStateChangedEvent), on_connection_state_changed {
+        /// Previous state.
+        old_state: ConnectionState,
+        /// New state.
+        new_state: ConnectionState,
+    }
+
+    /// A local ICE candidate was gathered; send it to the peer.
+    IceCandidateFound(IceCandidateFoundEvent), on_ice_candidate_found {
+        /// The candidate.
+        candidate: IceCandidate,
+    }
+
+    /// Local candidate gathering finished.
+    IceGatheringDone(IceGatheringDoneEvent), on_ice_gathering_done {
+    }
+
+    /// The ICE component changed state (libnice's states).
+    IceComponentStateChanged(IceComponentStateChangedEvent), on_ice_component_state_changed {
+        /// ICE stream (1: everything is bundled).
+        stream_id: u32,
+        /// Component (1: rtcp-mux).
+        component_id: u32,
+        /// The new state.
+        state: IceComponentState,
+    }
+
+    /// ICE selected a (better) candidate pair.
+    NewCandidatePairSelected(NewCandidatePairSelectedEvent), on_new_candidate_pair_selected {
+        /// The pair.
+        candidate_pair: IceCandidatePair,
+    }
+
+    /// The DTLS transport changed state.
+    DtlsConnectionStateChange(DtlsConnectionStateChangeEvent), on_dtls_connection_state_change {
+        /// ICE stream (1).
+        stream_id: String,
+        /// Component (1).
+        component_id: u32,
+        /// The DTLS connection (one per stream).
+        connection_id: String,
+        /// The new state.
+        state: DtlsConnectionState,
     }
 }
 

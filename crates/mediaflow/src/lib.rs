@@ -28,16 +28,25 @@ mod elements;
 mod error;
 mod events;
 mod pipeline;
+mod webrtc;
 
 pub use element::{ElementConnectionData, MediaElement};
 pub use elements::{AppSink, AppSource, PassThrough};
 pub use error::{Error, Result};
 pub use events::{
-    ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent, Event,
-    MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaTranscodingStateChangedEvent,
+    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ElementConnectedEvent,
+    ElementDisconnectedEvent, ErrorEvent, Event, IceCandidateFoundEvent,
+    IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaFlowInStateChangedEvent,
+    MediaFlowOutStateChangedEvent, MediaStateChangedEvent, MediaTranscodingStateChangedEvent,
+    NewCandidatePairSelectedEvent,
 };
 pub use mediaflow_graph::{Buffer, ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
+pub use mediaflow_rtp::{
+    codec, ConnectionState, Discards, DtlsConnectionState, IceCandidate, IceCandidatePair,
+    IceComponentState, MediaState,
+};
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 
 /// Re-exported so hosts can name the event channel types without depending on it.
 pub use crossbeam_channel::Receiver;

@@ -221,9 +221,23 @@ impl MediaPipeline {
     }
 
     pub(crate) fn add_element(&self, element: Box<dyn Element>) -> Result<MediaElement> {
+        self.add_element_with(element, |_, _| Ok(()))
+    }
+
+    /// Adds an element, then runs `setup` on the worker with its id (to start what needs
+    /// the id, such as socket threads); if `setup` fails the element is removed again.
+    pub(crate) fn add_element_with(
+        &self,
+        element: Box<dyn Element>,
+        setup: impl FnOnce(&mut Worker, ElementId) -> Result<()> + Send + 'static,
+    ) -> Result<MediaElement> {
         let type_name = element.type_name();
         let shared = self.core.call(move |w| {
             let id = w.graph.add(element);
+            if let Err(e) = setup(w, id) {
+                let _ = w.graph.remove(id);
+                return Err(e);
+            }
             let shared = Arc::new(ElementShared {
                 id,
                 object_id: object_id(type_name),
@@ -238,8 +252,8 @@ impl MediaPipeline {
                     send_tags_in_events: false,
                 },
             );
-            shared
-        })?;
+            Ok(shared)
+        })??;
         Ok(MediaElement::from_parts(self.core.clone(), shared))
     }
 }
@@ -318,6 +332,11 @@ impl PipelineCore {
         })
     }
 
+    /// A sender for threads that feed the worker directly (socket receivers).
+    pub(crate) fn command_sender(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
+
     pub(crate) fn send(&self, command: Command) -> Result<()> {
         if self.released.load(Ordering::Acquire) {
             return Err(Error::PipelineReleased);
@@ -392,6 +411,8 @@ pub(crate) enum Command {
     Call(Call),
     /// Buffers for an AppSource, sent without waiting (the hot path: no boxing).
     Push(ElementId, Buffer),
+    /// A datagram for a WebRtcEndpoint, from its socket's receive thread.
+    Datagram(ElementId, mediaflow_ice::Datagram),
     Shutdown,
 }
 
@@ -471,6 +492,17 @@ impl Worker {
                         .downcast_mut::<crate::elements::AppSourceElement>()
                     {
                         source.push(buffer);
+                    }
+                }
+                true
+            }
+            Command::Datagram(id, datagram) => {
+                if let Ok(element) = self.graph.element_mut(id) {
+                    if let Some(endpoint) = element
+                        .as_any_mut()
+                        .downcast_mut::<crate::webrtc::WebRtcEndpointElement>()
+                    {
+                        endpoint.handle_datagram(datagram);
                     }
                 }
                 true
@@ -556,9 +588,14 @@ impl Worker {
                         bin_name,
                         media_type,
                     }),
-                    ElementEvent::Custom(_) => {
-                        tracing::debug!(%element, "element event with no public form dropped");
-                        return None;
+                    ElementEvent::Custom(any) => {
+                        match any.downcast::<mediaflow_rtp::SessionEvent>() {
+                            Ok(e) => crate::webrtc::public_event(*e, source, timestamp_millis)?,
+                            Err(_) => {
+                                tracing::debug!(%element, "element event with no public form dropped");
+                                return None;
+                            }
+                        }
                     }
                 };
                 (element, event)

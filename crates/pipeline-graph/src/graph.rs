@@ -166,6 +166,9 @@ pub struct Graph {
     free_links: Vec<usize>,
     events: VecDeque<GraphEvent>,
     upstream_scratch: Vec<(ElementId, MediaType, UpstreamEvent)>,
+    /// Sources of video links made since the last run: a new consumer cannot decode
+    /// until the next keyframe, so each is asked for one.
+    new_video_links: Vec<ElementId>,
     /// `run` stopped at `max_rounds` with work left; continue at this instant.
     resume_at: Option<Instant>,
 }
@@ -187,6 +190,7 @@ impl Graph {
             free_links: Vec::new(),
             events: VecDeque::new(),
             upstream_scratch: Vec::new(),
+            new_video_links: Vec::new(),
             resume_at: None,
         }
     }
@@ -323,6 +327,9 @@ impl Graph {
         self.node_mut(source)?.outputs[m].push(index);
         self.node_mut(sink)?.input[m] = Some(index);
         self.events.push_back(GraphEvent::ElementConnected(conn));
+        if media_type == MediaType::Video {
+            self.new_video_links.push(source);
+        }
         Ok(())
     }
 
@@ -455,6 +462,12 @@ impl Graph {
     /// upstream-first therefore moves a buffer end to end in one round.
     pub fn run(&mut self, now: Instant) {
         self.resume_at = None;
+        for source in std::mem::take(&mut self.new_video_links) {
+            if let Ok(node) = self.node_mut(source) {
+                node.element
+                    .handle_upstream(MediaType::Video, UpstreamEvent::KeyframeRequest, now);
+            }
+        }
         for _ in 0..self.config.max_rounds {
             if !self.round(now) {
                 return;

@@ -102,6 +102,9 @@ pub struct Buffer {
     pub pts_micros: u64,
     /// True when a decoder can start from this buffer; the drop policy keeps these longest.
     pub keyframe: bool,
+    /// The codec of the payload as its SDP mime type (`video/VP8`), when it is encoded
+    /// media; a sink uses it to pick its payload type, or to know it must transcode.
+    pub codec: Option<&'static str>,
 }
 
 impl Buffer {
@@ -112,6 +115,7 @@ impl Buffer {
             data: data.into(),
             pts_micros: 0,
             keyframe: false,
+            codec: None,
         }
     }
 }

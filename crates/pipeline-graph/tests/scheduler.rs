@@ -286,6 +286,10 @@ fn a_full_link_drops_oldest_non_keyframes_and_asks_upstream_for_a_keyframe() {
     g.connect(src, pt, MediaType::Video).unwrap();
     g.connect(pt, sink, MediaType::Video).unwrap();
     collector(&mut g, sink).blocked = true;
+    g.run(Instant::now());
+    // Both new video links asked the sender for a keyframe; tested on their own below.
+    assert_eq!(source(&mut g, src).requests.len(), 2);
+    source(&mut g, src).requests.clear();
     let mut key = numbered(MediaType::Video, 0);
     key.keyframe = true;
     source(&mut g, src).queued.push_back(key);
@@ -315,6 +319,8 @@ fn keyframe_requests_from_a_sink_reach_the_sender() {
     let sink = g.add(Box::<Collector>::default());
     g.connect(src, pt, MediaType::Video).unwrap();
     g.connect(pt, sink, MediaType::Video).unwrap();
+    g.run(Instant::now());
+    source(&mut g, src).requests.clear();
     collector(&mut g, sink).ask_keyframe = true;
     g.run(Instant::now());
     assert_eq!(source(&mut g, src).requests.len(), 1);
@@ -346,6 +352,31 @@ impl Element for Looper {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+}
+
+#[test]
+fn a_new_video_consumer_gets_the_sender_asked_for_a_keyframe() {
+    let mut g = Graph::default();
+    let src = g.add(Box::<Source>::default());
+    let pt = g.add(Box::new(PassThrough::new()));
+    let sink = g.add(Box::<Collector>::default());
+    g.connect(src, pt, MediaType::Audio).unwrap();
+    g.connect(pt, sink, MediaType::Audio).unwrap();
+    g.run(Instant::now());
+    assert!(
+        source(&mut g, src).requests.is_empty(),
+        "audio needs no keyframe"
+    );
+    g.connect(src, pt, MediaType::Video).unwrap();
+    g.run(Instant::now());
+    assert_eq!(source(&mut g, src).requests.len(), 1);
+    // A second consumer further down: the request travels through the PassThrough.
+    g.connect(pt, sink, MediaType::Video).unwrap();
+    g.run(Instant::now());
+    assert_eq!(
+        source(&mut g, src).requests,
+        vec![(MediaType::Video, UpstreamEvent::KeyframeRequest); 2]
+    );
 }
 
 #[test]

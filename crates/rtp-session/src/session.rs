@@ -234,6 +234,10 @@ pub struct WebRtcSession {
     ice: IceComponentState,
     /// The stack runs connectivity checks (or has remote candidates to check).
     checking: bool,
+    /// ICE connected; the selected pair is yet to be read from the stack.
+    pair_pending: bool,
+    /// Where the last datagram the stack accepted came from.
+    last_peer: Option<SocketAddr>,
     gathering_done: bool,
     connection: ConnectionState,
     media_state: MediaState,
@@ -544,6 +548,8 @@ impl WebRtcSession {
             local_set: false,
             ice: IceComponentState::Disconnected,
             checking: false,
+            pair_pending: false,
+            last_peer: None,
             gathering_done: false,
             connection: ConnectionState::Disconnected,
             media_state: MediaState::Disconnected,
@@ -625,6 +631,12 @@ impl WebRtcSession {
             return Err(SessionError::InvalidSdp(
                 "the offer has no audio or video m-line".into(),
             ));
+        }
+        if !kinds
+            .iter()
+            .any(|k| first_supported_codec(sdp, *k).is_some())
+        {
+            return Err(SessionError::NoCommonCodec);
         }
         for kind in kinds {
             self.ensure_local_track(kind)?;
@@ -866,6 +878,8 @@ impl WebRtcSession {
         if let Err(e) = self.pc.handle_read(msg) {
             self.discards.datagrams += 1;
             tracing::debug!(%peer, "datagram discarded: {e}");
+        } else {
+            self.last_peer = Some(peer);
         }
         self.drain(now);
     }
@@ -1026,6 +1040,17 @@ impl WebRtcSession {
         while let Some(event) = self.pc.poll_event() {
             self.on_stack_event(event, now);
         }
+        if self.pair_pending {
+            if let Some(pair) = self.selected_pair(now) {
+                self.pair_pending = false;
+                self.events
+                    .push_back(SessionEvent::NewCandidatePairSelected(pair));
+                self.set_ice(IceComponentState::Connected);
+                if self.gathering_done {
+                    self.set_ice(IceComponentState::Ready);
+                }
+            }
+        }
         while let Some(message) = self.pc.poll_read() {
             match message.message {
                 RTCMessage::RtpPacket(track_id, packet) => self.on_rtp(&track_id, packet),
@@ -1043,14 +1068,9 @@ impl WebRtcSession {
                     self.maybe_connecting();
                 }
                 RTCIceConnectionState::Connected | RTCIceConnectionState::Completed => {
-                    if let Some(pair) = self.selected_pair(now) {
-                        self.events
-                            .push_back(SessionEvent::NewCandidatePairSelected(pair));
-                    }
-                    self.set_ice(IceComponentState::Connected);
-                    if self.gathering_done {
-                        self.set_ice(IceComponentState::Ready);
-                    }
+                    // Reported once the stack's statistics name the pair: Kurento
+                    // announces NewCandidatePairSelected before Connected.
+                    self.pair_pending = true;
                 }
                 RTCIceConnectionState::Disconnected => self.set_ice(IceComponentState::Connecting),
                 RTCIceConnectionState::Failed => {
@@ -1178,11 +1198,17 @@ impl WebRtcSession {
                 _ => None,
             })
         };
+        // A remote learned from an incoming check (peer-reflexive) may have no entry of
+        // its own yet; the address media comes from is that candidate.
+        let remote = line(&pair.remote_candidate_id).or_else(|| {
+            self.last_peer
+                .map(|a| format!("candidate:0 1 udp 0 {} {} typ prflx", a.ip(), a.port()))
+        })?;
         Some(IceCandidatePair {
             stream_id: "1".to_owned(),
             component_id: 1,
             local_candidate: line(&pair.local_candidate_id)?,
-            remote_candidate: line(&pair.remote_candidate_id)?,
+            remote_candidate: remote,
         })
     }
 

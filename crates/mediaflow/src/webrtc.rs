@@ -1,0 +1,454 @@
+//! WebRtcEndpoint: a WebRTC peer inside a pipeline. Media it receives leaves its source
+//! pads as RTP buffers; what reaches its sink pads is sent to the peer.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::ops::Deref;
+use std::time::Instant;
+
+use crossbeam_channel::{Sender, TrySendError};
+use mediaflow_graph::{Buffer, Element, ElementEvent, MediaType, UpstreamEvent};
+use mediaflow_ice::{Datagram, NetConfig, NetError, UdpTransport};
+use mediaflow_rtp::{
+    Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
+};
+
+use crate::element::MediaElement;
+use crate::error::{Error, Result};
+use crate::events::{
+    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, Event, IceCandidateFoundEvent,
+    IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaStateChangedEvent,
+    NewCandidatePairSelectedEvent,
+};
+use crate::pipeline::{Command, MediaPipeline};
+
+fn kind_of(media_type: MediaType) -> Option<MediaKind> {
+    match media_type {
+        MediaType::Audio => Some(MediaKind::Audio),
+        MediaType::Video => Some(MediaKind::Video),
+        MediaType::Data => None,
+    }
+}
+
+fn media_type_of(kind: MediaKind) -> MediaType {
+    match kind {
+        MediaKind::Audio => MediaType::Audio,
+        MediaKind::Video => MediaType::Video,
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Error {
+        match e {
+            SessionError::InvalidSdp(m) => Error::InvalidSdp(m),
+            SessionError::NoCommonCodec => Error::NoCommonCodec,
+            SessionError::WrongState(m) => Error::WrongState(m),
+            SessionError::InvalidCandidate { candidate, reason } => {
+                Error::InvalidCandidate(format!("{candidate:?}: {reason}"))
+            }
+            SessionError::Media(m) | SessionError::Stack(m) => Error::Internal(m),
+        }
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Error {
+        Error::Resource(e.to_string())
+    }
+}
+
+/// The graph side of a [`WebRtcEndpoint`]: the session plus its sockets.
+pub(crate) struct WebRtcEndpointElement {
+    session: WebRtcSession,
+    transport: Option<UdpTransport>,
+    outputs: VecDeque<Buffer>,
+    upstream: VecDeque<(MediaType, UpstreamEvent)>,
+    events: VecDeque<ElementEvent>,
+    /// The session's next timer, cached: `Element::poll_timeout` takes `&self`.
+    timeout: Option<Instant>,
+}
+
+impl WebRtcEndpointElement {
+    /// Sends what the session wrote and collects what it produced.
+    fn flush(&mut self) {
+        while let Some(t) = self.session.poll_transmit() {
+            match &self.transport {
+                Some(transport) => {
+                    if let Err(e) = transport.send(t.local, t.peer, &t.data) {
+                        tracing::debug!(local = %t.local, peer = %t.peer, "send failed: {e}");
+                    }
+                }
+                None => tracing::debug!("datagram dropped: no transport"),
+            }
+        }
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                SessionEvent::KeyframeRequested(kind) => self
+                    .upstream
+                    .push_back((media_type_of(kind), UpstreamEvent::KeyframeRequest)),
+                other => self.events.push_back(ElementEvent::Custom(Box::new(other))),
+            }
+        }
+        while let Some(m) = self.session.poll_media() {
+            self.outputs.push_back(Buffer {
+                media_type: media_type_of(m.kind),
+                data: m.rtp,
+                pts_micros: 0,
+                keyframe: m.keyframe,
+                codec: Some(m.codec),
+            });
+        }
+        self.timeout = self.session.poll_timeout();
+    }
+
+    pub(crate) fn handle_datagram(&mut self, d: Datagram) {
+        self.session.handle_datagram(d.at, d.local, d.peer, &d.data);
+        self.flush();
+    }
+
+    fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.transport
+            .as_ref()
+            .map(UdpTransport::local_addrs)
+            .unwrap_or_default()
+    }
+}
+
+impl Element for WebRtcEndpointElement {
+    fn type_name(&self) -> &'static str {
+        "WebRtcEndpoint"
+    }
+
+    fn handle_input(&mut self, buffer: Buffer, now: Instant) {
+        let (Some(kind), Some(codec)) = (kind_of(buffer.media_type), buffer.codec) else {
+            return;
+        };
+        // Refusals (not connected yet, codec not negotiated) are counted by the session.
+        if let Err(e) = self.session.send_rtp(now, kind, codec, &buffer.data) {
+            tracing::trace!("media not sent: {e}");
+        }
+        self.flush();
+    }
+
+    fn poll_output(&mut self) -> Option<Buffer> {
+        self.outputs.pop_front()
+    }
+
+    fn handle_upstream(&mut self, media_type: MediaType, event: UpstreamEvent, now: Instant) {
+        match (event, kind_of(media_type)) {
+            (UpstreamEvent::KeyframeRequest, Some(kind)) => {
+                self.session.request_keyframe(now, kind);
+                self.flush();
+            }
+            (UpstreamEvent::KeyframeRequest, None) => {}
+        }
+    }
+
+    fn poll_upstream(&mut self) -> Option<(MediaType, UpstreamEvent)> {
+        self.upstream.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timeout
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+        self.flush();
+    }
+
+    fn poll_event(&mut self) -> Option<ElementEvent> {
+        self.events.pop_front()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Drop for WebRtcEndpointElement {
+    fn drop(&mut self) {
+        // Tell the peer (DTLS close_notify) while the sockets still exist.
+        self.session.close();
+        self.flush();
+    }
+}
+
+/// Turns a session event into Kurento's public event.
+pub(crate) fn public_event(
+    event: SessionEvent,
+    source: String,
+    timestamp_millis: u64,
+) -> Option<Event> {
+    let tags = Vec::new();
+    Some(match event {
+        SessionEvent::IceCandidateFound(candidate) => {
+            Event::IceCandidateFound(IceCandidateFoundEvent {
+                source,
+                timestamp_millis,
+                tags,
+                candidate,
+            })
+        }
+        SessionEvent::IceGatheringDone => Event::IceGatheringDone(IceGatheringDoneEvent {
+            source,
+            timestamp_millis,
+            tags,
+        }),
+        SessionEvent::IceComponentStateChanged {
+            stream_id,
+            component_id,
+            state,
+        } => Event::IceComponentStateChanged(IceComponentStateChangedEvent {
+            source,
+            timestamp_millis,
+            tags,
+            stream_id,
+            component_id,
+            state,
+        }),
+        SessionEvent::NewCandidatePairSelected(candidate_pair) => {
+            Event::NewCandidatePairSelected(NewCandidatePairSelectedEvent {
+                source,
+                timestamp_millis,
+                tags,
+                candidate_pair,
+            })
+        }
+        SessionEvent::ConnectionStateChanged { old, new } => {
+            Event::ConnectionStateChanged(ConnectionStateChangedEvent {
+                source,
+                timestamp_millis,
+                tags,
+                old_state: old,
+                new_state: new,
+            })
+        }
+        SessionEvent::MediaStateChanged { old, new } => {
+            Event::MediaStateChanged(MediaStateChangedEvent {
+                source,
+                timestamp_millis,
+                tags,
+                old_state: old,
+                new_state: new,
+            })
+        }
+        SessionEvent::DtlsConnectionStateChange(state) => {
+            Event::DtlsConnectionStateChange(DtlsConnectionStateChangeEvent {
+                source,
+                timestamp_millis,
+                tags,
+                stream_id: "1".into(),
+                component_id: 1,
+                connection_id: "1".into(),
+                state,
+            })
+        }
+        SessionEvent::KeyframeRequested(_) => return None,
+    })
+}
+
+/// Options of a new [`WebRtcEndpoint`] (Kurento's `WebRtcEndpoint.Builder`).
+#[derive(Clone, Debug)]
+pub struct WebRtcEndpointBuilder {
+    pipeline: MediaPipeline,
+    direction: Direction,
+    net: NetConfig,
+}
+
+impl WebRtcEndpointBuilder {
+    /// Only receive media from the peer.
+    pub fn recvonly(mut self) -> Self {
+        self.direction = Direction::RecvOnly;
+        self
+    }
+
+    /// Only send media to the peer.
+    pub fn sendonly(mut self) -> Self {
+        self.direction = Direction::SendOnly;
+        self
+    }
+
+    /// Gather host candidates on these interfaces only (Kurento's `networkInterfaces`).
+    pub fn network_interfaces<I: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = I>,
+    ) -> Self {
+        self.net.interfaces = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Bind the endpoint's UDP sockets within `min..=max`.
+    pub fn port_range(mut self, min: u16, max: u16) -> Self {
+        self.net.port_range = Some((min.min(max), max.max(min)));
+        self
+    }
+
+    /// Also gather IPv6 host candidates.
+    pub fn ipv6(mut self, enabled: bool) -> Self {
+        self.net.ipv6 = enabled;
+        self
+    }
+
+    /// Creates the endpoint: binds its sockets and starts receiving.
+    pub fn build(self) -> Result<WebRtcEndpoint> {
+        let session = WebRtcSession::new(
+            SessionConfig {
+                direction: self.direction,
+                ..SessionConfig::default()
+            },
+            Instant::now(),
+        )?;
+        let element = WebRtcEndpointElement {
+            session,
+            transport: None,
+            outputs: VecDeque::new(),
+            upstream: VecDeque::new(),
+            events: VecDeque::new(),
+            timeout: None,
+        };
+        let commands = self.pipeline.core.command_sender();
+        let net = self.net;
+        let element = self
+            .pipeline
+            .add_element_with(Box::new(element), move |w, id| {
+                let transport = UdpTransport::start(&net, move |d| deliver(&commands, id, d))?;
+                let endpoint = w
+                    .graph
+                    .element_mut(id)
+                    .ok()
+                    .and_then(|e| e.as_any_mut().downcast_mut::<WebRtcEndpointElement>())
+                    .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
+                endpoint.transport = Some(transport);
+                Ok(())
+            })?;
+        Ok(WebRtcEndpoint { element })
+    }
+}
+
+/// Hands a datagram to the pipeline's worker. Never blocks: when the worker is
+/// saturated the datagram is dropped, as the network would.
+fn deliver(commands: &Sender<Command>, id: mediaflow_graph::ElementId, d: Datagram) -> bool {
+    match commands.try_send(Command::Datagram(id, d)) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            tracing::debug!("pipeline saturated: datagram dropped");
+            true
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
+}
+
+/// A WebRTC peer in a pipeline (Kurento's `WebRtcEndpoint`): negotiates SDP, runs ICE
+/// and DTLS-SRTP, and exchanges RTP/RTCP with a browser or another engine. Connected to
+/// itself, it sends the peer's media back (the Hello World loopback).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebRtcEndpoint {
+    element: MediaElement,
+}
+
+impl Deref for WebRtcEndpoint {
+    type Target = MediaElement;
+    fn deref(&self) -> &MediaElement {
+        &self.element
+    }
+}
+
+impl AsRef<MediaElement> for WebRtcEndpoint {
+    fn as_ref(&self) -> &MediaElement {
+        &self.element
+    }
+}
+
+impl From<WebRtcEndpoint> for MediaElement {
+    fn from(e: WebRtcEndpoint) -> MediaElement {
+        e.element
+    }
+}
+
+impl WebRtcEndpoint {
+    /// Options for a new endpoint in `pipeline`.
+    pub fn builder(pipeline: &MediaPipeline) -> WebRtcEndpointBuilder {
+        WebRtcEndpointBuilder {
+            pipeline: pipeline.clone(),
+            direction: Direction::SendRecv,
+            net: NetConfig::default(),
+        }
+    }
+
+    /// An endpoint with default options.
+    pub fn new(pipeline: &MediaPipeline) -> Result<WebRtcEndpoint> {
+        WebRtcEndpoint::builder(pipeline).build()
+    }
+
+    fn with_session<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut WebRtcEndpointElement, Instant) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.element
+            .with_element(move |e: &mut WebRtcEndpointElement| {
+                let out = f(e, Instant::now());
+                e.flush();
+                out
+            })
+    }
+
+    /// Applies the peer's SDP offer and returns the answer (Kurento's `processOffer`).
+    /// The answer carries no candidates: call `gather_candidates` and trickle them.
+    pub fn process_offer(&self, offer: &str) -> Result<String> {
+        let offer = offer.to_owned();
+        Ok(self.with_session(move |e, now| e.session.process_offer(&offer, now))??)
+    }
+
+    /// Creates an SDP offer for the peer (Kurento's `generateOffer`).
+    pub fn generate_offer(&self) -> Result<String> {
+        Ok(self.with_session(|e, now| e.session.generate_offer(now))??)
+    }
+
+    /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
+    pub fn process_answer(&self, answer: &str) -> Result<()> {
+        let answer = answer.to_owned();
+        Ok(self.with_session(move |e, now| e.session.process_answer(&answer, now))??)
+    }
+
+    /// Our SDP, once negotiated or offered.
+    pub fn get_local_session_descriptor(&self) -> Result<Option<String>> {
+        self.with_session(|e, _| e.session.local_description())
+    }
+
+    /// The peer's SDP, once given.
+    pub fn get_remote_session_descriptor(&self) -> Result<Option<String>> {
+        self.with_session(|e, _| e.session.remote_description())
+    }
+
+    /// Starts ICE gathering: `IceCandidateFound` for each local candidate, then
+    /// `IceGatheringDone` (Kurento's `gatherCandidates`).
+    pub fn gather_candidates(&self) -> Result<()> {
+        Ok(self.with_session(|e, _| {
+            let addrs = e.local_addrs();
+            e.session.gather_candidates(&addrs)
+        })??)
+    }
+
+    /// Adds a candidate of the peer (Kurento's `addIceCandidate`), at any time: before
+    /// the remote description it is kept until then.
+    pub fn add_ice_candidate(&self, candidate: IceCandidate) -> Result<()> {
+        Ok(self.with_session(move |e, _| e.session.add_ice_candidate(candidate))??)
+    }
+
+    /// Datagrams refused so far (garbage, not a protocol of ours), and media that could
+    /// not be sent (not connected, codec not negotiated).
+    pub fn discards(&self) -> Result<mediaflow_rtp::Discards> {
+        self.with_session(|e, _| e.session.discards())
+    }
+
+    /// The local addresses of the endpoint's sockets (its host candidates).
+    pub fn local_addresses(&self) -> Result<Vec<std::net::SocketAddr>> {
+        self.with_session(|e, _| e.local_addrs())
+    }
+
+    /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`).
+    pub fn request_keyframe(&self) -> Result<()> {
+        self.with_session(|e, now| e.session.request_keyframe(now, MediaKind::Video))
+    }
+}

@@ -1,0 +1,295 @@
+//! WebRtcEndpoints over real UDP on 127.0.0.1 with real DTLS-SRTP: one offers, one
+//! answers, candidates trickle through event handlers, media flows, and the events come
+//! in the order of Kurento's "Sample sequence".
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mediaflow::{
+    codec, AppSink, AppSource, Buffer, ConnectionState, Error, Event, IceCandidate,
+    IceComponentState, MediaFlowState, MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
+    WebRtcEndpoint::builder(pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .unwrap()
+}
+
+/// A VP8 RTP packet; the first of each 30 is a keyframe.
+fn vp8(seq: u16) -> Buffer {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+    let key = seq % 30 == 0;
+    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
+    p.extend_from_slice(&[0xab; 100]);
+    let mut b = Buffer::new(MediaType::Video, p);
+    b.codec = Some(codec::VP8);
+    b.keyframe = key;
+    b
+}
+
+/// Wires trickle ICE both ways through the event handlers, as signaling would.
+fn trickle(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
+    for (from, to) in [(a, b), (b, a)] {
+        let to = to.clone();
+        from.on_ice_candidate_found(move |e| {
+            to.add_ice_candidate(e.candidate.clone())
+                .expect("a candidate we gathered parses");
+        })
+        .unwrap();
+    }
+}
+
+fn collect_until(
+    events: &Receiver<Event>,
+    what: &str,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        match events.recv_deadline(deadline) {
+            Ok(e) => seen.push(e),
+            Err(_) => panic!("timed out waiting for {what}; saw {seen:#?}"),
+        }
+    }
+    seen
+}
+
+fn is_media_connected(e: &Event) -> bool {
+    matches!(e, Event::MediaStateChanged(m) if m.new_state == MediaState::Connected)
+}
+
+#[test]
+fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let offerer = endpoint(&pipeline);
+    let answerer = endpoint(&pipeline);
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    source.connect_media(&offerer, MediaType::Video).unwrap();
+    answerer.connect_media(&sink, MediaType::Video).unwrap();
+    let events = answerer.events().unwrap();
+    trickle(&offerer, &answerer);
+
+    let offer = offerer.generate_offer().unwrap();
+    let answer = answerer.process_offer(&offer).unwrap();
+    assert!(answer.contains("a=setup:active") && !answer.contains("a=candidate"));
+    offerer.process_answer(&answer).unwrap();
+    assert_eq!(
+        answerer.get_remote_session_descriptor().unwrap().as_deref(),
+        Some(offer.as_str())
+    );
+    assert!(offerer.get_local_session_descriptor().unwrap().is_some());
+    answerer.gather_candidates().unwrap();
+    offerer.gather_candidates().unwrap();
+
+    // Push video until it comes out of the answerer.
+    let deadline = Instant::now() + WAIT;
+    let mut seq = 0u16;
+    let mut received = 0;
+    while received < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "media did not flow; {} received",
+            received
+        );
+        source.push(vp8(seq)).unwrap();
+        seq = seq.wrapping_add(1);
+        while let Some(b) = sink.recv_timeout(Duration::from_millis(5)) {
+            assert_eq!(b.codec, Some(codec::VP8));
+            received += 1;
+        }
+    }
+
+    let seen = collect_until(&events, "MediaStateChanged(Connected)", |s| {
+        s.iter().any(is_media_connected)
+    });
+    let pos = |what: &str, p: &dyn Fn(&Event) -> bool| {
+        seen.iter()
+            .position(p)
+            .unwrap_or_else(|| panic!("no {what} in {seen:#?}"))
+    };
+    let ice_state = |state: IceComponentState| move |e: &Event| matches!(e, Event::IceComponentStateChanged(c) if c.state == state);
+    let gathering = pos("Gathering", &ice_state(IceComponentState::Gathering));
+    let found = pos("IceCandidateFound", &|e| {
+        matches!(e, Event::IceCandidateFound(_))
+    });
+    let connecting = pos("Connecting", &ice_state(IceComponentState::Connecting));
+    let selected = pos("NewCandidatePairSelected", &|e| {
+        matches!(e, Event::NewCandidatePairSelected(_))
+    });
+    let connected = pos("Connected", &ice_state(IceComponentState::Connected));
+    let gathering_done = pos("IceGatheringDone", &|e| {
+        matches!(e, Event::IceGatheringDone(_))
+    });
+    let ready = pos("Ready", &ice_state(IceComponentState::Ready));
+    let flow_out = pos(
+        "MediaFlowOut Flowing",
+        &|e| matches!(e, Event::MediaFlowOutStateChanged(f) if f.state == MediaFlowState::Flowing),
+    );
+    let media = pos("MediaStateChanged", &is_media_connected);
+    let transport = pos(
+        "ConnectionStateChanged",
+        &|e| matches!(e, Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected),
+    );
+    assert!(gathering < connecting, "{seen:#?}");
+    assert!(found < gathering_done, "{seen:#?}");
+    assert!(
+        connecting < selected && selected < connected && connected < ready,
+        "{seen:#?}"
+    );
+    assert!(gathering_done < ready, "{seen:#?}");
+    assert!(transport > connected, "{seen:#?}");
+    // "MediaStateChanged (Connected) will happen after NewCandidatePairSelected,
+    // IceComponentStateChanged (Connected), MediaFlowOutStateChanged (Flowing)".
+    assert!(
+        media > selected && media > connected && media > flow_out,
+        "{seen:#?}"
+    );
+    let Event::NewCandidatePairSelected(pair) = &seen[selected] else {
+        unreachable!()
+    };
+    assert!(pair.candidate_pair.local_candidate.contains("127.0.0.1"));
+    assert!(pair
+        .candidate_pair
+        .remote_candidate
+        .starts_with("candidate:"));
+    let Event::IceCandidateFound(c) = &seen[found] else {
+        unreachable!()
+    };
+    assert_eq!(c.source, answerer.id());
+    assert_eq!(
+        (c.candidate.sdp_mid.as_str(), c.candidate.sdp_m_line_index),
+        ("0", 0)
+    );
+
+    // A keyframe request from the sink side reaches the AppSource through RTCP PLI.
+    let before = source.keyframe_requests();
+    answerer.request_keyframe().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while source.keyframe_requests() == before {
+        assert!(Instant::now() < deadline, "PLI did not reach the source");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn bad_sdp_and_candidates_are_typed_errors() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let ep = endpoint(&pipeline);
+    assert!(matches!(ep.process_offer(""), Err(Error::InvalidSdp(_))));
+    assert!(matches!(
+        ep.process_offer("v=0\r\ngarbage\r\n"),
+        Err(Error::InvalidSdp(_))
+    ));
+    assert!(matches!(
+        ep.process_offer("\u{0}\u{1}\u{2}"),
+        Err(Error::InvalidSdp(_))
+    ));
+    assert!(matches!(
+        ep.process_answer("v=0\r\n"),
+        Err(Error::WrongState(_))
+    ));
+    let bad = IceCandidate {
+        candidate: "candidate:not a candidate".into(),
+        sdp_mid: "0".into(),
+        sdp_m_line_index: 0,
+    };
+    assert!(matches!(
+        ep.add_ice_candidate(bad),
+        Err(Error::InvalidCandidate(_))
+    ));
+
+    // An offer whose only codec we do not speak.
+    let other = endpoint(&pipeline);
+    let offer = other.generate_offer().unwrap();
+    let unsupported = offer
+        .replace("opus/48000/2", "x-unknown/48000/2")
+        .replace("PCMU/8000", "x-unknown2/8000")
+        .replace("PCMA/8000", "x-unknown3/8000")
+        .replace("VP8/90000", "x-vp7/90000")
+        .replace("H264/90000", "x-h263/90000");
+    let fresh = endpoint(&pipeline);
+    assert_eq!(fresh.process_offer(&unsupported), Err(Error::NoCommonCodec));
+    // The pipeline and the other endpoints are unaffected.
+    assert!(ep.get_local_session_descriptor().is_ok());
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn random_bytes_at_the_port_are_counted_and_harmless() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let ep = endpoint(&pipeline);
+    let other = endpoint(&pipeline);
+    ep.process_offer(&other.generate_offer().unwrap()).unwrap();
+    let addr = ep.local_addresses().unwrap()[0];
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut x: u32 = 12345;
+    for i in 0..500 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let len = (x % 1400) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|j| (x.wrapping_mul(j as u32 + i)) as u8)
+            .collect();
+        junk.send_to(&bytes, addr).unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    while ep.discards().unwrap().datagrams == 0 {
+        assert!(Instant::now() < deadline, "junk never counted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Still answering, still negotiable.
+    assert!(ep.get_local_session_descriptor().unwrap().is_some());
+    pipeline.release().unwrap();
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn releasing_an_endpoint_frees_its_port_and_threads() {
+    let pipeline = MediaPipeline::new().unwrap();
+    // Warm-up, so lazily created process resources are not counted.
+    endpoint(&pipeline).release().unwrap();
+    let (fds, threads) = (fd_count(), thread_count());
+    for _ in 0..200 {
+        let ep = endpoint(&pipeline);
+        ep.connect(&ep).unwrap();
+        let addr = ep.local_addresses().unwrap()[0];
+        ep.release().unwrap();
+        // The port is free again at once.
+        std::net::UdpSocket::bind(addr).expect("port still held after release");
+    }
+    // Other tests of this binary run in parallel: allow their own short-lived sockets
+    // and threads, but not 200 of ours.
+    assert!(fd_count() <= fds + 20, "fds {} -> {}", fds, fd_count());
+    assert!(
+        thread_count() <= threads + 12,
+        "threads {} -> {}",
+        threads,
+        thread_count()
+    );
+    pipeline.release().unwrap();
+}
