@@ -1038,7 +1038,7 @@ impl WebRtcSession {
     /// Moves what the stack produced into our queues, translating events.
     fn drain(&mut self, now: Instant) {
         while let Some(event) = self.pc.poll_event() {
-            self.on_stack_event(event, now);
+            self.on_stack_event(event);
         }
         if self.pair_pending {
             if let Some(pair) = self.selected_pair(now) {
@@ -1060,7 +1060,7 @@ impl WebRtcSession {
         }
     }
 
-    fn on_stack_event(&mut self, event: RTCPeerConnectionEvent, now: Instant) {
+    fn on_stack_event(&mut self, event: RTCPeerConnectionEvent) {
         match event {
             RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(state) => match state {
                 RTCIceConnectionState::Checking => {
