@@ -51,7 +51,7 @@ pub struct NetConfig {
 pub fn host_addresses(config: &NetConfig) -> Result<Vec<IpAddr>, NetError> {
     let mut found: Vec<(bool, IpAddr)> = if_addrs::get_if_addrs()?
         .into_iter()
-        .filter(|i| config.interfaces.is_empty() || config.interfaces.iter().any(|n| *n == i.name))
+        .filter(|i| config.interfaces.is_empty() || config.interfaces.contains(&i.name))
         .map(|i| (i.is_loopback(), i.ip()))
         .filter(|(_, ip)| match ip {
             IpAddr::V4(_) => true,

@@ -25,7 +25,7 @@ fn vp8(seq: u16) -> Buffer {
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
     p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
-    let key = seq % 30 == 0;
+    let key = seq.is_multiple_of(30);
     p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
     p.extend_from_slice(&[0xab; 100]);
     let mut b = Buffer::new(MediaType::Video, p);
