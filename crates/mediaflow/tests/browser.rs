@@ -1,0 +1,192 @@
+//! Hello World loopback against a real headless Chromium (fake camera and microphone):
+//! the browser offers, a WebRtcEndpoint connected to itself answers, candidates trickle
+//! both ways, and the browser must decode the looped video and receive the looped
+//! audio — for VP8 and for H.264.
+//!
+//! Needs Chromium and a loopback-only network namespace: `scripts/test.sh` runs it as
+//! `MEDIAFLOW_BROWSER=1 tests/browser/netns-run.sh cargo test --test browser`. Without
+//! MEDIAFLOW_BROWSER it reports itself skipped.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver};
+use mediaflow::{
+    Event, IceCandidate, IceComponentState, MediaPipeline, MediaState, WebRtcEndpoint,
+};
+use serde_json::{json, Value};
+
+fn enabled() -> bool {
+    if std::env::var("MEDIAFLOW_BROWSER").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped: set MEDIAFLOW_BROWSER=1 and run under tests/browser/netns-run.sh");
+    false
+}
+
+/// Kills the browser peer however the test ends.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_peer(codec: &str) -> (Peer, Arc<Mutex<std::process::ChildStdin>>, Receiver<Value>) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new("node")
+        .arg(root.join("tests/browser/peer.mjs"))
+        .arg(codec)
+        .arg("60")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs (scripts/ensure-browser.sh installs it)");
+    let stdin = Arc::new(Mutex::new(child.stdin.take().unwrap()));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            match serde_json::from_str::<Value>(&line) {
+                Ok(v) => {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => eprintln!("[peer stdout] {line}"),
+            }
+        }
+    });
+    (Peer(child), stdin, rx)
+}
+
+fn write_line(stdin: &Mutex<std::process::ChildStdin>, v: &Value) {
+    let mut s = stdin.lock().unwrap();
+    // The peer may already be gone (it failed); its result says why.
+    let _ = writeln!(s, "{v}");
+    let _ = s.flush();
+}
+
+fn loopback(codec: &str) {
+    let started = Instant::now();
+    let pipeline = MediaPipeline::new().unwrap();
+    let endpoint = WebRtcEndpoint::new(&pipeline).unwrap();
+    endpoint.connect(&endpoint).unwrap();
+    let events = endpoint.events().unwrap();
+    let (peer, stdin, from_peer) = spawn_peer(codec);
+    {
+        let stdin = stdin.clone();
+        endpoint
+            .on_ice_candidate_found(move |e| {
+                write_line(
+                    &stdin,
+                    &json!({"type": "candidate", "candidate": e.candidate.candidate,
+                            "sdpMid": e.candidate.sdp_mid,
+                            "sdpMLineIndex": e.candidate.sdp_m_line_index}),
+                );
+            })
+            .unwrap();
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut offered_at = None;
+    let result = loop {
+        let msg = from_peer
+            .recv_deadline(deadline)
+            .unwrap_or_else(|_| panic!("{codec}: the browser peer went silent"));
+        match msg["type"].as_str() {
+            Some("offer") => {
+                offered_at = Some(Instant::now());
+                let offer = msg["sdp"].as_str().unwrap();
+                let answer = endpoint.process_offer(offer).unwrap();
+                write_line(&stdin, &json!({"type": "answer", "sdp": answer}));
+                endpoint.gather_candidates().unwrap();
+            }
+            Some("candidate") => {
+                let candidate = msg["candidate"].as_str().unwrap_or_default();
+                if candidate.is_empty() {
+                    continue;
+                }
+                endpoint
+                    .add_ice_candidate(IceCandidate {
+                        candidate: candidate.to_owned(),
+                        sdp_mid: msg["sdpMid"].as_str().unwrap_or("0").to_owned(),
+                        sdp_m_line_index: msg["sdpMLineIndex"].as_u64().unwrap_or(0) as u32,
+                    })
+                    .unwrap();
+            }
+            Some("result") => break msg,
+            _ => eprintln!("{codec}: unexpected message {msg}"),
+        }
+    };
+    drop(peer);
+    let offered_at = offered_at.expect("an offer came first");
+    println!(
+        "{codec}: {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; whole test {:.1} s",
+        result["framesDecoded"],
+        result["videoCodec"],
+        result["audioPackets"],
+        result["audioCodec"],
+        result["msToFirstFrame"].as_f64().unwrap_or(f64::NAN),
+        result["msToMinFrames"].as_f64().unwrap_or(f64::NAN),
+        started.elapsed().as_secs_f64(),
+    );
+    let _ = offered_at;
+    assert_eq!(result["ok"], json!(true), "{codec}: {result}");
+    assert!(result["framesDecoded"].as_u64().unwrap_or(0) >= 60);
+    assert!(
+        result["videoCodec"]
+            .as_str()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&format!("video/{codec}"))),
+        "{codec}: looped video came back as {}",
+        result["videoCodec"]
+    );
+    assert!(result["audioPackets"].as_u64().unwrap_or(0) > 0);
+    assert!(result["audioCodec"]
+        .as_str()
+        .is_some_and(|c| c.eq_ignore_ascii_case("audio/opus")));
+
+    // The endpoint reported the ICE and media events of the seed.
+    let seen: Vec<Event> = events.try_iter().collect();
+    let has = |p: &dyn Fn(&Event) -> bool| seen.iter().any(p);
+    assert!(has(&|e| matches!(e, Event::IceCandidateFound(_))));
+    assert!(has(&|e| matches!(e, Event::IceGatheringDone(_))));
+    assert!(has(&|e| matches!(e, Event::NewCandidatePairSelected(_))));
+    for state in [
+        IceComponentState::Gathering,
+        IceComponentState::Connecting,
+        IceComponentState::Connected,
+        IceComponentState::Ready,
+    ] {
+        assert!(
+            has(&|e| matches!(e, Event::IceComponentStateChanged(c) if c.state == state)),
+            "{codec}: no IceComponentStateChanged({state})"
+        );
+    }
+    assert!(has(&|e| matches!(e, Event::MediaFlowInStateChanged(_))));
+    assert!(has(&|e| matches!(e, Event::MediaFlowOutStateChanged(_))));
+    assert!(has(
+        &|e| matches!(e, Event::MediaStateChanged(m) if m.new_state == MediaState::Connected)
+    ));
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn chromium_loopback_vp8() {
+    if enabled() {
+        loopback("VP8");
+    }
+}
+
+#[test]
+fn chromium_loopback_h264() {
+    if enabled() {
+        loopback("H264");
+    }
+}

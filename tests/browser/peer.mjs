@@ -1,0 +1,136 @@
+// A headless Chromium WebRTC peer driven over stdin/stdout, for mediaflow's Rust
+// browser tests. One JSON object per line each way.
+//
+//   node tests/browser/peer.mjs <VP8|H264> [minFrames]
+//
+// out: {"type":"offer","sdp"}            the browser's offer (after getUserMedia)
+//      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
+//      {"type":"result", ok, framesDecoded, videoCodec, audioPackets, audioCodec,
+//       msToFirstFrame, msToMinFrames, error?}
+// in:  {"type":"answer","sdp"}
+//      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
+//
+// Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
+
+import http from 'node:http';
+import readline from 'node:readline';
+import { launchChromium, evaluate, pipePageLogs, startWatchdog, withTimeout, sleep } from './lib.mjs';
+
+const CODEC = (process.argv[2] || 'VP8').toUpperCase();
+const MIN_FRAMES = Number(process.argv[3] || 60);
+const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
+startWatchdog(BUDGET_MS + 15_000, 'browser peer');
+
+const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+const log = (...a) => console.error('[peer]', ...a);
+
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end('<!doctype html><meta charset="utf-8"><title>mediaflow peer</title><video id="remote" autoplay muted playsinline></video>');
+});
+await withTimeout(new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(0, '127.0.0.1', resolve);
+}), 5_000, 'http listen');
+
+// Runs in the page: media first (Chromium gathers no loopback candidate without it),
+// then an offer with the codec under test preferred.
+async function start(codec) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  const pc = new RTCPeerConnection();
+  window.__pc = pc;
+  window.__cands = [];
+  window.__t0 = performance.now();
+  pc.onicecandidate = (e) => {
+    if (e.candidate) window.__cands.push({ candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex });
+  };
+  const remote = new MediaStream();
+  pc.ontrack = (e) => {
+    remote.addTrack(e.track);
+    document.getElementById('remote').srcObject = remote;
+  };
+  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+  const want = `video/${codec}`.toLowerCase();
+  const caps = RTCRtpReceiver.getCapabilities('video').codecs;
+  const score = (c) => ((c.sdpFmtpLine || '').includes('packetization-mode=1') ? 0 : 1);
+  const chosen = caps.filter((c) => c.mimeType.toLowerCase() === want).sort((a, b) => score(a) - score(b));
+  if (!chosen.length) throw new Error(`${codec} not supported by this browser`);
+  const vtx = pc.getTransceivers().find((t) => t.sender.track && t.sender.track.kind === 'video');
+  // Only the codec under test (plus rtx): the answer cannot pick another.
+  vtx.setCodecPreferences([...chosen, ...caps.filter((c) => c.mimeType.toLowerCase() === 'video/rtx')]);
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  window.__t0 = performance.now();
+  return offer.sdp;
+}
+
+async function stats() {
+  const s = await window.__pc.getStats();
+  const out = { framesDecoded: 0, audioPackets: 0, audioSamples: 0, t: performance.now() - window.__t0 };
+  for (const r of s.values()) {
+    if (r.type !== 'inbound-rtp') continue;
+    const codec = r.codecId && s.get(r.codecId);
+    if (r.kind === 'video') {
+      out.framesDecoded = r.framesDecoded || 0;
+      out.videoCodec = codec && codec.mimeType;
+      out.frameWidth = r.frameWidth;
+    } else if (r.kind === 'audio') {
+      out.audioPackets = r.packetsReceived || 0;
+      out.audioSamples = r.totalSamplesReceived || 0;
+      out.audioCodec = codec && codec.mimeType;
+    }
+  }
+  out.connectionState = window.__pc.connectionState;
+  return out;
+}
+
+let browser;
+let result = { type: 'result', ok: false };
+try {
+  browser = await launchChromium();
+  const page = await browser.newPage();
+  pipePageLogs(page, 'peer');
+  await page.goto(`http://127.0.0.1:${server.address().port}/`, { waitUntil: 'load' });
+  const offer = await evaluate(page, start, CODEC, 15_000, 'offer');
+  send({ type: 'offer', sdp: offer });
+
+  // Signaling from the Rust side.
+  const rl = readline.createInterface({ input: process.stdin });
+  const inbox = [];
+  rl.on('line', (line) => {
+    try { inbox.push(JSON.parse(line)); } catch (e) { log('bad line from test:', line); }
+  });
+
+  const deadline = performance.now() + BUDGET_MS;
+  let sentCands = 0;
+  let firstFrameMs = null;
+  let last = null;
+  while (performance.now() < deadline) {
+    while (inbox.length) {
+      const m = inbox.shift();
+      if (m.type === 'answer') {
+        await evaluate(page, (sdp) => window.__pc.setRemoteDescription({ type: 'answer', sdp }), m.sdp, 5_000, 'answer');
+      } else if (m.type === 'candidate') {
+        await evaluate(page, (c) => window.__pc.addIceCandidate(c), { candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex }, 5_000, 'addIceCandidate');
+      }
+    }
+    const cands = await evaluate(page, (n) => window.__cands.slice(n), sentCands, 5_000, 'candidates');
+    for (const c of cands) send({ type: 'candidate', ...c });
+    sentCands += cands.length;
+    last = await evaluate(page, stats, null, 5_000, 'getStats');
+    if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
+    if (last.framesDecoded >= MIN_FRAMES && last.audioPackets > 0) {
+      result = { type: 'result', ok: true, ...last, msToFirstFrame: firstFrameMs, msToMinFrames: last.t };
+      break;
+    }
+    await sleep(100);
+  }
+  if (!result.ok) result = { type: 'result', ok: false, ...last, msToFirstFrame: firstFrameMs, error: `fewer than ${MIN_FRAMES} frames within ${BUDGET_MS} ms` };
+} catch (err) {
+  result = { type: 'result', ok: false, error: String(err && err.stack ? err.stack : err) };
+} finally {
+  send(result);
+  if (browser) await browser.close();
+  server.close();
+  process.exit(result.ok ? 0 : 1);
+}
