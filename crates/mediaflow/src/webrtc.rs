@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::time::Instant;
 
 use crossbeam_channel::{Sender, TrySendError};
-use mediaflow_graph::{Buffer, Element, ElementEvent, MediaType, UpstreamEvent};
+use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
 use mediaflow_ice::{Datagram, NetConfig, NetError, UdpTransport};
 use mediaflow_rtp::{
     Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
@@ -16,9 +16,9 @@ use mediaflow_rtp::{
 use crate::element::MediaElement;
 use crate::error::{Error, Result};
 use crate::events::{
-    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, Event, IceCandidateFoundEvent,
-    IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaStateChangedEvent,
-    NewCandidatePairSelectedEvent,
+    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ErrorEvent, Event,
+    IceCandidateFoundEvent, IceComponentStateChangedEvent, IceGatheringDoneEvent,
+    MediaStateChangedEvent, NewCandidatePairSelectedEvent,
 };
 use crate::pipeline::{Command, MediaPipeline};
 
@@ -244,6 +244,14 @@ pub(crate) fn public_event(
                 state,
             })
         }
+        SessionEvent::Failed(description) => Event::Error(ErrorEvent {
+            source,
+            timestamp_millis,
+            tags,
+            description,
+            error_code: 0,
+            error_type: ErrorType::UnexpectedElementError,
+        }),
         SessionEvent::KeyframeRequested(_) => return None,
     })
 }

@@ -225,6 +225,38 @@ fn bad_sdp_and_candidates_are_typed_errors() {
 }
 
 #[test]
+fn a_dtls_fingerprint_mismatch_fails_the_connection_with_an_error_event() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let offerer = endpoint(&pipeline);
+    let answerer = endpoint(&pipeline);
+    trickle(&offerer, &answerer);
+    let offerer_events = pipeline.events().unwrap();
+    let answer = answerer
+        .process_offer(&offerer.generate_offer().unwrap())
+        .unwrap();
+    // Flip one hex digit of the answerer's certificate fingerprint.
+    let at = answer.find("a=fingerprint:sha-256 ").unwrap() + "a=fingerprint:sha-256 ".len();
+    let mut tampered = answer.clone().into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    offerer
+        .process_answer(std::str::from_utf8(&tampered).unwrap())
+        .unwrap();
+    offerer.gather_candidates().unwrap();
+    answerer.gather_candidates().unwrap();
+    let seen = collect_until(&offerer_events, "an Error event", |s| {
+        s.iter().any(|e| matches!(e, Event::Error(_)))
+    });
+    assert!(seen.iter().any(|e| matches!(e, Event::DtlsConnectionStateChange(d) if d.state == mediaflow::DtlsConnectionState::Failed)));
+    assert!(!seen.iter().any(|e| matches!(e, Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected)));
+    let Some(Event::Error(e)) = seen.iter().find(|e| matches!(e, Event::Error(_))) else {
+        unreachable!()
+    };
+    assert_eq!(e.error_type.as_str(), "UNEXPECTED_ELEMENT_ERROR");
+    assert!(e.description.contains("fingerprint"), "{}", e.description);
+    pipeline.release().unwrap();
+}
+
+#[test]
 fn random_bytes_at_the_port_are_counted_and_harmless() {
     let pipeline = MediaPipeline::new().unwrap();
     let ep = endpoint(&pipeline);

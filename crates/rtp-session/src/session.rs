@@ -90,6 +90,9 @@ pub struct SessionConfig {
     pub direction: Direction,
     /// MediaState turns Disconnected after this long without RTCP from the peer.
     pub media_timeout: Duration,
+    /// The session fails when DTLS is not up this long after ICE connected (a
+    /// fingerprint mismatch ends the handshake without a word from the stack).
+    pub dtls_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -97,6 +100,7 @@ impl Default for SessionConfig {
         SessionConfig {
             direction: Direction::SendRecv,
             media_timeout: Duration::from_secs(15),
+            dtls_timeout: Duration::from_secs(8),
         }
     }
 }
@@ -189,6 +193,8 @@ pub enum SessionEvent {
     DtlsConnectionStateChange(DtlsConnectionState),
     /// The peer asked for a keyframe (PLI or FIR) of what we send it.
     KeyframeRequested(MediaKind),
+    /// The session failed for good; the text says why.
+    Failed(String),
 }
 
 /// Our sending side of one m-line.
@@ -238,6 +244,8 @@ pub struct WebRtcSession {
     pair_pending: bool,
     /// Where the last datagram the stack accepted came from.
     last_peer: Option<SocketAddr>,
+    /// When ICE connected while DTLS was not yet up: the handshake deadline runs.
+    ice_connected_at: Option<Instant>,
     gathering_done: bool,
     connection: ConnectionState,
     media_state: MediaState,
@@ -550,6 +558,7 @@ impl WebRtcSession {
             checking: false,
             pair_pending: false,
             last_peer: None,
+            ice_connected_at: None,
             gathering_done: false,
             connection: ConnectionState::Disconnected,
             media_state: MediaState::Disconnected,
@@ -828,6 +837,17 @@ impl WebRtcSession {
         }
     }
 
+    fn fail(&mut self, reason: &str) {
+        if self.dtls == DtlsConnectionState::Failed {
+            return;
+        }
+        self.ice_connected_at = None;
+        self.set_dtls(DtlsConnectionState::Failed);
+        self.set_connection(ConnectionState::Disconnected);
+        self.events
+            .push_back(SessionEvent::Failed(reason.to_owned()));
+    }
+
     fn set_connection(&mut self, new: ConnectionState) {
         let old = std::mem::replace(&mut self.connection, new);
         if old != new {
@@ -904,10 +924,11 @@ impl WebRtcSession {
             (MediaState::Connected, Some(t)) => Some(t + self.config.media_timeout),
             _ => None,
         };
-        match (self.pc.poll_timeout(), media) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let dtls = self.ice_connected_at.map(|t| t + self.config.dtls_timeout);
+        [self.pc.poll_timeout(), media, dtls]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Time advanced.
@@ -921,6 +942,15 @@ impl WebRtcSession {
                 .is_some_and(|t| t + self.config.media_timeout <= now)
         {
             self.set_media_state(MediaState::Disconnected);
+        }
+        if self
+            .ice_connected_at
+            .is_some_and(|t| t + self.config.dtls_timeout <= now)
+        {
+            self.fail(
+                "DTLS handshake did not complete after ICE connected: the peer's \
+                 certificate does not match the SDP fingerprint, or DTLS is blocked",
+            );
         }
         self.drain(now);
     }
@@ -1043,6 +1073,9 @@ impl WebRtcSession {
         if self.pair_pending {
             if let Some(pair) = self.selected_pair(now) {
                 self.pair_pending = false;
+                if self.dtls != DtlsConnectionState::Connected {
+                    self.ice_connected_at.get_or_insert(now);
+                }
                 self.events
                     .push_back(SessionEvent::NewCandidatePairSelected(pair));
                 self.set_ice(IceComponentState::Connected);
@@ -1085,12 +1118,21 @@ impl WebRtcSession {
                     self.set_dtls(DtlsConnectionState::Connecting)
                 }
                 RTCPeerConnectionState::Connected => {
+                    self.ice_connected_at = None;
                     self.set_dtls(DtlsConnectionState::Connected);
                     self.set_connection(ConnectionState::Connected);
                 }
                 RTCPeerConnectionState::Failed => {
+                    let reason = if self.dtls == DtlsConnectionState::Connected {
+                        "the connection failed (ICE consent lost or DTLS closed with an error)"
+                    } else {
+                        "DTLS handshake failed: the peer's certificate does not match the \
+                         SDP fingerprint, or the handshake timed out"
+                    };
                     self.set_dtls(DtlsConnectionState::Failed);
                     self.set_connection(ConnectionState::Disconnected);
+                    self.events
+                        .push_back(SessionEvent::Failed(reason.to_owned()));
                 }
                 RTCPeerConnectionState::Disconnected => {
                     self.set_connection(ConnectionState::Disconnected)
