@@ -43,7 +43,8 @@ pub use events::{
 pub use mediaflow_graph::{Buffer, ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
 pub use mediaflow_rtp::{
     codec, ConnectionState, Discards, DtlsConnectionState, IceCandidate, IceCandidatePair,
-    IceComponentState, MediaState,
+    IceComponentState, InboundRtpStreamStats, MediaKind, MediaState, OutboundRtpStreamStats,
+    SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};

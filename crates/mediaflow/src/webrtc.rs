@@ -444,6 +444,13 @@ impl WebRtcEndpoint {
         Ok(self.with_session(move |e, _| e.session.add_ice_candidate(candidate))??)
     }
 
+    /// RTP statistics: one entry per SSRC received and sent, named after the W3C
+    /// webrtc-stats fields (packets, bytes, lost, jitter, NACK/PLI/FIR counts,
+    /// round-trip time), plus discard counters.
+    pub fn get_stats(&self) -> Result<mediaflow_rtp::SessionStats> {
+        self.with_session(|e, now| e.session.stats(now))
+    }
+
     /// Datagrams refused so far (garbage, not a protocol of ours), and media that could
     /// not be sent (not connected, codec not negotiated).
     pub fn discards(&self) -> Result<mediaflow_rtp::Discards> {

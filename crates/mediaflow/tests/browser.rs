@@ -174,6 +174,10 @@ fn loopback(codec: &str) {
     assert!(has(
         &|e| matches!(e, Event::MediaStateChanged(m) if m.new_state == MediaState::Connected)
     ));
+    let stats = endpoint.get_stats().unwrap();
+    println!("{codec}: endpoint stats {stats:?}");
+    assert!(stats.inbound.iter().any(|s| s.packets_received > 0));
+    assert!(stats.outbound.iter().any(|s| s.packets_sent > 0));
     pipeline.release().unwrap();
 }
 

@@ -170,6 +170,26 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
         ("0", 0)
     );
 
+    // Both ends count the same video stream.
+    let out = offerer.get_stats().unwrap();
+    let inn = answerer.get_stats().unwrap();
+    let sent = out
+        .outbound
+        .iter()
+        .find(|s| s.kind == Some(mediaflow::MediaKind::Video))
+        .unwrap();
+    let got = inn
+        .inbound
+        .iter()
+        .find(|s| s.kind == Some(mediaflow::MediaKind::Video))
+        .unwrap();
+    assert_eq!(sent.ssrc, got.ssrc);
+    assert!(
+        got.packets_received >= 30 && sent.packets_sent >= got.packets_received,
+        "{out:?} {inn:?}"
+    );
+    assert!(got.bytes_received > 0 && got.jitter >= 0.0);
+
     // A keyframe request from the sink side reaches the AppSource through RTCP PLI.
     let before = source.keyframe_requests();
     answerer.request_keyframe().unwrap();

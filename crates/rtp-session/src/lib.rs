@@ -14,6 +14,7 @@
 mod feedback;
 mod rewrite;
 mod session;
+mod stats;
 mod types;
 
 pub use rewrite::Rewriter;
@@ -21,6 +22,7 @@ pub use session::{
     Direction, Discards, MediaKind, MediaPacket, SessionConfig, SessionError, SessionEvent,
     Transmit, WebRtcSession,
 };
+pub use stats::{InboundRtpStreamStats, OutboundRtpStreamStats, SessionStats};
 pub use types::{
     codec, ConnectionState, DtlsConnectionState, IceCandidate, IceCandidatePair, IceComponentState,
     MediaState,

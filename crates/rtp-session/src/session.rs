@@ -246,6 +246,9 @@ pub struct WebRtcSession {
     last_peer: Option<SocketAddr>,
     /// When ICE connected while DTLS was not yet up: the handshake deadline runs.
     ice_connected_at: Option<Instant>,
+    /// (PLI, FIR) the peer sent about what we send, per kind. The stack's statistics
+    /// do not count feedback it hands to the application.
+    keyframe_requests_received: HashMap<MediaKind, (u32, u32)>,
     gathering_done: bool,
     connection: ConnectionState,
     media_state: MediaState,
@@ -559,6 +562,7 @@ impl WebRtcSession {
             pair_pending: false,
             last_peer: None,
             ice_connected_at: None,
+            keyframe_requests_received: HashMap::new(),
             gathering_done: false,
             connection: ConnectionState::Disconnected,
             media_state: MediaState::Disconnected,
@@ -1202,6 +1206,12 @@ impl WebRtcSession {
                     .get(track_id)
                     .copied()
                     .unwrap_or(MediaKind::Video);
+                let counts = self.keyframe_requests_received.entry(kind).or_default();
+                if any.is::<PictureLossIndication>() {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
+                }
                 self.events.push_back(SessionEvent::KeyframeRequested(kind));
             }
         }
@@ -1252,6 +1262,27 @@ impl WebRtcSession {
             local_candidate: line(&pair.local_candidate_id)?,
             remote_candidate: remote,
         })
+    }
+
+    /// RTP statistics (W3C webrtc-stats names) and discard counters.
+    pub fn stats(&mut self, now: Instant) -> crate::stats::SessionStats {
+        let report = self.pc.get_stats(now, StatsSelector::None);
+        let (inbound, mut outbound) = crate::stats::from_report(&report);
+        for out in &mut outbound {
+            if let Some((pli, fir)) = out
+                .kind
+                .and_then(|k| self.keyframe_requests_received.get(&k))
+            {
+                out.pli_count = out.pli_count.max(*pli);
+                out.fir_count = out.fir_count.max(*fir);
+            }
+        }
+        crate::stats::SessionStats {
+            inbound,
+            outbound,
+            datagrams_discarded: self.discards.datagrams,
+            media_not_sent: self.discards.outgoing_media,
+        }
     }
 
     /// Closes the session (DTLS close_notify, ICE stops).

@@ -227,6 +227,26 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     });
     assert!(selected < connected && connected < media, "{:?}", b.events);
 
+    // Statistics on both sides agree on what went across.
+    let sent = a.session.stats(now);
+    let received = b.session.stats(now);
+    let video_out = sent
+        .outbound
+        .iter()
+        .find(|s| s.kind == Some(MediaKind::Video))
+        .unwrap();
+    let video_in = received
+        .inbound
+        .iter()
+        .find(|s| s.kind == Some(MediaKind::Video))
+        .unwrap();
+    assert_eq!(video_out.ssrc, video_in.ssrc);
+    assert_eq!(video_out.packets_sent, 20);
+    assert_eq!(video_in.packets_received, 20);
+    assert_eq!(video_in.packets_lost, 0);
+    assert!(video_in.pli_count >= 1, "{video_in:?}");
+    assert!(video_out.pli_count >= 1, "{video_out:?}");
+
     // Garbage at the port is counted, never fatal.
     let before = b.session.discards().datagrams;
     b.session
