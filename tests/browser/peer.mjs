@@ -1,13 +1,17 @@
 // A headless Chromium WebRTC peer driven over stdin/stdout, for mediaflow's Rust
 // browser tests. One JSON object per line each way.
 //
-//   node tests/browser/peer.mjs <VP8|H264> [minFrames]
+//   node tests/browser/peer.mjs <VP8|H264> [minFrames] [offer|answer]
+//
+// Role `offer` (default): the browser offers. Role `answer`: the test sends an offer
+// first and the browser answers (and so becomes the DTLS client).
 //
 // out: {"type":"offer","sdp"}            the browser's offer (after getUserMedia)
+//      {"type":"answer","sdp"}           the browser's answer (role `answer`)
 //      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
 //      {"type":"result", ok, framesDecoded, videoCodec, audioPackets, audioCodec,
 //       msToFirstFrame, msToMinFrames, error?}
-// in:  {"type":"answer","sdp"}
+// in:  {"type":"answer","sdp"} / {"type":"offer","sdp"} (role `answer`)
 //      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
 //
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
@@ -18,6 +22,7 @@ import { launchChromium, evaluate, pipePageLogs, startWatchdog, withTimeout, sle
 
 const CODEC = (process.argv[2] || 'VP8').toUpperCase();
 const MIN_FRAMES = Number(process.argv[3] || 60);
+const ROLE = process.argv[4] || 'offer';
 const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
 startWatchdog(BUDGET_MS + 15_000, 'browser peer');
 
@@ -35,7 +40,7 @@ await withTimeout(new Promise((resolve, reject) => {
 
 // Runs in the page: media first (Chromium gathers no loopback candidate without it),
 // then an offer with the codec under test preferred.
-async function start(codec) {
+async function start({ codec, offer }) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
   const pc = new RTCPeerConnection();
   window.__pc = pc;
@@ -49,19 +54,33 @@ async function start(codec) {
     remote.addTrack(e.track);
     document.getElementById('remote').srcObject = remote;
   };
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
   const want = `video/${codec}`.toLowerCase();
   const caps = RTCRtpReceiver.getCapabilities('video').codecs;
   const score = (c) => ((c.sdpFmtpLine || '').includes('packetization-mode=1') ? 0 : 1);
   const chosen = caps.filter((c) => c.mimeType.toLowerCase() === want).sort((a, b) => score(a) - score(b));
   if (!chosen.length) throw new Error(`${codec} not supported by this browser`);
+  const prefs = [...chosen, ...caps.filter((c) => c.mimeType.toLowerCase() === 'video/rtx')];
+  if (offer) {
+    // Answering: take the remote m-lines, send our media on them.
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    for (const t of pc.getTransceivers()) {
+      const track = stream.getTracks().find((k) => k.kind === t.receiver.track.kind);
+      if (track) { await t.sender.replaceTrack(track); t.direction = 'sendrecv'; t.sender.setStreams(stream); }
+      if (t.receiver.track.kind === 'video') t.setCodecPreferences(prefs);
+    }
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    window.__t0 = performance.now();
+    return answer.sdp;
+  }
+  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
   const vtx = pc.getTransceivers().find((t) => t.sender.track && t.sender.track.kind === 'video');
   // Only the codec under test (plus rtx): the answer cannot pick another.
-  vtx.setCodecPreferences([...chosen, ...caps.filter((c) => c.mimeType.toLowerCase() === 'video/rtx')]);
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
+  vtx.setCodecPreferences(prefs);
+  const offer2 = await pc.createOffer();
+  await pc.setLocalDescription(offer2);
   window.__t0 = performance.now();
-  return offer.sdp;
+  return offer2.sdp;
 }
 
 async function stats() {
@@ -91,15 +110,25 @@ try {
   const page = await browser.newPage();
   pipePageLogs(page, 'peer');
   await page.goto(`http://127.0.0.1:${server.address().port}/`, { waitUntil: 'load' });
-  const offer = await evaluate(page, start, CODEC, 15_000, 'offer');
-  send({ type: 'offer', sdp: offer });
-
   // Signaling from the Rust side.
   const rl = readline.createInterface({ input: process.stdin });
   const inbox = [];
   rl.on('line', (line) => {
     try { inbox.push(JSON.parse(line)); } catch (e) { log('bad line from test:', line); }
   });
+  if (ROLE === 'answer') {
+    const until = performance.now() + 15_000;
+    while (!inbox.some((m) => m.type === 'offer')) {
+      if (performance.now() > until) throw new Error('no offer from the test');
+      await sleep(20);
+    }
+    const offer = inbox.splice(inbox.findIndex((m) => m.type === 'offer'), 1)[0];
+    const answer = await evaluate(page, start, { codec: CODEC, offer: offer.sdp }, 15_000, 'answer');
+    send({ type: 'answer', sdp: answer });
+  } else {
+    const offer = await evaluate(page, start, { codec: CODEC }, 15_000, 'offer');
+    send({ type: 'offer', sdp: offer });
+  }
 
   const deadline = performance.now() + BUDGET_MS;
   let sentCands = 0;

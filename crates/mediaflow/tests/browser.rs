@@ -37,12 +37,19 @@ impl Drop for Peer {
     }
 }
 
-fn spawn_peer(codec: &str) -> (Peer, Arc<Mutex<std::process::ChildStdin>>, Receiver<Value>) {
+fn spawn_peer(
+    codec: &str,
+    role: Role,
+) -> (Peer, Arc<Mutex<std::process::ChildStdin>>, Receiver<Value>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut child = Command::new("node")
         .arg(root.join("tests/browser/peer.mjs"))
         .arg(codec)
         .arg("60")
+        .arg(match role {
+            Role::BrowserOffers => "offer",
+            Role::BrowserAnswers => "answer",
+        })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -73,13 +80,23 @@ fn write_line(stdin: &Mutex<std::process::ChildStdin>, v: &Value) {
     let _ = s.flush();
 }
 
-fn loopback(codec: &str) {
+/// Who makes the offer, and so who is the DTLS client (the answerer is `setup:active`).
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    /// Chromium offers, mediaflow answers and is the DTLS client.
+    BrowserOffers,
+    /// mediaflow offers (`generate_offer`), Chromium answers and is the DTLS client:
+    /// its large, fragmented ClientHello must be reassembled on our side.
+    BrowserAnswers,
+}
+
+fn loopback(codec: &str, role: Role) {
     let started = Instant::now();
     let pipeline = MediaPipeline::new().unwrap();
     let endpoint = WebRtcEndpoint::new(&pipeline).unwrap();
     endpoint.connect(&endpoint).unwrap();
     let events = endpoint.events().unwrap();
-    let (peer, stdin, from_peer) = spawn_peer(codec);
+    let (peer, stdin, from_peer) = spawn_peer(codec, role);
     {
         let stdin = stdin.clone();
         endpoint
@@ -96,6 +113,12 @@ fn loopback(codec: &str) {
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut offered_at = None;
+    if let Role::BrowserAnswers = role {
+        offered_at = Some(Instant::now());
+        let offer = endpoint.generate_offer().unwrap();
+        write_line(&stdin, &json!({"type": "offer", "sdp": offer}));
+        endpoint.gather_candidates().unwrap();
+    }
     let result = loop {
         let msg = from_peer
             .recv_deadline(deadline)
@@ -107,6 +130,11 @@ fn loopback(codec: &str) {
                 let answer = endpoint.process_offer(offer).unwrap();
                 write_line(&stdin, &json!({"type": "answer", "sdp": answer}));
                 endpoint.gather_candidates().unwrap();
+            }
+            Some("answer") => {
+                endpoint
+                    .process_answer(msg["sdp"].as_str().unwrap())
+                    .unwrap();
             }
             Some("candidate") => {
                 let candidate = msg["candidate"].as_str().unwrap_or_default();
@@ -128,7 +156,7 @@ fn loopback(codec: &str) {
     drop(peer);
     let offered_at = offered_at.expect("an offer came first");
     println!(
-        "{codec}: {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; whole test {:.1} s",
+        "{codec} ({role:?}): {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; whole test {:.1} s",
         result["framesDecoded"],
         result["videoCodec"],
         result["audioPackets"],
@@ -184,13 +212,20 @@ fn loopback(codec: &str) {
 #[test]
 fn chromium_loopback_vp8() {
     if enabled() {
-        loopback("VP8");
+        loopback("VP8", Role::BrowserOffers);
     }
 }
 
 #[test]
 fn chromium_loopback_h264() {
     if enabled() {
-        loopback("H264");
+        loopback("H264", Role::BrowserOffers);
+    }
+}
+
+#[test]
+fn chromium_loopback_vp8_mediaflow_offers() {
+    if enabled() {
+        loopback("VP8", Role::BrowserAnswers);
     }
 }
