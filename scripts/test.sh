@@ -21,7 +21,7 @@ cargo test --workspace -j2 -- --skip chromium_ 2>&1 | tee target/test-output.txt
 step "browser tests (headless Chromium in a loopback-only network namespace)"
 bash scripts/ensure-browser.sh
 MEDIAFLOW_BROWSER=1 CARGO_NET_OFFLINE=true tests/browser/netns-run.sh \
-  cargo test --offline -j2 -p mediaflow --test browser -- --nocapture --test-threads=1 2>&1 \
-  | tee -a target/test-output.txt
+  cargo test --offline -j2 -p mediaflow --test browser -p mediaflow-demo --test browser \
+  -- --nocapture --test-threads=1 2>&1 | tee -a target/test-output.txt
 # The summary line the CI reads: totals over every test binary above.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt

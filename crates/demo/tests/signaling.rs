@@ -1,0 +1,217 @@
+//! The demo's WebSocket signaling, end to end against the real binary, with a mediaflow
+//! WebRtcEndpoint playing the browser: the full tutorial exchange, media looped back,
+//! release on `stop` and on disconnect, and bad input answered with `error`.
+
+mod support;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use mediaflow::{
+    codec, AppSink, AppSource, Buffer, IceCandidate, MediaPipeline, MediaType, WebRtcEndpoint,
+};
+use serde_json::{json, Value};
+use support::Demo;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn connect(demo: &Demo) -> Ws {
+    let (ws, _) = tungstenite::connect(demo.ws_url()).expect("WebSocket upgrade");
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    }
+    ws
+}
+
+fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string())).unwrap();
+}
+
+/// The next message that is not a log `event`, or None within `timeout`.
+fn recv(ws: &mut Ws, timeout: Duration) -> Option<Value> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["id"] != "event" {
+                    return Some(v);
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("WebSocket error: {e}"),
+        }
+    }
+    None
+}
+
+fn expect_error(ws: &mut Ws, contains: &str) {
+    let m = recv(ws, Duration::from_secs(5)).expect("an answer");
+    assert_eq!(m["id"], "error", "{m}");
+    let text = m["message"].as_str().unwrap();
+    assert!(text.contains(contains), "{text:?} lacks {contains:?}");
+}
+
+fn vp8(seq: u16) -> Buffer {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+    p.extend_from_slice(&7u32.to_be_bytes());
+    p.extend_from_slice(&[0x10, 0x00, 0x9d, 0x01, 0x2a]);
+    p.extend_from_slice(&[0x55; 200]);
+    let mut b = Buffer::new(MediaType::Video, p);
+    b.codec = Some(codec::VP8);
+    b
+}
+
+/// Runs the tutorial's exchange with an engine-side "browser" until its video comes
+/// back looped through the demo. Returns the client pipeline (release it after).
+fn call(demo: &Demo, ws: &mut Ws) -> MediaPipeline {
+    let pipeline = MediaPipeline::new().unwrap();
+    let browser = WebRtcEndpoint::builder(&pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .unwrap();
+    let camera = AppSource::new(&pipeline).unwrap();
+    let screen = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    camera.connect_media(&browser, MediaType::Video).unwrap();
+    browser.connect_media(&screen, MediaType::Video).unwrap();
+    let candidates = browser.events().unwrap();
+
+    send(
+        ws,
+        json!({"id": "start", "sdpOffer": browser.generate_offer().unwrap()}),
+    );
+    let response = recv(ws, Duration::from_secs(10)).expect("startResponse");
+    assert_eq!(response["id"], "startResponse", "{response}");
+    browser
+        .process_answer(response["sdpAnswer"].as_str().unwrap())
+        .unwrap();
+    browser.gather_candidates().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seq = 0u16;
+    let mut looped = 0;
+    while looped < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "no looped media; stats {}",
+            demo.stats()
+        );
+        for e in candidates.try_iter() {
+            if let mediaflow::Event::IceCandidateFound(c) = e {
+                send(
+                    ws,
+                    json!({"id": "onIceCandidate", "candidate": {
+                    "candidate": c.candidate.candidate, "sdpMid": c.candidate.sdp_mid,
+                    "sdpMLineIndex": c.candidate.sdp_m_line_index}}),
+                );
+            }
+        }
+        if let Some(m) = recv(ws, Duration::from_millis(20)) {
+            assert_eq!(m["id"], "iceCandidate", "{m}");
+            let c = &m["candidate"];
+            browser
+                .add_ice_candidate(IceCandidate {
+                    candidate: c["candidate"].as_str().unwrap().into(),
+                    sdp_mid: c["sdpMid"].as_str().unwrap().into(),
+                    sdp_m_line_index: c["sdpMLineIndex"].as_u64().unwrap() as u32,
+                })
+                .unwrap();
+        }
+        camera.push(vp8(seq)).unwrap();
+        seq = seq.wrapping_add(1);
+        while screen.try_recv().is_some() {
+            looped += 1;
+        }
+    }
+    pipeline
+}
+
+#[test]
+fn the_tutorial_exchange_loops_media_and_releases_on_stop_and_on_disconnect() {
+    let demo = Demo::start();
+    let (status, body) = demo.get("/");
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<video id=\"videoOutput\"") && body.contains("/helloworld"));
+    assert!(demo.get("/nope").0.contains("404"));
+
+    let mut ws = connect(&demo);
+    let client = call(&demo, &mut ws);
+    assert_eq!(demo.stats()["pipelines"], 1);
+    send(&mut ws, json!({"id": "stop"}));
+    let s = demo.wait_stats(Duration::from_secs(5), |s| s["pipelines"] == 0);
+    assert_eq!(s["pipelines"], 0, "{s}");
+    client.release().unwrap();
+
+    // Start again on the same socket, then just close it: released too.
+    let client = call(&demo, &mut ws);
+    drop(ws);
+    let s = demo.wait_stats(Duration::from_secs(5), |s| {
+        s["pipelines"] == 0 && s["sessions"] == 0
+    });
+    assert_eq!(
+        (s["pipelines"].as_u64(), s["sessions"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    assert_eq!(s["pipelinesCreated"], 2);
+    client.release().unwrap();
+}
+
+#[test]
+fn bad_input_gets_an_error_and_the_server_keeps_serving() {
+    let demo = Demo::start();
+    let mut bad = connect(&demo);
+    send(&mut bad, json!("just a string"));
+    expect_error(&mut bad, "no `id`");
+    bad.send(Message::text("{not json")).unwrap();
+    expect_error(&mut bad, "not JSON");
+    bad.send(Message::binary(vec![1, 2, 3])).unwrap();
+    expect_error(&mut bad, "not JSON");
+    send(&mut bad, json!({"id": "start"}));
+    expect_error(&mut bad, "sdpOffer");
+    send(&mut bad, json!({"id": "dance"}));
+    expect_error(&mut bad, "Invalid message, ID: dance");
+    for _ in 0..200 {
+        send(
+            &mut bad,
+            json!({"id": "onIceCandidate", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}),
+        );
+    }
+    for _ in 0..200 {
+        expect_error(&mut bad, "send `start`");
+    }
+    send(
+        &mut bad,
+        json!({"id": "start", "sdpOffer": "v=0\r\nthis is not an offer"}),
+    );
+    expect_error(&mut bad, "Error processing the offer");
+    let s = demo.wait_stats(Duration::from_secs(5), |s| s["pipelines"] == 0);
+    assert_eq!(s["pipelines"], 0, "a failed start leaves no pipeline: {s}");
+
+    // Another client is served normally meanwhile, and garbage candidates during its
+    // call get errors without breaking it.
+    let mut good = connect(&demo);
+    let client = call(&demo, &mut good);
+    send(
+        &mut good,
+        json!({"id": "onIceCandidate", "candidate": {"candidate": "candidate:garbage"}}),
+    );
+    expect_error(&mut good, "Invalid candidate");
+    send(&mut good, json!({"id": "onIceCandidate"}));
+    expect_error(&mut good, "needs a `candidate`");
+    send(&mut good, json!({"id": "stop"}));
+    client.release().unwrap();
+    // And the bad client's socket still works.
+    send(&mut bad, json!({"id": "stop"}));
+    send(&mut bad, json!({"id": "what"}));
+    expect_error(&mut bad, "Invalid message, ID: what");
+}

@@ -1,0 +1,110 @@
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
+
+//! Starts the demo binary on a free port and talks to it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The running demo; killed on drop.
+pub struct Demo {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Demo {
+    pub fn start() -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mediaflow-demo"))
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the demo binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .next()
+            .expect("a startup line")
+            .expect("readable stdout");
+        // "mediaflow Hello World demo: open http://localhost:PORT/ (Ctrl-C to stop)"
+        let port = line
+            .split("localhost:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no URL in the startup line {line:?}"));
+        // Keep draining stdout so the demo never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Demo { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://localhost:{}/", self.port)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/helloworld", self.port)
+    }
+
+    /// A plain HTTP GET; returns (status line, body).
+    pub fn get(&self, path: &str) -> (String, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        (
+            head.lines().next().unwrap_or("").to_string(),
+            body.to_string(),
+        )
+    }
+
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/stats").1).expect("JSON stats")
+    }
+
+    fn proc_status(&self, field: &str) -> usize {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(field))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.proc_status("Threads:")
+    }
+
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count())
+    }
+
+    /// Waits until `pred(stats)` holds, at most `timeout`.
+    pub fn wait_stats(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let s = self.stats();
+            if pred(&s) || std::time::Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
