@@ -262,6 +262,8 @@ pub struct WebRtcEndpointBuilder {
     pipeline: MediaPipeline,
     direction: Direction,
     net: NetConfig,
+    stun_address: Option<String>,
+    stun_port: u16,
 }
 
 impl WebRtcEndpointBuilder {
@@ -292,6 +294,19 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// STUN server to learn server-reflexive candidates from (Kurento's
+    /// `stunServerAddress`): a host name or an IP address.
+    pub fn stun_server_address(mut self, address: impl Into<String>) -> Self {
+        self.stun_address = Some(address.into());
+        self
+    }
+
+    /// Port of the STUN server (Kurento's `stunServerPort`; 3478 by default).
+    pub fn stun_server_port(mut self, port: u16) -> Self {
+        self.stun_port = port;
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
@@ -300,9 +315,14 @@ impl WebRtcEndpointBuilder {
 
     /// Creates the endpoint: binds its sockets and starts receiving.
     pub fn build(self) -> Result<WebRtcEndpoint> {
+        let stun_server = match &self.stun_address {
+            Some(host) => Some(resolve(host, self.stun_port, self.net.ipv6)?),
+            None => None,
+        };
         let session = WebRtcSession::new(
             SessionConfig {
                 direction: self.direction,
+                stun_server,
                 ..SessionConfig::default()
             },
             Instant::now(),
@@ -332,6 +352,23 @@ impl WebRtcEndpointBuilder {
             })?;
         Ok(WebRtcEndpoint { element })
     }
+}
+
+/// Resolves a server name once, at build time (IPv4 first unless IPv6 is enabled).
+fn resolve(host: &str, port: u16, ipv6: bool) -> Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::InvalidArgument(format!("STUN server {host:?}: {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.iter().find(|_| ipv6))
+        .copied()
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!("STUN server {host:?} has no usable address"))
+        })
 }
 
 /// Hands a datagram to the pipeline's worker. Never blocks: when the worker is
@@ -381,6 +418,8 @@ impl WebRtcEndpoint {
             pipeline: pipeline.clone(),
             direction: Direction::SendRecv,
             net: NetConfig::default(),
+            stun_address: None,
+            stun_port: 3478,
         }
     }
 
@@ -432,9 +471,9 @@ impl WebRtcEndpoint {
     /// Starts ICE gathering: `IceCandidateFound` for each local candidate, then
     /// `IceGatheringDone` (Kurento's `gatherCandidates`).
     pub fn gather_candidates(&self) -> Result<()> {
-        Ok(self.with_session(|e, _| {
+        Ok(self.with_session(|e, now| {
             let addrs = e.local_addrs();
-            e.session.gather_candidates(&addrs)
+            e.session.gather_candidates(&addrs, now)
         })??)
     }
 

@@ -345,3 +345,71 @@ fn releasing_an_endpoint_frees_its_port_and_threads() {
     );
     pipeline.release().unwrap();
 }
+
+/// A STUN server on 127.0.0.1 that answers every Binding request with a fixed mapped
+/// address (203.0.113.7, the sender's port), as a server behind a NAT would see us.
+fn stun_server() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 20 || buf[0..2] != [0x00, 0x01] {
+                continue;
+            }
+            let mut r = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+            r.extend_from_slice(&buf[8..20]);
+            r.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+            r.extend_from_slice(&(from.port() ^ 0x2112).to_be_bytes());
+            r.extend_from_slice(
+                &(u32::from_be_bytes([203, 0, 113, 7]) ^ 0x2112_a442).to_be_bytes(),
+            );
+            let _ = socket.send_to(&r, from);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_stun_server_adds_server_reflexive_candidates() {
+    let stun = stun_server();
+    let pipeline = MediaPipeline::new().unwrap();
+    let ep = WebRtcEndpoint::builder(&pipeline)
+        .network_interfaces(["lo"])
+        .stun_server_address(stun.ip().to_string())
+        .stun_server_port(stun.port())
+        .build()
+        .unwrap();
+    let other = endpoint(&pipeline);
+    let events = ep.events().unwrap();
+    ep.process_offer(&other.generate_offer().unwrap()).unwrap();
+    ep.gather_candidates().unwrap();
+    let seen = collect_until(&events, "IceGatheringDone", |s| {
+        s.iter().any(|e| matches!(e, Event::IceGatheringDone(_)))
+    });
+    let port = ep.local_addresses().unwrap()[0].port();
+    let lines: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::IceCandidateFound(c) => Some(c.candidate.candidate.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("typ host")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!(
+            "203.0.113.7 {port} typ srflx raddr 127.0.0.1 rport {port}"
+        ))),
+        "{lines:?}"
+    );
+    assert!(matches!(
+        WebRtcEndpoint::builder(&pipeline)
+            .stun_server_address("no-such-host.invalid")
+            .build(),
+        Err(Error::InvalidArgument(_))
+    ));
+    pipeline.release().unwrap();
+}

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod feedback;
+mod gather;
 mod rewrite;
 mod session;
 mod stats;

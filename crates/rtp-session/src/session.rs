@@ -21,7 +21,8 @@ use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit,
+    CandidateConfig, CandidateHostConfig, CandidateServerReflexiveConfig, RTCDtlsRole,
+    RTCIceCandidate, RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
@@ -93,6 +94,8 @@ pub struct SessionConfig {
     /// The session fails when DTLS is not up this long after ICE connected (a
     /// fingerprint mismatch ends the handshake without a word from the stack).
     pub dtls_timeout: Duration,
+    /// STUN server to learn server-reflexive candidates from.
+    pub stun_server: Option<SocketAddr>,
 }
 
 impl Default for SessionConfig {
@@ -101,6 +104,7 @@ impl Default for SessionConfig {
             direction: Direction::SendRecv,
             media_timeout: Duration::from_secs(15),
             dtls_timeout: Duration::from_secs(8),
+            stun_server: None,
         }
     }
 }
@@ -246,6 +250,10 @@ pub struct WebRtcSession {
     last_peer: Option<SocketAddr>,
     /// When ICE connected while DTLS was not yet up: the handshake deadline runs.
     ice_connected_at: Option<Instant>,
+    /// Binding requests to the STUN server while gathering srflx candidates.
+    gatherer: Option<crate::gather::StunGatherer>,
+    /// Datagrams of ours (STUN to the server), sent before the stack's.
+    own_transmits: VecDeque<Transmit>,
     /// (PLI, FIR) the peer sent about what we send, per kind. The stack's statistics
     /// do not count feedback it hands to the application.
     keyframe_requests_received: HashMap<MediaKind, (u32, u32)>,
@@ -563,6 +571,8 @@ impl WebRtcSession {
             last_peer: None,
             ice_connected_at: None,
             keyframe_requests_received: HashMap::new(),
+            gatherer: None,
+            own_transmits: VecDeque::new(),
             gathering_done: false,
             connection: ConnectionState::Disconnected,
             media_state: MediaState::Disconnected,
@@ -739,14 +749,18 @@ impl WebRtcSession {
             .unwrap_or_else(|| "0".to_owned())
     }
 
-    /// Announces host candidates for the sockets the caller owns, then ends gathering
-    /// (Kurento's `gatherCandidates`, host candidates only).
-    pub fn gather_candidates(&mut self, sockets: &[SocketAddr]) -> Result<(), SessionError> {
-        if self.gathering_done {
+    /// Announces host candidates for the sockets the caller owns and, with a STUN
+    /// server, asks it for their server-reflexive addresses; `IceGatheringDone` follows
+    /// the last answer (or the give-up) (Kurento's `gatherCandidates`).
+    pub fn gather_candidates(
+        &mut self,
+        sockets: &[SocketAddr],
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        if self.gathering_done || self.gatherer.is_some() {
             return Ok(());
         }
         self.set_ice(IceComponentState::Gathering);
-        let mid = self.first_mid();
         for addr in sockets {
             let candidate = CandidateHostConfig {
                 base_config: CandidateConfig {
@@ -760,25 +774,75 @@ impl WebRtcSession {
             }
             .new_candidate_host()
             .map_err(stack)?;
-            let mut init = RTCIceCandidate::from(&candidate).to_json().map_err(stack)?;
-            init.sdp_mid = Some(mid.clone());
-            init.sdp_mline_index = Some(0);
-            let line = init.candidate.clone();
-            self.pc.add_local_candidate(init).map_err(stack)?;
-            self.events
-                .push_back(SessionEvent::IceCandidateFound(IceCandidate {
-                    candidate: line,
-                    sdp_mid: mid.clone(),
-                    sdp_m_line_index: 0,
-                }));
+            self.announce(&RTCIceCandidate::from(&candidate))?;
         }
+        // Checks may start on host candidates while srflx gathering goes on.
+        self.maybe_connecting();
+        match self.config.stun_server {
+            Some(server) => {
+                let mut gatherer = crate::gather::StunGatherer::start(server, sockets, now);
+                gatherer.poll_transmits(now, &mut self.own_transmits);
+                self.gatherer = Some(gatherer);
+                self.maybe_finish_gathering();
+            }
+            None => self.finish_gathering(),
+        }
+        Ok(())
+    }
+
+    /// Adds a local candidate to the stack and reports it.
+    fn announce(&mut self, candidate: &RTCIceCandidate) -> Result<(), SessionError> {
+        let mid = self.first_mid();
+        let mut init = candidate.to_json().map_err(stack)?;
+        init.sdp_mid = Some(mid.clone());
+        init.sdp_mline_index = Some(0);
+        let line = init.candidate.clone();
+        self.pc.add_local_candidate(init).map_err(stack)?;
+        self.events
+            .push_back(SessionEvent::IceCandidateFound(IceCandidate {
+                candidate: line,
+                sdp_mid: mid,
+                sdp_m_line_index: 0,
+            }));
+        Ok(())
+    }
+
+    fn add_server_reflexive(&mut self, base: SocketAddr, mapped: SocketAddr) {
+        let candidate = CandidateServerReflexiveConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: mapped.ip().to_string(),
+                port: mapped.port(),
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: base.ip().to_string(),
+            rel_port: base.port(),
+            ..Default::default()
+        }
+        .new_candidate_server_reflexive();
+        let result = candidate
+            .map_err(stack)
+            .and_then(|c| self.announce(&RTCIceCandidate::from(&c)));
+        if let Err(e) = result {
+            tracing::warn!(%mapped, "server-reflexive candidate not added: {e}");
+        }
+    }
+
+    fn maybe_finish_gathering(&mut self) {
+        if self.gatherer.as_ref().is_some_and(|g| g.done()) {
+            self.gatherer = None;
+            self.finish_gathering();
+        }
+    }
+
+    fn finish_gathering(&mut self) {
         self.gathering_done = true;
         self.events.push_back(SessionEvent::IceGatheringDone);
         self.maybe_connecting();
         if self.ice == IceComponentState::Connected {
             self.set_ice(IceComponentState::Ready);
         }
-        Ok(())
     }
 
     /// Adds a candidate of the peer (Kurento's `addIceCandidate`); before the remote
@@ -889,6 +953,15 @@ impl WebRtcSession {
             tracing::debug!(%peer, len = data.len(), "datagram of no known protocol dropped");
             return;
         }
+        if let Some(gatherer) = &mut self.gatherer {
+            if let Some(answer) = gatherer.handle(local, peer, data) {
+                if let Some((base, mapped)) = answer {
+                    self.add_server_reflexive(base, mapped);
+                }
+                self.maybe_finish_gathering();
+                return;
+            }
+        }
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
@@ -915,6 +988,9 @@ impl WebRtcSession {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.own_transmits.pop_front() {
+            return Some(t);
+        }
         self.pc.poll_write().map(|m| Transmit {
             local: m.transport.local_addr,
             peer: m.transport.peer_addr,
@@ -929,7 +1005,8 @@ impl WebRtcSession {
             _ => None,
         };
         let dtls = self.ice_connected_at.map(|t| t + self.config.dtls_timeout);
-        [self.pc.poll_timeout(), media, dtls]
+        let stun = self.gatherer.as_ref().and_then(|g| g.poll_timeout());
+        [self.pc.poll_timeout(), media, dtls, stun]
             .into_iter()
             .flatten()
             .min()
@@ -939,6 +1016,10 @@ impl WebRtcSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Err(e) = self.pc.handle_timeout(now) {
             tracing::debug!("timeout handling: {e}");
+        }
+        if let Some(gatherer) = &mut self.gatherer {
+            gatherer.poll_transmits(now, &mut self.own_transmits);
+            self.maybe_finish_gathering();
         }
         if self.media_state == MediaState::Connected
             && self

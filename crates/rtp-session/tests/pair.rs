@@ -125,8 +125,8 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     a.session.process_answer(&answer, now).unwrap();
 
     // Trickle: each side gathers and hands its candidates to the other.
-    a.session.gather_candidates(&[a.addr]).unwrap();
-    b.session.gather_candidates(&[b.addr]).unwrap();
+    a.session.gather_candidates(&[a.addr], now).unwrap();
+    b.session.gather_candidates(&[b.addr], now).unwrap();
     trickle(&mut a, &mut b);
     trickle(&mut b, &mut a);
 
@@ -255,4 +255,108 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     b.session.handle_datagram(now, b.addr, a.addr, &[]);
     assert!(b.session.discards().datagrams > before);
     assert_eq!(b.session.states().1, ConnectionState::Connected);
+}
+
+/// A session that gathers against a STUN server (answered by the test in memory).
+fn gathering_session(stun: SocketAddr, now: Instant) -> WebRtcSession {
+    let mut other = WebRtcSession::new(SessionConfig::default(), now).unwrap();
+    let config = SessionConfig {
+        stun_server: Some(stun),
+        ..SessionConfig::default()
+    };
+    let mut s = WebRtcSession::new(config, now).unwrap();
+    s.process_offer(&other.generate_offer(now).unwrap(), now)
+        .unwrap();
+    while s.poll_event().is_some() {}
+    s
+}
+
+#[test]
+fn server_reflexive_candidates_come_from_the_stun_server() {
+    use rtc::stun::message::{Message, BINDING_SUCCESS};
+    use rtc::stun::xoraddr::XorMappedAddress;
+
+    let now = Instant::now();
+    let stun = SocketAddr::from(([127, 0, 0, 9], 3478));
+    let local = SocketAddr::from(([127, 0, 0, 1], 41000));
+    let mut s = gathering_session(stun, now);
+    s.gather_candidates(&[local], now).unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(
+        !events.contains(&SessionEvent::IceGatheringDone),
+        "gathering waits for the STUN server: {events:?}"
+    );
+    let request = s.poll_transmit().expect("a binding request");
+    assert_eq!((request.local, request.peer), (local, stun));
+    let mut parsed = Message::new();
+    parsed.unmarshal_binary(&request.data).unwrap();
+
+    // A wrong transaction id is not ours; the right one gives the candidate.
+    let mut stranger = Message::new();
+    stranger
+        .build(&[
+            Box::new(BINDING_SUCCESS),
+            Box::<rtc::stun::message::TransactionId>::default(),
+        ])
+        .unwrap();
+    s.handle_datagram(now, local, stun, &stranger.raw);
+    assert!(s.poll_event().is_none());
+    let mapped = XorMappedAddress {
+        ip: [203, 0, 113, 7].into(),
+        port: 40_000,
+    };
+    let mut answer = Message::new();
+    answer
+        .build(&[
+            Box::new(BINDING_SUCCESS),
+            Box::new(parsed.transaction_id),
+            Box::new(mapped),
+        ])
+        .unwrap();
+    s.handle_datagram(now, local, stun, &answer.raw);
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    let srflx = events.iter().find_map(|e| match e {
+        SessionEvent::IceCandidateFound(c) if c.candidate.contains("typ srflx") => Some(c),
+        _ => None,
+    });
+    let srflx = srflx.unwrap_or_else(|| panic!("no srflx candidate in {events:?}"));
+    assert!(
+        srflx
+            .candidate
+            .contains("203.0.113.7 40000 typ srflx raddr 127.0.0.1 rport 41000"),
+        "{srflx:?}"
+    );
+    let found = events
+        .iter()
+        .position(|e| matches!(e, SessionEvent::IceCandidateFound(_)));
+    let done = events
+        .iter()
+        .position(|e| *e == SessionEvent::IceGatheringDone);
+    assert!(found < done && done.is_some(), "{events:?}");
+}
+
+#[test]
+fn gathering_ends_when_the_stun_server_is_silent() {
+    let mut now = Instant::now();
+    let stun = SocketAddr::from(([127, 0, 0, 9], 3478));
+    let mut s = gathering_session(stun, now);
+    s.gather_candidates(&[SocketAddr::from(([127, 0, 0, 1], 41000))], now)
+        .unwrap();
+    let mut requests = 0;
+    let end = now + Duration::from_secs(10);
+    let mut done = false;
+    while now < end && !done {
+        while let Some(t) = s.poll_transmit() {
+            requests += usize::from(t.peer == stun);
+        }
+        done = std::iter::from_fn(|| s.poll_event()).any(|e| e == SessionEvent::IceGatheringDone);
+        now = s
+            .poll_timeout()
+            .unwrap_or(end)
+            .max(now + Duration::from_millis(1));
+        s.handle_timeout(now);
+    }
+    assert!(done, "gathering never ended");
+    assert_eq!(requests, 3, "one request and two retransmissions");
+    assert!(now < Instant::now() + Duration::from_secs(5));
 }
