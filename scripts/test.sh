@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_rust_toolchain
+# A real TURN server for the relay tests.
+apt_ensure coturn
 
 step "cargo fmt --check"
 cargo fmt --all --check

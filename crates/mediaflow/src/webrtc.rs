@@ -264,6 +264,8 @@ pub struct WebRtcEndpointBuilder {
     net: NetConfig,
     stun_address: Option<String>,
     stun_port: u16,
+    turn_url: Option<String>,
+    relay_only: bool,
 }
 
 impl WebRtcEndpointBuilder {
@@ -307,6 +309,21 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// TURN server for a relayed candidate (Kurento's `turnUrl`):
+    /// `user:password@host:port`, optionally `?transport=udp` (TURN over TCP/TLS is
+    /// not supported yet).
+    pub fn turn_url(mut self, url: impl Into<String>) -> Self {
+        self.turn_url = Some(url.into());
+        self
+    }
+
+    /// Connect through the relayed candidate only (W3C `iceTransportPolicy: "relay"`),
+    /// e.g. to keep host addresses private. Needs a TURN server.
+    pub fn relay_only(mut self, relay_only: bool) -> Self {
+        self.relay_only = relay_only;
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
@@ -319,10 +336,21 @@ impl WebRtcEndpointBuilder {
             Some(host) => Some(resolve(host, self.stun_port, self.net.ipv6)?),
             None => None,
         };
+        let turn_server = match &self.turn_url {
+            Some(url) => Some(parse_turn_url(url, self.net.ipv6)?),
+            None => None,
+        };
+        if self.relay_only && turn_server.is_none() {
+            return Err(Error::InvalidArgument(
+                "relay_only needs a TURN server (turn_url)".into(),
+            ));
+        }
         let session = WebRtcSession::new(
             SessionConfig {
                 direction: self.direction,
                 stun_server,
+                turn_server,
+                relay_only: self.relay_only,
                 ..SessionConfig::default()
             },
             Instant::now(),
@@ -354,12 +382,48 @@ impl WebRtcEndpointBuilder {
     }
 }
 
+/// Parses Kurento's `turnUrl`: `user:password@host:port[?transport=udp]`.
+fn parse_turn_url(url: &str, ipv6: bool) -> Result<mediaflow_rtp::TurnServer> {
+    let invalid = |why: &str| Error::InvalidArgument(format!("TURN URL {url:?}: {why}"));
+    let url = url.strip_prefix("turn:").unwrap_or(url);
+    let (rest, query) = url.split_once('?').unwrap_or((url, ""));
+    if let Some(transport) = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("transport="))
+    {
+        if !transport.eq_ignore_ascii_case("udp") {
+            return Err(invalid("only transport=udp is supported"));
+        }
+    }
+    let (credentials, host_port) = rest
+        .rsplit_once('@')
+        .ok_or_else(|| invalid("no `user:password@`"))?;
+    let (username, password) = credentials
+        .split_once(':')
+        .ok_or_else(|| invalid("no `:` between user and password"))?;
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+            h.trim_start_matches('[').trim_end_matches(']'),
+            p.parse::<u16>().map_err(|_| invalid("bad port"))?,
+        ),
+        _ => (host_port, 3478),
+    };
+    if host.is_empty() || username.is_empty() {
+        return Err(invalid("empty host or user"));
+    }
+    Ok(mediaflow_rtp::TurnServer {
+        server: resolve(host, port, ipv6)?,
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
 /// Resolves a server name once, at build time (IPv4 first unless IPv6 is enabled).
 fn resolve(host: &str, port: u16, ipv6: bool) -> Result<std::net::SocketAddr> {
     use std::net::ToSocketAddrs;
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| Error::InvalidArgument(format!("STUN server {host:?}: {e}")))?
+        .map_err(|e| Error::InvalidArgument(format!("server {host:?}: {e}")))?
         .collect();
     addrs
         .iter()
@@ -420,6 +484,8 @@ impl WebRtcEndpoint {
             net: NetConfig::default(),
             stun_address: None,
             stun_port: 3478,
+            turn_url: None,
+            relay_only: false,
         }
     }
 

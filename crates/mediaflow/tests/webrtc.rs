@@ -413,3 +413,150 @@ fn a_stun_server_adds_server_reflexive_candidates() {
     ));
     pipeline.release().unwrap();
 }
+
+/// A real TURN server (Debian's coturn) on 127.0.0.1, killed on drop.
+struct Coturn {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn coturn() -> Coturn {
+    let port = free_udp_port();
+    let relay_min = free_udp_port().clamp(20_000, 60_000);
+    let child = std::process::Command::new("turnserver")
+        .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--lt-cred-mech"])
+        .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+        .args(["--listening-port", &port.to_string()])
+        .args(["--min-port", &relay_min.to_string()])
+        .args(["--max-port", &(relay_min + 50).to_string()])
+        .args(["--user", "mediaflow:secret", "--realm", "mediaflow.test"])
+        .args([
+            "--allow-loopback-peers",
+            "--no-stdout-log",
+            "--log-file",
+            "/dev/null",
+        ])
+        .args(["--pidfile", &format!("/tmp/mediaflow-turn-{port}.pid")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("coturn's turnserver is installed (scripts/test.sh installs it)");
+    let server = Coturn { child, port };
+    // Ready when it answers a STUN Binding request.
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let request = [
+        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 512];
+    loop {
+        assert!(Instant::now() < deadline, "turnserver did not start");
+        let _ = probe.send_to(&request, ("127.0.0.1", port));
+        if probe.recv_from(&mut buf).is_ok() {
+            return server;
+        }
+    }
+}
+
+#[test]
+fn a_turn_relay_carries_the_call_when_relay_only() {
+    let turn = coturn();
+    let pipeline = MediaPipeline::new().unwrap();
+    let offerer = endpoint(&pipeline);
+    let relayed = WebRtcEndpoint::builder(&pipeline)
+        .network_interfaces(["lo"])
+        .turn_url(format!(
+            "mediaflow:secret@127.0.0.1:{}?transport=udp",
+            turn.port
+        ))
+        .relay_only(true)
+        .build()
+        .unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    source.connect_media(&offerer, MediaType::Video).unwrap();
+    relayed.connect_media(&sink, MediaType::Video).unwrap();
+    let events = relayed.events().unwrap();
+    trickle(&offerer, &relayed);
+    let answer = relayed
+        .process_offer(&offerer.generate_offer().unwrap())
+        .unwrap();
+    offerer.process_answer(&answer).unwrap();
+    relayed.gather_candidates().unwrap();
+    offerer.gather_candidates().unwrap();
+
+    let deadline = Instant::now() + WAIT;
+    let mut seq = 0u16;
+    let mut received = 0;
+    while received < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "no media through the relay: {:?}",
+            relayed.get_stats().unwrap()
+        );
+        source.push(vp8(seq)).unwrap();
+        seq = seq.wrapping_add(1);
+        while sink.recv_timeout(Duration::from_millis(5)).is_some() {
+            received += 1;
+        }
+    }
+    let seen = collect_until(&events, "NewCandidatePairSelected", |s| {
+        s.iter()
+            .any(|e| matches!(e, Event::NewCandidatePairSelected(_)))
+    });
+    let relay_found = seen.iter().any(
+        |e| matches!(e, Event::IceCandidateFound(c) if c.candidate.candidate.contains("typ relay")),
+    );
+    assert!(relay_found, "{seen:#?}");
+    let pair = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::NewCandidatePairSelected(p) => Some(p.candidate_pair.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(pair.local_candidate.contains("typ relay"), "{pair:?}");
+    let stats = relayed.get_stats().unwrap();
+    assert!(stats.turn_datagrams_received >= 30, "{stats:?}");
+    assert!(stats.turn_datagrams_sent > 0, "{stats:?}");
+    pipeline.release().unwrap();
+
+    // Bad TURN URLs are typed errors.
+    let p2 = MediaPipeline::new().unwrap();
+    for bad in [
+        "127.0.0.1:3478",
+        "user@127.0.0.1",
+        "u:p@127.0.0.1:x",
+        "u:p@127.0.0.1?transport=tcp",
+    ] {
+        assert!(
+            matches!(
+                WebRtcEndpoint::builder(&p2).turn_url(bad).build(),
+                Err(Error::InvalidArgument(_))
+            ),
+            "{bad} accepted"
+        );
+    }
+    assert!(matches!(
+        WebRtcEndpoint::builder(&p2).relay_only(true).build(),
+        Err(Error::InvalidArgument(_))
+    ));
+}

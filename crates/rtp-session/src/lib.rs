@@ -16,6 +16,7 @@ mod gather;
 mod rewrite;
 mod session;
 mod stats;
+mod turn;
 mod types;
 
 pub use rewrite::Rewriter;
@@ -24,6 +25,7 @@ pub use session::{
     Transmit, WebRtcSession,
 };
 pub use stats::{InboundRtpStreamStats, OutboundRtpStreamStats, SessionStats};
+pub use turn::TurnServer;
 pub use types::{
     codec, ConnectionState, DtlsConnectionState, IceCandidate, IceCandidatePair, IceComponentState,
     MediaState,

@@ -15,14 +15,14 @@ use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_VP8,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, CandidateServerReflexiveConfig, RTCDtlsRole,
-    RTCIceCandidate, RTCIceCandidateInit,
+    CandidateConfig, CandidateHostConfig, CandidateRelayConfig, CandidateServerReflexiveConfig,
+    RTCDtlsRole, RTCIceCandidate, RTCIceCandidateInit, RTCIceServer,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
@@ -96,6 +96,10 @@ pub struct SessionConfig {
     pub dtls_timeout: Duration,
     /// STUN server to learn server-reflexive candidates from.
     pub stun_server: Option<SocketAddr>,
+    /// TURN server to allocate a relayed candidate on.
+    pub turn_server: Option<crate::turn::TurnServer>,
+    /// Use relayed candidates only (W3C `iceTransportPolicy: "relay"`).
+    pub relay_only: bool,
 }
 
 impl Default for SessionConfig {
@@ -105,6 +109,8 @@ impl Default for SessionConfig {
             media_timeout: Duration::from_secs(15),
             dtls_timeout: Duration::from_secs(8),
             stun_server: None,
+            turn_server: None,
+            relay_only: false,
         }
     }
 }
@@ -252,6 +258,9 @@ pub struct WebRtcSession {
     ice_connected_at: Option<Instant>,
     /// Binding requests to the STUN server while gathering srflx candidates.
     gatherer: Option<crate::gather::StunGatherer>,
+    /// The TURN allocation, once gathering started with a TURN server.
+    turn: Option<crate::turn::TurnRelay>,
+    gathering_started: bool,
     /// Datagrams of ours (STUN to the server), sent before the stack's.
     own_transmits: VecDeque<Transmit>,
     /// (PLI, FIR) the peer sent about what we send, per kind. The stack's statistics
@@ -547,8 +556,21 @@ impl WebRtcSession {
         let settings = SettingEngineBuilder::new()
             .with_answering_dtls_role(RTCDtlsRole::Client)
             .build();
+        let mut configuration = RTCConfigurationBuilder::new();
+        if let Some(turn) = &config.turn_server {
+            // We allocate and relay ourselves; the stack needs the server named for its
+            // relay-only policy check.
+            configuration = configuration.with_ice_servers(vec![RTCIceServer {
+                urls: vec![format!("turn:{}", turn.server)],
+                username: turn.username.clone(),
+                credential: turn.password.clone(),
+            }]);
+        }
+        if config.relay_only {
+            configuration = configuration.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+        }
         let pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_configuration(configuration.build())
             .with_setting_engine(settings)
             .with_media_engine(engine)
             .with_interceptor_registry(registry)
@@ -572,6 +594,8 @@ impl WebRtcSession {
             ice_connected_at: None,
             keyframe_requests_received: HashMap::new(),
             gatherer: None,
+            turn: None,
+            gathering_started: false,
             own_transmits: VecDeque::new(),
             gathering_done: false,
             connection: ConnectionState::Disconnected,
@@ -757,9 +781,10 @@ impl WebRtcSession {
         sockets: &[SocketAddr],
         now: Instant,
     ) -> Result<(), SessionError> {
-        if self.gathering_done || self.gatherer.is_some() {
+        if self.gathering_started {
             return Ok(());
         }
+        self.gathering_started = true;
         self.set_ice(IceComponentState::Gathering);
         for addr in sockets {
             let candidate = CandidateHostConfig {
@@ -778,15 +803,23 @@ impl WebRtcSession {
         }
         // Checks may start on host candidates while srflx gathering goes on.
         self.maybe_connecting();
-        match self.config.stun_server {
-            Some(server) => {
-                let mut gatherer = crate::gather::StunGatherer::start(server, sockets, now);
-                gatherer.poll_transmits(now, &mut self.own_transmits);
-                self.gatherer = Some(gatherer);
-                self.maybe_finish_gathering();
-            }
-            None => self.finish_gathering(),
+        if let Some(server) = self.config.stun_server {
+            let mut gatherer = crate::gather::StunGatherer::start(server, sockets, now);
+            gatherer.poll_transmits(now, &mut self.own_transmits);
+            self.gatherer = Some(gatherer);
         }
+        if let Some(turn) = self.config.turn_server.clone() {
+            let base = sockets
+                .iter()
+                .find(|s| s.is_ipv4() == turn.server.is_ipv4());
+            match base.map(|&b| crate::turn::TurnRelay::start(&turn, b, now)) {
+                Some(Ok(relay)) => self.turn = Some(relay),
+                Some(Err(e)) => tracing::warn!("TURN allocation not started: {e}"),
+                None => tracing::warn!("no local address of the TURN server's family"),
+            }
+            self.pump_turn();
+        }
+        self.maybe_finish_gathering();
         Ok(())
     }
 
@@ -829,11 +862,81 @@ impl WebRtcSession {
         }
     }
 
+    /// Gathering ends when the STUN answers and the TURN allocation are all settled.
     fn maybe_finish_gathering(&mut self) {
-        if self.gatherer.as_ref().is_some_and(|g| g.done()) {
-            self.gatherer = None;
-            self.finish_gathering();
+        if self.gathering_done || !self.gathering_started {
+            return;
         }
+        if self.gatherer.as_ref().is_some_and(|g| !g.done()) {
+            return;
+        }
+        if self.turn.as_ref().is_some_and(|t| t.allocating()) {
+            return;
+        }
+        self.gatherer = None;
+        self.finish_gathering();
+    }
+
+    /// Moves the TURN client's datagrams to our send queue.
+    fn pump_turn(&mut self) {
+        if let Some(turn) = &mut self.turn {
+            turn.poll_transmits(&mut self.own_transmits);
+        }
+    }
+
+    fn apply_turn(&mut self, outcomes: Vec<crate::turn::TurnOutcome>, now: Instant) {
+        use crate::turn::TurnOutcome;
+        for outcome in outcomes {
+            match outcome {
+                TurnOutcome::Allocated(relayed) => {
+                    let Some(base) = self.turn.as_ref().map(|t| t.local) else {
+                        continue;
+                    };
+                    let candidate = CandidateRelayConfig {
+                        base_config: CandidateConfig {
+                            network: "udp".to_owned(),
+                            address: relayed.ip().to_string(),
+                            port: relayed.port(),
+                            component: 1,
+                            ..Default::default()
+                        },
+                        rel_addr: base.ip().to_string(),
+                        rel_port: base.port(),
+                        ..Default::default()
+                    }
+                    .new_candidate_relay();
+                    let result = candidate
+                        .map_err(stack)
+                        .and_then(|c| self.announce(&RTCIceCandidate::from(&c)));
+                    if let Err(e) = result {
+                        tracing::warn!(%relayed, "relayed candidate not added: {e}");
+                    }
+                }
+                TurnOutcome::Failed(reason) => {
+                    tracing::warn!("TURN allocation failed: {reason}");
+                }
+                TurnOutcome::Data { from, data } => {
+                    let Some(relayed) = self.turn.as_ref().and_then(|t| t.relayed()) else {
+                        continue;
+                    };
+                    let msg = TaggedBytesMut {
+                        now,
+                        transport: TransportContext {
+                            local_addr: relayed,
+                            peer_addr: from,
+                            ecn: None,
+                            transport_protocol: TransportProtocol::UDP,
+                        },
+                        message: BytesMut::from(&data[..]),
+                    };
+                    if let Err(e) = self.pc.handle_read(msg) {
+                        tracing::debug!(%from, "relayed datagram discarded: {e}");
+                    }
+                }
+            }
+        }
+        self.pump_turn();
+        self.maybe_finish_gathering();
     }
 
     fn finish_gathering(&mut self) {
@@ -953,6 +1056,13 @@ impl WebRtcSession {
             tracing::debug!(%peer, len = data.len(), "datagram of no known protocol dropped");
             return;
         }
+        if let Some(turn) = &mut self.turn {
+            if let Some(outcomes) = turn.handle(now, local, peer, data) {
+                self.apply_turn(outcomes, now);
+                self.drain(now);
+                return;
+            }
+        }
         if let Some(gatherer) = &mut self.gatherer {
             if let Some(answer) = gatherer.handle(local, peer, data) {
                 if let Some((base, mapped)) = answer {
@@ -988,14 +1098,26 @@ impl WebRtcSession {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.own_transmits.pop_front() {
-            return Some(t);
+        loop {
+            if let Some(t) = self.own_transmits.pop_front() {
+                return Some(t);
+            }
+            let m = self.pc.poll_write()?;
+            let relayed = self.turn.as_ref().and_then(|t| t.relayed());
+            if relayed == Some(m.transport.local_addr) {
+                // From our relayed candidate: through the TURN server.
+                if let Some(turn) = &mut self.turn {
+                    turn.send(m.now, m.transport.peer_addr, &m.message);
+                }
+                self.pump_turn();
+                continue;
+            }
+            return Some(Transmit {
+                local: m.transport.local_addr,
+                peer: m.transport.peer_addr,
+                data: m.message,
+            });
         }
-        self.pc.poll_write().map(|m| Transmit {
-            local: m.transport.local_addr,
-            peer: m.transport.peer_addr,
-            data: m.message,
-        })
     }
 
     /// When `handle_timeout` should be called next.
@@ -1006,7 +1128,8 @@ impl WebRtcSession {
         };
         let dtls = self.ice_connected_at.map(|t| t + self.config.dtls_timeout);
         let stun = self.gatherer.as_ref().and_then(|g| g.poll_timeout());
-        [self.pc.poll_timeout(), media, dtls, stun]
+        let turn = self.turn.as_mut().and_then(|t| t.poll_timeout());
+        [self.pc.poll_timeout(), media, dtls, stun, turn]
             .into_iter()
             .flatten()
             .min()
@@ -1020,6 +1143,10 @@ impl WebRtcSession {
         if let Some(gatherer) = &mut self.gatherer {
             gatherer.poll_transmits(now, &mut self.own_transmits);
             self.maybe_finish_gathering();
+        }
+        if let Some(turn) = &mut self.turn {
+            let outcomes = turn.handle_timeout(now);
+            self.apply_turn(outcomes, now);
         }
         if self.media_state == MediaState::Connected
             && self
@@ -1363,6 +1490,8 @@ impl WebRtcSession {
             outbound,
             datagrams_discarded: self.discards.datagrams,
             media_not_sent: self.discards.outgoing_media,
+            turn_datagrams_sent: self.turn.as_ref().map_or(0, |t| t.relayed_out),
+            turn_datagrams_received: self.turn.as_ref().map_or(0, |t| t.relayed_in),
         }
     }
 
@@ -1374,12 +1503,14 @@ impl WebRtcSession {
     }
 }
 
-/// RFC 7983 demultiplexing on the first byte: STUN (0-3), DTLS (20-63), RTP/RTCP
-/// (128-191, at least a minimal header). Anything else cannot be ours.
+/// RFC 7983 demultiplexing on the first byte: STUN (0-3), DTLS (20-63), TURN
+/// ChannelData (64-79), RTP/RTCP (128-191, at least a minimal header). Anything else cannot be ours.
 fn plausible_datagram(data: &[u8]) -> bool {
     match data.first() {
         Some(0..=3) => data.len() >= 20,
         Some(20..=63) => data.len() >= 13,
+        // TURN ChannelData (channel numbers 0x4000-0x4FFF).
+        Some(64..=79) => data.len() >= 4,
         Some(128..=191) => data.len() >= 12,
         _ => false,
     }

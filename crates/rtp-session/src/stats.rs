@@ -65,6 +65,10 @@ pub struct SessionStats {
     /// Media handed to the session that could not be sent (not connected yet, codec not
     /// negotiated with the peer).
     pub media_not_sent: u64,
+    /// Datagrams sent through the TURN relay.
+    pub turn_datagrams_sent: u64,
+    /// Datagrams received through the TURN relay.
+    pub turn_datagrams_received: u64,
 }
 
 fn kind(k: RtpCodecKind) -> Option<MediaKind> {
