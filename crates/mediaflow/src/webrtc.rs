@@ -266,6 +266,7 @@ pub struct WebRtcEndpointBuilder {
     stun_port: u16,
     turn_url: Option<String>,
     relay_only: bool,
+    external: Vec<std::net::IpAddr>,
 }
 
 impl WebRtcEndpointBuilder {
@@ -324,6 +325,21 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// This host's public IPv4 address, when it sits behind a 1:1 NAT or a port
+    /// forward (Kurento's `externalIPv4`): host sockets are also announced there.
+    pub fn external_ipv4(mut self, ip: std::net::Ipv4Addr) -> Self {
+        self.external.retain(|a| !a.is_ipv4());
+        self.external.push(ip.into());
+        self
+    }
+
+    /// This host's public IPv6 address (Kurento's `externalIPv6`).
+    pub fn external_ipv6(mut self, ip: std::net::Ipv6Addr) -> Self {
+        self.external.retain(|a| !a.is_ipv6());
+        self.external.push(ip.into());
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
@@ -351,6 +367,7 @@ impl WebRtcEndpointBuilder {
                 stun_server,
                 turn_server,
                 relay_only: self.relay_only,
+                external_addresses: self.external.clone(),
                 ..SessionConfig::default()
             },
             Instant::now(),
@@ -486,6 +503,7 @@ impl WebRtcEndpoint {
             stun_port: 3478,
             turn_url: None,
             relay_only: false,
+            external: Vec::new(),
         }
     }
 

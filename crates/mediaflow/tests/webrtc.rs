@@ -374,11 +374,12 @@ fn stun_server() -> std::net::SocketAddr {
 }
 
 #[test]
-fn a_stun_server_adds_server_reflexive_candidates() {
+fn stun_and_external_addresses_add_server_reflexive_candidates() {
     let stun = stun_server();
     let pipeline = MediaPipeline::new().unwrap();
     let ep = WebRtcEndpoint::builder(&pipeline)
         .network_interfaces(["lo"])
+        .external_ipv4([198, 51, 100, 4].into())
         .stun_server_address(stun.ip().to_string())
         .stun_server_port(stun.port())
         .build()

@@ -100,6 +100,9 @@ pub struct SessionConfig {
     pub turn_server: Option<crate::turn::TurnServer>,
     /// Use relayed candidates only (W3C `iceTransportPolicy: "relay"`).
     pub relay_only: bool,
+    /// Public addresses of this host (Kurento's `externalIPv4` / `externalIPv6`): each
+    /// host socket is also announced at them, as a server-reflexive candidate.
+    pub external_addresses: Vec<std::net::IpAddr>,
 }
 
 impl Default for SessionConfig {
@@ -111,6 +114,7 @@ impl Default for SessionConfig {
             stun_server: None,
             turn_server: None,
             relay_only: false,
+            external_addresses: Vec::new(),
         }
     }
 }
@@ -800,6 +804,12 @@ impl WebRtcSession {
             .new_candidate_host()
             .map_err(stack)?;
             self.announce(&RTCIceCandidate::from(&candidate))?;
+        }
+        let external = self.config.external_addresses.clone();
+        for base in sockets {
+            for ip in external.iter().filter(|ip| ip.is_ipv4() == base.is_ipv4()) {
+                self.add_server_reflexive(*base, SocketAddr::new(*ip, base.port()));
+            }
         }
         // Checks may start on host candidates while srflx gathering goes on.
         self.maybe_connecting();
