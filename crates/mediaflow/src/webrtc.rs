@@ -585,6 +585,13 @@ impl WebRtcEndpoint {
         self.with_session(|e, _| e.local_addrs())
     }
 
+    /// Restarts ICE with the next `generate_offer` (W3C `restartIce`). When the peer's
+    /// offer restarts ICE, `process_offer` handles it by itself: new credentials, and
+    /// gathering runs again (IceCandidateFound, IceGatheringDone, the states again).
+    pub fn restart_ice(&self) -> Result<()> {
+        self.with_session(|e, _| e.session.restart_ice())
+    }
+
     /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`).
     pub fn request_keyframe(&self) -> Result<()> {
         self.with_session(|e, now| e.session.request_keyframe(now, MediaKind::Video))

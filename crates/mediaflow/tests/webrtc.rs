@@ -198,6 +198,32 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
         assert!(Instant::now() < deadline, "PLI did not reach the source");
         std::thread::sleep(Duration::from_millis(10));
     }
+
+    // ICE restart: a new offer with new credentials; candidates trickle again through
+    // the same handlers and media keeps flowing.
+    offerer.restart_ice().unwrap();
+    let offer2 = offerer.generate_offer().unwrap();
+    let answer2 = answerer.process_offer(&offer2).unwrap();
+    offerer.process_answer(&answer2).unwrap();
+    let seen = collect_until(&events, "Ready after the restart", |s| {
+        s.iter().any(|e| matches!(e, Event::IceComponentStateChanged(c) if c.state == IceComponentState::Ready))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::IceCandidateFound(_))),
+        "{seen:#?}"
+    );
+    while sink.try_recv().is_some() {}
+    let deadline = Instant::now() + WAIT;
+    let mut after = 0;
+    while after < 10 {
+        assert!(Instant::now() < deadline, "no media after the ICE restart");
+        source.push(vp8(seq)).unwrap();
+        seq = seq.wrapping_add(1);
+        while sink.recv_timeout(Duration::from_millis(5)).is_some() {
+            after += 1;
+        }
+    }
     pipeline.release().unwrap();
 }
 

@@ -251,6 +251,10 @@ pub struct WebRtcSession {
     pending_remote: Vec<IceCandidate>,
     remote_set: bool,
     local_set: bool,
+    /// An offer of ours awaits its answer.
+    offer_pending: bool,
+    /// The sockets gathering announced, re-announced after an ICE restart.
+    gather_sockets: Vec<SocketAddr>,
     ice: IceComponentState,
     /// The stack runs connectivity checks (or has remote candidates to check).
     checking: bool,
@@ -591,6 +595,8 @@ impl WebRtcSession {
             pending_remote: Vec::new(),
             remote_set: false,
             local_set: false,
+            offer_pending: false,
+            gather_sockets: Vec::new(),
             ice: IceComponentState::Disconnected,
             checking: false,
             pair_pending: false,
@@ -692,6 +698,7 @@ impl WebRtcSession {
         for kind in kinds {
             self.ensure_local_track(kind)?;
         }
+        let restart = self.is_ice_restart(sdp);
         self.pc
             .set_remote_description(now, offer)
             .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
@@ -706,6 +713,9 @@ impl WebRtcSession {
         self.pc.set_local_description(now, answer).map_err(stack)?;
         self.local_set = true;
         self.apply_pending_candidates()?;
+        if restart {
+            self.regather(now)?;
+        }
         self.drain(now);
         Ok(self.local_description().unwrap_or(answer_sdp))
     }
@@ -734,13 +744,14 @@ impl WebRtcSession {
         let sdp = offer.sdp.clone();
         self.pc.set_local_description(now, offer).map_err(stack)?;
         self.local_set = true;
+        self.offer_pending = true;
         self.drain(now);
         Ok(self.local_description().unwrap_or(sdp))
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
     pub fn process_answer(&mut self, sdp: &str, now: Instant) -> Result<(), SessionError> {
-        if !self.local_set || self.remote_set {
+        if !self.offer_pending {
             return Err(SessionError::WrongState(
                 "process_answer needs a pending offer from generate_offer".into(),
             ));
@@ -748,13 +759,53 @@ impl WebRtcSession {
         let answer = RTCSessionDescription::answer(sdp.to_owned())
             .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
         self.pin_codecs(sdp)?;
+        let restart = self.is_ice_restart(sdp);
         self.pc
             .set_remote_description(now, answer)
             .map_err(|e| SessionError::InvalidSdp(e.to_string()))?;
         self.remote_set = true;
+        self.offer_pending = false;
         self.apply_pending_candidates()?;
+        if restart {
+            self.regather(now)?;
+        }
         self.drain(now);
         Ok(())
+    }
+
+    /// Asks for an ICE restart: the next `generate_offer` carries new credentials
+    /// (W3C `restartIce`).
+    pub fn restart_ice(&mut self) {
+        self.pc.restart_ice();
+    }
+
+    /// True when `sdp` changes the peer's ICE credentials of an established session.
+    fn is_ice_restart(&self, sdp: &str) -> bool {
+        let ufrag = |sdp: &str| {
+            sdp.lines()
+                .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:").map(str::to_owned))
+        };
+        match (
+            self.remote_description().and_then(|old| ufrag(&old)),
+            ufrag(sdp),
+        ) {
+            (Some(old), Some(new)) => old != new,
+            _ => false,
+        }
+    }
+
+    /// After an ICE restart: gathering runs again on the same sockets (new credentials
+    /// make new candidates), and the states go round again as in libnice.
+    fn regather(&mut self, now: Instant) -> Result<(), SessionError> {
+        if !self.gathering_started {
+            return Ok(());
+        }
+        self.gathering_started = false;
+        self.gathering_done = false;
+        self.pair_pending = false;
+        self.gatherer = None;
+        let sockets = std::mem::take(&mut self.gather_sockets);
+        self.gather_candidates(&sockets, now)
     }
 
     /// Our current SDP, if any.
@@ -789,6 +840,7 @@ impl WebRtcSession {
             return Ok(());
         }
         self.gathering_started = true;
+        self.gather_sockets = sockets.to_vec();
         self.set_ice(IceComponentState::Gathering);
         for addr in sockets {
             let candidate = CandidateHostConfig {
@@ -818,7 +870,15 @@ impl WebRtcSession {
             gatherer.poll_transmits(now, &mut self.own_transmits);
             self.gatherer = Some(gatherer);
         }
-        if let Some(turn) = self.config.turn_server.clone() {
+        if let Some(relayed) = self.turn.as_ref().and_then(|t| t.relayed()) {
+            // An ICE restart keeps the allocation: announce it again.
+            self.apply_turn(vec![crate::turn::TurnOutcome::Allocated(relayed)], now);
+        } else if let Some(turn) = self
+            .config
+            .turn_server
+            .clone()
+            .filter(|_| self.turn.is_none())
+        {
             let base = sockets
                 .iter()
                 .find(|s| s.is_ipv4() == turn.server.is_ipv4());

@@ -247,6 +247,57 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     assert!(video_in.pli_count >= 1, "{video_in:?}");
     assert!(video_out.pli_count >= 1, "{video_out:?}");
 
+    // ICE restart asked by a new offer: new credentials, gathering again, the states go
+    // round again, and media keeps flowing.
+    a.session.restart_ice();
+    let offer2 = a.session.generate_offer(now).unwrap();
+    let ufrag = |sdp: &str| {
+        sdp.lines()
+            .find(|l| l.starts_with("a=ice-ufrag:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(ufrag(&offer2), ufrag(&offer));
+    let before = b.events.len();
+    let answer2 = b.session.process_offer(&offer2, now).unwrap();
+    assert_ne!(ufrag(&answer2), ufrag(&answer));
+    a.session.process_answer(&answer2, now).unwrap();
+    trickle(&mut a, &mut b);
+    trickle(&mut b, &mut a);
+    run(&mut a, &mut b, &mut now, Duration::from_secs(10), |_, b| {
+        b.session.states().0 == IceComponentState::Ready
+            && b.events[before..]
+                .iter()
+                .any(|e| matches!(e, SessionEvent::NewCandidatePairSelected(_)))
+    });
+    let after: Vec<_> = b.events[before..]
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::IceComponentStateChanged { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        after,
+        vec![
+            IceComponentState::Gathering,
+            IceComponentState::Connecting,
+            IceComponentState::Connected,
+            IceComponentState::Ready
+        ],
+        "{:?}",
+        &b.events[before..]
+    );
+    for seq in 100..110u16 {
+        a.session
+            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .unwrap();
+    }
+    run(&mut a, &mut b, &mut now, Duration::from_secs(1), |_, _| {
+        false
+    });
+    assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 10);
+
     // Garbage at the port is counted, never fatal.
     let before = b.session.discards().datagrams;
     b.session
