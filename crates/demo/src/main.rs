@@ -42,6 +42,43 @@ struct Args {
     /// UDP port range for media, as MIN-MAX.
     #[arg(long)]
     port_range: Option<String>,
+    /// Certificate chain (PEM) to serve HTTPS and WSS, for use beyond localhost.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// STUN server for server-reflexive candidates (host name or IP).
+    #[arg(long)]
+    stun_address: Option<String>,
+    /// Port of the STUN server.
+    #[arg(long, default_value_t = 3478)]
+    stun_port: u16,
+    /// TURN server for relayed candidates, as user:password@host:port.
+    #[arg(long)]
+    turn_url: Option<String>,
+}
+
+/// Loads the certificate chain and key for HTTPS.
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map(Arc::new)
+        .map_err(|e| format!("TLS: {e}"))
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
@@ -56,6 +93,7 @@ struct Server {
     counters: Arc<Counters>,
     options: EndpointOptions,
     shutdown: Arc<AtomicBool>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn main() {
@@ -73,6 +111,16 @@ fn main() {
             eprintln!("mediaflow-demo: {e}");
             std::process::exit(2);
         }
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match tls_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("mediaflow-demo: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
     };
     let addr = format!("{}:{}", args.bind, args.port);
     let listener = match TcpListener::bind(&addr) {
@@ -98,8 +146,9 @@ fn main() {
         local.ip().to_string()
     };
     // The line a user (and the tests) wait for.
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "mediaflow Hello World demo: open http://{host}:{}/ (Ctrl-C to stop)",
+        "mediaflow Hello World demo: open {scheme}://{host}:{}/ (Ctrl-C to stop)",
         local.port()
     );
     let server = Arc::new(Server {
@@ -107,8 +156,11 @@ fn main() {
         options: EndpointOptions {
             interfaces: args.interfaces,
             port_range,
+            stun: args.stun_address.map(|a| (a, args.stun_port)),
+            turn_url: args.turn_url,
         },
         shutdown: shutdown.clone(),
+        tls,
     });
     serve(&listener, &server);
     println!("mediaflow-demo: stopped");
@@ -127,7 +179,12 @@ fn serve(listener: &TcpListener, server: &Arc<Server>) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 if workers.len() >= MAX_CONNECTIONS {
-                    let _ = respond(&stream, "503 Service Unavailable", "text/plain", b"busy\n");
+                    let _ = respond(
+                        &mut &stream,
+                        "503 Service Unavailable",
+                        "text/plain",
+                        b"busy\n",
+                    );
                     continue;
                 }
                 let server = server.clone();
@@ -156,31 +213,66 @@ fn serve(listener: &TcpListener, server: &Arc<Server>) {
     }
 }
 
-/// Reads the request head without consuming it, so a WebSocket upgrade can be handed
-/// to tungstenite untouched.
-fn peek_head(stream: &TcpStream) -> io::Result<String> {
-    let mut buf = vec![0u8; MAX_HEAD];
+/// A stream that first replays bytes already read from it (the request head), so a
+/// WebSocket upgrade can be handed to tungstenite from its start.
+struct Replay<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S: Read> Read for Replay<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.prefix.len() {
+            let n = buf.len().min(self.prefix.len() - self.pos);
+            buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Replay<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads until the end of the request head; returns every byte read.
+fn read_head(stream: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
     let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let n = stream.peek(&mut buf)?;
-        if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"));
-        }
-        if let Some(end) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n") {
-            return Ok(String::from_utf8_lossy(&buf[..end]).into_owned());
-        }
-        if n == MAX_HEAD || Instant::now() > deadline {
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if buf.len() > MAX_HEAD || Instant::now() > deadline {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "request head too large or too slow",
             ));
         }
-        thread::sleep(Duration::from_millis(5));
+        match stream.read(&mut chunk) {
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(buf)
 }
 
 fn respond(
-    mut stream: &TcpStream,
+    stream: &mut impl Write,
     status: &str,
     content_type: &str,
     body: &[u8],
@@ -196,16 +288,34 @@ fn respond(
 
 fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let head = match peek_head(&stream) {
+    // Short reads: the WebSocket loop interleaves reading with sending queued replies.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    match &server.tls {
+        Some(config) => match rustls::ServerConnection::new(config.clone()) {
+            Ok(tls) => serve_stream(rustls::StreamOwned::new(tls, stream), peer, server),
+            Err(e) => tracing::warn!(%peer, "TLS: {e}"),
+        },
+        None => serve_stream(stream, peer, server),
+    }
+}
+
+fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Server) {
+    let head = match read_head(&mut stream) {
         Ok(h) => h,
         Err(e) => {
             tracing::debug!(%peer, "bad request: {e}");
-            let _ = respond(&stream, "400 Bad Request", "text/plain", b"bad request\n");
+            let _ = respond(
+                &mut stream,
+                "400 Bad Request",
+                "text/plain",
+                b"bad request\n",
+            );
             return;
         }
     };
-    let mut lines = head.lines();
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.lines();
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -215,14 +325,16 @@ fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
         })
     });
     if path == "/helloworld" && upgrade {
-        return websocket(stream, peer, server);
+        let replay = Replay {
+            prefix: head,
+            pos: 0,
+            inner: stream,
+        };
+        return websocket(replay, peer, server);
     }
-    // Consume the head we answered (GET requests carry no body here).
-    let mut sink = vec![0u8; head.len() + 4];
-    let _ = (&stream).read_exact(&mut sink);
     let result = match (method, path) {
         ("GET", "/") | ("GET", "/index.html") => respond(
-            &stream,
+            &mut stream,
             "200 OK",
             "text/html; charset=utf-8",
             INDEX_HTML.as_bytes(),
@@ -236,12 +348,12 @@ fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
                 "pipelinesReleased": c.released.load(Ordering::SeqCst),
             })
             .to_string();
-            respond(&stream, "200 OK", "application/json", body.as_bytes())
+            respond(&mut stream, "200 OK", "application/json", body.as_bytes())
         }
-        ("GET", "/favicon.ico") => respond(&stream, "204 No Content", "text/plain", b""),
-        ("GET", _) => respond(&stream, "404 Not Found", "text/plain", b"not found\n"),
+        ("GET", "/favicon.ico") => respond(&mut stream, "204 No Content", "text/plain", b""),
+        ("GET", _) => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n"),
         _ => respond(
-            &stream,
+            &mut stream,
             "405 Method Not Allowed",
             "text/plain",
             b"method not allowed\n",
@@ -255,21 +367,24 @@ fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
 /// Largest signaling message accepted (an SDP offer is a few KB).
 const MAX_MESSAGE: usize = 256 * 1024;
 
-fn websocket(stream: TcpStream, peer: SocketAddr, server: &Server) {
+fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
-    let mut ws = match tungstenite::accept_with_config(stream, Some(config)) {
-        Ok(ws) => ws,
-        Err(e) => {
-            tracing::debug!(%peer, "WebSocket handshake failed: {e}");
-            return;
+    let mut handshake = tungstenite::accept_with_config(stream, Some(config));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut ws = loop {
+        match handshake {
+            Ok(ws) => break ws,
+            Err(tungstenite::HandshakeError::Interrupted(mid)) if Instant::now() < deadline => {
+                handshake = mid.handshake();
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "WebSocket handshake failed: {e}");
+                return;
+            }
         }
     };
-    // Short reads so replies queued by event handlers go out promptly.
-    let _ = ws
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_millis(20)));
     server.counters.sessions.fetch_add(1, Ordering::SeqCst);
     tracing::info!(%peer, "session opened");
     let (out, outgoing) = unbounded();
@@ -284,11 +399,7 @@ fn websocket(stream: TcpStream, peer: SocketAddr, server: &Server) {
             Ok(Message::Binary(_)) => session.handle_text("\u{0}binary"),
             Ok(Message::Close(_)) => break,
             Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
             Err(e) => {
                 tracing::debug!(%peer, "WebSocket closed: {e}");
                 break;
@@ -305,8 +416,8 @@ fn websocket(stream: TcpStream, peer: SocketAddr, server: &Server) {
 }
 
 /// Sends what the session and its event handlers queued; false when the socket is gone.
-fn flush(
-    ws: &mut WebSocket<TcpStream>,
+fn flush<S: Read + Write>(
+    ws: &mut WebSocket<S>,
     outgoing: &crossbeam_channel::Receiver<serde_json::Value>,
 ) -> bool {
     for message in outgoing.try_iter() {
@@ -316,7 +427,7 @@ fn flush(
     }
     match ws.flush() {
         Ok(()) => true,
-        Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => true,
+        Err(tungstenite::Error::Io(e)) if would_block(&e) => true,
         Err(_) => false,
     }
 }

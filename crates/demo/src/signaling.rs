@@ -30,6 +30,10 @@ pub struct EndpointOptions {
     pub interfaces: Vec<String>,
     /// UDP port range.
     pub port_range: Option<(u16, u16)>,
+    /// STUN server (host, port).
+    pub stun: Option<(String, u16)>,
+    /// TURN server as `user:password@host:port`.
+    pub turn_url: Option<String>,
 }
 
 /// One browser's session: at most one pipeline with one self-connected endpoint.
@@ -127,6 +131,14 @@ impl Session {
         }
         if let Some((min, max)) = self.options.port_range {
             builder = builder.port_range(min, max);
+        }
+        if let Some((host, port)) = &self.options.stun {
+            builder = builder
+                .stun_server_address(host.clone())
+                .stun_server_port(*port);
+        }
+        if let Some(url) = &self.options.turn_url {
+            builder = builder.turn_url(url.clone());
         }
         // Kept before anything can fail, so `stop` releases it.
         self.call = Some((pipeline.clone(), builder.build()?));

@@ -7,9 +7,8 @@ mod support;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use mediaflow::{
-    codec, AppSink, AppSource, Buffer, IceCandidate, MediaPipeline, MediaType, WebRtcEndpoint,
-};
+use mediaflow::{AppSink, AppSource, IceCandidate, MediaPipeline, MediaType, WebRtcEndpoint};
+use mediaflow_testkit::{stun_server, vp8, Coturn};
 use serde_json::{json, Value};
 use support::Demo;
 use tungstenite::stream::MaybeTlsStream;
@@ -57,18 +56,6 @@ fn expect_error(ws: &mut Ws, contains: &str) {
     assert_eq!(m["id"], "error", "{m}");
     let text = m["message"].as_str().unwrap();
     assert!(text.contains(contains), "{text:?} lacks {contains:?}");
-}
-
-fn vp8(seq: u16) -> Buffer {
-    let mut p = vec![0x80, 96];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
-    p.extend_from_slice(&7u32.to_be_bytes());
-    p.extend_from_slice(&[0x10, 0x00, 0x9d, 0x01, 0x2a]);
-    p.extend_from_slice(&[0x55; 200]);
-    let mut b = Buffer::new(MediaType::Video, p);
-    b.codec = Some(codec::VP8);
-    b
 }
 
 /// Runs the tutorial's exchange with an engine-side "browser" until its video comes
@@ -214,4 +201,43 @@ fn bad_input_gets_an_error_and_the_server_keeps_serving() {
     send(&mut bad, json!({"id": "stop"}));
     send(&mut bad, json!({"id": "what"}));
     expect_error(&mut bad, "Invalid message, ID: what");
+}
+
+#[test]
+fn stun_and_turn_flags_reach_the_endpoints() {
+    let stun = stun_server();
+    let turn = Coturn::start();
+    let demo = Demo::start_with(&[
+        "--stun-address",
+        &stun.ip().to_string(),
+        "--stun-port",
+        &stun.port().to_string(),
+        "--turn-url",
+        &turn.url(),
+    ]);
+    let pipeline = MediaPipeline::new().unwrap();
+    let browser = WebRtcEndpoint::new(&pipeline).unwrap();
+    let mut ws = connect(&demo);
+    send(
+        &mut ws,
+        json!({"id": "start", "sdpOffer": browser.generate_offer().unwrap()}),
+    );
+    let mut kinds = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while kinds.len() < 3 && Instant::now() < deadline {
+        let Some(m) = recv(&mut ws, Duration::from_millis(200)) else {
+            continue;
+        };
+        if m["id"] == "iceCandidate" {
+            let line = m["candidate"]["candidate"].as_str().unwrap().to_owned();
+            for kind in ["typ host", "typ srflx", "typ relay"] {
+                if line.contains(kind) {
+                    kinds.insert(kind);
+                }
+            }
+        }
+    }
+    assert_eq!(kinds.len(), 3, "candidate types seen: {kinds:?}");
+    send(&mut ws, json!({"id": "stop"}));
+    pipeline.release().unwrap();
 }

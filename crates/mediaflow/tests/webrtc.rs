@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mediaflow::{
-    codec, AppSink, AppSource, Buffer, ConnectionState, Error, Event, IceCandidate,
-    IceComponentState, MediaFlowState, MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
+    codec, AppSink, AppSource, ConnectionState, Error, Event, IceCandidate, IceComponentState,
+    MediaFlowState, MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
 };
+use mediaflow_testkit::{stun_server, vp8, Coturn};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -17,21 +18,6 @@ fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
         .network_interfaces(["lo"])
         .build()
         .unwrap()
-}
-
-/// A VP8 RTP packet; the first of each 30 is a keyframe.
-fn vp8(seq: u16) -> Buffer {
-    let mut p = vec![0x80, 96];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
-    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
-    let key = seq.is_multiple_of(30);
-    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
-    p.extend_from_slice(&[0xab; 100]);
-    let mut b = Buffer::new(MediaType::Video, p);
-    b.codec = Some(codec::VP8);
-    b.keyframe = key;
-    b
 }
 
 /// Wires trickle ICE both ways through the event handlers, as signaling would.
@@ -372,33 +358,6 @@ fn releasing_an_endpoint_frees_its_port_and_threads() {
     pipeline.release().unwrap();
 }
 
-/// A STUN server on 127.0.0.1 that answers every Binding request with a fixed mapped
-/// address (203.0.113.7, the sender's port), as a server behind a NAT would see us.
-fn stun_server() -> std::net::SocketAddr {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        socket
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            if n < 20 || buf[0..2] != [0x00, 0x01] {
-                continue;
-            }
-            let mut r = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
-            r.extend_from_slice(&buf[8..20]);
-            r.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
-            r.extend_from_slice(&(from.port() ^ 0x2112).to_be_bytes());
-            r.extend_from_slice(
-                &(u32::from_be_bytes([203, 0, 113, 7]) ^ 0x2112_a442).to_be_bytes(),
-            );
-            let _ = socket.send_to(&r, from);
-        }
-    });
-    addr
-}
-
 #[test]
 fn stun_and_external_addresses_add_server_reflexive_candidates() {
     let stun = stun_server();
@@ -441,71 +400,9 @@ fn stun_and_external_addresses_add_server_reflexive_candidates() {
     pipeline.release().unwrap();
 }
 
-/// A real TURN server (Debian's coturn) on 127.0.0.1, killed on drop.
-struct Coturn {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn coturn() -> Coturn {
-    let port = free_udp_port();
-    let relay_min = free_udp_port().clamp(20_000, 60_000);
-    let child = std::process::Command::new("turnserver")
-        .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--lt-cred-mech"])
-        .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
-        .args(["--listening-port", &port.to_string()])
-        .args(["--min-port", &relay_min.to_string()])
-        .args(["--max-port", &(relay_min + 50).to_string()])
-        .args(["--user", "mediaflow:secret", "--realm", "mediaflow.test"])
-        .args([
-            "--allow-loopback-peers",
-            "--no-stdout-log",
-            "--log-file",
-            "/dev/null",
-        ])
-        .args(["--pidfile", &format!("/tmp/mediaflow-turn-{port}.pid")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("coturn's turnserver is installed (scripts/test.sh installs it)");
-    let server = Coturn { child, port };
-    // Ready when it answers a STUN Binding request.
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    probe
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let request = [
-        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-    ];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 512];
-    loop {
-        assert!(Instant::now() < deadline, "turnserver did not start");
-        let _ = probe.send_to(&request, ("127.0.0.1", port));
-        if probe.recv_from(&mut buf).is_ok() {
-            return server;
-        }
-    }
-}
-
 #[test]
 fn a_turn_relay_carries_the_call_when_relay_only() {
-    let turn = coturn();
+    let turn = Coturn::start();
     let pipeline = MediaPipeline::new().unwrap();
     let offerer = endpoint(&pipeline);
     let relayed = WebRtcEndpoint::builder(&pipeline)

@@ -16,8 +16,14 @@ pub struct Demo {
 
 impl Demo {
     pub fn start() -> Demo {
+        Demo::start_with(&[])
+    }
+
+    /// Starts the demo with extra command-line arguments.
+    pub fn start_with(extra: &[&str]) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mediaflow-demo"))
             .args(["--port", "0", "--bind", "127.0.0.1"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

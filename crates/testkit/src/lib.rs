@@ -1,0 +1,119 @@
+//! Test helpers shared by mediaflow's crates. Not part of the product.
+#![deny(missing_docs)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mediaflow_graph::{Buffer, MediaType};
+
+/// A VP8 RTP packet (payload type 96, SSRC 0x0badcafe); every 30th is a keyframe.
+pub fn vp8(seq: u16) -> Buffer {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+    let key = seq.is_multiple_of(30);
+    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
+    p.extend_from_slice(&[0xab; 100]);
+    let mut b = Buffer::new(MediaType::Video, p);
+    b.codec = Some("video/VP8");
+    b.keyframe = key;
+    b
+}
+
+/// A free UDP port on 127.0.0.1 (free when returned; racy, as such helpers are).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The address a [`stun_server`] reports for everyone.
+pub const STUN_MAPPED_IP: [u8; 4] = [203, 0, 113, 7];
+
+/// A STUN server on 127.0.0.1 answering every Binding request with 203.0.113.7 and the
+/// sender's port, as a server behind a NAT would see us. It stops after 30 s idle.
+pub fn stun_server() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+    let addr = socket.local_addr().expect("bound");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(30)));
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 20 || buf[0..2] != [0x00, 0x01] {
+                continue;
+            }
+            // Binding success: header, the request's transaction id, XOR-MAPPED-ADDRESS.
+            let mut r = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+            r.extend_from_slice(&buf[8..20]);
+            r.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+            r.extend_from_slice(&(from.port() ^ 0x2112).to_be_bytes());
+            r.extend_from_slice(&(u32::from_be_bytes(STUN_MAPPED_IP) ^ 0x2112_a442).to_be_bytes());
+            let _ = socket.send_to(&r, from);
+        }
+    });
+    addr
+}
+
+/// A real TURN server (Debian's coturn) on 127.0.0.1 with user `mediaflow:secret`,
+/// killed on drop.
+pub struct Coturn {
+    child: Child,
+    /// Its UDP port.
+    pub port: u16,
+}
+
+impl Coturn {
+    /// Starts `turnserver` and waits until it answers STUN.
+    pub fn start() -> Coturn {
+        let port = free_udp_port();
+        let relay_min = free_udp_port().clamp(20_000, 60_000);
+        let child = Command::new("turnserver")
+            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--lt-cred-mech"])
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args(["--listening-port", &port.to_string()])
+            .args(["--min-port", &relay_min.to_string()])
+            .args(["--max-port", &(relay_min + 50).to_string()])
+            .args(["--user", "mediaflow:secret", "--realm", "mediaflow.test"])
+            .args([
+                "--allow-loopback-peers",
+                "--no-stdout-log",
+                "--log-file",
+                "/dev/null",
+            ])
+            .args(["--pidfile", &format!("/tmp/mediaflow-turn-{port}.pid")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("coturn's turnserver is installed (scripts/test.sh installs it)");
+        let server = Coturn { child, port };
+        let probe = UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        let _ = probe.set_read_timeout(Some(Duration::from_millis(100)));
+        let request = [
+            0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 512];
+        loop {
+            assert!(Instant::now() < deadline, "turnserver did not start");
+            let _ = probe.send_to(&request, ("127.0.0.1", port));
+            if probe.recv_from(&mut buf).is_ok() {
+                return server;
+            }
+        }
+    }
+
+    /// Kurento's `turnUrl` for this server.
+    pub fn url(&self) -> String {
+        format!("mediaflow:secret@127.0.0.1:{}?transport=udp", self.port)
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
