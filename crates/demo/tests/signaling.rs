@@ -241,3 +241,31 @@ fn stun_and_turn_flags_reach_the_endpoints() {
     send(&mut ws, json!({"id": "stop"}));
     pipeline.release().unwrap();
 }
+
+#[test]
+fn ctrl_c_releases_the_calls_and_exits_cleanly() {
+    let mut demo = Demo::start();
+    let mut ws = connect(&demo);
+    let client = call(&demo, &mut ws);
+    assert_eq!(demo.stats()["pipelines"], 1);
+    let status = demo
+        .interrupt(Duration::from_secs(10))
+        .expect("the demo exits within 10 s of Ctrl-C");
+    assert!(status.success(), "{status:?}");
+    // The server closed the WebSocket on its way out.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(Instant::now() < deadline, "the socket stayed open");
+        match ws.read() {
+            Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    client.release().unwrap();
+}

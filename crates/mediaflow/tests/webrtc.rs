@@ -484,3 +484,40 @@ fn a_turn_relay_carries_the_call_when_relay_only() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn recvonly_and_sendonly_are_honoured_in_the_answer_and_the_offer() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let directions = |sdp: &str| -> Vec<String> {
+        sdp.lines()
+            .filter(|l| {
+                matches!(
+                    *l,
+                    "a=sendrecv" | "a=recvonly" | "a=sendonly" | "a=inactive"
+                )
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    for (build, want) in [
+        (WebRtcEndpoint::builder(&pipeline).recvonly(), "a=recvonly"),
+        (WebRtcEndpoint::builder(&pipeline).sendonly(), "a=sendonly"),
+    ] {
+        let peer = endpoint(&pipeline);
+        let ep = build.network_interfaces(["lo"]).build().unwrap();
+        let answer = ep.process_offer(&peer.generate_offer().unwrap()).unwrap();
+        assert_eq!(directions(&answer), vec![want; 2], "{answer}");
+        let offerer = WebRtcEndpoint::builder(&pipeline);
+        let offerer = if want == "a=recvonly" {
+            offerer.recvonly()
+        } else {
+            offerer.sendonly()
+        };
+        let offer = offerer.build().unwrap().generate_offer().unwrap();
+        assert!(
+            directions(&offer).iter().all(|d| d == want) && !directions(&offer).is_empty(),
+            "{offer}"
+        );
+    }
+    pipeline.release().unwrap();
+}
