@@ -270,7 +270,7 @@ impl MediaElement {
     }
 
     /// Runs `f` on the worker with the element as its concrete type `E`.
-    pub(crate) fn with_element<E: 'static, T: Send + 'static>(
+    pub(crate) fn with_element<E: mediaflow_graph::Element, T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut E) -> T + Send + 'static,
     ) -> Result<T> {

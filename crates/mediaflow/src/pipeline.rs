@@ -19,12 +19,14 @@ use mediaflow_graph::{
 };
 
 use crate::element::{ElementShared, MediaElement};
+use crate::elements::AppSourceElement;
 use crate::error::{Error, Result};
 use crate::events::{
     now_millis, ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent, Event,
     MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaTranscodingStateChangedEvent,
     DEFAULT_PAD,
 };
+use crate::webrtc::WebRtcEndpointElement;
 
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
@@ -485,25 +487,16 @@ impl Worker {
                 }
                 true
             }
+            // Released meanwhile: what was on its way to it is dropped.
             Command::Push(id, buffer) => {
-                if let Ok(element) = self.graph.element_mut(id) {
-                    if let Some(source) = element
-                        .as_any_mut()
-                        .downcast_mut::<crate::elements::AppSourceElement>()
-                    {
-                        source.push(buffer);
-                    }
+                if let Some(source) = self.graph.element_as::<AppSourceElement>(id) {
+                    source.push(buffer);
                 }
                 true
             }
             Command::Datagram(id, datagram) => {
-                if let Ok(element) = self.graph.element_mut(id) {
-                    if let Some(endpoint) = element
-                        .as_any_mut()
-                        .downcast_mut::<crate::webrtc::WebRtcEndpointElement>()
-                    {
-                        endpoint.handle_datagram(datagram);
-                    }
+                if let Some(endpoint) = self.graph.element_as::<WebRtcEndpointElement>(id) {
+                    endpoint.handle_datagram(datagram);
                 }
                 true
             }

@@ -268,6 +268,11 @@ impl Graph {
         Ok(self.node_mut(id)?.element.as_mut())
     }
 
+    /// The element as its concrete type `E`; `None` when it is gone or of another type.
+    pub fn element_as<E: Element>(&mut self, id: ElementId) -> Option<&mut E> {
+        self.element_mut(id).ok()?.as_any_mut().downcast_mut()
+    }
+
     /// Removes an element and every link touching it (each reported as disconnected).
     pub fn remove(&mut self, id: ElementId) -> Result<Box<dyn Element>, GraphError> {
         let node = self.node(id)?;

@@ -63,19 +63,11 @@ impl Element for Collector {
 }
 
 fn source(g: &mut Graph, id: ElementId) -> &mut Source {
-    g.element_mut(id)
-        .unwrap()
-        .as_any_mut()
-        .downcast_mut()
-        .unwrap()
+    g.element_as(id).unwrap()
 }
 
 fn collector(g: &mut Graph, id: ElementId) -> &mut Collector {
-    g.element_mut(id)
-        .unwrap()
-        .as_any_mut()
-        .downcast_mut()
-        .unwrap()
+    g.element_as(id).unwrap()
 }
 
 fn numbered(media_type: MediaType, n: u32) -> Buffer {
@@ -384,12 +376,7 @@ fn a_cycle_does_not_hang_the_scheduler() {
     let mut g = Graph::default();
     let pt = g.add(Box::<Looper>::default());
     g.connect(pt, pt, MediaType::Data).unwrap();
-    let looper: &mut Looper = g
-        .element_mut(pt)
-        .unwrap()
-        .as_any_mut()
-        .downcast_mut()
-        .unwrap();
+    let looper: &mut Looper = g.element_as(pt).unwrap();
     looper.0.queued.push_back(numbered(MediaType::Data, 1));
     let now = Instant::now();
     g.run(now);

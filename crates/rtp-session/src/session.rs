@@ -844,13 +844,7 @@ impl WebRtcSession {
         self.set_ice(IceComponentState::Gathering);
         for addr in sockets {
             let candidate = CandidateHostConfig {
-                base_config: CandidateConfig {
-                    network: "udp".to_owned(),
-                    address: addr.ip().to_string(),
-                    port: addr.port(),
-                    component: 1,
-                    ..Default::default()
-                },
+                base_config: udp_candidate(*addr),
                 ..Default::default()
             }
             .new_candidate_host()
@@ -860,7 +854,7 @@ impl WebRtcSession {
         let external = self.config.external_addresses.clone();
         for base in sockets {
             for ip in external.iter().filter(|ip| ip.is_ipv4() == base.is_ipv4()) {
-                self.add_server_reflexive(*base, SocketAddr::new(*ip, base.port()));
+                self.announce_derived(false, SocketAddr::new(*ip, base.port()), *base);
             }
         }
         // Checks may start on host candidates while srflx gathering goes on.
@@ -910,25 +904,32 @@ impl WebRtcSession {
         Ok(())
     }
 
-    fn add_server_reflexive(&mut self, base: SocketAddr, mapped: SocketAddr) {
-        let candidate = CandidateServerReflexiveConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: mapped.ip().to_string(),
-                port: mapped.port(),
-                component: 1,
+    /// Announces a candidate derived from the host socket `base`: a server-reflexive
+    /// (STUN, external address) or a relayed (TURN) one at `addr`.
+    fn announce_derived(&mut self, relayed: bool, addr: SocketAddr, base: SocketAddr) {
+        let (rel_addr, rel_port) = (base.ip().to_string(), base.port());
+        let candidate = if relayed {
+            CandidateRelayConfig {
+                base_config: udp_candidate(addr),
+                rel_addr,
+                rel_port,
                 ..Default::default()
-            },
-            rel_addr: base.ip().to_string(),
-            rel_port: base.port(),
-            ..Default::default()
-        }
-        .new_candidate_server_reflexive();
+            }
+            .new_candidate_relay()
+        } else {
+            CandidateServerReflexiveConfig {
+                base_config: udp_candidate(addr),
+                rel_addr,
+                rel_port,
+                ..Default::default()
+            }
+            .new_candidate_server_reflexive()
+        };
         let result = candidate
             .map_err(stack)
             .and_then(|c| self.announce(&RTCIceCandidate::from(&c)));
         if let Err(e) = result {
-            tracing::warn!(%mapped, "server-reflexive candidate not added: {e}");
+            tracing::warn!(%addr, relayed, "candidate not added: {e}");
         }
     }
 
@@ -959,27 +960,8 @@ impl WebRtcSession {
         for outcome in outcomes {
             match outcome {
                 TurnOutcome::Allocated(relayed) => {
-                    let Some(base) = self.turn.as_ref().map(|t| t.local) else {
-                        continue;
-                    };
-                    let candidate = CandidateRelayConfig {
-                        base_config: CandidateConfig {
-                            network: "udp".to_owned(),
-                            address: relayed.ip().to_string(),
-                            port: relayed.port(),
-                            component: 1,
-                            ..Default::default()
-                        },
-                        rel_addr: base.ip().to_string(),
-                        rel_port: base.port(),
-                        ..Default::default()
-                    }
-                    .new_candidate_relay();
-                    let result = candidate
-                        .map_err(stack)
-                        .and_then(|c| self.announce(&RTCIceCandidate::from(&c)));
-                    if let Err(e) = result {
-                        tracing::warn!(%relayed, "relayed candidate not added: {e}");
+                    if let Some(base) = self.turn.as_ref().map(|t| t.local) {
+                        self.announce_derived(true, relayed, base);
                     }
                 }
                 TurnOutcome::Failed(reason) => {
@@ -989,17 +971,7 @@ impl WebRtcSession {
                     let Some(relayed) = self.turn.as_ref().and_then(|t| t.relayed()) else {
                         continue;
                     };
-                    let msg = TaggedBytesMut {
-                        now,
-                        transport: TransportContext {
-                            local_addr: relayed,
-                            peer_addr: from,
-                            ecn: None,
-                            transport_protocol: TransportProtocol::UDP,
-                        },
-                        message: BytesMut::from(&data[..]),
-                    };
-                    if let Err(e) = self.pc.handle_read(msg) {
+                    if let Err(e) = self.pc.handle_read(udp_datagram(now, relayed, from, &data)) {
                         tracing::debug!(%from, "relayed datagram discarded: {e}");
                     }
                 }
@@ -1136,23 +1108,13 @@ impl WebRtcSession {
         if let Some(gatherer) = &mut self.gatherer {
             if let Some(answer) = gatherer.handle(local, peer, data) {
                 if let Some((base, mapped)) = answer {
-                    self.add_server_reflexive(base, mapped);
+                    self.announce_derived(false, mapped, base);
                 }
                 self.maybe_finish_gathering();
                 return;
             }
         }
-        let msg = TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: local,
-                peer_addr: peer,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(data),
-        };
-        if let Err(e) = self.pc.handle_read(msg) {
+        if let Err(e) = self.pc.handle_read(udp_datagram(now, local, peer, data)) {
             self.discards.datagrams += 1;
             tracing::debug!(%peer, "datagram discarded: {e}");
         } else {
@@ -1570,6 +1532,36 @@ impl WebRtcSession {
         if let Err(e) = self.pc.close() {
             tracing::debug!("close: {e}");
         }
+    }
+}
+
+/// A UDP candidate's common fields at `addr`, component 1 (rtcp-mux).
+fn udp_candidate(addr: SocketAddr) -> CandidateConfig {
+    CandidateConfig {
+        network: "udp".to_owned(),
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        component: 1,
+        ..Default::default()
+    }
+}
+
+/// A received UDP datagram in the stack's input form.
+pub(crate) fn udp_datagram(
+    now: Instant,
+    local: SocketAddr,
+    peer: SocketAddr,
+    data: &[u8],
+) -> TaggedBytesMut {
+    TaggedBytesMut {
+        now,
+        transport: TransportContext {
+            local_addr: local,
+            peer_addr: peer,
+            ecn: None,
+            transport_protocol: TransportProtocol::UDP,
+        },
+        message: BytesMut::from(data),
     }
 }
 

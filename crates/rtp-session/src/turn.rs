@@ -5,9 +5,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::shared::TransportProtocol;
 use rtc::turn::client::{Client, ClientConfig, Event};
 
 use crate::session::Transmit;
@@ -143,17 +142,10 @@ impl TurnRelay {
         if peer != self.server || local != self.local {
             return None;
         }
-        let msg = TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: local,
-                peer_addr: peer,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(data),
-        };
-        if let Err(e) = self.client.handle_read(msg) {
+        if let Err(e) = self
+            .client
+            .handle_read(crate::session::udp_datagram(now, local, peer, data))
+        {
             tracing::debug!("TURN message refused: {e}");
         }
         Some(self.events(now))
