@@ -20,6 +20,28 @@ fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
         .unwrap()
 }
 
+/// Pushes VP8 packets into `source` until `count` VP8 buffers came out of `sink`,
+/// within `WAIT`.
+fn pump_video(
+    source: &AppSource,
+    sink: &AppSink,
+    seq: &mut u16,
+    count: usize,
+    what: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + WAIT;
+    let mut received = 0;
+    while received < count {
+        assert!(Instant::now() < deadline, "{}; {received} received", what());
+        source.push(vp8(*seq)).unwrap();
+        *seq = seq.wrapping_add(1);
+        while let Some(b) = sink.recv_timeout(Duration::from_millis(5)) {
+            assert_eq!(b.codec, Some(codec::VP8));
+            received += 1;
+        }
+    }
+}
+
 /// Wires trickle ICE both ways through the event handlers, as signaling would.
 fn trickle(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
     for (from, to) in [(a, b), (b, a)] {
@@ -76,24 +98,9 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
     answerer.gather_candidates().unwrap();
     offerer.gather_candidates().unwrap();
 
-    // Push video until it comes out of the answerer.
-    let deadline = Instant::now() + WAIT;
+    // Push video until it comes out of the answerer, checking what arrives.
     let mut seq = 0u16;
-    let mut received = 0;
-    while received < 30 {
-        assert!(
-            Instant::now() < deadline,
-            "media did not flow; {} received",
-            received
-        );
-        source.push(vp8(seq)).unwrap();
-        seq = seq.wrapping_add(1);
-        while let Some(b) = sink.recv_timeout(Duration::from_millis(5)) {
-            assert_eq!(b.codec, Some(codec::VP8));
-            received += 1;
-        }
-    }
-
+    pump_video(&source, &sink, &mut seq, 30, || "media did not flow".into());
     let seen = collect_until(&events, "MediaStateChanged(Connected)", |s| {
         s.iter().any(is_media_connected)
     });
@@ -200,16 +207,9 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
         "{seen:#?}"
     );
     while sink.try_recv().is_some() {}
-    let deadline = Instant::now() + WAIT;
-    let mut after = 0;
-    while after < 10 {
-        assert!(Instant::now() < deadline, "no media after the ICE restart");
-        source.push(vp8(seq)).unwrap();
-        seq = seq.wrapping_add(1);
-        while sink.recv_timeout(Duration::from_millis(5)).is_some() {
-            after += 1;
-        }
-    }
+    pump_video(&source, &sink, &mut seq, 10, || {
+        "no media after the ICE restart".into()
+    });
     pipeline.release().unwrap();
 }
 
@@ -427,21 +427,13 @@ fn a_turn_relay_carries_the_call_when_relay_only() {
     relayed.gather_candidates().unwrap();
     offerer.gather_candidates().unwrap();
 
-    let deadline = Instant::now() + WAIT;
     let mut seq = 0u16;
-    let mut received = 0;
-    while received < 30 {
-        assert!(
-            Instant::now() < deadline,
+    pump_video(&source, &sink, &mut seq, 30, || {
+        format!(
             "no media through the relay: {:?}",
             relayed.get_stats().unwrap()
-        );
-        source.push(vp8(seq)).unwrap();
-        seq = seq.wrapping_add(1);
-        while sink.recv_timeout(Duration::from_millis(5)).is_some() {
-            received += 1;
-        }
-    }
+        )
+    });
     let seen = collect_until(&events, "NewCandidatePairSelected", |s| {
         s.iter()
             .any(|e| matches!(e, Event::NewCandidatePairSelected(_)))
