@@ -227,8 +227,11 @@ struct RemoteTrack {
 /// Counters of input the session refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Discards {
-    /// Datagrams the stack could not use (garbage, bad SRTP auth, replays...).
+    /// Datagrams of no protocol of ours (not STUN, DTLS, TURN or RTP/RTCP).
     pub datagrams: u64,
+    /// SRTP packets that yielded no RTP: bad authentication tag, replayed, or for a
+    /// stream the session does not know.
+    pub srtp: u64,
     /// Media packets handed to `send_rtp` that could not be sent.
     pub outgoing_media: u64,
 }
@@ -262,6 +265,8 @@ pub struct WebRtcSession {
     pair_pending: bool,
     /// Where the last datagram the stack accepted came from.
     last_peer: Option<SocketAddr>,
+    /// RTP packets the stack handed us so far (decrypted and accepted).
+    rtp_surfaced: u64,
     /// When ICE connected while DTLS was not yet up: the handshake deadline runs.
     ice_connected_at: Option<Instant>,
     /// Binding requests to the STUN server while gathering srflx candidates.
@@ -601,6 +606,7 @@ impl WebRtcSession {
             checking: false,
             pair_pending: false,
             last_peer: None,
+            rtp_surfaced: 0,
             ice_connected_at: None,
             keyframe_requests_received: HashMap::new(),
             gatherer: None,
@@ -1114,6 +1120,10 @@ impl WebRtcSession {
                 return;
             }
         }
+        // The stack drops SRTP it cannot authenticate (or replays) without a word: a
+        // media packet that goes in and no RTP that comes out is such a drop.
+        let srtp = self.dtls == DtlsConnectionState::Connected && is_rtp(data);
+        let surfaced = self.rtp_surfaced;
         if let Err(e) = self.pc.handle_read(udp_datagram(now, local, peer, data)) {
             self.discards.datagrams += 1;
             tracing::debug!(%peer, "datagram discarded: {e}");
@@ -1121,6 +1131,9 @@ impl WebRtcSession {
             self.last_peer = Some(peer);
         }
         self.drain(now);
+        if srtp && self.rtp_surfaced == surfaced {
+            self.discards.srtp += 1;
+        }
     }
 
     fn rtcp_report_seen(&mut self, now: Instant) {
@@ -1330,7 +1343,10 @@ impl WebRtcSession {
         }
         while let Some(message) = self.pc.poll_read() {
             match message.message {
-                RTCMessage::RtpPacket(track_id, packet) => self.on_rtp(&track_id, packet),
+                RTCMessage::RtpPacket(track_id, packet) => {
+                    self.rtp_surfaced += 1;
+                    self.on_rtp(&track_id, packet)
+                }
                 RTCMessage::RtcpPacket(track_id, packets) => self.on_rtcp(&track_id, &packets, now),
                 _ => {}
             }
@@ -1521,6 +1537,7 @@ impl WebRtcSession {
             inbound,
             outbound,
             datagrams_discarded: self.discards.datagrams,
+            srtp_packets_discarded: self.discards.srtp,
             media_not_sent: self.discards.outgoing_media,
             turn_datagrams_sent: self.turn.as_ref().map_or(0, |t| t.relayed_out),
             turn_datagrams_received: self.turn.as_ref().map_or(0, |t| t.relayed_in),
@@ -1533,6 +1550,11 @@ impl WebRtcSession {
             tracing::debug!("close: {e}");
         }
     }
+}
+
+/// An RTP packet, not RTCP (RFC 5761: RTCP packet types 192-223 in the second byte).
+fn is_rtp(data: &[u8]) -> bool {
+    data.len() >= 12 && (128..=191).contains(&data[0]) && !(192..=223).contains(&data[1])
 }
 
 /// A UDP candidate's common fields at `addr`, component 1 (rtcp-mux).

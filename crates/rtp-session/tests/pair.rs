@@ -298,6 +298,33 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     });
     assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 10);
 
+    // SRTP with a broken authentication tag, and a replayed packet: dropped, counted.
+    a.session
+        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(200, 0x1234))
+        .unwrap();
+    let srtp = std::iter::from_fn(|| a.session.poll_transmit())
+        .find(|t| t.data.len() > 12 && t.data[0] >> 6 == 2 && t.data[1] & 0x7f == 96)
+        .expect("an SRTP packet");
+    let mut forged = srtp.data.to_vec();
+    *forged.last_mut().unwrap() ^= 0xff;
+    let before = b.session.discards().srtp;
+    b.session.handle_datagram(now, b.addr, a.addr, &forged);
+    assert_eq!(
+        b.session.poll_media().map(|m| m.kind),
+        None,
+        "a forged packet got through"
+    );
+    assert_eq!(b.session.discards().srtp, before + 1);
+    b.session.handle_datagram(now, b.addr, a.addr, &srtp.data);
+    assert!(
+        b.session.poll_media().is_some(),
+        "the genuine packet is accepted"
+    );
+    b.session.handle_datagram(now, b.addr, a.addr, &srtp.data);
+    assert!(b.session.poll_media().is_none(), "a replay got through");
+    assert_eq!(b.session.discards().srtp, before + 2);
+    assert_eq!(b.session.stats(now).srtp_packets_discarded, before + 2);
+
     // Garbage at the port is counted, never fatal.
     let before = b.session.discards().datagrams;
     b.session
