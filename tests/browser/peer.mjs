@@ -99,6 +99,10 @@ async function stats() {
       out.audioCodec = codec && codec.mimeType;
     }
   }
+  for (const r of s.values()) {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') out.targetBitrate = r.targetBitrate;
+    if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.availableOutgoingBitrate = r.availableOutgoingBitrate;
+  }
   out.connectionState = window.__pc.connectionState;
   return out;
 }

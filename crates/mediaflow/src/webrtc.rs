@@ -267,6 +267,7 @@ pub struct WebRtcEndpointBuilder {
     turn_url: Option<String>,
     relay_only: bool,
     external: Vec<std::net::IpAddr>,
+    remb: mediaflow_rtp::RembConfig,
 }
 
 impl WebRtcEndpointBuilder {
@@ -340,6 +341,25 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// Most video the peer may send us, in kbps (Kurento's `maxVideoRecvBandwidth`;
+    /// 0 = the 2 Mbps default). Announced to the sender with REMB.
+    pub fn max_video_recv_bandwidth(mut self, kbps: u32) -> Self {
+        self.remb.max_bps = if kbps == 0 {
+            2_000_000
+        } else {
+            kbps.saturating_mul(1000)
+        };
+        self.remb.min_bps = self.remb.min_bps.min(self.remb.max_bps);
+        self
+    }
+
+    /// Least video bandwidth announced with REMB, in kbps (Kurento's
+    /// `minVideoRecvBandwidth`; default 30).
+    pub fn min_video_recv_bandwidth(mut self, kbps: u32) -> Self {
+        self.remb.min_bps = kbps.saturating_mul(1000).min(self.remb.max_bps);
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
@@ -368,6 +388,7 @@ impl WebRtcEndpointBuilder {
                 turn_server,
                 relay_only: self.relay_only,
                 external_addresses: self.external.clone(),
+                remb: self.remb,
                 ..SessionConfig::default()
             },
             Instant::now(),
@@ -504,6 +525,7 @@ impl WebRtcEndpoint {
             turn_url: None,
             relay_only: false,
             external: Vec::new(),
+            remb: mediaflow_rtp::RembConfig::default(),
         }
     }
 

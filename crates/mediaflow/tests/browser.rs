@@ -91,9 +91,19 @@ enum Role {
 }
 
 fn loopback(codec: &str, role: Role) {
+    loopback_with(codec, role, None);
+}
+
+/// The loopback with an optional `max_video_recv_bandwidth` (kbps); returns the
+/// browser's final report.
+fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>) -> Value {
     let started = Instant::now();
     let pipeline = MediaPipeline::new().unwrap();
-    let endpoint = WebRtcEndpoint::new(&pipeline).unwrap();
+    let mut builder = WebRtcEndpoint::builder(&pipeline);
+    if let Some(kbps) = max_kbps {
+        builder = builder.max_video_recv_bandwidth(kbps);
+    }
+    let endpoint = builder.build().unwrap();
     endpoint.connect(&endpoint).unwrap();
     let events = endpoint.events().unwrap();
     let (peer, stdin, from_peer) = spawn_peer(codec, role);
@@ -156,13 +166,14 @@ fn loopback(codec: &str, role: Role) {
     drop(peer);
     let offered_at = offered_at.expect("an offer came first");
     println!(
-        "{codec} ({role:?}): {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; whole test {:.1} s",
+        "{codec} ({role:?}): {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; browser target bitrate {}; whole test {:.1} s",
         result["framesDecoded"],
         result["videoCodec"],
         result["audioPackets"],
         result["audioCodec"],
         result["msToFirstFrame"].as_f64().unwrap_or(f64::NAN),
         result["msToMinFrames"].as_f64().unwrap_or(f64::NAN),
+        result["targetBitrate"],
         started.elapsed().as_secs_f64(),
     );
     let _ = offered_at;
@@ -207,6 +218,7 @@ fn loopback(codec: &str, role: Role) {
     assert!(stats.inbound.iter().any(|s| s.packets_received > 0));
     assert!(stats.outbound.iter().any(|s| s.packets_sent > 0));
     pipeline.release().unwrap();
+    result
 }
 
 #[test]
@@ -220,6 +232,19 @@ fn chromium_loopback_vp8() {
 fn chromium_loopback_h264() {
     if enabled() {
         loopback("H264", Role::BrowserOffers);
+    }
+}
+
+#[test]
+fn chromium_honours_our_remb_cap() {
+    if enabled() {
+        let result = loopback_with("VP8", Role::BrowserOffers, Some(150));
+        let target = result["targetBitrate"].as_f64().unwrap_or(f64::MAX);
+        println!("VP8 with a 150 kbps REMB cap: Chromium's target bitrate {target} bps");
+        assert!(
+            target <= 160_000.0,
+            "Chromium ignored the REMB cap: {result}"
+        );
     }
 }
 

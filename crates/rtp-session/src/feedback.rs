@@ -10,6 +10,7 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
@@ -18,7 +19,7 @@ use rtc::shared::error::Error;
 /// Where the tap sits: after every stock interceptor, so they all still see the packet.
 pub(crate) const SLOT: usize = 14_000;
 
-/// Marks inbound RTCP holding PLI, FIR, SR or RR for delivery to the session.
+/// Marks inbound RTCP holding PLI, FIR, REMB, SR or RR for delivery to the session.
 #[derive(Default)]
 pub(crate) struct FeedbackTap {
     reads: VecDeque<TaggedPacket>,
@@ -30,6 +31,7 @@ pub(crate) fn wanted(p: &dyn rtc::rtcp::Packet) -> bool {
     let any = p.as_any();
     any.is::<PictureLossIndication>()
         || any.is::<FullIntraRequest>()
+        || any.is::<ReceiverEstimatedMaximumBitrate>()
         || any.is::<SenderReport>()
         || any.is::<ReceiverReport>()
 }

@@ -13,12 +13,14 @@
 
 mod feedback;
 mod gather;
+mod remb;
 mod rewrite;
 mod session;
 mod stats;
 mod turn;
 mod types;
 
+pub use remb::RembConfig;
 pub use rewrite::Rewriter;
 pub use session::{
     Direction, Discards, MediaKind, MediaPacket, SessionConfig, SessionError, SessionEvent,

@@ -27,6 +27,7 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -100,6 +101,8 @@ pub struct SessionConfig {
     pub turn_server: Option<crate::turn::TurnServer>,
     /// Use relayed candidates only (W3C `iceTransportPolicy: "relay"`).
     pub relay_only: bool,
+    /// Bounds of the REMB estimate sent for received video.
+    pub remb: crate::remb::RembConfig,
     /// Public addresses of this host (Kurento's `externalIPv4` / `externalIPv6`): each
     /// host socket is also announced at them, as a server-reflexive candidate.
     pub external_addresses: Vec<std::net::IpAddr>,
@@ -115,6 +118,7 @@ impl Default for SessionConfig {
             turn_server: None,
             relay_only: false,
             external_addresses: Vec::new(),
+            remb: crate::remb::RembConfig::default(),
         }
     }
 }
@@ -267,6 +271,12 @@ pub struct WebRtcSession {
     last_peer: Option<SocketAddr>,
     /// RTP packets the stack handed us so far (decrypted and accepted).
     rtp_surfaced: u64,
+    /// When the session was created (REMB timers start from the first drain after it).
+    created: Instant,
+    /// REMB estimate per received video track.
+    remb: HashMap<String, crate::remb::RembEstimator>,
+    /// The peer's latest REMB about what we send, in bits per second.
+    remote_remb: Option<u32>,
     /// When ICE connected while DTLS was not yet up: the handshake deadline runs.
     ice_connected_at: Option<Instant>,
     /// Binding requests to the STUN server while gathering srflx candidates.
@@ -607,6 +617,9 @@ impl WebRtcSession {
             pair_pending: false,
             last_peer: None,
             rtp_surfaced: 0,
+            remb: HashMap::new(),
+            remote_remb: None,
+            created: now,
             ice_connected_at: None,
             keyframe_requests_received: HashMap::new(),
             gatherer: None,
@@ -1174,7 +1187,8 @@ impl WebRtcSession {
         let dtls = self.ice_connected_at.map(|t| t + self.config.dtls_timeout);
         let stun = self.gatherer.as_ref().and_then(|g| g.poll_timeout());
         let turn = self.turn.as_mut().and_then(|t| t.poll_timeout());
-        [self.pc.poll_timeout(), media, dtls, stun, turn]
+        let remb = self.remb.values().map(|e| e.next).min();
+        [self.pc.poll_timeout(), media, dtls, stun, turn, remb]
             .into_iter()
             .flatten()
             .min()
@@ -1193,6 +1207,7 @@ impl WebRtcSession {
             let outcomes = turn.handle_timeout(now);
             self.apply_turn(outcomes, now);
         }
+        self.send_remb(now);
         if self.media_state == MediaState::Connected
             && self
                 .last_rtcp
@@ -1294,6 +1309,58 @@ impl WebRtcSession {
         sender.write_rtp(now, packet).map_err(stack)?;
         self.drain(now);
         Ok(())
+    }
+
+    /// Sends the due REMB estimates for received video (once a second per stream).
+    fn send_remb(&mut self, now: Instant) {
+        if !self.remb.values().any(|e| e.next <= now)
+            || self.connection != ConnectionState::Connected
+        {
+            return;
+        }
+        let report = self.pc.get_stats(now, StatsSelector::None);
+        let (inbound, _) = crate::stats::from_report(&report);
+        let due: Vec<String> = self
+            .remb
+            .iter()
+            .filter(|(_, e)| e.next <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for track_id in due {
+            let Some(receiver_id) = self.remote_tracks.get(&track_id).map(|t| t.receiver) else {
+                continue;
+            };
+            let Some(ssrc) = self
+                .pc
+                .rtp_receiver(receiver_id)
+                .and_then(|r| r.track().ssrcs().last())
+            else {
+                continue;
+            };
+            let Some(stream) = inbound.iter().find(|s| s.ssrc == ssrc) else {
+                continue;
+            };
+            let Some(estimator) = self.remb.get_mut(&track_id) else {
+                continue;
+            };
+            let bitrate = estimator.update(
+                now,
+                stream.bytes_received,
+                stream.packets_lost,
+                stream.packets_received,
+            );
+            let remb = ReceiverEstimatedMaximumBitrate {
+                sender_ssrc: 0,
+                bitrate: bitrate as f32,
+                ssrcs: vec![ssrc],
+            };
+            if let Some(mut receiver) = self.pc.rtp_receiver(receiver_id) {
+                if let Err(e) = receiver.write_rtcp(now, vec![Box::new(remb)]) {
+                    tracing::debug!("REMB not sent: {e}");
+                }
+            }
+        }
+        self.drain(now);
     }
 
     /// Asks the peer for a keyframe of the `kind` it sends us (PLI).
@@ -1408,6 +1475,12 @@ impl WebRtcSession {
                     .pc
                     .rtp_receiver(init.receiver_id)
                     .and_then(|r| MediaKind::from_rtc(r.track().kind()));
+                if kind == Some(MediaKind::Video) {
+                    self.remb.insert(
+                        init.track_id.to_string(),
+                        crate::remb::RembEstimator::new(self.config.remb, self.created),
+                    );
+                }
                 if let Some(kind) = kind {
                     self.remote_tracks.insert(
                         init.track_id.to_string(),
@@ -1456,6 +1529,8 @@ impl WebRtcSession {
             let any = (**p).as_any();
             if any.is::<SenderReport>() || any.is::<ReceiverReport>() {
                 self.rtcp_report_seen(now);
+            } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                self.remote_remb = Some(remb.bitrate as u32);
             } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
                 let kind = self
                     .sender_kinds
@@ -1538,6 +1613,7 @@ impl WebRtcSession {
             outbound,
             datagrams_discarded: self.discards.datagrams,
             srtp_packets_discarded: self.discards.srtp,
+            remote_estimated_bitrate: self.remote_remb,
             media_not_sent: self.discards.outgoing_media,
             turn_datagrams_sent: self.turn.as_ref().map_or(0, |t| t.relayed_out),
             turn_datagrams_received: self.turn.as_ref().map_or(0, |t| t.relayed_in),

@@ -67,6 +67,8 @@ pub struct SessionStats {
     /// Media handed to the session that could not be sent (not connected yet, codec not
     /// negotiated with the peer).
     pub media_not_sent: u64,
+    /// The peer's latest REMB: how many bits per second it can take from us.
+    pub remote_estimated_bitrate: Option<u32>,
     /// Datagrams sent through the TURN relay.
     pub turn_datagrams_sent: u64,
     /// Datagrams received through the TURN relay.

@@ -177,6 +177,13 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
         b.events
     );
 
+    // B estimates what it can take and tells A (REMB), within Kurento's bounds.
+    let remb = a.session.stats(now).remote_estimated_bitrate;
+    assert!(
+        remb.is_some_and(|bps| (30_000..=2_000_000).contains(&bps)),
+        "{remb:?}"
+    );
+
     // A keyframe request from B reaches A as a PLI.
     b.session.request_keyframe(now, MediaKind::Video);
     run(&mut a, &mut b, &mut now, Duration::from_secs(1), |a, _| {
