@@ -305,6 +305,47 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     });
     assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 10);
 
+    // A lost packet is recovered: B sends a NACK, A retransmits (RTX) from its cache.
+    while std::iter::from_fn(|| b.session.poll_media())
+        .next()
+        .is_some()
+    {}
+    for seq in 300..310u16 {
+        a.session
+            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .unwrap();
+    }
+    let mut media_seen = 0;
+    while let Some(t) = a.session.poll_transmit() {
+        let is_media = t.data.len() > 12 && t.data[0] >> 6 == 2 && t.data[1] & 0x7f == 96;
+        if is_media {
+            media_seen += 1;
+            if media_seen == 3 {
+                continue; // lost on the way
+            }
+        }
+        b.session.handle_datagram(now, t.peer, t.local, &t.data);
+    }
+    run(&mut a, &mut b, &mut now, Duration::from_secs(2), |_, _| {
+        false
+    });
+    let recovered = std::iter::from_fn(|| b.session.poll_media()).count();
+    assert_eq!(recovered, 10, "the lost packet was not recovered");
+    let sent = a.session.stats(now);
+    let got = b.session.stats(now);
+    let video_out = sent
+        .outbound
+        .iter()
+        .find(|s| s.kind == Some(MediaKind::Video))
+        .unwrap();
+    let video_in = got
+        .inbound
+        .iter()
+        .find(|s| s.kind == Some(MediaKind::Video))
+        .unwrap();
+    assert!(video_in.nack_count >= 1, "{video_in:?}");
+    assert!(video_out.retransmitted_packets_sent >= 1, "{video_out:?}");
+
     // SRTP with a broken authentication tag, and a replayed packet: dropped, counted.
     a.session
         .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(200, 0x1234))
