@@ -343,7 +343,7 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
 
     // SRTP with a broken authentication tag, and a replayed packet: dropped, counted.
     a.session
-        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(200, 0x1234))
+        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(400, 0x1234))
         .unwrap();
     let srtp = std::iter::from_fn(|| a.session.poll_transmit())
         .find(|t| t.data.len() > 12 && t.data[0] >> 6 == 2 && t.data[1] & 0x7f == 96)
