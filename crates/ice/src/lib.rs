@@ -97,6 +97,8 @@ pub struct Datagram {
     pub data: Vec<u8>,
     /// When it was read.
     pub at: Instant,
+    /// True when it came over ICE-TCP (one RFC 4571 frame), false for UDP.
+    pub tcp: bool,
 }
 
 /// Largest datagram we accept; anything larger is truncated by the kernel and then
@@ -180,6 +182,7 @@ fn receive(
                     peer,
                     data: buf[..n].to_vec(),
                     at: Instant::now(),
+                    tcp: false,
                 };
                 if !deliver(datagram) {
                     return;
@@ -224,6 +227,9 @@ impl Drop for UdpTransport {
         }
     }
 }
+
+mod tcp;
+pub use tcp::TcpTransport;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Sender, TrySendError};
 use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
-use mediaflow_ice::{Datagram, NetConfig, NetError, UdpTransport};
+use mediaflow_ice::{Datagram, NetConfig, NetError, TcpTransport, UdpTransport};
 use mediaflow_rtp::{
     Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
 };
@@ -61,6 +61,8 @@ impl From<NetError> for Error {
 pub(crate) struct WebRtcEndpointElement {
     session: WebRtcSession,
     transport: Option<UdpTransport>,
+    /// ICE-TCP listeners, when enabled.
+    tcp: Option<TcpTransport>,
     outputs: VecDeque<Buffer>,
     upstream: VecDeque<(MediaType, UpstreamEvent)>,
     events: VecDeque<ElementEvent>,
@@ -72,13 +74,16 @@ impl WebRtcEndpointElement {
     /// Sends what the session wrote and collects what it produced.
     fn flush(&mut self) {
         while let Some(t) = self.session.poll_transmit() {
-            match &self.transport {
-                Some(transport) => {
-                    if let Err(e) = transport.send(t.local, t.peer, &t.data) {
-                        tracing::debug!(local = %t.local, peer = %t.peer, "send failed: {e}");
-                    }
-                }
-                None => tracing::debug!("datagram dropped: no transport"),
+            let sent = match (&self.transport, &self.tcp) {
+                (_, Some(tcp)) if t.tcp => tcp.send(t.local, t.peer, &t.data),
+                (Some(udp), _) if !t.tcp => udp.send(t.local, t.peer, &t.data).map(|_| ()),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "no transport for it",
+                )),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
             }
         }
         while let Some(event) = self.session.poll_event() {
@@ -102,7 +107,12 @@ impl WebRtcEndpointElement {
     }
 
     pub(crate) fn handle_datagram(&mut self, d: Datagram) {
-        self.session.handle_datagram(d.at, d.local, d.peer, &d.data);
+        if d.tcp {
+            self.session
+                .handle_tcp_frame(d.at, d.local, d.peer, &d.data);
+        } else {
+            self.session.handle_datagram(d.at, d.local, d.peer, &d.data);
+        }
         self.flush();
     }
 
@@ -268,6 +278,7 @@ pub struct WebRtcEndpointBuilder {
     relay_only: bool,
     external: Vec<std::net::IpAddr>,
     remb: mediaflow_rtp::RembConfig,
+    ice_tcp: bool,
 }
 
 impl WebRtcEndpointBuilder {
@@ -360,6 +371,13 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// Also offer passive ICE-TCP candidates (Kurento's `iceTcp`; off by default here):
+    /// peers that cannot use UDP connect over TCP (RFC 6544, RFC 4571 framing).
+    pub fn ice_tcp(mut self, enabled: bool) -> Self {
+        self.ice_tcp = enabled;
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
@@ -396,6 +414,7 @@ impl WebRtcEndpointBuilder {
         let element = WebRtcEndpointElement {
             session,
             transport: None,
+            tcp: None,
             outputs: VecDeque::new(),
             upstream: VecDeque::new(),
             events: VecDeque::new(),
@@ -403,17 +422,28 @@ impl WebRtcEndpointBuilder {
         };
         let commands = self.pipeline.core.command_sender();
         let net = self.net;
+        let ice_tcp = self.ice_tcp;
         let element = self
             .pipeline
             .add_element_with(Box::new(element), move |w, id| {
-                let transport = UdpTransport::start(&net, move |d| deliver(&commands, id, d))?;
+                let udp_commands = commands.clone();
+                let udp = UdpTransport::start(&net, move |d| deliver(&udp_commands, id, d))?;
+                let tcp = if ice_tcp {
+                    Some(TcpTransport::start(&net, move |d| {
+                        deliver(&commands, id, d)
+                    })?)
+                } else {
+                    None
+                };
                 let endpoint = w
                     .graph
-                    .element_mut(id)
-                    .ok()
-                    .and_then(|e| e.as_any_mut().downcast_mut::<WebRtcEndpointElement>())
+                    .element_as::<WebRtcEndpointElement>(id)
                     .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
-                endpoint.transport = Some(transport);
+                endpoint.transport = Some(udp);
+                if let Some(tcp) = tcp {
+                    endpoint.session.set_tcp_listeners(tcp.local_addrs());
+                    endpoint.tcp = Some(tcp);
+                }
                 Ok(())
             })?;
         Ok(WebRtcEndpoint { element })
@@ -526,6 +556,7 @@ impl WebRtcEndpoint {
             relay_only: false,
             external: Vec::new(),
             remb: mediaflow_rtp::RembConfig::default(),
+            ice_tcp: false,
         }
     }
 

@@ -91,19 +91,25 @@ enum Role {
 }
 
 fn loopback(codec: &str, role: Role) {
-    loopback_with(codec, role, None);
+    loopback_with(codec, role, None, false);
 }
 
-/// The loopback with an optional `max_video_recv_bandwidth` (kbps); returns the
-/// browser's final report.
-fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>) -> Value {
+/// The loopback with an optional `max_video_recv_bandwidth` (kbps), and optionally
+/// over ICE-TCP only (UDP candidates are withheld both ways); returns the browser's
+/// final report.
+fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool) -> Value {
     let started = Instant::now();
     let pipeline = MediaPipeline::new().unwrap();
-    let mut builder = WebRtcEndpoint::builder(&pipeline);
+    let mut builder = WebRtcEndpoint::builder(&pipeline).ice_tcp(tcp_only);
     if let Some(kbps) = max_kbps {
         builder = builder.max_video_recv_bandwidth(kbps);
     }
     let endpoint = builder.build().unwrap();
+    let is_tcp = |line: &str| {
+        line.split_whitespace()
+            .nth(2)
+            .is_some_and(|t| t.eq_ignore_ascii_case("tcp"))
+    };
     endpoint.connect(&endpoint).unwrap();
     let events = endpoint.events().unwrap();
     let (peer, stdin, from_peer) = spawn_peer(codec, role);
@@ -111,6 +117,9 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>) -> Value {
         let stdin = stdin.clone();
         endpoint
             .on_ice_candidate_found(move |e| {
+                if tcp_only && !is_tcp(&e.candidate.candidate) {
+                    return;
+                }
                 write_line(
                     &stdin,
                     &json!({"type": "candidate", "candidate": e.candidate.candidate,
@@ -148,7 +157,7 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>) -> Value {
             }
             Some("candidate") => {
                 let candidate = msg["candidate"].as_str().unwrap_or_default();
-                if candidate.is_empty() {
+                if candidate.is_empty() || (tcp_only && !is_tcp(candidate)) {
                     continue;
                 }
                 endpoint
@@ -213,6 +222,16 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>) -> Value {
     assert!(has(
         &|e| matches!(e, Event::MediaStateChanged(m) if m.new_state == MediaState::Connected)
     ));
+    if tcp_only {
+        let pair = seen.iter().find_map(|e| match e {
+            Event::NewCandidatePairSelected(p) => Some(p.candidate_pair.clone()),
+            _ => None,
+        });
+        assert!(
+            pair.as_ref().is_some_and(|p| is_tcp(&p.local_candidate)),
+            "{codec}: not connected over TCP: {pair:?}"
+        );
+    }
     let stats = endpoint.get_stats().unwrap();
     println!("{codec}: endpoint stats {stats:?}");
     assert!(stats.inbound.iter().any(|s| s.packets_received > 0));
@@ -238,13 +257,20 @@ fn chromium_loopback_h264() {
 #[test]
 fn chromium_honours_our_remb_cap() {
     if enabled() {
-        let result = loopback_with("VP8", Role::BrowserOffers, Some(150));
+        let result = loopback_with("VP8", Role::BrowserOffers, Some(150), false);
         let target = result["targetBitrate"].as_f64().unwrap_or(f64::MAX);
         println!("VP8 with a 150 kbps REMB cap: Chromium's target bitrate {target} bps");
         assert!(
             target <= 160_000.0,
             "Chromium ignored the REMB cap: {result}"
         );
+    }
+}
+
+#[test]
+fn chromium_loopback_over_ice_tcp() {
+    if enabled() {
+        loopback_with("VP8", Role::BrowserOffers, None, true);
     }
 }
 

@@ -338,8 +338,13 @@ fn releasing_an_endpoint_frees_its_port_and_threads() {
     // Warm-up, so lazily created process resources are not counted.
     endpoint(&pipeline).release().unwrap();
     let (fds, threads) = (fd_count(), thread_count());
-    for _ in 0..200 {
-        let ep = endpoint(&pipeline);
+    for i in 0..200 {
+        // Every other one with ICE-TCP listeners, whose threads and sockets must go too.
+        let ep = WebRtcEndpoint::builder(&pipeline)
+            .network_interfaces(["lo"])
+            .ice_tcp(i % 2 == 0)
+            .build()
+            .unwrap();
         ep.connect(&ep).unwrap();
         let addr = ep.local_addresses().unwrap()[0];
         ep.release().unwrap();

@@ -70,6 +70,7 @@ impl StunGatherer {
                     local: p.local,
                     peer: server,
                     data: BytesMut::from(&p.request.raw[..]),
+                    tcp: false,
                 }]);
             }
             let expired = p.started + SCHEDULE[SCHEDULE.len() - 1] <= now;

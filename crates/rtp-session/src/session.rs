@@ -160,6 +160,9 @@ pub struct Transmit {
     pub peer: SocketAddr,
     /// The bytes.
     pub data: BytesMut,
+    /// Over the ICE-TCP connection from `peer` to `local` (one RFC 4571 frame), not
+    /// UDP.
+    pub tcp: bool,
 }
 
 /// RTP received from the peer, decrypted.
@@ -262,6 +265,8 @@ pub struct WebRtcSession {
     offer_pending: bool,
     /// The sockets gathering announced, re-announced after an ICE restart.
     gather_sockets: Vec<SocketAddr>,
+    /// ICE-TCP listeners, announced as passive TCP candidates.
+    tcp_listeners: Vec<SocketAddr>,
     ice: IceComponentState,
     /// The stack runs connectivity checks (or has remote candidates to check).
     checking: bool,
@@ -612,6 +617,7 @@ impl WebRtcSession {
             local_set: false,
             offer_pending: false,
             gather_sockets: Vec::new(),
+            tcp_listeners: Vec::new(),
             ice: IceComponentState::Disconnected,
             checking: false,
             pair_pending: false,
@@ -870,6 +876,17 @@ impl WebRtcSession {
             .map_err(stack)?;
             self.announce(&RTCIceCandidate::from(&candidate))?;
         }
+        for addr in self.tcp_listeners.clone() {
+            let mut base_config = udp_candidate(addr);
+            base_config.network = "tcp".to_owned();
+            let candidate = CandidateHostConfig {
+                base_config,
+                tcp_type: rtc::ice::tcp_type::TcpType::Passive,
+            }
+            .new_candidate_host()
+            .map_err(stack)?;
+            self.announce(&RTCIceCandidate::from(&candidate))?;
+        }
         let external = self.config.external_addresses.clone();
         for base in sockets {
             for ip in external.iter().filter(|ip| ip.is_ipv4() == base.is_ipv4()) {
@@ -904,6 +921,12 @@ impl WebRtcSession {
         }
         self.maybe_finish_gathering();
         Ok(())
+    }
+
+    /// Listeners for ICE-TCP (RFC 6544 passive candidates), announced by
+    /// `gather_candidates`.
+    pub fn set_tcp_listeners(&mut self, listeners: Vec<SocketAddr>) {
+        self.tcp_listeners = listeners;
     }
 
     /// Adds a local candidate to the stack and reports it.
@@ -990,7 +1013,8 @@ impl WebRtcSession {
                     let Some(relayed) = self.turn.as_ref().and_then(|t| t.relayed()) else {
                         continue;
                     };
-                    if let Err(e) = self.pc.handle_read(udp_datagram(now, relayed, from, &data)) {
+                    let msg = inbound(now, relayed, from, &data, TransportProtocol::UDP);
+                    if let Err(e) = self.pc.handle_read(msg) {
                         tracing::debug!(%from, "relayed datagram discarded: {e}");
                     }
                 }
@@ -1112,6 +1136,28 @@ impl WebRtcSession {
         peer: SocketAddr,
         data: &[u8],
     ) {
+        self.handle_input(now, local, peer, data, TransportProtocol::UDP);
+    }
+
+    /// A frame arrived on an ICE-TCP connection from `peer` to our listener `local`.
+    pub fn handle_tcp_frame(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: &[u8],
+    ) {
+        self.handle_input(now, local, peer, data, TransportProtocol::TCP);
+    }
+
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: &[u8],
+        protocol: TransportProtocol,
+    ) {
         if !plausible_datagram(data) {
             self.discards.datagrams += 1;
             tracing::debug!(%peer, len = data.len(), "datagram of no known protocol dropped");
@@ -1137,7 +1183,10 @@ impl WebRtcSession {
         // media packet that goes in and no RTP that comes out is such a drop.
         let srtp = self.dtls == DtlsConnectionState::Connected && is_rtp(data);
         let surfaced = self.rtp_surfaced;
-        if let Err(e) = self.pc.handle_read(udp_datagram(now, local, peer, data)) {
+        if let Err(e) = self
+            .pc
+            .handle_read(inbound(now, local, peer, data, protocol))
+        {
             self.discards.datagrams += 1;
             tracing::debug!(%peer, "datagram discarded: {e}");
         } else {
@@ -1174,6 +1223,7 @@ impl WebRtcSession {
                 local: m.transport.local_addr,
                 peer: m.transport.peer_addr,
                 data: m.message,
+                tcp: m.transport.transport_protocol == TransportProtocol::TCP,
             });
         }
     }
@@ -1644,12 +1694,13 @@ fn udp_candidate(addr: SocketAddr) -> CandidateConfig {
     }
 }
 
-/// A received UDP datagram in the stack's input form.
-pub(crate) fn udp_datagram(
+/// A received datagram (or ICE-TCP frame) in the stack's input form.
+pub(crate) fn inbound(
     now: Instant,
     local: SocketAddr,
     peer: SocketAddr,
     data: &[u8],
+    protocol: TransportProtocol,
 ) -> TaggedBytesMut {
     TaggedBytesMut {
         now,
@@ -1657,7 +1708,7 @@ pub(crate) fn udp_datagram(
             local_addr: local,
             peer_addr: peer,
             ecn: None,
-            transport_protocol: TransportProtocol::UDP,
+            transport_protocol: protocol,
         },
         message: BytesMut::from(data),
     }

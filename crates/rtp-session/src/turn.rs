@@ -104,6 +104,7 @@ impl TurnRelay {
                 local: self.local,
                 peer: t.transport.peer_addr,
                 data: t.message,
+                tcp: false,
             }]);
         }
     }
@@ -142,10 +143,13 @@ impl TurnRelay {
         if peer != self.server || local != self.local {
             return None;
         }
-        if let Err(e) = self
-            .client
-            .handle_read(crate::session::udp_datagram(now, local, peer, data))
-        {
+        if let Err(e) = self.client.handle_read(crate::session::inbound(
+            now,
+            local,
+            peer,
+            data,
+            TransportProtocol::UDP,
+        )) {
             tracing::debug!("TURN message refused: {e}");
         }
         Some(self.events(now))
