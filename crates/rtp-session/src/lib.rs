@@ -24,7 +24,7 @@ pub use remb::RembConfig;
 pub use rewrite::Rewriter;
 pub use session::{
     Direction, Discards, MediaKind, MediaPacket, SessionConfig, SessionError, SessionEvent,
-    Transmit, WebRtcSession,
+    SrtpProfile, Transmit, WebRtcSession,
 };
 pub use stats::{InboundRtpStreamStats, OutboundRtpStreamStats, SessionStats};
 pub use turn::TurnServer;

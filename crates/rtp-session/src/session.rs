@@ -85,6 +85,25 @@ pub enum Direction {
     SendOnly,
 }
 
+/// SRTP protection profiles (RFC 5764, RFC 7714).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SrtpProfile {
+    /// AEAD_AES_128_GCM.
+    AeadAes128Gcm,
+    /// AES_CM_128_HMAC_SHA1_80.
+    AesCm128HmacSha1_80,
+}
+
+impl SrtpProfile {
+    fn rtc(self) -> rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile {
+        use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile as P;
+        match self {
+            SrtpProfile::AeadAes128Gcm => P::Srtp_Aead_Aes_128_Gcm,
+            SrtpProfile::AesCm128HmacSha1_80 => P::Srtp_Aes128_Cm_Hmac_Sha1_80,
+        }
+    }
+}
+
 /// Settings of a session.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -103,6 +122,8 @@ pub struct SessionConfig {
     pub relay_only: bool,
     /// Bounds of the REMB estimate sent for received video.
     pub remb: crate::remb::RembConfig,
+    /// SRTP protection profiles offered in DTLS `use_srtp`, preferred first.
+    pub srtp_profiles: Vec<SrtpProfile>,
     /// Public addresses of this host (Kurento's `externalIPv4` / `externalIPv6`): each
     /// host socket is also announced at them, as a server-reflexive candidate.
     pub external_addresses: Vec<std::net::IpAddr>,
@@ -119,6 +140,7 @@ impl Default for SessionConfig {
             relay_only: false,
             external_addresses: Vec::new(),
             remb: crate::remb::RembConfig::default(),
+            srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::AesCm128HmacSha1_80],
         }
     }
 }
@@ -581,8 +603,14 @@ impl WebRtcSession {
         let registry = register_default_interceptors(registry, &mut engine).map_err(stack)?;
         // We answer with `setup:active`: as the DTLS client we start the handshake as
         // soon as ICE connects, with no race against an early ClientHello.
+        if config.srtp_profiles.is_empty() {
+            return Err(SessionError::Stack(
+                "no SRTP protection profile configured".into(),
+            ));
+        }
         let settings = SettingEngineBuilder::new()
             .with_answering_dtls_role(RTCDtlsRole::Client)
+            .with_srtp_protection_profiles(config.srtp_profiles.iter().map(|p| p.rtc()).collect())
             .build();
         let mut configuration = RTCConfigurationBuilder::new();
         if let Some(turn) = &config.turn_server {
@@ -1664,6 +1692,10 @@ impl WebRtcSession {
             datagrams_discarded: self.discards.datagrams,
             srtp_packets_discarded: self.discards.srtp,
             remote_estimated_bitrate: self.remote_remb,
+            srtp_cipher: report
+                .transport()
+                .map(|t| t.srtp_cipher.clone())
+                .filter(|c| !c.is_empty()),
             media_not_sent: self.discards.outgoing_media,
             turn_datagrams_sent: self.turn.as_ref().map_or(0, |t| t.relayed_out),
             turn_datagrams_received: self.turn.as_ref().map_or(0, |t| t.relayed_in),

@@ -67,6 +67,9 @@ pub struct SessionStats {
     /// Media handed to the session that could not be sent (not connected yet, codec not
     /// negotiated with the peer).
     pub media_not_sent: u64,
+    /// The SRTP profile DTLS negotiated (`SRTP_AEAD_AES_128_GCM`,
+    /// `SRTP_AES128_CM_HMAC_SHA1_80`).
+    pub srtp_cipher: Option<String>,
     /// The peer's latest REMB: how many bits per second it can take from us.
     pub remote_estimated_bitrate: Option<u32>,
     /// Datagrams sent through the TURN relay.

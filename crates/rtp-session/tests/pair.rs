@@ -18,8 +18,12 @@ struct Peer {
 
 impl Peer {
     fn new(port: u16, now: Instant) -> Peer {
+        Peer::with_config(port, SessionConfig::default(), now)
+    }
+
+    fn with_config(port: u16, config: SessionConfig, now: Instant) -> Peer {
         Peer {
-            session: WebRtcSession::new(SessionConfig::default(), now).unwrap(),
+            session: WebRtcSession::new(config, now).unwrap(),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             events: Vec::new(),
         }
@@ -480,4 +484,96 @@ fn gathering_ends_when_the_stun_server_is_silent() {
     assert!(done, "gathering never ended");
     assert_eq!(requests, 3, "one request and two retransmissions");
     assert!(now < Instant::now() + Duration::from_secs(5));
+}
+
+/// Offer, answer, trickle and run until both sides are connected.
+fn connected(mut a: Peer, mut b: Peer, now: &mut Instant) -> (Peer, Peer) {
+    let offer = a.session.generate_offer(*now).unwrap();
+    let answer = b.session.process_offer(&offer, *now).unwrap();
+    a.session.process_answer(&answer, *now).unwrap();
+    a.session.gather_candidates(&[a.addr], *now).unwrap();
+    b.session.gather_candidates(&[b.addr], *now).unwrap();
+    trickle(&mut a, &mut b);
+    trickle(&mut b, &mut a);
+    run(&mut a, &mut b, now, Duration::from_secs(10), |a, b| {
+        a.session.states().1 == ConnectionState::Connected
+            && b.session.states().1 == ConnectionState::Connected
+    });
+    assert_eq!(
+        b.session.states().1,
+        ConnectionState::Connected,
+        "{:?}",
+        b.events
+    );
+    (a, b)
+}
+
+#[test]
+fn both_srtp_profiles_work_and_the_negotiated_one_is_reported() {
+    use mediaflow_rtp::SrtpProfile;
+    for (profile, cipher) in [
+        (SrtpProfile::AeadAes128Gcm, "SRTP_AEAD_AES_128_GCM"),
+        (
+            SrtpProfile::AesCm128HmacSha1_80,
+            "SRTP_AES128_CM_HMAC_SHA1_80",
+        ),
+    ] {
+        let mut now = Instant::now();
+        let only = SessionConfig {
+            srtp_profiles: vec![profile],
+            ..SessionConfig::default()
+        };
+        let a = Peer::new(10_000, now);
+        let b = Peer::with_config(20_000, only, now);
+        let (mut a, mut b) = connected(a, b, &mut now);
+        for p in [&mut a, &mut b] {
+            assert_eq!(p.session.stats(now).srtp_cipher.as_deref(), Some(cipher));
+        }
+        for seq in 0..5u16 {
+            a.session
+                .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 9))
+                .unwrap();
+        }
+        run(&mut a, &mut b, &mut now, Duration::from_secs(1), |_, _| {
+            false
+        });
+        assert_eq!(
+            std::iter::from_fn(|| b.session.poll_media()).count(),
+            5,
+            "{cipher}"
+        );
+    }
+}
+
+#[test]
+fn losing_consent_fails_the_session() {
+    let mut now = Instant::now();
+    let (a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    drop(a);
+    // The peer vanished: no more consent checks answered. Time passes.
+    let end = now + Duration::from_secs(60);
+    while now < end && b.session.states().0 != IceComponentState::Failed {
+        while b.session.poll_transmit().is_some() {}
+        now = b
+            .session
+            .poll_timeout()
+            .unwrap_or(end)
+            .clamp(now + Duration::from_millis(10), end);
+        b.session.handle_timeout(now);
+        b.collect_events();
+    }
+    assert_eq!(
+        b.session.states().0,
+        IceComponentState::Failed,
+        "{:?}",
+        b.events
+    );
+    assert_eq!(b.session.states().1, ConnectionState::Disconnected);
+    assert!(
+        b.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Failed(_))),
+        "{:?}",
+        b.events
+    );
 }
