@@ -258,8 +258,8 @@ struct RemoteTrack {
 pub struct Discards {
     /// Datagrams of no protocol of ours (not STUN, DTLS, TURN or RTP/RTCP).
     pub datagrams: u64,
-    /// SRTP packets that yielded no RTP: bad authentication tag, replayed, or for a
-    /// stream the session does not know.
+    /// SRTP packets that yielded no media: bad authentication tag, replayed, for a
+    /// stream the session does not know, or padding-only (bandwidth probes).
     pub srtp: u64,
     /// Media packets handed to `send_rtp` that could not be sent.
     pub outgoing_media: u64,

@@ -62,7 +62,8 @@ pub struct SessionStats {
     pub outbound: Vec<OutboundRtpStreamStats>,
     /// Datagrams refused before the protocol stack (not STUN, DTLS or RTP/RTCP).
     pub datagrams_discarded: u64,
-    /// SRTP packets dropped: bad authentication tag, replayed, or of an unknown stream.
+    /// SRTP packets that yielded no media: bad authentication tag, replayed, of an
+    /// unknown stream, or padding-only (a browser's bandwidth probes).
     pub srtp_packets_discarded: u64,
     /// Media handed to the session that could not be sent (not connected yet, codec not
     /// negotiated with the peer).
