@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_rust_toolchain
-# A real TURN server for the relay tests.
-apt_ensure coturn
+# A real TURN server for the relay tests; valgrind for the C ABI programs.
+apt_ensure coturn valgrind
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets -j2 -- -D warnings
 step "cargo test (workspace)"
 # The browser tests run below, inside a loopback-only network namespace.
 cargo test --workspace -j2 -- --skip chromium_ 2>&1 | tee target/test-output.txt
+
+step "C ABI: header current, C programs plain, under ASan and under valgrind"
+bash scripts/test-c.sh 2>&1 | tee -a target/test-output.txt
 
 step "browser tests (headless Chromium in a loopback-only network namespace)"
 bash scripts/ensure-browser.sh

@@ -342,6 +342,17 @@ impl MediaElement {
         Ok(rx)
     }
 
+    /// Calls `handler` for every event this element raises, on the dispatcher thread.
+    pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
+    where
+        F: Fn(&Event) + Send + Sync + 'static,
+    {
+        self.add_listener(None, move |e| {
+            handler(e);
+            true
+        })
+    }
+
     pub(crate) fn add_listener(
         &self,
         event_type: Option<&'static str>,

@@ -202,6 +202,18 @@ impl MediaPipeline {
         Ok(rx)
     }
 
+    /// Calls `handler` for every event of the pipeline and its elements, on the
+    /// dispatcher thread.
+    pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
+    where
+        F: Fn(&Event) + Send + Sync + 'static,
+    {
+        self.core.add_listener(Scope::All, None, move |e| {
+            handler(e);
+            true
+        })
+    }
+
     /// Calls `handler` for errors no element handled: `Error` events of elements that have
     /// no error handler of their own (Kurento's pipeline error handler).
     pub fn on_error<F>(&self, handler: F) -> Result<ListenerId>
@@ -263,6 +275,18 @@ impl MediaPipeline {
 /// Identifies a handler, for removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
+
+impl ListenerId {
+    /// The id as a number (for bindings).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// An id from `as_u64`.
+    pub fn from_u64(id: u64) -> ListenerId {
+        ListenerId(id)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {

@@ -1,0 +1,530 @@
+//! Events through the C ABI: a callback per element or pipeline, and typed accessors.
+
+use std::ffi::{c_char, c_void, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::*;
+
+/// Kinds of events (Kurento's names).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_event_type {
+    /// `Error`.
+    MF_EVENT_ERROR = 0,
+    /// `ElementConnected`.
+    MF_EVENT_ELEMENT_CONNECTED = 1,
+    /// `ElementDisconnected`.
+    MF_EVENT_ELEMENT_DISCONNECTED = 2,
+    /// `MediaFlowInStateChanged`.
+    MF_EVENT_MEDIA_FLOW_IN_STATE_CHANGED = 3,
+    /// `MediaFlowOutStateChanged`.
+    MF_EVENT_MEDIA_FLOW_OUT_STATE_CHANGED = 4,
+    /// `MediaTranscodingStateChanged`.
+    MF_EVENT_MEDIA_TRANSCODING_STATE_CHANGED = 5,
+    /// `MediaStateChanged`.
+    MF_EVENT_MEDIA_STATE_CHANGED = 6,
+    /// `ConnectionStateChanged`.
+    MF_EVENT_CONNECTION_STATE_CHANGED = 7,
+    /// `IceCandidateFound`.
+    MF_EVENT_ICE_CANDIDATE_FOUND = 8,
+    /// `IceGatheringDone`.
+    MF_EVENT_ICE_GATHERING_DONE = 9,
+    /// `IceComponentStateChanged`.
+    MF_EVENT_ICE_COMPONENT_STATE_CHANGED = 10,
+    /// `NewCandidatePairSelected`.
+    MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED = 11,
+    /// `DtlsConnectionStateChange`.
+    MF_EVENT_DTLS_CONNECTION_STATE_CHANGE = 12,
+}
+
+/// Flowing or not (MediaFlowIn/OutStateChanged).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_media_flow_state {
+    /// Buffers pass.
+    MF_FLOWING = 0,
+    /// No buffer for the idle time.
+    MF_NOT_FLOWING = 1,
+}
+
+/// libnice's component states (IceComponentStateChanged).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_ice_component_state {
+    /// No activity.
+    MF_ICE_DISCONNECTED = 0,
+    /// Gathering local candidates.
+    MF_ICE_GATHERING = 1,
+    /// Connectivity checks running.
+    MF_ICE_CONNECTING = 2,
+    /// A working pair.
+    MF_ICE_CONNECTED = 3,
+    /// Selection final.
+    MF_ICE_READY = 4,
+    /// No connectivity.
+    MF_ICE_FAILED = 5,
+}
+
+/// Connected or not (ConnectionStateChanged, MediaStateChanged).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_connection_state {
+    /// Down.
+    MF_DISCONNECTED = 0,
+    /// Up.
+    MF_CONNECTED = 1,
+}
+
+/// DTLS transport states (DtlsConnectionStateChange).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_dtls_state {
+    /// Not started.
+    MF_DTLS_NEW = 0,
+    /// Handshaking.
+    MF_DTLS_CONNECTING = 1,
+    /// Keys exchanged.
+    MF_DTLS_CONNECTED = 2,
+    /// Closed.
+    MF_DTLS_CLOSED = 3,
+    /// Failed.
+    MF_DTLS_FAILED = 4,
+}
+
+/// An event, valid only while the callback that received it runs (opaque).
+pub struct mf_event {
+    event: Event,
+    type_name: CString,
+    source: CString,
+    /// Strings of the event's own fields, in the order its accessor returns them.
+    fields: Vec<CString>,
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+impl mf_event {
+    fn new(event: &Event) -> mf_event {
+        let fields = match event {
+            Event::IceCandidateFound(e) => vec![
+                cstring(&e.candidate.candidate),
+                cstring(&e.candidate.sdp_mid),
+            ],
+            Event::NewCandidatePairSelected(e) => vec![
+                cstring(&e.candidate_pair.local_candidate),
+                cstring(&e.candidate_pair.remote_candidate),
+            ],
+            Event::Error(e) => vec![cstring(e.error_type.as_str()), cstring(&e.description)],
+            Event::ElementConnected(e) => vec![cstring(&e.sink)],
+            Event::ElementDisconnected(e) => vec![cstring(&e.sink)],
+            _ => Vec::new(),
+        };
+        mf_event {
+            event: event.clone(),
+            type_name: cstring(event.type_name()),
+            source: cstring(event.source()),
+            fields,
+        }
+    }
+}
+
+/// A callback for events. It runs on the pipeline's event thread, may call back into
+/// the API, and must not keep `event` after it returns.
+pub type mf_event_callback = Option<extern "C" fn(event: *const mf_event, user_data: *mut c_void)>;
+
+/// `user_data` travels to the event thread; the caller vouches it may be used there.
+struct UserData(*mut c_void);
+// SAFETY: documented contract of the subscribe functions: user_data is used from the
+// event thread; synchronizing access to it is the caller's part.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+fn forward(
+    callback: extern "C" fn(*const mf_event, *mut c_void),
+    user_data: UserData,
+) -> impl Fn(&Event) + Send + Sync {
+    move |event| {
+        let event = mf_event::new(event);
+        let user_data = &user_data;
+        // A C callback cannot unwind into us, but building the event could panic.
+        let _ = catch_unwind(AssertUnwindSafe(|| callback(&event, user_data.0)));
+    }
+}
+
+/// Calls `callback(event, user_data)` for every event `element` raises, until
+/// `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for
+/// unsubscribing (may be NULL).
+#[no_mangle]
+pub extern "C" fn mf_element_subscribe(
+    element: *const mf_element,
+    callback: mf_event_callback,
+    user_data: *mut c_void,
+    subscription: *mut u64,
+) -> mf_result {
+    guard(|| {
+        let element = non_null(element, "element")?;
+        let callback = callback.ok_or_else(|| fail(MF_RESULT_NULL_ARGUMENT, "callback is NULL"))?;
+        let id = element
+            .inner
+            .on_event(forward(callback, UserData(user_data)))
+            .code()?;
+        if !subscription.is_null() {
+            *out_ptr(subscription, "subscription")? = id.as_u64();
+        }
+        Ok(())
+    })
+}
+
+/// Calls `callback(event, user_data)` for every event of the pipeline and its elements.
+#[no_mangle]
+pub extern "C" fn mf_pipeline_subscribe(
+    pipeline: *const mf_pipeline,
+    callback: mf_event_callback,
+    user_data: *mut c_void,
+    subscription: *mut u64,
+) -> mf_result {
+    guard(|| {
+        let pipeline = non_null(pipeline, "pipeline")?;
+        let callback = callback.ok_or_else(|| fail(MF_RESULT_NULL_ARGUMENT, "callback is NULL"))?;
+        let id = pipeline
+            .inner
+            .on_event(forward(callback, UserData(user_data)))
+            .code()?;
+        if !subscription.is_null() {
+            *out_ptr(subscription, "subscription")? = id.as_u64();
+        }
+        Ok(())
+    })
+}
+
+/// Ends a subscription made with `mf_element_subscribe` on this element.
+#[no_mangle]
+pub extern "C" fn mf_element_unsubscribe(
+    element: *const mf_element,
+    subscription: u64,
+) -> mf_result {
+    guard(|| {
+        let element = non_null(element, "element")?;
+        if element
+            .inner
+            .remove_listener(mediaflow::ListenerId::from_u64(subscription))
+        {
+            Ok(())
+        } else {
+            Err(fail(MF_RESULT_INVALID_ARGUMENT, "no such subscription"))
+        }
+    })
+}
+
+/// Ends a subscription made on this pipeline or any of its elements; no more calls
+/// after the event being delivered, if any. `MF_RESULT_INVALID_ARGUMENT` if unknown.
+#[no_mangle]
+pub extern "C" fn mf_pipeline_unsubscribe(
+    pipeline: *const mf_pipeline,
+    subscription: u64,
+) -> mf_result {
+    guard(|| {
+        let pipeline = non_null(pipeline, "pipeline")?;
+        if pipeline
+            .inner
+            .remove_listener(mediaflow::ListenerId::from_u64(subscription))
+        {
+            Ok(())
+        } else {
+            Err(fail(MF_RESULT_INVALID_ARGUMENT, "no such subscription"))
+        }
+    })
+}
+
+fn event<'a>(e: *const mf_event) -> Result<&'a mf_event, mf_result> {
+    non_null(e, "event")
+}
+
+/// The event's kind. An invalid (NULL) event gives `MF_EVENT_ERROR`.
+#[no_mangle]
+pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
+    use mf_event_type::*;
+    // SAFETY: NULL or an event passed to a running callback.
+    let Some(e) = (unsafe { event.as_ref() }) else {
+        return MF_EVENT_ERROR;
+    };
+    match &e.event {
+        Event::Error(_) => MF_EVENT_ERROR,
+        Event::ElementConnected(_) => MF_EVENT_ELEMENT_CONNECTED,
+        Event::ElementDisconnected(_) => MF_EVENT_ELEMENT_DISCONNECTED,
+        Event::MediaFlowInStateChanged(_) => MF_EVENT_MEDIA_FLOW_IN_STATE_CHANGED,
+        Event::MediaFlowOutStateChanged(_) => MF_EVENT_MEDIA_FLOW_OUT_STATE_CHANGED,
+        Event::MediaTranscodingStateChanged(_) => MF_EVENT_MEDIA_TRANSCODING_STATE_CHANGED,
+        Event::MediaStateChanged(_) => MF_EVENT_MEDIA_STATE_CHANGED,
+        Event::ConnectionStateChanged(_) => MF_EVENT_CONNECTION_STATE_CHANGED,
+        Event::IceCandidateFound(_) => MF_EVENT_ICE_CANDIDATE_FOUND,
+        Event::IceGatheringDone(_) => MF_EVENT_ICE_GATHERING_DONE,
+        Event::IceComponentStateChanged(_) => MF_EVENT_ICE_COMPONENT_STATE_CHANGED,
+        Event::NewCandidatePairSelected(_) => MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED,
+        Event::DtlsConnectionStateChange(_) => MF_EVENT_DTLS_CONNECTION_STATE_CHANGE,
+    }
+}
+
+/// Kurento's name of the event (`"IceCandidateFound"`...); valid during the callback.
+#[no_mangle]
+pub extern "C" fn mf_event_type_name(event: *const mf_event) -> *const c_char {
+    // SAFETY: NULL or an event passed to a running callback.
+    unsafe { event.as_ref() }.map_or(c"".as_ptr(), |e| e.type_name.as_ptr())
+}
+
+/// Id of the object that raised it; valid during the callback.
+#[no_mangle]
+pub extern "C" fn mf_event_source(event: *const mf_event) -> *const c_char {
+    // SAFETY: NULL or an event passed to a running callback.
+    unsafe { event.as_ref() }.map_or(c"".as_ptr(), |e| e.source.as_ptr())
+}
+
+/// When it was raised, in milliseconds since the Unix epoch (0 for NULL).
+#[no_mangle]
+pub extern "C" fn mf_event_timestamp_millis(event: *const mf_event) -> u64 {
+    // SAFETY: NULL or an event passed to a running callback.
+    unsafe { event.as_ref() }.map_or(0, |e| e.event.timestamp_millis())
+}
+
+fn no_field(e: &mf_event) -> mf_result {
+    fail(
+        MF_RESULT_NO_SUCH_FIELD,
+        &format!("{} has no such field", e.event.type_name()),
+    )
+}
+
+/// The media type of MediaFlowIn/Out, MediaTranscoding and ElementConnected/
+/// Disconnected events.
+#[no_mangle]
+pub extern "C" fn mf_event_media_type(
+    event: *const mf_event,
+    out: *mut mf_media_type,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let m = match &e.event {
+            Event::MediaFlowInStateChanged(f) => f.media_type,
+            Event::MediaFlowOutStateChanged(f) => f.media_type,
+            Event::MediaTranscodingStateChanged(t) => t.media_type,
+            Event::ElementConnected(c) => c.media_type,
+            Event::ElementDisconnected(c) => c.media_type,
+            _ => return Err(no_field(e)),
+        };
+        *out_ptr(out, "out")? = c_media_type(m);
+        Ok(())
+    })
+}
+
+/// The state of a MediaFlowIn/OutStateChanged event.
+#[no_mangle]
+pub extern "C" fn mf_event_flow_state(
+    event: *const mf_event,
+    out: *mut mf_media_flow_state,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let state = match &e.event {
+            Event::MediaFlowInStateChanged(f) => f.state,
+            Event::MediaFlowOutStateChanged(f) => f.state,
+            _ => return Err(no_field(e)),
+        };
+        *out_ptr(out, "out")? = match state {
+            MediaFlowState::Flowing => mf_media_flow_state::MF_FLOWING,
+            MediaFlowState::NotFlowing => mf_media_flow_state::MF_NOT_FLOWING,
+        };
+        Ok(())
+    })
+}
+
+/// The state of an IceComponentStateChanged event.
+#[no_mangle]
+pub extern "C" fn mf_event_ice_component_state(
+    event: *const mf_event,
+    out: *mut mf_ice_component_state,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::IceComponentStateChanged(c) = &e.event else {
+            return Err(no_field(e));
+        };
+        use mf_ice_component_state::*;
+        *out_ptr(out, "out")? = match c.state {
+            IceComponentState::Disconnected => MF_ICE_DISCONNECTED,
+            IceComponentState::Gathering => MF_ICE_GATHERING,
+            IceComponentState::Connecting => MF_ICE_CONNECTING,
+            IceComponentState::Connected => MF_ICE_CONNECTED,
+            IceComponentState::Ready => MF_ICE_READY,
+            IceComponentState::Failed => MF_ICE_FAILED,
+        };
+        Ok(())
+    })
+}
+
+/// The candidate of an IceCandidateFound event: its `candidate:` line and sdpMid
+/// (valid during the callback) and m-line index. Any output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_candidate(
+    event: *const mf_event,
+    candidate: *mut *const c_char,
+    sdp_mid: *mut *const c_char,
+    sdp_m_line_index: *mut u32,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::IceCandidateFound(c) = &e.event else {
+            return Err(no_field(e));
+        };
+        // SAFETY: NULL or writable locations of the caller.
+        unsafe {
+            if let Some(o) = candidate.as_mut() {
+                *o = e.fields[0].as_ptr();
+            }
+            if let Some(o) = sdp_mid.as_mut() {
+                *o = e.fields[1].as_ptr();
+            }
+            if let Some(o) = sdp_m_line_index.as_mut() {
+                *o = c.candidate.sdp_m_line_index;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The local and remote candidates of a NewCandidatePairSelected event (valid during
+/// the callback). Either output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_candidate_pair(
+    event: *const mf_event,
+    local: *mut *const c_char,
+    remote: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        if !matches!(e.event, Event::NewCandidatePairSelected(_)) {
+            return Err(no_field(e));
+        }
+        // SAFETY: NULL or writable locations of the caller.
+        unsafe {
+            if let Some(o) = local.as_mut() {
+                *o = e.fields[0].as_ptr();
+            }
+            if let Some(o) = remote.as_mut() {
+                *o = e.fields[1].as_ptr();
+            }
+        }
+        Ok(())
+    })
+}
+
+fn connection(state: bool) -> mf_connection_state {
+    if state {
+        mf_connection_state::MF_CONNECTED
+    } else {
+        mf_connection_state::MF_DISCONNECTED
+    }
+}
+
+/// Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
+/// output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_connection_state(
+    event: *const mf_event,
+    old_state: *mut mf_connection_state,
+    new_state: *mut mf_connection_state,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let (old, new) = match &e.event {
+            Event::ConnectionStateChanged(c) => (
+                c.old_state == ConnectionState::Connected,
+                c.new_state == ConnectionState::Connected,
+            ),
+            Event::MediaStateChanged(m) => (
+                m.old_state == MediaState::Connected,
+                m.new_state == MediaState::Connected,
+            ),
+            _ => return Err(no_field(e)),
+        };
+        // SAFETY: NULL or writable locations of the caller.
+        unsafe {
+            if let Some(o) = old_state.as_mut() {
+                *o = connection(old);
+            }
+            if let Some(o) = new_state.as_mut() {
+                *o = connection(new);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The state of a DtlsConnectionStateChange event.
+#[no_mangle]
+pub extern "C" fn mf_event_dtls_state(
+    event: *const mf_event,
+    out: *mut mf_dtls_state,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::DtlsConnectionStateChange(d) = &e.event else {
+            return Err(no_field(e));
+        };
+        use mf_dtls_state::*;
+        *out_ptr(out, "out")? = match d.state {
+            DtlsConnectionState::New => MF_DTLS_NEW,
+            DtlsConnectionState::Connecting => MF_DTLS_CONNECTING,
+            DtlsConnectionState::Connected => MF_DTLS_CONNECTED,
+            DtlsConnectionState::Closed => MF_DTLS_CLOSED,
+            DtlsConnectionState::Failed => MF_DTLS_FAILED,
+        };
+        Ok(())
+    })
+}
+
+/// Kurento's `type` string, the description and the code of an Error event (strings
+/// valid during the callback). Any output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_error(
+    event: *const mf_event,
+    error_type: *mut *const c_char,
+    description: *mut *const c_char,
+    code: *mut i32,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::Error(err) = &e.event else {
+            return Err(no_field(e));
+        };
+        // SAFETY: NULL or writable locations of the caller.
+        unsafe {
+            if let Some(o) = error_type.as_mut() {
+                *o = e.fields[0].as_ptr();
+            }
+            if let Some(o) = description.as_mut() {
+                *o = e.fields[1].as_ptr();
+            }
+            if let Some(o) = code.as_mut() {
+                *o = err.error_code;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The sink's object id of an ElementConnected/Disconnected event (valid during the
+/// callback).
+#[no_mangle]
+pub extern "C" fn mf_event_sink(event: *const mf_event, sink: *mut *const c_char) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        if !matches!(
+            e.event,
+            Event::ElementConnected(_) | Event::ElementDisconnected(_)
+        ) {
+            return Err(no_field(e));
+        }
+        *out_ptr(sink, "sink")? = e.fields[0].as_ptr();
+        Ok(())
+    })
+}

@@ -1,0 +1,359 @@
+#ifndef MEDIAFLOW_H
+#define MEDIAFLOW_H
+
+/* Generated from crates/capi by `cargo run -p mediaflow-gen-header`. Do not edit: the test command fails when this file is stale. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEDIAFLOW_VERSION "0.1.0"
+#define MEDIAFLOW_VERSION_MAJOR 0
+#define MEDIAFLOW_VERSION_MINOR 1
+#define MEDIAFLOW_VERSION_PATCH 0
+
+// Result of every fallible function.
+typedef enum mf_result {
+  // Success.
+  MF_RESULT_OK = 0,
+  // A required pointer argument was NULL.
+  MF_RESULT_NULL_ARGUMENT = 1,
+  // A string argument was not valid UTF-8.
+  MF_RESULT_INVALID_UTF8 = 2,
+  // An argument was out of its domain.
+  MF_RESULT_INVALID_ARGUMENT = 3,
+  // The pipeline was released.
+  MF_RESULT_PIPELINE_RELEASED = 4,
+  // The element was released.
+  MF_RESULT_ELEMENT_RELEASED = 5,
+  // The elements belong to different pipelines.
+  MF_RESULT_DIFFERENT_PIPELINES = 6,
+  // No such link to disconnect.
+  MF_RESULT_NOT_CONNECTED = 7,
+  // An SDP could not be parsed or applied.
+  MF_RESULT_INVALID_SDP = 8,
+  // The offer has no codec in common with the endpoint.
+  MF_RESULT_NO_COMMON_CODEC = 9,
+  // The call does not fit the negotiation state (e.g. process_answer before
+  // generate_offer).
+  MF_RESULT_WRONG_STATE = 10,
+  // An ICE candidate string does not parse.
+  MF_RESULT_INVALID_CANDIDATE = 11,
+  // The element is not of the type the function needs (e.g. not a WebRtcEndpoint).
+  MF_RESULT_WRONG_ELEMENT_TYPE = 12,
+  // The event has no such field.
+  MF_RESULT_NO_SUCH_FIELD = 13,
+  // The pipeline did not answer in time.
+  MF_RESULT_TIMEOUT = 14,
+  // The system refused a resource (thread, socket, port).
+  MF_RESULT_RESOURCE = 15,
+  // An internal error; the message says more.
+  MF_RESULT_INTERNAL = 16,
+  // A panic was caught at the boundary (a bug in mediaflow).
+  MF_RESULT_PANIC = 17,
+} mf_result;
+
+// Media types of pads (Kurento's MediaType).
+typedef enum mf_media_type {
+  // Audio.
+  MF_MEDIA_AUDIO = 0,
+  // Video.
+  MF_MEDIA_VIDEO = 1,
+  // Data channels.
+  MF_MEDIA_DATA = 2,
+  // All three (connect/disconnect only).
+  MF_MEDIA_ALL = 3,
+} mf_media_type;
+
+// Kinds of events (Kurento's names).
+typedef enum mf_event_type {
+  // `Error`.
+  MF_EVENT_ERROR = 0,
+  // `ElementConnected`.
+  MF_EVENT_ELEMENT_CONNECTED = 1,
+  // `ElementDisconnected`.
+  MF_EVENT_ELEMENT_DISCONNECTED = 2,
+  // `MediaFlowInStateChanged`.
+  MF_EVENT_MEDIA_FLOW_IN_STATE_CHANGED = 3,
+  // `MediaFlowOutStateChanged`.
+  MF_EVENT_MEDIA_FLOW_OUT_STATE_CHANGED = 4,
+  // `MediaTranscodingStateChanged`.
+  MF_EVENT_MEDIA_TRANSCODING_STATE_CHANGED = 5,
+  // `MediaStateChanged`.
+  MF_EVENT_MEDIA_STATE_CHANGED = 6,
+  // `ConnectionStateChanged`.
+  MF_EVENT_CONNECTION_STATE_CHANGED = 7,
+  // `IceCandidateFound`.
+  MF_EVENT_ICE_CANDIDATE_FOUND = 8,
+  // `IceGatheringDone`.
+  MF_EVENT_ICE_GATHERING_DONE = 9,
+  // `IceComponentStateChanged`.
+  MF_EVENT_ICE_COMPONENT_STATE_CHANGED = 10,
+  // `NewCandidatePairSelected`.
+  MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED = 11,
+  // `DtlsConnectionStateChange`.
+  MF_EVENT_DTLS_CONNECTION_STATE_CHANGE = 12,
+} mf_event_type;
+
+// Flowing or not (MediaFlowIn/OutStateChanged).
+typedef enum mf_media_flow_state {
+  // Buffers pass.
+  MF_FLOWING = 0,
+  // No buffer for the idle time.
+  MF_NOT_FLOWING = 1,
+} mf_media_flow_state;
+
+// libnice's component states (IceComponentStateChanged).
+typedef enum mf_ice_component_state {
+  // No activity.
+  MF_ICE_DISCONNECTED = 0,
+  // Gathering local candidates.
+  MF_ICE_GATHERING = 1,
+  // Connectivity checks running.
+  MF_ICE_CONNECTING = 2,
+  // A working pair.
+  MF_ICE_CONNECTED = 3,
+  // Selection final.
+  MF_ICE_READY = 4,
+  // No connectivity.
+  MF_ICE_FAILED = 5,
+} mf_ice_component_state;
+
+// Connected or not (ConnectionStateChanged, MediaStateChanged).
+typedef enum mf_connection_state {
+  // Down.
+  MF_DISCONNECTED = 0,
+  // Up.
+  MF_CONNECTED = 1,
+} mf_connection_state;
+
+// DTLS transport states (DtlsConnectionStateChange).
+typedef enum mf_dtls_state {
+  // Not started.
+  MF_DTLS_NEW = 0,
+  // Handshaking.
+  MF_DTLS_CONNECTING = 1,
+  // Keys exchanged.
+  MF_DTLS_CONNECTED = 2,
+  // Closed.
+  MF_DTLS_CLOSED = 3,
+  // Failed.
+  MF_DTLS_FAILED = 4,
+} mf_dtls_state;
+
+// An element of a pipeline (opaque): a PassThrough, a WebRtcEndpoint, ...
+typedef struct mf_element mf_element;
+
+// An event, valid only while the callback that received it runs (opaque).
+typedef struct mf_event mf_event;
+
+// A media pipeline (opaque).
+typedef struct mf_pipeline mf_pipeline;
+
+// Options of a new WebRtcEndpoint; zero-initialize it (`{0}`) for the defaults.
+// String fields may be NULL.
+typedef struct mf_webrtc_options {
+  // Only receive media.
+  bool recvonly;
+  // Only send media.
+  bool sendonly;
+  // Comma-separated interface names to gather on (NULL: all).
+  const char *network_interfaces;
+  // UDP port range (both 0: any port).
+  uint16_t min_port;
+  // Upper end of the port range.
+  uint16_t max_port;
+  // STUN server host or IP (NULL: none).
+  const char *stun_server_address;
+  // STUN server port (0: 3478).
+  uint16_t stun_server_port;
+  // TURN server as `user:password@host:port` (NULL: none).
+  const char *turn_url;
+  // Offer passive ICE-TCP candidates too.
+  bool ice_tcp;
+  // Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+  uint32_t max_video_recv_bandwidth;
+} mf_webrtc_options;
+
+// A callback for events. It runs on the pipeline's event thread, may call back into
+// the API, and must not keep `event` after it returns.
+typedef void (*mf_event_callback)(const struct mf_event *event, void *user_data);
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+// A short static text naming `result`. Never NULL; not to be freed.
+const char *mf_result_message(enum mf_result result);
+
+// The detail of the last error on the calling thread, copied into `buf` (NUL-terminated,
+// truncated to `len`). Returns the full length without the NUL.
+size_t mf_last_error(char *buf, size_t len);
+
+// Frees a string returned by mediaflow. NULL is ignored.
+void mf_string_free(char *s);
+
+// Creates a pipeline with its worker and event threads. Free it with
+// `mf_pipeline_free`.
+enum mf_result mf_pipeline_new(struct mf_pipeline **out);
+
+// Releases the pipeline: its elements go, its threads end (this call waits for them).
+// The handle stays valid until `mf_pipeline_free`.
+enum mf_result mf_pipeline_release(const struct mf_pipeline *pipeline);
+
+// Frees the handle (releasing the pipeline if that was its last handle). NULL is
+// ignored. Must not race with other calls on this handle.
+void mf_pipeline_free(struct mf_pipeline *pipeline);
+
+// Creates a PassThrough in `pipeline`. Free the handle with `mf_element_free`.
+enum mf_result mf_passthrough_new(const struct mf_pipeline *pipeline, struct mf_element **out);
+
+// Creates an AppSource: buffers the host pushes with `mf_app_source_push` leave its
+// source pads. Free the handle with `mf_element_free`.
+enum mf_result mf_app_source_new(const struct mf_pipeline *pipeline, struct mf_element **out);
+
+// Pushes one buffer (`len` bytes at `data`, copied) into an AppSource. `codec` names
+// the payload's codec by SDP mime type (`"video/VP8"`, ...) or is NULL for raw data;
+// a WebRtcEndpoint sends RTP packets of a codec it negotiated.
+enum mf_result mf_app_source_push(const struct mf_element *source,
+                                  enum mf_media_type media,
+                                  const char *codec,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  bool keyframe);
+
+// Creates a WebRtcEndpoint in `pipeline` (`options` may be NULL for the defaults).
+// Free the handle with `mf_element_free`.
+enum mf_result mf_webrtc_endpoint_new(const struct mf_pipeline *pipeline,
+                                      const struct mf_webrtc_options *options,
+                                      struct mf_element **out);
+
+// Removes the element from its pipeline (its links are disconnected). The handle
+// stays valid until `mf_element_free`.
+enum mf_result mf_element_release(const struct mf_element *element);
+
+// Frees the handle. NULL is ignored. Must not race with other calls on this handle.
+void mf_element_free(struct mf_element *element);
+
+// The element's object id, e.g. `7_mediaflow.WebRtcEndpoint`. Free with
+// `mf_string_free`.
+enum mf_result mf_element_id(const struct mf_element *element, char **out);
+
+// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`. A sink
+// pad has one source: a previous one is disconnected.
+enum mf_result mf_element_connect(const struct mf_element *source,
+                                  const struct mf_element *sink,
+                                  enum mf_media_type media);
+
+// Removes the link(s) from `source` to `sink` for one media type or all.
+enum mf_result mf_element_disconnect(const struct mf_element *source,
+                                     const struct mf_element *sink,
+                                     enum mf_media_type media);
+
+// Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
+// `mf_string_free`).
+enum mf_result mf_webrtc_process_offer(const struct mf_element *endpoint,
+                                       const char *offer,
+                                       char **answer);
+
+// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
+enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char **offer);
+
+// Applies the peer's SDP answer to our offer.
+enum mf_result mf_webrtc_process_answer(const struct mf_element *endpoint, const char *answer);
+
+// Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.
+enum mf_result mf_webrtc_gather_candidates(const struct mf_element *endpoint);
+
+// Adds a candidate of the peer (at any time: before the remote description it is kept).
+// `sdp_mid` may be NULL ("0").
+enum mf_result mf_webrtc_add_ice_candidate(const struct mf_element *endpoint,
+                                           const char *candidate,
+                                           const char *sdp_mid,
+                                           uint32_t sdp_m_line_index);
+
+// RTP statistics as JSON text (W3C webrtc-stats names); free with `mf_string_free`.
+enum mf_result mf_webrtc_get_stats(const struct mf_element *endpoint, char **json);
+
+// Calls `callback(event, user_data)` for every event `element` raises, until
+// `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for
+// unsubscribing (may be NULL).
+enum mf_result mf_element_subscribe(const struct mf_element *element,
+                                    mf_event_callback callback,
+                                    void *user_data,
+                                    uint64_t *subscription);
+
+// Calls `callback(event, user_data)` for every event of the pipeline and its elements.
+enum mf_result mf_pipeline_subscribe(const struct mf_pipeline *pipeline,
+                                     mf_event_callback callback,
+                                     void *user_data,
+                                     uint64_t *subscription);
+
+// Ends a subscription made with `mf_element_subscribe` on this element.
+enum mf_result mf_element_unsubscribe(const struct mf_element *element, uint64_t subscription);
+
+// Ends a subscription made on this pipeline or any of its elements; no more calls
+// after the event being delivered, if any. `MF_RESULT_INVALID_ARGUMENT` if unknown.
+enum mf_result mf_pipeline_unsubscribe(const struct mf_pipeline *pipeline, uint64_t subscription);
+
+// The event's kind. An invalid (NULL) event gives `MF_EVENT_ERROR`.
+enum mf_event_type mf_event_get_type(const struct mf_event *event);
+
+// Kurento's name of the event (`"IceCandidateFound"`...); valid during the callback.
+const char *mf_event_type_name(const struct mf_event *event);
+
+// Id of the object that raised it; valid during the callback.
+const char *mf_event_source(const struct mf_event *event);
+
+// When it was raised, in milliseconds since the Unix epoch (0 for NULL).
+uint64_t mf_event_timestamp_millis(const struct mf_event *event);
+
+// The media type of MediaFlowIn/Out, MediaTranscoding and ElementConnected/
+// Disconnected events.
+enum mf_result mf_event_media_type(const struct mf_event *event, enum mf_media_type *out);
+
+// The state of a MediaFlowIn/OutStateChanged event.
+enum mf_result mf_event_flow_state(const struct mf_event *event, enum mf_media_flow_state *out);
+
+// The state of an IceComponentStateChanged event.
+enum mf_result mf_event_ice_component_state(const struct mf_event *event,
+                                            enum mf_ice_component_state *out);
+
+// The candidate of an IceCandidateFound event: its `candidate:` line and sdpMid
+// (valid during the callback) and m-line index. Any output may be NULL.
+enum mf_result mf_event_candidate(const struct mf_event *event,
+                                  const char **candidate,
+                                  const char **sdp_mid,
+                                  uint32_t *sdp_m_line_index);
+
+// The local and remote candidates of a NewCandidatePairSelected event (valid during
+// the callback). Either output may be NULL.
+enum mf_result mf_event_candidate_pair(const struct mf_event *event,
+                                       const char **local,
+                                       const char **remote);
+
+// Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
+// output may be NULL.
+enum mf_result mf_event_connection_state(const struct mf_event *event,
+                                         enum mf_connection_state *old_state,
+                                         enum mf_connection_state *new_state);
+
+// The state of a DtlsConnectionStateChange event.
+enum mf_result mf_event_dtls_state(const struct mf_event *event, enum mf_dtls_state *out);
+
+// Kurento's `type` string, the description and the code of an Error event (strings
+// valid during the callback). Any output may be NULL.
+enum mf_result mf_event_error(const struct mf_event *event,
+                              const char **error_type,
+                              const char **description,
+                              int32_t *code);
+
+// The sink's object id of an ElementConnected/Disconnected event (valid during the
+// callback).
+enum mf_result mf_event_sink(const struct mf_event *event, const char **sink);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* MEDIAFLOW_H */

@@ -1,0 +1,79 @@
+/* Misuse of the C ABI: each mistake gets its mf_result and a message, never a crash. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mediaflow.h"
+
+static int failures;
+
+#define EXPECT(call, want)                                                                \
+    do {                                                                                  \
+        enum mf_result got_ = (call);                                                     \
+        char detail_[256];                                                                \
+        mf_last_error(detail_, sizeof detail_);                                           \
+        if (got_ != (want)) {                                                             \
+            fprintf(stderr, "FAIL %s: got %s, want %s (%s)\n", #call,                     \
+                    mf_result_message(got_), mf_result_message(want), detail_);            \
+            failures++;                                                                   \
+        } else {                                                                          \
+            printf("ok   %-70s -> %s: %s\n", #call, mf_result_message(got_), detail_);     \
+        }                                                                                 \
+    } while (0)
+
+int main(void) {
+    mf_pipeline *pipeline = NULL;
+    mf_element *endpoint = NULL, *pass = NULL, *other = NULL;
+    char *text = NULL;
+
+    /* NULL handles and outputs. */
+    EXPECT(mf_pipeline_new(NULL), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_passthrough_new(NULL, &pass), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_element_connect(NULL, NULL, MF_MEDIA_ALL), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_webrtc_generate_offer(NULL, &text), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_element_subscribe(NULL, NULL, NULL, NULL), MF_RESULT_NULL_ARGUMENT);
+
+    EXPECT(mf_pipeline_new(&pipeline), MF_RESULT_OK);
+    EXPECT(mf_webrtc_endpoint_new(pipeline, NULL, &endpoint), MF_RESULT_OK);
+    EXPECT(mf_passthrough_new(pipeline, &pass), MF_RESULT_OK);
+    EXPECT(mf_webrtc_generate_offer(endpoint, NULL), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_element_subscribe(endpoint, NULL, NULL, NULL), MF_RESULT_NULL_ARGUMENT);
+
+    /* Bad strings and states. */
+    const char bad_utf8[] = {'v', '=', '0', (char)0xff, (char)0xfe, 0};
+    EXPECT(mf_webrtc_process_offer(endpoint, bad_utf8, &text), MF_RESULT_INVALID_UTF8);
+    EXPECT(mf_webrtc_process_offer(endpoint, "v=0\r\nnot sdp", &text), MF_RESULT_INVALID_SDP);
+    EXPECT(mf_webrtc_process_answer(endpoint, "v=0\r\n"), MF_RESULT_WRONG_STATE);
+    EXPECT(mf_webrtc_add_ice_candidate(endpoint, "candidate:garbage", NULL, 0), MF_RESULT_INVALID_CANDIDATE);
+    EXPECT(mf_webrtc_gather_candidates(pass), MF_RESULT_WRONG_ELEMENT_TYPE);
+    EXPECT(mf_app_source_push(pass, MF_MEDIA_VIDEO, NULL, NULL, 0, false), MF_RESULT_WRONG_ELEMENT_TYPE);
+    EXPECT(mf_element_disconnect(pass, endpoint, MF_MEDIA_AUDIO), MF_RESULT_NOT_CONNECTED);
+    EXPECT(mf_pipeline_unsubscribe(pipeline, 12345), MF_RESULT_INVALID_ARGUMENT);
+
+    /* Elements of different pipelines. */
+    mf_pipeline *second = NULL;
+    EXPECT(mf_pipeline_new(&second), MF_RESULT_OK);
+    EXPECT(mf_passthrough_new(second, &other), MF_RESULT_OK);
+    EXPECT(mf_element_connect(pass, other, MF_MEDIA_ALL), MF_RESULT_DIFFERENT_PIPELINES);
+
+    /* Released element, released pipeline: the handles stay valid to call. */
+    EXPECT(mf_element_release(pass), MF_RESULT_OK);
+    EXPECT(mf_element_release(pass), MF_RESULT_ELEMENT_RELEASED);
+    EXPECT(mf_element_connect(endpoint, pass, MF_MEDIA_ALL), MF_RESULT_ELEMENT_RELEASED);
+    EXPECT(mf_pipeline_release(pipeline), MF_RESULT_OK);
+    EXPECT(mf_pipeline_release(pipeline), MF_RESULT_PIPELINE_RELEASED);
+    EXPECT(mf_webrtc_generate_offer(endpoint, &text), MF_RESULT_PIPELINE_RELEASED);
+    EXPECT(mf_passthrough_new(pipeline, &other), MF_RESULT_PIPELINE_RELEASED);
+
+    if (strlen(mf_result_message(MF_RESULT_PANIC)) == 0) failures++;
+    mf_element_free(endpoint);
+    mf_element_free(pass);
+    mf_element_free(other);
+    mf_element_free(NULL);
+    mf_pipeline_free(pipeline);
+    mf_pipeline_free(second);
+    mf_pipeline_free(NULL);
+    mf_string_free(NULL);
+    printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
+    return failures ? 1 : 0;
+}
