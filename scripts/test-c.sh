@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+apt_ensure cmake pkg-config valgrind
+if ! python3 -m pytest --version > /dev/null 2>&1; then
+  if is_root; then
+    python3 -m pip install -q pytest
+  else
+    echo "pytest missing; run: python3 -m pip install --user pytest" >&2
+    exit 1
+  fi
+fi
 
 cargo run -q -j2 -p mediaflow-gen-header -- --check
 cargo build -q -j2 -p mediaflow-capi
@@ -33,5 +42,23 @@ for t in misuse hello_loopback; do
   tail -1 "$OUT/$t-valgrind.log"
   passed=$((passed + 1))
 done
-# In cargo's words, so the summary counts these too.
+step "C via pkg-config (the .pc written next to the library)"
+# shellcheck disable=SC2046
+gcc $CFLAGS tests/c/misuse.c $(PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs --static mediaflow) \
+  -o "$OUT/misuse-pkgconfig"
+LD_LIBRARY_PATH=target/debug timeout 60 "$OUT/misuse-pkgconfig" | tail -1
+passed=$((passed + 1))
+
+step "C++ wrapper via CMake find_package(mediaflow)"
+cmake -S tests/cpp -B target/cpp -Dmediaflow_DIR="$PWD/target/debug/cmake" > "$OUT/cmake.log" 2>&1 \
+  || { cat "$OUT/cmake.log"; exit 1; }
+cmake --build target/cpp -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
+timeout 120 target/cpp/hello_loopback_cpp > "$OUT/cpp.log" 2>&1 || { cat "$OUT/cpp.log"; exit 1; }
+tail -1 "$OUT/cpp.log"
+passed=$((passed + 1))
+
+step "Python (ctypes) with pytest"
+MEDIAFLOW_LIB="$PWD/target/debug/libmediaflow_capi.so" timeout 300 python3 -m pytest -q bindings/python/tests
+
+# In cargo's words, so the summary counts the C and C++ programs too (pytest prints its own).
 echo "test result: ok. $passed passed; 0 failed; 0 ignored; 0 measured; 0 filtered out (C ABI programs)"

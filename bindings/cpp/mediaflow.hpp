@@ -1,0 +1,241 @@
+// mediaflow for C++17: a header-only RAII wrapper over the C ABI (include/mediaflow.h).
+//
+// Error handling: every failing call throws mediaflow::Error, which carries the
+// mf_result code and the detail text. Handles are move-only and free themselves;
+// elements keep their pipeline's handle alive. Event handlers are std::function,
+// called on the pipeline's event thread; they may call back into the API. An Element
+// owns its handlers: destroying it unsubscribes them first.
+#ifndef MEDIAFLOW_HPP
+#define MEDIAFLOW_HPP
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mediaflow.h"
+
+namespace mediaflow {
+
+/// A failed call: the C result code and its detail.
+class Error : public std::runtime_error {
+public:
+    Error(mf_result code, const std::string &what) : std::runtime_error(what), code_(code) {}
+    mf_result code() const noexcept { return code_; }
+
+private:
+    mf_result code_;
+};
+
+namespace detail {
+inline void check(mf_result r) {
+    if (r == MF_RESULT_OK) return;
+    char buf[1024];
+    mf_last_error(buf, sizeof buf);
+    throw Error(r, std::string(mf_result_message(r)) + ": " + buf);
+}
+
+/// Takes ownership of a string returned by the C API.
+inline std::string take(char *s) {
+    std::string out = s ? s : "";
+    mf_string_free(s);
+    return out;
+}
+
+struct PipelineDeleter {
+    void operator()(mf_pipeline *p) const noexcept { mf_pipeline_free(p); }
+};
+struct ElementDeleter {
+    void operator()(mf_element *e) const noexcept { mf_element_free(e); }
+};
+}  // namespace detail
+
+/// A view of an event, valid only inside the handler that received it.
+class Event {
+public:
+    explicit Event(const mf_event *e) : e_(e) {}
+    mf_event_type type() const { return mf_event_get_type(e_); }
+    std::string type_name() const { return mf_event_type_name(e_); }
+    std::string source() const { return mf_event_source(e_); }
+    uint64_t timestamp_millis() const { return mf_event_timestamp_millis(e_); }
+
+    std::optional<mf_media_type> media_type() const {
+        mf_media_type m;
+        return mf_event_media_type(e_, &m) == MF_RESULT_OK ? std::optional(m) : std::nullopt;
+    }
+    std::optional<mf_media_flow_state> flow_state() const {
+        mf_media_flow_state s;
+        return mf_event_flow_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    }
+    std::optional<mf_ice_component_state> ice_state() const {
+        mf_ice_component_state s;
+        return mf_event_ice_component_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    }
+    /// (candidate line, sdpMid, m-line index) of an IceCandidateFound event.
+    struct Candidate {
+        std::string candidate, sdp_mid;
+        uint32_t sdp_m_line_index;
+    };
+    std::optional<Candidate> candidate() const {
+        const char *c = nullptr, *mid = nullptr;
+        uint32_t index = 0;
+        if (mf_event_candidate(e_, &c, &mid, &index) != MF_RESULT_OK) return std::nullopt;
+        return Candidate{c, mid, index};
+    }
+    /// (local, remote) of a NewCandidatePairSelected event.
+    std::optional<std::pair<std::string, std::string>> candidate_pair() const {
+        const char *l = nullptr, *r = nullptr;
+        if (mf_event_candidate_pair(e_, &l, &r) != MF_RESULT_OK) return std::nullopt;
+        return std::make_pair(std::string(l), std::string(r));
+    }
+    /// (type, description) of an Error event.
+    std::optional<std::pair<std::string, std::string>> error() const {
+        const char *t = nullptr, *d = nullptr;
+        if (mf_event_error(e_, &t, &d, nullptr) != MF_RESULT_OK) return std::nullopt;
+        return std::make_pair(std::string(t), std::string(d));
+    }
+
+private:
+    const mf_event *e_;
+};
+
+using Handler = std::function<void(const Event &)>;
+
+class Pipeline;
+
+/// Any element; WebRtcEndpoint and AppSource add their own calls.
+class Element {
+public:
+    Element(Element &&) noexcept = default;
+    Element &operator=(Element &&) noexcept = default;
+    ~Element() {
+        if (!e_) return;
+        for (auto &h : handlers_) mf_element_unsubscribe(e_.get(), h.first);
+    }
+
+    mf_element *raw() const noexcept { return e_.get(); }
+    std::string id() const {
+        char *s = nullptr;
+        detail::check(mf_element_id(raw(), &s));
+        return detail::take(s);
+    }
+    void connect(const Element &sink, mf_media_type media = MF_MEDIA_ALL) const {
+        detail::check(mf_element_connect(raw(), sink.raw(), media));
+    }
+    void disconnect(const Element &sink, mf_media_type media = MF_MEDIA_ALL) const {
+        detail::check(mf_element_disconnect(raw(), sink.raw(), media));
+    }
+    void release() const { detail::check(mf_element_release(raw())); }
+
+    /// Calls `handler` for every event of this element until the Element is destroyed.
+    void on_event(Handler handler) {
+        auto boxed = std::make_unique<Handler>(std::move(handler));
+        uint64_t id = 0;
+        detail::check(mf_element_subscribe(raw(), &Element::trampoline, boxed.get(), &id));
+        handlers_.emplace_back(id, std::move(boxed));
+    }
+
+protected:
+    Element(std::shared_ptr<mf_pipeline> pipeline, mf_element *e) : pipeline_(std::move(pipeline)), e_(e) {}
+
+private:
+    static void trampoline(const mf_event *event, void *user_data) {
+        try {
+            (*static_cast<Handler *>(user_data))(Event(event));
+        } catch (...) {
+            // An exception must not cross into the C library's thread.
+        }
+    }
+
+    std::shared_ptr<mf_pipeline> pipeline_;
+    std::unique_ptr<mf_element, detail::ElementDeleter> e_;
+    std::vector<std::pair<uint64_t, std::unique_ptr<Handler>>> handlers_;
+    friend class Pipeline;
+};
+
+class PassThrough : public Element {
+    using Element::Element;
+    friend class Pipeline;
+};
+
+class AppSource : public Element {
+public:
+    /// Pushes one buffer (copied); `codec` is an SDP mime type like "video/VP8".
+    void push(mf_media_type media, const std::string &codec, const uint8_t *data, size_t len, bool keyframe) const {
+        detail::check(mf_app_source_push(raw(), media, codec.empty() ? nullptr : codec.c_str(), data, len, keyframe));
+    }
+
+private:
+    using Element::Element;
+    friend class Pipeline;
+};
+
+class WebRtcEndpoint : public Element {
+public:
+    std::string process_offer(const std::string &offer) const {
+        char *answer = nullptr;
+        detail::check(mf_webrtc_process_offer(raw(), offer.c_str(), &answer));
+        return detail::take(answer);
+    }
+    std::string generate_offer() const {
+        char *offer = nullptr;
+        detail::check(mf_webrtc_generate_offer(raw(), &offer));
+        return detail::take(offer);
+    }
+    void process_answer(const std::string &answer) const {
+        detail::check(mf_webrtc_process_answer(raw(), answer.c_str()));
+    }
+    void gather_candidates() const { detail::check(mf_webrtc_gather_candidates(raw())); }
+    void add_ice_candidate(const std::string &candidate, const std::string &sdp_mid, uint32_t index) const {
+        detail::check(mf_webrtc_add_ice_candidate(raw(), candidate.c_str(), sdp_mid.c_str(), index));
+    }
+    /// RTP statistics as JSON text.
+    std::string stats() const {
+        char *json = nullptr;
+        detail::check(mf_webrtc_get_stats(raw(), &json));
+        return detail::take(json);
+    }
+
+private:
+    using Element::Element;
+    friend class Pipeline;
+};
+
+/// A media pipeline; elements are created from it.
+class Pipeline {
+public:
+    Pipeline() {
+        mf_pipeline *p = nullptr;
+        detail::check(mf_pipeline_new(&p));
+        p_ = std::shared_ptr<mf_pipeline>(p, detail::PipelineDeleter{});
+    }
+    mf_pipeline *raw() const noexcept { return p_.get(); }
+    void release() const { detail::check(mf_pipeline_release(raw())); }
+
+    PassThrough pass_through() const {
+        mf_element *e = nullptr;
+        detail::check(mf_passthrough_new(raw(), &e));
+        return PassThrough(p_, e);
+    }
+    AppSource app_source() const {
+        mf_element *e = nullptr;
+        detail::check(mf_app_source_new(raw(), &e));
+        return AppSource(p_, e);
+    }
+    WebRtcEndpoint webrtc_endpoint(const mf_webrtc_options *options = nullptr) const {
+        mf_element *e = nullptr;
+        detail::check(mf_webrtc_endpoint_new(raw(), options, &e));
+        return WebRtcEndpoint(p_, e);
+    }
+
+private:
+    std::shared_ptr<mf_pipeline> p_;
+};
+
+}  // namespace mediaflow
+
+#endif  // MEDIAFLOW_HPP
