@@ -141,6 +141,14 @@ typedef enum mf_dtls_state {
   MF_DTLS_FAILED = 4,
 } mf_dtls_state;
 
+// Transcoding or not (MediaTranscodingStateChanged).
+typedef enum mf_transcoding_state {
+  // Decoding and re-encoding for a consumer.
+  MF_TRANSCODING = 0,
+  // Forwarding as it came.
+  MF_NOT_TRANSCODING = 1,
+} mf_transcoding_state;
+
 // An element of a pipeline (opaque): a PassThrough, a WebRtcEndpoint, ...
 typedef struct mf_element mf_element;
 
@@ -173,6 +181,12 @@ typedef struct mf_webrtc_options {
   bool ice_tcp;
   // Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
   uint32_t max_video_recv_bandwidth;
+  // Connect through the TURN relay only (needs `turn_url`).
+  bool relay_only;
+  // Public IPv4 or IPv6 address of this host behind a 1:1 NAT (NULL: none).
+  const char *external_address;
+  // Also gather IPv6 host candidates.
+  bool ipv6;
 } mf_webrtc_options;
 
 // A callback for events. It runs on the pipeline's event thread, may call back into
@@ -222,6 +236,24 @@ enum mf_result mf_app_source_push(const struct mf_element *source,
                                   size_t len,
                                   bool keyframe);
 
+// Creates an AppSink holding up to `capacity` buffers (0: 1024) for the host to take
+// with `mf_app_sink_pull`. Free the handle with `mf_element_free`.
+enum mf_result mf_app_sink_new(const struct mf_pipeline *pipeline,
+                               size_t capacity,
+                               struct mf_element **out);
+
+// Takes the next buffer that reached an AppSink, waiting at most `timeout_ms`
+// (`MF_RESULT_TIMEOUT` when none came). Its bytes are copied into `buf` (up to
+// `capacity`; `*len` receives the full size, which may be larger). `media` and
+// `keyframe` may be NULL.
+enum mf_result mf_app_sink_pull(const struct mf_element *sink,
+                                uint32_t timeout_ms,
+                                uint8_t *buf,
+                                size_t capacity,
+                                size_t *len,
+                                enum mf_media_type *media,
+                                bool *keyframe);
+
 // Creates a WebRtcEndpoint in `pipeline` (`options` may be NULL for the defaults).
 // Free the handle with `mf_element_free`.
 enum mf_result mf_webrtc_endpoint_new(const struct mf_pipeline *pipeline,
@@ -238,6 +270,14 @@ void mf_element_free(struct mf_element *element);
 // The element's object id, e.g. `7_mediaflow.WebRtcEndpoint`. Free with
 // `mf_string_free`.
 enum mf_result mf_element_id(const struct mf_element *element, char **out);
+
+// Sets a tag on the element (Kurento's addTag); an existing key is replaced.
+enum mf_result mf_element_add_tag(const struct mf_element *element,
+                                  const char *key,
+                                  const char *value);
+
+// Whether the element's events carry its tags (Kurento's sendTagsInEvents).
+enum mf_result mf_element_set_send_tags_in_events(const struct mf_element *element, bool send);
 
 // Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`. A sink
 // pad has one source: a previous one is disconnected.
@@ -351,6 +391,21 @@ enum mf_result mf_event_error(const struct mf_event *event,
 // The sink's object id of an ElementConnected/Disconnected event (valid during the
 // callback).
 enum mf_result mf_event_sink(const struct mf_event *event, const char **sink);
+
+// The state and branch name (valid during the callback; may be NULL) of a
+// MediaTranscodingStateChanged event.
+enum mf_result mf_event_transcoding_state(const struct mf_event *event,
+                                          enum mf_transcoding_state *state,
+                                          const char **bin_name);
+
+// How many tags the event carries (its source's, when it sends tags in events).
+size_t mf_event_tag_count(const struct mf_event *event);
+
+// Tag `index` (< `mf_event_tag_count`): key and value, valid during the callback.
+enum mf_result mf_event_tag(const struct mf_event *event,
+                            size_t index,
+                            const char **key,
+                            const char **value);
 
 #ifdef __cplusplus
 }  // extern "C"

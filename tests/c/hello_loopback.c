@@ -35,11 +35,17 @@ struct peer {
 };
 
 static atomic_int flowed_back;
+static atomic_int tagged_events;
 
 static void on_event(const mf_event *event, void *user_data) {
     struct peer *peer = user_data;
     enum mf_event_type type = mf_event_get_type(event);
     if ((int)type >= 0 && (int)type < 13) atomic_fetch_add(&peer->events_seen[type], 1);
+    for (size_t i = 0; i < mf_event_tag_count(event); i++) {
+        const char *key, *value;
+        CHECK(mf_event_tag(event, i, &key, &value));
+        if (strcmp(key, "room") == 0 && strcmp(value, "hello") == 0) atomic_fetch_add(&tagged_events, 1);
+    }
     printf("[%s] %s from %s\n", peer->name, mf_event_type_name(event), mf_event_source(event));
 
     if (type == MF_EVENT_ICE_CANDIDATE_FOUND) {
@@ -100,12 +106,14 @@ int main(void) {
     CHECK(mf_webrtc_endpoint_new(pipeline, &options, &offerer));
     CHECK(mf_webrtc_endpoint_new(pipeline, &options, &loopback));
     CHECK(mf_app_source_new(pipeline, &camera));
-    CHECK(mf_passthrough_new(pipeline, &screen));
+    CHECK(mf_app_sink_new(pipeline, 0, &screen));
+    CHECK(mf_element_add_tag(loopback, "room", "hello"));
+    CHECK(mf_element_set_send_tags_in_events(loopback, true));
 
     /* The Hello World pipeline: the answering endpoint connected to itself. */
     CHECK(mf_element_connect(loopback, loopback, MF_MEDIA_ALL));
     CHECK(mf_element_connect(camera, offerer, MF_MEDIA_VIDEO));
-    CHECK(mf_element_connect(offerer, screen, MF_MEDIA_VIDEO));
+    CHECK(mf_element_connect(offerer, screen, MF_MEDIA_VIDEO)); /* what comes back */
 
     static struct peer offer_side = {.name = "offerer"}, answer_side = {.name = "loopback"};
     offer_side.self = offerer;
@@ -136,6 +144,21 @@ int main(void) {
             break;
         }
         nanosleep(&tick, NULL);
+    }
+
+    /* The looped packets are in the AppSink: VP8 RTP with our payload. */
+    uint8_t got[2048];
+    size_t got_len = 0;
+    enum mf_media_type got_media;
+    bool got_key;
+    CHECK(mf_app_sink_pull(screen, 5000, got, sizeof got, &got_len, &got_media, &got_key));
+    if (got_media != MF_MEDIA_VIDEO || got_len < 20 || (got[0] >> 6) != 2 || got[got_len - 1] != 0xab) {
+        fprintf(stderr, "the looped buffer is not our VP8 packet (%zu bytes)\n", got_len);
+        ok = 0;
+    }
+    if (atomic_load(&tagged_events) == 0) {
+        fprintf(stderr, "no event carried the loopback's tag\n");
+        ok = 0;
     }
 
     char *stats = NULL;

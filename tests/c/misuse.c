@@ -49,6 +49,18 @@ int main(void) {
     EXPECT(mf_app_source_push(pass, MF_MEDIA_VIDEO, NULL, NULL, 0, false), MF_RESULT_WRONG_ELEMENT_TYPE);
     EXPECT(mf_element_disconnect(pass, endpoint, MF_MEDIA_AUDIO), MF_RESULT_NOT_CONNECTED);
     EXPECT(mf_pipeline_unsubscribe(pipeline, 12345), MF_RESULT_INVALID_ARGUMENT);
+    size_t len = 0;
+    EXPECT(mf_app_sink_pull(pass, 0, NULL, 0, &len, NULL, NULL), MF_RESULT_WRONG_ELEMENT_TYPE);
+    mf_element *sink = NULL;
+    EXPECT(mf_app_sink_new(pipeline, 4, &sink), MF_RESULT_OK);
+    EXPECT(mf_app_sink_pull(sink, 10, NULL, 0, &len, NULL, NULL), MF_RESULT_TIMEOUT);
+    EXPECT(mf_app_sink_pull(sink, 10, NULL, 0, NULL, NULL, NULL), MF_RESULT_NULL_ARGUMENT);
+    mf_webrtc_options bad_ip = {0};
+    bad_ip.external_address = "not-an-ip";
+    mf_element *nope = NULL;
+    EXPECT(mf_webrtc_endpoint_new(pipeline, &bad_ip, &nope), MF_RESULT_INVALID_ARGUMENT);
+    EXPECT(mf_element_add_tag(pass, NULL, "v"), MF_RESULT_NULL_ARGUMENT);
+    mf_element_free(sink);
 
     /* Elements of different pipelines. */
     mf_pipeline *second = NULL;

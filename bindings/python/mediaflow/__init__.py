@@ -112,6 +112,9 @@ class _Options(ctypes.Structure):
         ("turn_url", ctypes.c_char_p),
         ("ice_tcp", ctypes.c_bool),
         ("max_video_recv_bandwidth", ctypes.c_uint32),
+        ("relay_only", ctypes.c_bool),
+        ("external_address", ctypes.c_char_p),
+        ("ipv6", ctypes.c_bool),
     ]
 
 
@@ -252,13 +255,15 @@ class Pipeline:
         return AppSource(self, _lib.mf_app_source_new)
 
     def webrtc_endpoint(self, network_interfaces=None, recvonly=False, sendonly=False, stun=None,
-                        turn_url=None, ice_tcp=False, max_video_recv_bandwidth=0):
+                        turn_url=None, ice_tcp=False, max_video_recv_bandwidth=0, relay_only=False,
+                        external_address=None, ipv6=False):
         options = _Options(recvonly=recvonly, sendonly=sendonly,
                            network_interfaces=_text(network_interfaces),
                            stun_server_address=_text(stun[0]) if stun else None,
                            stun_server_port=stun[1] if stun else 0,
                            turn_url=_text(turn_url), ice_tcp=ice_tcp,
-                           max_video_recv_bandwidth=max_video_recv_bandwidth)
+                           max_video_recv_bandwidth=max_video_recv_bandwidth, relay_only=relay_only,
+                           external_address=_text(external_address), ipv6=ipv6)
         return WebRtcEndpoint(self, lambda p, out: _lib.mf_webrtc_endpoint_new(p, ctypes.byref(options), out))
 
     def __del__(self):

@@ -91,6 +91,16 @@ pub enum mf_dtls_state {
     MF_DTLS_FAILED = 4,
 }
 
+/// Transcoding or not (MediaTranscodingStateChanged).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_transcoding_state {
+    /// Decoding and re-encoding for a consumer.
+    MF_TRANSCODING = 0,
+    /// Forwarding as it came.
+    MF_NOT_TRANSCODING = 1,
+}
+
 /// An event, valid only while the callback that received it runs (opaque).
 pub struct mf_event {
     event: Event,
@@ -98,6 +108,8 @@ pub struct mf_event {
     source: CString,
     /// Strings of the event's own fields, in the order its accessor returns them.
     fields: Vec<CString>,
+    /// The source's tags (key, value), when it sends tags in events.
+    tags: Vec<(CString, CString)>,
 }
 
 fn cstring(s: &str) -> CString {
@@ -118,6 +130,7 @@ impl mf_event {
             Event::Error(e) => vec![cstring(e.error_type.as_str()), cstring(&e.description)],
             Event::ElementConnected(e) => vec![cstring(&e.sink)],
             Event::ElementDisconnected(e) => vec![cstring(&e.sink)],
+            Event::MediaTranscodingStateChanged(e) => vec![cstring(&e.bin_name)],
             _ => Vec::new(),
         };
         mf_event {
@@ -125,6 +138,11 @@ impl mf_event {
             type_name: cstring(event.type_name()),
             source: cstring(event.source()),
             fields,
+            tags: event
+                .tags()
+                .iter()
+                .map(|(k, v)| (cstring(k), cstring(v)))
+                .collect(),
         }
     }
 }
@@ -525,6 +543,60 @@ pub extern "C" fn mf_event_sink(event: *const mf_event, sink: *mut *const c_char
             return Err(no_field(e));
         }
         *out_ptr(sink, "sink")? = e.fields[0].as_ptr();
+        Ok(())
+    })
+}
+
+/// The state and branch name (valid during the callback; may be NULL) of a
+/// MediaTranscodingStateChanged event.
+#[no_mangle]
+pub extern "C" fn mf_event_transcoding_state(
+    event: *const mf_event,
+    state: *mut mf_transcoding_state,
+    bin_name: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::MediaTranscodingStateChanged(t) = &e.event else {
+            return Err(no_field(e));
+        };
+        *out_ptr(state, "state")? = match t.state {
+            mediaflow::MediaTranscodingState::Transcoding => mf_transcoding_state::MF_TRANSCODING,
+            mediaflow::MediaTranscodingState::NotTranscoding => {
+                mf_transcoding_state::MF_NOT_TRANSCODING
+            }
+        };
+        // SAFETY: NULL or a writable location of the caller.
+        if let Some(o) = unsafe { bin_name.as_mut() } {
+            *o = e.fields[0].as_ptr();
+        }
+        Ok(())
+    })
+}
+
+/// How many tags the event carries (its source's, when it sends tags in events).
+#[no_mangle]
+pub extern "C" fn mf_event_tag_count(event: *const mf_event) -> usize {
+    // SAFETY: NULL or an event passed to a running callback.
+    unsafe { event.as_ref() }.map_or(0, |e| e.tags.len())
+}
+
+/// Tag `index` (< `mf_event_tag_count`): key and value, valid during the callback.
+#[no_mangle]
+pub extern "C" fn mf_event_tag(
+    event: *const mf_event,
+    index: usize,
+    key: *mut *const c_char,
+    value: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let (k, v) = e
+            .tags
+            .get(index)
+            .ok_or_else(|| fail(MF_RESULT_INVALID_ARGUMENT, "no tag at that index"))?;
+        *out_ptr(key, "key")? = k.as_ptr();
+        *out_ptr(value, "value")? = v.as_ptr();
         Ok(())
     })
 }

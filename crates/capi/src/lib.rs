@@ -26,7 +26,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use mediaflow::{
-    AppSource, Buffer, ConnectionState, DtlsConnectionState, Error, Event, IceCandidate,
+    AppSink, AppSource, Buffer, ConnectionState, DtlsConnectionState, Error, Event, IceCandidate,
     IceComponentState, MediaElement, MediaFlowState, MediaPipeline, MediaState, MediaType,
     PassThrough, WebRtcEndpoint,
 };
@@ -255,6 +255,7 @@ pub struct mf_element {
     inner: MediaElement,
     webrtc: Option<WebRtcEndpoint>,
     app_source: Option<AppSource>,
+    app_sink: Option<AppSink>,
 }
 
 /// Creates a pipeline with its worker and event threads. Free it with
@@ -299,6 +300,7 @@ fn plain(inner: MediaElement) -> mf_element {
         inner,
         webrtc: None,
         app_source: None,
+        app_sink: None,
     }
 }
 
@@ -383,6 +385,76 @@ pub extern "C" fn mf_app_source_push(
     })
 }
 
+/// Creates an AppSink holding up to `capacity` buffers (0: 1024) for the host to take
+/// with `mf_app_sink_pull`. Free the handle with `mf_element_free`.
+#[no_mangle]
+pub extern "C" fn mf_app_sink_new(
+    pipeline: *const mf_pipeline,
+    capacity: usize,
+    out: *mut *mut mf_element,
+) -> mf_result {
+    guard(|| {
+        let pipeline = non_null(pipeline, "pipeline")?;
+        let capacity = if capacity == 0 { 1024 } else { capacity };
+        let sink = AppSink::with_capacity(&pipeline.inner, capacity).code()?;
+        new_element(
+            out,
+            mf_element {
+                app_sink: Some(sink.clone()),
+                ..plain(sink.into())
+            },
+        )
+    })
+}
+
+/// Takes the next buffer that reached an AppSink, waiting at most `timeout_ms`
+/// (`MF_RESULT_TIMEOUT` when none came). Its bytes are copied into `buf` (up to
+/// `capacity`; `*len` receives the full size, which may be larger). `media` and
+/// `keyframe` may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_app_sink_pull(
+    sink: *const mf_element,
+    timeout_ms: u32,
+    buf: *mut u8,
+    capacity: usize,
+    len: *mut usize,
+    media: *mut mf_media_type,
+    keyframe: *mut bool,
+) -> mf_result {
+    guard(|| {
+        let element = non_null(sink, "sink")?;
+        let sink = element.app_sink.as_ref().ok_or_else(|| {
+            fail(
+                MF_RESULT_WRONG_ELEMENT_TYPE,
+                "the element is not an AppSink",
+            )
+        })?;
+        let len = out_ptr(len, "len")?;
+        if buf.is_null() && capacity > 0 {
+            return Err(fail(MF_RESULT_NULL_ARGUMENT, "buf is NULL"));
+        }
+        let buffer = sink
+            .recv_timeout(std::time::Duration::from_millis(u64::from(timeout_ms)))
+            .ok_or_else(|| fail(MF_RESULT_TIMEOUT, "no buffer within the timeout"))?;
+        *len = buffer.data.len();
+        let n = buffer.data.len().min(capacity);
+        if n > 0 {
+            // SAFETY: `capacity` writable bytes at `buf` (documented), non-NULL checked.
+            unsafe { std::ptr::copy_nonoverlapping(buffer.data.as_ptr(), buf, n) };
+        }
+        // SAFETY: NULL or writable locations of the caller.
+        unsafe {
+            if let Some(m) = media.as_mut() {
+                *m = c_media_type(buffer.media_type);
+            }
+            if let Some(k) = keyframe.as_mut() {
+                *k = buffer.keyframe;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Options of a new WebRtcEndpoint; zero-initialize it (`{0}`) for the defaults.
 /// String fields may be NULL.
 #[repr(C)]
@@ -407,6 +479,12 @@ pub struct mf_webrtc_options {
     pub ice_tcp: bool,
     /// Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
     pub max_video_recv_bandwidth: u32,
+    /// Connect through the TURN relay only (needs `turn_url`).
+    pub relay_only: bool,
+    /// Public IPv4 or IPv6 address of this host behind a 1:1 NAT (NULL: none).
+    pub external_address: *const c_char,
+    /// Also gather IPv6 host candidates.
+    pub ipv6: bool,
 }
 
 fn opt_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, mf_result> {
@@ -457,8 +535,22 @@ pub extern "C" fn mf_webrtc_endpoint_new(
             if let Some(turn) = opt_str(o.turn_url, "turn_url")? {
                 builder = builder.turn_url(turn);
             }
+            if let Some(ip) = opt_str(o.external_address, "external_address")? {
+                builder = match ip.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(v4)) => builder.external_ipv4(v4),
+                    Ok(std::net::IpAddr::V6(v6)) => builder.external_ipv6(v6),
+                    Err(_) => {
+                        return Err(fail(
+                            MF_RESULT_INVALID_ARGUMENT,
+                            &format!("external_address {ip:?} is not an IP address"),
+                        ))
+                    }
+                };
+            }
             builder = builder
                 .ice_tcp(o.ice_tcp)
+                .ipv6(o.ipv6)
+                .relay_only(o.relay_only)
                 .max_video_recv_bandwidth(o.max_video_recv_bandwidth);
         }
         let endpoint = builder.build().code()?;
@@ -498,6 +590,36 @@ pub extern "C" fn mf_element_id(element: *const mf_element, out: *mut *mut c_cha
         let element = non_null(element, "element")?;
         *out_ptr(out, "out")? = owned_string(element.inner.id());
         Ok(())
+    })
+}
+
+/// Sets a tag on the element (Kurento's addTag); an existing key is replaced.
+#[no_mangle]
+pub extern "C" fn mf_element_add_tag(
+    element: *const mf_element,
+    key: *const c_char,
+    value: *const c_char,
+) -> mf_result {
+    guard(|| {
+        let element = non_null(element, "element")?;
+        element
+            .inner
+            .add_tag(str_arg(key, "key")?, str_arg(value, "value")?)
+            .code()
+    })
+}
+
+/// Whether the element's events carry its tags (Kurento's sendTagsInEvents).
+#[no_mangle]
+pub extern "C" fn mf_element_set_send_tags_in_events(
+    element: *const mf_element,
+    send: bool,
+) -> mf_result {
+    guard(|| {
+        non_null(element, "element")?
+            .inner
+            .set_send_tags_in_events(send)
+            .code()
     })
 }
 
