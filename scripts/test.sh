@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_rust_toolchain
-# A real TURN server for the relay tests; valgrind for the C ABI programs.
-apt_ensure coturn valgrind
+# libvpx and cmake for the codecs (opus builds its bundled libopus with cmake); a real
+# TURN server for the relay tests; valgrind for the C ABI programs.
+apt_ensure libvpx-dev cmake coturn valgrind
 
 step "cargo fmt --check"
 cargo fmt --all --check
