@@ -82,8 +82,10 @@ impl MediaPipelineBuilder {
         let (commands, command_rx) = bounded(COMMAND_QUEUE);
         let (dispatch_tx, dispatch_rx) = unbounded();
         let registry = Arc::new(Mutex::new(Registry::default()));
+        let mut graph = Graph::new(self.graph);
+        graph.set_transcoder_factory(Box::new(mediaflow_transcoder::CodecTranscoderFactory));
         let worker = Worker {
-            graph: Graph::new(self.graph),
+            graph,
             elements: HashMap::new(),
             dispatch: dispatch_tx,
         };

@@ -162,6 +162,11 @@ impl Element for WebRtcEndpointElement {
         self.timeout
     }
 
+    fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
+        let list = self.session.accepted_codecs(kind_of(media_type)?);
+        (!list.is_empty()).then_some(list)
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.session.handle_timeout(now);
         self.flush();

@@ -121,8 +121,45 @@ pub trait Element: Send + 'static {
         None
     }
 
+    /// The codecs this element can take on its sink pad of `media_type` (SDP mime
+    /// types, preferred first), or `None` when it takes anything. Buffers of another
+    /// codec reach it through a transcoder the graph inserts on the link.
+    fn accepted_codecs(&self, _media_type: MediaType) -> Option<&[&'static str]> {
+        None
+    }
+
     /// Access to the concrete type, for element-specific operations of the owning layer.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// Converts the media of one link from one codec to another, off the forwarding path
+/// (its work runs on its own thread; `push` never blocks and drops when behind).
+pub trait LinkTranscoder: Send {
+    /// The codec it converts from.
+    fn source_codec(&self) -> &'static str;
+    /// The codec it produces.
+    fn target_codec(&self) -> &'static str;
+    /// A buffer of the source codec.
+    fn push(&mut self, buffer: Buffer);
+    /// The next converted buffer, if one is ready.
+    fn poll(&mut self) -> Option<Buffer>;
+    /// The consumer needs a keyframe: the encoder makes the next frame one.
+    fn request_keyframe(&mut self);
+    /// True (once) when the decoder needs a keyframe from the source (start, loss).
+    fn poll_keyframe_request(&mut self) -> bool;
+    /// A decoding failure to report (Kurento's STREAM_ERROR_DECODE).
+    fn poll_error(&mut self) -> Option<String>;
+}
+
+/// Makes transcoders for links whose sink does not take the source's codec.
+pub trait TranscoderFactory: Send {
+    /// A transcoder from `from` to `to`, or `None` when that conversion is not supported.
+    fn create(
+        &mut self,
+        media_type: MediaType,
+        from: &'static str,
+        to: &'static str,
+    ) -> Option<Box<dyn LinkTranscoder>>;
 }
 
 /// Forwards every buffer unchanged, and keyframe requests upstream (Kurento's `PassThrough`).

@@ -4,8 +4,10 @@ use std::collections::VecDeque;
 use std::mem;
 use std::time::{Duration, Instant};
 
-use crate::element::{Element, ElementEvent, UpstreamEvent};
-use crate::types::{Buffer, ElementId, MediaFlowState, MediaType};
+use crate::element::{
+    Element, ElementEvent, ErrorType, LinkTranscoder, TranscoderFactory, UpstreamEvent,
+};
+use crate::types::{Buffer, ElementId, MediaFlowState, MediaTranscodingState, MediaType};
 
 /// Tunables of a graph.
 #[derive(Clone, Debug)]
@@ -135,6 +137,10 @@ struct Link {
     dropped: u64,
     /// A buffer was dropped and no keyframe passed since: the source was asked for one.
     awaiting_keyframe: bool,
+    /// Converts the source's codec to one the sink takes, when they differ.
+    transcoder: Option<Box<dyn LinkTranscoder>>,
+    /// The transcoding state last reported for this link (`None`: nothing passed yet).
+    transcoding: Option<bool>,
 }
 
 impl Link {
@@ -171,6 +177,10 @@ pub struct Graph {
     new_video_links: Vec<ElementId>,
     /// `run` stopped at `max_rounds` with work left; continue at this instant.
     resume_at: Option<Instant>,
+    /// Makes transcoders for links whose sink does not take the source's codec.
+    factory: Option<Box<dyn TranscoderFactory>>,
+    /// When `run` last ran: transcoders are polled shortly after.
+    last_run: Option<Instant>,
 }
 
 impl Default for Graph {
@@ -192,7 +202,15 @@ impl Graph {
             upstream_scratch: Vec::new(),
             new_video_links: Vec::new(),
             resume_at: None,
+            factory: None,
+            last_run: None,
         }
+    }
+
+    /// Installs what makes transcoders; without one, buffers a sink does not take are
+    /// dropped.
+    pub fn set_transcoder_factory(&mut self, factory: Box<dyn TranscoderFactory>) {
+        self.factory = Some(factory);
     }
 
     /// The configuration in force.
@@ -318,6 +336,8 @@ impl Graph {
             queue: VecDeque::new(),
             dropped: 0,
             awaiting_keyframe: false,
+            transcoder: None,
+            transcoding: None,
         };
         let index = match self.free_links.pop() {
             Some(i) => {
@@ -467,6 +487,7 @@ impl Graph {
     /// upstream-first therefore moves a buffer end to end in one round.
     pub fn run(&mut self, now: Instant) {
         self.resume_at = None;
+        self.last_run = Some(now);
         for source in std::mem::take(&mut self.new_video_links) {
             if let Ok(node) = self.node_mut(source) {
                 node.element
@@ -504,15 +525,85 @@ impl Graph {
                     let Some(buffer) = link.queue.pop_front() else {
                         break;
                     };
-                    node.element.handle_input(buffer, now);
-                    if node.flow_in[m].pass(now) {
-                        self.events.push_back(GraphEvent::MediaFlowIn {
-                            element: id,
+                    progress = true;
+                    let wanted = buffer.codec.and_then(|codec| {
+                        let list = node.element.accepted_codecs(media_type)?;
+                        if list.contains(&codec) {
+                            return None;
+                        }
+                        list.first().map(|&to| (codec, to))
+                    });
+                    let Some((from, to)) = wanted else {
+                        if link.transcoder.take().is_some()
+                            || (buffer.codec.is_some() && link.transcoding.is_none())
+                        {
+                            report_transcoding(&mut self.events, link, false);
+                        }
+                        node.element.handle_input(buffer, now);
+                        if node.flow_in[m].pass(now) {
+                            self.events.push_back(GraphEvent::MediaFlowIn {
+                                element: id,
+                                media_type,
+                                state: MediaFlowState::Flowing,
+                            });
+                        }
+                        continue;
+                    };
+                    let fits = link
+                        .transcoder
+                        .as_ref()
+                        .is_some_and(|t| t.source_codec() == from && t.target_codec() == to);
+                    if !fits {
+                        link.transcoder = self
+                            .factory
+                            .as_mut()
+                            .and_then(|f| f.create(media_type, from, to));
+                        if link.transcoder.is_some() {
+                            report_transcoding(&mut self.events, link, true);
+                        } else {
+                            tracing::debug!(from, to, "no transcoder for this conversion");
+                        }
+                    }
+                    match link.transcoder.as_mut() {
+                        Some(t) => t.push(buffer),
+                        None => link.dropped += 1,
+                    }
+                }
+                // What the link's transcoder produced goes to the sink as if it came
+                // on the link; its requests go to the source.
+                if let Some(t) = link.transcoder.as_mut() {
+                    while let Some(buffer) = t.poll() {
+                        progress = true;
+                        if !node.element.accepts_input(media_type) {
+                            link.dropped += 1;
+                            continue;
+                        }
+                        node.element.handle_input(buffer, now);
+                        if node.flow_in[m].pass(now) {
+                            self.events.push_back(GraphEvent::MediaFlowIn {
+                                element: id,
+                                media_type,
+                                state: MediaFlowState::Flowing,
+                            });
+                        }
+                    }
+                    if t.poll_keyframe_request() {
+                        upstream.push((
+                            link.conn.source,
                             media_type,
-                            state: MediaFlowState::Flowing,
+                            UpstreamEvent::KeyframeRequest,
+                        ));
+                    }
+                    while let Some(description) = t.poll_error() {
+                        self.events.push_back(GraphEvent::Element {
+                            element: link.conn.source,
+                            event: ElementEvent::Error {
+                                error_type: ErrorType::StreamErrorDecode,
+                                error_code: 0,
+                                description,
+                            },
                         });
                     }
-                    progress = true;
                 }
             }
             // At most a link's worth per round, so a burst from a source is carried along
@@ -549,11 +640,16 @@ impl Graph {
                 }
             }
             while let Some((media_type, event)) = node.element.poll_upstream() {
-                let feeder = node.input[media_type.index()]
-                    .and_then(|l| self.links[l].as_ref())
-                    .map(|link| link.conn.source);
-                if let Some(feeder) = feeder {
-                    upstream.push((feeder, media_type, event));
+                let Some(link) =
+                    node.input[media_type.index()].and_then(|l| self.links[l].as_mut())
+                else {
+                    continue;
+                };
+                match (link.transcoder.as_mut(), event) {
+                    // The transcoder's encoder answers: a keyframe from the source would
+                    // not help a consumer of the re-encoded stream.
+                    (Some(t), UpstreamEvent::KeyframeRequest) => t.request_keyframe(),
+                    (None, _) => upstream.push((link.conn.source, media_type, event)),
                 }
             }
             while let Some(event) = node.element.poll_event() {
@@ -595,6 +691,12 @@ impl Graph {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let idle = self.config.flow_idle;
         let mut earliest = self.resume_at;
+        if let Some(last) = self.last_run {
+            if self.links.iter().flatten().any(|l| l.transcoder.is_some()) {
+                // Transcoders work on their own threads: look at their output soon.
+                earliest = Some(last + TRANSCODER_POLL);
+            }
+        }
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
@@ -648,6 +750,34 @@ impl Graph {
     pub fn poll_event(&mut self) -> Option<GraphEvent> {
         self.events.pop_front()
     }
+}
+
+/// How often links with a transcoder are polled for its output.
+const TRANSCODER_POLL: Duration = Duration::from_millis(5);
+
+/// Reports a link's transcoding state on its source element, when it changed.
+fn report_transcoding(events: &mut VecDeque<GraphEvent>, link: &mut Link, transcoding: bool) {
+    if link.transcoding == Some(transcoding) {
+        return;
+    }
+    link.transcoding = Some(transcoding);
+    let state = if transcoding {
+        MediaTranscodingState::Transcoding
+    } else {
+        MediaTranscodingState::NotTranscoding
+    };
+    let bin_name = match &link.transcoder {
+        Some(t) => format!("transcoder_{}_to_{}", t.source_codec(), t.target_codec()),
+        None => "passthrough".to_owned(),
+    };
+    events.push_back(GraphEvent::Element {
+        element: link.conn.source,
+        event: ElementEvent::TranscodingStateChanged {
+            media_type: link.conn.media_type,
+            state,
+            bin_name,
+        },
+    });
 }
 
 /// Turns a pad idle past its deadline to NotFlowing; true when it changed.

@@ -10,6 +10,8 @@ mod element;
 mod graph;
 mod types;
 
-pub use element::{Element, ElementEvent, ErrorType, PassThrough, UpstreamEvent};
+pub use element::{
+    Element, ElementEvent, ErrorType, LinkTranscoder, PassThrough, TranscoderFactory, UpstreamEvent,
+};
 pub use graph::{Connection, Graph, GraphConfig, GraphError, GraphEvent};
 pub use types::{Buffer, ElementId, MediaFlowState, MediaTranscodingState, MediaType};

@@ -289,11 +289,15 @@ pub struct WebRtcSession {
     gather_sockets: Vec<SocketAddr>,
     /// ICE-TCP listeners, announced as passive TCP candidates.
     tcp_listeners: Vec<SocketAddr>,
+    /// Codecs the peer takes from us per kind, preferred first (from its SDP).
+    accepted: HashMap<MediaKind, Vec<&'static str>>,
     ice: IceComponentState,
     /// The stack runs connectivity checks (or has remote candidates to check).
     checking: bool,
     /// ICE connected; the selected pair is yet to be read from the stack.
     pair_pending: bool,
+    /// A new video track opened: send it a PLI.
+    pli_on_new_track: bool,
     /// Where the last datagram the stack accepted came from.
     last_peer: Option<SocketAddr>,
     /// RTP packets the stack handed us so far (decrypted and accepted).
@@ -441,6 +445,71 @@ fn local_track(kind: MediaKind, track_id: &str, ssrc: u32, codec: RTCRtpCodec) -
 
 /// H.264 profiles the media engine registers (profile-level-id, lower case).
 const H264_PROFILES: [&str; 4] = ["42001f", "42e01f", "4d001f", "64001f"];
+
+/// Every codec of `sdp`'s m-line of `kind` that we support, in its order, once each.
+fn supported_codecs(sdp: &str, kind: MediaKind) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    let mut rest = sdp.to_owned();
+    while let Some(codec) = first_supported_codec(&rest, kind) {
+        if let Some(name) = codec::canonical(&codec.mime_type) {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        // Drop that codec's payload types and look again.
+        let Some(next) = without_codec(&rest, kind, &codec.mime_type) else {
+            break;
+        };
+        rest = next;
+    }
+    out
+}
+
+/// `sdp` with the payload types of `mime` removed from its m-line of `kind`; `None`
+/// when nothing was removed.
+fn without_codec(sdp: &str, kind: MediaKind, mime: &str) -> Option<String> {
+    let name = mime.split('/').nth(1)?;
+    let mut in_section = false;
+    let mut pts: Vec<String> = Vec::new();
+    for l in sdp.lines() {
+        if let Some(m) = l.strip_prefix("m=") {
+            in_section = m.starts_with(kind_name(kind));
+        } else if in_section {
+            if let Some(map) = l.strip_prefix("a=rtpmap:") {
+                let mut parts = map.split_whitespace();
+                if let (Some(pt), Some(enc)) = (parts.next(), parts.next()) {
+                    if enc
+                        .split('/')
+                        .next()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(name))
+                    {
+                        pts.push(pt.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    if pts.is_empty() {
+        return None;
+    }
+    let out: Vec<String> = sdp
+        .lines()
+        .map(|l| match l.strip_prefix("m=") {
+            Some(m) if m.starts_with(kind_name(kind)) => {
+                let f: Vec<&str> = m.split_whitespace().collect();
+                let kept: Vec<&str> = f
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| *i < 3 || !pts.iter().any(|p| p == *t))
+                    .map(|(_, t)| *t)
+                    .collect();
+                format!("m={}", kept.join(" "))
+            }
+            _ => l.to_owned(),
+        })
+        .collect();
+    Some(out.join("\r\n"))
+}
 
 /// The first codec of `sdp`'s first m-line of `kind` that we support, in the m-line's
 /// order of preference.
@@ -646,9 +715,11 @@ impl WebRtcSession {
             offer_pending: false,
             gather_sockets: Vec::new(),
             tcp_listeners: Vec::new(),
+            accepted: HashMap::new(),
             ice: IceComponentState::Disconnected,
             checking: false,
             pair_pending: false,
+            pli_on_new_track: false,
             last_peer: None,
             rtp_surfaced: 0,
             remb: HashMap::new(),
@@ -698,6 +769,10 @@ impl WebRtcSession {
     /// that kind that we support. The stack binds its RTCP reports, NACK responder and
     /// congestion feedback to a sender only when its track names a codec.
     fn pin_codecs(&mut self, remote_sdp: &str) -> Result<(), SessionError> {
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            self.accepted
+                .insert(kind, supported_codecs(remote_sdp, kind));
+        }
         let pins: Vec<_> = self
             .local_tracks
             .iter()
@@ -859,6 +934,12 @@ impl WebRtcSession {
         self.gatherer = None;
         let sockets = std::mem::take(&mut self.gather_sockets);
         self.gather_candidates(&sockets, now)
+    }
+
+    /// The codecs the peer takes from us for `kind`, preferred first; empty before
+    /// negotiation. Media of another codec needs transcoding before `send_rtp`.
+    pub fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str] {
+        self.accepted.get(&kind).map_or(&[], Vec::as_slice)
     }
 
     /// Our current SDP, if any.
@@ -1486,6 +1567,9 @@ impl WebRtcSession {
                 }
             }
         }
+        if std::mem::take(&mut self.pli_on_new_track) {
+            self.request_keyframe(now, MediaKind::Video);
+        }
         while let Some(message) = self.pc.poll_read() {
             match message.message {
                 RTCMessage::RtpPacket(track_id, packet) => {
@@ -1554,6 +1638,9 @@ impl WebRtcSession {
                     .rtp_receiver(init.receiver_id)
                     .and_then(|r| MediaKind::from_rtc(r.track().kind()));
                 if kind == Some(MediaKind::Video) {
+                    // A decoder joining a stream needs a keyframe: ask at once, as
+                    // receivers do, rather than wait for the sender's next one.
+                    self.pli_on_new_track = true;
                     self.remb.insert(
                         init.track_id.to_string(),
                         crate::remb::RembEstimator::new(self.config.remb, self.created),

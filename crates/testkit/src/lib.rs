@@ -66,8 +66,18 @@ pub struct Coturn {
 }
 
 impl Coturn {
-    /// Starts `turnserver` and waits until it answers STUN.
+    /// Starts `turnserver` and waits until it answers STUN (on a new port if a start
+    /// fails, as a port found free may be taken meanwhile).
     pub fn start() -> Coturn {
+        for _ in 0..3 {
+            if let Some(server) = Coturn::try_start() {
+                return server;
+            }
+        }
+        panic!("turnserver did not start (3 tries)");
+    }
+
+    fn try_start() -> Option<Coturn> {
         let port = free_udp_port();
         let relay_min = free_udp_port().clamp(20_000, 60_000);
         let child = Command::new("turnserver")
@@ -88,21 +98,24 @@ impl Coturn {
             .stderr(Stdio::null())
             .spawn()
             .expect("coturn's turnserver is installed (scripts/test.sh installs it)");
-        let server = Coturn { child, port };
+        let mut server = Coturn { child, port };
         let probe = UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
         let _ = probe.set_read_timeout(Some(Duration::from_millis(100)));
         let request = [
             0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
         ];
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut buf = [0u8; 512];
-        loop {
-            assert!(Instant::now() < deadline, "turnserver did not start");
+        while Instant::now() < deadline {
+            if matches!(server.child.try_wait(), Ok(Some(_))) {
+                return None; // it exited: its port was taken meanwhile
+            }
             let _ = probe.send_to(&request, ("127.0.0.1", port));
             if probe.recv_from(&mut buf).is_ok() {
-                return server;
+                return Some(server);
             }
         }
+        None
     }
 
     /// Kurento's `turnUrl` for this server.

@@ -4,9 +4,12 @@
 
 mod audio;
 pub mod g711;
+mod link;
+pub mod rtp;
 mod video;
 
 pub use audio::{OpusDecoder, OpusEncoder, OPUS_FRAME};
+pub use link::{CodecTranscoderFactory, ThreadedTranscoder};
 pub use video::{
     CodecError, EncodedFrame, H264Decoder, H264Encoder, I420Frame, Vp8Decoder, Vp8Encoder,
 };

@@ -1,0 +1,256 @@
+//! Automatic transcoding (agnostic caps) over real UDP: VP8 goes into an endpoint whose
+//! peer negotiated H.264 only; the graph inserts a transcoder on the link, reports
+//! Transcoding, and the peer receives decodable H.264. A same-codec link reports
+//! NotTranscoding and forwards bytes unchanged.
+
+use std::time::{Duration, Instant};
+
+use mediaflow::{
+    AppSink, AppSource, Buffer, Event, MediaPipeline, MediaTranscodingState, MediaType,
+    WebRtcEndpoint,
+};
+use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler, RtpPacketizer};
+use mediaflow_transcoder::{H264Decoder, I420Frame, Vp8Encoder};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
+    WebRtcEndpoint::builder(pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .unwrap()
+}
+
+/// The offer with only `keep` (and its RTX) left on the video m-line, as a browser
+/// restricted by setCodecPreferences would offer.
+fn only_video_codec(offer: &str, keep: &str) -> String {
+    let lines: Vec<&str> = offer.split("\r\n").collect();
+    let mut keep_pts: Vec<String> = Vec::new();
+    for l in &lines {
+        if let Some(map) = l.strip_prefix("a=rtpmap:") {
+            let mut p = map.split_whitespace();
+            if let (Some(pt), Some(enc)) = (p.next(), p.next()) {
+                if enc.starts_with(&format!("{keep}/")) {
+                    keep_pts.push(pt.to_owned());
+                }
+            }
+        }
+    }
+    // RTX payload types that repair a kept codec.
+    let rtx: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("a=fmtp:"))
+        .filter_map(|f| {
+            let (pt, params) = f.split_once(' ')?;
+            let apt = params.strip_prefix("apt=")?;
+            keep_pts.contains(&apt.to_owned()).then(|| pt.to_owned())
+        })
+        .collect();
+    keep_pts.extend(rtx);
+    let mut video = false;
+    lines
+        .iter()
+        .filter_map(|l| {
+            if let Some(m) = l.strip_prefix("m=") {
+                video = m.starts_with("video");
+                if video {
+                    let f: Vec<&str> = m.split(' ').collect();
+                    let kept: Vec<&str> = f[..3]
+                        .iter()
+                        .copied()
+                        .chain(
+                            f[3..]
+                                .iter()
+                                .copied()
+                                .filter(|pt| keep_pts.iter().any(|k| k == pt)),
+                        )
+                        .collect();
+                    return Some(format!("m={}", kept.join(" ")));
+                }
+                return Some((*l).to_owned());
+            }
+            if video {
+                for prefix in ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"] {
+                    if let Some(rest) = l.strip_prefix(prefix) {
+                        let pt = rest.split(' ').next().unwrap_or("");
+                        if !keep_pts.iter().any(|k| k == pt) {
+                            return None;
+                        }
+                    }
+                }
+            }
+            Some((*l).to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn connect(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint, video_codec: &str) {
+    for (from, to) in [(offerer, answerer), (answerer, offerer)] {
+        let to = to.clone();
+        from.on_ice_candidate_found(move |e| {
+            let _ = to.add_ice_candidate(e.candidate.clone());
+        })
+        .unwrap();
+    }
+    let offer = only_video_codec(&offerer.generate_offer().unwrap(), video_codec);
+    let answer = answerer.process_offer(&offer).unwrap();
+    assert!(
+        answer.contains(&format!(" {video_codec}/90000")),
+        "{answer}"
+    );
+    offerer.process_answer(&answer).unwrap();
+    answerer.gather_candidates().unwrap();
+    offerer.gather_candidates().unwrap();
+}
+
+/// A moving picture, encoded to VP8 and packetized, as a camera would send it.
+struct Camera {
+    encoder: Vp8Encoder,
+    packetizer: RtpPacketizer,
+    n: u32,
+}
+
+impl Camera {
+    fn new() -> Camera {
+        Camera {
+            encoder: Vp8Encoder::new(320, 240, 600).unwrap(),
+            packetizer: RtpPacketizer::new(names::VP8, 0x1234).unwrap(),
+            n: 0,
+        }
+    }
+
+    fn frame(&mut self, keyframe: bool) -> Vec<Buffer> {
+        let mut picture = I420Frame::filled(320, 240, 0, 128);
+        for (i, b) in picture.data[..320 * 240].iter_mut().enumerate() {
+            *b = ((i as u32 % 320 + i as u32 / 320 + self.n * 3) % 256) as u8;
+        }
+        self.n += 1;
+        let mut out = Vec::new();
+        for f in self.encoder.encode(&picture, keyframe).unwrap() {
+            for p in self.packetizer.packetize(&f.data, self.n * 3000) {
+                let mut b = Buffer::new(MediaType::Video, p);
+                b.codec = Some("video/VP8");
+                b.keyframe = f.keyframe;
+                out.push(b);
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn vp8_into_an_h264_peer_is_transcoded_and_decodable() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sender = endpoint(&pipeline);
+    let h264_peer = endpoint(&pipeline);
+    let screen = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    let source_events = source.events().unwrap();
+    source.connect_media(&sender, MediaType::Video).unwrap();
+    h264_peer.connect_media(&screen, MediaType::Video).unwrap();
+    connect(&h264_peer, &sender, "H264");
+
+    let mut camera = Camera::new();
+    let mut assembler = FrameAssembler::new(names::H264).unwrap();
+    let mut decoder = H264Decoder::new().unwrap();
+    let mut pictures = 0;
+    let mut received = 0;
+    let mut requests_seen = 0;
+    let deadline = Instant::now() + WAIT;
+    while pictures < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "only {pictures} H.264 pictures came out ({received} buffers); peer flowing out {:?}, screen flowing in {:?}, dropped {}, conns {:?}",
+            h264_peer.is_media_flowing_out(MediaType::Video),
+            screen.is_media_flowing_in(MediaType::Video),
+            screen.dropped(),
+            h264_peer.get_sink_connections(None).map(|c| c.len()),
+        );
+        // Like a real encoder, answer keyframe requests from downstream.
+        let requests = source.keyframe_requests();
+        let key = requests > requests_seen || camera.n == 0;
+        requests_seen = requests;
+        for b in camera.frame(key) {
+            source.push(b).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(33));
+        while let Some(b) = screen.try_recv() {
+            received += 1;
+            assert_eq!(
+                b.codec,
+                Some("video/H264"),
+                "the peer negotiated H.264 only"
+            );
+            if let Assembled::Frame(f) = assembler.push(&b.data) {
+                if let Ok(Some(picture)) = decoder.decode(&f.data) {
+                    assert_eq!((picture.width, picture.height), (320, 240));
+                    pictures += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        source.keyframe_requests() >= 1,
+        "the transcoder's decoder asked for a keyframe"
+    );
+    let transcoding = source_events.try_iter().find_map(|e| match e {
+        Event::MediaTranscodingStateChanged(t) => Some(t),
+        _ => None,
+    });
+    let t = transcoding.expect("a MediaTranscodingStateChanged event on the source");
+    assert_eq!(
+        (t.state, t.media_type),
+        (MediaTranscodingState::Transcoding, MediaType::Video)
+    );
+    assert!(
+        t.bin_name.contains("VP8") && t.bin_name.contains("H264"),
+        "{}",
+        t.bin_name
+    );
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn same_codec_links_forward_unchanged_and_report_not_transcoding() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sender = endpoint(&pipeline);
+    let vp8_peer = endpoint(&pipeline);
+    let screen = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    let source_events = source.events().unwrap();
+    source.connect_media(&sender, MediaType::Video).unwrap();
+    vp8_peer.connect_media(&screen, MediaType::Video).unwrap();
+    connect(&vp8_peer, &sender, "VP8");
+
+    let mut camera = Camera::new();
+    let deadline = Instant::now() + WAIT;
+    let mut sent: Vec<Vec<u8>> = Vec::new();
+    let mut matched = 0;
+    while matched < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "only {matched} packets came through unchanged"
+        );
+        for b in camera.frame(camera.n.is_multiple_of(30)) {
+            sent.push(b.data[12..].to_vec());
+            source.push(b).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(33));
+        while let Some(b) = screen.try_recv() {
+            // Same payload bytes: forwarded, not re-encoded (headers are rewritten).
+            if sent.iter().any(|p| p[..] == b.data[12..]) {
+                matched += 1;
+            }
+        }
+    }
+    let states: Vec<MediaTranscodingState> = source_events
+        .try_iter()
+        .filter_map(|e| match e {
+            Event::MediaTranscodingStateChanged(t) => Some(t.state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, vec![MediaTranscodingState::NotTranscoding]);
+    pipeline.release().unwrap();
+}
