@@ -68,6 +68,12 @@ pub(crate) struct WebRtcEndpointElement {
     events: VecDeque<ElementEvent>,
     /// The session's next timer, cached: `Element::poll_timeout` takes `&self`.
     timeout: Option<Instant>,
+    /// The peer's REMB, cached for encoders that feed this endpoint.
+    remote_remb: Option<u32>,
+    /// Bounds of what encoders feeding this endpoint may send, in bits per second
+    /// (Kurento's min/maxVideoSendBandwidth).
+    min_send_bps: u32,
+    max_send_bps: u32,
 }
 
 impl WebRtcEndpointElement {
@@ -104,6 +110,7 @@ impl WebRtcEndpointElement {
             });
         }
         self.timeout = self.session.poll_timeout();
+        self.remote_remb = self.session.remote_estimated_bitrate();
     }
 
     pub(crate) fn handle_datagram(&mut self, d: Datagram) {
@@ -160,6 +167,13 @@ impl Element for WebRtcEndpointElement {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.timeout
+    }
+
+    fn target_bitrate(&self, media_type: MediaType) -> Option<u32> {
+        (media_type == MediaType::Video)
+            .then_some(self.remote_remb)
+            .flatten()
+            .map(|bps| bps.clamp(self.min_send_bps, self.max_send_bps))
     }
 
     fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
@@ -284,6 +298,8 @@ pub struct WebRtcEndpointBuilder {
     external: Vec<std::net::IpAddr>,
     remb: mediaflow_rtp::RembConfig,
     ice_tcp: bool,
+    min_send_kbps: u32,
+    max_send_kbps: u32,
 }
 
 impl WebRtcEndpointBuilder {
@@ -376,6 +392,20 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// Least video bitrate a transcoder feeding this endpoint encodes at, in kbps
+    /// (Kurento's `minVideoSendBandwidth`, 100 by default).
+    pub fn min_video_send_bandwidth(mut self, kbps: u32) -> Self {
+        self.min_send_kbps = kbps;
+        self
+    }
+
+    /// Most video bitrate a transcoder feeding this endpoint encodes at, in kbps
+    /// (Kurento's `maxVideoSendBandwidth`, 500 by default); within it, the peer's REMB.
+    pub fn max_video_send_bandwidth(mut self, kbps: u32) -> Self {
+        self.max_send_kbps = kbps;
+        self
+    }
+
     /// Also offer passive ICE-TCP candidates (Kurento's `iceTcp`; off by default here):
     /// peers that cannot use UDP connect over TCP (RFC 6544, RFC 4571 framing).
     pub fn ice_tcp(mut self, enabled: bool) -> Self {
@@ -424,6 +454,12 @@ impl WebRtcEndpointBuilder {
             upstream: VecDeque::new(),
             events: VecDeque::new(),
             timeout: None,
+            remote_remb: None,
+            min_send_bps: self.min_send_kbps.saturating_mul(1000),
+            max_send_bps: self
+                .max_send_kbps
+                .saturating_mul(1000)
+                .max(self.min_send_kbps.saturating_mul(1000)),
         };
         let commands = self.pipeline.core.command_sender();
         let net = self.net;
@@ -562,6 +598,8 @@ impl WebRtcEndpoint {
             external: Vec::new(),
             remb: mediaflow_rtp::RembConfig::default(),
             ice_tcp: false,
+            min_send_kbps: 100,
+            max_send_kbps: 500,
         }
     }
 

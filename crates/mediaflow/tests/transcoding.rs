@@ -21,9 +21,9 @@ fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
         .unwrap()
 }
 
-/// The offer with only `keep` (and its RTX) left on the video m-line, as a browser
+/// The offer with only `keep` (and its RTX) left on the `kind` m-line, as a browser
 /// restricted by setCodecPreferences would offer.
-fn only_video_codec(offer: &str, keep: &str) -> String {
+fn only_codec(offer: &str, kind: &str, keep: &str) -> String {
     let lines: Vec<&str> = offer.split("\r\n").collect();
     let mut keep_pts: Vec<String> = Vec::new();
     for l in &lines {
@@ -52,7 +52,7 @@ fn only_video_codec(offer: &str, keep: &str) -> String {
         .iter()
         .filter_map(|l| {
             if let Some(m) = l.strip_prefix("m=") {
-                video = m.starts_with("video");
+                video = m.starts_with(kind);
                 if video {
                     let f: Vec<&str> = m.split(' ').collect();
                     let kept: Vec<&str> = f[..3]
@@ -85,7 +85,7 @@ fn only_video_codec(offer: &str, keep: &str) -> String {
         .join("\r\n")
 }
 
-fn connect(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint, video_codec: &str) {
+fn connect(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint, kind: &str, codec: &str) {
     for (from, to) in [(offerer, answerer), (answerer, offerer)] {
         let to = to.clone();
         from.on_ice_candidate_found(move |e| {
@@ -93,12 +93,9 @@ fn connect(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint, video_codec: &st
         })
         .unwrap();
     }
-    let offer = only_video_codec(&offerer.generate_offer().unwrap(), video_codec);
+    let offer = only_codec(&offerer.generate_offer().unwrap(), kind, codec);
     let answer = answerer.process_offer(&offer).unwrap();
-    assert!(
-        answer.contains(&format!(" {video_codec}/90000")),
-        "{answer}"
-    );
+    assert!(answer.contains(&format!(" {codec}/")), "{answer}");
     offerer.process_answer(&answer).unwrap();
     answerer.gather_candidates().unwrap();
     offerer.gather_candidates().unwrap();
@@ -149,7 +146,7 @@ fn vp8_into_an_h264_peer_is_transcoded_and_decodable() {
     let source_events = source.events().unwrap();
     source.connect_media(&sender, MediaType::Video).unwrap();
     h264_peer.connect_media(&screen, MediaType::Video).unwrap();
-    connect(&h264_peer, &sender, "H264");
+    connect(&h264_peer, &sender, "video", "H264");
 
     let mut camera = Camera::new();
     let mut assembler = FrameAssembler::new(names::H264).unwrap();
@@ -208,6 +205,112 @@ fn vp8_into_an_h264_peer_is_transcoded_and_decodable() {
         "{}",
         t.bin_name
     );
+
+    // The consumer leaves: the branch is torn down and NotTranscoding reported.
+    source.disconnect_media(&sender, MediaType::Video).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let e = source_events
+            .recv_deadline(deadline)
+            .expect("NotTranscoding after disconnect");
+        if let Event::MediaTranscodingStateChanged(t) = e {
+            assert_eq!(t.state, MediaTranscodingState::NotTranscoding);
+            break;
+        }
+    }
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn a_corrupt_bitstream_raises_stream_error_decode_and_asks_for_a_keyframe() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sender = endpoint(&pipeline);
+    let h264_peer = endpoint(&pipeline);
+    let errors = source.events().unwrap();
+    source.connect_media(&sender, MediaType::Video).unwrap();
+    connect(&h264_peer, &sender, "video", "H264");
+    let before = source.keyframe_requests();
+    let mut x = 99u32;
+    let deadline = Instant::now() + WAIT;
+    let mut seq = 0u16;
+    let error = loop {
+        assert!(Instant::now() < deadline, "no STREAM_ERROR_DECODE");
+        // Whole "frames" (marker set) of random bytes claiming to be VP8 keyframes.
+        let mut p = vec![0x80, 0x80 | 96];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+        p.extend_from_slice(&7u32.to_be_bytes());
+        p.extend_from_slice(&[0x10, 0x00, 0x9d, 0x01, 0x2a]);
+        p.extend((0..300).map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        }));
+        seq = seq.wrapping_add(1);
+        let mut b = Buffer::new(MediaType::Video, p);
+        b.codec = Some("video/VP8");
+        source.push(b).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        if let Some(e) = errors.try_iter().find_map(|e| match e {
+            Event::Error(e) => Some(e),
+            _ => None,
+        }) {
+            break e;
+        }
+    };
+    assert_eq!(error.error_type.as_str(), "STREAM_ERROR_DECODE");
+    assert_eq!(error.source, source.id());
+    assert!(source.keyframe_requests() > before);
+    // The pipeline keeps running.
+    assert!(sender.get_stats().is_ok());
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn opus_into_a_pcmu_only_peer_is_heard() {
+    use mediaflow_transcoder::{g711, OpusEncoder, OPUS_FRAME};
+    let pipeline = MediaPipeline::new().unwrap();
+    let microphone = AppSource::new(&pipeline).unwrap();
+    let sender = endpoint(&pipeline);
+    let pcmu_peer = endpoint(&pipeline);
+    let speaker = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    microphone.connect_media(&sender, MediaType::Audio).unwrap();
+    pcmu_peer.connect_media(&speaker, MediaType::Audio).unwrap();
+    connect(&pcmu_peer, &sender, "audio", "PCMU");
+
+    let mut encoder = OpusEncoder::new(2).unwrap();
+    let mut packetizer = RtpPacketizer::new(names::OPUS, 0x55).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut frame = 0usize;
+    let mut heard = 0usize;
+    let mut energy = 0f64;
+    while heard < 8000 {
+        assert!(Instant::now() < deadline, "only {heard} PCMU samples heard");
+        let samples: Vec<i16> = (0..OPUS_FRAME)
+            .flat_map(|i| {
+                let t = (frame * OPUS_FRAME + i) as f64 / 48_000.0;
+                let s = ((t * 440.0 * std::f64::consts::TAU).sin() * 10_000.0) as i16;
+                [s, s]
+            })
+            .collect();
+        let packet = encoder.encode(&samples).unwrap();
+        for p in packetizer.packetize(&packet, (frame * OPUS_FRAME) as u32) {
+            let mut b = Buffer::new(MediaType::Audio, p);
+            b.codec = Some("audio/opus");
+            microphone.push(b).unwrap();
+        }
+        frame += 1;
+        std::thread::sleep(Duration::from_millis(20));
+        while let Some(b) = speaker.try_recv() {
+            assert_eq!(b.codec, Some("audio/PCMU"));
+            let pcm = g711::ulaw_decode_all(&b.data[12..]);
+            heard += pcm.len();
+            if frame > 10 {
+                energy += pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+            }
+        }
+    }
+    assert!(energy > 0.0, "the tone arrived as silence");
     pipeline.release().unwrap();
 }
 
@@ -221,7 +324,7 @@ fn same_codec_links_forward_unchanged_and_report_not_transcoding() {
     let source_events = source.events().unwrap();
     source.connect_media(&sender, MediaType::Video).unwrap();
     vp8_peer.connect_media(&screen, MediaType::Video).unwrap();
-    connect(&vp8_peer, &sender, "VP8");
+    connect(&vp8_peer, &sender, "video", "VP8");
 
     let mut camera = Camera::new();
     let deadline = Instant::now() + WAIT;

@@ -128,6 +128,12 @@ pub trait Element: Send + 'static {
         None
     }
 
+    /// The bitrate this element's peer can take for `media_type`, in bits per second
+    /// (its REMB), for encoders that feed it.
+    fn target_bitrate(&self, _media_type: MediaType) -> Option<u32> {
+        None
+    }
+
     /// Access to the concrete type, for element-specific operations of the owning layer.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -149,6 +155,8 @@ pub trait LinkTranscoder: Send {
     fn poll_keyframe_request(&mut self) -> bool;
     /// A decoding failure to report (Kurento's STREAM_ERROR_DECODE).
     fn poll_error(&mut self) -> Option<String>;
+    /// The bitrate the consumer can take, in bits per second (from its receiver's REMB).
+    fn set_target_bitrate(&mut self, _bps: u32) {}
 }
 
 /// Makes transcoders for links whose sink does not take the source's codec.

@@ -398,9 +398,14 @@ impl Graph {
     }
 
     fn remove_link(&mut self, index: usize) {
-        let Some(link) = self.links[index].take() else {
+        let Some(mut link) = self.links[index].take() else {
             return;
         };
+        if link.transcoder.take().is_some() {
+            // Kurento leaves TRANSCODING stuck after the consumer leaves; the branch is
+            // gone, so say so.
+            report_transcoding(&mut self.events, &mut link, false);
+        }
         self.free_links.push(index);
         let conn = link.conn;
         let m = conn.media_type.index();
@@ -572,6 +577,9 @@ impl Graph {
                 // What the link's transcoder produced goes to the sink as if it came
                 // on the link; its requests go to the source.
                 if let Some(t) = link.transcoder.as_mut() {
+                    if let Some(bps) = node.element.target_bitrate(media_type) {
+                        t.set_target_bitrate(bps);
+                    }
                     while let Some(buffer) = t.poll() {
                         progress = true;
                         if !node.element.accepts_input(media_type) {

@@ -936,6 +936,11 @@ impl WebRtcSession {
         self.gather_candidates(&sockets, now)
     }
 
+    /// The peer's latest REMB about what we send, in bits per second.
+    pub fn remote_estimated_bitrate(&self) -> Option<u32> {
+        self.remote_remb
+    }
+
     /// The codecs the peer takes from us for `kind`, preferred first; empty before
     /// negotiation. Media of another codec needs transcoding before `send_rtp`.
     pub fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str] {

@@ -2,7 +2,7 @@
 //! decode/encode on its own thread so a slow encoder never stalls forwarding. Its input
 //! queue is bounded: when it falls behind it drops (and asks for a keyframe to resume).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -20,7 +20,8 @@ use crate::{
 const INPUT_QUEUE: usize = 512;
 /// Converted packets waiting for the graph.
 const OUTPUT_QUEUE: usize = 1024;
-/// Video bitrate of the encoders (Kurento's default maxVideoSendBandwidth, 500 kbps).
+/// Video bitrate of the encoders until the consumer's REMB says otherwise (Kurento's
+/// default maxVideoSendBandwidth, 500 kbps).
 const VIDEO_KBPS: u32 = 500;
 
 /// Flags shared between the graph side and the thread.
@@ -30,6 +31,8 @@ struct Signals {
     force_keyframe: AtomicBool,
     /// The decoder needs a keyframe from the source.
     want_keyframe: AtomicBool,
+    /// The consumer's bitrate in kbps (0: the default).
+    target_kbps: AtomicU32,
 }
 
 /// The graph side of a transcoder; its thread does the work.
@@ -46,6 +49,8 @@ pub struct ThreadedTranscoder {
 trait Codec: Send {
     /// One encoded frame in; the encoded frames of the target codec out.
     fn convert(&mut self, frame: &[u8], keyframe: bool) -> Result<Vec<(Vec<u8>, bool)>, String>;
+    /// The encoder's target bitrate changed.
+    fn set_bitrate(&mut self, _kbps: u32) {}
 }
 
 enum VideoDecoder {
@@ -63,9 +68,24 @@ struct VideoCodec {
     decoder: VideoDecoder,
     encoder: Option<(u32, u32, VideoEncoder)>,
     target: &'static str,
+    kbps: u32,
 }
 
 impl Codec for VideoCodec {
+    fn set_bitrate(&mut self, kbps: u32) {
+        let old = std::mem::replace(&mut self.kbps, kbps);
+        match self.encoder.as_mut() {
+            Some((_, _, VideoEncoder::Vp8(e))) => {
+                let _ = e.set_bitrate(kbps);
+            }
+            // OpenH264's wrapper has no rate change: a new encoder, when it matters.
+            Some((_, _, VideoEncoder::H264(_))) if kbps.abs_diff(old) * 4 > old => {
+                self.encoder = None
+            }
+            _ => {}
+        }
+    }
+
     fn convert(&mut self, frame: &[u8], keyframe: bool) -> Result<Vec<(Vec<u8>, bool)>, String> {
         let picture = match &mut self.decoder {
             VideoDecoder::Vp8(d) => d.decode(frame),
@@ -84,10 +104,10 @@ impl Codec for VideoCodec {
         if fresh {
             let encoder = match self.target {
                 names::VP8 => VideoEncoder::Vp8(Box::new(
-                    Vp8Encoder::new(size.0, size.1, VIDEO_KBPS).map_err(|e| e.to_string())?,
+                    Vp8Encoder::new(size.0, size.1, self.kbps).map_err(|e| e.to_string())?,
                 )),
                 _ => VideoEncoder::H264(Box::new(
-                    H264Encoder::new(size.0, size.1, VIDEO_KBPS).map_err(|e| e.to_string())?,
+                    H264Encoder::new(size.0, size.1, self.kbps).map_err(|e| e.to_string())?,
                 )),
             };
             self.encoder = Some((size.0, size.1, encoder));
@@ -204,6 +224,7 @@ fn codec(media: MediaType, from: &'static str, to: &'static str) -> Option<Box<d
                 decoder,
                 encoder: None,
                 target: to,
+                kbps: VIDEO_KBPS,
             }))
         }
         MediaType::Audio => {
@@ -254,7 +275,13 @@ impl ThreadedTranscoder {
             .spawn(move || {
                 let mut out_ts: Option<u32> = None;
                 let mut last_in: Option<u32> = None;
+                let mut kbps = 0;
                 for buffer in jobs {
+                    let wanted = thread_signals.target_kbps.load(Ordering::Relaxed);
+                    if wanted != 0 && wanted != kbps {
+                        kbps = wanted;
+                        codec.set_bitrate(kbps);
+                    }
                     let frame = match assembler.push(&buffer.data) {
                         Assembled::Frame(f) => f,
                         Assembled::Pending => continue,
@@ -339,6 +366,12 @@ impl LinkTranscoder for ThreadedTranscoder {
 
     fn poll_error(&mut self) -> Option<String> {
         self.errors.try_recv().ok()
+    }
+
+    fn set_target_bitrate(&mut self, bps: u32) {
+        self.signals
+            .target_kbps
+            .store((bps / 1000).max(1), Ordering::Relaxed);
     }
 }
 
