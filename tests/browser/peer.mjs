@@ -14,6 +14,8 @@
 // in:  {"type":"answer","sdp"} / {"type":"offer","sdp"} (role `answer`)
 //      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
 //
+// PEER_HOLD=1: after the result, keep the call up until stdin closes or {"type":"close"}.
+//
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
 
 import http from 'node:http';
@@ -24,7 +26,11 @@ const CODEC = (process.argv[2] || 'VP8').toUpperCase();
 const MIN_FRAMES = Number(process.argv[3] || 60);
 const ROLE = process.argv[4] || 'offer';
 const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
-startWatchdog(BUDGET_MS + 15_000, 'browser peer');
+// With PEER_HOLD=1 the browser keeps sending after its result until the test closes
+// stdin: in a two-peer pipeline the other peer is still watching this one's camera.
+const HOLD = process.env.PEER_HOLD === '1';
+let stdinClosed = false;
+startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + 15_000, 'browser peer');
 
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const log = (...a) => console.error('[peer]', ...a);
@@ -117,8 +123,9 @@ try {
   // Signaling from the Rust side.
   const rl = readline.createInterface({ input: process.stdin });
   const inbox = [];
+  rl.on('close', () => { stdinClosed = true; });
   rl.on('line', (line) => {
-    try { inbox.push(JSON.parse(line)); } catch (e) { log('bad line from test:', line); }
+    try { const m = JSON.parse(line); if (m.type === 'close') stdinClosed = true; else inbox.push(m); } catch (e) { log('bad line from test:', line); }
   });
   if (ROLE === 'answer') {
     const until = performance.now() + 15_000;
@@ -163,6 +170,8 @@ try {
   result = { type: 'result', ok: false, error: String(err && err.stack ? err.stack : err) };
 } finally {
   send(result);
+  const holdUntil = performance.now() + BUDGET_MS;
+  while (HOLD && result.ok && !stdinClosed && performance.now() < holdUntil) await sleep(100);
   if (browser) await browser.close();
   server.close();
   process.exit(result.ok ? 0 : 1);

@@ -28,7 +28,21 @@ fn enabled() -> bool {
 }
 
 /// Kills the browser peer however the test ends.
-struct Peer(Child);
+struct Peer(Child, Arc<Mutex<std::process::ChildStdin>>);
+
+impl Peer {
+    /// Lets a held peer (`PEER_HOLD`) close its browser and exit, bounded.
+    fn finish(mut self) {
+        write_line(&self.1, &json!({"type": "close"}));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
 
 impl Drop for Peer {
     fn drop(&mut self) {
@@ -40,6 +54,7 @@ impl Drop for Peer {
 fn spawn_peer(
     codec: &str,
     role: Role,
+    hold: bool,
 ) -> (Peer, Arc<Mutex<std::process::ChildStdin>>, Receiver<Value>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut child = Command::new("node")
@@ -50,6 +65,7 @@ fn spawn_peer(
             Role::BrowserOffers => "offer",
             Role::BrowserAnswers => "answer",
         })
+        .env("PEER_HOLD", if hold { "1" } else { "0" })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -70,7 +86,7 @@ fn spawn_peer(
             }
         }
     });
-    (Peer(child), stdin, rx)
+    (Peer(child, stdin.clone()), stdin, rx)
 }
 
 fn write_line(stdin: &Mutex<std::process::ChildStdin>, v: &Value) {
@@ -94,25 +110,23 @@ fn loopback(codec: &str, role: Role) {
     loopback_with(codec, role, None, false);
 }
 
-/// The loopback with an optional `max_video_recv_bandwidth` (kbps), and optionally
-/// over ICE-TCP only (UDP candidates are withheld both ways); returns the browser's
-/// final report.
-fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool) -> Value {
-    let started = Instant::now();
-    let pipeline = MediaPipeline::new().unwrap();
-    let mut builder = WebRtcEndpoint::builder(&pipeline).ice_tcp(tcp_only);
-    if let Some(kbps) = max_kbps {
-        builder = builder.max_video_recv_bandwidth(kbps);
-    }
-    let endpoint = builder.build().unwrap();
-    let is_tcp = |line: &str| {
-        line.split_whitespace()
-            .nth(2)
-            .is_some_and(|t| t.eq_ignore_ascii_case("tcp"))
-    };
-    endpoint.connect(&endpoint).unwrap();
-    let events = endpoint.events().unwrap();
-    let (peer, stdin, from_peer) = spawn_peer(codec, role);
+/// True for a `candidate:` line over TCP.
+fn is_tcp(line: &str) -> bool {
+    line.split_whitespace()
+        .nth(2)
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"))
+}
+
+/// Runs one browser peer against `endpoint` (signaling both ways) until it reports;
+/// returns its report and the peer, still sending if `hold`.
+fn drive_peer(
+    endpoint: &WebRtcEndpoint,
+    codec: &str,
+    role: Role,
+    tcp_only: bool,
+    hold: bool,
+) -> (Value, Peer) {
+    let (peer, stdin, from_peer) = spawn_peer(codec, role, hold);
     {
         let stdin = stdin.clone();
         endpoint
@@ -129,11 +143,8 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
             })
             .unwrap();
     }
-
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut offered_at = None;
     if let Role::BrowserAnswers = role {
-        offered_at = Some(Instant::now());
         let offer = endpoint.generate_offer().unwrap();
         write_line(&stdin, &json!({"type": "offer", "sdp": offer}));
         endpoint.gather_candidates().unwrap();
@@ -144,7 +155,6 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
             .unwrap_or_else(|_| panic!("{codec}: the browser peer went silent"));
         match msg["type"].as_str() {
             Some("offer") => {
-                offered_at = Some(Instant::now());
                 let offer = msg["sdp"].as_str().unwrap();
                 let answer = endpoint.process_offer(offer).unwrap();
                 write_line(&stdin, &json!({"type": "answer", "sdp": answer}));
@@ -172,8 +182,25 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
             _ => eprintln!("{codec}: unexpected message {msg}"),
         }
     };
-    drop(peer);
-    let offered_at = offered_at.expect("an offer came first");
+    (result, peer)
+}
+
+/// The loopback with an optional `max_video_recv_bandwidth` (kbps), and optionally
+/// over ICE-TCP only (UDP candidates are withheld both ways); returns the browser's
+/// final report.
+fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool) -> Value {
+    let started = Instant::now();
+    let pipeline = MediaPipeline::new().unwrap();
+    let mut builder = WebRtcEndpoint::builder(&pipeline).ice_tcp(tcp_only);
+    if let Some(kbps) = max_kbps {
+        builder = builder.max_video_recv_bandwidth(kbps);
+    }
+    let endpoint = builder.build().unwrap();
+    endpoint.connect(&endpoint).unwrap();
+    let events = endpoint.events().unwrap();
+    let (result, peer) = drive_peer(&endpoint, codec, role, tcp_only, false);
+    peer.finish();
+
     println!(
         "{codec} ({role:?}): {} frames decoded ({}), audio {} packets ({}); first looped frame {:.0} ms after the offer, 60 frames at {:.0} ms; browser target bitrate {}; whole test {:.1} s",
         result["framesDecoded"],
@@ -185,7 +212,6 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
         result["targetBitrate"],
         started.elapsed().as_secs_f64(),
     );
-    let _ = offered_at;
     assert_eq!(result["ok"], json!(true), "{codec}: {result}");
     assert!(result["framesDecoded"].as_u64().unwrap_or(0) >= 60);
     assert!(
@@ -279,4 +305,49 @@ fn chromium_loopback_vp8_mediaflow_offers() {
     if enabled() {
         loopback("VP8", Role::BrowserAnswers);
     }
+}
+
+/// Kurento's agnosticbin case: browser A restricted to VP8, browser B to H.264, each
+/// seeing the other through one pipeline; the graph transcodes both ways.
+#[test]
+fn chromium_vp8_and_h264_peers_see_each_other_through_transcoding() {
+    if !enabled() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let a = WebRtcEndpoint::new(&pipeline).unwrap();
+    let b = WebRtcEndpoint::new(&pipeline).unwrap();
+    a.connect(&b).unwrap();
+    b.connect(&a).unwrap();
+    let (a_events, b_events) = (a.events().unwrap(), b.events().unwrap());
+    let peer_b = {
+        let b = b.clone();
+        std::thread::spawn(move || drive_peer(&b, "H264", Role::BrowserOffers, false, true))
+    };
+    // Both browsers stay up until both have reported: each is the other's camera.
+    let (result_a, browser_a) = drive_peer(&a, "VP8", Role::BrowserOffers, false, true);
+    let (result_b, browser_b) = peer_b.join().expect("peer B");
+    browser_a.finish();
+    browser_b.finish();
+    println!("A (VP8) got {result_a}\nB (H264) got {result_b}");
+    for (result, codec) in [(&result_a, "video/VP8"), (&result_b, "video/H264")] {
+        assert_eq!(result["ok"], json!(true), "{result}");
+        assert!(result["framesDecoded"].as_u64().unwrap_or(0) >= 60);
+        assert!(
+            result["videoCodec"]
+                .as_str()
+                .is_some_and(|c| c.eq_ignore_ascii_case(codec)),
+            "{result}"
+        );
+    }
+    // Each endpoint's video output is converted for the other: Transcoding on both.
+    for (events, name) in [(a_events, "A"), (b_events, "B")] {
+        let transcoding = events.try_iter().any(|e| {
+            matches!(e, Event::MediaTranscodingStateChanged(t)
+                if t.state == mediaflow::MediaTranscodingState::Transcoding
+                    && t.media_type == mediaflow::MediaType::Video)
+        });
+        assert!(transcoding, "no video Transcoding on {name}");
+    }
+    pipeline.release().unwrap();
 }
