@@ -137,11 +137,23 @@ struct AppSinkElement {
     buffers: Sender<Buffer>,
     dropped: Arc<AtomicU64>,
     want_keyframe: bool,
+    /// Codecs the host takes per media type (empty: anything).
+    video_codecs: Vec<&'static str>,
+    audio_codecs: Vec<&'static str>,
 }
 
 impl Element for AppSinkElement {
     fn type_name(&self) -> &'static str {
         "AppSink"
+    }
+
+    fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
+        let list = match media_type {
+            MediaType::Video => &self.video_codecs,
+            MediaType::Audio => &self.audio_codecs,
+            _ => return None,
+        };
+        (!list.is_empty()).then_some(list.as_slice())
     }
 
     fn handle_input(&mut self, buffer: Buffer, _now: Instant) {
@@ -171,6 +183,14 @@ impl Element for AppSinkElement {
     }
 }
 
+fn of_kind(codecs: &[&'static str], prefix: &str) -> Vec<&'static str> {
+    codecs
+        .iter()
+        .copied()
+        .filter(|c| c.len() > prefix.len() && c[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .collect()
+}
+
 /// Hands buffers reaching its sink pads to the host program through a bounded queue.
 /// When the host does not keep up, new buffers are dropped (counted) and a keyframe is
 /// requested upstream.
@@ -191,6 +211,18 @@ impl AppSink {
 
     /// An AppSink holding up to `capacity` buffers for the host.
     pub fn with_capacity(pipeline: &MediaPipeline, capacity: usize) -> Result<AppSink> {
+        AppSink::with_codecs(pipeline, capacity, &[])
+    }
+
+    /// An AppSink that takes only `codecs` (SDP mime types such as `"video/H264"` or
+    /// `"audio/PCMU"`, preferred first; a media type not named takes anything): media of
+    /// another codec reaches it through a transcoder the pipeline inserts, as it would
+    /// for a WebRtcEndpoint whose peer negotiated only those codecs.
+    pub fn with_codecs(
+        pipeline: &MediaPipeline,
+        capacity: usize,
+        codecs: &[&'static str],
+    ) -> Result<AppSink> {
         if capacity == 0 {
             return Err(Error::InvalidArgument(
                 "AppSink capacity must be at least 1".into(),
@@ -202,6 +234,8 @@ impl AppSink {
             buffers: tx,
             dropped: dropped.clone(),
             want_keyframe: false,
+            video_codecs: of_kind(codecs, "video/"),
+            audio_codecs: of_kind(codecs, "audio/"),
         }))?;
         Ok(AppSink {
             element,

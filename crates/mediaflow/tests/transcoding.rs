@@ -357,3 +357,87 @@ fn same_codec_links_forward_unchanged_and_report_not_transcoding() {
     assert_eq!(states, vec![MediaTranscodingState::NotTranscoding]);
     pipeline.release().unwrap();
 }
+
+/// A host that wants H.264 (say, to record it) gets it from a VP8 source through the
+/// same automatic transcoder; audio, not named, passes as it came.
+#[test]
+fn an_app_sink_taking_only_h264_gets_h264_from_a_vp8_source() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::with_codecs(&pipeline, 10_000, &["video/H264"]).unwrap();
+    source.connect(&sink).unwrap();
+    let mut camera = Camera::new();
+    let mut assembler = FrameAssembler::new(names::H264).unwrap();
+    let mut decoder = H264Decoder::new().unwrap();
+    let mut pictures = 0;
+    let deadline = Instant::now() + WAIT;
+    while pictures < 10 {
+        assert!(Instant::now() < deadline, "only {pictures} H.264 pictures");
+        for b in camera.frame(camera.n == 0 || source.keyframe_requests() > 0) {
+            source.push(b).unwrap();
+        }
+        let mut audio = Buffer::new(MediaType::Audio, vec![0x80, 111, 0, 1, 0, 0, 0, 0]);
+        audio.codec = Some("audio/opus");
+        source.push(audio).unwrap();
+        std::thread::sleep(Duration::from_millis(33));
+        while let Some(b) = sink.try_recv() {
+            if b.media_type == MediaType::Audio {
+                assert_eq!(b.codec, Some("audio/opus"), "audio is not converted");
+                continue;
+            }
+            assert_eq!(b.codec, Some("video/H264"));
+            if let Assembled::Frame(f) = assembler.push(&b.data) {
+                if let Ok(Some(picture)) = decoder.decode(&f.data) {
+                    assert_eq!((picture.width, picture.height), (320, 240));
+                    pictures += 1;
+                }
+            }
+        }
+    }
+    pipeline.release().unwrap();
+}
+
+/// The other way: a PCMU-only talker reaches a peer that negotiated Opus only.
+#[test]
+fn pcmu_into_an_opus_only_peer_is_heard() {
+    use mediaflow_transcoder::{g711, OpusDecoder};
+    let pipeline = MediaPipeline::new().unwrap();
+    let microphone = AppSource::new(&pipeline).unwrap();
+    let sender = endpoint(&pipeline);
+    let opus_peer = endpoint(&pipeline);
+    let speaker = AppSink::with_capacity(&pipeline, 10_000).unwrap();
+    microphone.connect_media(&sender, MediaType::Audio).unwrap();
+    opus_peer.connect_media(&speaker, MediaType::Audio).unwrap();
+    connect(&opus_peer, &sender, "audio", "opus");
+
+    let mut packetizer = RtpPacketizer::new(names::PCMU, 0x66).unwrap();
+    let mut decoder = OpusDecoder::new(2).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let (mut frame, mut heard, mut energy) = (0usize, 0usize, 0f64);
+    while heard < 48_000 {
+        assert!(Instant::now() < deadline, "only {heard} Opus samples heard");
+        let samples: Vec<i16> = (0..160)
+            .map(|i| {
+                let t = (frame * 160 + i) as f64 / 8_000.0;
+                ((t * 440.0 * std::f64::consts::TAU).sin() * 10_000.0) as i16
+            })
+            .collect();
+        for p in packetizer.packetize(&g711::ulaw_encode_all(&samples), (frame * 160) as u32) {
+            let mut b = Buffer::new(MediaType::Audio, p);
+            b.codec = Some("audio/PCMU");
+            microphone.push(b).unwrap();
+        }
+        frame += 1;
+        std::thread::sleep(Duration::from_millis(20));
+        while let Some(b) = speaker.try_recv() {
+            assert_eq!(b.codec, Some("audio/opus"));
+            let pcm = decoder.decode(&b.data[12..]).expect("decodable Opus");
+            heard += pcm.len();
+            if frame > 10 {
+                energy += pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+            }
+        }
+    }
+    assert!(energy > 0.0, "the tone arrived as silence");
+    pipeline.release().unwrap();
+}
