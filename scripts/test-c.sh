@@ -17,7 +17,7 @@ fi
 cargo run -q -j2 -p mediaflow-gen-header -- --check
 cargo build -q -j2 -p mediaflow-capi
 LIB=target/debug/libmediaflow_capi.a
-LIBS="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+LIBS="-lvpx -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 OUT=target/c-tests
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g -Iinclude"

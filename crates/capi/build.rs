@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// What the static library needs from the system (`--print native-static-libs`).
-const NATIVE_LIBS: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
+const NATIVE_LIBS: &str = "-lvpx -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -36,7 +36,7 @@ fn main() {
          \x20 set_target_properties(mediaflow::mediaflow PROPERTIES\n\
          \x20   IMPORTED_LOCATION \"{lib}/libmediaflow_capi.a\"\n\
          \x20   INTERFACE_INCLUDE_DIRECTORIES \"{include}\"\n\
-         \x20   INTERFACE_LINK_LIBRARIES \"gcc_s;util;rt;pthread;m;dl;c\")\n\
+         \x20   INTERFACE_LINK_LIBRARIES \"{cmake_libs}\")\n\
          \x20 add_library(mediaflow::shared SHARED IMPORTED)\n\
          \x20 set_target_properties(mediaflow::shared PROPERTIES\n\
          \x20   IMPORTED_LOCATION \"{lib}/libmediaflow_capi.so\"\n\
@@ -44,6 +44,11 @@ fn main() {
          endif()\n",
         lib = lib.display(),
         include = include.display(),
+        cmake_libs = NATIVE_LIBS
+            .split_whitespace()
+            .map(|l| l.trim_start_matches("-l"))
+            .collect::<Vec<_>>()
+            .join(";"),
     );
     let _ = std::fs::write(profile_dir.join("mediaflow.pc"), pc);
     let cmake_dir = profile_dir.join("cmake");
