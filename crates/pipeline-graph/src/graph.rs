@@ -544,14 +544,7 @@ impl Graph {
                         {
                             report_transcoding(&mut self.events, link, false);
                         }
-                        node.element.handle_input(buffer, now);
-                        if node.flow_in[m].pass(now) {
-                            self.events.push_back(GraphEvent::MediaFlowIn {
-                                element: id,
-                                media_type,
-                                state: MediaFlowState::Flowing,
-                            });
-                        }
+                        deliver(node, id, media_type, buffer, now, &mut self.events);
                         continue;
                     };
                     let fits = link
@@ -586,14 +579,7 @@ impl Graph {
                             link.dropped += 1;
                             continue;
                         }
-                        node.element.handle_input(buffer, now);
-                        if node.flow_in[m].pass(now) {
-                            self.events.push_back(GraphEvent::MediaFlowIn {
-                                element: id,
-                                media_type,
-                                state: MediaFlowState::Flowing,
-                            });
-                        }
+                        deliver(node, id, media_type, buffer, now, &mut self.events);
                     }
                     if t.poll_keyframe_request() {
                         upstream.push((
@@ -762,6 +748,27 @@ impl Graph {
 
 /// How often links with a transcoder are polled for its output.
 const TRANSCODER_POLL: Duration = Duration::from_millis(5);
+
+/// Hands `buffer`, arrived on the `media_type` link, to the sink element `node` (`id`),
+/// reporting MediaFlowIn when that flow starts; direct and transcoded deliveries both
+/// come here.
+fn deliver(
+    node: &mut Node,
+    id: ElementId,
+    media_type: MediaType,
+    buffer: Buffer,
+    now: Instant,
+    events: &mut VecDeque<GraphEvent>,
+) {
+    node.element.handle_input(buffer, now);
+    if node.flow_in[media_type.index()].pass(now) {
+        events.push_back(GraphEvent::MediaFlowIn {
+            element: id,
+            media_type,
+            state: MediaFlowState::Flowing,
+        });
+    }
+}
 
 /// Reports a link's transcoding state on its source element, when it changed.
 fn report_transcoding(events: &mut VecDeque<GraphEvent>, link: &mut Link, transcoding: bool) {
