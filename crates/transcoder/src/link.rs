@@ -170,11 +170,18 @@ impl Codec for AudioCodec {
         let samples = self.decode(frame)?;
         match self.to {
             names::PCMU | names::PCMA => {
-                // 48 kHz to 8 kHz: the mean of each 6 samples (a crude low-pass first).
-                let narrow: Vec<i16> = samples
-                    .chunks(6)
-                    .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / c.len() as i32) as i16)
-                    .collect();
+                // From Opus, 48 kHz to 8 kHz: the mean of each 6 samples (a crude
+                // low-pass first); G.711 to G.711 is already at 8 kHz.
+                let narrow: Vec<i16> = if self.from == names::OPUS {
+                    samples
+                        .chunks(6)
+                        .map(|c| {
+                            (c.iter().map(|&s| i32::from(s)).sum::<i32>() / c.len() as i32) as i16
+                        })
+                        .collect()
+                } else {
+                    samples
+                };
                 let bytes = if self.to == names::PCMU {
                     g711::ulaw_encode_all(&narrow)
                 } else {
@@ -398,5 +405,29 @@ impl TranscoderFactory for CodecTranscoderFactory {
         to: &'static str,
     ) -> Option<Box<dyn LinkTranscoder>> {
         ThreadedTranscoder::new(media, from, to).map(|t| Box::new(t) as Box<dyn LinkTranscoder>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcmu_to_pcma_keeps_every_sample() {
+        let mut codec = codec(MediaType::Audio, names::PCMU, names::PCMA).unwrap();
+        let samples: Vec<i16> = (0..160).map(|i| (i * 100) as i16).collect();
+        let out = codec
+            .convert(&g711::ulaw_encode_all(&samples), false)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let back = g711::alaw_decode_all(&out[0].0);
+        assert_eq!(back.len(), 160, "20 ms at 8 kHz stays 160 samples");
+        let err = back
+            .iter()
+            .zip(&samples)
+            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+            .max()
+            .unwrap();
+        assert!(err < 600, "max error {err}");
     }
 }
