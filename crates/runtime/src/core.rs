@@ -1,0 +1,277 @@
+//! The sans-IO heart of a worker: its tasks, their timers and which of them must run.
+//! Both drivers (the real thread in `udp.rs`, the virtual one in `virtual_net.rs`) feed
+//! it messages, datagrams and time.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use crate::net::{Network, SocketId};
+use crate::{Context, Task};
+
+/// A closure run on the task's worker.
+pub(crate) type Call<T> = Box<dyn FnOnce(&mut T, &mut Context<'_>) + Send>;
+
+pub(crate) enum Message<T: Task> {
+    Spawn(u64, Box<T>),
+    Call(u64, Call<T>),
+    Input(u64, T::Input),
+    /// Removes a task; the sender hears when it is gone.
+    Remove(u64, Option<Sender<()>>),
+    /// Virtual time only: advance the clock, answer with the new time.
+    Advance(std::time::Duration, Sender<Instant>),
+    Stop,
+}
+
+/// Task ids are sequential numbers: mixing them with one multiplication spreads them
+/// over the table, at a fraction of SipHash's cost on the per-datagram lookup.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+struct Entry<T> {
+    task: Box<T>,
+    /// What the task last said its next deadline is.
+    deadline: Option<Instant>,
+    /// The earliest entry of this task in the timer heap: a later deadline does not add
+    /// another, so the heap holds about one entry per task however often it changes.
+    queued: Option<Instant>,
+    dirty: bool,
+}
+
+pub(crate) struct WorkerCore<T: Task> {
+    tasks: IdMap<Entry<T>>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    dirty: Vec<u64>,
+}
+
+impl<T: Task> Default for WorkerCore<T> {
+    fn default() -> Self {
+        WorkerCore {
+            tasks: IdMap::default(),
+            timers: BinaryHeap::new(),
+            dirty: Vec::new(),
+        }
+    }
+}
+
+/// What a message asks of the driver beyond the core.
+pub(crate) enum Flow {
+    Continue,
+    Stop,
+    Advance(std::time::Duration, Sender<Instant>),
+}
+
+impl<T: Task> WorkerCore<T> {
+    pub(crate) fn handle_message(
+        &mut self,
+        message: Message<T>,
+        now: Instant,
+        net: &mut dyn Network,
+    ) -> Flow {
+        match message {
+            Message::Spawn(id, task) => {
+                self.tasks.insert(
+                    id,
+                    Entry {
+                        task,
+                        deadline: None,
+                        queued: None,
+                        dirty: false,
+                    },
+                );
+                self.mark(id);
+            }
+            Message::Call(id, call) => {
+                // A call to a task that is gone is dropped: its caller sees the reply
+                // channel close.
+                self.with_task(id, now, net, true, |task, cx| call(task, cx));
+            }
+            Message::Input(id, input) => {
+                self.with_task(id, now, net, false, |task, cx| task.handle_input(input, cx));
+            }
+            Message::Remove(id, done) => {
+                self.remove(id, now, net);
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+            Message::Advance(by, reply) => return Flow::Advance(by, reply),
+            Message::Stop => return Flow::Stop,
+        }
+        Flow::Continue
+    }
+
+    pub(crate) fn handle_datagram(
+        &mut self,
+        owner: u64,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        self.with_task(owner, now, net, false, |task, cx| {
+            task.handle_datagram(socket, peer, data, cx)
+        });
+    }
+
+    /// Fires every timer due at `now`.
+    pub(crate) fn handle_timers(&mut self, now: Instant, net: &mut dyn Network) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            if entry.queued != Some(at) {
+                continue; // a stale entry: a newer one is queued
+            }
+            entry.queued = None;
+            match entry.deadline {
+                Some(deadline) if deadline <= now => {
+                    entry.deadline = None;
+                    self.with_task(id, now, net, false, |task, cx| task.handle_timeout(cx));
+                }
+                // The deadline moved later since this entry was queued.
+                Some(later) => {
+                    entry.queued = Some(later);
+                    self.timers.push(Reverse((later, id)));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Lets every task that got something since its last run move it, then asks each for
+    /// its next deadline.
+    pub(crate) fn run_dirty(&mut self, now: Instant, net: &mut dyn Network) {
+        // A task's run may not make others dirty (tasks do not talk to each other on
+        // the worker), but it may make itself dirty again through a panic cleanup: loop.
+        while !self.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            for id in dirty {
+                let Some(entry) = self.tasks.get_mut(&id) else {
+                    continue;
+                };
+                entry.dirty = false;
+                let mut cx = Context { now, task: id, net };
+                let ran = catch_unwind(AssertUnwindSafe(|| {
+                    entry.task.run(&mut cx);
+                    entry.task.poll_timeout()
+                }));
+                match ran {
+                    Ok(deadline) => self.set_deadline(id, deadline),
+                    Err(_) => {
+                        tracing::error!(task = id, "a task panicked while running; it is removed");
+                        self.remove(id, now, net);
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_deadline(&mut self, id: u64, deadline: Option<Instant>) {
+        let Some(entry) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        entry.deadline = deadline;
+        if let Some(at) = deadline {
+            if entry.queued.is_none_or(|q| at < q) {
+                entry.queued = Some(at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    /// The earliest timer of any task.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    pub(crate) fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Removes every task (the worker is stopping).
+    pub(crate) fn remove_all(&mut self, now: Instant, net: &mut dyn Network) {
+        let ids: Vec<u64> = self.tasks.keys().copied().collect();
+        for id in ids {
+            self.remove(id, now, net);
+        }
+    }
+
+    fn remove(&mut self, id: u64, now: Instant, net: &mut dyn Network) {
+        if let Some(mut entry) = self.tasks.remove(&id) {
+            let mut cx = Context { now, task: id, net };
+            if catch_unwind(AssertUnwindSafe(|| entry.task.shutdown(&mut cx))).is_err() {
+                tracing::error!(task = id, "a task panicked while shutting down");
+            }
+            // Dropping the task may run user code (its elements' Drop): keep a panic
+            // there inside this task.
+            if catch_unwind(AssertUnwindSafe(move || drop(entry))).is_err() {
+                tracing::error!(task = id, "a task panicked while being dropped");
+            }
+        }
+        net.close_all(id);
+    }
+
+    fn mark(&mut self, id: u64) {
+        if let Some(entry) = self.tasks.get_mut(&id) {
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Runs `f` on a task with panics contained. A panicking call is abandoned (its
+    /// caller sees the reply channel close) and the task goes on; a panic anywhere else
+    /// means the task's state cannot be trusted, and it is removed.
+    fn with_task(
+        &mut self,
+        id: u64,
+        now: Instant,
+        net: &mut dyn Network,
+        is_call: bool,
+        f: impl FnOnce(&mut T, &mut Context<'_>),
+    ) {
+        let Some(entry) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let mut cx = Context { now, task: id, net };
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut entry.task, &mut cx)));
+        if result.is_err() {
+            if is_call {
+                tracing::error!(task = id, "a call panicked; the call was abandoned");
+            } else {
+                tracing::error!(task = id, "a task panicked; it is removed");
+                self.remove(id, now, net);
+                return;
+            }
+        }
+        self.mark(id);
+    }
+}

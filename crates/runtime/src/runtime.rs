@@ -1,0 +1,381 @@
+//! The pool: workers, dispatchers, and the handles other threads use to reach a task.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, SendTimeoutError, TrySendError};
+
+use crate::core::Message;
+use crate::dispatch::{on_dispatcher, DispatchLane, DispatchPool};
+use crate::udp::{self, WorkerShared};
+use crate::{virtual_net, Context, Task};
+
+/// Why the runtime could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The runtime (or the worker of this task) has stopped.
+    #[error("the runtime has stopped")]
+    Stopped,
+    /// The worker's queue is full (it is saturated); nothing was queued.
+    #[error("the worker's queue is full")]
+    Full,
+    /// The worker's queue stayed full, or no answer came, for this long.
+    #[error("no progress within {0:?}")]
+    Timeout(Duration),
+    /// The system refused a thread, a poll instance or a waker.
+    #[error("cannot start the runtime: {0}")]
+    Start(#[source] std::io::Error),
+    /// Only a runtime built with `virtual_time(true)` can be advanced.
+    #[error("this runtime runs on real time")]
+    NotVirtual,
+}
+
+thread_local! {
+    /// On a worker thread: its shared state's address (0 elsewhere).
+    static CURRENT_WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// True on any worker thread of any runtime.
+fn on_worker() -> bool {
+    CURRENT_WORKER.with(Cell::get) != 0
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct RuntimeBuilder {
+    workers: usize,
+    dispatchers: usize,
+    queue: usize,
+    name: String,
+    virtual_time: bool,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            workers: thread::available_parallelism().map_or(1, |n| n.get()),
+            dispatchers: 2,
+            queue: 65_536,
+            name: "mf".into(),
+            virtual_time: false,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Worker threads (default: the available cores). At least one.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Dispatcher threads for callbacks (default 2). At least one.
+    pub fn dispatchers(mut self, n: usize) -> Self {
+        self.dispatchers = n.max(1);
+        self
+    }
+
+    /// Messages a worker's queue holds before senders wait (default 65,536): bounds the
+    /// memory a producer faster than the worker can take.
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue = n.max(1);
+        self
+    }
+
+    /// The threads' name prefix (default `mf`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Runs tasks on a virtual clock and an in-memory network (one worker): time moves
+    /// only through [`Runtime::advance`], sockets are addresses in memory. For tests.
+    pub fn virtual_time(mut self, enabled: bool) -> Self {
+        self.virtual_time = enabled;
+        self
+    }
+
+    /// Starts the threads.
+    pub fn build<T: Task>(self) -> Result<Runtime<T>, RuntimeError> {
+        let dispatch =
+            DispatchPool::start(self.dispatchers, &self.name).map_err(RuntimeError::Start)?;
+        let mut inner = Inner {
+            workers: Vec::new(),
+            threads: Mutex::new(Vec::new()),
+            dispatch: Some(dispatch),
+            next_id: AtomicU64::new(1),
+            virtual_time: self.virtual_time,
+        };
+        let workers = if self.virtual_time { 1 } else { self.workers };
+        for i in 0..workers {
+            let (tx, rx) = bounded(self.queue);
+            let spawned = if self.virtual_time {
+                let shared = Arc::new(WorkerShared::new(tx, None));
+                let worker = shared.clone();
+                let start = Instant::now();
+                thread::Builder::new()
+                    .name(format!("{}-virtual", self.name))
+                    .spawn(move || {
+                        mark_worker(&worker);
+                        virtual_net::run(rx, worker, start)
+                    })
+                    .map(|h| (shared, h))
+            } else {
+                udp::new_poll().and_then(|(poll, waker)| {
+                    let shared = Arc::new(WorkerShared::new(tx, Some(waker)));
+                    let worker = shared.clone();
+                    thread::Builder::new()
+                        .name(format!("{}-worker-{i}", self.name))
+                        .spawn(move || {
+                            mark_worker(&worker);
+                            udp::run(poll, rx, worker)
+                        })
+                        .map(|h| (shared, h))
+                })
+            };
+            // On failure `inner` drops and stops the workers started so far.
+            let (shared, handle) = spawned.map_err(RuntimeError::Start)?;
+            inner.workers.push(shared);
+            inner.lock_threads().push(handle);
+        }
+        Ok(Runtime {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+fn mark_worker<T: Task>(shared: &Arc<WorkerShared<T>>) {
+    CURRENT_WORKER.with(|c| c.set(Arc::as_ptr(shared) as usize));
+}
+
+/// A fixed pool of worker threads running many [`Task`]s each, and a small pool of
+/// dispatcher threads for callbacks. Cheap to clone; the threads stop when the last
+/// clone is dropped (tasks still on them are shut down).
+pub struct Runtime<T: Task> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Task> Clone for Runtime<T> {
+    fn clone(&self) -> Self {
+        Runtime {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Task> std::fmt::Debug for Runtime<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.inner.workers.len())
+            .field("virtual_time", &self.inner.virtual_time)
+            .finish()
+    }
+}
+
+impl<T: Task> PartialEq for Runtime<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+struct Inner<T: Task> {
+    workers: Vec<Arc<WorkerShared<T>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    dispatch: Option<DispatchPool>,
+    next_id: AtomicU64,
+    virtual_time: bool,
+}
+
+impl<T: Task> Inner<T> {
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl<T: Task> Drop for Inner<T> {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            let _ = worker.tx.send(Message::Stop);
+            worker.wake();
+        }
+        // A worker or dispatcher thread dropping the runtime cannot wait for itself (and
+        // a dispatcher's lane is held by tasks until their worker ends): such threads
+        // finish on their own.
+        let me = thread::current().id();
+        let inside = on_worker() || on_dispatcher();
+        for handle in self.lock_threads().drain(..) {
+            if handle.thread().id() != me && !inside {
+                let _ = handle.join();
+            }
+        }
+        if inside {
+            if let Some(pool) = self.dispatch.take() {
+                pool.detach();
+            }
+        }
+    }
+}
+
+impl<T: Task> Runtime<T> {
+    /// Settings for a new runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Places a new task on the least loaded worker. `make` gets the task's own sender
+    /// (for helper threads that feed it) and its dispatcher lane.
+    pub fn spawn(
+        &self,
+        make: impl FnOnce(&TaskSender<T>, DispatchLane) -> T,
+    ) -> Result<TaskSender<T>, RuntimeError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let worker = self
+            .inner
+            .workers
+            .iter()
+            .min_by_key(|w| w.load.load(Ordering::Relaxed))
+            .ok_or(RuntimeError::Stopped)?
+            .clone();
+        let lane = self
+            .inner
+            .dispatch
+            .as_ref()
+            .ok_or(RuntimeError::Stopped)?
+            .lane(id);
+        let sender = TaskSender { id, worker };
+        let task = make(&sender, lane);
+        sender.send(Message::Spawn(id, Box::new(task)), None)?;
+        sender.worker.load.fetch_add(1, Ordering::Relaxed);
+        Ok(sender)
+    }
+
+    /// Worker threads.
+    pub fn worker_count(&self) -> usize {
+        self.inner.workers.len()
+    }
+
+    /// Every thread the runtime runs (workers and dispatchers): fixed for its life.
+    pub fn thread_count(&self) -> usize {
+        self.inner.workers.len() + self.inner.dispatch.as_ref().map_or(0, |d| d.thread_count())
+    }
+
+    /// True when built with `virtual_time(true)`.
+    pub fn is_virtual(&self) -> bool {
+        self.inner.virtual_time
+    }
+
+    /// Virtual time only: moves the clock forward by `by`, firing every timer due on the
+    /// way at its own instant and delivering every datagram, and returns the new time.
+    pub fn advance(&self, by: Duration) -> Result<Instant, RuntimeError> {
+        if !self.inner.virtual_time {
+            return Err(RuntimeError::NotVirtual);
+        }
+        let worker = self.inner.workers.first().ok_or(RuntimeError::Stopped)?;
+        let (tx, rx) = bounded(1);
+        worker
+            .tx
+            .send(Message::Advance(by, tx))
+            .map_err(|_| RuntimeError::Stopped)?;
+        worker.wake();
+        // Generous: a virtual minute of two full sessions takes well under this.
+        let limit = Duration::from_secs(120);
+        rx.recv_timeout(limit)
+            .map_err(|_| RuntimeError::Timeout(limit))
+    }
+}
+
+/// Reaches one task from any thread. Cheap to clone.
+pub struct TaskSender<T: Task> {
+    id: u64,
+    worker: Arc<WorkerShared<T>>,
+}
+
+impl<T: Task> Clone for TaskSender<T> {
+    fn clone(&self) -> Self {
+        TaskSender {
+            id: self.id,
+            worker: self.worker.clone(),
+        }
+    }
+}
+
+impl<T: Task> std::fmt::Debug for TaskSender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TaskSender").field(&self.id).finish()
+    }
+}
+
+impl<T: Task> TaskSender<T> {
+    /// The task's id (unique within its runtime).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn send(&self, message: Message<T>, timeout: Option<Duration>) -> Result<(), RuntimeError> {
+        let sent = match timeout {
+            Some(t) => self
+                .worker
+                .tx
+                .send_timeout(message, t)
+                .map_err(|e| match e {
+                    SendTimeoutError::Timeout(_) => RuntimeError::Timeout(t),
+                    SendTimeoutError::Disconnected(_) => RuntimeError::Stopped,
+                }),
+            None => self
+                .worker
+                .tx
+                .send(message)
+                .map_err(|_| RuntimeError::Stopped),
+        };
+        sent?;
+        self.worker.wake();
+        Ok(())
+    }
+
+    /// Runs `f` on the task's worker (not waiting for it). Waits at most `timeout` while
+    /// the worker's queue is full.
+    pub fn call(
+        &self,
+        f: impl FnOnce(&mut T, &mut Context<'_>) + Send + 'static,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        self.send(Message::Call(self.id, Box::new(f)), Some(timeout))
+    }
+
+    /// Hands the task an input, waiting at most `timeout` while the queue is full.
+    pub fn input(&self, input: T::Input, timeout: Duration) -> Result<(), RuntimeError> {
+        self.send(Message::Input(self.id, input), Some(timeout))
+    }
+
+    /// Hands the task an input, or fails at once with [`RuntimeError::Full`] when the
+    /// worker is saturated (for media, where late is as bad as lost).
+    pub fn try_input(&self, input: T::Input) -> Result<(), RuntimeError> {
+        match self.worker.tx.try_send(Message::Input(self.id, input)) {
+            Ok(()) => {
+                self.worker.wake();
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(RuntimeError::Full),
+            Err(TrySendError::Disconnected(_)) => Err(RuntimeError::Stopped),
+        }
+    }
+
+    /// Removes the task: it is shut down, its sockets closed, and it is dropped. Waits
+    /// for that at most `timeout`, except on a worker thread, where it cannot wait (the
+    /// removal then happens after the current call).
+    pub fn remove(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        self.worker.load.fetch_sub(1, Ordering::Relaxed);
+        if on_worker() {
+            return self.send(Message::Remove(self.id, None), None);
+        }
+        let (tx, rx) = bounded(1);
+        self.send(Message::Remove(self.id, Some(tx)), Some(timeout))?;
+        rx.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => RuntimeError::Timeout(timeout),
+            crossbeam_channel::RecvTimeoutError::Disconnected => RuntimeError::Stopped,
+        })
+    }
+}

@@ -1,0 +1,191 @@
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Sender};
+
+use crate::{Context, Runtime, SocketId, Task};
+
+/// Echoes every datagram, counts timer firings, reports to the test.
+struct Echo {
+    socket: Option<(SocketId, SocketAddr)>,
+    report: Sender<String>,
+    timer: Option<Instant>,
+    period: Duration,
+    /// Datagrams received since the last run, to show runs are batched.
+    pending: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+enum Input {
+    Bind,
+    Tick(Duration),
+}
+
+impl Task for Echo {
+    type Input = Input;
+
+    fn handle_input(&mut self, input: Input, cx: &mut Context<'_>) {
+        match input {
+            Input::Bind => {
+                let bound = cx.bind_udp([127, 0, 0, 1].into(), None).unwrap();
+                self.socket = Some(bound);
+                let _ = self.report.send(format!("bound {}", bound.1));
+            }
+            Input::Tick(period) => {
+                self.period = period;
+                self.timer = Some(cx.now() + period);
+            }
+        }
+    }
+
+    fn handle_datagram(&mut self, _: SocketId, peer: SocketAddr, data: &[u8], _: &mut Context<'_>) {
+        if data == b"pong" {
+            let _ = self.report.send("pong".into());
+        } else {
+            self.pending.push((
+                peer,
+                if data == b"ping" {
+                    b"pong".to_vec()
+                } else {
+                    data.to_vec()
+                },
+            ));
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timer
+    }
+
+    fn handle_timeout(&mut self, cx: &mut Context<'_>) {
+        let _ = self.report.send("tick".into());
+        self.timer = Some(cx.now() + self.period);
+    }
+
+    fn run(&mut self, cx: &mut Context<'_>) {
+        let Some((socket, _)) = self.socket else {
+            return;
+        };
+        for (peer, data) in self.pending.drain(..) {
+            cx.send_to(socket, peer, &data).unwrap();
+        }
+    }
+
+    fn shutdown(&mut self, _: &mut Context<'_>) {
+        let _ = self.report.send("shutdown".into());
+    }
+}
+
+fn spawn_echo(
+    rt: &Runtime<Echo>,
+) -> (crate::TaskSender<Echo>, crossbeam_channel::Receiver<String>) {
+    let (tx, rx) = unbounded();
+    let task = rt
+        .spawn(|_, _| Echo {
+            socket: None,
+            report: tx,
+            timer: None,
+            period: Duration::ZERO,
+            pending: Vec::new(),
+        })
+        .unwrap();
+    (task, rx)
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[test]
+fn tasks_share_workers_and_echo_over_real_udp() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default()
+        .workers(2)
+        .dispatchers(1)
+        .build()
+        .unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (task, reports) = spawn_echo(&rt);
+        task.input(Input::Bind, WAIT).unwrap();
+        let addr: SocketAddr = reports.recv_timeout(WAIT).unwrap()[6..].parse().unwrap();
+        tasks.push((task, reports, addr));
+    }
+    assert_eq!(
+        rt.thread_count(),
+        3,
+        "workers and dispatchers, whatever the task count"
+    );
+    for (i, (_, _, addr)) in tasks.iter().enumerate() {
+        peer.send_to(&[i as u8; 3], addr).unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&[i as u8; 3][..], *addr));
+    }
+    let (task, reports, addr) = tasks.pop().unwrap();
+    task.remove(WAIT).unwrap();
+    assert_eq!(reports.recv_timeout(WAIT).unwrap(), "shutdown");
+    // Its socket was closed with it.
+    UdpSocket::bind(addr).unwrap();
+}
+
+#[test]
+fn timers_fire_on_real_time() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default().workers(1).build().unwrap();
+    let (task, reports) = spawn_echo(&rt);
+    let start = Instant::now();
+    task.input(Input::Tick(Duration::from_millis(20)), WAIT)
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(reports.recv_timeout(WAIT).unwrap(), "tick");
+    }
+    assert!(start.elapsed() >= Duration::from_millis(60));
+}
+
+#[test]
+fn virtual_time_moves_only_when_advanced_and_delivers_in_memory() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default()
+        .virtual_time(true)
+        .build()
+        .unwrap();
+    let (a, a_reports) = spawn_echo(&rt);
+    a.input(Input::Tick(Duration::from_secs(10)), WAIT).unwrap();
+    rt.advance(Duration::from_secs(35)).unwrap();
+    let ticks: Vec<_> = a_reports.try_iter().collect();
+    assert_eq!(
+        ticks,
+        ["tick", "tick", "tick"],
+        "one per 10 virtual seconds"
+    );
+    // Two tasks on the in-memory network: b sends to a through a call; a echoes.
+    a.input(Input::Bind, WAIT).unwrap();
+    let (b, b_reports) = spawn_echo(&rt);
+    b.input(Input::Bind, WAIT).unwrap();
+    rt.advance(Duration::ZERO).unwrap();
+    let a_addr: SocketAddr = a_reports.recv_timeout(WAIT).unwrap()[6..].parse().unwrap();
+    b.call(
+        move |b: &mut Echo, cx| {
+            let (socket, _) = b.socket.unwrap();
+            cx.send_to(socket, a_addr, b"ping").unwrap();
+        },
+        WAIT,
+    )
+    .unwrap();
+    let before = rt.advance(Duration::ZERO).unwrap();
+    assert!(b_reports.recv_timeout(WAIT).unwrap().starts_with("bound"));
+    assert_eq!(b_reports.recv_timeout(WAIT).unwrap(), "pong");
+    assert_eq!(
+        rt.advance(Duration::ZERO).unwrap(),
+        before,
+        "delivery takes no virtual time"
+    );
+    a.remove(WAIT).unwrap();
+    assert_eq!(a_reports.recv_timeout(WAIT).unwrap(), "shutdown");
+}
+
+#[test]
+fn a_panicking_call_leaves_the_task_running() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default().workers(1).build().unwrap();
+    let (task, reports) = spawn_echo(&rt);
+    task.call(|_, _| panic!("a bug in a call"), WAIT).unwrap();
+    task.input(Input::Bind, WAIT).unwrap();
+    assert!(reports.recv_timeout(WAIT).unwrap().starts_with("bound"));
+}
