@@ -296,6 +296,8 @@ pub struct WebRtcSession {
     checking: bool,
     /// ICE connected; the selected pair is yet to be read from the stack.
     pair_pending: bool,
+    /// ICE selected a pair: the stack's DTLS client may have a flight to send.
+    flush_dtls: bool,
     /// A new video track opened: send it a PLI.
     pli_on_new_track: bool,
     /// Where the last datagram the stack accepted came from.
@@ -317,6 +319,8 @@ pub struct WebRtcSession {
     gathering_started: bool,
     /// Datagrams of ours (STUN to the server), sent before the stack's.
     own_transmits: VecDeque<Transmit>,
+    /// The stack's datagrams taken out ahead of time, sent before what it writes next.
+    stack_transmits: VecDeque<TaggedBytesMut>,
     /// (PLI, FIR) the peer sent about what we send, per kind. The stack's statistics
     /// do not count feedback it hands to the application.
     keyframe_requests_received: HashMap<MediaKind, (u32, u32)>,
@@ -679,6 +683,17 @@ impl WebRtcSession {
         }
         let settings = SettingEngineBuilder::new()
             .with_answering_dtls_role(RTCDtlsRole::Client)
+            // A peer-reflexive remote is an address that already sent us an authenticated
+            // check, most often the peer's host candidate whose trickle is still on its
+            // way through signaling. The stack's default makes the controlling side wait
+            // 1 s after the checks start before nominating such a pair (rtc-ice
+            // DEFAULT_PRFLX_ACCEPTANCE_MIN_WAIT), and it never swaps in the host candidate
+            // when it arrives (it looks remotes up by address and finds the prflx one
+            // first): every session whose peer's checks outran its candidates connected a
+            // second late. Nominate it as soon as it is valid, as libnice and libwebrtc
+            // do. (`None` means the stack's default here, not "no wait".)
+            .with_host_acceptance_min_wait(Some(Duration::ZERO))
+            .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
             .with_srtp_protection_profiles(config.srtp_profiles.iter().map(|p| p.rtc()).collect())
             .build();
         let mut configuration = RTCConfigurationBuilder::new();
@@ -719,6 +734,7 @@ impl WebRtcSession {
             ice: IceComponentState::Disconnected,
             checking: false,
             pair_pending: false,
+            flush_dtls: false,
             pli_on_new_track: false,
             last_peer: None,
             rtp_surfaced: 0,
@@ -731,6 +747,7 @@ impl WebRtcSession {
             turn: None,
             gathering_started: false,
             own_transmits: VecDeque::new(),
+            stack_transmits: VecDeque::new(),
             gathering_done: false,
             connection: ConnectionState::Disconnected,
             media_state: MediaState::Disconnected,
@@ -1323,7 +1340,10 @@ impl WebRtcSession {
             if let Some(t) = self.own_transmits.pop_front() {
                 return Some(t);
             }
-            let m = self.pc.poll_write()?;
+            let m = match self.stack_transmits.pop_front() {
+                Some(m) => m,
+                None => self.pc.poll_write()?,
+            };
             let relayed = self.turn.as_ref().and_then(|t| t.relayed());
             if relayed == Some(m.transport.local_addr) {
                 // From our relayed candidate: through the TURN server.
@@ -1555,8 +1575,30 @@ impl WebRtcSession {
 
     /// Moves what the stack produced into our queues, translating events.
     fn drain(&mut self, now: Instant) {
-        while let Some(event) = self.pc.poll_event() {
-            self.on_stack_event(event);
+        loop {
+            while let Some(event) = self.pc.poll_event() {
+                self.on_stack_event(event);
+            }
+            if !std::mem::take(&mut self.flush_dtls) {
+                break;
+            }
+            // What the stack wrote so far goes first: the binding response that made
+            // us select (controlled side) must reach the peer before our ClientHello,
+            // or the peer's stack, not selected yet, drops the ClientHello and the
+            // handshake waits for its 1 s retransmission. (The stack itself would
+            // queue the DTLS flight ahead of the ICE agent's pending response.)
+            while let Some(m) = self.pc.poll_write() {
+                self.stack_transmits.push_back(m);
+            }
+            // On the selection event the stack's DTLS client starts its handshake
+            // (`DtlsHandler::handle_event` calls `connect`), but the ClientHello stays in
+            // the DTLS endpoint: only `handle_read`/`handle_timeout` move its transmits to
+            // the stack's output, and its `poll_timeout` names the 1 s retransmission, not
+            // "now". Left alone, it went out at the ICE agent's next 200 ms tick. Time has
+            // not moved: this only hands out what is already due.
+            if let Err(e) = self.pc.handle_timeout(now) {
+                tracing::debug!("timeout handling: {e}");
+            }
         }
         if self.pair_pending {
             if let Some(pair) = self.selected_pair(now) {
@@ -1598,6 +1640,7 @@ impl WebRtcSession {
                     // Reported once the stack's statistics name the pair: Kurento
                     // announces NewCandidatePairSelected before Connected.
                     self.pair_pending = true;
+                    self.flush_dtls = true;
                 }
                 RTCIceConnectionState::Disconnected => self.set_ice(IceComponentState::Connecting),
                 RTCIceConnectionState::Failed => {
