@@ -8,7 +8,9 @@ use mediaflow_graph::{Connection, ElementId, GraphError, MediaFlowState, MediaTy
 
 use crate::error::{Error, Result};
 use crate::events::{Event, DEFAULT_PAD};
-use crate::pipeline::{ListenerId, MediaPipeline, PipelineCore, Scope, Worker};
+use crate::pipeline::{ListenerId, MediaPipeline, PipelineCore};
+use crate::registry::Scope;
+use crate::task::PipelineTask;
 
 /// What all handles of one element share with the worker.
 pub(crate) struct ElementShared {
@@ -256,7 +258,7 @@ impl MediaElement {
     /// Runs `f` on the worker with this element's id; `ElementReleased` when it is gone.
     fn with_meta<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Worker, ElementId) -> T + Send + 'static,
+        f: impl FnOnce(&mut PipelineTask, ElementId) -> T + Send + 'static,
     ) -> Result<Option<T>> {
         self.check()?;
         let id = self.shared.id;
@@ -269,15 +271,17 @@ impl MediaElement {
         }
     }
 
-    /// Runs `f` on the worker with the element as its concrete type `E`.
+    /// Runs `f` on the worker with the element as its concrete type `E`, and the
+    /// worker's time.
     pub(crate) fn with_element<E: mediaflow_graph::Element, T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut E) -> T + Send + 'static,
+        f: impl FnOnce(&mut E, std::time::Instant) -> T + Send + 'static,
     ) -> Result<T> {
         self.check()?;
         let id = self.shared.id;
         let object_id = self.shared.object_id.clone();
         self.core.call(move |w| {
+            let now = w.now;
             let element = w
                 .graph
                 .element_mut(id)
@@ -285,7 +289,7 @@ impl MediaElement {
             let element = element.as_any_mut().downcast_mut::<E>().ok_or_else(|| {
                 Error::Internal(format!("{object_id} is not of the expected type"))
             })?;
-            Ok(f(element))
+            Ok(f(element, now))
         })?
     }
 
@@ -374,7 +378,7 @@ impl MediaElement {
     pub fn release(&self) -> Result<()> {
         self.check()?;
         let id = self.shared.id;
-        if self.core.call(move |w| w.release_element(id))? {
+        if self.core.call_cx(move |w, cx| w.release_element(id, cx))? {
             Ok(())
         } else {
             Err(Error::ElementReleased(self.shared.object_id.clone()))

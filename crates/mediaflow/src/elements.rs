@@ -13,7 +13,8 @@ use mediaflow_graph::{Buffer, Element, MediaType, UpstreamEvent};
 
 use crate::element::MediaElement;
 use crate::error::{Error, Result};
-use crate::pipeline::{Command, MediaPipeline};
+use crate::pipeline::MediaPipeline;
+use crate::task::Input;
 
 /// Gives a typed handle the MediaElement API.
 macro_rules! element_handle {
@@ -123,7 +124,7 @@ impl AppSource {
         self.element.check()?;
         self.element
             .core
-            .send(Command::Push(self.element.element_id(), buffer))
+            .input(Input::Push(self.element.element_id(), buffer))
     }
 
     /// How many keyframe requests reached this source from its consumers so far.

@@ -1,8 +1,10 @@
 //! mediaflow: an embeddable WebRTC media engine.
 //!
-//! A [`MediaPipeline`] holds media elements connected into a graph; its own worker
-//! thread moves media between them, and a dispatcher thread delivers Kurento's events
-//! to handlers. Everything is in-process: no media server, no control protocol.
+//! A [`MediaPipeline`] holds media elements connected into a graph. Pipelines run on a
+//! [`Runtime`]: a fixed pool of worker threads (each runs many pipelines, each pipeline
+//! with its elements and sockets on one worker) and a few dispatcher threads that deliver
+//! Kurento's events to handlers. Everything is in-process: no media server, no control
+//! protocol.
 //!
 //! ```
 //! use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType, PassThrough};
@@ -28,6 +30,10 @@ mod elements;
 mod error;
 mod events;
 mod pipeline;
+mod registry;
+mod runtime;
+mod task;
+mod translate;
 mod webrtc;
 
 pub use element::{ElementConnectionData, MediaElement};
@@ -47,6 +53,7 @@ pub use mediaflow_rtp::{
     SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use runtime::{Runtime, RuntimeBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 
 /// Re-exported so hosts can name the event channel types without depending on it.

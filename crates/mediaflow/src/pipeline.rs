@@ -1,32 +1,25 @@
-//! MediaPipeline and its runtime: a worker thread that owns the graph, and a dispatcher
-//! thread that calls event handlers.
+//! MediaPipeline: the handles a host holds, and the core they share.
 //!
-//! API calls from any thread become closures sent to the worker over a channel; calls
+//! A pipeline is a task of a [`Runtime`]: all its elements and sockets live on one
+//! worker thread. API calls from any thread become closures sent to that worker; calls
 //! that return something wait for the reply with a timeout. The worker never waits for
-//! anyone: events leave it on a second channel, and the dispatcher calls handlers with no
-//! lock held, so a handler may call back into the API.
+//! anyone: events leave it for the pipeline's dispatcher lane, which calls handlers with
+//! no lock held, so a handler may call back into the API.
 
-use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
-use mediaflow_graph::{
-    Buffer, Connection, Element, ElementEvent, ElementId, Graph, GraphConfig, GraphEvent,
-};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
+use mediaflow_graph::{Element, ElementId, Graph, GraphConfig};
+use mediaflow_runtime::{Context, DispatchLane, RuntimeError, TaskSender};
 
 use crate::element::{ElementShared, MediaElement};
-use crate::elements::AppSourceElement;
 use crate::error::{Error, Result};
-use crate::events::{
-    now_millis, ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent, Event,
-    MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaTranscodingStateChangedEvent,
-    DEFAULT_PAD,
-};
-use crate::webrtc::WebRtcEndpointElement;
+use crate::events::{ErrorEvent, Event};
+use crate::registry::{lock, Listener, Registry, Scope};
+use crate::runtime::Runtime;
+use crate::task::{ElementMeta, EventSink, Input, PipelineTask};
 
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
@@ -43,6 +36,7 @@ pub(crate) fn object_id(type_name: &str) -> String {
 pub struct MediaPipelineBuilder {
     graph: GraphConfig,
     call_timeout: Duration,
+    runtime: Option<Runtime>,
 }
 
 impl MediaPipelineBuilder {
@@ -66,7 +60,13 @@ impl MediaPipelineBuilder {
         self
     }
 
-    /// Starts the pipeline's threads.
+    /// The runtime to run on (default: [`Runtime::global`]).
+    pub fn runtime(mut self, runtime: &Runtime) -> Self {
+        self.runtime = Some(runtime.clone());
+        self
+    }
+
+    /// Places the pipeline on a worker of its runtime.
     pub fn build(self) -> Result<MediaPipeline> {
         if self.graph.link_capacity == 0 {
             return Err(Error::InvalidArgument(
@@ -78,54 +78,53 @@ impl MediaPipelineBuilder {
                 "flow idle timeout must be longer than zero".into(),
             ));
         }
+        let runtime = match self.runtime {
+            Some(r) => r,
+            None => Runtime::global()?,
+        };
         let id: Arc<str> = object_id("MediaPipeline").into();
-        let (commands, command_rx) = bounded(COMMAND_QUEUE);
-        let (dispatch_tx, dispatch_rx) = unbounded();
         let registry = Arc::new(Mutex::new(Registry::default()));
-        let mut graph = Graph::new(self.graph);
-        graph.set_transcoder_factory(Box::new(mediaflow_transcoder::CodecTranscoderFactory));
-        let worker = Worker {
-            graph,
-            elements: HashMap::new(),
-            dispatch: dispatch_tx,
-        };
-        let worker = thread::Builder::new()
-            .name("mf-pipeline".into())
-            .spawn(move || worker.run(command_rx))
-            .map_err(|e| Error::Resource(format!("cannot start the pipeline thread: {e}")))?;
-        let dispatcher_registry = registry.clone();
-        let dispatcher = thread::Builder::new()
-            .name("mf-events".into())
-            .spawn(move || dispatch(dispatch_rx, &dispatcher_registry));
-        let dispatcher = match dispatcher {
-            Ok(handle) => handle,
-            Err(e) => {
-                // The worker exits when its command channel closes.
-                drop(commands);
-                let _ = worker.join();
-                return Err(Error::Resource(format!(
-                    "cannot start the event thread: {e}"
-                )));
-            }
-        };
+        let mut lane = None;
+        let graph_config = self.graph;
+        let task = runtime
+            .inner
+            .spawn(|me, task_lane| {
+                lane = Some(task_lane.clone());
+                let mut graph = Graph::new(graph_config);
+                graph
+                    .set_transcoder_factory(Box::new(mediaflow_transcoder::CodecTranscoderFactory));
+                let events = EventSink {
+                    lane: task_lane,
+                    registry: registry.clone(),
+                };
+                PipelineTask::new(graph, events, me.clone())
+            })
+            .map_err(|e| runtime_error(e, self.call_timeout))?;
+        let lane = lane.ok_or_else(|| Error::Internal("no dispatcher lane".into()))?;
         Ok(MediaPipeline {
             core: Arc::new(PipelineCore {
                 id,
-                commands,
+                task,
+                lane,
                 registry,
-                threads: Mutex::new(Some(Threads {
-                    dispatcher_id: dispatcher.thread().id(),
-                    worker,
-                    dispatcher,
-                })),
                 released: AtomicBool::new(false),
                 call_timeout: self.call_timeout,
+                _runtime: runtime,
             }),
         })
     }
 }
 
-/// A graph of media elements, run by its own worker thread (Kurento's `MediaPipeline`).
+fn runtime_error(e: RuntimeError, timeout: Duration) -> Error {
+    match e {
+        RuntimeError::Stopped => Error::PipelineReleased,
+        RuntimeError::Full | RuntimeError::Timeout(_) => Error::Timeout(timeout),
+        e => Error::Resource(e.to_string()),
+    }
+}
+
+/// A graph of media elements, run by a worker of its [`Runtime`] (Kurento's
+/// `MediaPipeline`).
 ///
 /// Handles are cheap to clone and usable from any thread. The pipeline is released by
 /// [`release`](MediaPipeline::release), or when the last handle to it or to one of its
@@ -160,6 +159,7 @@ impl MediaPipeline {
         MediaPipelineBuilder {
             graph: GraphConfig::default(),
             call_timeout: Duration::from_secs(5),
+            runtime: None,
         }
     }
 
@@ -188,8 +188,9 @@ impl MediaPipeline {
             .collect())
     }
 
-    /// Stops the pipeline: its elements are released, its threads end (this call waits
-    /// for them) and its memory is freed. Further calls on it or its elements return
+    /// Stops the pipeline: its elements are released, its sockets closed and its memory
+    /// freed (this call waits for its worker, and for the handlers of events raised
+    /// before it, except when called from a handler). Further calls on it or its elements return
     /// [`Error::PipelineReleased`].
     pub fn release(&self) -> Result<()> {
         self.core.shutdown()
@@ -205,7 +206,7 @@ impl MediaPipeline {
     }
 
     /// Calls `handler` for every event of the pipeline and its elements, on the
-    /// dispatcher thread.
+    /// pipeline's dispatcher thread.
     pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
     where
         F: Fn(&Event) + Send + Sync + 'static,
@@ -237,20 +238,24 @@ impl MediaPipeline {
     }
 
     pub(crate) fn add_element(&self, element: Box<dyn Element>) -> Result<MediaElement> {
-        self.add_element_with(element, |_, _| Ok(()))
+        self.add_element_with(move |_| Ok(element), |_, _, _| Ok(()))
     }
 
-    /// Adds an element, then runs `setup` on the worker with its id (to start what needs
-    /// the id, such as socket threads); if `setup` fails the element is removed again.
+    /// Adds an element made on the worker by `make` (given the worker's time), then runs
+    /// `setup` there with its id (to bind what needs the id, such as sockets); if
+    /// `setup` fails the element is removed again.
     pub(crate) fn add_element_with(
         &self,
-        element: Box<dyn Element>,
-        setup: impl FnOnce(&mut Worker, ElementId) -> Result<()> + Send + 'static,
+        make: impl FnOnce(std::time::Instant) -> Result<Box<dyn Element>> + Send + 'static,
+        setup: impl FnOnce(&mut PipelineTask, &mut Context<'_>, ElementId) -> Result<()>
+            + Send
+            + 'static,
     ) -> Result<MediaElement> {
-        let type_name = element.type_name();
-        let shared = self.core.call(move |w| {
+        let shared = self.core.call_cx(move |w, cx| {
+            let element = make(cx.now())?;
+            let type_name = element.type_name();
             let id = w.graph.add(element);
-            if let Err(e) = setup(w, id) {
+            if let Err(e) = setup(w, cx, id) {
                 let _ = w.graph.remove(id);
                 return Err(e);
             }
@@ -290,52 +295,16 @@ impl ListenerId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scope {
-    /// Every event of the pipeline.
-    All,
-    /// Events raised by one element.
-    Element(ElementId),
-    /// Events raised on the pipeline itself, and unhandled element errors.
-    Pipeline,
-}
-
-type Handler = Arc<dyn Fn(&Event) -> bool + Send + Sync>;
-
-struct Listener {
-    id: u64,
-    scope: Scope,
-    event_type: Option<&'static str>,
-    /// Returns false when it wants to be removed (its receiver was dropped).
-    handler: Handler,
-}
-
-#[derive(Default)]
-struct Registry {
-    next_id: u64,
-    listeners: Vec<Listener>,
-}
-
-struct Threads {
-    worker: JoinHandle<()>,
-    dispatcher: JoinHandle<()>,
-    dispatcher_id: ThreadId,
-}
-
 /// What every handle of one pipeline shares.
 pub(crate) struct PipelineCore {
     id: Arc<str>,
-    commands: Sender<Command>,
+    task: TaskSender<PipelineTask>,
+    lane: DispatchLane,
     registry: Arc<Mutex<Registry>>,
-    threads: Mutex<Option<Threads>>,
     released: AtomicBool,
     call_timeout: Duration,
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
-/// section here is a plain container update).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Keeps the pool running while the pipeline exists.
+    _runtime: Runtime,
 }
 
 impl PipelineCore {
@@ -343,12 +312,31 @@ impl PipelineCore {
     pub(crate) fn call<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Worker) -> T + Send + 'static,
+        F: FnOnce(&mut PipelineTask) -> T + Send + 'static,
     {
+        self.call_cx(move |w, _| f(w))
+    }
+
+    /// Runs `f` on the worker with the worker's context (time, sockets) and waits for
+    /// its result.
+    pub(crate) fn call_cx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PipelineTask, &mut Context<'_>) -> T + Send + 'static,
+    {
+        if self.released.load(Ordering::Acquire) {
+            return Err(Error::PipelineReleased);
+        }
         let (tx, rx) = bounded(1);
-        self.send(Command::Call(Box::new(move |w| {
-            let _ = tx.send(f(w));
-        })))?;
+        self.task
+            .call(
+                move |w: &mut PipelineTask, cx: &mut Context<'_>| {
+                    w.now = cx.now();
+                    let _ = tx.send(f(w, cx));
+                },
+                self.call_timeout,
+            )
+            .map_err(|e| runtime_error(e, self.call_timeout))?;
         rx.recv_timeout(self.call_timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => Error::Timeout(self.call_timeout),
             RecvTimeoutError::Disconnected if self.released.load(Ordering::Acquire) => {
@@ -360,21 +348,15 @@ impl PipelineCore {
         })
     }
 
-    /// A sender for threads that feed the worker directly (socket receivers).
-    pub(crate) fn command_sender(&self) -> Sender<Command> {
-        self.commands.clone()
-    }
-
-    pub(crate) fn send(&self, command: Command) -> Result<()> {
+    /// Hands the pipeline an input without waiting for it to be processed; waits only
+    /// while the worker's queue is full, at most the call timeout.
+    pub(crate) fn input(&self, input: Input) -> Result<()> {
         if self.released.load(Ordering::Acquire) {
             return Err(Error::PipelineReleased);
         }
-        self.commands
-            .send_timeout(command, self.call_timeout)
-            .map_err(|e| match e {
-                SendTimeoutError::Timeout(_) => Error::Timeout(self.call_timeout),
-                SendTimeoutError::Disconnected(_) => Error::PipelineReleased,
-            })
+        self.task
+            .input(input, self.call_timeout)
+            .map_err(|e| runtime_error(e, self.call_timeout))
     }
 
     pub(crate) fn add_listener(
@@ -409,20 +391,19 @@ impl PipelineCore {
         if self.released.swap(true, Ordering::AcqRel) {
             return Err(Error::PipelineReleased);
         }
-        let _ = self.commands.send(Command::Shutdown);
-        let threads = lock(&self.threads).take();
-        if let Some(threads) = threads {
-            // The worker never waits on user code, so this join is bounded.
-            let _ = threads.worker.join();
-            // A handler may release its own pipeline: the dispatcher then ends by itself
-            // once the handler returns, and must not wait for itself.
-            if thread::current().id() != threads.dispatcher_id {
-                let _ = threads.dispatcher.join();
-            }
+        // The worker never waits on user code, so this wait is bounded.
+        if let Err(e) = self.task.remove(self.call_timeout) {
+            tracing::warn!(pipeline = %self.id, "release did not complete: {e}");
         }
         // Handlers may hold handles to this pipeline; dropping them breaks that cycle.
-        let listeners = std::mem::take(&mut lock(&self.registry).listeners);
-        drop(listeners);
+        // It happens on the lane, after the events raised before the release; from a
+        // handler (which cannot wait for its own lane) it happens once it returns.
+        let registry = self.registry.clone();
+        self.lane.submit(Box::new(move || {
+            let listeners = std::mem::take(&mut lock(&registry).listeners);
+            drop(listeners);
+        }));
+        self.lane.flush(self.call_timeout);
         Ok(())
     }
 }
@@ -433,302 +414,13 @@ impl Drop for PipelineCore {
     }
 }
 
-pub(crate) type Call = Box<dyn FnOnce(&mut Worker) + Send>;
-
-pub(crate) enum Command {
-    Call(Call),
-    /// Buffers for an AppSource, sent without waiting (the hot path: no boxing).
-    Push(ElementId, Buffer),
-    /// A datagram for a WebRtcEndpoint, from its socket's receive thread.
-    Datagram(ElementId, mediaflow_ice::Datagram),
-    Shutdown,
-}
-
-pub(crate) struct ElementMeta {
-    pub(crate) shared: Arc<ElementShared>,
-    pub(crate) tags: Vec<(String, String)>,
-    pub(crate) send_tags_in_events: bool,
-}
-
-enum Dispatch {
-    Event(Scope, Event),
-    /// Drop an element's handlers, after the events raised before its release.
-    Forget(ElementId),
-}
-
-/// The state owned by the worker thread.
-pub(crate) struct Worker {
-    pub(crate) graph: Graph,
-    pub(crate) elements: HashMap<ElementId, ElementMeta>,
-    dispatch: Sender<Dispatch>,
-}
-
-/// Commands waiting for the worker before senders block: bounds the memory a producer
-/// faster than the pipeline can take.
-const COMMAND_QUEUE: usize = 4096;
-
-/// Commands handled before the graph runs again: enough to batch a burst of pushes,
-/// few enough that media keeps moving under a flood of commands.
-const COMMAND_BATCH: usize = 256;
-
-impl Worker {
-    fn run(mut self, commands: Receiver<Command>) {
-        loop {
-            let first = match self.graph.poll_timeout() {
-                Some(deadline) => match commands.recv_deadline(deadline) {
-                    Ok(c) => Some(c),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                },
-                None => match commands.recv() {
-                    Ok(c) => Some(c),
-                    Err(_) => return,
-                },
-            };
-            if let Some(first) = first {
-                let batch = std::iter::once(first).chain(commands.try_iter().take(COMMAND_BATCH));
-                for command in batch {
-                    if !self.execute(command) {
-                        return;
-                    }
-                }
-            }
-            let now = Instant::now();
-            if self.graph.poll_timeout().is_some_and(|t| t <= now) {
-                self.graph.handle_timeout(now);
-            }
-            self.graph.run(now);
-            self.flush_events();
-        }
-    }
-
-    /// False when the worker must stop.
-    fn execute(&mut self, command: Command) -> bool {
-        match command {
-            Command::Call(f) => {
-                // A bug in one call must not take the pipeline down: the caller sees its
-                // reply channel close and gets Error::Internal.
-                if catch_unwind(AssertUnwindSafe(|| f(self))).is_err() {
-                    tracing::error!("a pipeline call panicked; the call was abandoned");
-                }
-                true
-            }
-            // Released meanwhile: what was on its way to it is dropped.
-            Command::Push(id, buffer) => {
-                if let Some(source) = self.graph.element_as::<AppSourceElement>(id) {
-                    source.push(buffer);
-                }
-                true
-            }
-            Command::Datagram(id, datagram) => {
-                if let Some(endpoint) = self.graph.element_as::<WebRtcEndpointElement>(id) {
-                    endpoint.handle_datagram(datagram);
-                }
-                true
-            }
-            Command::Shutdown => false,
-        }
-    }
-
-    /// Turns graph events into public events and hands them to the dispatcher.
-    pub(crate) fn flush_events(&mut self) {
-        while let Some(event) = self.graph.poll_event() {
-            if let Some((scope, event)) = self.public_event(event) {
-                let _ = self.dispatch.send(Dispatch::Event(scope, event));
-            }
-        }
-    }
-
-    fn object_id(&self, id: ElementId) -> String {
-        self.elements
-            .get(&id)
-            .map_or_else(String::new, |m| m.shared.object_id.clone())
-    }
-
-    fn public_event(&self, event: GraphEvent) -> Option<(Scope, Event)> {
-        let (element, event) = match event {
-            GraphEvent::ElementConnected(c) => (c.source, self.link_event(c, true)),
-            GraphEvent::ElementDisconnected(c) => (c.source, self.link_event(c, false)),
-            GraphEvent::MediaFlowIn {
-                element,
-                media_type,
-                state,
-            } => (
-                element,
-                Event::MediaFlowInStateChanged(MediaFlowInStateChangedEvent {
-                    source: self.object_id(element),
-                    timestamp_millis: now_millis(),
-                    tags: Vec::new(),
-                    state,
-                    pad_name: DEFAULT_PAD.into(),
-                    media_type,
-                }),
-            ),
-            GraphEvent::MediaFlowOut {
-                element,
-                media_type,
-                state,
-            } => (
-                element,
-                Event::MediaFlowOutStateChanged(MediaFlowOutStateChangedEvent {
-                    source: self.object_id(element),
-                    timestamp_millis: now_millis(),
-                    tags: Vec::new(),
-                    state,
-                    pad_name: DEFAULT_PAD.into(),
-                    media_type,
-                }),
-            ),
-            GraphEvent::Element { element, event } => {
-                let source = self.object_id(element);
-                let timestamp_millis = now_millis();
-                let event = match event {
-                    ElementEvent::Error {
-                        error_type,
-                        error_code,
-                        description,
-                    } => Event::Error(ErrorEvent {
-                        source,
-                        timestamp_millis,
-                        tags: Vec::new(),
-                        description,
-                        error_code,
-                        error_type,
-                    }),
-                    ElementEvent::TranscodingStateChanged {
-                        media_type,
-                        state,
-                        bin_name,
-                    } => Event::MediaTranscodingStateChanged(MediaTranscodingStateChangedEvent {
-                        source,
-                        timestamp_millis,
-                        tags: Vec::new(),
-                        state,
-                        bin_name,
-                        media_type,
-                    }),
-                    ElementEvent::Custom(any) => {
-                        match any.downcast::<mediaflow_rtp::SessionEvent>() {
-                            Ok(e) => crate::webrtc::public_event(*e, source, timestamp_millis)?,
-                            Err(_) => {
-                                tracing::debug!(%element, "element event with no public form dropped");
-                                return None;
-                            }
-                        }
-                    }
-                };
-                (element, event)
-            }
-        };
-        let mut event = event;
-        let meta = self.elements.get(&element)?;
-        if meta.send_tags_in_events {
-            *event.tags_mut() = meta.tags.clone();
-        }
-        Some((Scope::Element(element), event))
-    }
-
-    fn link_event(&self, c: Connection, connected: bool) -> Event {
-        let source = self.object_id(c.source);
-        let sink = self.object_id(c.sink);
-        let timestamp_millis = now_millis();
-        let media_type = c.media_type;
-        let pad = || DEFAULT_PAD.to_string();
-        if connected {
-            Event::ElementConnected(ElementConnectedEvent {
-                source,
-                timestamp_millis,
-                tags: Vec::new(),
-                sink,
-                media_type,
-                source_media_description: pad(),
-                sink_media_description: pad(),
-            })
-        } else {
-            Event::ElementDisconnected(ElementDisconnectedEvent {
-                source,
-                timestamp_millis,
-                tags: Vec::new(),
-                sink,
-                media_type,
-                source_media_description: pad(),
-                sink_media_description: pad(),
-            })
-        }
-    }
-
-    /// Removes an element: its links go (reported), then its events, then its handlers.
-    pub(crate) fn release_element(&mut self, id: ElementId) -> bool {
-        if self.graph.remove(id).is_err() {
-            return false;
-        }
-        self.flush_events();
-        if let Some(meta) = self.elements.remove(&id) {
-            meta.shared.released.store(true, Ordering::Release);
-        }
-        let _ = self.dispatch.send(Dispatch::Forget(id));
-        true
-    }
-}
-
-/// The dispatcher thread: calls handlers in event order until the worker is gone.
-fn dispatch(events: Receiver<Dispatch>, registry: &Mutex<Registry>) {
-    let mut handlers: Vec<(u64, Handler)> = Vec::new();
-    for message in events {
-        let (scope, event) = match message {
-            Dispatch::Event(scope, event) => (scope, event),
-            Dispatch::Forget(id) => {
-                lock(registry)
-                    .listeners
-                    .retain(|l| l.scope != Scope::Element(id));
-                continue;
-            }
-        };
-        let is_error = matches!(event, Event::Error(_));
-        {
-            let registry = lock(registry);
-            let wants = |l: &&Listener| l.event_type.is_none_or(|t| t == event.type_name());
-            let mut matching = registry
-                .listeners
-                .iter()
-                .filter(|l| l.scope == Scope::All || l.scope == scope)
-                .filter(wants);
-            handlers.extend(matching.by_ref().map(|l| (l.id, l.handler.clone())));
-            // An element error nobody on the element listens for goes to the pipeline.
-            let handled = handlers.iter().any(|(id, _)| {
-                registry
-                    .listeners
-                    .iter()
-                    .any(|l| l.id == *id && l.scope == scope)
-            });
-            if is_error && !handled {
-                handlers.extend(
-                    registry
-                        .listeners
-                        .iter()
-                        .filter(|l| l.scope == Scope::Pipeline)
-                        .filter(wants)
-                        .map(|l| (l.id, l.handler.clone())),
-                );
-            }
-        }
-        for (id, handler) in handlers.drain(..) {
-            let keep = catch_unwind(AssertUnwindSafe(|| handler(&event))).unwrap_or_else(|_| {
-                tracing::error!(event = event.type_name(), "an event handler panicked");
-                true
-            });
-            if !keep {
-                lock(registry).listeners.retain(|l| l.id != id);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::any::Any;
 
-    use mediaflow_graph::{ErrorType, MediaType};
+    use std::time::Instant;
+
+    use mediaflow_graph::{Buffer, ElementEvent, ErrorType, MediaType};
 
     use super::*;
     use crate::elements::AppSource;

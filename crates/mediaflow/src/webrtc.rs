@@ -6,12 +6,14 @@ use std::collections::VecDeque;
 use std::ops::Deref;
 use std::time::Instant;
 
-use crossbeam_channel::{Sender, TrySendError};
+use std::net::SocketAddr;
+
 use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
-use mediaflow_ice::{Datagram, NetConfig, NetError, TcpTransport, UdpTransport};
+use mediaflow_ice::{Datagram, NetConfig, NetError, TcpTransport};
 use mediaflow_rtp::{
     Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
 };
+use mediaflow_runtime::{Context, RuntimeError, SocketId};
 
 use crate::element::MediaElement;
 use crate::error::{Error, Result};
@@ -20,7 +22,8 @@ use crate::events::{
     IceCandidateFoundEvent, IceComponentStateChangedEvent, IceGatheringDoneEvent,
     MediaStateChangedEvent, NewCandidatePairSelectedEvent,
 };
-use crate::pipeline::{Command, MediaPipeline};
+use crate::pipeline::MediaPipeline;
+use crate::task::Input;
 
 fn kind_of(media_type: MediaType) -> Option<MediaKind> {
     match media_type {
@@ -57,10 +60,13 @@ impl From<NetError> for Error {
     }
 }
 
-/// The graph side of a [`WebRtcEndpoint`]: the session plus its sockets.
+/// The graph side of a [`WebRtcEndpoint`]: the session, and the ids of its sockets,
+/// which the runtime owns. Sans-IO: datagrams come in through `handle_udp`, and
+/// `send_transmits` hands what the session wrote to the runtime.
 pub(crate) struct WebRtcEndpointElement {
     session: WebRtcSession,
-    transport: Option<UdpTransport>,
+    /// The UDP sockets (host candidates), by local address.
+    sockets: Vec<(SocketId, SocketAddr)>,
     /// ICE-TCP listeners, when enabled.
     tcp: Option<TcpTransport>,
     outputs: VecDeque<Buffer>,
@@ -77,21 +83,8 @@ pub(crate) struct WebRtcEndpointElement {
 }
 
 impl WebRtcEndpointElement {
-    /// Sends what the session wrote and collects what it produced.
+    /// Collects what the session produced: events, media, its next timer.
     fn flush(&mut self) {
-        while let Some(t) = self.session.poll_transmit() {
-            let sent = match (&self.transport, &self.tcp) {
-                (_, Some(tcp)) if t.tcp => tcp.send(t.local, t.peer, &t.data),
-                (Some(udp), _) if !t.tcp => udp.send(t.local, t.peer, &t.data).map(|_| ()),
-                _ => Err(std::io::Error::new(
-                    std::io::ErrorKind::NotConnected,
-                    "no transport for it",
-                )),
-            };
-            if let Err(e) = sent {
-                tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
-            }
-        }
         while let Some(event) = self.session.poll_event() {
             match event {
                 SessionEvent::KeyframeRequested(kind) => self
@@ -113,21 +106,63 @@ impl WebRtcEndpointElement {
         self.remote_remb = self.session.remote_estimated_bitrate();
     }
 
-    pub(crate) fn handle_datagram(&mut self, d: Datagram) {
-        if d.tcp {
-            self.session
-                .handle_tcp_frame(d.at, d.local, d.peer, &d.data);
-        } else {
-            self.session.handle_datagram(d.at, d.local, d.peer, &d.data);
+    /// Hands everything the session wrote to the runtime's sockets (or to the ICE-TCP
+    /// connection it belongs to).
+    pub(crate) fn send_transmits(&mut self, cx: &mut Context<'_>) {
+        while let Some(t) = self.session.poll_transmit() {
+            let sent = if t.tcp {
+                match &self.tcp {
+                    Some(tcp) => tcp.send(t.local, t.peer, &t.data),
+                    None => Err(std::io::Error::from(std::io::ErrorKind::NotConnected)),
+                }
+            } else {
+                match self.sockets.iter().find(|(_, a)| *a == t.local) {
+                    Some((socket, _)) => cx.send_to(*socket, t.peer, &t.data),
+                    None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                }
+            };
+            if let Err(e) = sent {
+                tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
+            }
         }
+    }
+
+    /// A datagram arrived on one of the endpoint's UDP sockets.
+    pub(crate) fn handle_udp(
+        &mut self,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+        now: Instant,
+    ) {
+        let Some(&(_, local)) = self.sockets.iter().find(|(s, _)| *s == socket) else {
+            return;
+        };
+        self.session.handle_datagram(now, local, peer, data);
         self.flush();
     }
 
-    fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
-        self.transport
-            .as_ref()
-            .map(UdpTransport::local_addrs)
-            .unwrap_or_default()
+    /// A frame arrived on one of the endpoint's ICE-TCP connections.
+    pub(crate) fn handle_tcp(&mut self, d: Datagram) {
+        self.session
+            .handle_tcp_frame(d.at, d.local, d.peer, &d.data);
+        self.flush();
+    }
+
+    /// Ends the session: tells the peer (DTLS close_notify) while the sockets still
+    /// exist, then closes them.
+    pub(crate) fn close(&mut self, cx: &mut Context<'_>) {
+        self.session.close();
+        self.flush();
+        self.send_transmits(cx);
+        for (socket, _) in self.sockets.drain(..) {
+            cx.close_socket(socket);
+        }
+        self.tcp = None;
+    }
+
+    fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|(_, a)| *a).collect()
     }
 }
 
@@ -192,14 +227,6 @@ impl Element for WebRtcEndpointElement {
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
-    }
-}
-
-impl Drop for WebRtcEndpointElement {
-    fn drop(&mut self) {
-        // Tell the peer (DTLS close_notify) while the sockets still exist.
-        self.session.close();
-        self.flush();
     }
 }
 
@@ -434,61 +461,81 @@ impl WebRtcEndpointBuilder {
                 "relay_only needs a TURN server (turn_url)".into(),
             ));
         }
-        let session = WebRtcSession::new(
-            SessionConfig {
-                direction: self.direction,
-                stun_server,
-                turn_server,
-                relay_only: self.relay_only,
-                external_addresses: self.external.clone(),
-                remb: self.remb,
-                ..SessionConfig::default()
-            },
-            Instant::now(),
-        )?;
-        let element = WebRtcEndpointElement {
-            session,
-            transport: None,
-            tcp: None,
-            outputs: VecDeque::new(),
-            upstream: VecDeque::new(),
-            events: VecDeque::new(),
-            timeout: None,
-            remote_remb: None,
-            min_send_bps: self.min_send_kbps.saturating_mul(1000),
-            max_send_bps: self
-                .max_send_kbps
-                .saturating_mul(1000)
-                .max(self.min_send_kbps.saturating_mul(1000)),
+        let config = SessionConfig {
+            direction: self.direction,
+            stun_server,
+            turn_server,
+            relay_only: self.relay_only,
+            external_addresses: self.external.clone(),
+            remb: self.remb,
+            ..SessionConfig::default()
         };
-        let commands = self.pipeline.core.command_sender();
-        let net = self.net;
-        let ice_tcp = self.ice_tcp;
-        let element = self
-            .pipeline
-            .add_element_with(Box::new(element), move |w, id| {
-                let udp_commands = commands.clone();
-                let udp = UdpTransport::start(&net, move |d| deliver(&udp_commands, id, d))?;
-                let tcp = if ice_tcp {
-                    Some(TcpTransport::start(&net, move |d| {
-                        deliver(&commands, id, d)
-                    })?)
-                } else {
-                    None
-                };
-                let endpoint = w
-                    .graph
-                    .element_as::<WebRtcEndpointElement>(id)
-                    .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
-                endpoint.transport = Some(udp);
-                if let Some(tcp) = tcp {
-                    endpoint.session.set_tcp_listeners(tcp.local_addrs());
-                    endpoint.tcp = Some(tcp);
+        let min_send_bps = self.min_send_kbps.saturating_mul(1000);
+        let max_send_bps = self.max_send_kbps.saturating_mul(1000).max(min_send_bps);
+        let make = move |now: Instant| -> Result<Box<dyn Element>> {
+            Ok(Box::new(WebRtcEndpointElement {
+                session: WebRtcSession::new(config, now)?,
+                sockets: Vec::new(),
+                tcp: None,
+                outputs: VecDeque::new(),
+                upstream: VecDeque::new(),
+                events: VecDeque::new(),
+                timeout: None,
+                remote_remb: None,
+                min_send_bps,
+                max_send_bps,
+            }))
+        };
+        let (net, ice_tcp) = (self.net, self.ice_tcp);
+        let element = self.pipeline.add_element_with(make, move |w, cx, id| {
+            let sockets = bind_sockets(&net, cx)?;
+            let tcp = if ice_tcp {
+                let me = w.me.clone();
+                // A helper thread's frame: dropped when the worker is saturated, as the
+                // network would; the connection ends when the pipeline is gone.
+                let tcp = TcpTransport::start(&net, move |d| {
+                    !matches!(me.try_input(Input::Tcp(id, d)), Err(RuntimeError::Stopped))
+                });
+                match tcp {
+                    Ok(tcp) => Some(tcp),
+                    Err(e) => {
+                        sockets.iter().for_each(|(s, _)| cx.close_socket(*s));
+                        return Err(e.into());
+                    }
                 }
-                Ok(())
-            })?;
+            } else {
+                None
+            };
+            w.add_endpoint(id, &sockets);
+            let endpoint = w
+                .graph
+                .element_as::<WebRtcEndpointElement>(id)
+                .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
+            endpoint.sockets = sockets;
+            if let Some(tcp) = tcp {
+                endpoint.session.set_tcp_listeners(tcp.local_addrs());
+                endpoint.tcp = Some(tcp);
+            }
+            Ok(())
+        })?;
         Ok(WebRtcEndpoint { element })
     }
+}
+
+/// Binds one UDP socket per host address (the host candidates) on the worker; on
+/// failure none stays bound.
+fn bind_sockets(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, SocketAddr)>> {
+    let mut sockets = Vec::new();
+    for ip in mediaflow_ice::host_addresses(net)? {
+        match cx.bind_udp(ip, net.port_range) {
+            Ok(bound) => sockets.push(bound),
+            Err(e) => {
+                sockets.iter().for_each(|(s, _)| cx.close_socket(*s));
+                return Err(Error::Resource(e.to_string()));
+            }
+        }
+    }
+    Ok(sockets)
 }
 
 /// Parses Kurento's `turnUrl`: `user:password@host:port[?transport=udp]`.
@@ -542,19 +589,6 @@ fn resolve(host: &str, port: u16, ipv6: bool) -> Result<std::net::SocketAddr> {
         .ok_or_else(|| {
             Error::InvalidArgument(format!("STUN server {host:?} has no usable address"))
         })
-}
-
-/// Hands a datagram to the pipeline's worker. Never blocks: when the worker is
-/// saturated the datagram is dropped, as the network would.
-fn deliver(commands: &Sender<Command>, id: mediaflow_graph::ElementId, d: Datagram) -> bool {
-    match commands.try_send(Command::Datagram(id, d)) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            tracing::debug!("pipeline saturated: datagram dropped");
-            true
-        }
-        Err(TrySendError::Disconnected(_)) => false,
-    }
 }
 
 /// A WebRTC peer in a pipeline (Kurento's `WebRtcEndpoint`): negotiates SDP, runs ICE
@@ -613,8 +647,8 @@ impl WebRtcEndpoint {
         f: impl FnOnce(&mut WebRtcEndpointElement, Instant) -> T + Send + 'static,
     ) -> Result<T> {
         self.element
-            .with_element(move |e: &mut WebRtcEndpointElement| {
-                let out = f(e, Instant::now());
+            .with_element(move |e: &mut WebRtcEndpointElement, now| {
+                let out = f(e, now);
                 e.flush();
                 out
             })

@@ -37,9 +37,10 @@ impl DispatchLane {
 
     /// Waits until every job queued before this call has run, at most `timeout`. Returns
     /// false without waiting when called from a dispatcher thread (a job waiting for its
-    /// own queue, or for a lane whose thread waits for this one, would never finish).
+    /// own queue, or for a lane whose thread waits for this one, would never finish) or
+    /// from a worker (which must never wait on user code).
     pub fn flush(&self, timeout: Duration) -> bool {
-        if on_dispatcher() {
+        if on_dispatcher() || crate::runtime::on_worker() {
             return false;
         }
         let (tx, rx) = bounded(1);
@@ -86,6 +87,14 @@ impl DispatchPool {
     pub(crate) fn lane(&self, n: u64) -> DispatchLane {
         let i = (n % self.lanes.len() as u64) as usize;
         self.lanes[i].clone()
+    }
+
+    /// Waits until every lane ran what was queued before this call (see
+    /// [`DispatchLane::flush`]).
+    pub(crate) fn flush_all(&self, timeout: Duration) {
+        for lane in &self.lanes {
+            lane.flush(timeout);
+        }
     }
 
     /// Lets the threads end on their own (when every lane is dropped), not waiting.

@@ -39,7 +39,7 @@ thread_local! {
 }
 
 /// True on any worker thread of any runtime.
-fn on_worker() -> bool {
+pub(crate) fn on_worker() -> bool {
     CURRENT_WORKER.with(Cell::get) != 0
 }
 
@@ -51,6 +51,7 @@ pub struct RuntimeBuilder {
     queue: usize,
     name: String,
     virtual_time: bool,
+    latency: Duration,
 }
 
 impl Default for RuntimeBuilder {
@@ -61,6 +62,7 @@ impl Default for RuntimeBuilder {
             queue: 65_536,
             name: "mf".into(),
             virtual_time: false,
+            latency: Duration::from_millis(1),
         }
     }
 }
@@ -98,6 +100,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The one-way latency of the virtual network (default 1 ms).
+    pub fn virtual_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
     /// Starts the threads.
     pub fn build<T: Task>(self) -> Result<Runtime<T>, RuntimeError> {
         let dispatch =
@@ -115,12 +123,12 @@ impl RuntimeBuilder {
             let spawned = if self.virtual_time {
                 let shared = Arc::new(WorkerShared::new(tx, None));
                 let worker = shared.clone();
-                let start = Instant::now();
+                let (start, latency) = (Instant::now(), self.latency);
                 thread::Builder::new()
                     .name(format!("{}-virtual", self.name))
                     .spawn(move || {
                         mark_worker(&worker);
-                        virtual_net::run(rx, worker, start)
+                        virtual_net::run(rx, worker, start, latency)
                     })
                     .map(|h| (shared, h))
             } else {
@@ -268,7 +276,9 @@ impl<T: Task> Runtime<T> {
     }
 
     /// Virtual time only: moves the clock forward by `by`, firing every timer due on the
-    /// way at its own instant and delivering every datagram, and returns the new time.
+    /// way at its own instant and delivering every datagram, and returns the new time
+    /// once the dispatchers have run every job raised until then (so a test sees every
+    /// event of that time span when this returns).
     pub fn advance(&self, by: Duration) -> Result<Instant, RuntimeError> {
         if !self.inner.virtual_time {
             return Err(RuntimeError::NotVirtual);
@@ -282,8 +292,13 @@ impl<T: Task> Runtime<T> {
         worker.wake();
         // Generous: a virtual minute of two full sessions takes well under this.
         let limit = Duration::from_secs(120);
-        rx.recv_timeout(limit)
-            .map_err(|_| RuntimeError::Timeout(limit))
+        let now = rx
+            .recv_timeout(limit)
+            .map_err(|_| RuntimeError::Timeout(limit))?;
+        if let Some(dispatch) = &self.inner.dispatch {
+            dispatch.flush_all(limit);
+        }
+        Ok(now)
     }
 }
 

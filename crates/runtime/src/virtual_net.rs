@@ -1,6 +1,6 @@
 //! The virtual worker: the same `WorkerCore` on a clock that moves only when a test
 //! says so, and an in-memory network where a datagram sent to an address bound by a task
-//! of this runtime arrives at once (in the same virtual instant). No sockets, no sleeps.
+//! of this runtime arrives after a fixed one-way latency. No sockets, no sleeps.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -22,11 +22,20 @@ const IN_FLIGHT: usize = 65_536;
 /// Rounds of delivery within one virtual instant before time must move on.
 const SETTLE_ROUNDS: usize = 100_000;
 
-#[derive(Default)]
+struct InFlight {
+    due: Instant,
+    from: SocketAddr,
+    to: SocketAddr,
+    data: Vec<u8>,
+}
+
 struct VirtualNet {
     sockets: Slots<SocketAddr>,
     by_addr: HashMap<SocketAddr, SocketId>,
-    in_flight: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// In sending order, which is arrival order since the latency is fixed.
+    in_flight: VecDeque<InFlight>,
+    latency: Duration,
+    now: Instant,
     next_port: u16,
     dropped: u64,
 }
@@ -75,7 +84,12 @@ impl Network for VirtualNet {
                 "virtual network full",
             ));
         }
-        self.in_flight.push_back((from, peer, data.to_vec()));
+        self.in_flight.push_back(InFlight {
+            due: self.now + self.latency,
+            from,
+            to: peer,
+            data: data.to_vec(),
+        });
         Ok(())
     }
 
@@ -102,10 +116,23 @@ struct VirtualWorker<T: Task> {
 
 /// The virtual worker's thread: handles messages as they come at the current virtual
 /// time, and moves time only on `Advance`.
-pub(crate) fn run<T: Task>(rx: Receiver<Message<T>>, shared: Arc<WorkerShared<T>>, start: Instant) {
+pub(crate) fn run<T: Task>(
+    rx: Receiver<Message<T>>,
+    shared: Arc<WorkerShared<T>>,
+    start: Instant,
+    latency: Duration,
+) {
     let mut worker = VirtualWorker {
         core: WorkerCore::default(),
-        net: VirtualNet::default(),
+        net: VirtualNet {
+            sockets: Slots::default(),
+            by_addr: HashMap::new(),
+            in_flight: VecDeque::new(),
+            latency,
+            now: start,
+            next_port: 0,
+            dropped: 0,
+        },
         now: start,
         advances: VecDeque::new(),
     };
@@ -149,7 +176,16 @@ impl<T: Task> VirtualWorker<T> {
                 }
             }
             let mut moved = false;
-            while let Some((from, to, data)) = self.net.in_flight.pop_front() {
+            self.net.now = self.now;
+            while self
+                .net
+                .in_flight
+                .front()
+                .is_some_and(|d| d.due <= self.now)
+            {
+                let Some(InFlight { from, to, data, .. }) = self.net.in_flight.pop_front() else {
+                    break;
+                };
                 moved = true;
                 let Some(&id) = self.net.by_addr.get(&to) else {
                     self.net.dropped += 1;
@@ -180,7 +216,12 @@ impl<T: Task> VirtualWorker<T> {
             if !self.settle(rx) {
                 return false;
             }
-            match self.core.next_deadline() {
+            let arrival = self.net.in_flight.front().map(|d| d.due);
+            let next = match (self.core.next_deadline(), arrival) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match next {
                 Some(at) if at <= target => {
                     self.now = self.now.max(at);
                     self.core.handle_timers(self.now, &mut self.net);

@@ -1,0 +1,185 @@
+//! A pipeline as the runtime runs it: the graph, its elements' metadata and the sockets
+//! of its endpoints, on one worker thread. Nothing here takes a lock on the media path.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mediaflow_graph::{Buffer, ElementId, Graph};
+use mediaflow_runtime::{Context, DispatchLane, SocketId, Task, TaskSender};
+
+use crate::element::ElementShared;
+use crate::elements::AppSourceElement;
+use crate::registry::{self, Registry};
+use crate::translate::Elements;
+use crate::webrtc::WebRtcEndpointElement;
+
+pub(crate) struct ElementMeta {
+    pub(crate) shared: Arc<ElementShared>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) send_tags_in_events: bool,
+}
+
+/// What other threads hand a pipeline without boxing.
+pub(crate) enum Input {
+    /// Buffers for an AppSource (the host's hot path).
+    Push(ElementId, Buffer),
+    /// A frame from an endpoint's ICE-TCP connection thread.
+    Tcp(ElementId, mediaflow_ice::Datagram),
+}
+
+/// Where a pipeline's events go: its lane of the runtime's dispatchers, and the
+/// handlers registered on it.
+pub(crate) struct EventSink {
+    pub(crate) lane: DispatchLane,
+    pub(crate) registry: Arc<Mutex<Registry>>,
+}
+
+/// One pipeline on its worker.
+pub(crate) struct PipelineTask {
+    pub(crate) graph: Graph,
+    pub(crate) elements: HashMap<ElementId, ElementMeta>,
+    /// Which endpoint each socket belongs to.
+    sockets: HashMap<SocketId, ElementId>,
+    /// Endpoints, whose transmits are sent after each run.
+    endpoints: Vec<ElementId>,
+    events: EventSink,
+    /// This pipeline's own sender, for helper threads that feed it (ICE-TCP).
+    pub(crate) me: TaskSender<PipelineTask>,
+    /// The worker's time at the current call.
+    pub(crate) now: Instant,
+}
+
+impl PipelineTask {
+    pub(crate) fn new(graph: Graph, events: EventSink, me: TaskSender<PipelineTask>) -> Self {
+        PipelineTask {
+            graph,
+            elements: HashMap::new(),
+            sockets: HashMap::new(),
+            endpoints: Vec::new(),
+            events,
+            me,
+            now: Instant::now(),
+        }
+    }
+
+    /// Turns graph events into public events and hands them to the dispatcher.
+    pub(crate) fn flush_events(&mut self) {
+        while let Some(event) = self.graph.poll_event() {
+            let Some((scope, event)) = Elements(&self.elements).public_event(event) else {
+                continue;
+            };
+            let registry = self.events.registry.clone();
+            self.events.lane.submit(Box::new(move || {
+                registry::deliver(&registry, scope, &event)
+            }));
+        }
+    }
+
+    /// Records an endpoint's sockets so their datagrams reach it and its transmits
+    /// leave through them.
+    pub(crate) fn add_endpoint(&mut self, id: ElementId, sockets: &[(SocketId, SocketAddr)]) {
+        for (socket, _) in sockets {
+            self.sockets.insert(*socket, id);
+        }
+        self.endpoints.push(id);
+    }
+
+    fn endpoint(&mut self, id: ElementId) -> Option<&mut WebRtcEndpointElement> {
+        self.graph.element_as::<WebRtcEndpointElement>(id)
+    }
+
+    /// Removes an element: its links go (reported), then its events, then its handlers.
+    pub(crate) fn release_element(&mut self, id: ElementId, cx: &mut Context<'_>) -> bool {
+        if let Some(endpoint) = self.endpoint(id) {
+            endpoint.close(cx);
+            self.sockets.retain(|_, e| *e != id);
+            self.endpoints.retain(|e| *e != id);
+        }
+        if self.graph.remove(id).is_err() {
+            return false;
+        }
+        self.flush_events();
+        if let Some(meta) = self.elements.remove(&id) {
+            meta.shared.released.store(true, Ordering::Release);
+        }
+        let registry = self.events.registry.clone();
+        self.events
+            .lane
+            .submit(Box::new(move || registry::forget(&registry, id)));
+        true
+    }
+}
+
+impl Task for PipelineTask {
+    type Input = Input;
+
+    fn handle_input(&mut self, input: Input, cx: &mut Context<'_>) {
+        self.now = cx.now();
+        match input {
+            // Released meanwhile: what was on its way to it is dropped.
+            Input::Push(id, buffer) => {
+                if let Some(source) = self.graph.element_as::<AppSourceElement>(id) {
+                    source.push(buffer);
+                }
+            }
+            Input::Tcp(id, datagram) => {
+                if let Some(endpoint) = self.endpoint(id) {
+                    endpoint.handle_tcp(datagram);
+                }
+            }
+        }
+    }
+
+    fn handle_datagram(
+        &mut self,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+        cx: &mut Context<'_>,
+    ) {
+        let Some(&id) = self.sockets.get(&socket) else {
+            return;
+        };
+        let now = cx.now();
+        if let Some(endpoint) = self.endpoint(id) {
+            endpoint.handle_udp(socket, peer, data, now);
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.graph.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, cx: &mut Context<'_>) {
+        self.now = cx.now();
+        self.graph.handle_timeout(self.now);
+    }
+
+    fn run(&mut self, cx: &mut Context<'_>) {
+        self.now = cx.now();
+        self.graph.run(self.now);
+        for i in 0..self.endpoints.len() {
+            let id = self.endpoints[i];
+            if let Some(endpoint) = self.endpoint(id) {
+                endpoint.send_transmits(cx);
+            }
+        }
+        self.flush_events();
+    }
+
+    fn shutdown(&mut self, cx: &mut Context<'_>) {
+        // Tell each peer (DTLS close_notify) while the sockets still exist.
+        for id in std::mem::take(&mut self.endpoints) {
+            if let Some(endpoint) = self.endpoint(id) {
+                endpoint.close(cx);
+            }
+        }
+        self.sockets.clear();
+        for meta in self.elements.values() {
+            meta.shared.released.store(true, Ordering::Release);
+        }
+    }
+}
