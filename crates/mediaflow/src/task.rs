@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +28,8 @@ pub(crate) enum Input {
     Push(ElementId, Buffer),
     /// A frame from an endpoint's ICE-TCP connection thread.
     Tcp(ElementId, mediaflow_ice::Datagram),
+    /// A transcoder of the graph has output: run.
+    Wake,
 }
 
 /// Where a pipeline's events go: its lane of the runtime's dispatchers, and the
@@ -50,10 +52,20 @@ pub(crate) struct PipelineTask {
     pub(crate) me: TaskSender<PipelineTask>,
     /// The worker's time at the current call.
     pub(crate) now: Instant,
+    /// A `Wake` is on its way: transcoders do not send another.
+    wake_pending: Arc<AtomicBool>,
 }
 
 impl PipelineTask {
-    pub(crate) fn new(graph: Graph, events: EventSink, me: TaskSender<PipelineTask>) -> Self {
+    pub(crate) fn new(mut graph: Graph, events: EventSink, me: TaskSender<PipelineTask>) -> Self {
+        let wake_pending = Arc::new(AtomicBool::new(false));
+        let (pending, sender) = (wake_pending.clone(), me.clone());
+        graph.set_wake(Arc::new(move || {
+            // One wake-up in flight at most, however many packets a transcoder makes.
+            if !pending.swap(true, Ordering::AcqRel) && sender.try_input(Input::Wake).is_err() {
+                pending.store(false, Ordering::Release);
+            }
+        }));
         PipelineTask {
             graph,
             elements: HashMap::new(),
@@ -62,6 +74,7 @@ impl PipelineTask {
             events,
             me,
             now: Instant::now(),
+            wake_pending,
         }
     }
 
@@ -130,6 +143,8 @@ impl Task for PipelineTask {
                     endpoint.handle_tcp(datagram);
                 }
             }
+            // Cleared before the run that polls, so output made meanwhile wakes again.
+            Input::Wake => self.wake_pending.store(false, Ordering::Release),
         }
     }
 

@@ -157,7 +157,17 @@ pub trait LinkTranscoder: Send {
     fn poll_error(&mut self) -> Option<String>;
     /// The bitrate the consumer can take, in bits per second (from its receiver's REMB).
     fn set_target_bitrate(&mut self, _bps: u32) {}
+    /// Asks the transcoder to call `wake` whenever it has something to poll (output, a
+    /// keyframe request, an error). True when it will; a transcoder that cannot is
+    /// polled every few milliseconds instead.
+    fn set_wake(&mut self, _wake: Wake) -> bool {
+        false
+    }
 }
+
+/// Tells a pipeline's runtime that something made off its worker (a transcoder's
+/// output) is ready to be polled.
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// Makes transcoders for links whose sink does not take the source's codec.
 pub trait TranscoderFactory: Send {

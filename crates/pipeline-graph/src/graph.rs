@@ -5,7 +5,7 @@ use std::mem;
 use std::time::{Duration, Instant};
 
 use crate::element::{
-    Element, ElementEvent, ErrorType, LinkTranscoder, TranscoderFactory, UpstreamEvent,
+    Element, ElementEvent, ErrorType, LinkTranscoder, TranscoderFactory, UpstreamEvent, Wake,
 };
 use crate::types::{Buffer, ElementId, MediaFlowState, MediaTranscodingState, MediaType};
 
@@ -139,6 +139,8 @@ struct Link {
     awaiting_keyframe: bool,
     /// Converts the source's codec to one the sink takes, when they differ.
     transcoder: Option<Box<dyn LinkTranscoder>>,
+    /// The transcoder wakes the runtime when it has output (no polling needed).
+    transcoder_wakes: bool,
     /// The transcoding state last reported for this link (`None`: nothing passed yet).
     transcoding: Option<bool>,
 }
@@ -179,8 +181,11 @@ pub struct Graph {
     resume_at: Option<Instant>,
     /// Makes transcoders for links whose sink does not take the source's codec.
     factory: Option<Box<dyn TranscoderFactory>>,
-    /// When `run` last ran: transcoders are polled shortly after.
+    /// When `run` last ran: transcoders that cannot wake the runtime are polled shortly
+    /// after.
     last_run: Option<Instant>,
+    /// Given to transcoders so their output wakes the runtime.
+    wake: Option<Wake>,
 }
 
 impl Default for Graph {
@@ -204,7 +209,14 @@ impl Graph {
             resume_at: None,
             factory: None,
             last_run: None,
+            wake: None,
         }
+    }
+
+    /// How transcoders of this graph tell its runtime they have output; without it they
+    /// are polled every few milliseconds while they exist.
+    pub fn set_wake(&mut self, wake: Wake) {
+        self.wake = Some(wake);
     }
 
     /// Installs what makes transcoders; without one, buffers a sink does not take are
@@ -337,6 +349,7 @@ impl Graph {
             dropped: 0,
             awaiting_keyframe: false,
             transcoder: None,
+            transcoder_wakes: false,
             transcoding: None,
         };
         let index = match self.free_links.pop() {
@@ -556,6 +569,10 @@ impl Graph {
                             .factory
                             .as_mut()
                             .and_then(|f| f.create(media_type, from, to));
+                        link.transcoder_wakes = match (link.transcoder.as_mut(), &self.wake) {
+                            (Some(t), Some(wake)) => t.set_wake(wake.clone()),
+                            _ => false,
+                        };
                         if link.transcoder.is_some() {
                             report_transcoding(&mut self.events, link, true);
                         } else {
@@ -686,7 +703,8 @@ impl Graph {
         let idle = self.config.flow_idle;
         let mut earliest = self.resume_at;
         if let Some(last) = self.last_run {
-            if self.links.iter().flatten().any(|l| l.transcoder.is_some()) {
+            let polled = |l: &Link| l.transcoder.is_some() && !l.transcoder_wakes;
+            if self.links.iter().flatten().any(polled) {
                 // Transcoders work on their own threads: look at their output soon.
                 earliest = Some(last + TRANSCODER_POLL);
             }

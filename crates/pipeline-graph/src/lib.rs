@@ -11,7 +11,8 @@ mod graph;
 mod types;
 
 pub use element::{
-    Element, ElementEvent, ErrorType, LinkTranscoder, PassThrough, TranscoderFactory, UpstreamEvent,
+    Element, ElementEvent, ErrorType, LinkTranscoder, PassThrough, TranscoderFactory,
+    UpstreamEvent, Wake,
 };
 pub use graph::{Connection, Graph, GraphConfig, GraphError, GraphEvent};
 pub use types::{Buffer, ElementId, MediaFlowState, MediaTranscodingState, MediaType};

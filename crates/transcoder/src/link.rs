@@ -3,11 +3,11 @@
 //! queue is bounded: when it falls behind it drops (and asks for a keyframe to resume).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use mediaflow_graph::{Buffer, LinkTranscoder, MediaType, TranscoderFactory};
+use mediaflow_graph::{Buffer, LinkTranscoder, MediaType, TranscoderFactory, Wake};
 
 use crate::g711;
 use crate::rtp::{names, Assembled, FrameAssembler, RtpPacketizer};
@@ -33,6 +33,16 @@ struct Signals {
     want_keyframe: AtomicBool,
     /// The consumer's bitrate in kbps (0: the default).
     target_kbps: AtomicU32,
+    /// Tells the pipeline's runtime there is something to poll.
+    wake: OnceLock<Wake>,
+}
+
+impl Signals {
+    fn wake(&self) {
+        if let Some(wake) = self.wake.get() {
+            wake();
+        }
+    }
 }
 
 /// The graph side of a transcoder; its thread does the work.
@@ -294,6 +304,7 @@ impl ThreadedTranscoder {
                         Assembled::Pending => continue,
                         Assembled::Broken => {
                             thread_signals.want_keyframe.store(true, Ordering::Relaxed);
+                            thread_signals.wake();
                             continue;
                         }
                     };
@@ -303,6 +314,7 @@ impl ThreadedTranscoder {
                         Err(e) => {
                             thread_signals.want_keyframe.store(true, Ordering::Relaxed);
                             let _ = error_tx.try_send(format!("cannot decode {from}: {e}"));
+                            thread_signals.wake();
                             continue;
                         }
                     };
@@ -326,6 +338,7 @@ impl ThreadedTranscoder {
                             }
                         }
                     }
+                    thread_signals.wake();
                 }
             })
             .ok()?;
@@ -380,6 +393,12 @@ impl LinkTranscoder for ThreadedTranscoder {
             .target_kbps
             .store((bps / 1000).max(1), Ordering::Relaxed);
     }
+
+    fn set_wake(&mut self, wake: Wake) -> bool {
+        // Set once: a later call (there is none in the graph) keeps the first.
+        let _ = self.signals.wake.set(wake);
+        true
+    }
 }
 
 impl Drop for ThreadedTranscoder {
@@ -429,5 +448,24 @@ mod tests {
             .max()
             .unwrap();
         assert!(err < 600, "max error {err}");
+    }
+
+    #[test]
+    fn output_wakes_the_runtime_instead_of_waiting_to_be_polled() {
+        let mut t = ThreadedTranscoder::new(MediaType::Audio, names::PCMU, names::PCMA).unwrap();
+        let (tx, woken) = crossbeam_channel::unbounded();
+        assert!(t.set_wake(Arc::new(move || {
+            let _ = tx.send(());
+        })));
+        let mut rtp = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
+        rtp.extend(g711::ulaw_encode_all(&[1000; 160]));
+        let mut buffer = Buffer::new(MediaType::Audio, rtp);
+        buffer.codec = Some(names::PCMU);
+        t.push(buffer);
+        woken
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a wake-up once the packet is converted");
+        let out = t.poll().expect("the converted packet is there when woken");
+        assert_eq!(out.codec, Some(names::PCMA));
     }
 }
