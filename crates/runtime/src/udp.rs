@@ -73,10 +73,83 @@ struct UdpEntry {
     state: UdpSocketState,
 }
 
-/// The real sockets of one worker.
+/// Kernel receive buffer asked for each socket (capped by `net.core.rmem_max`): room for
+/// about 800 full-size packets, so a burst that arrives while the worker is busy with
+/// other sockets waits rather than being dropped. Memory is used only while queued.
+const SOCKET_RECV_BUFFER: usize = 1 << 20;
+
+/// A datagram waiting in the worker's outbox.
+struct Outgoing {
+    socket: SocketId,
+    peer: SocketAddr,
+    start: usize,
+    len: usize,
+}
+
+/// The real sockets of one worker. Sends are queued during a turn and leave together at
+/// its end: runs of same-size datagrams to the same peer go out as one GSO send.
 struct UdpNet {
     registry: Registry,
     sockets: Slots<UdpEntry>,
+    outbox: Vec<Outgoing>,
+    out_bytes: Vec<u8>,
+    /// Datagrams the kernel refused (full send buffer, unreachable peer).
+    send_errors: u64,
+}
+
+/// A turn's sends beyond which the outbox is flushed early: bounds its memory.
+const OUTBOX_BYTES: usize = 1 << 20;
+
+impl UdpNet {
+    /// Sends everything queued.
+    fn flush(&mut self) {
+        let mut i = 0;
+        while i < self.outbox.len() {
+            let first = &self.outbox[i];
+            let Some(entry) = self
+                .sockets
+                .by_index(first.socket.index as usize)
+                .map(|(_, _, e)| e)
+            else {
+                i += 1;
+                continue;
+            };
+            // The longest run GSO can carry: same socket, peer and size, contiguous.
+            let max = entry
+                .state
+                .max_gso_segments()
+                .max(1)
+                .min(64_000 / first.len.max(1))
+                .max(1);
+            let mut n = 1;
+            while n < max
+                && self.outbox.get(i + n).is_some_and(|o| {
+                    o.socket == first.socket && o.peer == first.peer && o.len == first.len
+                })
+            {
+                n += 1;
+            }
+            let contents = &self.out_bytes[first.start..first.start + first.len * n];
+            let transmit = quinn_udp::Transmit {
+                destination: first.peer,
+                ecn: None,
+                contents,
+                segment_size: (n > 1).then_some(first.len),
+                src_ip: None,
+            };
+            // Best effort, as UDP is: a full buffer or an unreachable peer drops these.
+            if let Err(e) = entry
+                .state
+                .try_send(UdpSockRef::from(&entry.socket), &transmit)
+            {
+                self.send_errors += n as u64;
+                tracing::trace!(peer = %first.peer, "send failed: {e}");
+            }
+            i += n;
+        }
+        self.outbox.clear();
+        self.out_bytes.clear();
+    }
 }
 
 impl Network for UdpNet {
@@ -90,6 +163,11 @@ impl Network for UdpNet {
         std_socket.set_nonblocking(true)?;
         let local = std_socket.local_addr()?;
         let state = UdpSocketState::new(UdpSockRef::from(&std_socket))?;
+        if let Err(e) =
+            state.set_recv_buffer_size(UdpSockRef::from(&std_socket), SOCKET_RECV_BUFFER)
+        {
+            tracing::debug!("cannot enlarge a socket's receive buffer: {e}");
+        }
         let mut socket = UdpSocket::from_std(std_socket);
         let id = self.sockets.next_id();
         self.registry
@@ -106,14 +184,28 @@ impl Network for UdpNet {
         peer: SocketAddr,
         data: &[u8],
     ) -> io::Result<()> {
-        let entry = self
-            .sockets
+        self.sockets
             .get(owner, socket)
             .ok_or_else(|| not_ours(socket))?;
-        entry.socket.send_to(data, peer).map(|_| ())
+        if data.is_empty() {
+            return Ok(()); // nothing to carry
+        }
+        if self.out_bytes.len() + data.len() > OUTBOX_BYTES {
+            self.flush();
+        }
+        self.outbox.push(Outgoing {
+            socket,
+            peer,
+            start: self.out_bytes.len(),
+            len: data.len(),
+        });
+        self.out_bytes.extend_from_slice(data);
+        Ok(())
     }
 
     fn close(&mut self, owner: u64, socket: SocketId) {
+        // What the task sent last (a DTLS close_notify) leaves before the socket closes.
+        self.flush();
         if let Some(mut entry) = self.sockets.remove(owner, socket) {
             let _ = self.registry.deregister(&mut entry.socket);
         }
@@ -163,6 +255,9 @@ pub(crate) fn run<T: Task>(poll: Poll, rx: Receiver<Message<T>>, shared: Arc<Wor
         net: UdpNet {
             registry,
             sockets: Slots::default(),
+            outbox: Vec::new(),
+            out_bytes: Vec::new(),
+            send_errors: 0,
         },
         buffers: RecvBuffers::new(),
         readable: VecDeque::new(),
@@ -192,7 +287,10 @@ impl<T: Task> UdpWorker<T> {
                 let Ok(message) = rx.try_recv() else { break };
                 match self.core.handle_message(message, now, &mut self.net) {
                     Flow::Continue => {}
-                    Flow::Stop => return,
+                    Flow::Stop => {
+                        self.net.flush();
+                        return;
+                    }
                     Flow::Advance(_, reply) => drop(reply), // real time is not advanced
                 }
             }
@@ -206,6 +304,7 @@ impl<T: Task> UdpWorker<T> {
             }
             self.core.handle_timers(now, &mut self.net);
             self.core.run_dirty(now, &mut self.net);
+            self.net.flush();
 
             let busy = !self.readable.is_empty() || self.core.has_dirty();
             let mut timeout = if busy {
