@@ -61,6 +61,22 @@ impl RuntimeBuilder {
         self
     }
 
+    /// One UDP port for every endpoint of the runtime, on each host address (Kurento
+    /// opens a port per endpoint; mediasoup's WebRtcServer and LiveKit's single-port
+    /// mode do this): a deployment opens one port per address to the world. Datagrams
+    /// are told apart by the ICE ufrag of the peer's first check, then by its address.
+    /// 0 lets the system choose a port per address. Endpoints bind a socket of their own
+    /// only on addresses without a shared socket (their `port_range` applies there).
+    pub fn shared_udp_port(mut self, port: u16) -> Result<Self> {
+        let addrs = mediaflow_ice::host_addresses(&mediaflow_ice::NetConfig::default())?;
+        self.inner = self.inner.shared_udp(
+            addrs
+                .into_iter()
+                .map(|ip| std::net::SocketAddr::new(ip, port)),
+        );
+        Ok(self)
+    }
+
     /// Starts the threads.
     pub fn build(self) -> Result<Runtime> {
         let inner = self
@@ -94,6 +110,12 @@ impl Runtime {
         let runtime = RuntimeBuilder::default().build()?;
         *default = Some(runtime.clone());
         Ok(runtime)
+    }
+
+    /// The addresses of the shared UDP port (empty unless built with
+    /// `shared_udp_port`).
+    pub fn shared_udp_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.inner.shared_udp_addrs()
     }
 
     /// Worker threads.

@@ -67,6 +67,12 @@ pub(crate) struct WebRtcEndpointElement {
     session: WebRtcSession,
     /// The UDP sockets (host candidates), by local address.
     sockets: Vec<(SocketId, SocketAddr)>,
+    /// Those of them that are bindings on the runtime's shared port, and the ICE ufrag
+    /// they were last registered with (the shared port routes checks by it).
+    shared: Vec<SocketId>,
+    registered_ufrag: Option<String>,
+    /// An API call may have changed our ufrag (an offer, an answer, an ICE restart).
+    ufrag_changed: bool,
     /// ICE-TCP listeners, when enabled.
     tcp: Option<TcpTransport>,
     outputs: VecDeque<Buffer>,
@@ -109,6 +115,9 @@ impl WebRtcEndpointElement {
     /// Hands everything the session wrote to the runtime's sockets (or to the ICE-TCP
     /// connection it belongs to).
     pub(crate) fn send_transmits(&mut self, cx: &mut Context<'_>) {
+        if self.ufrag_changed && !self.shared.is_empty() {
+            self.register_ufrag(cx);
+        }
         while let Some(t) = self.session.poll_transmit() {
             let sent = if t.tcp {
                 match &self.tcp {
@@ -125,6 +134,21 @@ impl WebRtcEndpointElement {
                 tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
             }
         }
+    }
+
+    /// Tells the shared port which ufrag is ours now, so the peer's checks reach us.
+    fn register_ufrag(&mut self, cx: &mut Context<'_>) {
+        self.ufrag_changed = false;
+        let ufrag = self.session.local_ufrag();
+        if ufrag == self.registered_ufrag {
+            return;
+        }
+        if let Some(u) = &ufrag {
+            for socket in &self.shared {
+                cx.set_ice_ufrag(*socket, u);
+            }
+        }
+        self.registered_ufrag = ufrag;
     }
 
     /// A datagram arrived on one of the endpoint's UDP sockets.
@@ -476,6 +500,9 @@ impl WebRtcEndpointBuilder {
             Ok(Box::new(WebRtcEndpointElement {
                 session: WebRtcSession::new(config, now)?,
                 sockets: Vec::new(),
+                shared: Vec::new(),
+                registered_ufrag: None,
+                ufrag_changed: false,
                 tcp: None,
                 outputs: VecDeque::new(),
                 upstream: VecDeque::new(),
@@ -488,7 +515,7 @@ impl WebRtcEndpointBuilder {
         };
         let (net, ice_tcp) = (self.net, self.ice_tcp);
         let element = self.pipeline.add_element_with(make, move |w, cx, id| {
-            let sockets = bind_sockets(&net, cx)?;
+            let (sockets, shared) = bind_sockets(&net, cx)?;
             let tcp = if ice_tcp {
                 let me = w.me.clone();
                 // A helper thread's frame: dropped when the worker is saturated, as the
@@ -512,6 +539,7 @@ impl WebRtcEndpointBuilder {
                 .element_as::<WebRtcEndpointElement>(id)
                 .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
             endpoint.sockets = sockets;
+            endpoint.shared = shared;
             if let Some(tcp) = tcp {
                 endpoint.session.set_tcp_listeners(tcp.local_addrs());
                 endpoint.tcp = Some(tcp);
@@ -522,11 +550,20 @@ impl WebRtcEndpointBuilder {
     }
 }
 
-/// Binds one UDP socket per host address (the host candidates) on the worker; on
-/// failure none stays bound.
-fn bind_sockets(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, SocketAddr)>> {
-    let mut sockets = Vec::new();
+/// An endpoint's sockets, and which of them are bindings on the shared port.
+type Bound = (Vec<(SocketId, SocketAddr)>, Vec<SocketId>);
+
+/// Binds one UDP socket per host address (the host candidates) on the worker — a binding
+/// on the runtime's shared port where it has one for that address; on failure none stays
+/// bound. Returns the sockets, and which of them are shared bindings.
+fn bind_sockets(net: &NetConfig, cx: &mut Context<'_>) -> Result<Bound> {
+    let (mut sockets, mut shared) = (Vec::new(), Vec::new());
     for ip in mediaflow_ice::host_addresses(net)? {
+        if let Some(binding) = cx.bind_shared_udp(ip) {
+            shared.push(binding.0);
+            sockets.push(binding);
+            continue;
+        }
         match cx.bind_udp(ip, net.port_range) {
             Ok(bound) => sockets.push(bound),
             Err(e) => {
@@ -535,7 +572,7 @@ fn bind_sockets(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, 
             }
         }
     }
-    Ok(sockets)
+    Ok((sockets, shared))
 }
 
 /// Parses Kurento's `turnUrl`: `user:password@host:port[?transport=udp]`.
@@ -650,6 +687,7 @@ impl WebRtcEndpoint {
             .with_element(move |e: &mut WebRtcEndpointElement, now| {
                 let out = f(e, now);
                 e.flush();
+                e.ufrag_changed = true;
                 out
             })
     }

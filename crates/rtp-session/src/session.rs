@@ -924,15 +924,16 @@ impl WebRtcSession {
         self.pc.restart_ice();
     }
 
+    /// Our ICE ufrag, once we have a local description (it changes with an ICE restart).
+    pub fn local_ufrag(&self) -> Option<String> {
+        self.local_description().and_then(|sdp| ice_ufrag(&sdp))
+    }
+
     /// True when `sdp` changes the peer's ICE credentials of an established session.
     fn is_ice_restart(&self, sdp: &str) -> bool {
-        let ufrag = |sdp: &str| {
-            sdp.lines()
-                .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:").map(str::to_owned))
-        };
         match (
-            self.remote_description().and_then(|old| ufrag(&old)),
-            ufrag(sdp),
+            self.remote_description().and_then(|old| ice_ufrag(&old)),
+            ice_ufrag(sdp),
         ) {
             (Some(old), Some(new)) => old != new,
             _ => false,
@@ -1862,6 +1863,12 @@ fn udp_candidate(addr: SocketAddr) -> CandidateConfig {
 }
 
 /// A received datagram (or ICE-TCP frame) in the stack's input form.
+/// The first `a=ice-ufrag` of an SDP (BUNDLE: one for every m-section).
+fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:").map(str::to_owned))
+}
+
 pub(crate) fn inbound(
     now: Instant,
     local: SocketAddr,

@@ -21,6 +21,13 @@ pub(crate) enum Message<T: Task> {
     Spawn(u64, Box<T>),
     Call(u64, Call<T>),
     Input(u64, T::Input),
+    /// A datagram of a shared socket, read by another worker.
+    Datagram {
+        task: u64,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: Vec<u8>,
+    },
     /// Removes a task; the sender hears when it is gone.
     Remove(u64, Option<Sender<()>>),
     /// Virtual time only: advance the clock, answer with the new time.
@@ -110,6 +117,12 @@ impl<T: Task> WorkerCore<T> {
             Message::Input(id, input) => {
                 self.with_task(id, now, net, false, |task, cx| task.handle_input(input, cx));
             }
+            Message::Datagram {
+                task,
+                socket,
+                peer,
+                data,
+            } => self.handle_datagram(task, socket, peer, &data, now, net),
             Message::Remove(id, done) => {
                 self.remove(id, now, net);
                 if let Some(done) = done {

@@ -26,6 +26,8 @@ mod core;
 mod dispatch;
 mod net;
 mod runtime;
+mod shared;
+mod sockets;
 mod udp;
 mod virtual_net;
 
@@ -91,6 +93,20 @@ impl Context<'_> {
         range: Option<(u16, u16)>,
     ) -> std::io::Result<(SocketId, SocketAddr)> {
         self.net.bind(self.task, ip, range)
+    }
+
+    /// A binding on the runtime's shared UDP port for `ip`, when the runtime has one
+    /// (`RuntimeBuilder::shared_udp`): the socket's address is the shared port, and its
+    /// datagrams reach this task once [`Context::set_ice_ufrag`] names its ICE ufrag.
+    pub fn bind_shared_udp(&mut self, ip: std::net::IpAddr) -> Option<(SocketId, SocketAddr)> {
+        self.net.bind_shared(self.task, ip)
+    }
+
+    /// The local ICE ufrag of a shared binding (again after an ICE restart): STUN
+    /// checks naming it, and then every datagram from the peers that sent them, reach
+    /// this task. A no-op on sockets of the task's own.
+    pub fn set_ice_ufrag(&mut self, socket: SocketId, ufrag: &str) {
+        self.net.set_ice_ufrag(self.task, socket, ufrag);
     }
 
     /// Sends a datagram from one of this task's sockets. Best effort, as UDP is: an

@@ -28,6 +28,10 @@ pub(crate) trait Network {
         ip: IpAddr,
         range: Option<(u16, u16)>,
     ) -> io::Result<(SocketId, SocketAddr)>;
+    /// A binding of `owner` on the runtime's shared socket for `ip`, if there is one.
+    fn bind_shared(&mut self, owner: u64, ip: IpAddr) -> Option<(SocketId, SocketAddr)>;
+    /// Datagrams of a shared socket whose STUN USERNAME names `ufrag` go to this binding.
+    fn set_ice_ufrag(&mut self, owner: u64, socket: SocketId, ufrag: &str);
     fn send_to(
         &mut self,
         owner: u64,

@@ -1,8 +1,9 @@
 //! The pool: workers, dispatchers, and the handles other threads use to reach a task.
 
 use std::cell::Cell;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,8 @@ use crossbeam_channel::{bounded, SendTimeoutError, TrySendError};
 
 use crate::core::Message;
 use crate::dispatch::{on_dispatcher, DispatchLane, DispatchPool};
-use crate::udp::{self, WorkerShared};
+use crate::shared::SharedPorts;
+use crate::udp::{self, Peers, WorkerSetup, WorkerShared};
 use crate::{virtual_net, Context, Task};
 
 /// Why the runtime could not do what was asked.
@@ -52,6 +54,7 @@ pub struct RuntimeBuilder {
     name: String,
     virtual_time: bool,
     latency: Duration,
+    shared_udp: Vec<SocketAddr>,
 }
 
 impl Default for RuntimeBuilder {
@@ -63,6 +66,7 @@ impl Default for RuntimeBuilder {
             name: "mf".into(),
             virtual_time: false,
             latency: Duration::from_millis(1),
+            shared_udp: Vec::new(),
         }
     }
 }
@@ -106,8 +110,26 @@ impl RuntimeBuilder {
         self
     }
 
+    /// One shared UDP socket on each of these addresses for every task of the runtime
+    /// ([`Context::bind_shared_udp`]): a deployment opens one port per address instead
+    /// of one per endpoint. Port 0 lets the system choose (per address).
+    ///
+    /// [`Context::bind_shared_udp`]: crate::Context::bind_shared_udp
+    pub fn shared_udp(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.shared_udp = addrs.into_iter().collect();
+        self
+    }
+
     /// Starts the threads.
     pub fn build<T: Task>(self) -> Result<Runtime<T>, RuntimeError> {
+        let ports = if self.shared_udp.is_empty() || self.virtual_time {
+            None
+        } else {
+            Some(Arc::new(
+                SharedPorts::bind(&self.shared_udp).map_err(RuntimeError::Start)?,
+            ))
+        };
+        let peers: Peers<T> = Arc::new(OnceLock::new());
         let dispatch =
             DispatchPool::start(self.dispatchers, &self.name).map_err(RuntimeError::Start)?;
         let mut inner = Inner {
@@ -134,12 +156,19 @@ impl RuntimeBuilder {
             } else {
                 udp::new_poll().and_then(|(poll, waker)| {
                     let shared = Arc::new(WorkerShared::new(tx, Some(waker)));
-                    let worker = shared.clone();
+                    let setup = WorkerSetup {
+                        poll,
+                        rx,
+                        shared: shared.clone(),
+                        index: i,
+                        ports: ports.clone(),
+                        peers: peers.clone(),
+                    };
                     thread::Builder::new()
                         .name(format!("{}-worker-{i}", self.name))
                         .spawn(move || {
-                            mark_worker(&worker);
-                            udp::run(poll, rx, worker)
+                            mark_worker(&setup.shared);
+                            udp::run(setup)
                         })
                         .map(|h| (shared, h))
                 })
@@ -149,8 +178,10 @@ impl RuntimeBuilder {
             inner.workers.push(shared);
             inner.lock_threads().push(handle);
         }
+        let _ = peers.set(inner.workers.clone());
         Ok(Runtime {
             inner: Arc::new(inner),
+            ports,
         })
     }
 }
@@ -164,12 +195,14 @@ fn mark_worker<T: Task>(shared: &Arc<WorkerShared<T>>) {
 /// clone is dropped (tasks still on them are shut down).
 pub struct Runtime<T: Task> {
     inner: Arc<Inner<T>>,
+    ports: Option<Arc<SharedPorts>>,
 }
 
 impl<T: Task> Clone for Runtime<T> {
     fn clone(&self) -> Self {
         Runtime {
             inner: self.inner.clone(),
+            ports: self.ports.clone(),
         }
     }
 }
@@ -268,6 +301,14 @@ impl<T: Task> Runtime<T> {
     /// Every thread the runtime runs (workers and dispatchers): fixed for its life.
     pub fn thread_count(&self) -> usize {
         self.inner.workers.len() + self.inner.dispatch.as_ref().map_or(0, |d| d.thread_count())
+    }
+
+    /// The shared UDP sockets' addresses (empty without `shared_udp`).
+    pub fn shared_udp_addrs(&self) -> Vec<SocketAddr> {
+        self.ports
+            .as_ref()
+            .map(|p| p.addrs().map(|(_, a)| a).collect())
+            .unwrap_or_default()
     }
 
     /// True when built with `virtual_time(true)`.

@@ -3,18 +3,20 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSliceMut};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState, BATCH_SIZE};
+use mio::{Events, Poll, Token, Waker};
+use quinn_udp::{RecvMeta, UdpSockRef, BATCH_SIZE};
 
 use crate::core::{Flow, Message, WorkerCore};
-use crate::net::{bind_udp, not_ours, Network, Slots, SocketId};
+use crate::net::SocketId;
+use crate::shared::SharedPorts;
+use crate::sockets::{Bound, UdpEntry, UdpNet, SHARED_TOKENS};
 use crate::Task;
 
 /// The waker's token; sockets use their slot index, which stays below it.
@@ -68,156 +70,6 @@ impl<T: Task> WorkerShared<T> {
     }
 }
 
-struct UdpEntry {
-    socket: UdpSocket,
-    state: UdpSocketState,
-}
-
-/// Kernel receive buffer asked for each socket (capped by `net.core.rmem_max`): room for
-/// about 800 full-size packets, so a burst that arrives while the worker is busy with
-/// other sockets waits rather than being dropped. Memory is used only while queued.
-const SOCKET_RECV_BUFFER: usize = 1 << 20;
-
-/// A datagram waiting in the worker's outbox.
-struct Outgoing {
-    socket: SocketId,
-    peer: SocketAddr,
-    start: usize,
-    len: usize,
-}
-
-/// The real sockets of one worker. Sends are queued during a turn and leave together at
-/// its end: runs of same-size datagrams to the same peer go out as one GSO send.
-struct UdpNet {
-    registry: Registry,
-    sockets: Slots<UdpEntry>,
-    outbox: Vec<Outgoing>,
-    out_bytes: Vec<u8>,
-    /// Datagrams the kernel refused (full send buffer, unreachable peer).
-    send_errors: u64,
-}
-
-/// A turn's sends beyond which the outbox is flushed early: bounds its memory.
-const OUTBOX_BYTES: usize = 1 << 20;
-
-impl UdpNet {
-    /// Sends everything queued.
-    fn flush(&mut self) {
-        let mut i = 0;
-        while i < self.outbox.len() {
-            let first = &self.outbox[i];
-            let Some(entry) = self
-                .sockets
-                .by_index(first.socket.index as usize)
-                .map(|(_, _, e)| e)
-            else {
-                i += 1;
-                continue;
-            };
-            // The longest run GSO can carry: same socket, peer and size, contiguous.
-            let max = entry
-                .state
-                .max_gso_segments()
-                .max(1)
-                .min(64_000 / first.len.max(1))
-                .max(1);
-            let mut n = 1;
-            while n < max
-                && self.outbox.get(i + n).is_some_and(|o| {
-                    o.socket == first.socket && o.peer == first.peer && o.len == first.len
-                })
-            {
-                n += 1;
-            }
-            let contents = &self.out_bytes[first.start..first.start + first.len * n];
-            let transmit = quinn_udp::Transmit {
-                destination: first.peer,
-                ecn: None,
-                contents,
-                segment_size: (n > 1).then_some(first.len),
-                src_ip: None,
-            };
-            // Best effort, as UDP is: a full buffer or an unreachable peer drops these.
-            if let Err(e) = entry
-                .state
-                .try_send(UdpSockRef::from(&entry.socket), &transmit)
-            {
-                self.send_errors += n as u64;
-                tracing::trace!(peer = %first.peer, "send failed: {e}");
-            }
-            i += n;
-        }
-        self.outbox.clear();
-        self.out_bytes.clear();
-    }
-}
-
-impl Network for UdpNet {
-    fn bind(
-        &mut self,
-        owner: u64,
-        ip: IpAddr,
-        range: Option<(u16, u16)>,
-    ) -> io::Result<(SocketId, SocketAddr)> {
-        let std_socket = bind_udp(ip, range)?;
-        std_socket.set_nonblocking(true)?;
-        let local = std_socket.local_addr()?;
-        let state = UdpSocketState::new(UdpSockRef::from(&std_socket))?;
-        if let Err(e) =
-            state.set_recv_buffer_size(UdpSockRef::from(&std_socket), SOCKET_RECV_BUFFER)
-        {
-            tracing::debug!("cannot enlarge a socket's receive buffer: {e}");
-        }
-        let mut socket = UdpSocket::from_std(std_socket);
-        let id = self.sockets.next_id();
-        self.registry
-            .register(&mut socket, Token(id.index as usize), Interest::READABLE)?;
-        let inserted = self.sockets.insert(owner, UdpEntry { socket, state });
-        debug_assert_eq!(inserted, id);
-        Ok((id, local))
-    }
-
-    fn send_to(
-        &mut self,
-        owner: u64,
-        socket: SocketId,
-        peer: SocketAddr,
-        data: &[u8],
-    ) -> io::Result<()> {
-        self.sockets
-            .get(owner, socket)
-            .ok_or_else(|| not_ours(socket))?;
-        if data.is_empty() {
-            return Ok(()); // nothing to carry
-        }
-        if self.out_bytes.len() + data.len() > OUTBOX_BYTES {
-            self.flush();
-        }
-        self.outbox.push(Outgoing {
-            socket,
-            peer,
-            start: self.out_bytes.len(),
-            len: data.len(),
-        });
-        self.out_bytes.extend_from_slice(data);
-        Ok(())
-    }
-
-    fn close(&mut self, owner: u64, socket: SocketId) {
-        // What the task sent last (a DTLS close_notify) leaves before the socket closes.
-        self.flush();
-        if let Some(mut entry) = self.sockets.remove(owner, socket) {
-            let _ = self.registry.deregister(&mut entry.socket);
-        }
-    }
-
-    fn close_all(&mut self, owner: u64) {
-        for id in self.sockets.owned_by(owner) {
-            self.close(owner, id);
-        }
-    }
-}
-
 /// Receive buffers of one worker, reused for every batch.
 struct RecvBuffers {
     storage: Vec<u8>,
@@ -240,29 +92,43 @@ pub(crate) fn new_poll() -> io::Result<(Poll, Waker)> {
     Ok((poll, waker))
 }
 
-/// The worker thread's loop; returns when told to stop or when every sender is gone.
-pub(crate) fn run<T: Task>(poll: Poll, rx: Receiver<Message<T>>, shared: Arc<WorkerShared<T>>) {
-    let registry = match poll.registry().try_clone() {
-        Ok(r) => r,
+/// Every worker of a runtime, for handing a shared socket's datagram to its task's worker.
+pub(crate) type Peers<T> = Arc<OnceLock<Vec<Arc<WorkerShared<T>>>>>;
+
+/// What a worker thread starts with.
+pub(crate) struct WorkerSetup<T: Task> {
+    pub(crate) poll: Poll,
+    pub(crate) rx: Receiver<Message<T>>,
+    pub(crate) shared: Arc<WorkerShared<T>>,
+    pub(crate) index: usize,
+    pub(crate) ports: Option<Arc<SharedPorts>>,
+    pub(crate) peers: Peers<T>,
+}
+
+/// The worker thread's loop; returns when told to stop.
+pub(crate) fn run<T: Task>(setup: WorkerSetup<T>) {
+    let net = setup
+        .poll
+        .registry()
+        .try_clone()
+        .and_then(|registry| UdpNet::new(registry, setup.index, setup.ports));
+    let net = match net {
+        Ok(net) => net,
         Err(e) => {
             tracing::error!("a worker cannot start: {e}");
             return;
         }
     };
     let mut worker = UdpWorker {
-        poll,
+        poll: setup.poll,
         core: WorkerCore::default(),
-        net: UdpNet {
-            registry,
-            sockets: Slots::default(),
-            outbox: Vec::new(),
-            out_bytes: Vec::new(),
-            send_errors: 0,
-        },
+        net,
         buffers: RecvBuffers::new(),
         readable: VecDeque::new(),
+        peers: setup.peers,
+        forward_drops: 0,
     };
-    worker.run(&rx, &shared);
+    worker.run(&setup.rx, &setup.shared);
     let now = Instant::now();
     worker.core.remove_all(now, &mut worker.net);
 }
@@ -274,6 +140,16 @@ struct UdpWorker<T: Task> {
     buffers: RecvBuffers,
     /// Sockets that were readable and have not been read to the end yet.
     readable: VecDeque<usize>,
+    peers: Peers<T>,
+    /// Shared-socket datagrams dropped because their task's worker was saturated.
+    forward_drops: u64,
+}
+
+/// Whose datagrams a socket carries.
+#[derive(Clone, Copy)]
+enum Source {
+    Own(u64, SocketId),
+    Shared(usize),
 }
 
 impl<T: Task> UdpWorker<T> {
@@ -337,8 +213,17 @@ impl<T: Task> UdpWorker<T> {
     /// true when the socket may have more.
     fn read(&mut self, index: usize, now: Instant) -> bool {
         for _ in 0..READS_PER_TURN {
-            let Some((id, owner, entry)) = self.net.sockets.by_index(index) else {
-                return false;
+            let (entry, source): (&UdpEntry, Source) = if index >= SHARED_TOKENS {
+                let n = index - SHARED_TOKENS;
+                match self.net.shared_local.get(n) {
+                    Some(entry) => (entry, Source::Shared(n)),
+                    None => return false,
+                }
+            } else {
+                match self.net.sockets.by_index(index) {
+                    Some((id, owner, Bound::Own(entry))) => (entry, Source::Own(owner, id)),
+                    _ => return false,
+                }
             };
             let mut chunks = self.buffers.storage.chunks_mut(RECV_BUFFER);
             let mut slices: [IoSliceMut<'_>; BATCH_SIZE] =
@@ -362,7 +247,7 @@ impl<T: Task> UdpWorker<T> {
                     continue
                 }
                 Err(e) => {
-                    tracing::warn!(%id, "UDP receive failed: {e}");
+                    tracing::warn!(index, "UDP receive failed: {e}");
                     return false;
                 }
             };
@@ -376,11 +261,63 @@ impl<T: Task> UdpWorker<T> {
                     meta.stride
                 };
                 for datagram in data.chunks(stride) {
-                    self.core
-                        .handle_datagram(owner, id, meta.addr, datagram, now, &mut self.net);
+                    match source {
+                        Source::Own(owner, id) => self.core.handle_datagram(
+                            owner,
+                            id,
+                            meta.addr,
+                            datagram,
+                            now,
+                            &mut self.net,
+                        ),
+                        Source::Shared(n) => route_shared(
+                            &mut self.core,
+                            &mut self.net,
+                            &self.peers,
+                            &mut self.forward_drops,
+                            (n, meta.addr, datagram),
+                            now,
+                        ),
+                    }
                 }
             }
         }
         true
+    }
+}
+
+/// A datagram of shared socket `n`: to its task here, or to its task's worker.
+fn route_shared<T: Task>(
+    core: &mut WorkerCore<T>,
+    net: &mut UdpNet,
+    peers: &Peers<T>,
+    forward_drops: &mut u64,
+    (n, peer, data): (usize, SocketAddr, &[u8]),
+    now: Instant,
+) {
+    let Some(route) = net
+        .shared
+        .as_ref()
+        .and_then(|ports| ports.route(n, peer, data))
+    else {
+        return; // nobody's: a stray or hostile datagram
+    };
+    if route.worker == net.worker() {
+        core.handle_datagram(route.task, route.socket, peer, data, now, net);
+        return;
+    }
+    let Some(worker) = peers.get().and_then(|p| p.get(route.worker)) else {
+        return;
+    };
+    let message = Message::Datagram {
+        task: route.task,
+        socket: route.socket,
+        peer,
+        data: data.to_vec(),
+    };
+    if worker.tx.try_send(message).is_ok() {
+        worker.wake();
+    } else {
+        *forward_drops += 1;
     }
 }

@@ -66,6 +66,13 @@ impl Network for VirtualNet {
         Ok((id, free))
     }
 
+    // The in-memory network gives every socket an address of its own already.
+    fn bind_shared(&mut self, _: u64, _: IpAddr) -> Option<(SocketId, SocketAddr)> {
+        None
+    }
+
+    fn set_ice_ufrag(&mut self, _: u64, _: SocketId, _: &str) {}
+
     fn send_to(
         &mut self,
         owner: u64,

@@ -1,0 +1,259 @@
+//! A real worker's sockets: those it owns for its tasks, and its duplicates of the
+//! runtime's shared sockets. Sends are queued during a turn and leave together at its
+//! end: runs of same-size datagrams to the same peer go out as one GSO send.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use mio::net::UdpSocket;
+use mio::{Interest, Registry, Token};
+use quinn_udp::{UdpSockRef, UdpSocketState};
+
+use crate::net::{bind_udp, not_ours, Network, Slots, SocketId};
+use crate::shared::{Route, SharedPorts};
+
+/// Tokens of the shared sockets (worker 0 reads them); task sockets use their slot index,
+/// which stays far below.
+pub(crate) const SHARED_TOKENS: usize = usize::MAX / 2;
+
+/// Kernel receive buffer asked for each socket (capped by `net.core.rmem_max`): room for
+/// about 800 full-size packets, so a burst that arrives while the worker is busy with
+/// other sockets waits rather than being dropped. Memory is used only while queued.
+const SOCKET_RECV_BUFFER: usize = 1 << 20;
+
+/// A turn's sends beyond which the outbox is flushed early: bounds its memory.
+const OUTBOX_BYTES: usize = 1 << 20;
+
+pub(crate) struct UdpEntry {
+    pub(crate) socket: UdpSocket,
+    pub(crate) state: UdpSocketState,
+}
+
+impl UdpEntry {
+    fn new(std_socket: std::net::UdpSocket) -> io::Result<UdpEntry> {
+        std_socket.set_nonblocking(true)?;
+        let state = UdpSocketState::new(UdpSockRef::from(&std_socket))?;
+        if let Err(e) =
+            state.set_recv_buffer_size(UdpSockRef::from(&std_socket), SOCKET_RECV_BUFFER)
+        {
+            tracing::debug!("cannot enlarge a socket's receive buffer: {e}");
+        }
+        Ok(UdpEntry {
+            socket: UdpSocket::from_std(std_socket),
+            state,
+        })
+    }
+}
+
+/// A task's socket: its own, or its binding on shared socket `n`.
+pub(crate) enum Bound {
+    Own(UdpEntry),
+    Shared(usize),
+}
+
+/// A datagram waiting in the worker's outbox.
+struct Outgoing {
+    socket: SocketId,
+    peer: SocketAddr,
+    start: usize,
+    len: usize,
+}
+
+pub(crate) struct UdpNet {
+    registry: Registry,
+    pub(crate) sockets: Slots<Bound>,
+    /// This worker's index, named in the routes of its shared bindings.
+    worker: usize,
+    pub(crate) shared: Option<Arc<SharedPorts>>,
+    /// This worker's duplicates of the shared sockets, by index.
+    pub(crate) shared_local: Vec<UdpEntry>,
+    outbox: Vec<Outgoing>,
+    out_bytes: Vec<u8>,
+    /// Datagrams the kernel refused (full send buffer, unreachable peer).
+    send_errors: u64,
+}
+
+impl UdpNet {
+    /// Worker `worker`'s sockets; worker 0 also reads the shared ones.
+    pub(crate) fn new(
+        registry: Registry,
+        worker: usize,
+        shared: Option<Arc<SharedPorts>>,
+    ) -> io::Result<UdpNet> {
+        let mut shared_local = Vec::new();
+        if let Some(ports) = &shared {
+            for index in 0..ports.count() {
+                let mut entry = UdpEntry::new(ports.duplicate(index)?)?;
+                if worker == 0 {
+                    registry.register(
+                        &mut entry.socket,
+                        Token(SHARED_TOKENS + index),
+                        Interest::READABLE,
+                    )?;
+                }
+                shared_local.push(entry);
+            }
+        }
+        Ok(UdpNet {
+            registry,
+            sockets: Slots::default(),
+            worker,
+            shared,
+            shared_local,
+            outbox: Vec::new(),
+            out_bytes: Vec::new(),
+            send_errors: 0,
+        })
+    }
+
+    fn entry(&self, socket: SocketId) -> Option<&UdpEntry> {
+        match self.sockets.by_index(socket.index as usize)? {
+            (id, _, _) if id != socket => None,
+            (_, _, Bound::Own(entry)) => Some(entry),
+            (_, _, Bound::Shared(n)) => self.shared_local.get(*n),
+        }
+    }
+
+    /// Sends everything queued.
+    pub(crate) fn flush(&mut self) {
+        let mut i = 0;
+        while i < self.outbox.len() {
+            let first = &self.outbox[i];
+            let Some(entry) = self.entry(first.socket) else {
+                i += 1;
+                continue;
+            };
+            // The longest run GSO can carry: same socket, peer and size, contiguous.
+            let max = entry
+                .state
+                .max_gso_segments()
+                .min(64_000 / first.len.max(1))
+                .max(1);
+            let mut n = 1;
+            while n < max
+                && self.outbox.get(i + n).is_some_and(|o| {
+                    o.socket == first.socket && o.peer == first.peer && o.len == first.len
+                })
+            {
+                n += 1;
+            }
+            let contents = &self.out_bytes[first.start..first.start + first.len * n];
+            let transmit = quinn_udp::Transmit {
+                destination: first.peer,
+                ecn: None,
+                contents,
+                segment_size: (n > 1).then_some(first.len),
+                src_ip: None,
+            };
+            // Best effort, as UDP is: a full buffer or an unreachable peer drops these.
+            if let Err(e) = entry
+                .state
+                .try_send(UdpSockRef::from(&entry.socket), &transmit)
+            {
+                self.send_errors += n as u64;
+                tracing::trace!(peer = %first.peer, "send failed: {e}");
+            }
+            i += n;
+        }
+        self.outbox.clear();
+        self.out_bytes.clear();
+    }
+
+    pub(crate) fn worker(&self) -> usize {
+        self.worker
+    }
+
+    fn route_of(&self, owner: u64, socket: SocketId) -> Route {
+        Route {
+            worker: self.worker,
+            task: owner,
+            socket,
+        }
+    }
+}
+
+impl Network for UdpNet {
+    fn bind(
+        &mut self,
+        owner: u64,
+        ip: IpAddr,
+        range: Option<(u16, u16)>,
+    ) -> io::Result<(SocketId, SocketAddr)> {
+        let std_socket = bind_udp(ip, range)?;
+        let local = std_socket.local_addr()?;
+        let mut entry = UdpEntry::new(std_socket)?;
+        let id = self.sockets.next_id();
+        self.registry.register(
+            &mut entry.socket,
+            Token(id.index as usize),
+            Interest::READABLE,
+        )?;
+        let inserted = self.sockets.insert(owner, Bound::Own(entry));
+        debug_assert_eq!(inserted, id);
+        Ok((id, local))
+    }
+
+    fn bind_shared(&mut self, owner: u64, ip: IpAddr) -> Option<(SocketId, SocketAddr)> {
+        let (index, local) = self.shared.as_ref()?.addrs().find(|(_, a)| a.ip() == ip)?;
+        Some((self.sockets.insert(owner, Bound::Shared(index)), local))
+    }
+
+    fn set_ice_ufrag(&mut self, owner: u64, socket: SocketId, ufrag: &str) {
+        let Some(Bound::Shared(index)) = self.sockets.get(owner, socket) else {
+            return;
+        };
+        let (index, route) = (*index, self.route_of(owner, socket));
+        if let Some(ports) = &self.shared {
+            ports.register(index, ufrag, route);
+        }
+    }
+
+    fn send_to(
+        &mut self,
+        owner: u64,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+    ) -> io::Result<()> {
+        self.sockets
+            .get(owner, socket)
+            .ok_or_else(|| not_ours(socket))?;
+        if data.is_empty() {
+            return Ok(()); // nothing to carry
+        }
+        if self.out_bytes.len() + data.len() > OUTBOX_BYTES {
+            self.flush();
+        }
+        self.outbox.push(Outgoing {
+            socket,
+            peer,
+            start: self.out_bytes.len(),
+            len: data.len(),
+        });
+        self.out_bytes.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn close(&mut self, owner: u64, socket: SocketId) {
+        // What the task sent last (a DTLS close_notify) leaves before the socket closes.
+        self.flush();
+        match self.sockets.remove(owner, socket) {
+            Some(Bound::Own(mut entry)) => {
+                let _ = self.registry.deregister(&mut entry.socket);
+            }
+            Some(Bound::Shared(_)) => {
+                if let Some(ports) = &self.shared {
+                    ports.unregister(self.route_of(owner, socket));
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn close_all(&mut self, owner: u64) {
+        for id in self.sockets.owned_by(owner) {
+            self.close(owner, id);
+        }
+    }
+}
