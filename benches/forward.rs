@@ -9,40 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use mediaflow::{AppSink, AppSource, Buffer, Event, MediaPipeline, MediaType, WebRtcEndpoint};
-
-fn cpu_time() -> Duration {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
-    t(usage.ru_utime) + t(usage.ru_stime)
-}
-
-/// A 1200-byte VP8 RTP packet (every 30th a keyframe).
-fn vp8(seq: u16) -> Buffer {
-    let mut p = vec![0x80, 96];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
-    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
-    let key = seq.is_multiple_of(30);
-    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
-    p.resize(1200, 0xab);
-    let mut b = Buffer::new(MediaType::Video, p);
-    b.codec = Some("video/VP8");
-    b.keyframe = key;
-    b
-}
-
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .expect("an endpoint")
-}
+use mediaflow::{AppSink, AppSource, MediaPipeline};
+use mediaflow_benches::{connect_pair, cpu_time, endpoint, vp8};
 
 fn main() {
     let seconds: u64 = std::env::args()
@@ -57,26 +25,7 @@ fn main() {
     let sink = AppSink::with_capacity(&sender, 65_536).expect("sink");
     source.connect(&a).expect("link");
     a.connect(&sink).expect("link");
-    for (from, to) in [(&a, &b), (&b, &a)] {
-        let to = to.clone();
-        from.on_ice_candidate_found(move |e| {
-            let _ = to.add_ice_candidate(e.candidate.clone());
-        })
-        .expect("handler");
-    }
-    let events = a.events().expect("events");
-    let offer = a.generate_offer().expect("offer");
-    a.process_answer(&b.process_offer(&offer).expect("answer"))
-        .expect("answer applied");
-    a.gather_candidates().expect("gather");
-    b.gather_candidates().expect("gather");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !matches!(
-        events.recv_deadline(deadline),
-        Ok(Event::ConnectionStateChanged(_))
-    ) {
-        assert!(Instant::now() < deadline, "not connected within 10 s");
-    }
+    connect_pair(&a, &b);
 
     println!("offered pkt/s | looped pkt/s | loss % | CPU µs per looped packet");
     let mut seq = 0u16;

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use mediaflow::{Buffer, Event, MediaPipeline, MediaType, WebRtcEndpoint};
 
 /// Total measured time and iterations per benchmark id, so ratios can be printed from
 /// the very measurements criterion made.
@@ -30,5 +32,64 @@ impl Tally {
         map.get(id)
             .filter(|(_, iters)| *iters > 0)
             .map(|(d, iters)| d.as_nanos() as f64 / *iters as f64)
+    }
+}
+
+/// CPU time of this process so far (user + system, all threads).
+pub fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+/// A 1200-byte VP8 RTP packet (every 30th a keyframe).
+pub fn vp8(seq: u16) -> Buffer {
+    let mut p = vec![0x80, 96];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
+    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+    let key = seq.is_multiple_of(30);
+    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
+    p.resize(1200, 0xab);
+    let mut b = Buffer::new(MediaType::Video, p);
+    b.codec = Some("video/VP8");
+    b.keyframe = key;
+    b
+}
+
+/// An endpoint on 127.0.0.1 only.
+pub fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
+    WebRtcEndpoint::builder(pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .expect("an endpoint")
+}
+
+/// Offer/answer and trickle between `a` (offers) and `b`; returns once `a` is connected.
+pub fn connect_pair(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
+    for (from, to) in [(a, b), (b, a)] {
+        let to = to.clone();
+        from.on_ice_candidate_found(move |e| {
+            let _ = to.add_ice_candidate(e.candidate.clone());
+        })
+        .expect("handler");
+    }
+    let events = a.events().expect("events");
+    let offer = a.generate_offer().expect("offer");
+    a.process_answer(&b.process_offer(&offer).expect("answer"))
+        .expect("answer applied");
+    a.gather_candidates().expect("gather");
+    b.gather_candidates().expect("gather");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(
+        events.recv_deadline(deadline),
+        Ok(Event::ConnectionStateChanged(_))
+    ) {
+        assert!(Instant::now() < deadline, "not connected within 10 s");
     }
 }

@@ -55,6 +55,7 @@ pub struct RuntimeBuilder {
     virtual_time: bool,
     latency: Duration,
     shared_udp: Vec<SocketAddr>,
+    timer_slack: Duration,
 }
 
 impl Default for RuntimeBuilder {
@@ -67,6 +68,7 @@ impl Default for RuntimeBuilder {
             virtual_time: false,
             latency: Duration::from_millis(1),
             shared_udp: Vec::new(),
+            timer_slack: Duration::from_millis(2),
         }
     }
 }
@@ -107,6 +109,14 @@ impl RuntimeBuilder {
     /// The one-way latency of the virtual network (default 1 ms).
     pub fn virtual_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// How late a timer may fire so that it shares a wake-up with others (default 2 ms):
+    /// idle sessions' keepalives and reports then cost one wake-up per worker every
+    /// few milliseconds rather than one each.
+    pub fn timer_slack(mut self, slack: Duration) -> Self {
+        self.timer_slack = slack;
         self
     }
 
@@ -163,6 +173,7 @@ impl RuntimeBuilder {
                         index: i,
                         ports: ports.clone(),
                         peers: peers.clone(),
+                        timer_slack: self.timer_slack,
                     };
                     thread::Builder::new()
                         .name(format!("{}-worker-{i}", self.name))

@@ -103,6 +103,7 @@ pub(crate) struct WorkerSetup<T: Task> {
     pub(crate) index: usize,
     pub(crate) ports: Option<Arc<SharedPorts>>,
     pub(crate) peers: Peers<T>,
+    pub(crate) timer_slack: Duration,
 }
 
 /// The worker thread's loop; returns when told to stop.
@@ -127,6 +128,7 @@ pub(crate) fn run<T: Task>(setup: WorkerSetup<T>) {
         readable: VecDeque::new(),
         peers: setup.peers,
         forward_drops: 0,
+        timer_slack: setup.timer_slack,
     };
     worker.run(&setup.rx, &setup.shared);
     let now = Instant::now();
@@ -143,6 +145,7 @@ struct UdpWorker<T: Task> {
     peers: Peers<T>,
     /// Shared-socket datagrams dropped because their task's worker was saturated.
     forward_drops: u64,
+    timer_slack: Duration,
 }
 
 /// Whose datagrams a socket carries.
@@ -183,12 +186,15 @@ impl<T: Task> UdpWorker<T> {
             self.net.flush();
 
             let busy = !self.readable.is_empty() || self.core.has_dirty();
+            // Timers due within the slack of the earliest fire together on one wake-up:
+            // idle sessions' keepalives and reports cost one wake-up per few
+            // milliseconds per worker, not one each.
             let mut timeout = if busy {
                 Some(Duration::ZERO)
             } else {
                 self.core
                     .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
+                    .map(|d| (d + self.timer_slack).saturating_duration_since(Instant::now()))
             };
             shared.sleeping.store(true, Ordering::SeqCst);
             if !rx.is_empty() {
