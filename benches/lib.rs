@@ -70,8 +70,8 @@ pub fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
         .expect("an endpoint")
 }
 
-/// Offer/answer and trickle between `a` (offers) and `b`; returns once `a` is connected.
-pub fn connect_pair(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
+/// Trickles each endpoint's candidates to the other, as signaling would.
+pub fn trickle(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
     for (from, to) in [(a, b), (b, a)] {
         let to = to.clone();
         from.on_ice_candidate_found(move |e| {
@@ -79,6 +79,11 @@ pub fn connect_pair(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
         })
         .expect("handler");
     }
+}
+
+/// Offer/answer and trickle between `a` (offers) and `b`; returns once `a` is connected.
+pub fn connect_pair(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
+    trickle(a, b);
     let events = a.events().expect("events");
     let offer = a.generate_offer().expect("offer");
     a.process_answer(&b.process_offer(&offer).expect("answer"))
