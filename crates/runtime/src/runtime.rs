@@ -63,7 +63,7 @@ impl Default for RuntimeBuilder {
         RuntimeBuilder {
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             dispatchers: 2,
-            queue: 65_536,
+            queue: 16_384,
             name: "mf".into(),
             virtual_time: false,
             latency: Duration::from_millis(1),
@@ -86,7 +86,7 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Messages a worker's queue holds before senders wait (default 65,536): bounds the
+    /// Messages a worker's queue holds before senders wait (default 16,384): bounds the
     /// memory a producer faster than the worker can take.
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue = n.max(1);
