@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mediaflow::{Buffer, Event, MediaPipeline, MediaType, WebRtcEndpoint};
+use mediaflow::{Buffer, Event, MediaPipeline, WebRtcEndpoint};
 
 /// Total measured time and iterations per benchmark id, so ratios can be printed from
 /// the very measurements criterion made.
@@ -49,17 +49,7 @@ pub fn cpu_time() -> Duration {
 
 /// A 1200-byte VP8 RTP packet (every 30th a keyframe).
 pub fn vp8(seq: u16) -> Buffer {
-    let mut p = vec![0x80, 96];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
-    p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
-    let key = seq.is_multiple_of(30);
-    p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
-    p.resize(1200, 0xab);
-    let mut b = Buffer::new(MediaType::Video, p);
-    b.codec = Some("video/VP8");
-    b.keyframe = key;
-    b
+    mediaflow_testkit::vp8_sized(seq, 1200)
 }
 
 /// An endpoint on 127.0.0.1 only.

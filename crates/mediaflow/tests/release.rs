@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType, PassThrough};
+use mediaflow_testkit::thread_count as threads;
 
 /// Counts live heap bytes of the whole process.
 struct Counting;
@@ -40,15 +41,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn threads() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap()
-}
 
 /// A pipeline of 100 elements: a source, a chain of 98 PassThroughs, a sink; media
 /// through it; handlers that hold handles (a reference cycle only release breaks).

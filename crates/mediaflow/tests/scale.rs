@@ -4,19 +4,7 @@
 use std::time::{Duration, Instant};
 
 use mediaflow::{Event, MediaPipeline, Runtime, WebRtcEndpoint};
-
-fn threads() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap()
-}
-
-fn fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use mediaflow_testkit::{fd_count as fds, thread_count as threads};
 
 /// A Hello-World loopback: an endpoint connected to itself.
 fn loopback(pipeline: &MediaPipeline) -> WebRtcEndpoint {

@@ -6,11 +6,8 @@ use std::time::{Duration, Instant};
 use mediaflow::{
     AppSink, AppSource, ConnectionState, Event, MediaPipeline, Runtime, WebRtcEndpoint,
 };
+use mediaflow_testkit::fd_count as fds;
 use mediaflow_testkit::vp8;
-
-fn fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
 
 struct Call {
     _pipelines: (MediaPipeline, MediaPipeline),

@@ -9,6 +9,7 @@ use mediaflow::{
     codec, AppSink, AppSource, ConnectionState, Error, Event, IceCandidate, IceComponentState,
     MediaFlowState, MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
 };
+use mediaflow_testkit::{fd_count, thread_count};
 use mediaflow_testkit::{stun_server, vp8, Coturn};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -315,21 +316,6 @@ fn random_bytes_at_the_port_are_counted_and_harmless() {
     // Still answering, still negotiable.
     assert!(ep.get_local_session_descriptor().unwrap().is_some());
     pipeline.release().unwrap();
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-fn thread_count() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 #[test]

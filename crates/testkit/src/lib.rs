@@ -9,17 +9,39 @@ use mediaflow_graph::{Buffer, MediaType};
 
 /// A VP8 RTP packet (payload type 96, SSRC 0x0badcafe); every 30th is a keyframe.
 pub fn vp8(seq: u16) -> Buffer {
+    vp8_sized(seq, 117)
+}
+
+/// A VP8 RTP packet of `len` bytes (at least the 17 of its headers), as [`vp8`].
+pub fn vp8_sized(seq: u16, len: usize) -> Buffer {
     let mut p = vec![0x80, 96];
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&(u32::from(seq) * 3000).to_be_bytes());
     p.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
     let key = seq.is_multiple_of(30);
     p.extend_from_slice(&[0x10, if key { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a]);
-    p.extend_from_slice(&[0xab; 100]);
+    p.resize(len.max(p.len()), 0xab);
     let mut b = Buffer::new(MediaType::Video, p);
     b.codec = Some("video/VP8");
     b.keyframe = key;
     b
+}
+
+/// Threads of this process now.
+pub fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Open file descriptors of this process now.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
 /// A free UDP port on 127.0.0.1 (free when returned; racy, as such helpers are).
