@@ -1,14 +1,12 @@
-//! mediaflow's network edge for ICE: which local addresses to offer as host candidates,
-//! and passive ICE-TCP listeners.
+//! mediaflow's network edge for ICE: which local addresses to offer as host candidates.
 //!
-//! UDP sockets belong to the runtime (`mediaflow-runtime`), which binds them on these
-//! addresses for each endpoint and batches their receives; the protocol work (STUN
+//! Sockets belong to the runtime (`mediaflow-runtime`), which binds UDP sockets and
+//! ICE-TCP listeners on these addresses for each endpoint; the protocol work (STUN
 //! checks, candidate pairs) is sans-IO in `mediaflow-rtp`.
 #![deny(missing_docs)]
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::net::IpAddr;
 
 /// Why the network edge could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -16,17 +14,7 @@ pub enum NetError {
     /// No local address matched the configuration.
     #[error("no usable local address (interfaces: {0})")]
     NoAddress(String),
-    /// Every port of the range is taken on some address.
-    #[error("no free UDP port in {min}-{max} on {ip}")]
-    PortRangeExhausted {
-        /// The address.
-        ip: IpAddr,
-        /// Range start.
-        min: u16,
-        /// Range end.
-        max: u16,
-    },
-    /// The system refused a socket or a thread.
+    /// The system could not list the interfaces.
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -67,24 +55,6 @@ pub fn host_addresses(config: &NetConfig) -> Result<Vec<IpAddr>, NetError> {
     }
     Ok(found.into_iter().map(|(_, ip)| ip).collect())
 }
-
-/// A datagram that arrived on one of our sockets.
-#[derive(Debug)]
-pub struct Datagram {
-    /// The socket's address (the local candidate).
-    pub local: SocketAddr,
-    /// The sender.
-    pub peer: SocketAddr,
-    /// The payload.
-    pub data: Vec<u8>,
-    /// When it was read.
-    pub at: Instant,
-    /// True when it came over ICE-TCP (one RFC 4571 frame), false for UDP.
-    pub tcp: bool,
-}
-
-mod tcp;
-pub use tcp::TcpTransport;
 
 #[cfg(test)]
 mod tests {

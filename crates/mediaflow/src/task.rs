@@ -26,8 +26,6 @@ pub(crate) struct ElementMeta {
 pub(crate) enum Input {
     /// Buffers for an AppSource (the host's hot path).
     Push(ElementId, Buffer),
-    /// A frame from an endpoint's ICE-TCP connection thread.
-    Tcp(ElementId, mediaflow_ice::Datagram),
     /// A transcoder of the graph has output: run.
     Wake,
 }
@@ -48,8 +46,6 @@ pub(crate) struct PipelineTask {
     /// Endpoints, whose transmits are sent after each run.
     endpoints: Vec<ElementId>,
     events: EventSink,
-    /// This pipeline's own sender, for helper threads that feed it (ICE-TCP).
-    pub(crate) me: TaskSender<PipelineTask>,
     /// The worker's time at the current call.
     pub(crate) now: Instant,
     /// A `Wake` is on its way: transcoders do not send another.
@@ -59,7 +55,7 @@ pub(crate) struct PipelineTask {
 impl PipelineTask {
     pub(crate) fn new(mut graph: Graph, events: EventSink, me: TaskSender<PipelineTask>) -> Self {
         let wake_pending = Arc::new(AtomicBool::new(false));
-        let (pending, sender) = (wake_pending.clone(), me.clone());
+        let (pending, sender) = (wake_pending.clone(), me);
         graph.set_wake(Arc::new(move || {
             // One wake-up in flight at most, however many packets a transcoder makes.
             if !pending.swap(true, Ordering::AcqRel) && sender.try_input(Input::Wake).is_err() {
@@ -72,7 +68,6 @@ impl PipelineTask {
             sockets: HashMap::new(),
             endpoints: Vec::new(),
             events,
-            me,
             now: Instant::now(),
             wake_pending,
         }
@@ -91,9 +86,13 @@ impl PipelineTask {
         }
     }
 
-    /// Records an endpoint's sockets so their datagrams reach it and its transmits
-    /// leave through them.
-    pub(crate) fn add_endpoint(&mut self, id: ElementId, sockets: &[(SocketId, SocketAddr)]) {
+    /// Records an endpoint's sockets (UDP and ICE-TCP listeners) so their datagrams
+    /// reach it and its transmits leave through them.
+    pub(crate) fn add_endpoint<'a>(
+        &mut self,
+        id: ElementId,
+        sockets: impl IntoIterator<Item = &'a (SocketId, SocketAddr)>,
+    ) {
         for (socket, _) in sockets {
             self.sockets.insert(*socket, id);
         }
@@ -138,11 +137,6 @@ impl Task for PipelineTask {
                     source.push(buffer);
                 }
             }
-            Input::Tcp(id, datagram) => {
-                if let Some(endpoint) = self.endpoint(id) {
-                    endpoint.handle_tcp(datagram);
-                }
-            }
             // Cleared before the run that polls, so output made meanwhile wakes again.
             Input::Wake => self.wake_pending.store(false, Ordering::Release),
         }
@@ -160,7 +154,7 @@ impl Task for PipelineTask {
         };
         let now = cx.now();
         if let Some(endpoint) = self.endpoint(id) {
-            endpoint.handle_udp(socket, peer, data, now);
+            endpoint.handle_datagram(socket, peer, data, now);
         }
     }
 

@@ -9,11 +9,11 @@ use std::time::Instant;
 use std::net::SocketAddr;
 
 use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
-use mediaflow_ice::{Datagram, NetConfig, NetError, TcpTransport};
+use mediaflow_ice::{NetConfig, NetError};
 use mediaflow_rtp::{
     Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
 };
-use mediaflow_runtime::{Context, RuntimeError, SocketId};
+use mediaflow_runtime::{Context, SocketId};
 
 use crate::element::MediaElement;
 use crate::error::{Error, Result};
@@ -23,7 +23,6 @@ use crate::events::{
     MediaStateChangedEvent, NewCandidatePairSelectedEvent,
 };
 use crate::pipeline::MediaPipeline;
-use crate::task::Input;
 
 fn kind_of(media_type: MediaType) -> Option<MediaKind> {
     match media_type {
@@ -73,8 +72,8 @@ pub(crate) struct WebRtcEndpointElement {
     registered_ufrag: Option<String>,
     /// An API call may have changed our ufrag (an offer, an answer, an ICE restart).
     ufrag_changed: bool,
-    /// ICE-TCP listeners, when enabled.
-    tcp: Option<TcpTransport>,
+    /// Passive ICE-TCP listeners (the runtime's), by local address, when enabled.
+    tcp: Vec<(SocketId, SocketAddr)>,
     outputs: VecDeque<Buffer>,
     upstream: VecDeque<(MediaType, UpstreamEvent)>,
     events: VecDeque<ElementEvent>,
@@ -119,16 +118,11 @@ impl WebRtcEndpointElement {
             self.register_ufrag(cx);
         }
         while let Some(t) = self.session.poll_transmit() {
-            let sent = if t.tcp {
-                match &self.tcp {
-                    Some(tcp) => tcp.send(t.local, t.peer, &t.data),
-                    None => Err(std::io::Error::from(std::io::ErrorKind::NotConnected)),
-                }
-            } else {
-                match self.sockets.iter().find(|(_, a)| *a == t.local) {
-                    Some((socket, _)) => cx.send_to(*socket, t.peer, &t.data),
-                    None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
-                }
+            // Over ICE-TCP, sending on the listener reaches the peer's connection.
+            let from = if t.tcp { &self.tcp } else { &self.sockets };
+            let sent = match from.iter().find(|(_, a)| *a == t.local) {
+                Some((socket, _)) => cx.send_to(*socket, t.peer, &t.data),
+                None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
             };
             if let Err(e) = sent {
                 tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
@@ -151,25 +145,22 @@ impl WebRtcEndpointElement {
         self.registered_ufrag = ufrag;
     }
 
-    /// A datagram arrived on one of the endpoint's UDP sockets.
-    pub(crate) fn handle_udp(
+    /// A datagram arrived on one of the endpoint's UDP sockets, or a frame on an ICE-TCP
+    /// connection to one of its listeners.
+    pub(crate) fn handle_datagram(
         &mut self,
         socket: SocketId,
         peer: SocketAddr,
         data: &[u8],
         now: Instant,
     ) {
-        let Some(&(_, local)) = self.sockets.iter().find(|(s, _)| *s == socket) else {
+        if let Some(&(_, local)) = self.sockets.iter().find(|(s, _)| *s == socket) {
+            self.session.handle_datagram(now, local, peer, data);
+        } else if let Some(&(_, local)) = self.tcp.iter().find(|(s, _)| *s == socket) {
+            self.session.handle_tcp_frame(now, local, peer, data);
+        } else {
             return;
-        };
-        self.session.handle_datagram(now, local, peer, data);
-        self.flush();
-    }
-
-    /// A frame arrived on one of the endpoint's ICE-TCP connections.
-    pub(crate) fn handle_tcp(&mut self, d: Datagram) {
-        self.session
-            .handle_tcp_frame(d.at, d.local, d.peer, &d.data);
+        }
         self.flush();
     }
 
@@ -179,10 +170,9 @@ impl WebRtcEndpointElement {
         self.session.close();
         self.flush();
         self.send_transmits(cx);
-        for (socket, _) in self.sockets.drain(..) {
+        for (socket, _) in self.sockets.drain(..).chain(self.tcp.drain(..)) {
             cx.close_socket(socket);
         }
-        self.tcp = None;
     }
 
     fn local_addrs(&self) -> Vec<SocketAddr> {
@@ -503,7 +493,7 @@ impl WebRtcEndpointBuilder {
                 shared: Vec::new(),
                 registered_ufrag: None,
                 ufrag_changed: false,
-                tcp: None,
+                tcp: Vec::new(),
                 outputs: VecDeque::new(),
                 upstream: VecDeque::new(),
                 events: VecDeque::new(),
@@ -517,37 +507,48 @@ impl WebRtcEndpointBuilder {
         let element = self.pipeline.add_element_with(make, move |w, cx, id| {
             let (sockets, shared) = bind_sockets(&net, cx)?;
             let tcp = if ice_tcp {
-                let me = w.me.clone();
-                // A helper thread's frame: dropped when the worker is saturated, as the
-                // network would; the connection ends when the pipeline is gone.
-                let tcp = TcpTransport::start(&net, move |d| {
-                    !matches!(me.try_input(Input::Tcp(id, d)), Err(RuntimeError::Stopped))
-                });
-                match tcp {
-                    Ok(tcp) => Some(tcp),
+                match listen_tcp(&net, cx) {
+                    Ok(tcp) => tcp,
                     Err(e) => {
                         sockets.iter().for_each(|(s, _)| cx.close_socket(*s));
-                        return Err(e.into());
+                        return Err(e);
                     }
                 }
             } else {
-                None
+                Vec::new()
             };
-            w.add_endpoint(id, &sockets);
+            w.add_endpoint(id, sockets.iter().chain(&tcp));
             let endpoint = w
                 .graph
                 .element_as::<WebRtcEndpointElement>(id)
                 .ok_or_else(|| Error::Internal("new endpoint vanished".into()))?;
             endpoint.sockets = sockets;
             endpoint.shared = shared;
-            if let Some(tcp) = tcp {
-                endpoint.session.set_tcp_listeners(tcp.local_addrs());
-                endpoint.tcp = Some(tcp);
+            if !tcp.is_empty() {
+                endpoint
+                    .session
+                    .set_tcp_listeners(tcp.iter().map(|(_, a)| *a).collect());
             }
+            endpoint.tcp = tcp;
             Ok(())
         })?;
         Ok(WebRtcEndpoint { element })
     }
+}
+
+/// Passive ICE-TCP listeners, one per host address, on the worker; on failure none stays.
+fn listen_tcp(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, SocketAddr)>> {
+    let mut listeners = Vec::new();
+    for ip in mediaflow_ice::host_addresses(net)? {
+        match cx.listen_tcp(ip, net.port_range) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => {
+                listeners.iter().for_each(|(s, _)| cx.close_socket(*s));
+                return Err(Error::Resource(e.to_string()));
+            }
+        }
+    }
+    Ok(listeners)
 }
 
 /// An endpoint's sockets, and which of them are bindings on the shared port.

@@ -28,6 +28,7 @@ mod net;
 mod runtime;
 mod shared;
 mod sockets;
+mod tcp;
 mod udp;
 mod virtual_net;
 
@@ -93,6 +94,18 @@ impl Context<'_> {
         range: Option<(u16, u16)>,
     ) -> std::io::Result<(SocketId, SocketAddr)> {
         self.net.bind(self.task, ip, range)
+    }
+
+    /// A passive TCP listener for this task (ICE-TCP, RFC 6544) on `ip`, within `range`:
+    /// each accepted connection carries RFC 4571 frames, which reach
+    /// [`Task::handle_datagram`] as datagrams of the listener from the connection's
+    /// peer; [`Context::send_to`] on the listener sends a frame on that peer's connection.
+    pub fn listen_tcp(
+        &mut self,
+        ip: std::net::IpAddr,
+        range: Option<(u16, u16)>,
+    ) -> std::io::Result<(SocketId, SocketAddr)> {
+        self.net.listen_tcp(self.task, ip, range)
     }
 
     /// A binding on the runtime's shared UDP port for `ip`, when the runtime has one

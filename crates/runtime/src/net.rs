@@ -28,6 +28,15 @@ pub(crate) trait Network {
         ip: IpAddr,
         range: Option<(u16, u16)>,
     ) -> io::Result<(SocketId, SocketAddr)>;
+    /// A TCP listener whose connections carry RFC 4571 frames; frames arrive as
+    /// datagrams of the listener, and `send_to` the listener reaches the peer's
+    /// connection.
+    fn listen_tcp(
+        &mut self,
+        owner: u64,
+        ip: IpAddr,
+        range: Option<(u16, u16)>,
+    ) -> io::Result<(SocketId, SocketAddr)>;
     /// A binding of `owner` on the runtime's shared socket for `ip`, if there is one.
     fn bind_shared(&mut self, owner: u64, ip: IpAddr) -> Option<(SocketId, SocketAddr)>;
     /// Datagrams of a shared socket whose STUN USERNAME names `ufrag` go to this binding.
@@ -131,6 +140,14 @@ impl<S> Slots<S> {
     pub(crate) fn get(&self, owner: u64, id: SocketId) -> Option<&S> {
         let slot = self.slots.get(id.index as usize)?;
         match &slot.entry {
+            Some((o, s)) if *o == owner && slot.generation == id.generation => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, owner: u64, id: SocketId) -> Option<&mut S> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        match &mut slot.entry {
             Some((o, s)) if *o == owner && slot.generation == id.generation => Some(s),
             _ => None,
         }

@@ -6,12 +6,14 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use mio::net::TcpStream;
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use quinn_udp::{UdpSockRef, UdpSocketState};
 
 use crate::net::{bind_udp, not_ours, Network, Slots, SocketId};
 use crate::shared::{Route, SharedPorts};
+use crate::tcp;
 
 /// Tokens of the shared sockets (worker 0 reads them); task sockets use their slot index,
 /// which stays far below.
@@ -46,10 +48,12 @@ impl UdpEntry {
     }
 }
 
-/// A task's socket: its own, or its binding on shared socket `n`.
+/// A task's socket: its own, its binding on shared socket `n`, or framed TCP.
 pub(crate) enum Bound {
     Own(UdpEntry),
     Shared(usize),
+    Listener(tcp::Listener),
+    Connection(tcp::Connection),
 }
 
 /// A datagram waiting in the worker's outbox.
@@ -112,6 +116,46 @@ impl UdpNet {
             (id, _, _) if id != socket => None,
             (_, _, Bound::Own(entry)) => Some(entry),
             (_, _, Bound::Shared(n)) => self.shared_local.get(*n),
+            (_, _, Bound::Listener(_) | Bound::Connection(_)) => None,
+        }
+    }
+
+    /// Takes a connection accepted on `listener` (refused past the per-listener bound).
+    pub(crate) fn add_connection(
+        &mut self,
+        owner: u64,
+        listener: SocketId,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+    ) {
+        let id = self.sockets.next_id();
+        let Some(Bound::Listener(l)) = self.sockets.get_mut(owner, listener) else {
+            return;
+        };
+        if l.connections.len() >= tcp::MAX_CONNECTIONS {
+            return; // dropping the stream closes it
+        }
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .registry
+            .register(&mut stream, Token(id.index as usize), interest)
+        {
+            tracing::debug!(%peer, "cannot watch an ICE-TCP connection: {e}");
+            return;
+        }
+        l.connections.push((peer, id));
+        let connection = tcp::Connection::new(stream, listener, peer);
+        self.sockets.insert(owner, Bound::Connection(connection));
+    }
+
+    /// Closes a connection (its peer went away, it broke, or its listener closed).
+    pub(crate) fn drop_connection(&mut self, owner: u64, id: SocketId) {
+        let Some(Bound::Connection(mut c)) = self.sockets.remove(owner, id) else {
+            return;
+        };
+        let _ = self.registry.deregister(&mut c.stream);
+        if let Some(Bound::Listener(l)) = self.sockets.get_mut(owner, c.listener) {
+            l.connections.retain(|(_, conn)| *conn != id);
         }
     }
 
@@ -160,6 +204,36 @@ impl UdpNet {
         self.out_bytes.clear();
     }
 
+    /// Sends one frame on the connection `peer` opened to `listener`.
+    fn send_frame(
+        &mut self,
+        owner: u64,
+        listener: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let id = match self.sockets.get(owner, listener) {
+            Some(Bound::Listener(l)) => l
+                .connections
+                .iter()
+                .find(|(p, _)| *p == peer)
+                .map(|(_, id)| *id),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "no connection from that peer")
+        })?;
+        let Some(Bound::Connection(c)) = self.sockets.get_mut(owner, id) else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        let sent = c.send_frame(data);
+        if matches!(&sent, Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::InvalidInput)
+        {
+            self.drop_connection(owner, id);
+        }
+        sent
+    }
+
     pub(crate) fn worker(&self) -> usize {
         self.worker
     }
@@ -194,6 +268,24 @@ impl Network for UdpNet {
         Ok((id, local))
     }
 
+    fn listen_tcp(
+        &mut self,
+        owner: u64,
+        ip: IpAddr,
+        range: Option<(u16, u16)>,
+    ) -> io::Result<(SocketId, SocketAddr)> {
+        let mut listener = tcp::listen(ip, range)?;
+        let local = listener.local;
+        let id = self.sockets.next_id();
+        self.registry.register(
+            &mut listener.listener,
+            Token(id.index as usize),
+            Interest::READABLE,
+        )?;
+        self.sockets.insert(owner, Bound::Listener(listener));
+        Ok((id, local))
+    }
+
     fn bind_shared(&mut self, owner: u64, ip: IpAddr) -> Option<(SocketId, SocketAddr)> {
         let (index, local) = self.shared.as_ref()?.addrs().find(|(_, a)| a.ip() == ip)?;
         Some((self.sockets.insert(owner, Bound::Shared(index)), local))
@@ -216,9 +308,11 @@ impl Network for UdpNet {
         peer: SocketAddr,
         data: &[u8],
     ) -> io::Result<()> {
-        self.sockets
-            .get(owner, socket)
-            .ok_or_else(|| not_ours(socket))?;
+        match self.sockets.get(owner, socket) {
+            None => return Err(not_ours(socket)),
+            Some(Bound::Listener(_)) => return self.send_frame(owner, socket, peer, data),
+            Some(_) => {}
+        }
         if data.is_empty() {
             return Ok(()); // nothing to carry
         }
@@ -245,6 +339,21 @@ impl Network for UdpNet {
             Some(Bound::Shared(_)) => {
                 if let Some(ports) = &self.shared {
                     ports.unregister(self.route_of(owner, socket));
+                }
+            }
+            Some(Bound::Listener(mut l)) => {
+                let _ = self.registry.deregister(&mut l.listener);
+                // Its connections go with it.
+                for (_, id) in l.connections {
+                    if let Some(Bound::Connection(mut c)) = self.sockets.remove(owner, id) {
+                        let _ = self.registry.deregister(&mut c.stream);
+                    }
+                }
+            }
+            Some(Bound::Connection(mut c)) => {
+                let _ = self.registry.deregister(&mut c.stream);
+                if let Some(Bound::Listener(l)) = self.sockets.get_mut(owner, c.listener) {
+                    l.connections.retain(|(_, conn)| *conn != socket);
                 }
             }
             None => {}

@@ -11,12 +11,13 @@ struct Echo {
     report: Sender<String>,
     timer: Option<Instant>,
     period: Duration,
-    /// Datagrams received since the last run, to show runs are batched.
-    pending: Vec<(SocketAddr, Vec<u8>)>,
+    /// Datagrams received since the last run (echoed from the socket they came on).
+    pending: Vec<(SocketId, SocketAddr, Vec<u8>)>,
 }
 
 enum Input {
     Bind,
+    ListenTcp,
     Tick(Duration),
 }
 
@@ -30,6 +31,10 @@ impl Task for Echo {
                 self.socket = Some(bound);
                 let _ = self.report.send(format!("bound {}", bound.1));
             }
+            Input::ListenTcp => {
+                let (_, local) = cx.listen_tcp([127, 0, 0, 1].into(), None).unwrap();
+                let _ = self.report.send(format!("bound {local}"));
+            }
             Input::Tick(period) => {
                 self.period = period;
                 self.timer = Some(cx.now() + period);
@@ -37,18 +42,18 @@ impl Task for Echo {
         }
     }
 
-    fn handle_datagram(&mut self, _: SocketId, peer: SocketAddr, data: &[u8], _: &mut Context<'_>) {
+    fn handle_datagram(
+        &mut self,
+        socket: SocketId,
+        peer: SocketAddr,
+        data: &[u8],
+        _: &mut Context<'_>,
+    ) {
         if data == b"pong" {
             let _ = self.report.send("pong".into());
         } else {
-            self.pending.push((
-                peer,
-                if data == b"ping" {
-                    b"pong".to_vec()
-                } else {
-                    data.to_vec()
-                },
-            ));
+            let reply = if data == b"ping" { &b"pong"[..] } else { data };
+            self.pending.push((socket, peer, reply.to_vec()));
         }
     }
 
@@ -62,10 +67,7 @@ impl Task for Echo {
     }
 
     fn run(&mut self, cx: &mut Context<'_>) {
-        let Some((socket, _)) = self.socket else {
-            return;
-        };
-        for (peer, data) in self.pending.drain(..) {
+        for (socket, peer, data) in self.pending.drain(..) {
             cx.send_to(socket, peer, &data).unwrap();
         }
     }
@@ -199,4 +201,31 @@ fn a_port_range_is_honoured_and_can_run_out() {
     drop(holder);
     let s = crate::bind_udp(ip, Some((port, port))).unwrap();
     assert_eq!(s.local_addr().unwrap().port(), port);
+}
+
+#[test]
+fn framed_tcp_connections_carry_frames_both_ways_and_close_with_the_task() {
+    use std::io::{Read, Write};
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default().workers(1).build().unwrap();
+    let (task, reports) = spawn_echo(&rt);
+    task.input(Input::ListenTcp, WAIT).unwrap();
+    let addr: SocketAddr = reports.recv_timeout(WAIT).unwrap()[6..].parse().unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    // Two frames in one write, and one split over two writes: echoed frame by frame.
+    client
+        .write_all(&[0, 2, b'h', b'i', 0, 3, b'y', b'o'])
+        .unwrap();
+    client.write_all(b"u").unwrap();
+    let mut echoed = [0u8; 9];
+    client.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, &[0, 2, b'h', b'i', 0, 3, b'y', b'o', b'u']);
+    assert_eq!(rt.thread_count(), 3, "no thread per listener or connection");
+    task.remove(WAIT).unwrap();
+    let mut rest = [0u8; 1];
+    assert!(
+        matches!(client.read(&mut rest), Ok(0) | Err(_)),
+        "closed with the task"
+    );
+    std::net::TcpListener::bind(addr).unwrap();
 }

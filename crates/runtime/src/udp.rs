@@ -228,6 +228,14 @@ impl<T: Task> UdpWorker<T> {
             } else {
                 match self.net.sockets.by_index(index) {
                     Some((id, owner, Bound::Own(entry))) => (entry, Source::Own(owner, id)),
+                    Some((id, owner, Bound::Listener(_))) => {
+                        self.accept(owner, id);
+                        return false;
+                    }
+                    Some((id, owner, Bound::Connection(_))) => {
+                        self.read_connection(owner, id, now);
+                        return false;
+                    }
                     _ => return false,
                 }
             };
@@ -289,6 +297,47 @@ impl<T: Task> UdpWorker<T> {
             }
         }
         true
+    }
+}
+
+impl<T: Task> UdpWorker<T> {
+    /// Takes every connection waiting on a listener.
+    fn accept(&mut self, owner: u64, listener: SocketId) {
+        loop {
+            let accepted = match self.net.sockets.get(owner, listener) {
+                Some(Bound::Listener(l)) => l.listener.accept(),
+                _ => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => self.net.add_connection(owner, listener, stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::debug!(%listener, "accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads a connection's frames and hands each to its task as a datagram of the
+    /// listener; writes what waited for room; closes it when the peer is gone.
+    fn read_connection(&mut self, owner: u64, id: SocketId, now: Instant) {
+        let Some(Bound::Connection(c)) = self.net.sockets.get_mut(owner, id) else {
+            return;
+        };
+        let (listener, peer) = (c.listener, c.peer);
+        // Frames are copied out: the task may send on this very connection. ICE-TCP is
+        // the fallback path, so an allocation per frame is acceptable here.
+        let mut frames = Vec::new();
+        let open = c.read_frames(|f| frames.push(f.to_vec())) && c.flush().is_ok();
+        for frame in frames {
+            self.core
+                .handle_datagram(owner, listener, peer, &frame, now, &mut self.net);
+        }
+        if !open {
+            self.net.drop_connection(owner, id);
+        }
     }
 }
 

@@ -66,6 +66,18 @@ impl Network for VirtualNet {
         Ok((id, free))
     }
 
+    fn listen_tcp(
+        &mut self,
+        _: u64,
+        _: IpAddr,
+        _: Option<(u16, u16)>,
+    ) -> io::Result<(SocketId, SocketAddr)> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the virtual network carries UDP only",
+        ))
+    }
+
     // The in-memory network gives every socket an address of its own already.
     fn bind_shared(&mut self, _: u64, _: IpAddr) -> Option<(SocketId, SocketAddr)> {
         None
