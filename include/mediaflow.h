@@ -158,6 +158,9 @@ typedef struct mf_event mf_event;
 // A media pipeline (opaque).
 typedef struct mf_pipeline mf_pipeline;
 
+// A runtime (opaque): the worker and dispatcher threads pipelines run on.
+typedef struct mf_runtime mf_runtime;
+
 // Options of a new WebRtcEndpoint; zero-initialize it (`{0}`) for the defaults.
 // String fields may be NULL.
 typedef struct mf_webrtc_options {
@@ -207,11 +210,34 @@ size_t mf_last_error(char *buf, size_t len);
 // Frees a string returned by mediaflow. NULL is ignored.
 void mf_string_free(char *s);
 
-// Creates a pipeline with its worker and event threads. Free it with
+// Creates a runtime of `workers` worker threads (0: one per core) and `dispatchers`
+// event-callback threads (0: two). When `shared_udp_port` is not 0, every endpoint of
+// the runtime uses one UDP socket per host address on that port (with 0, each endpoint
+// binds its own). Put pipelines on it with `mf_pipeline_new_on`. Free it with
+// `mf_runtime_free`; its threads end once it and its last pipeline are gone.
+enum mf_result mf_runtime_new(uint32_t workers,
+                              uint32_t dispatchers,
+                              uint16_t shared_udp_port,
+                              struct mf_runtime **out);
+
+// Threads the runtime runs (workers and dispatchers): fixed, whatever the number of
+// pipelines. Writes it to `*out`.
+enum mf_result mf_runtime_thread_count(const struct mf_runtime *runtime, uint32_t *out);
+
+// Frees the handle. Pipelines on the runtime keep it running until they are released.
+// NULL is ignored.
+void mf_runtime_free(struct mf_runtime *runtime);
+
+// Creates a pipeline on `runtime` (see `mf_runtime_new`). Free it with
 // `mf_pipeline_free`.
+enum mf_result mf_pipeline_new_on(const struct mf_runtime *runtime, struct mf_pipeline **out);
+
+// Creates a pipeline on the process's default runtime (started on first use: one
+// worker per core, two event threads). Free it with `mf_pipeline_free`.
 enum mf_result mf_pipeline_new(struct mf_pipeline **out);
 
-// Releases the pipeline: its elements go, its threads end (this call waits for them).
+// Releases the pipeline: its elements go and its sockets close (this call waits for its
+// worker).
 // The handle stays valid until `mf_pipeline_free`.
 enum mf_result mf_pipeline_release(const struct mf_pipeline *pipeline);
 

@@ -85,6 +85,31 @@ int main(void) {
     mf_pipeline_free(pipeline);
     mf_pipeline_free(second);
     mf_pipeline_free(NULL);
+
+    /* A runtime of the host's own: a fixed set of threads for its pipelines. */
+    mf_runtime *runtime = NULL;
+    EXPECT(mf_runtime_new(1, 1, 0, NULL), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_pipeline_new_on(NULL, &second), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_runtime_new(1, 1, 0, &runtime), MF_RESULT_OK);
+    mf_pipeline *on_runtime[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        EXPECT(mf_pipeline_new_on(runtime, &on_runtime[i]), MF_RESULT_OK);
+        EXPECT(mf_webrtc_endpoint_new(on_runtime[i], NULL, &other), MF_RESULT_OK);
+        mf_element_free(other);
+        other = NULL;
+    }
+    uint32_t threads = 0;
+    EXPECT(mf_runtime_thread_count(runtime, &threads), MF_RESULT_OK);
+    if (threads != 2) {
+        fprintf(stderr, "FAIL a 1-worker, 1-dispatcher runtime runs %u threads\n", threads);
+        failures++;
+    }
+    mf_runtime_free(runtime);
+    for (int i = 0; i < 3; i++) {
+        EXPECT(mf_pipeline_release(on_runtime[i]), MF_RESULT_OK);
+        mf_pipeline_free(on_runtime[i]);
+    }
+    mf_runtime_free(NULL);
     mf_string_free(NULL);
     printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
     return failures ? 1 : 0;

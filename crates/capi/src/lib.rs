@@ -258,8 +258,86 @@ pub struct mf_element {
     app_sink: Option<AppSink>,
 }
 
-/// Creates a pipeline with its worker and event threads. Free it with
+/// A runtime (opaque): the worker and dispatcher threads pipelines run on.
+pub struct mf_runtime {
+    inner: mediaflow::Runtime,
+}
+
+/// Creates a runtime of `workers` worker threads (0: one per core) and `dispatchers`
+/// event-callback threads (0: two). When `shared_udp_port` is not 0, every endpoint of
+/// the runtime uses one UDP socket per host address on that port (with 0, each endpoint
+/// binds its own). Put pipelines on it with `mf_pipeline_new_on`. Free it with
+/// `mf_runtime_free`; its threads end once it and its last pipeline are gone.
+#[no_mangle]
+pub extern "C" fn mf_runtime_new(
+    workers: u32,
+    dispatchers: u32,
+    shared_udp_port: u16,
+    out: *mut *mut mf_runtime,
+) -> mf_result {
+    guard(|| {
+        let out = out_ptr(out, "out")?;
+        let mut builder = mediaflow::Runtime::builder();
+        if workers > 0 {
+            builder = builder.workers(workers as usize);
+        }
+        if dispatchers > 0 {
+            builder = builder.dispatchers(dispatchers as usize);
+        }
+        if shared_udp_port != 0 {
+            builder = builder.shared_udp_port(shared_udp_port).code()?;
+        }
+        let inner = builder.build().code()?;
+        *out = Box::into_raw(Box::new(mf_runtime { inner }));
+        Ok(())
+    })
+}
+
+/// Threads the runtime runs (workers and dispatchers): fixed, whatever the number of
+/// pipelines. Writes it to `*out`.
+#[no_mangle]
+pub extern "C" fn mf_runtime_thread_count(runtime: *const mf_runtime, out: *mut u32) -> mf_result {
+    guard(|| {
+        let runtime = non_null(runtime, "runtime")?;
+        let out = out_ptr(out, "out")?;
+        *out = u32::try_from(runtime.inner.thread_count()).unwrap_or(u32::MAX);
+        Ok(())
+    })
+}
+
+/// Frees the handle. Pipelines on the runtime keep it running until they are released.
+/// NULL is ignored.
+#[no_mangle]
+pub extern "C" fn mf_runtime_free(runtime: *mut mf_runtime) {
+    if !runtime.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: from `Box::into_raw` in `mf_runtime_new`, not freed before.
+            drop(unsafe { Box::from_raw(runtime) });
+        }));
+    }
+}
+
+/// Creates a pipeline on `runtime` (see `mf_runtime_new`). Free it with
 /// `mf_pipeline_free`.
+#[no_mangle]
+pub extern "C" fn mf_pipeline_new_on(
+    runtime: *const mf_runtime,
+    out: *mut *mut mf_pipeline,
+) -> mf_result {
+    guard(|| {
+        let runtime = non_null(runtime, "runtime")?;
+        let out = out_ptr(out, "out")?;
+        let inner = MediaPipeline::builder()
+            .runtime(&runtime.inner)
+            .build()
+            .code()?;
+        *out = Box::into_raw(Box::new(mf_pipeline { inner }));
+        Ok(())
+    })
+}
+
+/// Creates a pipeline on the process's default runtime (started on first use: one
+/// worker per core, two event threads). Free it with `mf_pipeline_free`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_new(out: *mut *mut mf_pipeline) -> mf_result {
     guard(|| {
@@ -270,7 +348,8 @@ pub extern "C" fn mf_pipeline_new(out: *mut *mut mf_pipeline) -> mf_result {
     })
 }
 
-/// Releases the pipeline: its elements go, its threads end (this call waits for them).
+/// Releases the pipeline: its elements go and its sockets close (this call waits for its
+/// worker).
 /// The handle stays valid until `mf_pipeline_free`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_release(pipeline: *const mf_pipeline) -> mf_result {
