@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use mediaflow::MediaPipeline;
-use mediaflow_benches::{connect_pair, cpu_time, endpoint};
+use mediaflow_benches::{connect_pair, cpu_time, endpoint, raise_fd_limit};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -40,6 +40,7 @@ fn main() {
     let numbers: Vec<u64> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let pairs = numbers.first().copied().unwrap_or(200);
     let seconds = numbers.get(1).copied().unwrap_or(5);
+    raise_fd_limit(4 * pairs + 1024);
     let rss0 = rss_kib();
     let start = Instant::now();
     let mut held = Vec::new();

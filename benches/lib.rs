@@ -88,3 +88,5 @@ pub fn connect_pair(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
         assert!(Instant::now() < deadline, "not connected within 10 s");
     }
 }
+
+pub use mediaflow_testkit::raise_fd_limit;

@@ -26,7 +26,7 @@ fn answer_from(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint) {
 #[test]
 fn a_thousand_pipelines_with_endpoints_share_a_fixed_set_of_threads() {
     // Each endpoint holds a socket; a fresh Debian has a soft limit of 1024 fds.
-    raise_fd_limit(4096);
+    mediaflow_testkit::raise_fd_limit(4096);
     let runtime = Runtime::builder()
         .workers(2)
         .dispatchers(2)
@@ -89,18 +89,4 @@ fn a_thousand_pipelines_with_endpoints_share_a_fixed_set_of_threads() {
     }
     assert_eq!(threads(), threads_before);
     assert_eq!(fds(), fds_before, "every socket closed");
-}
-
-fn raise_fd_limit(want: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit write/read the struct we pass, nothing else.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {
-            limit.rlim_cur = want.min(limit.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -39,6 +39,22 @@ pub fn thread_count() -> usize {
         .unwrap_or(0)
 }
 
+/// Raises this process's open-file limit to `want` (or the hard limit): a thousand
+/// endpoints hold a thousand sockets, and a fresh system's soft limit is 1,024.
+pub fn raise_fd_limit(want: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write only the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < want {
+            limit.rlim_cur = want.min(limit.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Open file descriptors of this process now.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
