@@ -192,7 +192,8 @@ typedef struct mf_webrtc_options {
   bool ipv6;
 } mf_webrtc_options;
 
-// A callback for events. It runs on the pipeline's event thread, may call back into
+// A callback for events. It runs on the pipeline's event thread (a dispatcher thread of
+// its runtime, shared with other pipelines, so keep it short), may call back into
 // the API, and must not keep `event` after it returns.
 typedef void (*mf_event_callback)(const struct mf_event *event, void *user_data);
 

@@ -2,7 +2,8 @@
 
 Errors raise ``mediaflow.Error`` (with ``.code``, the mf_result). Handles free
 themselves when garbage-collected; ``release()`` ends a pipeline or element at once.
-Event handlers run on the pipeline's event thread and may call back into the API.
+Event handlers run on the pipeline's event thread (a dispatcher thread of its runtime,
+shared with other pipelines) and may call back into the API.
 
 The shared library is found through ``MEDIAFLOW_LIB`` (a path to
 libmediaflow_capi.so), else in ``target/release`` then ``target/debug`` of this repository.

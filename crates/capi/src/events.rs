@@ -147,7 +147,8 @@ impl mf_event {
     }
 }
 
-/// A callback for events. It runs on the pipeline's event thread, may call back into
+/// A callback for events. It runs on the pipeline's event thread (a dispatcher thread of
+/// its runtime, shared with other pipelines, so keep it short), may call back into
 /// the API, and must not keep `event` after it returns.
 pub type mf_event_callback = Option<extern "C" fn(event: *const mf_event, user_data: *mut c_void)>;
 

@@ -14,7 +14,8 @@
 //! - No panic crosses the boundary: each entry point catches it (`MF_RESULT_PANIC`).
 //! - Thread safety: every function may be called from any thread, on the same handle
 //!   concurrently, except `*_free`, which must not race with other calls on that handle.
-//!   Callbacks run on the pipeline's event thread and may call back into the API.
+//!   Callbacks run on the pipeline's event thread (a dispatcher thread of its runtime)
+//!   and may call back into the API.
 // C callers cannot mark calls unsafe; each function documents what its pointers must be,
 // and checks what can be checked (NULL, UTF-8).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]

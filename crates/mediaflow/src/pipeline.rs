@@ -206,7 +206,7 @@ impl MediaPipeline {
     }
 
     /// Calls `handler` for every event of the pipeline and its elements, on the
-    /// pipeline's dispatcher thread.
+    /// pipeline's dispatcher thread (one of its runtime's, in event order).
     pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
     where
         F: Fn(&Event) + Send + Sync + 'static,
