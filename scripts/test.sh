@@ -21,6 +21,10 @@ step "cargo test (workspace)"
 # The browser tests run below, inside a loopback-only network namespace.
 cargo test --workspace -j2 -- --skip chromium_ 2>&1 | tee target/test-output.txt
 
+step "load harness, tiny load (mediaflow, str0m, rtc, raw SRTP loop; no figure is checked)"
+# So the harness of benches/load cannot rot: 2 sessions for a few seconds per system.
+timeout 600 cargo run -q -j2 -p mediaflow-load --bin loadbench -- --smoke 2>&1 | tee target/load-smoke.txt | tail -8
+
 step "C ABI: header current, C programs plain, under ASan and under valgrind"
 bash scripts/test-c.sh 2>&1 | tee -a target/test-output.txt
 
