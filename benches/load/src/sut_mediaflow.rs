@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mediaflow::{IceCandidate, MediaPipeline, WebRtcEndpoint};
+use mediaflow::{IceCandidate, MediaPipeline, Runtime, WebRtcEndpoint};
 use std::sync::mpsc::{self, RecvTimeoutError};
 
 use crate::common::{Request, Response};
@@ -70,9 +70,27 @@ pub fn serve(listener: TcpListener, lifetime: Duration) -> Result<()> {
     Ok(())
 }
 
+/// The runtime every session goes on: the default one, or with `LOADBENCH_SHARED_PORT=1`
+/// one whose endpoints share a single UDP port (mediaflow's `shared_udp_port`).
+fn runtime() -> Result<Runtime> {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    if let Some(r) = RUNTIME.get() {
+        return Ok(r.clone());
+    }
+    let runtime = if std::env::var_os("LOADBENCH_SHARED_PORT").is_some_and(|v| v == "1") {
+        Runtime::builder().shared_udp_port(0)?.build()?
+    } else {
+        Runtime::global()?
+    };
+    Ok(RUNTIME.get_or_init(|| runtime).clone())
+}
+
 fn open(req: &Request) -> Result<(Response, (MediaPipeline, WebRtcEndpoint))> {
     let offer = req.offer.as_deref().context("no offer in the request")?;
-    let pipeline = MediaPipeline::new().context("MediaPipeline::new")?;
+    let pipeline = MediaPipeline::builder()
+        .runtime(&runtime()?)
+        .build()
+        .context("MediaPipeline::new")?;
     let built = (|| -> Result<(Response, WebRtcEndpoint)> {
         let endpoint = WebRtcEndpoint::builder(&pipeline)
             .network_interfaces(["lo"])

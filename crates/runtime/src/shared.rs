@@ -88,6 +88,19 @@ impl SharedPorts {
         table.by_peer.retain(|_, r| *r != route);
     }
 
+    /// A binding sends to `peer` (a connectivity check of its own): the peer's answer,
+    /// which names no ufrag, must find its way back.
+    pub(crate) fn learn(&self, index: usize, peer: SocketAddr, route: Route) {
+        let mut table = self.table();
+        if table.by_peer.get(&(index, peer)) == Some(&route) {
+            return;
+        }
+        let learned = table.by_peer.values().filter(|r| **r == route).count();
+        if learned < PEERS_PER_BINDING {
+            table.by_peer.insert((index, peer), route);
+        }
+    }
+
     /// Where a datagram from `peer` on socket `index` goes, if anywhere.
     pub(crate) fn route(&self, index: usize, peer: SocketAddr, data: &[u8]) -> Option<Route> {
         let mut table = self.table();

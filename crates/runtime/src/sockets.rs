@@ -311,6 +311,13 @@ impl Network for UdpNet {
         match self.sockets.get(owner, socket) {
             None => return Err(not_ours(socket)),
             Some(Bound::Listener(_)) => return self.send_frame(owner, socket, peer, data),
+            // A STUN message of ours (RFC 7983: first byte 0-3) expects an answer that
+            // names no ufrag: route it back by the peer's address.
+            Some(Bound::Shared(index)) if data.first().is_some_and(|b| *b < 4) => {
+                if let Some(ports) = &self.shared {
+                    ports.learn(*index, peer, self.route_of(owner, socket));
+                }
+            }
             Some(_) => {}
         }
         if data.is_empty() {
