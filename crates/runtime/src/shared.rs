@@ -186,7 +186,13 @@ mod tests {
         assert_eq!(ports.route(0, peer, &binding("abcd:peer")), Some(route));
         assert_eq!(ports.route(0, peer, b"\x80rtp"), Some(route));
         assert_eq!(ports.route(0, peer, &binding("other:peer")), None);
+        // Our own check to another address: its answer (no USERNAME) finds us.
+        let other: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        assert_eq!(ports.route(0, other, b"\x01\x01 a binding response"), None);
+        ports.learn(0, other, route);
+        assert_eq!(ports.route(0, other, b"\x01\x01 a binding response"), Some(route));
         ports.unregister(route);
         assert_eq!(ports.route(0, peer, b"\x80rtp"), None);
+        assert_eq!(ports.route(0, other, b"\x80rtp"), None);
     }
 }
