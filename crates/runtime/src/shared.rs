@@ -190,7 +190,10 @@ mod tests {
         let other: SocketAddr = "127.0.0.1:5001".parse().unwrap();
         assert_eq!(ports.route(0, other, b"\x01\x01 a binding response"), None);
         ports.learn(0, other, route);
-        assert_eq!(ports.route(0, other, b"\x01\x01 a binding response"), Some(route));
+        assert_eq!(
+            ports.route(0, other, b"\x01\x01 a binding response"),
+            Some(route)
+        );
         ports.unregister(route);
         assert_eq!(ports.route(0, peer, b"\x80rtp"), None);
         assert_eq!(ports.route(0, other, b"\x80rtp"), None);
