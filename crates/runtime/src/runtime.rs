@@ -249,15 +249,19 @@ impl<T: Task> Inner<T> {
 
 impl<T: Task> Drop for Inner<T> {
     fn drop(&mut self) {
-        for worker in &self.workers {
-            let _ = worker.tx.send(Message::Stop);
-            worker.wake();
-        }
         // A worker or dispatcher thread dropping the runtime cannot wait for itself (and
         // a dispatcher's lane is held by tasks until their worker ends): such threads
-        // finish on their own.
+        // finish on their own. A worker must not block on a full queue either.
         let me = thread::current().id();
         let inside = on_worker() || on_dispatcher();
+        for worker in &self.workers {
+            if inside {
+                let _ = worker.tx.try_send(Message::Stop);
+            } else {
+                let _ = worker.tx.send(Message::Stop);
+            }
+            worker.wake();
+        }
         for handle in self.lock_threads().drain(..) {
             if handle.thread().id() != me && !inside {
                 let _ = handle.join();
@@ -436,7 +440,16 @@ impl<T: Task> TaskSender<T> {
     pub fn remove(&self, timeout: Duration) -> Result<(), RuntimeError> {
         self.worker.load.fetch_sub(1, Ordering::Relaxed);
         if on_worker() {
-            return self.send(Message::Remove(self.id, None), None);
+            // A worker must not block on a queue, possibly its own: if it is full, the
+            // task stays until the runtime stops.
+            return match self.worker.tx.try_send(Message::Remove(self.id, None)) {
+                Ok(()) => {
+                    self.worker.wake();
+                    Ok(())
+                }
+                Err(TrySendError::Full(_)) => Err(RuntimeError::Full),
+                Err(TrySendError::Disconnected(_)) => Err(RuntimeError::Stopped),
+            };
         }
         let (tx, rx) = bounded(1);
         self.send(Message::Remove(self.id, Some(tx)), Some(timeout))?;

@@ -192,9 +192,16 @@ impl<T: Task> UdpWorker<T> {
             let mut timeout = if busy {
                 Some(Duration::ZERO)
             } else {
-                self.core
-                    .next_deadline()
-                    .map(|d| (d + self.timer_slack).saturating_duration_since(Instant::now()))
+                let now = Instant::now();
+                // A deadline already due (a task asking to run again at once) gets no
+                // slack.
+                self.core.next_deadline().map(|d| {
+                    if d <= now {
+                        Duration::ZERO
+                    } else {
+                        (d + self.timer_slack).saturating_duration_since(now)
+                    }
+                })
             };
             shared.sleeping.store(true, Ordering::SeqCst);
             if !rx.is_empty() {
