@@ -333,7 +333,21 @@ pub struct WebRtcSession {
     dtls: DtlsConnectionState,
     last_rtcp: Option<Instant>,
     discards: Discards,
+    /// Idle pacing of the stack (see `IDLE_TICKS`): when its timers last ran, and how
+    /// many runs in a row saw no RTP in or out.
+    stack_ticked: Option<Instant>,
+    idle_ticks: u32,
+    /// RTP received when the last REMB went out.
+    rtp_at_last_remb: u64,
 }
+
+/// Stack timer runs in a row without RTP after which a connected session counts as idle.
+/// The stack's ICE agent ticks every 200 ms whatever its state (rtc-ice's interval only
+/// goes down from its 200 ms check interval), which is most of what an idle session
+/// costs; idle, the stack runs at most once a second: keepalives (every 2 s), consent
+/// and RTCP reports (every 1 s) stay on time, and media wakes it at once.
+const IDLE_TICKS: u32 = 5;
+const IDLE_STACK_INTERVAL: Duration = Duration::from_secs(1);
 
 fn random_u32() -> u32 {
     let mut h = RandomState::new().build_hasher();
@@ -785,6 +799,9 @@ impl WebRtcSession {
             media_state: MediaState::Disconnected,
             dtls: DtlsConnectionState::New,
             last_rtcp: None,
+            stack_ticked: None,
+            idle_ticks: 0,
+            rtp_at_last_remb: 0,
             discards: Discards::default(),
         })
     }
@@ -1405,16 +1422,37 @@ impl WebRtcSession {
         let stun = self.gatherer.as_ref().and_then(|g| g.poll_timeout());
         let turn = self.turn.as_mut().and_then(|t| t.poll_timeout());
         let remb = self.remb.values().map(|e| e.next).min();
-        [self.pc.poll_timeout(), media, dtls, stun, turn, remb]
+        let mut stack = self.pc.poll_timeout();
+        if let (Some(at), Some(ticked)) = (stack, self.stack_ticked) {
+            if self.is_idle() {
+                stack = Some(at.max(ticked + IDLE_STACK_INTERVAL));
+            }
+        }
+        [stack, media, dtls, stun, turn, remb]
             .into_iter()
             .flatten()
             .min()
     }
 
+    /// Connected, ICE settled, and no RTP for a while: the stack's timers are paced.
+    fn is_idle(&self) -> bool {
+        self.idle_ticks >= IDLE_TICKS
+            && self.connection == ConnectionState::Connected
+            && self.ice == IceComponentState::Ready
+    }
+
     /// Time advanced.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Err(e) = self.pc.handle_timeout(now) {
-            tracing::debug!("timeout handling: {e}");
+        let paced = self.is_idle()
+            && self
+                .stack_ticked
+                .is_some_and(|t| now < t + IDLE_STACK_INTERVAL);
+        if !paced {
+            if let Err(e) = self.pc.handle_timeout(now) {
+                tracing::debug!("timeout handling: {e}");
+            }
+            self.stack_ticked = Some(now);
+            self.idle_ticks = self.idle_ticks.saturating_add(1);
         }
         if let Some(gatherer) = &mut self.gatherer {
             gatherer.poll_transmits(now, &mut self.own_transmits);
@@ -1524,6 +1562,7 @@ impl WebRtcSession {
         packet.header.sequence_number = sequence;
         packet.header.timestamp = timestamp;
         sender.write_rtp(now, packet).map_err(stack)?;
+        self.idle_ticks = 0;
         self.drain(now);
         Ok(())
     }
@@ -1535,6 +1574,15 @@ impl WebRtcSession {
         {
             return;
         }
+        if self.rtp_surfaced == self.rtp_at_last_remb {
+            // Nothing received since the last estimate: nothing to estimate, and the
+            // stack's statistics this needs are not cheap.
+            for estimator in self.remb.values_mut().filter(|e| e.next <= now) {
+                estimator.next = now + crate::remb::INTERVAL;
+            }
+            return;
+        }
+        self.rtp_at_last_remb = self.rtp_surfaced;
         let report = self.pc.get_stats(now, StatsSelector::None);
         let (inbound, _) = crate::stats::from_report(&report);
         let due: Vec<String> = self
@@ -1654,6 +1702,7 @@ impl WebRtcSession {
             match message.message {
                 RTCMessage::RtpPacket(track_id, packet) => {
                     self.rtp_surfaced += 1;
+                    self.idle_ticks = 0;
                     self.on_rtp(&track_id, packet)
                 }
                 RTCMessage::RtcpPacket(track_id, packets) => self.on_rtcp(&track_id, &packets, now),

@@ -738,3 +738,74 @@ fn engines_connect_and_exchange_media_within_50_ms_of_the_offer() {
         }
     }
 }
+
+/// Runs both sessions for `span` of virtual time, each woken only at its own deadline
+/// (as a runtime does); returns how many times each was woken.
+fn run_counting_wakeups(
+    a: &mut Peer,
+    b: &mut Peer,
+    now: &mut Instant,
+    span: Duration,
+) -> (u32, u32) {
+    let end = *now + span;
+    let mut wakes = (0, 0);
+    while *now < end {
+        while shuttle(a, b, *now) | shuttle(b, a, *now) {}
+        let (ta, tb) = (a.session.poll_timeout(), b.session.poll_timeout());
+        let Some(next) = [ta, tb].into_iter().flatten().min() else {
+            break;
+        };
+        *now = next.max(*now).min(end);
+        if ta.is_some_and(|t| t <= *now) {
+            a.session.handle_timeout(*now);
+            wakes.0 += 1;
+        }
+        if tb.is_some_and(|t| t <= *now) {
+            b.session.handle_timeout(*now);
+            wakes.1 += 1;
+        }
+        if *now == end {
+            break;
+        }
+    }
+    wakes
+}
+
+#[test]
+fn an_idle_connected_session_wakes_about_once_a_second_and_stays_connected() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    for seq in 0..10u16 {
+        a.session
+            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .unwrap();
+    }
+    // Settle (reports, media state), then ten idle virtual seconds.
+    run_counting_wakeups(&mut a, &mut b, &mut now, Duration::from_secs(5));
+    let (wakes_a, wakes_b) =
+        run_counting_wakeups(&mut a, &mut b, &mut now, Duration::from_secs(10));
+    // The stack alone would tick every 200 ms (50 times); paced, about once a second,
+    // plus our own timers.
+    assert!(
+        wakes_a <= 25 && wakes_b <= 25,
+        "woken {wakes_a} and {wakes_b} times in 10 s"
+    );
+    for p in [&a, &b] {
+        assert_eq!(p.session.states().1, ConnectionState::Connected);
+        assert_eq!(
+            p.session.states().2,
+            MediaState::Connected,
+            "RTCP still flows"
+        );
+    }
+    // Media after the pause arrives at once, without waiting for a paced tick.
+    while b.session.poll_media().is_some() {}
+    a.session
+        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(10, 0x1234))
+        .unwrap();
+    while shuttle(&mut a, &mut b, now) | shuttle(&mut b, &mut a, now) {}
+    assert!(
+        b.session.poll_media().is_some(),
+        "media resumed in the same instant"
+    );
+}
