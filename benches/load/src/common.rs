@@ -194,6 +194,31 @@ pub fn rtp_payload(packet: &[u8]) -> Option<&[u8]> {
 
 /// The server's ufrag in a STUN Binding request's USERNAME ("server:client"): how a
 /// one-socket server finds the session of a datagram from an address it has not seen.
+/// Which session of a one-socket echo server a datagram belongs to: by sender address,
+/// learned from the first STUN check naming the session's ufrag.
+#[derive(Default)]
+pub struct Demux {
+    by_addr: std::collections::HashMap<std::net::SocketAddr, usize>,
+    by_ufrag: std::collections::HashMap<String, usize>,
+}
+
+impl Demux {
+    /// Checks naming `ufrag` (and then their senders) belong to session `idx`.
+    pub fn register(&mut self, ufrag: String, idx: usize) {
+        self.by_ufrag.insert(ufrag, idx);
+    }
+
+    /// The session of a datagram from `source`, if any.
+    pub fn session_of(&mut self, source: std::net::SocketAddr, data: &[u8]) -> Option<usize> {
+        if let Some(&idx) = self.by_addr.get(&source) {
+            return Some(idx);
+        }
+        let idx = *self.by_ufrag.get(stun_server_ufrag(data)?)?;
+        self.by_addr.insert(source, idx);
+        Some(idx)
+    }
+}
+
 pub fn stun_server_ufrag(datagram: &[u8]) -> Option<&str> {
     if datagram.len() < 20 || datagram[0] > 3 || datagram[4..8] != [0x21, 0x12, 0xa4, 0x42] {
         return None;

@@ -35,7 +35,7 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
-use crate::common::{sdp_ufrag, stun_server_ufrag, Request, Response};
+use crate::common::{sdp_ufrag, Demux, Request, Response};
 use crate::serve::{Echo, Timers};
 use crate::udp::SendBatch;
 
@@ -57,8 +57,7 @@ pub struct RtcEcho {
     local: SocketAddr,
     fd: RawFd,
     sessions: Vec<Session>,
-    by_addr: HashMap<SocketAddr, usize>,
-    by_ufrag: HashMap<String, usize>,
+    demux: Demux,
     timers: Timers,
     next_ssrc: u32,
 }
@@ -108,8 +107,7 @@ impl RtcEcho {
             local: socket.local_addr()?,
             fd: socket.as_raw_fd(),
             sessions: Vec::new(),
-            by_addr: HashMap::new(),
-            by_ufrag: HashMap::new(),
+            demux: Demux::default(),
             timers: Timers::default(),
             next_ssrc: 0x5000_0000,
         })
@@ -172,7 +170,7 @@ impl RtcEcho {
             .ok_or_else(|| anyhow!("no local description after set_local_description"))?;
         let idx = self.sessions.len();
         if let Some(ufrag) = sdp_ufrag(&answer) {
-            self.by_ufrag.insert(ufrag, idx);
+            self.demux.register(ufrag, idx);
         }
         self.sessions.push(Session {
             pc,
@@ -267,15 +265,6 @@ impl RtcEcho {
             _ => self.timers.clear(idx),
         }
     }
-
-    fn session_of(&mut self, source: SocketAddr, data: &[u8]) -> Option<usize> {
-        if let Some(&idx) = self.by_addr.get(&source) {
-            return Some(idx);
-        }
-        let idx = *self.by_ufrag.get(stun_server_ufrag(data)?)?;
-        self.by_addr.insert(source, idx);
-        Some(idx)
-    }
 }
 
 impl Echo for RtcEcho {
@@ -285,7 +274,7 @@ impl Echo for RtcEcho {
     }
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8], out: &mut SendBatch) {
-        let Some(idx) = self.session_of(source, data) else {
+        let Some(idx) = self.demux.session_of(source, data) else {
             return;
         };
         let local = self.local;

@@ -2,7 +2,6 @@
 //! received RTP packet is written back on the session's send stream of the same m-line
 //! (same payload, sequence and timestamp), which is the least str0m can do per packet.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
@@ -14,7 +13,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
-use crate::common::{sdp_ufrag, stun_server_ufrag, Request, Response};
+use crate::common::{sdp_ufrag, Demux, Request, Response};
 use crate::serve::{Echo, Timers};
 use crate::udp::SendBatch;
 
@@ -29,8 +28,7 @@ pub struct Str0mEcho {
     local: SocketAddr,
     fd: RawFd,
     sessions: Vec<Session>,
-    by_addr: HashMap<SocketAddr, usize>,
-    by_ufrag: HashMap<String, usize>,
+    demux: Demux,
     timers: Timers,
 }
 
@@ -40,8 +38,7 @@ impl Str0mEcho {
             local: socket.local_addr()?,
             fd: socket.as_raw_fd(),
             sessions: Vec::new(),
-            by_addr: HashMap::new(),
-            by_ufrag: HashMap::new(),
+            demux: Demux::default(),
             timers: Timers::default(),
         })
     }
@@ -65,7 +62,7 @@ impl Str0mEcho {
         let answer = answer.to_sdp_string();
         let idx = self.sessions.len();
         if let Some(ufrag) = sdp_ufrag(&answer) {
-            self.by_ufrag.insert(ufrag, idx);
+            self.demux.register(ufrag, idx);
         }
         self.sessions.push(Session {
             rtc,
@@ -160,15 +157,6 @@ impl Str0mEcho {
             self.timers.clear(idx);
         }
     }
-
-    fn session_of(&mut self, source: SocketAddr, data: &[u8]) -> Option<usize> {
-        if let Some(&idx) = self.by_addr.get(&source) {
-            return Some(idx);
-        }
-        let idx = *self.by_ufrag.get(stun_server_ufrag(data)?)?;
-        self.by_addr.insert(source, idx);
-        Some(idx)
-    }
 }
 
 impl Echo for Str0mEcho {
@@ -178,7 +166,7 @@ impl Echo for Str0mEcho {
     }
 
     fn datagram(&mut self, now: Instant, source: SocketAddr, data: &[u8], out: &mut SendBatch) {
-        let Some(idx) = self.session_of(source, data) else {
+        let Some(idx) = self.demux.session_of(source, data) else {
             return;
         };
         let local = self.local;
