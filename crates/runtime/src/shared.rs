@@ -15,7 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::net::SocketId;
 
 /// Where a datagram of a shared socket goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Route {
     pub(crate) worker: usize,
     pub(crate) task: u64,
@@ -29,6 +29,30 @@ const PEERS_PER_BINDING: usize = 16;
 struct Table {
     by_ufrag: HashMap<(usize, String), Route>,
     by_peer: HashMap<(usize, SocketAddr), Route>,
+    /// Peers learned per binding, so the bound is checked without a scan (checks and
+    /// keepalives hit this for every session).
+    learned: HashMap<Route, usize>,
+}
+
+impl Table {
+    /// Datagrams from `peer` on socket `index` go to `route` from now on, within the
+    /// per-binding bound.
+    fn remember(&mut self, index: usize, peer: SocketAddr, route: Route) {
+        if self.by_peer.get(&(index, peer)) == Some(&route) {
+            return;
+        }
+        let count = self.learned.entry(route).or_default();
+        if *count >= PEERS_PER_BINDING {
+            return;
+        }
+        *count += 1;
+        // The address moved to another binding (a NAT rebinding, a new session).
+        if let Some(old) = self.by_peer.insert((index, peer), route) {
+            if let Some(n) = self.learned.get_mut(&old) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// The runtime's shared sockets and who listens on them.
@@ -86,19 +110,13 @@ impl SharedPorts {
         let mut table = self.table();
         table.by_ufrag.retain(|_, r| *r != route);
         table.by_peer.retain(|_, r| *r != route);
+        table.learned.remove(&route);
     }
 
     /// A binding sends to `peer` (a connectivity check of its own): the peer's answer,
     /// which names no ufrag, must find its way back.
     pub(crate) fn learn(&self, index: usize, peer: SocketAddr, route: Route) {
-        let mut table = self.table();
-        if table.by_peer.get(&(index, peer)) == Some(&route) {
-            return;
-        }
-        let learned = table.by_peer.values().filter(|r| **r == route).count();
-        if learned < PEERS_PER_BINDING {
-            table.by_peer.insert((index, peer), route);
-        }
+        self.table().remember(index, peer, route);
     }
 
     /// Where a datagram from `peer` on socket `index` goes, if anywhere.
