@@ -170,9 +170,8 @@ impl Task for PipelineTask {
     fn run(&mut self, cx: &mut Context<'_>) {
         self.now = cx.now();
         self.graph.run(self.now);
-        for i in 0..self.endpoints.len() {
-            let id = self.endpoints[i];
-            if let Some(endpoint) = self.endpoint(id) {
+        for &id in &self.endpoints {
+            if let Some(endpoint) = self.graph.element_as::<WebRtcEndpointElement>(id) {
                 endpoint.send_transmits(cx);
             }
         }

@@ -60,7 +60,7 @@ impl From<NetError> for Error {
 }
 
 /// The graph side of a [`WebRtcEndpoint`]: the session, and the ids of its sockets,
-/// which the runtime owns. Sans-IO: datagrams come in through `handle_udp`, and
+/// which the runtime owns. Sans-IO: datagrams come in through `handle_datagram`, and
 /// `send_transmits` hands what the session wrote to the runtime.
 pub(crate) struct WebRtcEndpointElement {
     session: WebRtcSession,
@@ -688,27 +688,38 @@ impl WebRtcEndpoint {
             .with_element(move |e: &mut WebRtcEndpointElement, now| {
                 let out = f(e, now);
                 e.flush();
-                e.ufrag_changed = true;
                 out
             })
+    }
+
+    /// As `with_session`, for calls that may give us new ICE credentials (an offer, an
+    /// answer, an ICE restart): the shared port learns the new ufrag after the call.
+    fn negotiate<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut WebRtcEndpointElement, Instant) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.with_session(move |e, now| {
+            e.ufrag_changed = true;
+            f(e, now)
+        })
     }
 
     /// Applies the peer's SDP offer and returns the answer (Kurento's `processOffer`).
     /// The answer carries no candidates: call `gather_candidates` and trickle them.
     pub fn process_offer(&self, offer: &str) -> Result<String> {
         let offer = offer.to_owned();
-        Ok(self.with_session(move |e, now| e.session.process_offer(&offer, now))??)
+        Ok(self.negotiate(move |e, now| e.session.process_offer(&offer, now))??)
     }
 
     /// Creates an SDP offer for the peer (Kurento's `generateOffer`).
     pub fn generate_offer(&self) -> Result<String> {
-        Ok(self.with_session(|e, now| e.session.generate_offer(now))??)
+        Ok(self.negotiate(|e, now| e.session.generate_offer(now))??)
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
     pub fn process_answer(&self, answer: &str) -> Result<()> {
         let answer = answer.to_owned();
-        Ok(self.with_session(move |e, now| e.session.process_answer(&answer, now))??)
+        Ok(self.negotiate(move |e, now| e.session.process_answer(&answer, now))??)
     }
 
     /// Our SDP, once negotiated or offered.
@@ -758,7 +769,7 @@ impl WebRtcEndpoint {
     /// offer restarts ICE, `process_offer` handles it by itself: new credentials, and
     /// gathering runs again (IceCandidateFound, IceGatheringDone, the states again).
     pub fn restart_ice(&self) -> Result<()> {
-        self.with_session(|e, _| e.session.restart_ice())
+        self.negotiate(|e, _| e.session.restart_ice())
     }
 
     /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`).

@@ -1943,13 +1943,13 @@ fn udp_candidate(addr: SocketAddr) -> CandidateConfig {
     }
 }
 
-/// A received datagram (or ICE-TCP frame) in the stack's input form.
 /// The first `a=ice-ufrag` of an SDP (BUNDLE: one for every m-section).
 fn ice_ufrag(sdp: &str) -> Option<String> {
     sdp.lines()
         .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:").map(str::to_owned))
 }
 
+/// A received datagram (or ICE-TCP frame) in the stack's input form.
 pub(crate) fn inbound(
     now: Instant,
     local: SocketAddr,
