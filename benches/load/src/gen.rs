@@ -336,7 +336,7 @@ impl Gen {
         let state = socket_state(&socket)?;
         epoll.add(socket.as_raw_fd(), idx as u64)?;
         let id = idx as u32;
-        let (client, req) = if self.plan.raw {
+        let (client, req, video, audio) = if self.plan.raw {
             let provider = self.provider.as_deref().context("no SRTP provider")?;
             let up = crate::sut_raw::context(provider, &RAW_KEY_UP, &RAW_SALT_UP)?;
             let down = crate::sut_raw::context(provider, &RAW_KEY_DOWN, &RAW_SALT_DOWN)?;
@@ -351,6 +351,8 @@ impl Gen {
                     raw: true,
                     ..Default::default()
                 },
+                Stream::default(),
+                Stream::default(),
             )
         } else {
             let mut config = Rtc::builder()
@@ -383,21 +385,7 @@ impl Gen {
                 rtc: Box::new(rtc),
                 pending: Some(pending),
             };
-            self.sessions.push(Session {
-                id,
-                socket,
-                state,
-                local,
-                client,
-                offer_at: now,
-                answered: false,
-                first_echo: None,
-                video: stream(video),
-                audio: stream(audio),
-                dead: false,
-            });
-            self.drain(idx, now);
-            return Ok(req);
+            (client, req, stream(video), stream(audio))
         };
         self.sessions.push(Session {
             id,
@@ -408,10 +396,14 @@ impl Gen {
             offer_at: now,
             answered: false,
             first_echo: None,
-            video: Stream::default(),
-            audio: Stream::default(),
+            video,
+            audio,
             dead: false,
         });
+        if !self.plan.raw {
+            // The str0m client's first connectivity checks.
+            self.drain(idx, now);
+        }
         Ok(req)
     }
 
