@@ -536,43 +536,46 @@ impl WebRtcEndpointBuilder {
     }
 }
 
-/// Passive ICE-TCP listeners, one per host address, on the worker; on failure none stays.
-fn listen_tcp(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, SocketAddr)>> {
-    let mut listeners = Vec::new();
+/// One socket per host address, each made by `open` on the worker; on failure none of
+/// them stays open.
+fn per_host_address(
+    net: &NetConfig,
+    cx: &mut Context<'_>,
+    mut open: impl FnMut(&mut Context<'_>, std::net::IpAddr) -> std::io::Result<(SocketId, SocketAddr)>,
+) -> Result<Vec<(SocketId, SocketAddr)>> {
+    let mut opened = Vec::new();
     for ip in mediaflow_ice::host_addresses(net)? {
-        match cx.listen_tcp(ip, net.port_range) {
-            Ok(listener) => listeners.push(listener),
+        match open(cx, ip) {
+            Ok(socket) => opened.push(socket),
             Err(e) => {
-                listeners.iter().for_each(|(s, _)| cx.close_socket(*s));
+                opened.iter().for_each(|(s, _)| cx.close_socket(*s));
                 return Err(Error::Resource(e.to_string()));
             }
         }
     }
-    Ok(listeners)
+    Ok(opened)
+}
+
+/// Passive ICE-TCP listeners, one per host address.
+fn listen_tcp(net: &NetConfig, cx: &mut Context<'_>) -> Result<Vec<(SocketId, SocketAddr)>> {
+    per_host_address(net, cx, |cx, ip| cx.listen_tcp(ip, net.port_range))
 }
 
 /// An endpoint's sockets, and which of them are bindings on the shared port.
 type Bound = (Vec<(SocketId, SocketAddr)>, Vec<SocketId>);
 
-/// Binds one UDP socket per host address (the host candidates) on the worker — a binding
-/// on the runtime's shared port where it has one for that address; on failure none stays
-/// bound. Returns the sockets, and which of them are shared bindings.
+/// One UDP socket per host address (the host candidates) — a binding on the runtime's
+/// shared port where it has one for that address. Returns the sockets, and which of
+/// them are shared bindings.
 fn bind_sockets(net: &NetConfig, cx: &mut Context<'_>) -> Result<Bound> {
-    let (mut sockets, mut shared) = (Vec::new(), Vec::new());
-    for ip in mediaflow_ice::host_addresses(net)? {
-        if let Some(binding) = cx.bind_shared_udp(ip) {
+    let mut shared = Vec::new();
+    let sockets = per_host_address(net, cx, |cx, ip| match cx.bind_shared_udp(ip) {
+        Some(binding) => {
             shared.push(binding.0);
-            sockets.push(binding);
-            continue;
+            Ok(binding)
         }
-        match cx.bind_udp(ip, net.port_range) {
-            Ok(bound) => sockets.push(bound),
-            Err(e) => {
-                sockets.iter().for_each(|(s, _)| cx.close_socket(*s));
-                return Err(Error::Resource(e.to_string()));
-            }
-        }
-    }
+        None => cx.bind_udp(ip, net.port_range),
+    })?;
     Ok((sockets, shared))
 }
 
