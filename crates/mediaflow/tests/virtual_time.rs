@@ -44,6 +44,9 @@ fn two_endpoints_connect_and_carry_media_on_virtual_time() {
     a.process_answer(&answer).unwrap();
     a.gather_candidates().unwrap();
     b.gather_candidates().unwrap();
+    // Deliver the candidate events before the first step reads them: otherwise whether
+    // they are seen at step 0 or 1 depends on the dispatcher thread's real timing.
+    runtime.advance(Duration::ZERO).unwrap();
 
     // One virtual millisecond per step: candidates trickle as signaling would, a VP8
     // packet enters every step, until B's sink has media.
