@@ -6,17 +6,24 @@
 //! sans-IO: it owns no socket, thread or clock. The caller feeds datagrams and time and
 //! drains datagrams, events and media.
 //!
-//! The protocol work is done by webrtc-rs's sans-IO `RTCPeerConnection` (the `rtc`
-//! crate, composed of rtc-ice, rtc-dtls, rtc-srtp, rtc-rtp, rtc-rtcp, rtc-sdp and
-//! rtc-interceptor); this crate maps it to Kurento's model.
+//! It composes webrtc-rs's sans-IO protocol crates itself (through the `rtc` umbrella:
+//! rtc-ice's agent, rtc-dtls's endpoint, rtc-srtp's contexts, rtc-rtcp's packets) with
+//! its own SDP offer/answer (`negotiate`) and media streams (`media`, `streams`: SSRC
+//! routing, RTX, NACK both ways, reports, REMB), so the per-packet path is ours.
 #![deny(missing_docs)]
 
-mod feedback;
+mod candidates;
 mod gather;
+mod media;
+mod negotiate;
 mod remb;
+mod rtcp;
 mod rewrite;
 mod session;
+mod states;
 mod stats;
+mod streams;
+mod transport;
 mod turn;
 mod types;
 

@@ -1,8 +1,5 @@
 //! RTP statistics of a session, named after the W3C webrtc-stats fields.
 
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
-
 use crate::session::MediaKind;
 
 /// What we receive from the peer on one SSRC (W3C `RTCInboundRtpStreamStats`).
@@ -79,74 +76,3 @@ pub struct SessionStats {
     pub turn_datagrams_received: u64,
 }
 
-fn kind(k: RtpCodecKind) -> Option<MediaKind> {
-    match k {
-        RtpCodecKind::Audio => Some(MediaKind::Audio),
-        RtpCodecKind::Video => Some(MediaKind::Video),
-        _ => None,
-    }
-}
-
-/// The clock rate of a stream's codec, from the report (or the usual one of its kind).
-fn clock_rate(report: &RTCStatsReport, codec_id: &str, k: RtpCodecKind) -> f64 {
-    let rate = match report.get(codec_id) {
-        Some(RTCStatsReportEntry::Codec(c)) if c.clock_rate > 0 => c.clock_rate,
-        _ if k == RtpCodecKind::Audio => 48_000,
-        _ => 90_000,
-    };
-    f64::from(rate)
-}
-
-pub(crate) fn from_report(
-    report: &RTCStatsReport,
-) -> (Vec<InboundRtpStreamStats>, Vec<OutboundRtpStreamStats>) {
-    let inbound = report
-        .inbound_rtp_streams()
-        .map(|s| {
-            let r = &s.received_rtp_stream_stats;
-            InboundRtpStreamStats {
-                ssrc: r.rtp_stream_stats.ssrc,
-                kind: kind(r.rtp_stream_stats.kind),
-                packets_received: r.packets_received,
-                bytes_received: s.bytes_received,
-                packets_lost: r.packets_lost,
-                // The stack reports RFC 3550 jitter in timestamp units; W3C wants seconds.
-                jitter: r.jitter
-                    / clock_rate(
-                        report,
-                        &r.rtp_stream_stats.codec_id,
-                        r.rtp_stream_stats.kind,
-                    ),
-                nack_count: s.nack_count,
-                pli_count: s.pli_count,
-                fir_count: s.fir_count,
-            }
-        })
-        .collect();
-    let outbound = report
-        .outbound_rtp_streams()
-        .map(|s| {
-            let sent = &s.sent_rtp_stream_stats;
-            let id = &sent.rtp_stream_stats.stats.id;
-            let remote = report.iter().find_map(|e| match e {
-                RTCStatsReportEntry::RemoteInboundRtp(r) if &r.local_id == id => Some(r),
-                _ => None,
-            });
-            OutboundRtpStreamStats {
-                ssrc: sent.rtp_stream_stats.ssrc,
-                kind: kind(sent.rtp_stream_stats.kind),
-                packets_sent: sent.packets_sent,
-                bytes_sent: sent.bytes_sent,
-                retransmitted_packets_sent: s.retransmitted_packets_sent,
-                nack_count: s.nack_count,
-                pli_count: s.pli_count,
-                fir_count: s.fir_count,
-                round_trip_time: remote
-                    .filter(|r| r.round_trip_time_measurements > 0)
-                    .map(|r| r.round_trip_time),
-                fraction_lost: remote.map(|r| r.fraction_lost),
-            }
-        })
-        .collect();
-    (inbound, outbound)
-}

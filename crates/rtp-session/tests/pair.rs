@@ -425,7 +425,8 @@ fn server_reflexive_candidates_come_from_the_stun_server() {
         ])
         .unwrap();
     s.handle_datagram(now, local, stun, &stranger.raw);
-    assert!(s.poll_event().is_none());
+    let e = s.poll_event();
+    assert!(e.is_none(), "{e:?}");
     let mapped = XorMappedAddress {
         ip: [203, 0, 113, 7].into(),
         port: 40_000,

@@ -1,0 +1,821 @@
+//! The media of a session between SRTP and the application: which SSRC belongs to
+//! which m-section, RTX unwrapping, NACK both ways, sender and receiver reports, REMB,
+//! PLI/FIR. Per packet it parses the header once, decrypts once and hands the decrypted
+//! buffer on without another copy.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::source_description::{
+    SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
+};
+
+use crate::negotiate::{NegotiatedCodec, Negotiated, Section};
+use crate::remb::{RembConfig, RembEstimator};
+use crate::rewrite::Rewriter;
+use crate::states::States;
+use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
+use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
+use crate::streams::{find_extension, RecvStream, RtpHeader, SendStream};
+use crate::transport::{Transport, MAX_UNSIGNALLED_SSRCS};
+use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
+
+/// Packets of each video stream kept for retransmission: 256 is 2.5 s at 100 packets/s
+/// and ~0.8 s at 3 Mbps, past any round trip a NACK can still help within.
+const VIDEO_HISTORY: usize = 256;
+/// Audio is not retransmitted (no NACK negotiated for it): no history.
+const AUDIO_HISTORY: usize = 0;
+/// How often reports go out (RFC 3550 allows more; libwebrtc sends video RTCP ~1/s).
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// Receivers (SSRCs, RTX included) one session keeps: the signalled ones plus
+/// `MAX_UNSIGNALLED_SSRCS`.
+const MAX_RECEIVERS: usize = 32;
+
+/// Our stream of one kind.
+struct Sender {
+    kind: MediaKind,
+    /// What the peer takes, preferred first (payload types are the peer's).
+    codecs: Vec<NegotiatedCodec>,
+    stream: SendStream,
+    rewriter: Rewriter,
+    /// PLI and FIR the peer sent about it.
+    pli: u32,
+    fir: u32,
+}
+
+/// A stream the peer sends us.
+struct Receiver {
+    kind: MediaKind,
+    ssrc: u32,
+    section: usize,
+    stream: RecvStream,
+    remb: Option<RembEstimator>,
+    /// Keyframe requests we sent.
+    pli: u32,
+    fir: u32,
+    /// The first packet arrived (a video decoder joining needs a keyframe: ask at once).
+    started: bool,
+}
+
+/// An RTX stream: `ssrc` repairs `primary`.
+struct Rtx {
+    ssrc: u32,
+    primary: u32,
+}
+
+/// Our SSRCs, fixed for the session's life.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalSsrcs {
+    pub(crate) audio: u32,
+    pub(crate) video: u32,
+    pub(crate) video_rtx: u32,
+}
+
+/// Counters of media refused.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MediaDrops {
+    /// SRTP that yielded no media: failed authentication, replay, unknown SSRC past
+    /// the bound, padding only.
+    pub(crate) srtp: u64,
+    /// SRTCP that did not authenticate or parse.
+    pub(crate) rtcp: u64,
+}
+
+pub(crate) struct Media {
+    sections: Vec<Section>,
+    ssrcs: LocalSsrcs,
+    cname: String,
+    remb_config: RembConfig,
+    anchor: (Instant, SystemTime),
+    senders: Vec<Sender>,
+    receivers: Vec<Receiver>,
+    rtx: Vec<Rtx>,
+    unsignalled: usize,
+    pub(crate) out: VecDeque<MediaPacket>,
+    next_report: Option<Instant>,
+    pub(crate) remote_remb: Option<u32>,
+    /// RTP packets accepted so far, and when the last REMB went out.
+    pub(crate) rtp_received: u64,
+    rtp_at_last_remb: u64,
+    pub(crate) drops: MediaDrops,
+    /// Codec names the peer takes, per kind (audio, video).
+    accepted: [Vec<&'static str>; 2],
+    feedback: Vec<Feedback>,
+    resend: Vec<Bytes>,
+}
+
+fn kind_index(kind: MediaKind) -> u8 {
+    match kind {
+        MediaKind::Audio => 0,
+        MediaKind::Video => 1,
+    }
+}
+
+impl Media {
+    pub(crate) fn new(ssrcs: LocalSsrcs, cname: String, remb_config: RembConfig, now: Instant) -> Media {
+        Media {
+            sections: Vec::new(),
+            ssrcs,
+            cname,
+            remb_config,
+            anchor: (now, SystemTime::now()),
+            senders: Vec::new(),
+            receivers: Vec::new(),
+            rtx: Vec::new(),
+            unsignalled: 0,
+            out: VecDeque::new(),
+            next_report: None,
+            remote_remb: None,
+            rtp_received: 0,
+            rtp_at_last_remb: 0,
+            drops: MediaDrops::default(),
+            accepted: [Vec::new(), Vec::new()],
+            feedback: Vec::new(),
+            resend: Vec::new(),
+        }
+    }
+
+    /// Applies a (re)negotiation: our senders take the peer's codecs, the peer's
+    /// signalled SSRCs get receivers.
+    pub(crate) fn apply(&mut self, negotiated: &Negotiated, now: Instant) {
+        self.sections = negotiated.sections.clone();
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            let names = self
+                .sections
+                .iter()
+                .find(|s| s.kind == kind && s.send)
+                .map(|s| s.codecs.iter().map(|c| c.name).collect())
+                .unwrap_or_default();
+            self.accepted[usize::from(kind_index(kind))] = names;
+        }
+        for section in negotiated.sections.iter().filter(|s| s.send) {
+            self.ensure_sender(section.kind, &section.codecs);
+        }
+        for (index, section) in self.sections.iter().enumerate() {
+            if !section.recv {
+                continue;
+            }
+            for &(primary, rtx) in &section.remote_rtx {
+                if !self.rtx.iter().any(|r| r.ssrc == rtx) {
+                    self.rtx.push(Rtx { ssrc: rtx, primary });
+                }
+            }
+            for &ssrc in &section.remote_ssrcs {
+                let is_rtx = section.remote_rtx.iter().any(|&(_, r)| r == ssrc);
+                if !is_rtx && self.receiver(ssrc).is_none() && self.receivers.len() < MAX_RECEIVERS {
+                    let r = new_receiver(section, index, ssrc, self.remb_config, now);
+                    self.receivers.push(r);
+                }
+            }
+        }
+        self.next_report.get_or_insert(now + REPORT_INTERVAL);
+    }
+
+    fn ensure_sender(&mut self, kind: MediaKind, codecs: &[NegotiatedCodec]) {
+        if let Some(s) = self.senders.iter_mut().find(|s| s.kind == kind) {
+            s.codecs = codecs.to_vec();
+            return;
+        }
+        let Some(first) = codecs.first() else {
+            return;
+        };
+        let (ssrc, history) = match kind {
+            MediaKind::Audio => (self.ssrcs.audio, AUDIO_HISTORY),
+            MediaKind::Video => (self.ssrcs.video, VIDEO_HISTORY),
+        };
+        let rtx = match kind {
+            MediaKind::Video => first
+                .rtx_payload_type
+                .filter(|_| first.nack)
+                .map(|pt| (self.ssrcs.video_rtx, pt)),
+            MediaKind::Audio => None,
+        };
+        let history = if first.nack { history } else { 0 };
+        self.senders.push(Sender {
+            kind,
+            codecs: codecs.to_vec(),
+            stream: SendStream::new(ssrc, first.clock_rate, rtx, history, self.anchor),
+            rewriter: Rewriter::default(),
+            pli: 0,
+            fir: 0,
+        });
+        self.senders.sort_by_key(|s| kind_index(s.kind));
+    }
+
+    fn receiver(&self, ssrc: u32) -> Option<usize> {
+        self.receivers.iter().position(|r| r.ssrc == ssrc)
+    }
+
+    /// Codecs the peer takes from us for `kind`, preferred first.
+    pub(crate) fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str] {
+        &self.accepted[usize::from(kind_index(kind))]
+    }
+
+    /// The section a packet of an unknown SSRC belongs to: by its MID header extension,
+    /// else by a payload type only one section uses.
+    fn section_of(&self, packet: &[u8], header: &RtpHeader) -> Option<(usize, bool)> {
+        for (i, s) in self.sections.iter().enumerate().filter(|(_, s)| s.recv) {
+            if let Some(id) = s.mid_extension {
+                if find_extension(packet, header, id).is_some_and(|m| m == s.mid.as_bytes()) {
+                    let rtx = s.codecs.iter().any(|c| c.rtx_payload_type == Some(header.payload_type));
+                    return Some((i, rtx));
+                }
+            }
+        }
+        let mut found = None;
+        for (i, s) in self.sections.iter().enumerate().filter(|(_, s)| s.recv) {
+            for c in &s.codecs {
+                let hit = if c.payload_type == header.payload_type {
+                    Some(false)
+                } else if c.rtx_payload_type == Some(header.payload_type) {
+                    Some(true)
+                } else {
+                    None
+                };
+                if let Some(rtx) = hit {
+                    if found.is_some_and(|(j, _)| j != i) {
+                        return None;
+                    }
+                    found = Some((i, rtx));
+                }
+            }
+        }
+        found
+    }
+
+    /// An SRTP packet from the peer.
+    pub(crate) fn handle_rtp(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        let Some(header) = RtpHeader::parse(data) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        if let Some(i) = self.receiver(header.ssrc) {
+            let Some(plain) = transport.decrypt_rtp(data) else {
+                self.drops.srtp += 1;
+                return;
+            };
+            self.on_media(now, i, plain.freeze(), transport, states);
+            return;
+        }
+        if let Some(primary) = self.rtx.iter().find(|r| r.ssrc == header.ssrc).map(|r| r.primary) {
+            let Some(plain) = transport.decrypt_rtp(data) else {
+                self.drops.srtp += 1;
+                return;
+            };
+            self.on_rtx(now, primary, &plain, transport, states);
+            return;
+        }
+        self.on_unsignalled(now, data, &header, transport, states);
+    }
+
+    /// A packet of an SSRC the SDP did not name (peers that signal none, or a new
+    /// one): admitted, within the bound, once it authenticates.
+    fn on_unsignalled(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        header: &RtpHeader,
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        let section = self.section_of(data, header);
+        let room = self.unsignalled < MAX_UNSIGNALLED_SSRCS && self.receivers.len() < MAX_RECEIVERS;
+        let (Some((index, rtx)), true) = (section, room) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let Some(plain) = transport.decrypt_unsignalled_rtp(data) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        self.unsignalled += 1;
+        if rtx {
+            // Repairs the section's primary stream (the first one it has).
+            let primary = self
+                .receivers
+                .iter()
+                .find(|r| r.section == index)
+                .map(|r| r.ssrc);
+            if let Some(primary) = primary {
+                self.rtx.push(Rtx {
+                    ssrc: header.ssrc,
+                    primary,
+                });
+                self.on_rtx(now, primary, &plain, transport, states);
+            } else {
+                self.drops.srtp += 1;
+            }
+            return;
+        }
+        let receiver = new_receiver(&self.sections[index], index, header.ssrc, self.remb_config, now);
+        self.receivers.push(receiver);
+        let i = self.receivers.len() - 1;
+        self.on_media(now, i, plain.freeze(), transport, states);
+    }
+
+    /// A retransmission (RFC 4588): the original packet is rebuilt and goes the primary
+    /// stream's way, counted as recovered.
+    fn on_rtx(
+        &mut self,
+        now: Instant,
+        primary: u32,
+        plain: &[u8],
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        let Some(h) = RtpHeader::parse(plain) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let Some(i) = self.receiver(primary) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let payload = &plain[h.header_len..h.header_len + h.payload_len];
+        if payload.len() < 2 {
+            // Padding-only RTX: a bandwidth probe.
+            self.drops.srtp += 1;
+            return;
+        }
+        let section = &self.sections[self.receivers[i].section];
+        let Some(apt) = section
+            .codecs
+            .iter()
+            .find(|c| c.rtx_payload_type == Some(h.payload_type))
+            .map(|c| c.payload_type)
+        else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let osn = u16::from_be_bytes([payload[0], payload[1]]);
+        let csrcs = &plain[12..12 + 4 * usize::from(plain[0] & 0x0f)];
+        let mut out = BytesMut::with_capacity(12 + csrcs.len() + payload.len() - 2);
+        out.put_u8(0x80 | (plain[0] & 0x0f));
+        out.put_u8((plain[1] & 0x80) | apt);
+        out.put_u16(osn);
+        out.put_u32(h.timestamp);
+        out.put_u32(primary);
+        out.put_slice(csrcs);
+        out.put_slice(&payload[2..]);
+        self.deliver(now, i, out.freeze(), true, transport, states);
+    }
+
+    fn on_media(
+        &mut self,
+        now: Instant,
+        i: usize,
+        packet: Bytes,
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        self.deliver(now, i, packet, false, transport, states);
+    }
+
+    fn deliver(
+        &mut self,
+        now: Instant,
+        i: usize,
+        packet: Bytes,
+        retransmitted: bool,
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        let Some(h) = RtpHeader::parse(&packet) else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let receiver = &mut self.receivers[i];
+        let fresh = receiver
+            .stream
+            .on_packet(now, h.sequence, h.timestamp, h.payload_len, retransmitted);
+        if receiver.stream.next_nack().is_some_and(|t| t <= now) {
+            self.send_nacks(now, transport);
+        }
+        if !fresh || h.payload_len == 0 {
+            // A duplicate, or padding only (a bandwidth probe).
+            self.drops.srtp += 1;
+            return;
+        }
+        let receiver = &mut self.receivers[i];
+        let section = &self.sections[receiver.section];
+        let Some(codec) = section
+            .codecs
+            .iter()
+            .find(|c| c.payload_type == h.payload_type)
+            .map(|c| c.name)
+        else {
+            self.drops.srtp += 1;
+            return;
+        };
+        let kind = receiver.kind;
+        let first = !std::mem::replace(&mut receiver.started, true);
+        self.rtp_received += 1;
+        let payload = &packet[h.header_len..h.header_len + h.payload_len];
+        let keyframe = is_keyframe(codec, payload);
+        self.out.push_back(MediaPacket {
+            kind,
+            codec,
+            rtp: packet,
+            keyframe,
+        });
+        if first && kind == MediaKind::Video {
+            self.request_keyframe(now, MediaKind::Video, transport);
+        }
+        let _ = states;
+    }
+
+    /// An SRTCP compound from the peer.
+    pub(crate) fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        let Some(plain) = transport.decrypt_rtcp(data) else {
+            self.drops.rtcp += 1;
+            return;
+        };
+        let mut feedback = std::mem::take(&mut self.feedback);
+        feedback.clear();
+        if let Err(e) = parse_rtcp(&plain, &mut feedback) {
+            tracing::debug!("RTCP refused: {e}");
+            self.drops.rtcp += 1;
+        }
+        for f in feedback.drain(..) {
+            self.on_feedback(now, f, transport, states);
+        }
+        self.feedback = feedback;
+    }
+
+    fn on_feedback(
+        &mut self,
+        now: Instant,
+        f: Feedback,
+        transport: &mut Transport,
+        states: &mut States,
+    ) {
+        match f {
+            Feedback::SenderReport {
+                ssrc,
+                ntp_time,
+                rtp_time,
+                reports,
+            } => {
+                states.rtcp_report_seen(now);
+                if let Some(i) = self.receiver(ssrc) {
+                    self.receivers[i].stream.on_sender_report(now, ntp_time, rtp_time);
+                }
+                self.on_report_blocks(now, &reports);
+            }
+            Feedback::ReceiverReport { reports, .. } => {
+                states.rtcp_report_seen(now);
+                self.on_report_blocks(now, &reports);
+            }
+            Feedback::Nack(nack) => {
+                let mut resend = std::mem::take(&mut self.resend);
+                if let Some(s) = self.senders.iter_mut().find(|s| s.stream.ssrc() == nack.media_ssrc) {
+                    s.stream.on_nack(now, &nack, &mut resend);
+                }
+                for packet in resend.drain(..) {
+                    transport.send_rtp(&packet);
+                }
+                self.resend = resend;
+            }
+            Feedback::Pli { media_ssrc } => self.keyframe_asked(media_ssrc, false, states),
+            Feedback::Fir { media_ssrcs } => {
+                for ssrc in media_ssrcs {
+                    self.keyframe_asked(ssrc, true, states);
+                }
+            }
+            Feedback::Remb { bitrate, .. } => {
+                self.remote_remb = Some(u32::try_from(bitrate).unwrap_or(u32::MAX));
+            }
+            Feedback::Bye { .. } => {}
+        }
+    }
+
+    fn on_report_blocks(&mut self, now: Instant, reports: &[rtc::rtcp::reception_report::ReceptionReport]) {
+        for block in reports {
+            if let Some(s) = self.senders.iter_mut().find(|s| s.stream.ssrc() == block.ssrc) {
+                s.stream.on_report_block(now, block);
+            }
+        }
+    }
+
+    fn keyframe_asked(&mut self, ssrc: u32, fir: bool, states: &mut States) {
+        // A request naming none of our SSRCs (some peers send 0) is about video.
+        let sender = self
+            .senders
+            .iter_mut()
+            .find(|s| s.stream.ssrc() == ssrc)
+            .or_else(|| None);
+        let kind = match sender {
+            Some(s) => {
+                if fir {
+                    s.fir += 1;
+                } else {
+                    s.pli += 1;
+                }
+                s.kind
+            }
+            None => MediaKind::Video,
+        };
+        states.push(SessionEvent::KeyframeRequested(kind));
+    }
+
+    /// Sends an RTP packet of `codec` on our `kind` stream: our SSRC, the payload type
+    /// the peer gave that codec, a continuous sequence and timestamp, no header
+    /// extensions (they were negotiated with whoever sent it, not with our peer).
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        kind: MediaKind,
+        codec_name: &str,
+        rtp: &[u8],
+        transport: &mut Transport,
+    ) -> Result<(), SessionError> {
+        let h = RtpHeader::parse(rtp)
+            .ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
+        let sender = self
+            .senders
+            .iter_mut()
+            .find(|s| s.kind == kind)
+            .ok_or_else(|| SessionError::Media(format!("no {kind:?} track to send on")))?;
+        let pt = sender
+            .codecs
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(codec_name))
+            .map(|c| c.payload_type)
+            .ok_or_else(|| {
+                SessionError::Media(format!("{codec_name} is not negotiated with the peer"))
+            })?;
+        let (sequence, timestamp) = sender.rewriter.rewrite(h.ssrc, h.sequence, h.timestamp);
+        let cc = usize::from(rtp[0] & 0x0f);
+        let csrcs = &rtp[12..12 + 4 * cc];
+        let payload = &rtp[h.header_len..h.header_len + h.payload_len];
+        let mut out = BytesMut::with_capacity(12 + csrcs.len() + payload.len());
+        out.put_u8(0x80 | (rtp[0] & 0x0f));
+        out.put_u8(if h.marker { 0x80 | pt } else { pt });
+        out.put_u16(sequence);
+        out.put_u32(timestamp);
+        out.put_u32(sender.stream.ssrc());
+        out.put_slice(csrcs);
+        out.put_slice(payload);
+        let packet = out.freeze();
+        let header = RtpHeader::parse(&packet)
+            .ok_or_else(|| SessionError::Media("rewritten packet does not parse".into()))?;
+        if !transport.send_rtp(&packet) {
+            return Err(SessionError::Media("no SRTP keys or candidate pair yet".into()));
+        }
+        sender.stream.on_sent(now, packet, &header);
+        Ok(())
+    }
+
+    /// Asks the peer for a keyframe of what it sends us of `kind` (PLI).
+    pub(crate) fn request_keyframe(&mut self, _now: Instant, kind: MediaKind, transport: &mut Transport) {
+        let sender_ssrc = self.ssrcs.video;
+        let Some(r) = self.receivers.iter_mut().find(|r| r.kind == kind) else {
+            return;
+        };
+        let pli = PictureLossIndication {
+            sender_ssrc,
+            media_ssrc: r.ssrc,
+        };
+        if let Ok(bytes) = marshal_compound(&[&pli]) {
+            if transport.send_rtcp(&bytes) {
+                r.pli += 1;
+            }
+        }
+    }
+
+    fn send_nacks(&mut self, now: Instant, transport: &mut Transport) {
+        let sender_ssrc = self.ssrcs.video;
+        for r in &mut self.receivers {
+            if r.stream.next_nack().is_some_and(|t| t <= now) {
+                if let Some(nack) = r.stream.poll_nack(now, sender_ssrc) {
+                    if let Ok(bytes) = marshal_compound(&[&nack]) {
+                        transport.send_rtcp(&bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let nack = self.receivers.iter().filter_map(|r| r.stream.next_nack()).min();
+        nack.into_iter().chain(self.next_report).min()
+    }
+
+    /// Reports, REMB and NACKs that are due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, transport: &mut Transport) {
+        self.send_nacks(now, transport);
+        if self.next_report.is_some_and(|t| t <= now) && transport.is_secure() {
+            self.next_report = Some(now + REPORT_INTERVAL);
+            self.send_reports(now, transport);
+        }
+    }
+
+    /// One compound: our SRs (the first carries the report blocks) or an RR, SDES, and
+    /// the REMB when due.
+    fn send_reports(&mut self, now: Instant, transport: &mut Transport) {
+        let mut blocks: Vec<_> = self
+            .receivers
+            .iter_mut()
+            .filter(|r| r.started)
+            .map(|r| r.stream.report_block(now))
+            .collect();
+        blocks.truncate(31);
+        let mut packets: Vec<Box<dyn rtc::rtcp::packet::Packet>> = Vec::new();
+        for s in &self.senders {
+            if let Some(mut sr) = s.stream.sender_report(now) {
+                sr.reports = std::mem::take(&mut blocks);
+                packets.push(Box::new(sr));
+            }
+        }
+        let reporter = self.ssrcs.video;
+        if packets.is_empty() {
+            packets.push(Box::new(ReceiverReport {
+                ssrc: reporter,
+                reports: blocks,
+                ..Default::default()
+            }));
+        }
+        packets.push(Box::new(SourceDescription {
+            chunks: vec![SourceDescriptionChunk {
+                source: packets_ssrc(&self.senders, reporter),
+                items: vec![SourceDescriptionItem {
+                    sdes_type: SdesType::SdesCname,
+                    text: Bytes::copy_from_slice(self.cname.as_bytes()),
+                }],
+            }],
+        }));
+        if let Some(remb) = self.remb(now) {
+            packets.push(Box::new(remb));
+        }
+        let refs: Vec<&dyn rtc::rtcp::packet::Packet> = packets.iter().map(|p| &**p).collect();
+        match marshal_compound(&refs) {
+            Ok(bytes) => {
+                transport.send_rtcp(&bytes);
+            }
+            Err(e) => tracing::debug!("RTCP report not built: {e}"),
+        }
+    }
+
+    /// The REMB for received video when due and RTP arrived since the last one.
+    fn remb(&mut self, now: Instant) -> Option<ReceiverEstimatedMaximumBitrate> {
+        if self.rtp_received == self.rtp_at_last_remb {
+            return None;
+        }
+        self.rtp_at_last_remb = self.rtp_received;
+        let r = self
+            .receivers
+            .iter_mut()
+            .find(|r| r.remb.as_ref().is_some_and(|e| e.next <= now))?;
+        let stats = r.stream.stats();
+        let estimator = r.remb.as_mut()?;
+        let bitrate = estimator.update(now, stats.bytes_received, stats.packets_lost, stats.packets_received);
+        Some(ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: self.ssrcs.video,
+            bitrate: bitrate as f32,
+            ssrcs: vec![r.ssrc],
+        })
+    }
+
+    pub(crate) fn inbound_stats(&self) -> Vec<InboundRtpStreamStats> {
+        self.receivers
+            .iter()
+            .map(|r| {
+                let s = r.stream.stats();
+                InboundRtpStreamStats {
+                    ssrc: r.ssrc,
+                    kind: Some(r.kind),
+                    packets_received: s.packets_received,
+                    bytes_received: s.bytes_received,
+                    packets_lost: s.packets_lost,
+                    jitter: s.jitter_seconds,
+                    nack_count: s.nacks_sent,
+                    pli_count: r.pli,
+                    fir_count: r.fir,
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn outbound_stats(&self) -> Vec<OutboundRtpStreamStats> {
+        self.senders
+            .iter()
+            .map(|s| {
+                let st = s.stream.stats();
+                OutboundRtpStreamStats {
+                    ssrc: s.stream.ssrc(),
+                    kind: Some(s.kind),
+                    packets_sent: st.packets_sent,
+                    bytes_sent: st.bytes_sent,
+                    retransmitted_packets_sent: st.retransmitted_packets_sent,
+                    nack_count: u32::try_from(st.nacks_received).unwrap_or(u32::MAX),
+                    pli_count: s.pli,
+                    fir_count: s.fir,
+                    round_trip_time: st.round_trip_time,
+                    fraction_lost: st.fraction_lost,
+                }
+            })
+            .collect()
+    }
+}
+
+fn packets_ssrc(senders: &[Sender], reporter: u32) -> u32 {
+    senders.first().map_or(reporter, |s| s.stream.ssrc())
+}
+
+fn new_receiver(
+    section: &Section,
+    index: usize,
+    ssrc: u32,
+    remb: RembConfig,
+    now: Instant,
+) -> Receiver {
+    let first = section.codecs.first();
+    let clock_rate = first.map_or(90_000, |c| c.clock_rate);
+    let nack = first.is_some_and(|c| c.nack);
+    let video = section.kind == MediaKind::Video;
+    Receiver {
+        kind: section.kind,
+        ssrc,
+        section: index,
+        stream: RecvStream::new(ssrc, clock_rate, nack),
+        remb: (video && first.is_some_and(|c| c.remb)).then(|| RembEstimator::new(remb, now)),
+        pli: 0,
+        fir: 0,
+        started: false,
+    }
+}
+
+/// True when an RTP payload starts a decodable picture.
+pub(crate) fn is_keyframe(codec_name: &str, payload: &[u8]) -> bool {
+    match codec_name {
+        codec::VP8 => vp8_keyframe(payload),
+        codec::H264 => h264_keyframe(payload),
+        _ => false,
+    }
+}
+
+/// VP8 payload descriptor (RFC 7741 §4.2), then the frame tag's inverse key bit.
+fn vp8_keyframe(p: &[u8]) -> bool {
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    // Only the start of a partition 0 carries the frame header.
+    if first & 0x10 == 0 || first & 0x0f != 0 {
+        return false;
+    }
+    let mut i = 1;
+    if first & 0x80 != 0 {
+        let Some(&x) = p.get(i) else { return false };
+        i += 1;
+        if x & 0x80 != 0 {
+            let long = p.get(i).is_some_and(|b| b & 0x80 != 0);
+            i += if long { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            i += 1;
+        }
+        if x & 0x30 != 0 {
+            i += 1;
+        }
+    }
+    p.get(i).is_some_and(|b| b & 0x01 == 0)
+}
+
+/// An IDR or SPS NAL unit, alone, in a STAP-A, or at the start of an FU-A.
+fn h264_keyframe(p: &[u8]) -> bool {
+    let key = |nal_type: u8| nal_type == 5 || nal_type == 7;
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    match first & 0x1f {
+        24 => {
+            let mut i = 1;
+            while i + 2 < p.len() {
+                let size = usize::from(u16::from_be_bytes([p[i], p[i + 1]]));
+                if key(p[i + 2] & 0x1f) {
+                    return true;
+                }
+                i += 2 + size;
+            }
+            false
+        }
+        28 => p.get(1).is_some_and(|h| h & 0x80 != 0 && key(h & 0x1f)),
+        t => key(t),
+    }
+}

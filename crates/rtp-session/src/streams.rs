@@ -1,0 +1,815 @@
+//! Media streams between SRTP and the application, sans-IO: RTP header parsing, the
+//! per-SSRC receive side (extended sequence numbers, loss and jitter statistics, NACK
+//! generation, reception report blocks) and send side (retransmission history, RTX,
+//! sender reports, round-trip time from the peer's report blocks).
+//!
+//! Time enters only as `now: Instant` arguments; NTP wall time is derived from an
+//! `(Instant, SystemTime)` anchor given at construction. Every table is bounded and
+//! nothing a peer sends can make it grow or panic.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rtc::rtcp::reception_report::ReceptionReport;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
+
+/// Fields of an RTP header, parsed without allocating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RtpHeader {
+    pub marker: bool,
+    pub payload_type: u8,
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    /// Fixed header, CSRCs and header extension: the payload starts here.
+    pub header_len: usize,
+    /// Payload length, padding excluded.
+    pub payload_len: usize,
+    pub padding_len: usize,
+    /// Extension profile and the range of the extension data (after its 4-byte header).
+    pub extension: Option<(u16, Range<usize>)>,
+}
+
+impl RtpHeader {
+    /// Parses and validates the header of `packet`; `None` when it is not a well-formed
+    /// RTP version 2 packet (truncated header, CSRC list, extension or padding).
+    pub fn parse(packet: &[u8]) -> Option<RtpHeader> {
+        if packet.len() < 12 || packet[0] >> 6 != 2 {
+            return None;
+        }
+        let b0 = packet[0];
+        let csrc_count = usize::from(b0 & 0x0f);
+        let mut header_len = 12 + 4 * csrc_count;
+        if packet.len() < header_len {
+            return None;
+        }
+        let extension = if b0 & 0x10 != 0 {
+            let ext = packet.get(header_len..header_len + 4)?;
+            let profile = u16::from_be_bytes([ext[0], ext[1]]);
+            let words = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+            let start = header_len + 4;
+            let end = start + 4 * words;
+            if end > packet.len() {
+                return None;
+            }
+            header_len = end;
+            Some((profile, start..end))
+        } else {
+            None
+        };
+        let rest = packet.len() - header_len;
+        let padding_len = if b0 & 0x20 != 0 {
+            // The last octet counts the padding, itself included: at least 1.
+            let pad = usize::from(packet[packet.len() - 1]);
+            if pad == 0 || pad > rest {
+                return None;
+            }
+            pad
+        } else {
+            0
+        };
+        Some(RtpHeader {
+            marker: packet[1] & 0x80 != 0,
+            payload_type: packet[1] & 0x7f,
+            sequence: u16::from_be_bytes([packet[2], packet[3]]),
+            timestamp: u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]),
+            ssrc: u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]),
+            header_len,
+            payload_len: rest - padding_len,
+            padding_len,
+            extension,
+        })
+    }
+
+    /// The payload bytes (padding excluded) of the packet this header was parsed from.
+    pub fn payload<'a>(&self, packet: &'a [u8]) -> &'a [u8] {
+        &packet[self.header_len..self.header_len + self.payload_len]
+    }
+}
+
+/// One-byte / two-byte header extension lookup (RFC 8285) by id: the value bytes.
+/// `None` when absent, malformed, or the profile is neither form.
+pub(crate) fn find_extension<'a>(packet: &'a [u8], header: &RtpHeader, id: u8) -> Option<&'a [u8]> {
+    let (profile, range) = header.extension.clone()?;
+    let data = packet.get(range)?;
+    if profile == 0xBEDE {
+        // One-byte form: ids 1..=14; 0 is padding, 15 ends the block.
+        if id == 0 || id >= 15 {
+            return None;
+        }
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            if b == 0 {
+                i += 1;
+                continue;
+            }
+            let ext_id = b >> 4;
+            if ext_id == 15 {
+                return None;
+            }
+            let len = usize::from(b & 0x0f) + 1;
+            let value = data.get(i + 1..i + 1 + len)?;
+            if ext_id == id {
+                return Some(value);
+            }
+            i += 1 + len;
+        }
+        None
+    } else if profile & 0xfff0 == 0x1000 {
+        // Two-byte form: ids 1..=255; an id of 0 is a padding octet.
+        if id == 0 {
+            return None;
+        }
+        let mut i = 0;
+        while i < data.len() {
+            let ext_id = data[i];
+            if ext_id == 0 {
+                i += 1;
+                continue;
+            }
+            let len = usize::from(*data.get(i + 1)?);
+            let value = data.get(i + 2..i + 2 + len)?;
+            if ext_id == id {
+                return Some(value);
+            }
+            i += 2 + len;
+        }
+        None
+    } else {
+        None
+    }
+}
+
+/// The NTP timestamp (RFC 3550 §4: seconds since 1900 in the high word, fraction in the
+/// low word) of `now`, from the wall-clock anchor.
+pub(crate) fn ntp_time(anchor: (Instant, SystemTime), now: Instant) -> u64 {
+    let wall = if now >= anchor.0 {
+        anchor.1.checked_add(now - anchor.0)
+    } else {
+        anchor.1.checked_sub(anchor.0 - now)
+    }
+    .unwrap_or(anchor.1);
+    let since_unix = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_unix.as_secs().wrapping_add(2_208_988_800);
+    let frac = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
+    (secs << 32) | frac
+}
+
+/// `d` in 1/65536 s, saturating.
+fn to_units_65536(d: Duration) -> u32 {
+    u32::try_from(d.as_nanos() * 65536 / 1_000_000_000).unwrap_or(u32::MAX)
+}
+
+/// Sequence numbers the receive window covers (and the bitmap ring's size).
+const WINDOW: u64 = 1024;
+/// A forward jump beyond this is a sequence-number reset (RFC 3550 A.1's MAX_DROPOUT),
+/// not loss.
+const MAX_DROPOUT: u64 = 3000;
+/// Extended sequence numbers start in cycle 1 so that packets reordered before the
+/// first one still have a (smaller) extended number; reports subtract it.
+const ROLL: u64 = 1 << 16;
+const NACK_MAX_TRIES: u8 = 10;
+const NACK_MAX_AGE: Duration = Duration::from_secs(1);
+const NACK_MIN_INTERVAL: Duration = Duration::from_millis(20);
+const NACK_MAX_SEQS: usize = 100;
+const DEFAULT_RTT: Duration = Duration::from_millis(100);
+
+/// A sequence number we are asking for.
+#[derive(Clone, Copy, Debug)]
+struct Missing {
+    ext: u64,
+    since: Instant,
+    last_asked: Option<Instant>,
+    tries: u8,
+}
+
+/// Counters of a [`RecvStream`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct RecvStats {
+    /// Distinct packets received (original or recovered), duplicates excluded.
+    pub packets_received: u64,
+    /// Payload bytes of those packets.
+    pub bytes_received: u64,
+    /// Of those, recovered by retransmission.
+    pub retransmitted_packets_received: u64,
+    /// Expected − received (RFC 3550 A.3).
+    pub packets_lost: i64,
+    pub jitter_seconds: f64,
+    /// Packets dropped as duplicates, and as too old to tell.
+    pub duplicates: u64,
+    pub too_old: u64,
+    /// NACK packets produced, and the sequence numbers they asked for (retries included).
+    pub nacks_sent: u32,
+    pub nacked_sequences: u64,
+    /// Missing sequence numbers we stopped asking for (tries exhausted, 1 s old, out of
+    /// the window, or a sequence reset).
+    pub packets_given_up: u64,
+    pub last_received: Option<Instant>,
+    /// Highest extended sequence number (cycles in the high bits, from 0).
+    pub highest_ext_seq: u64,
+}
+
+/// What we receive on one SSRC.
+#[derive(Debug)]
+pub(crate) struct RecvStream {
+    ssrc: u32,
+    clock_rate: u32,
+    nack_enabled: bool,
+    started: bool,
+    max_seq: u16,
+    max_ext: u64,
+    base_ext: u64,
+    /// Lowest extended sequence number the bitmap is valid for (raised on a reset).
+    window_floor: u64,
+    /// Bit `ext % WINDOW`: received, for ext in the window.
+    window: [u64; (WINDOW / 64) as usize],
+    /// Missing sequence numbers in the window, ascending; at most `WINDOW` long.
+    missing: VecDeque<Missing>,
+    rtt: Duration,
+    /// A far-behind sequence number seen once: the next one confirms a reset.
+    probation: Option<u16>,
+    first_arrival: Option<Instant>,
+    last_transit: Option<u32>,
+    jitter: f64,
+    expected_prior: u64,
+    received_prior: u64,
+    last_sr: Option<(Instant, u64, u32)>,
+    stats: RecvStats,
+}
+
+impl RecvStream {
+    pub fn new(ssrc: u32, clock_rate: u32, nack_enabled: bool) -> RecvStream {
+        RecvStream {
+            ssrc,
+            clock_rate: clock_rate.max(1),
+            nack_enabled,
+            started: false,
+            max_seq: 0,
+            max_ext: 0,
+            base_ext: 0,
+            window_floor: 0,
+            window: [0; (WINDOW / 64) as usize],
+            missing: VecDeque::new(),
+            rtt: DEFAULT_RTT,
+            probation: None,
+            first_arrival: None,
+            last_transit: None,
+            jitter: 0.0,
+            expected_prior: 0,
+            received_prior: 0,
+            last_sr: None,
+            stats: RecvStats::default(),
+        }
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The round-trip estimate NACK retries are spaced by (at least 20 ms).
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = rtt;
+    }
+
+    fn retry_interval(&self) -> Duration {
+        self.rtt.max(NACK_MIN_INTERVAL)
+    }
+
+    fn bit(&self, ext: u64) -> bool {
+        let i = (ext % WINDOW) as usize;
+        self.window[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set_bit(&mut self, ext: u64, on: bool) {
+        let i = (ext % WINDOW) as usize;
+        if on {
+            self.window[i / 64] |= 1 << (i % 64);
+        } else {
+            self.window[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// A media packet arrived (on its own SSRC, or recovered from RTX with its original
+    /// sequence: `retransmitted`). Returns false when it is a duplicate of one already
+    /// received (the caller drops it) or too old to tell.
+    pub fn on_packet(
+        &mut self,
+        now: Instant,
+        sequence: u16,
+        rtp_timestamp: u32,
+        payload_len: usize,
+        retransmitted: bool,
+    ) -> bool {
+        if !self.started {
+            self.started = true;
+            self.max_seq = sequence;
+            self.max_ext = ROLL + u64::from(sequence);
+            self.base_ext = self.max_ext;
+            self.window_floor = self.max_ext + 1 - WINDOW;
+            self.set_bit(self.max_ext, true);
+            self.first_arrival = Some(now);
+            if !retransmitted {
+                self.last_transit = Some(self.transit(now, rtp_timestamp));
+            }
+            self.count(now, payload_len, retransmitted);
+            return true;
+        }
+        let delta = sequence.wrapping_sub(self.max_seq) as i16;
+        if delta > 0 {
+            let d = delta as u64;
+            self.probation = None;
+            if d <= WINDOW {
+                self.advance(now, d);
+            } else {
+                self.reset(d, d > MAX_DROPOUT);
+            }
+            self.max_seq = sequence;
+            if !retransmitted {
+                if d > MAX_DROPOUT {
+                    self.last_transit = None;
+                }
+                self.update_jitter(now, rtp_timestamp);
+            }
+            self.count(now, payload_len, retransmitted);
+            return true;
+        }
+        if delta == 0 {
+            self.stats.duplicates += 1;
+            return false;
+        }
+        let back = u64::from(delta.unsigned_abs());
+        let ext = self.max_ext - back;
+        if back < WINDOW && ext >= self.window_floor {
+            if self.bit(ext) {
+                self.stats.duplicates += 1;
+                return false;
+            }
+            self.set_bit(ext, true);
+            self.base_ext = self.base_ext.min(ext);
+            if let Ok(i) = self.missing.binary_search_by_key(&ext, |m| m.ext) {
+                self.missing.remove(i);
+            }
+            self.count(now, payload_len, retransmitted);
+            return true;
+        }
+        if back > MAX_DROPOUT {
+            // Far behind: either a stray packet or the sender restarted its numbering.
+            // Two consecutive ones confirm a restart (RFC 3550 A.1).
+            if self.probation == Some(sequence) {
+                self.probation = None;
+                let d = u64::from(sequence.wrapping_sub(self.max_seq));
+                self.reset(d, true);
+                self.max_seq = sequence;
+                self.last_transit = None;
+                if !retransmitted {
+                    self.update_jitter(now, rtp_timestamp);
+                }
+                self.count(now, payload_len, retransmitted);
+                return true;
+            }
+            self.probation = Some(sequence.wrapping_add(1));
+        }
+        self.stats.too_old += 1;
+        false
+    }
+
+    fn count(&mut self, now: Instant, payload_len: usize, retransmitted: bool) {
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += payload_len as u64;
+        if retransmitted {
+            self.stats.retransmitted_packets_received += 1;
+        }
+        self.stats.last_received = Some(now);
+    }
+
+    /// In-window forward step by `d` (1..=WINDOW): the skipped ones become missing.
+    fn advance(&mut self, now: Instant, d: u64) {
+        let old = self.max_ext;
+        let new = old + d;
+        for ext in old + 1..=new {
+            self.set_bit(ext, false);
+        }
+        self.set_bit(new, true);
+        self.max_ext = new;
+        // Entries that fell out of the window are abandoned.
+        while let Some(front) = self.missing.front() {
+            if front.ext + WINDOW > new {
+                break;
+            }
+            self.missing.pop_front();
+            self.stats.packets_given_up += 1;
+        }
+        if self.nack_enabled {
+            for ext in old + 1..new {
+                self.missing.push_back(Missing {
+                    ext,
+                    since: now,
+                    last_asked: None,
+                    tries: 0,
+                });
+            }
+        }
+    }
+
+    /// A jump by `d` past the window: start the window afresh at the new sequence.
+    /// With `restart` the gap is a sequence-number reset, not counted as lost.
+    fn reset(&mut self, d: u64, restart: bool) {
+        self.max_ext += d;
+        if restart {
+            self.base_ext += d - 1;
+        }
+        self.window = [0; (WINDOW / 64) as usize];
+        self.set_bit(self.max_ext, true);
+        self.window_floor = self.max_ext;
+        self.stats.packets_given_up += self.missing.len() as u64;
+        self.missing.clear();
+    }
+
+    /// Arrival time in timestamp units minus the RTP timestamp (RFC 3550 A.8).
+    fn transit(&self, now: Instant, rtp_timestamp: u32) -> u32 {
+        let since = self
+            .first_arrival
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let arrival = (since.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+        arrival.wrapping_sub(rtp_timestamp)
+    }
+
+    fn update_jitter(&mut self, now: Instant, rtp_timestamp: u32) {
+        let transit = self.transit(now, rtp_timestamp);
+        if let Some(last) = self.last_transit {
+            let d = f64::from((transit.wrapping_sub(last) as i32).unsigned_abs());
+            self.jitter += (d - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
+    }
+
+    fn due(&self, m: &Missing) -> Instant {
+        match m.last_asked {
+            None => m.since,
+            Some(t) => t + self.retry_interval(),
+        }
+    }
+
+    /// The NACK to send now, if any: every missing sequence number not asked for yet, or
+    /// asked for at least one retry interval ago (at most 100 per packet).
+    pub fn poll_nack(&mut self, now: Instant, sender_ssrc: u32) -> Option<TransportLayerNack> {
+        if !self.nack_enabled || self.missing.is_empty() {
+            return None;
+        }
+        let interval = self.retry_interval();
+        let mut nacks: Vec<NackPair> = Vec::new();
+        let mut asked = 0usize;
+        let mut given_up = 0u64;
+        self.missing.retain_mut(|m| {
+            let due = match m.last_asked {
+                None => true,
+                Some(t) => now >= t + interval,
+            };
+            if now.saturating_duration_since(m.since) >= NACK_MAX_AGE
+                || (due && m.tries >= NACK_MAX_TRIES)
+            {
+                given_up += 1;
+                return false;
+            }
+            if !due || asked >= NACK_MAX_SEQS {
+                return true;
+            }
+            let seq = m.ext as u16;
+            match nacks.last_mut() {
+                Some(pair) if (1..=16).contains(&seq.wrapping_sub(pair.packet_id)) => {
+                    pair.lost_packets |= 1 << (seq.wrapping_sub(pair.packet_id) - 1);
+                }
+                _ => nacks.push(NackPair::new(seq)),
+            }
+            asked += 1;
+            m.tries += 1;
+            m.last_asked = Some(now);
+            true
+        });
+        self.stats.packets_given_up += given_up;
+        if nacks.is_empty() {
+            return None;
+        }
+        self.stats.nacks_sent = self.stats.nacks_sent.wrapping_add(1);
+        self.stats.nacked_sequences += asked as u64;
+        Some(TransportLayerNack {
+            sender_ssrc,
+            media_ssrc: self.ssrc,
+            nacks,
+        })
+    }
+
+    /// When [`poll_nack`](Self::poll_nack) has something to do (ask, or give up).
+    pub fn next_nack(&self) -> Option<Instant> {
+        if !self.nack_enabled {
+            return None;
+        }
+        self.missing
+            .iter()
+            .map(|m| self.due(m).min(m.since + NACK_MAX_AGE))
+            .min()
+    }
+
+    /// Number of sequence numbers currently being asked for.
+    pub fn missing_count(&self) -> usize {
+        self.missing.len()
+    }
+
+    pub fn on_sender_report(&mut self, now: Instant, ntp_time: u64, rtp_time: u32) {
+        self.last_sr = Some((now, ntp_time, rtp_time));
+    }
+
+    /// The last sender report: when it arrived, its NTP and RTP times.
+    pub fn last_sender_report(&self) -> Option<(Instant, u64, u32)> {
+        self.last_sr
+    }
+
+    /// A reception report block for our next RR/SR: fraction lost since the last block,
+    /// cumulative lost, extended highest sequence, jitter in timestamp units, LSR and
+    /// DLSR (1/65536 s).
+    pub fn report_block(&mut self, now: Instant) -> ReceptionReport {
+        let mut block = ReceptionReport {
+            ssrc: self.ssrc,
+            ..Default::default()
+        };
+        if let Some((at, ntp, _)) = self.last_sr {
+            block.last_sender_report = (ntp >> 16) as u32;
+            block.delay = to_units_65536(now.saturating_duration_since(at));
+        }
+        if !self.started {
+            return block;
+        }
+        let expected = self.max_ext - self.base_ext + 1;
+        let received = self.stats.packets_received;
+        let expected_interval = expected.saturating_sub(self.expected_prior);
+        let received_interval = received.saturating_sub(self.received_prior);
+        self.expected_prior = expected;
+        self.received_prior = received;
+        let lost_interval = expected_interval as i64 - received_interval as i64;
+        block.fraction_lost = if expected_interval == 0 || lost_interval <= 0 {
+            0
+        } else {
+            ((lost_interval << 8) / expected_interval as i64).min(255) as u8
+        };
+        let lost = (expected as i64 - received as i64).clamp(-0x80_0000, 0x7f_ffff);
+        block.total_lost = (lost as i32 as u32) & 0x00ff_ffff;
+        block.last_sequence_number = (self.max_ext - ROLL) as u32;
+        block.jitter = self.jitter as u32;
+        block
+    }
+
+    pub fn stats(&self) -> RecvStats {
+        let mut s = self.stats.clone();
+        if self.started {
+            s.packets_lost = (self.max_ext - self.base_ext + 1) as i64 - s.packets_received as i64;
+            s.highest_ext_seq = self.max_ext - ROLL;
+        }
+        s.jitter_seconds = self.jitter / f64::from(self.clock_rate);
+        s
+    }
+}
+
+/// Most packets resent for one NACK.
+const MAX_RESEND_PER_NACK: usize = 64;
+/// A sequence number is resent at most once in this window.
+const RESEND_SUPPRESS: Duration = Duration::from_millis(10);
+/// Packets older than this are not resent (guards against a sequence jump matching
+/// a stale slot).
+const HISTORY_MAX_AGE: Duration = Duration::from_secs(3);
+
+#[derive(Debug)]
+struct Sent {
+    seq: u16,
+    packet: Bytes,
+    header_len: usize,
+    payload_len: usize,
+    sent_at: Instant,
+    resent_at: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Rtx {
+    ssrc: u32,
+    payload_type: u8,
+    next_seq: u16,
+}
+
+/// Counters of a [`SendStream`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SendStats {
+    pub packets_sent: u64,
+    /// Payload bytes.
+    pub bytes_sent: u64,
+    pub retransmitted_packets_sent: u64,
+    /// Payload bytes of the original packets resent.
+    pub retransmitted_bytes_sent: u64,
+    pub nacks_received: u64,
+    /// NACKed sequence numbers not in the history (never sent, evicted, too old).
+    pub nack_unknown: u64,
+    /// NACKed sequence numbers ignored: resent under 10 ms ago, or over the per-NACK cap.
+    pub nack_suppressed: u64,
+    /// Seconds.
+    pub round_trip_time: Option<f64>,
+    pub fraction_lost: Option<f64>,
+    pub remote_packets_lost: Option<i64>,
+    /// Seconds.
+    pub remote_jitter: Option<f64>,
+}
+
+/// What we send on one SSRC.
+#[derive(Debug)]
+pub(crate) struct SendStream {
+    ssrc: u32,
+    clock_rate: u32,
+    rtx: Option<Rtx>,
+    /// Ring indexed by `seq & mask` (a power of two, so it stays contiguous across the
+    /// 16-bit wrap).
+    history: Vec<Option<Sent>>,
+    mask: usize,
+    anchor: (Instant, SystemTime),
+    last_sent: Option<(Instant, u32)>,
+    stats: SendStats,
+}
+
+impl SendStream {
+    /// `history` is rounded up to a power of two, within 16..=32768 packets.
+    pub fn new(
+        ssrc: u32,
+        clock_rate: u32,
+        rtx: Option<(u32, u8)>,
+        history: usize,
+        anchor: (Instant, SystemTime),
+    ) -> SendStream {
+        let size = history.clamp(16, 32768).next_power_of_two();
+        let mut ring = Vec::with_capacity(size);
+        ring.resize_with(size, || None);
+        SendStream {
+            ssrc,
+            clock_rate: clock_rate.max(1),
+            rtx: rtx.map(|(ssrc, payload_type)| Rtx {
+                ssrc,
+                payload_type: payload_type & 0x7f,
+                // A start that is not 0 but needs no random source.
+                next_seq: (ssrc >> 16) as u16 ^ ssrc as u16,
+            }),
+            history: ring,
+            mask: size - 1,
+            anchor,
+            last_sent: None,
+            stats: SendStats::default(),
+        }
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    pub fn rtx_ssrc(&self) -> Option<u32> {
+        self.rtx.map(|r| r.ssrc)
+    }
+
+    /// We are sending this RTP packet (plaintext, final header): keep it for
+    /// retransmission (a `Bytes` clone, no copy) and count it.
+    pub fn on_sent(&mut self, now: Instant, packet: Bytes, header: &RtpHeader) {
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += header.payload_len as u64;
+        self.last_sent = Some((now, header.timestamp));
+        // Not the header of this packet: count it, but do not keep it.
+        if packet.len() < 12
+            || header.header_len < 12 + 4 * usize::from(packet[0] & 0x0f)
+            || header.header_len + header.payload_len > packet.len()
+        {
+            return;
+        }
+        let slot = &mut self.history[usize::from(header.sequence) & self.mask];
+        *slot = Some(Sent {
+            seq: header.sequence,
+            packet,
+            header_len: header.header_len,
+            payload_len: header.payload_len,
+            sent_at: now,
+            resent_at: None,
+        });
+    }
+
+    /// The peer NACKed these sequence numbers: push the packets to resend into `out`
+    /// (RTX-wrapped per RFC 4588 when configured, else the original bytes). At most 64
+    /// per call; a sequence is resent at most once per 10 ms; unknown ones are skipped.
+    /// A NACK for another media SSRC is ignored.
+    pub fn on_nack(&mut self, now: Instant, nack: &TransportLayerNack, out: &mut Vec<Bytes>) {
+        if nack.media_ssrc != self.ssrc {
+            return;
+        }
+        self.stats.nacks_received += 1;
+        let mut resent = 0usize;
+        for pair in &nack.nacks {
+            for seq in *pair {
+                if resent >= MAX_RESEND_PER_NACK {
+                    self.stats.nack_suppressed += 1;
+                    continue;
+                }
+                let index = usize::from(seq) & self.mask;
+                let Some(sent) = self.history[index].as_mut() else {
+                    self.stats.nack_unknown += 1;
+                    continue;
+                };
+                if sent.seq != seq || now.saturating_duration_since(sent.sent_at) > HISTORY_MAX_AGE
+                {
+                    self.stats.nack_unknown += 1;
+                    continue;
+                }
+                if sent
+                    .resent_at
+                    .is_some_and(|t| now.saturating_duration_since(t) < RESEND_SUPPRESS)
+                {
+                    self.stats.nack_suppressed += 1;
+                    continue;
+                }
+                sent.resent_at = Some(now);
+                let payload_len = sent.payload_len;
+                let packet = match self.rtx.as_mut() {
+                    None => sent.packet.clone(),
+                    Some(rtx) => {
+                        let p = rtx_packet(rtx, sent);
+                        rtx.next_seq = rtx.next_seq.wrapping_add(1);
+                        p
+                    }
+                };
+                out.push(packet);
+                resent += 1;
+                self.stats.retransmitted_packets_sent += 1;
+                self.stats.retransmitted_bytes_sent += payload_len as u64;
+            }
+        }
+    }
+
+    /// Our sender report: NTP from the anchor, RTP timestamp extrapolated from the last
+    /// sent packet by the clock rate, packet and payload octet counts (original packets
+    /// only). `None` before the first packet.
+    pub fn sender_report(&self, now: Instant) -> Option<SenderReport> {
+        let (at, ts) = self.last_sent?;
+        let elapsed = now.saturating_duration_since(at);
+        let ticks = (elapsed.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+        Some(SenderReport {
+            ssrc: self.ssrc,
+            ntp_time: ntp_time(self.anchor, now),
+            rtp_time: ts.wrapping_add(ticks),
+            packet_count: self.stats.packets_sent as u32,
+            octet_count: self.stats.bytes_sent as u32,
+            reports: Vec::new(),
+            profile_extensions: Bytes::new(),
+        })
+    }
+
+    /// The peer's report block about this stream (ignored when about another SSRC):
+    /// round-trip time from LSR/DLSR (RFC 3550 §6.4.1), fraction lost, cumulative lost,
+    /// jitter.
+    pub fn on_report_block(&mut self, now: Instant, block: &ReceptionReport) {
+        if block.ssrc != self.ssrc {
+            return;
+        }
+        if block.last_sender_report != 0 {
+            let arrival = (ntp_time(self.anchor, now) >> 16) as u32;
+            let rtt = arrival
+                .wrapping_sub(block.last_sender_report)
+                .wrapping_sub(block.delay);
+            // Negative from rounding: 0. Over a minute: not an SR of ours; ignore.
+            let rtt = if (rtt as i32) < 0 { 0 } else { rtt };
+            if rtt <= 60 * 65536 {
+                self.stats.round_trip_time = Some(f64::from(rtt) / 65536.0);
+            }
+        }
+        self.stats.fraction_lost = Some(f64::from(block.fraction_lost) / 256.0);
+        // 24-bit two's complement.
+        let lost = ((block.total_lost << 8) as i32) >> 8;
+        self.stats.remote_packets_lost = Some(i64::from(lost));
+        self.stats.remote_jitter = Some(f64::from(block.jitter) / f64::from(self.clock_rate));
+    }
+
+    pub fn stats(&self) -> SendStats {
+        self.stats.clone()
+    }
+}
+
+/// RFC 4588: the RTX packet for `sent`: RTX SSRC, sequence and payload type; original
+/// marker, timestamp and CSRCs; no extension or padding; payload = OSN + original.
+fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
+    let p = &sent.packet[..];
+    let csrc_len = 4 * usize::from(p[0] & 0x0f);
+    let payload = &p[sent.header_len..sent.header_len + sent.payload_len];
+    let mut b = BytesMut::with_capacity(12 + csrc_len + 2 + payload.len());
+    b.put_u8(0x80 | (p[0] & 0x0f));
+    b.put_u8((p[1] & 0x80) | rtx.payload_type);
+    b.put_u16(rtx.next_seq);
+    b.put_slice(&p[4..8]);
+    b.put_u32(rtx.ssrc);
+    b.put_slice(&p[12..12 + csrc_len]);
+    b.put_u16(sent.seq);
+    b.put_slice(payload);
+    b.freeze()
+}

@@ -1,0 +1,783 @@
+//! The bundled transport of a session: ICE (rtc-ice's sans-IO agent), DTLS (rtc-dtls's
+//! sans-IO endpoint) and the SRTP contexts keyed from the DTLS handshake (rtc-srtp).
+//!
+//! Composed here rather than taken from `RTCPeerConnection` so the media path is ours:
+//! SRTP is applied to the bytes the session hands over, with no interceptor chain, no
+//! second parse and no copy beyond the cipher's output. It knows nothing of codecs or
+//! streams; the session decides what to decrypt and what to send.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::crypto::{HashAlgorithm, RTCCryptoProvider};
+use rtc::dtls::config::{ClientAuthType, ConfigBuilder, ExtendedMasterSecretType, HandshakeConfig};
+use rtc::dtls::crypto::Certificate;
+use rtc::dtls::endpoint::{Endpoint, EndpointEvent};
+use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc::ice::agent::agent_config::AgentConfig;
+use rtc::ice::agent::{Agent, Event as IceEvent};
+use rtc::ice::candidate::{unmarshal_candidate, Candidate};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::state::ConnectionState as IceState;
+use rtc::sansio::Protocol;
+use rtc::shared::error::Error as ShError;
+use rtc::shared::{TransportContext, TransportProtocol};
+use rtc::srtp::context::Context as SrtpContext;
+use rtc::srtp::protection_profile::ProtectionProfile;
+
+use crate::negotiate::DtlsRole;
+use crate::{SessionError, SrtpProfile, Transmit};
+
+/// The DTLS endpoint is "tunnelled" over ICE: one connection, keyed by this placeholder;
+/// its datagrams leave on whatever pair ICE selected.
+const DTLS_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::new(127, 0, 0, 1),
+    9,
+));
+
+/// SRTP/SRTCP replay windows (RFC 3711 §3.3.2 suggests at least 64).
+const REPLAY_WINDOW: usize = 64;
+
+/// Distinct unsignalled SSRCs the session may admit once their packets authenticate;
+/// beyond that, packets of new SSRCs are dropped. Authenticating a packet of an SSRC
+/// creates per-SSRC state in the SRTP context, so unknown SSRCs are first tried on a
+/// scratch context that is thrown away when it holds this many.
+pub(crate) const MAX_UNSIGNALLED_SSRCS: usize = 16;
+
+/// What the transport reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TransportEvent {
+    /// Connectivity checks run.
+    IceChecking,
+    /// ICE works again, or for the first time (a pair is or will be selected).
+    IceConnected,
+    /// Checks on the selected pair fail for a while.
+    IceDisconnected,
+    /// ICE gave up.
+    IceFailed,
+    /// A (new) pair carries the media: our candidate and the peer's, as SDP lines.
+    PairSelected {
+        /// Our candidate, `candidate:...`.
+        local: String,
+        /// The peer's candidate, `candidate:...`.
+        remote: String,
+    },
+    /// The DTLS handshake started.
+    DtlsConnecting,
+    /// Keys are exchanged: SRTP runs.
+    DtlsConnected,
+    /// The handshake failed.
+    DtlsFailed(String),
+    /// The peer closed DTLS (close_notify).
+    DtlsClosed,
+}
+
+/// Our DTLS certificate and its SHA-256 fingerprint: one per process, as Kurento has one
+/// per server; generating an ECDSA key per session costs more than the rest of setup.
+struct Identity {
+    certificate: Certificate,
+    fingerprint: String,
+}
+
+fn identity(crypto: &Arc<dyn RTCCryptoProvider>) -> Result<&'static Identity, SessionError> {
+    static IDENTITY: OnceLock<Result<Identity, String>> = OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            let certificate =
+                Certificate::generate_self_signed(vec!["mediaflow".to_owned()], crypto.crypto())
+                    .map_err(|e| e.to_string())?;
+            let der = certificate
+                .certificate
+                .first()
+                .ok_or("certificate without DER")?;
+            let hash = crypto
+                .crypto()
+                .hash(HashAlgorithm::Sha256, der)
+                .map_err(|e| e.to_string())?;
+            let fingerprint = hash
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            Ok(Identity {
+                certificate,
+                fingerprint,
+            })
+        })
+        .as_ref()
+        .map_err(|e| SessionError::Stack(format!("DTLS certificate: {e}")))
+}
+
+/// The crypto provider every session shares.
+fn crypto() -> Result<Arc<dyn RTCCryptoProvider>, SessionError> {
+    static PROVIDER: OnceLock<Result<Arc<dyn RTCCryptoProvider>, String>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| rtc::crypto::default_provider().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| SessionError::Stack(format!("crypto provider: {e}")))
+}
+
+/// Where media goes: the selected pair.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    local: SocketAddr,
+    remote: SocketAddr,
+    tcp: bool,
+}
+
+/// The DTLS side: the endpoint until the handshake is done, then the SRTP contexts.
+struct Dtls {
+    endpoint: Endpoint,
+    role: DtlsRole,
+    /// The client's handshake config, used once the pair is selected.
+    client_config: Option<Arc<HandshakeConfig>>,
+    connected: bool,
+    closed: bool,
+}
+
+struct Srtp {
+    local: SrtpContext,
+    remote: SrtpContext,
+    /// Tries packets of SSRCs nobody signalled, so their state stays out of `remote`
+    /// until they authenticate.
+    scratch: Option<SrtpContext>,
+    keys: RemoteKeys,
+    profile: ProtectionProfile,
+}
+
+/// What it takes to build another remote context (the scratch one).
+struct RemoteKeys {
+    key: Vec<u8>,
+    salt: Vec<u8>,
+}
+
+/// ICE + DTLS + SRTP of one session.
+pub(crate) struct Transport {
+    agent: Agent,
+    crypto: Arc<dyn RTCCryptoProvider>,
+    fingerprint: &'static str,
+    srtp_profiles: Vec<SrtpProfile>,
+    dtls: Option<Dtls>,
+    srtp: Option<Srtp>,
+    path: Option<Path>,
+    events: VecDeque<TransportEvent>,
+    transmits: VecDeque<Transmit>,
+    started: bool,
+    closed: bool,
+    /// When the agent's timers last ran: connected, they run at most every
+    /// `CONNECTED_ICE_INTERVAL` (see there).
+    ice_ticked: Option<Instant>,
+}
+
+/// rtc-ice's agent asks to run every 200 ms whatever its state (its interval only goes
+/// down from the check interval), which was most of an idle session's CPU. Once a pair
+/// is selected its work is keepalives (every 2 s) and consent (disconnected after 5 s
+/// without an answer): once a second keeps both on time.
+const CONNECTED_ICE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn err(e: impl std::fmt::Display) -> SessionError {
+    SessionError::Stack(e.to_string())
+}
+
+fn protocol(tcp: bool) -> TransportProtocol {
+    if tcp {
+        TransportProtocol::TCP
+    } else {
+        TransportProtocol::UDP
+    }
+}
+
+/// `candidate:...` as signalled.
+pub(crate) fn candidate_line(c: &Candidate) -> String {
+    format!("candidate:{}", c.marshal())
+}
+
+impl Transport {
+    /// A transport with fresh ICE credentials and nothing started.
+    pub(crate) fn new(now: Instant, srtp_profiles: Vec<SrtpProfile>) -> Result<Self, SessionError> {
+        if srtp_profiles.is_empty() {
+            return Err(SessionError::Stack(
+                "no SRTP protection profile configured".into(),
+            ));
+        }
+        let crypto = crypto()?;
+        let fingerprint = identity(&crypto)?.fingerprint.as_str();
+        let config = AgentConfig {
+            // A server has no business multicasting on the LAN; peers' `.local` names
+            // cannot be resolved, their checks still arrive (peer-reflexive).
+            multicast_dns_mode: MulticastDnsMode::Disabled,
+            // A peer-reflexive remote is most often the peer's host candidate whose
+            // trickle is still on its way: nominate it at once, as libnice and libwebrtc
+            // do (rtc-ice waits 1 s by default). `None` would mean the default.
+            host_acceptance_min_wait: Some(Duration::ZERO),
+            prflx_acceptance_min_wait: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        let agent = Agent::new(now, Arc::new(config), crypto.clone()).map_err(err)?;
+        Ok(Transport {
+            agent,
+            crypto,
+            fingerprint,
+            srtp_profiles,
+            dtls: None,
+            srtp: None,
+            path: None,
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            started: false,
+            closed: false,
+            ice_ticked: None,
+        })
+    }
+
+    /// Our ICE ufrag and pwd.
+    pub(crate) fn local_credentials(&self) -> (String, String) {
+        let c = self.agent.get_local_credentials();
+        (c.ufrag.clone(), c.pwd.clone())
+    }
+
+    /// SHA-256 fingerprint of our certificate, upper-case hex pairs joined by `:`.
+    pub(crate) fn fingerprint(&self) -> &'static str {
+        self.fingerprint
+    }
+
+    /// Adds one of our candidates; returns its line, or `None` when ICE keeps it out.
+    pub(crate) fn add_local_candidate(
+        &mut self,
+        candidate: Candidate,
+    ) -> Result<Option<String>, SessionError> {
+        let line = candidate_line(&candidate);
+        Ok(self
+            .agent
+            .add_local_candidate(candidate)
+            .map_err(err)?
+            .then_some(line))
+    }
+
+    /// Adds a candidate the peer signalled (`candidate:...`, with or without `a=`).
+    pub(crate) fn add_remote_candidate(&mut self, line: &str) -> Result<(), SessionError> {
+        let body = line.trim();
+        let body = body.strip_prefix("a=").unwrap_or(body);
+        let body = body.strip_prefix("candidate:").unwrap_or(body);
+        let candidate = unmarshal_candidate(body).map_err(err)?;
+        self.agent.add_remote_candidate(candidate).map_err(err)?;
+        Ok(())
+    }
+
+    /// Starts (or, after an ICE restart, restarts) the checks against the peer's
+    /// credentials, and prepares DTLS in `role` against the peer's fingerprint.
+    pub(crate) fn start(
+        &mut self,
+        now: Instant,
+        controlling: bool,
+        remote_ufrag: String,
+        remote_pwd: String,
+        role: DtlsRole,
+        remote_fingerprint: (String, String),
+    ) -> Result<(), SessionError> {
+        if self.started {
+            self.agent.set_remote_credentials(remote_ufrag, remote_pwd).map_err(err)?;
+        } else {
+            self.agent
+                .start_connectivity_checks(now, controlling, remote_ufrag, remote_pwd)
+                .map_err(err)?;
+            self.started = true;
+        }
+        if self.dtls.is_none() {
+            self.dtls = Some(self.prepare_dtls(role, remote_fingerprint)?);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Fresh credentials (ICE restart): the agent forgets pairs and candidates; DTLS and
+    /// SRTP keep running over whatever pair comes next.
+    pub(crate) fn restart(&mut self, now: Instant) -> Result<(), SessionError> {
+        self.agent
+            .restart(now, String::new(), String::new(), false)
+            .map_err(err)?;
+        self.started = false;
+        Ok(())
+    }
+
+    fn prepare_dtls(
+        &self,
+        role: DtlsRole,
+        remote_fingerprint: (String, String),
+    ) -> Result<Dtls, SessionError> {
+        let (algorithm, expected) = remote_fingerprint;
+        if !algorithm.eq_ignore_ascii_case("sha-256") {
+            return Err(SessionError::InvalidSdp(format!(
+                "fingerprint algorithm {algorithm} is not supported (sha-256 is)"
+            )));
+        }
+        let expected = expected.to_ascii_lowercase();
+        let hasher = self.crypto.clone();
+        let verify: rtc::dtls::config::VerifyPeerCertificateFn = Arc::new(
+            move |certs: &[Vec<u8>], _chains: &[_]| -> Result<(), ShError> {
+                let leaf = certs
+                    .first()
+                    .ok_or(ShError::ErrNoCertificates)?;
+                let hash = hasher
+                    .crypto()
+                    .hash(HashAlgorithm::Sha256, leaf)
+                    .map_err(|e| ShError::Other(e.to_string()))?;
+                let got = hash
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":");
+                if got == expected {
+                    Ok(())
+                } else {
+                    Err(ShError::Other(
+                        "the peer's certificate does not match the SDP fingerprint".into(),
+                    ))
+                }
+            },
+        );
+        let profiles: Vec<SrtpProtectionProfile> =
+            self.srtp_profiles.iter().map(|p| p.rtc()).collect();
+        let identity = identity(&self.crypto)?;
+        let config = Arc::new(
+            ConfigBuilder::default()
+                .with_crypto_provider(self.crypto.clone())
+                .with_certificates(vec![identity.certificate.clone()])
+                .with_srtp_protection_profiles(profiles)
+                .with_client_auth(ClientAuthType::RequireAnyClientCert)
+                // The certificate is self-signed: the fingerprint check above is the
+                // verification.
+                .with_insecure_skip_verify(true)
+                .with_verify_peer_certificate(Some(verify))
+                .with_extended_master_secret(ExtendedMasterSecretType::Require)
+                .build(role == DtlsRole::Client, None)
+                .map_err(err)?,
+        );
+        let (endpoint, client_config) = match role {
+            DtlsRole::Client => (
+                Endpoint::new(DTLS_PEER, TransportProtocol::UDP, None),
+                Some(config),
+            ),
+            DtlsRole::Server => (
+                Endpoint::new(DTLS_PEER, TransportProtocol::UDP, Some(config)),
+                None,
+            ),
+        };
+        Ok(Dtls {
+            endpoint,
+            role,
+            client_config,
+            connected: false,
+            closed: false,
+        })
+    }
+
+    /// A STUN message from `peer` on our socket (or relayed address) `local`.
+    pub(crate) fn handle_stun(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: &[u8],
+        tcp: bool,
+    ) -> Result<(), SessionError> {
+        let msg = rtc::shared::TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: peer,
+                ecn: None,
+                transport_protocol: protocol(tcp),
+            },
+            message: BytesMut::from(data),
+        };
+        let result = self.agent.handle_read(msg).map_err(err);
+        self.pump(now);
+        result
+    }
+
+    /// True when `peer` passed ICE checks (media and DTLS are taken only from there).
+    pub(crate) fn is_valid_peer(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        tcp: bool,
+    ) -> bool {
+        self.agent.is_valid_non_stun_traffic(
+            now,
+            TransportContext {
+                local_addr: local,
+                peer_addr: peer,
+                ecn: None,
+                transport_protocol: protocol(tcp),
+            },
+        )
+    }
+
+    /// A DTLS record from the peer.
+    pub(crate) fn handle_dtls(&mut self, now: Instant, data: &[u8]) -> Result<(), SessionError> {
+        let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) else {
+            return Err(SessionError::WrongState("DTLS is not started".into()));
+        };
+        let events = dtls.endpoint.read(now, DTLS_PEER, None, BytesMut::from(data));
+        let events = match events {
+            Ok(events) => events,
+            Err(e) => {
+                if !dtls.connected {
+                    let reason = format!("DTLS handshake failed: {e}");
+                    dtls.closed = true;
+                    self.events.push_back(TransportEvent::DtlsFailed(reason));
+                }
+                self.pump(now);
+                return Err(err(e));
+            }
+        };
+        for event in events {
+            match event {
+                EndpointEvent::HandshakeComplete => self.on_handshake(now)?,
+                EndpointEvent::PeerClosed => {
+                    if let Some(d) = self.dtls.as_mut() {
+                        d.closed = true;
+                    }
+                    self.events.push_back(TransportEvent::DtlsClosed);
+                }
+                // No data channels yet: application data has nowhere to go.
+                _ => {}
+            }
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    fn on_handshake(&mut self, _now: Instant) -> Result<(), SessionError> {
+        let Some(dtls) = self.dtls.as_mut() else {
+            return Ok(());
+        };
+        let state = dtls
+            .endpoint
+            .get_connection_state(DTLS_PEER)
+            .ok_or_else(|| SessionError::Stack("DTLS state gone after the handshake".into()))?;
+        let profile = match state.srtp_protection_profile() {
+            SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm => ProtectionProfile::AeadAes128Gcm,
+            SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80 => {
+                ProtectionProfile::Aes128CmHmacSha1_80
+            }
+            other => {
+                return Err(SessionError::Stack(format!(
+                    "the peer chose SRTP profile {other:?}, which we did not offer"
+                )))
+            }
+        };
+        let mut config = rtc::srtp::config::Config {
+            profile,
+            ..Default::default()
+        };
+        let material = state
+            .export_keying_material(
+                rtc::srtp::config::LABEL_EXTRACTOR_DTLS_SRTP,
+                &[],
+                config.keying_material_len(),
+            )
+            .map_err(err)?;
+        config
+            .set_session_keys_from_keying_material(material.as_ref(), state.is_client())
+            .map_err(err)?;
+        let keys = &config.keys;
+        let crypto = self.crypto.crypto();
+        let local = SrtpContext::new(
+            &keys.local_master_key,
+            &keys.local_master_salt,
+            profile,
+            None,
+            None,
+            crypto,
+        )
+        .map_err(err)?;
+        let remote_keys = RemoteKeys {
+            key: keys.remote_master_key.clone(),
+            salt: keys.remote_master_salt.clone(),
+        };
+        let remote = remote_context(&remote_keys, profile, crypto)?;
+        dtls.connected = true;
+        self.srtp = Some(Srtp {
+            local,
+            remote,
+            scratch: None,
+            keys: remote_keys,
+            profile,
+        });
+        self.events.push_back(TransportEvent::DtlsConnected);
+        Ok(())
+    }
+
+    /// The negotiated SRTP profile, W3C's spelling.
+    pub(crate) fn srtp_cipher(&self) -> Option<&'static str> {
+        self.srtp.as_ref().map(|s| match s.profile {
+            ProtectionProfile::AeadAes128Gcm => "SRTP_AEAD_AES_128_GCM",
+            ProtectionProfile::AeadAes256Gcm => "SRTP_AEAD_AES_256_GCM",
+            ProtectionProfile::Aes128CmHmacSha1_32 => "SRTP_AES128_CM_HMAC_SHA1_32",
+            _ => "SRTP_AES128_CM_HMAC_SHA1_80",
+        })
+    }
+
+    /// SRTP is up.
+    pub(crate) fn is_secure(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
+    pub(crate) fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.remote.decrypt_rtp(data).ok()
+    }
+
+    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
+    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the packet
+    /// is decrypted for real.
+    pub(crate) fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        let srtp = self.srtp.as_mut()?;
+        let scratch = match &mut srtp.scratch {
+            Some(s) => s,
+            empty => empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?),
+        };
+        let ok = scratch.decrypt_rtp(data).is_ok();
+        // Its per-SSRC state is what the bound is about: start afresh every time.
+        srtp.scratch = None;
+        if ok {
+            srtp.remote.decrypt_rtp(data).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Decrypts an SRTCP compound.
+    pub(crate) fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.remote.decrypt_rtcp(data).ok()
+    }
+
+    /// Encrypts and queues an RTP packet for the selected pair. False when there is no
+    /// pair or no keys yet, or the packet does not parse.
+    pub(crate) fn send_rtp(&mut self, plain: &[u8]) -> bool {
+        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path) else {
+            return false;
+        };
+        match srtp.local.encrypt_rtp(plain) {
+            Ok(data) => {
+                self.transmits.push_back(transmit(path, data));
+                true
+            }
+            Err(e) => {
+                tracing::debug!("RTP not encrypted: {e}");
+                false
+            }
+        }
+    }
+
+    /// Encrypts and queues an RTCP compound for the selected pair.
+    pub(crate) fn send_rtcp(&mut self, plain: &[u8]) -> bool {
+        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path) else {
+            return false;
+        };
+        match srtp.local.encrypt_rtcp(plain) {
+            Ok(data) => {
+                self.transmits.push_back(transmit(path, data));
+                true
+            }
+            Err(e) => {
+                tracing::debug!("RTCP not encrypted: {e}");
+                false
+            }
+        }
+    }
+
+    /// How many candidates the peer gave (trickled or learned from its checks).
+    pub(crate) fn remote_candidates(&self) -> usize {
+        self.agent.get_remote_candidates().len()
+    }
+
+    /// A pair is selected: media has a way to go.
+    pub(crate) fn has_path(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// The next datagram to send.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub(crate) fn poll_event(&mut self) -> Option<TransportEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` is due.
+    pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
+        let ice = if self.started && !self.closed {
+            let at = self.agent.poll_timeout();
+            match (at, self.paced_until()) {
+                (Some(at), Some(floor)) => Some(at.max(floor)),
+                (at, _) => at,
+            }
+        } else {
+            None
+        };
+        let dtls = self
+            .dtls
+            .as_ref()
+            .filter(|d| !d.closed)
+            .and_then(|d| d.endpoint.poll_timeout(&DTLS_PEER));
+        ice.into_iter().chain(dtls).min()
+    }
+
+    /// With a pair selected and ICE connected, the agent's next run is not before this.
+    fn paced_until(&self) -> Option<Instant> {
+        let connected = matches!(self.agent.state(), IceState::Connected | IceState::Completed);
+        if self.path.is_some() && connected {
+            self.ice_ticked.map(|t| t + CONNECTED_ICE_INTERVAL)
+        } else {
+            None
+        }
+    }
+
+    /// Time advanced.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let paced = self.paced_until().is_some_and(|t| now < t);
+        if self.started && !self.closed && !paced {
+            if let Err(e) = self.agent.handle_timeout(now) {
+                tracing::debug!("ICE timeout: {e}");
+            }
+            self.ice_ticked = Some(now);
+        }
+        if let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) {
+            let due = dtls
+                .endpoint
+                .poll_timeout(&DTLS_PEER)
+                .is_some_and(|t| t <= now);
+            if due {
+                if let Err(e) = dtls.endpoint.handle_timeout(DTLS_PEER, now) {
+                    tracing::debug!("DTLS timeout: {e}");
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Moves what ICE and DTLS produced into our queues, following the agent's events.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            // ICE's own datagrams first: a binding response that made the peer select
+            // must reach it before our ClientHello.
+            while let Some(m) = self.agent.poll_write() {
+                self.transmits.push_back(Transmit {
+                    local: m.transport.local_addr,
+                    peer: m.transport.peer_addr,
+                    data: m.message,
+                    tcp: m.transport.transport_protocol == TransportProtocol::TCP,
+                });
+            }
+            let Some(event) = self.agent.poll_event() else {
+                break;
+            };
+            match event.event {
+                IceEvent::ConnectionStateChange(state) => {
+                    let e = match state {
+                        IceState::Checking => Some(TransportEvent::IceChecking),
+                        IceState::Connected | IceState::Completed => {
+                            Some(TransportEvent::IceConnected)
+                        }
+                        IceState::Disconnected => Some(TransportEvent::IceDisconnected),
+                        IceState::Failed => Some(TransportEvent::IceFailed),
+                        _ => None,
+                    };
+                    self.events.extend(e);
+                }
+                IceEvent::SelectedCandidatePairChange(local, remote) => {
+                    self.path = Some(Path {
+                        local: local.base_addr(),
+                        remote: remote.addr(),
+                        tcp: local.network_type().is_tcp(),
+                    });
+                    self.events.push_back(TransportEvent::PairSelected {
+                        local: candidate_line(&local),
+                        remote: candidate_line(&remote),
+                    });
+                    self.connect_dtls(now);
+                }
+                _ => {}
+            }
+        }
+        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path) {
+            while let Some(m) = dtls.endpoint.poll_transmit() {
+                self.transmits.push_back(transmit(path, m.message));
+            }
+        }
+    }
+
+    /// As DTLS client, the handshake starts once a pair is selected (once).
+    fn connect_dtls(&mut self, now: Instant) {
+        let Some(dtls) = self.dtls.as_mut() else {
+            return;
+        };
+        if dtls.role == DtlsRole::Server {
+            return;
+        }
+        if let Some(config) = dtls.client_config.take() {
+            self.events.push_back(TransportEvent::DtlsConnecting);
+            if let Err(e) = dtls.endpoint.connect(now, DTLS_PEER, config, None) {
+                dtls.closed = true;
+                self.events
+                    .push_back(TransportEvent::DtlsFailed(format!("DTLS did not start: {e}")));
+            }
+        }
+    }
+
+    /// Sends close_notify and stops ICE.
+    pub(crate) fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Some(dtls) = self.dtls.as_mut().filter(|d| d.connected && !d.closed) {
+            if let Err(e) = dtls.endpoint.close(now) {
+                tracing::debug!("DTLS close: {e}");
+            }
+            dtls.closed = true;
+        }
+        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path) {
+            while let Some(m) = dtls.endpoint.poll_transmit() {
+                self.transmits.push_back(transmit(path, m.message));
+            }
+        }
+        if let Err(e) = self.agent.close() {
+            tracing::debug!("ICE close: {e}");
+        }
+    }
+}
+
+fn transmit(path: Path, data: BytesMut) -> Transmit {
+    Transmit {
+        local: path.local,
+        peer: path.remote,
+        data,
+        tcp: path.tcp,
+    }
+}
+
+fn remote_context(
+    keys: &RemoteKeys,
+    profile: ProtectionProfile,
+    crypto: &dyn rtc::crypto::RTCCrypto,
+) -> Result<SrtpContext, SessionError> {
+    SrtpContext::new(
+        &keys.key,
+        &keys.salt,
+        profile,
+        Some(rtc::srtp::option::srtp_replay_protection(REPLAY_WINDOW)),
+        Some(rtc::srtp::option::srtcp_replay_protection(REPLAY_WINDOW)),
+        crypto,
+    )
+    .map_err(err)
+}
