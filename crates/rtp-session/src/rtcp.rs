@@ -159,9 +159,7 @@ fn decode(packet: &[u8]) -> Result<Option<Feedback>, RtcpError> {
         }
         (PT_BYE, _) => {
             let bye = Goodbye::unmarshal(&mut buf).map_err(|e| malformed(e.to_string()))?;
-            Feedback::Bye {
-                ssrcs: bye.sources,
-            }
+            Feedback::Bye { ssrcs: bye.sources }
         }
         (PT_RTPFB, 1) => {
             let mut nack =

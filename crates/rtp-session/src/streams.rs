@@ -85,9 +85,12 @@ impl RtpHeader {
         })
     }
 
-    /// The payload bytes (padding excluded) of the packet this header was parsed from.
+    /// The payload bytes (padding excluded) of the packet this header was parsed from
+    /// (empty if `packet` is not that packet).
     pub fn payload<'a>(&self, packet: &'a [u8]) -> &'a [u8] {
-        &packet[self.header_len..self.header_len + self.payload_len]
+        packet
+            .get(self.header_len..self.header_len + self.payload_len)
+            .unwrap_or(&[])
     }
 }
 
@@ -165,6 +168,15 @@ fn to_units_65536(d: Duration) -> u32 {
     u32::try_from(d.as_nanos() * 65536 / 1_000_000_000).unwrap_or(u32::MAX)
 }
 
+/// `d` in RTP timestamp units at `clock_rate`, modulo 2^32 (u64 arithmetic only: this
+/// runs per received packet).
+fn ticks(d: Duration, clock_rate: u32) -> u32 {
+    let rate = u64::from(clock_rate);
+    let whole = d.as_secs().wrapping_mul(rate);
+    let part = u64::from(d.subsec_nanos()) * rate / 1_000_000_000;
+    whole.wrapping_add(part) as u32
+}
+
 /// Sequence numbers the receive window covers (and the bitmap ring's size).
 const WINDOW: u64 = 1024;
 /// A forward jump beyond this is a sequence-number reset (RFC 3550 A.1's MAX_DROPOUT),
@@ -233,6 +245,9 @@ pub(crate) struct RecvStream {
     rtt: Duration,
     /// A far-behind sequence number seen once: the next one confirms a reset.
     probation: Option<u16>,
+    /// After a reset: the old highest sequence, whose late stragglers are dropped
+    /// (rather than read as another reset) until the new one has moved on a window.
+    stale: Option<(u16, u64)>,
     first_arrival: Option<Instant>,
     last_transit: Option<u32>,
     jitter: f64,
@@ -257,6 +272,7 @@ impl RecvStream {
             missing: VecDeque::new(),
             rtt: DEFAULT_RTT,
             probation: None,
+            stale: None,
             first_arrival: None,
             last_transit: None,
             jitter: 0.0,
@@ -318,6 +334,14 @@ impl RecvStream {
             }
             self.count(now, payload_len, retransmitted);
             return true;
+        }
+        if let Some((old_max, until)) = self.stale {
+            if self.max_ext >= until {
+                self.stale = None;
+            } else if u64::from(old_max.wrapping_sub(sequence)) < WINDOW {
+                self.stats.too_old += 1;
+                return false;
+            }
         }
         let delta = sequence.wrapping_sub(self.max_seq) as i16;
         if delta > 0 {
@@ -422,6 +446,7 @@ impl RecvStream {
         self.max_ext += d;
         if restart {
             self.base_ext += d - 1;
+            self.stale = Some((self.max_seq, self.max_ext + WINDOW));
         }
         self.window = [0; (WINDOW / 64) as usize];
         self.set_bit(self.max_ext, true);
@@ -435,7 +460,7 @@ impl RecvStream {
         let since = self
             .first_arrival
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        let arrival = (since.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+        let arrival = ticks(since, self.clock_rate);
         arrival.wrapping_sub(rtp_timestamp)
     }
 
@@ -754,11 +779,10 @@ impl SendStream {
     pub fn sender_report(&self, now: Instant) -> Option<SenderReport> {
         let (at, ts) = self.last_sent?;
         let elapsed = now.saturating_duration_since(at);
-        let ticks = (elapsed.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000) as u32;
         Some(SenderReport {
             ssrc: self.ssrc,
             ntp_time: ntp_time(self.anchor, now),
-            rtp_time: ts.wrapping_add(ticks),
+            rtp_time: ts.wrapping_add(ticks(elapsed, self.clock_rate)),
             packet_count: self.stats.packets_sent as u32,
             octet_count: self.stats.bytes_sent as u32,
             reports: Vec::new(),
@@ -813,3 +837,6 @@ fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
     b.put_slice(payload);
     b.freeze()
 }
+
+#[cfg(test)]
+mod tests;

@@ -598,11 +598,6 @@ impl Transport {
         self.agent.get_remote_candidates().len()
     }
 
-    /// A pair is selected: media has a way to go.
-    pub(crate) fn has_path(&self) -> bool {
-        self.path.is_some()
-    }
-
     /// The next datagram to send.
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
