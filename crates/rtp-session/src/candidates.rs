@@ -28,6 +28,14 @@ pub(crate) struct Sources {
     pub(crate) external_addresses: Vec<std::net::IpAddr>,
 }
 
+/// What gathering reports to: the ICE agent, Kurento's states, and the mid that bundled
+/// candidates are signalled against.
+pub(crate) struct Cx<'a> {
+    pub(crate) transport: &'a mut Transport,
+    pub(crate) states: &'a mut States,
+    pub(crate) mid: &'a str,
+}
+
 /// Gathering of one session.
 pub(crate) struct Gathering {
     sources: Sources,
@@ -73,14 +81,7 @@ impl Gathering {
 
     /// Announces host candidates for `sockets` and the listeners, the external addresses,
     /// and asks the STUN and TURN servers; `IceGatheringDone` follows the last answer.
-    pub(crate) fn start(
-        &mut self,
-        sockets: &[SocketAddr],
-        now: Instant,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
-    ) {
+    pub(crate) fn start(&mut self, sockets: &[SocketAddr], now: Instant, cx: &mut Cx<'_>) {
         if self.started {
             return;
         }
@@ -88,7 +89,7 @@ impl Gathering {
         self.done = false;
         self.announced.clear();
         self.sockets = sockets.to_vec();
-        states.set_ice(IceComponentState::Gathering);
+        cx.states.set_ice(IceComponentState::Gathering);
         // With a relay-only policy only the relayed candidate goes to the agent (its
         // datagrams reach the TURN server through the host socket the TURN client
         // holds), so no check and no media can take a direct path.
@@ -99,7 +100,7 @@ impl Gathering {
                 ..Default::default()
             }
             .new_candidate_host();
-            self.add(c, announce_direct, transport, states, mid);
+            self.add(c, announce_direct, cx);
         }
         for addr in self.tcp_listeners.clone() {
             let c = CandidateHostConfig {
@@ -107,16 +108,16 @@ impl Gathering {
                 tcp_type: TcpType::Passive,
             }
             .new_candidate_host();
-            self.add(c, announce_direct, transport, states, mid);
+            self.add(c, announce_direct, cx);
         }
         let external = self.sources.external_addresses.clone();
         for b in sockets {
             for ip in external.iter().filter(|ip| ip.is_ipv4() == b.is_ipv4()) {
-                self.add_derived(false, SocketAddr::new(*ip, b.port()), *b, transport, states, mid);
+                self.add_derived(false, SocketAddr::new(*ip, b.port()), *b, cx);
             }
         }
         // Checks may start on host candidates while srflx gathering goes on.
-        states.maybe_connecting();
+        cx.states.maybe_connecting();
         if let Some(server) = self.sources.stun_server {
             let mut gatherer = StunGatherer::start(server, sockets, now);
             gatherer.poll_transmits(now, &mut self.transmits);
@@ -125,9 +126,16 @@ impl Gathering {
         if let Some(relayed) = self.turn.as_ref().and_then(|t| t.relayed()) {
             // An ICE restart keeps the allocation: announce it again.
             let outcomes = vec![TurnOutcome::Allocated(relayed)];
-            self.apply_turn(outcomes, now, transport, states, mid);
-        } else if let Some(turn) = self.sources.turn_server.clone().filter(|_| self.turn.is_none()) {
-            let b = sockets.iter().find(|s| s.is_ipv4() == turn.server.is_ipv4());
+            self.apply_turn(outcomes, now, cx);
+        } else if let Some(turn) = self
+            .sources
+            .turn_server
+            .clone()
+            .filter(|_| self.turn.is_none())
+        {
+            let b = sockets
+                .iter()
+                .find(|s| s.is_ipv4() == turn.server.is_ipv4());
             match b.map(|&b| TurnRelay::start(&turn, b, now)) {
                 Some(Ok(relay)) => self.turn = Some(relay),
                 Some(Err(e)) => tracing::warn!("TURN allocation not started: {e}"),
@@ -135,48 +143,43 @@ impl Gathering {
             }
             self.pump_turn();
         }
-        self.maybe_finish(transport, states);
+        self.maybe_finish(cx.states);
     }
 
     /// After an ICE restart: gathering runs again on the same sockets.
-    pub(crate) fn restart(
-        &mut self,
-        now: Instant,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
-    ) {
+    pub(crate) fn restart(&mut self, now: Instant, cx: &mut Cx<'_>) {
         if !self.started {
             return;
         }
         self.started = false;
         self.gatherer = None;
         let sockets = std::mem::take(&mut self.sockets);
-        self.start(&sockets, now, transport, states, mid);
+        self.start(&sockets, now, cx);
     }
 
     fn add(
         &mut self,
         candidate: Result<Candidate, rtc::shared::error::Error>,
         announce: bool,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
+        cx: &mut Cx<'_>,
     ) {
         if !announce {
             return;
         }
-        let added = candidate
-            .map_err(|e| e.to_string())
-            .and_then(|c| transport.add_local_candidate(c).map_err(|e| e.to_string()));
+        let added = candidate.map_err(|e| e.to_string()).and_then(|c| {
+            cx.transport
+                .add_local_candidate(c)
+                .map_err(|e| e.to_string())
+        });
         match added {
             Ok(Some(line)) => {
                 self.announced.push(line.clone());
-                states.push(SessionEvent::IceCandidateFound(IceCandidate {
-                    candidate: line,
-                    sdp_mid: mid.to_owned(),
-                    sdp_m_line_index: 0,
-                }));
+                cx.states
+                    .push(SessionEvent::IceCandidateFound(IceCandidate {
+                        candidate: line,
+                        sdp_mid: cx.mid.to_owned(),
+                        sdp_m_line_index: 0,
+                    }));
             }
             Ok(None) => {}
             Err(e) => tracing::warn!("local candidate not added: {e}"),
@@ -185,15 +188,7 @@ impl Gathering {
 
     /// A candidate derived from the host socket `b`: server-reflexive (STUN, external
     /// address) or relayed (TURN) at `addr`.
-    fn add_derived(
-        &mut self,
-        relayed: bool,
-        addr: SocketAddr,
-        b: SocketAddr,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
-    ) {
+    fn add_derived(&mut self, relayed: bool, addr: SocketAddr, b: SocketAddr, cx: &mut Cx<'_>) {
         let (rel_addr, rel_port) = (b.ip().to_string(), b.port());
         let candidate = if relayed {
             CandidateRelayConfig {
@@ -213,7 +208,7 @@ impl Gathering {
             .new_candidate_server_reflexive()
         };
         let announce = relayed || !self.sources.relay_only;
-        self.add(candidate, announce, transport, states, mid);
+        self.add(candidate, announce, cx);
     }
 
     /// A datagram for the STUN gatherer or the TURN client; `None` when it is for neither.
@@ -224,21 +219,19 @@ impl Gathering {
         local: SocketAddr,
         peer: SocketAddr,
         data: &[u8],
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
+        cx: &mut Cx<'_>,
     ) -> Option<Vec<(SocketAddr, SocketAddr, Vec<u8>)>> {
         if let Some(turn) = &mut self.turn {
             if let Some(outcomes) = turn.handle(now, local, peer, data) {
-                return Some(self.apply_turn(outcomes, now, transport, states, mid));
+                return Some(self.apply_turn(outcomes, now, cx));
             }
         }
         if let Some(gatherer) = &mut self.gatherer {
             if let Some(answer) = gatherer.handle(local, peer, data) {
                 if let Some((b, mapped)) = answer {
-                    self.add_derived(false, mapped, b, transport, states, mid);
+                    self.add_derived(false, mapped, b, cx);
                 }
-                self.maybe_finish(transport, states);
+                self.maybe_finish(cx.states);
                 return Some(Vec::new());
             }
         }
@@ -250,16 +243,14 @@ impl Gathering {
         &mut self,
         outcomes: Vec<TurnOutcome>,
         _now: Instant,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
+        cx: &mut Cx<'_>,
     ) -> Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
         let mut data = Vec::new();
         for outcome in outcomes {
             match outcome {
                 TurnOutcome::Allocated(relayed) => {
                     if let Some(b) = self.turn.as_ref().map(|t| t.local) {
-                        self.add_derived(true, relayed, b, transport, states, mid);
+                        self.add_derived(true, relayed, b, cx);
                     }
                 }
                 TurnOutcome::Failed(reason) => tracing::warn!("TURN allocation failed: {reason}"),
@@ -271,7 +262,7 @@ impl Gathering {
             }
         }
         self.pump_turn();
-        self.maybe_finish(transport, states);
+        self.maybe_finish(cx.states);
         data
     }
 
@@ -283,7 +274,13 @@ impl Gathering {
 
     /// Sends `data` from our relayed address through the TURN server; false when
     /// `local` is not our relayed address.
-    pub(crate) fn relay(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, data: &[u8]) -> bool {
+    pub(crate) fn relay(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        data: &[u8],
+    ) -> bool {
         let Some(turn) = self.turn.as_mut().filter(|t| t.relayed() == Some(local)) else {
             return false;
         };
@@ -293,7 +290,7 @@ impl Gathering {
     }
 
     /// Gathering ends when the STUN answers and the TURN allocation are all settled.
-    fn maybe_finish(&mut self, _transport: &mut Transport, states: &mut States) {
+    fn maybe_finish(&mut self, states: &mut States) {
         if self.done || !self.started {
             return;
         }
@@ -322,18 +319,16 @@ impl Gathering {
     pub(crate) fn handle_timeout(
         &mut self,
         now: Instant,
-        transport: &mut Transport,
-        states: &mut States,
-        mid: &str,
+        cx: &mut Cx<'_>,
     ) -> Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
         if let Some(gatherer) = &mut self.gatherer {
             gatherer.poll_transmits(now, &mut self.transmits);
-            self.maybe_finish(transport, states);
+            self.maybe_finish(cx.states);
         }
         match self.turn.as_mut() {
             Some(turn) => {
                 let outcomes = turn.handle_timeout(now);
-                self.apply_turn(outcomes, now, transport, states, mid)
+                self.apply_turn(outcomes, now, cx)
             }
             None => Vec::new(),
         }

@@ -14,12 +14,12 @@ use rtc::rtcp::source_description::{
     SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
 };
 
-use crate::negotiate::{NegotiatedCodec, Negotiated, Section};
+use crate::negotiate::{Negotiated, NegotiatedCodec, Section};
 use crate::remb::{RembConfig, RembEstimator};
 use crate::rewrite::Rewriter;
+use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
-use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::streams::{find_extension, RecvStream, RtpHeader, SendStream};
 use crate::transport::{Transport, MAX_UNSIGNALLED_SSRCS};
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
@@ -116,7 +116,12 @@ fn kind_index(kind: MediaKind) -> u8 {
 }
 
 impl Media {
-    pub(crate) fn new(ssrcs: LocalSsrcs, cname: String, remb_config: RembConfig, now: Instant) -> Media {
+    pub(crate) fn new(
+        ssrcs: LocalSsrcs,
+        cname: String,
+        remb_config: RembConfig,
+        now: Instant,
+    ) -> Media {
         Media {
             sections: Vec::new(),
             ssrcs,
@@ -166,7 +171,8 @@ impl Media {
             }
             for &ssrc in &section.remote_ssrcs {
                 let is_rtx = section.remote_rtx.iter().any(|&(_, r)| r == ssrc);
-                if !is_rtx && self.receiver(ssrc).is_none() && self.receivers.len() < MAX_RECEIVERS {
+                if !is_rtx && self.receiver(ssrc).is_none() && self.receivers.len() < MAX_RECEIVERS
+                {
                     let r = new_receiver(section, index, ssrc, self.remb_config, now);
                     self.receivers.push(r);
                 }
@@ -221,7 +227,10 @@ impl Media {
         for (i, s) in self.sections.iter().enumerate().filter(|(_, s)| s.recv) {
             if let Some(id) = s.mid_extension {
                 if find_extension(packet, header, id).is_some_and(|m| m == s.mid.as_bytes()) {
-                    let rtx = s.codecs.iter().any(|c| c.rtx_payload_type == Some(header.payload_type));
+                    let rtx = s
+                        .codecs
+                        .iter()
+                        .any(|c| c.rtx_payload_type == Some(header.payload_type));
                     return Some((i, rtx));
                 }
             }
@@ -267,7 +276,12 @@ impl Media {
             self.on_media(now, i, plain.freeze(), transport, states);
             return;
         }
-        if let Some(primary) = self.rtx.iter().find(|r| r.ssrc == header.ssrc).map(|r| r.primary) {
+        if let Some(primary) = self
+            .rtx
+            .iter()
+            .find(|r| r.ssrc == header.ssrc)
+            .map(|r| r.primary)
+        {
             let Some(plain) = transport.decrypt_rtp(data) else {
                 self.drops.srtp += 1;
                 return;
@@ -317,7 +331,13 @@ impl Media {
             }
             return;
         }
-        let receiver = new_receiver(&self.sections[index], index, header.ssrc, self.remb_config, now);
+        let receiver = new_receiver(
+            &self.sections[index],
+            index,
+            header.ssrc,
+            self.remb_config,
+            now,
+        );
         self.receivers.push(receiver);
         let i = self.receivers.len() - 1;
         self.on_media(now, i, plain.freeze(), transport, states);
@@ -341,7 +361,7 @@ impl Media {
             self.drops.srtp += 1;
             return;
         };
-        let payload = &plain[h.header_len..h.header_len + h.payload_len];
+        let payload = h.payload(plain);
         if payload.len() < 2 {
             // Padding-only RTX: a bandwidth probe.
             self.drops.srtp += 1;
@@ -395,9 +415,10 @@ impl Media {
             return;
         };
         let receiver = &mut self.receivers[i];
-        let fresh = receiver
-            .stream
-            .on_packet(now, h.sequence, h.timestamp, h.payload_len, retransmitted);
+        let fresh =
+            receiver
+                .stream
+                .on_packet(now, h.sequence, h.timestamp, h.payload_len, retransmitted);
         if receiver.stream.next_nack().is_some_and(|t| t <= now) {
             self.send_nacks(now, transport);
         }
@@ -420,7 +441,7 @@ impl Media {
         let kind = receiver.kind;
         let first = !std::mem::replace(&mut receiver.started, true);
         self.rtp_received += 1;
-        let payload = &packet[h.header_len..h.header_len + h.payload_len];
+        let payload = h.payload(&packet);
         let keyframe = is_keyframe(codec, payload);
         self.out.push_back(MediaPacket {
             kind,
@@ -474,7 +495,9 @@ impl Media {
             } => {
                 states.rtcp_report_seen(now);
                 if let Some(i) = self.receiver(ssrc) {
-                    self.receivers[i].stream.on_sender_report(now, ntp_time, rtp_time);
+                    self.receivers[i]
+                        .stream
+                        .on_sender_report(now, ntp_time, rtp_time);
                 }
                 self.on_report_blocks(now, &reports);
             }
@@ -484,7 +507,11 @@ impl Media {
             }
             Feedback::Nack(nack) => {
                 let mut resend = std::mem::take(&mut self.resend);
-                if let Some(s) = self.senders.iter_mut().find(|s| s.stream.ssrc() == nack.media_ssrc) {
+                if let Some(s) = self
+                    .senders
+                    .iter_mut()
+                    .find(|s| s.stream.ssrc() == nack.media_ssrc)
+                {
                     s.stream.on_nack(now, &nack, &mut resend);
                 }
                 for packet in resend.drain(..) {
@@ -505,21 +532,32 @@ impl Media {
         }
     }
 
-    fn on_report_blocks(&mut self, now: Instant, reports: &[rtc::rtcp::reception_report::ReceptionReport]) {
+    fn on_report_blocks(
+        &mut self,
+        now: Instant,
+        reports: &[rtc::rtcp::reception_report::ReceptionReport],
+    ) {
         for block in reports {
-            if let Some(s) = self.senders.iter_mut().find(|s| s.stream.ssrc() == block.ssrc) {
+            if let Some(s) = self
+                .senders
+                .iter_mut()
+                .find(|s| s.stream.ssrc() == block.ssrc)
+            {
                 s.stream.on_report_block(now, block);
+                // The path is the same both ways: our NACKs are spaced by it.
+                if let Some(rtt) = s.stream.stats().round_trip_time {
+                    let rtt = Duration::from_secs_f64(rtt.clamp(0.0, 10.0));
+                    for r in &mut self.receivers {
+                        r.stream.set_rtt(rtt);
+                    }
+                }
             }
         }
     }
 
     fn keyframe_asked(&mut self, ssrc: u32, fir: bool, states: &mut States) {
         // A request naming none of our SSRCs (some peers send 0) is about video.
-        let sender = self
-            .senders
-            .iter_mut()
-            .find(|s| s.stream.ssrc() == ssrc)
-            .or_else(|| None);
+        let sender = self.senders.iter_mut().find(|s| s.stream.ssrc() == ssrc);
         let kind = match sender {
             Some(s) => {
                 if fir {
@@ -545,8 +583,8 @@ impl Media {
         rtp: &[u8],
         transport: &mut Transport,
     ) -> Result<(), SessionError> {
-        let h = RtpHeader::parse(rtp)
-            .ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
+        let h =
+            RtpHeader::parse(rtp).ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
         let sender = self
             .senders
             .iter_mut()
@@ -563,7 +601,7 @@ impl Media {
         let (sequence, timestamp) = sender.rewriter.rewrite(h.ssrc, h.sequence, h.timestamp);
         let cc = usize::from(rtp[0] & 0x0f);
         let csrcs = &rtp[12..12 + 4 * cc];
-        let payload = &rtp[h.header_len..h.header_len + h.payload_len];
+        let payload = h.payload(rtp);
         let mut out = BytesMut::with_capacity(12 + csrcs.len() + payload.len());
         out.put_u8(0x80 | (rtp[0] & 0x0f));
         out.put_u8(if h.marker { 0x80 | pt } else { pt });
@@ -576,14 +614,21 @@ impl Media {
         let header = RtpHeader::parse(&packet)
             .ok_or_else(|| SessionError::Media("rewritten packet does not parse".into()))?;
         if !transport.send_rtp(&packet) {
-            return Err(SessionError::Media("no SRTP keys or candidate pair yet".into()));
+            return Err(SessionError::Media(
+                "no SRTP keys or candidate pair yet".into(),
+            ));
         }
         sender.stream.on_sent(now, packet, &header);
         Ok(())
     }
 
     /// Asks the peer for a keyframe of what it sends us of `kind` (PLI).
-    pub(crate) fn request_keyframe(&mut self, _now: Instant, kind: MediaKind, transport: &mut Transport) {
+    pub(crate) fn request_keyframe(
+        &mut self,
+        _now: Instant,
+        kind: MediaKind,
+        transport: &mut Transport,
+    ) {
         let sender_ssrc = self.ssrcs.video;
         let Some(r) = self.receivers.iter_mut().find(|r| r.kind == kind) else {
             return;
@@ -613,7 +658,11 @@ impl Media {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let nack = self.receivers.iter().filter_map(|r| r.stream.next_nack()).min();
+        let nack = self
+            .receivers
+            .iter()
+            .filter_map(|r| r.stream.next_nack())
+            .min();
         nack.into_iter().chain(self.next_report).min()
     }
 
@@ -684,7 +733,12 @@ impl Media {
             .find(|r| r.remb.as_ref().is_some_and(|e| e.next <= now))?;
         let stats = r.stream.stats();
         let estimator = r.remb.as_mut()?;
-        let bitrate = estimator.update(now, stats.bytes_received, stats.packets_lost, stats.packets_received);
+        let bitrate = estimator.update(
+            now,
+            stats.bytes_received,
+            stats.packets_lost,
+            stats.packets_received,
+        );
         Some(ReceiverEstimatedMaximumBitrate {
             sender_ssrc: self.ssrcs.video,
             bitrate: bitrate as f32,

@@ -1,7 +1,6 @@
 //! RTCP compounds: parsed into what the session acts on, and serialised, with rtc-rtcp's
 //! packet types. The compound is walked here (each sub-packet's header and length
 //! validated) and only the types the session uses are decoded; the rest are skipped.
-#![allow(dead_code)]
 
 use bytes::Bytes;
 use rtc::rtcp::goodbye::Goodbye;

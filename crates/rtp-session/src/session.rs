@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use crate::candidates::{Gathering, Sources};
+use crate::candidates::{Cx, Gathering, Sources};
 use crate::media::{LocalSsrcs, Media};
 use crate::negotiate::{LocalParams, Negotiated, Negotiator};
 use crate::states::States;
@@ -400,8 +400,12 @@ impl WebRtcSession {
     fn regather(&mut self, now: Instant) {
         let mid = self.first_mid();
         self.states.checking = false;
-        self.gathering
-            .restart(now, &mut self.transport, &mut self.states, &mid);
+        let mut cx = Cx {
+            transport: &mut self.transport,
+            states: &mut self.states,
+            mid: &mid,
+        };
+        self.gathering.restart(now, &mut cx);
     }
 
     /// The peer's latest REMB about what we send, in bits per second.
@@ -417,8 +421,7 @@ impl WebRtcSession {
 
     /// Our current SDP, with the candidates gathered so far, if any.
     pub fn local_description(&self) -> Option<String> {
-        self.negotiator
-            .local_description(&self.gathering.announced)
+        self.negotiator.local_description(&self.gathering.announced)
     }
 
     /// The peer's SDP, if any.
@@ -443,8 +446,12 @@ impl WebRtcSession {
         now: Instant,
     ) -> Result<(), SessionError> {
         let mid = self.first_mid();
-        self.gathering
-            .start(sockets, now, &mut self.transport, &mut self.states, &mid);
+        let mut cx = Cx {
+            transport: &mut self.transport,
+            states: &mut self.states,
+            mid: &mid,
+        };
+        self.gathering.start(sockets, now, &mut cx);
         self.pump(now);
         Ok(())
     }
@@ -473,7 +480,11 @@ impl WebRtcSession {
         if self.transport.remote_candidates() >= MAX_REMOTE_CANDIDATES {
             return Err(too_many(&c));
         }
-        if c.candidate.split_ascii_whitespace().nth(4).is_some_and(|a| a.ends_with(".local")) {
+        if c.candidate
+            .split_ascii_whitespace()
+            .nth(4)
+            .is_some_and(|a| a.ends_with(".local"))
+        {
             // An mDNS name: we do not resolve them; the peer's checks still reach us
             // (peer-reflexive), as with browsers that hide their addresses.
             tracing::debug!("mDNS candidate not resolved: {}", c.candidate);
@@ -527,15 +538,12 @@ impl WebRtcSession {
         }
         if !tcp {
             let mid = self.first_mid();
-            if let Some(relayed) = self.gathering.handle(
-                now,
-                local,
-                peer,
-                data,
-                &mut self.transport,
-                &mut self.states,
-                &mid,
-            ) {
+            let mut cx = Cx {
+                transport: &mut self.transport,
+                states: &mut self.states,
+                mid: &mid,
+            };
+            if let Some(relayed) = self.gathering.handle(now, local, peer, data, &mut cx) {
                 for (relayed_local, from, bytes) in relayed {
                     self.demux(now, relayed_local, from, &bytes, false);
                 }
@@ -628,9 +636,12 @@ impl WebRtcSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transport.handle_timeout(now);
         let mid = self.first_mid();
-        let relayed =
-            self.gathering
-                .handle_timeout(now, &mut self.transport, &mut self.states, &mid);
+        let mut cx = Cx {
+            transport: &mut self.transport,
+            states: &mut self.states,
+            mid: &mid,
+        };
+        let relayed = self.gathering.handle_timeout(now, &mut cx);
         for (local, from, bytes) in relayed {
             self.demux(now, local, from, &bytes, false);
         }

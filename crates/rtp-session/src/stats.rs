@@ -75,4 +75,3 @@ pub struct SessionStats {
     /// Datagrams received through the TURN relay.
     pub turn_datagrams_received: u64,
 }
-

@@ -6,7 +6,6 @@
 //! Time enters only as `now: Instant` arguments; NTP wall time is derived from an
 //! `(Instant, SystemTime)` anchor given at construction. Every table is bounded and
 //! nothing a peer sends can make it grow or panic.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -283,10 +282,6 @@ impl RecvStream {
         }
     }
 
-    pub fn ssrc(&self) -> u32 {
-        self.ssrc
-    }
-
     /// The round-trip estimate NACK retries are spaced by (at least 20 ms).
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;
@@ -540,6 +535,7 @@ impl RecvStream {
             .min()
     }
 
+    #[cfg(test)]
     /// Number of sequence numbers currently being asked for.
     pub fn missing_count(&self) -> usize {
         self.missing.len()
@@ -547,11 +543,6 @@ impl RecvStream {
 
     pub fn on_sender_report(&mut self, now: Instant, ntp_time: u64, rtp_time: u32) {
         self.last_sr = Some((now, ntp_time, rtp_time));
-    }
-
-    /// The last sender report: when it arrived, its NTP and RTP times.
-    pub fn last_sender_report(&self) -> Option<(Instant, u64, u32)> {
-        self.last_sr
     }
 
     /// A reception report block for our next RR/SR: fraction lost since the last block,
@@ -694,6 +685,7 @@ impl SendStream {
         self.ssrc
     }
 
+    #[cfg(test)]
     pub fn rtx_ssrc(&self) -> Option<u32> {
         self.rtx.map(|r| r.ssrc)
     }

@@ -279,7 +279,9 @@ impl Transport {
         remote_fingerprint: (String, String),
     ) -> Result<(), SessionError> {
         if self.started {
-            self.agent.set_remote_credentials(remote_ufrag, remote_pwd).map_err(err)?;
+            self.agent
+                .set_remote_credentials(remote_ufrag, remote_pwd)
+                .map_err(err)?;
         } else {
             self.agent
                 .start_connectivity_checks(now, controlling, remote_ufrag, remote_pwd)
@@ -318,9 +320,7 @@ impl Transport {
         let hasher = self.crypto.clone();
         let verify: rtc::dtls::config::VerifyPeerCertificateFn = Arc::new(
             move |certs: &[Vec<u8>], _chains: &[_]| -> Result<(), ShError> {
-                let leaf = certs
-                    .first()
-                    .ok_or(ShError::ErrNoCertificates)?;
+                let leaf = certs.first().ok_or(ShError::ErrNoCertificates)?;
                 let hash = hasher
                     .crypto()
                     .hash(HashAlgorithm::Sha256, leaf)
@@ -423,7 +423,9 @@ impl Transport {
         let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) else {
             return Err(SessionError::WrongState("DTLS is not started".into()));
         };
-        let events = dtls.endpoint.read(now, DTLS_PEER, None, BytesMut::from(data));
+        let events = dtls
+            .endpoint
+            .read(now, DTLS_PEER, None, BytesMut::from(data));
         let events = match events {
             Ok(events) => events,
             Err(e) => {
@@ -541,7 +543,9 @@ impl Transport {
         let srtp = self.srtp.as_mut()?;
         let scratch = match &mut srtp.scratch {
             Some(s) => s,
-            empty => empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?),
+            empty => {
+                empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?)
+            }
         };
         let ok = scratch.decrypt_rtp(data).is_ok();
         // Its per-SSRC state is what the bound is about: start afresh every time.
@@ -629,7 +633,10 @@ impl Transport {
 
     /// With a pair selected and ICE connected, the agent's next run is not before this.
     fn paced_until(&self) -> Option<Instant> {
-        let connected = matches!(self.agent.state(), IceState::Connected | IceState::Completed);
+        let connected = matches!(
+            self.agent.state(),
+            IceState::Connected | IceState::Completed
+        );
         if self.path.is_some() && connected {
             self.ice_ticked.map(|t| t + CONNECTED_ICE_INTERVAL)
         } else {
@@ -723,8 +730,9 @@ impl Transport {
             self.events.push_back(TransportEvent::DtlsConnecting);
             if let Err(e) = dtls.endpoint.connect(now, DTLS_PEER, config, None) {
                 dtls.closed = true;
-                self.events
-                    .push_back(TransportEvent::DtlsFailed(format!("DTLS did not start: {e}")));
+                self.events.push_back(TransportEvent::DtlsFailed(format!(
+                    "DTLS did not start: {e}"
+                )));
             }
         }
     }

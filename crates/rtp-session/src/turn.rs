@@ -143,13 +143,10 @@ impl TurnRelay {
         if peer != self.server || local != self.local {
             return None;
         }
-        if let Err(e) = self.client.handle_read(inbound(
-            now,
-            local,
-            peer,
-            data,
-            TransportProtocol::UDP,
-        )) {
+        if let Err(e) =
+            self.client
+                .handle_read(inbound(now, local, peer, data, TransportProtocol::UDP))
+        {
             tracing::debug!("TURN message refused: {e}");
         }
         Some(self.events(now))
