@@ -118,14 +118,16 @@ fn is_tcp(line: &str) -> bool {
 }
 
 /// Runs one browser peer against `endpoint` (signaling both ways) until it reports;
-/// returns its report and the peer, still sending if `hold`.
+/// returns its report, the peer (still sending if `hold`) and the candidates it
+/// trickled.
 fn drive_peer(
     endpoint: &WebRtcEndpoint,
     codec: &str,
     role: Role,
     tcp_only: bool,
     hold: bool,
-) -> (Value, Peer) {
+) -> (Value, Peer, Vec<String>) {
+    let mut trickled = Vec::new();
     let (peer, stdin, from_peer) = spawn_peer(codec, role, hold);
     {
         let stdin = stdin.clone();
@@ -170,6 +172,7 @@ fn drive_peer(
                 if candidate.is_empty() || (tcp_only && !is_tcp(candidate)) {
                     continue;
                 }
+                trickled.push(candidate.to_owned());
                 endpoint
                     .add_ice_candidate(IceCandidate {
                         candidate: candidate.to_owned(),
@@ -182,7 +185,7 @@ fn drive_peer(
             _ => eprintln!("{codec}: unexpected message {msg}"),
         }
     };
-    (result, peer)
+    (result, peer, trickled)
 }
 
 /// The loopback with an optional `max_video_recv_bandwidth` (kbps), and optionally
@@ -198,7 +201,7 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
     let endpoint = builder.build().unwrap();
     endpoint.connect(&endpoint).unwrap();
     let events = endpoint.events().unwrap();
-    let (result, peer) = drive_peer(&endpoint, codec, role, tcp_only, false);
+    let (result, peer, trickled) = drive_peer(&endpoint, codec, role, tcp_only, false);
     peer.finish();
 
     println!(
@@ -248,6 +251,43 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
     assert!(has(
         &|e| matches!(e, Event::MediaStateChanged(m) if m.new_state == MediaState::Connected)
     ));
+    // Issue 13: the selected pair names our candidate exactly as IceCandidateFound
+    // announced it, and the browser's as it trickled it (or, learned from its checks
+    // first, a peer-reflexive candidate with a real priority).
+    let found: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::IceCandidateFound(c) => Some(c.candidate.candidate.clone()),
+            _ => None,
+        })
+        .collect();
+    let last_pair = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::NewCandidatePairSelected(p) => Some(p.candidate_pair.clone()),
+            _ => None,
+        })
+        .last()
+        .expect("a pair was selected");
+    assert!(
+        found.contains(&last_pair.local_candidate),
+        "{codec}: local {} not among {found:?}",
+        last_pair.local_candidate
+    );
+    let remote = &last_pair.remote_candidate;
+    let prflx_priority = remote
+        .split_ascii_whitespace()
+        .nth(3)
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|_| remote.contains(" typ prflx"));
+    assert!(
+        trickled.contains(remote) || prflx_priority.is_some_and(|p| p > 0),
+        "{codec}: remote {remote} neither trickled ({trickled:?}) nor a prflx with a priority"
+    );
+    println!(
+        "{codec}: selected pair {} <-> {remote}",
+        last_pair.local_candidate
+    );
     if tcp_only {
         let pair = seen.iter().find_map(|e| match e {
             Event::NewCandidatePairSelected(p) => Some(p.candidate_pair.clone()),
@@ -325,8 +365,8 @@ fn chromium_vp8_and_h264_peers_see_each_other_through_transcoding() {
         std::thread::spawn(move || drive_peer(&b, "H264", Role::BrowserOffers, false, true))
     };
     // Both browsers stay up until both have reported: each is the other's camera.
-    let (result_a, browser_a) = drive_peer(&a, "VP8", Role::BrowserOffers, false, true);
-    let (result_b, browser_b) = peer_b.join().expect("peer B");
+    let (result_a, browser_a, _) = drive_peer(&a, "VP8", Role::BrowserOffers, false, true);
+    let (result_b, browser_b, _) = peer_b.join().expect("peer B");
     browser_a.finish();
     browser_b.finish();
     println!("A (VP8) got {result_a}\nB (H264) got {result_b}");

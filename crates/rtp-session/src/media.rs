@@ -31,6 +31,9 @@ const VIDEO_HISTORY: usize = 256;
 const AUDIO_HISTORY: usize = 0;
 /// How often reports go out (RFC 3550 allows more; libwebrtc sends video RTCP ~1/s).
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// Packets of unsignalled SSRCs tried per second: each try builds a throwaway SRTP
+/// context, so a flood of random SSRCs costs at most this many key setups a second.
+const UNSIGNALLED_TRIES_PER_SECOND: u32 = 200;
 /// Receivers (SSRCs, RTX included) one session keeps: the signalled ones plus
 /// `MAX_UNSIGNALLED_SSRCS`.
 const MAX_RECEIVERS: usize = 32;
@@ -95,6 +98,8 @@ pub(crate) struct Media {
     receivers: Vec<Receiver>,
     rtx: Vec<Rtx>,
     unsignalled: usize,
+    /// Tries of unsignalled SSRCs in the current second (see UNSIGNALLED_TRIES_PER_SECOND).
+    tries: (Instant, u32),
     pub(crate) out: VecDeque<MediaPacket>,
     next_report: Option<Instant>,
     pub(crate) remote_remb: Option<u32>,
@@ -132,6 +137,7 @@ impl Media {
             receivers: Vec::new(),
             rtx: Vec::new(),
             unsignalled: 0,
+            tries: (now, 0),
             out: VecDeque::new(),
             next_report: None,
             remote_remb: None,
@@ -304,7 +310,12 @@ impl Media {
     ) {
         let section = self.section_of(data, header);
         let room = self.unsignalled < MAX_UNSIGNALLED_SSRCS && self.receivers.len() < MAX_RECEIVERS;
-        let (Some((index, rtx)), true) = (section, room) else {
+        if now.saturating_duration_since(self.tries.0) >= Duration::from_secs(1) {
+            self.tries = (now, 0);
+        }
+        self.tries.1 += 1;
+        let budget = self.tries.1 <= UNSIGNALLED_TRIES_PER_SECOND;
+        let (Some((index, rtx)), true, true) = (section, room, budget) else {
             self.drops.srtp += 1;
             return;
         };

@@ -19,7 +19,7 @@ use rtc::dtls::endpoint::{Endpoint, EndpointEvent};
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
 use rtc::ice::agent::agent_config::AgentConfig;
 use rtc::ice::agent::{Agent, Event as IceEvent};
-use rtc::ice::candidate::{unmarshal_candidate, Candidate};
+use rtc::ice::candidate::{unmarshal_candidate, Candidate, CandidateType};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::state::ConnectionState as IceState;
 use rtc::sansio::Protocol;
@@ -121,11 +121,15 @@ fn crypto() -> Result<Arc<dyn RTCCryptoProvider>, SessionError> {
 }
 
 /// Where media goes: the selected pair.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Path {
     local: SocketAddr,
     remote: SocketAddr,
     tcp: bool,
+    /// Our candidate's line, as announced.
+    local_line: String,
+    /// The peer's candidate was peer-reflexive (learned from its checks) when selected.
+    remote_prflx: bool,
 }
 
 /// The DTLS side: the endpoint until the handshake is done, then the SRTP contexts.
@@ -170,6 +174,9 @@ pub(crate) struct Transport {
     /// When the agent's timers last ran: connected, they run at most every
     /// `CONNECTED_ICE_INTERVAL` (see there).
     ice_ticked: Option<Instant>,
+    /// The peer's candidates as it signalled them, by address: the selected pair names
+    /// them in those words, not re-serialised (extensions such as `generation` kept).
+    remote_lines: Vec<(SocketAddr, String)>,
 }
 
 /// rtc-ice's agent asks to run every 200 ms whatever its state (its interval only goes
@@ -230,6 +237,7 @@ impl Transport {
             started: false,
             closed: false,
             ice_ticked: None,
+            remote_lines: Vec::new(),
         })
     }
 
@@ -263,7 +271,23 @@ impl Transport {
         let body = body.strip_prefix("a=").unwrap_or(body);
         let body = body.strip_prefix("candidate:").unwrap_or(body);
         let candidate = unmarshal_candidate(body).map_err(err)?;
+        let addr = candidate.addr();
         self.agent.add_remote_candidate(candidate).map_err(err)?;
+        let line = format!("candidate:{body}");
+        if let Some(path) = self
+            .path
+            .as_mut()
+            .filter(|p| p.remote_prflx && p.remote == addr)
+        {
+            // The pair in use was learned from the peer's checks before this trickle
+            // arrived: it is this candidate, named now as the peer named it.
+            path.remote_prflx = false;
+            self.events.push_back(TransportEvent::PairSelected {
+                local: path.local_line.clone(),
+                remote: line.clone(),
+            });
+        }
+        self.remote_lines.push((addr, line));
         Ok(())
     }
 
@@ -302,6 +326,7 @@ impl Transport {
             .restart(now, String::new(), String::new(), false)
             .map_err(err)?;
         self.started = false;
+        self.remote_lines.clear();
         Ok(())
     }
 
@@ -565,7 +590,7 @@ impl Transport {
     /// Encrypts and queues an RTP packet for the selected pair. False when there is no
     /// pair or no keys yet, or the packet does not parse.
     pub(crate) fn send_rtp(&mut self, plain: &[u8]) -> bool {
-        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path) else {
+        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
             return false;
         };
         match srtp.local.encrypt_rtp(plain) {
@@ -582,7 +607,7 @@ impl Transport {
 
     /// Encrypts and queues an RTCP compound for the selected pair.
     pub(crate) fn send_rtcp(&mut self, plain: &[u8]) -> bool {
-        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path) else {
+        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
             return false;
         };
         match srtp.local.encrypt_rtcp(plain) {
@@ -697,21 +722,29 @@ impl Transport {
                     self.events.extend(e);
                 }
                 IceEvent::SelectedCandidatePairChange(local, remote) => {
+                    let remote_line = self
+                        .remote_lines
+                        .iter()
+                        .find(|(a, _)| *a == remote.addr())
+                        .map_or_else(|| candidate_line(&remote), |(_, l)| l.clone());
+                    let local_line = candidate_line(&local);
                     self.path = Some(Path {
                         local: local.base_addr(),
                         remote: remote.addr(),
                         tcp: local.network_type().is_tcp(),
+                        local_line: local_line.clone(),
+                        remote_prflx: remote.candidate_type() == CandidateType::PeerReflexive,
                     });
                     self.events.push_back(TransportEvent::PairSelected {
-                        local: candidate_line(&local),
-                        remote: candidate_line(&remote),
+                        local: local_line,
+                        remote: remote_line,
                     });
                     self.connect_dtls(now);
                 }
                 _ => {}
             }
         }
-        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path) {
+        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
             while let Some(m) = dtls.endpoint.poll_transmit() {
                 self.transmits.push_back(transmit(path, m.message));
             }
@@ -749,7 +782,7 @@ impl Transport {
             }
             dtls.closed = true;
         }
-        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path) {
+        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
             while let Some(m) = dtls.endpoint.poll_transmit() {
                 self.transmits.push_back(transmit(path, m.message));
             }
@@ -760,7 +793,7 @@ impl Transport {
     }
 }
 
-fn transmit(path: Path, data: BytesMut) -> Transmit {
+fn transmit(path: &Path, data: BytesMut) -> Transmit {
     Transmit {
         local: path.local,
         peer: path.remote,

@@ -216,6 +216,32 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
             IceComponentState::Ready
         ]
     );
+    // The selected pair names the candidates exactly as they were announced: ours as
+    // B's IceCandidateFound said, the peer's as A trickled it (full 32-bit priority).
+    let found = |p: &Peer| -> Vec<String> {
+        p.events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::IceCandidateFound(c) => Some(c.candidate.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let pairs: Vec<_> = b
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::NewCandidatePairSelected(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let last = pairs.last().expect("a pair was selected");
+    assert!(found(&b).contains(&last.local_candidate), "{last:?}");
+    assert!(
+        found(&a).contains(&last.remote_candidate),
+        "{last:?} {:?}",
+        found(&a)
+    );
     let pos = |p: &dyn Fn(&SessionEvent) -> bool| b.events.iter().position(p).unwrap();
     let selected = pos(&|e| matches!(e, SessionEvent::NewCandidatePairSelected(_)));
     let connected = pos(&|e| {
@@ -809,4 +835,61 @@ fn an_idle_connected_session_wakes_about_once_a_second_and_stays_connected() {
         b.session.poll_media().is_some(),
         "media resumed in the same instant"
     );
+}
+
+/// Issue 10, item 2: SRTP with random SSRCs from the peer's own address (it passed ICE)
+/// and from a stranger's port. Nothing authenticates, so nothing is admitted: no stream
+/// appears in the statistics, every packet is counted, and media still flows.
+#[test]
+fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    let stranger = SocketAddr::from(([127, 0, 0, 1], 10_001));
+    let before = b.session.discards();
+    let mut x: u32 = 0x1234_5678;
+    for i in 0..20_000u32 {
+        // xorshift: a different SSRC, sequence and payload type each time.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let mut packet = vec![0u8; 120];
+        packet[0] = 0x80;
+        packet[1] = [96u8, 111, 97, 0][(x % 4) as usize];
+        packet[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+        packet[8..12].copy_from_slice(&x.to_be_bytes());
+        packet[12..16].copy_from_slice(&x.rotate_left(7).to_be_bytes());
+        let from = if i % 2 == 0 { a.addr } else { stranger };
+        b.session.handle_datagram(now, b.addr, from, &packet);
+    }
+    let after = b.session.discards();
+    assert_eq!(after.srtp - before.srtp, 10_000, "{after:?}");
+    assert_eq!(
+        after.unknown_source - before.unknown_source,
+        10_000,
+        "{after:?}"
+    );
+    assert!(
+        b.session.stats(now).inbound.len() <= 2,
+        "{:?}",
+        b.session.stats(now).inbound
+    );
+    // The real stream is unharmed.
+    for seq in 0..5u16 {
+        a.session
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                &vp8_packet(1000 + seq, 7),
+            )
+            .unwrap();
+    }
+    run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_millis(100),
+        |_, _| false,
+    );
+    assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 5);
 }
