@@ -197,9 +197,14 @@ fn protocol(tcp: bool) -> TransportProtocol {
     }
 }
 
-/// `candidate:...` as signalled.
+/// `candidate:...` as signalled. rtc-ice writes ` raddr  rport 0` for a peer-reflexive
+/// candidate learned from a check (it has no related address): left out.
 pub(crate) fn candidate_line(c: &Candidate) -> String {
-    format!("candidate:{}", c.marshal())
+    let line = format!("candidate:{}", c.marshal());
+    match line.strip_suffix(" raddr  rport 0") {
+        Some(trimmed) => trimmed.to_owned(),
+        None => line,
+    }
 }
 
 impl Transport {
