@@ -29,8 +29,13 @@ use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 const VIDEO_HISTORY: usize = 256;
 /// Audio is not retransmitted (no NACK negotiated for it): no history.
 const AUDIO_HISTORY: usize = 0;
-/// How often reports go out (RFC 3550 allows more; libwebrtc sends video RTCP ~1/s).
+/// How often reports go out while media flows (libwebrtc sends video RTCP ~1/s).
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often when no RTP went either way for `IDLE_AFTER`: RFC 3550's 5 s minimum. It
+/// keeps the peer's MediaState (15 s timeout) up; most of an idle session's cost is
+/// the datagrams it sends.
+const IDLE_REPORT_INTERVAL: Duration = Duration::from_secs(5);
+const IDLE_AFTER: Duration = Duration::from_secs(2);
 /// Packets of unsignalled SSRCs tried per second: each try builds a throwaway SRTP
 /// context, so a flood of random SSRCs costs at most this many key setups a second.
 const UNSIGNALLED_TRIES_PER_SECOND: u32 = 200;
@@ -102,6 +107,8 @@ pub(crate) struct Media {
     tries: (Instant, u32),
     pub(crate) out: VecDeque<MediaPacket>,
     next_report: Option<Instant>,
+    /// When RTP last went either way.
+    last_rtp: Option<Instant>,
     pub(crate) remote_remb: Option<u32>,
     /// RTP packets accepted so far, and when the last REMB went out.
     pub(crate) rtp_received: u64,
@@ -140,6 +147,7 @@ impl Media {
             tries: (now, 0),
             out: VecDeque::new(),
             next_report: None,
+            last_rtp: None,
             remote_remb: None,
             rtp_received: 0,
             rtp_at_last_remb: 0,
@@ -452,6 +460,7 @@ impl Media {
         let kind = receiver.kind;
         let first = !std::mem::replace(&mut receiver.started, true);
         self.rtp_received += 1;
+        self.media_active(now);
         let payload = h.payload(&packet);
         let keyframe = is_keyframe(codec, payload);
         self.out.push_back(MediaPacket {
@@ -630,7 +639,16 @@ impl Media {
             ));
         }
         sender.stream.on_sent(now, packet, &header);
+        self.media_active(now);
         Ok(())
+    }
+
+    /// RTP went one way or the other: after an idle spell, reports at the media rate.
+    fn media_active(&mut self, now: Instant) {
+        self.last_rtp = Some(now);
+        if self.next_report.is_some_and(|t| t > now + REPORT_INTERVAL) {
+            self.next_report = Some(now + REPORT_INTERVAL);
+        }
     }
 
     /// Asks the peer for a keyframe of what it sends us of `kind` (PLI).
@@ -681,7 +699,13 @@ impl Media {
     pub(crate) fn handle_timeout(&mut self, now: Instant, transport: &mut Transport) {
         self.send_nacks(now, transport);
         if self.next_report.is_some_and(|t| t <= now) && transport.is_secure() {
-            self.next_report = Some(now + REPORT_INTERVAL);
+            let active = self.last_rtp.is_some_and(|t| now < t + IDLE_AFTER);
+            let interval = if active {
+                REPORT_INTERVAL
+            } else {
+                IDLE_REPORT_INTERVAL
+            };
+            self.next_report = Some(now + interval);
             self.send_reports(now, transport);
         }
     }

@@ -594,9 +594,12 @@ impl RecvStream {
 const MAX_RESEND_PER_NACK: usize = 64;
 /// A sequence number is resent at most once in this window.
 const RESEND_SUPPRESS: Duration = Duration::from_millis(10);
-/// Packets older than this are not resent (guards against a sequence jump matching
-/// a stale slot).
-const HISTORY_MAX_AGE: Duration = Duration::from_secs(3);
+/// How long a sent packet is kept for retransmission: the NACK generator on the other
+/// side gives up after about a second too (ours does), and a later resend would arrive
+/// after the receiver's jitter buffer stopped waiting.
+const HISTORY_RETAIN: Duration = Duration::from_secs(1);
+/// Slots `expire` looks at per packet sent: more than one, so it catches up after gaps.
+const EXPIRE_PER_SEND: usize = 4;
 
 #[derive(Debug)]
 struct Sent {
@@ -647,6 +650,9 @@ pub(crate) struct SendStream {
     /// 16-bit wrap).
     history: Vec<Option<Sent>>,
     mask: usize,
+    /// The oldest sequence number that may still hold a packet: packets past
+    /// `HISTORY_RETAIN` are dropped from here as new ones are sent.
+    oldest: Option<u16>,
     anchor: (Instant, SystemTime),
     last_sent: Option<(Instant, u32)>,
     stats: SendStats,
@@ -675,6 +681,7 @@ impl SendStream {
             }),
             history: ring,
             mask: size - 1,
+            oldest: None,
             anchor,
             last_sent: None,
             stats: SendStats::default(),
@@ -703,6 +710,7 @@ impl SendStream {
         {
             return;
         }
+        self.expire(now, header.sequence);
         let slot = &mut self.history[usize::from(header.sequence) & self.mask];
         *slot = Some(Sent {
             seq: header.sequence,
@@ -712,6 +720,31 @@ impl SendStream {
             sent_at: now,
             resent_at: None,
         });
+    }
+
+    /// Frees packets older than `HISTORY_RETAIN`, a few per call from the oldest on, so
+    /// a stream's history holds about a second of packets whatever its rate (at
+    /// 100 packets/s, ~100 of the ring's 256 slots).
+    fn expire(&mut self, now: Instant, newest: u16) {
+        let mut oldest = self.oldest.unwrap_or(newest);
+        for _ in 0..EXPIRE_PER_SEND {
+            if oldest == newest {
+                break;
+            }
+            let slot = &mut self.history[usize::from(oldest) & self.mask];
+            match slot {
+                Some(sent) if sent.seq == oldest => {
+                    if now < sent.sent_at + HISTORY_RETAIN {
+                        break;
+                    }
+                    *slot = None;
+                }
+                // Empty, or already reused by a newer packet: nothing of `oldest` left.
+                _ => {}
+            }
+            oldest = oldest.wrapping_add(1);
+        }
+        self.oldest = Some(oldest);
     }
 
     /// The peer NACKed these sequence numbers: push the packets to resend into `out`
@@ -735,8 +768,7 @@ impl SendStream {
                     self.stats.nack_unknown += 1;
                     continue;
                 };
-                if sent.seq != seq || now.saturating_duration_since(sent.sent_at) > HISTORY_MAX_AGE
-                {
+                if sent.seq != seq || now.saturating_duration_since(sent.sent_at) > HISTORY_RETAIN {
                     self.stats.nack_unknown += 1;
                     continue;
                 }
