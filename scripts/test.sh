@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 ensure_rust_toolchain
 # libvpx and cmake for the codecs (opus builds its bundled libopus with cmake); a real
-# TURN server for the relay tests; valgrind for the C ABI programs.
-apt_ensure libvpx-dev cmake coturn valgrind
+# TURN server for the relay tests; valgrind for the C ABI programs; nftables for the
+# loss tests (this kernel has no sch_netem).
+apt_ensure libvpx-dev cmake coturn valgrind nftables
 
 step "cargo fmt --check"
 cargo fmt --all --check

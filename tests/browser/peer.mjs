@@ -15,6 +15,9 @@
 //      {"type":"candidate","candidate","sdpMid","sdpMLineIndex"}
 //
 // PEER_HOLD=1: after the result, keep the call up until stdin closes or {"type":"close"}.
+// PEER_DURATION_MS=N: report after N ms of call (from the offer) instead of at
+// minFrames (ok if minFrames were decoded by then), with the video receiver's freezes
+// and loss and the video sender's NACKs and retransmissions (loss tests).
 //
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
 
@@ -29,8 +32,9 @@ const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
 // With PEER_HOLD=1 the browser keeps sending after its result until the test closes
 // stdin: in a two-peer pipeline the other peer is still watching this one's camera.
 const HOLD = process.env.PEER_HOLD === '1';
+const DURATION_MS = Number(process.env.PEER_DURATION_MS || 0);
 let stdinClosed = false;
-startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + 15_000, 'browser peer');
+startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + DURATION_MS + 15_000, 'browser peer');
 
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const log = (...a) => console.error('[peer]', ...a);
@@ -97,6 +101,11 @@ async function stats() {
     const codec = r.codecId && s.get(r.codecId);
     if (r.kind === 'video') {
       out.framesDecoded = r.framesDecoded || 0;
+      out.freezeCount = r.freezeCount || 0;
+      out.totalFreezesDuration = r.totalFreezesDuration || 0;
+      out.videoPacketsReceived = r.packetsReceived || 0;
+      out.videoPacketsLost = r.packetsLost || 0;
+      out.videoNacksSent = r.nackCount || 0;
       out.videoCodec = codec && codec.mimeType;
       out.frameWidth = r.frameWidth;
     } else if (r.kind === 'audio') {
@@ -106,7 +115,12 @@ async function stats() {
     }
   }
   for (const r of s.values()) {
-    if (r.type === 'outbound-rtp' && r.kind === 'video') out.targetBitrate = r.targetBitrate;
+    if (r.type === 'outbound-rtp' && r.kind === 'video') {
+      out.targetBitrate = r.targetBitrate;
+      out.videoPacketsSent = r.packetsSent || 0;
+      out.videoRetransmittedPacketsSent = r.retransmittedPacketsSent || 0;
+      out.videoNacksReceived = r.nackCount || 0;
+    }
     if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.availableOutgoingBitrate = r.availableOutgoingBitrate;
   }
   out.connectionState = window.__pc.connectionState;
@@ -141,7 +155,7 @@ try {
     send({ type: 'offer', sdp: offer });
   }
 
-  const deadline = performance.now() + BUDGET_MS;
+  const deadline = performance.now() + Math.max(BUDGET_MS, DURATION_MS + 15_000);
   let sentCands = 0;
   let firstFrameMs = null;
   let last = null;
@@ -159,7 +173,8 @@ try {
     sentCands += cands.length;
     last = await evaluate(page, stats, null, 5_000, 'getStats');
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
-    if (last.framesDecoded >= MIN_FRAMES && last.audioPackets > 0) {
+    const done = DURATION_MS > 0 ? last.t >= DURATION_MS : last.framesDecoded >= MIN_FRAMES;
+    if (done && last.framesDecoded >= MIN_FRAMES && last.audioPackets > 0) {
       result = { type: 'result', ok: true, ...last, msToFirstFrame: firstFrameMs, msToMinFrames: last.t };
       break;
     }

@@ -1181,12 +1181,20 @@ fn history_frees_packets_older_than_a_second() {
     let mut s = SendStream::new(1, 90000, None, 256, anchor(t0));
     // 100 packets/s for 3 s: only about the last second stays.
     for i in 0..300u16 {
-        send(&mut s, t0 + Duration::from_millis(u64::from(i) * 10), simple(i, 0, 1, b"x"));
+        send(
+            &mut s,
+            t0 + Duration::from_millis(u64::from(i) * 10),
+            simple(i, 0, 1, b"x"),
+        );
     }
     let held = s.history.iter().filter(|slot| slot.is_some()).count();
     assert!((99..=110).contains(&held), "{held} packets held");
     let now = t0 + Duration::from_millis(2990);
     let mut out = Vec::new();
     s.on_nack(now, &nack_of(1, &[295, 150]), &mut out);
-    assert_eq!(out.len(), 1, "a recent one is resent, a 1.4 s old one is gone");
+    assert_eq!(
+        out.len(),
+        1,
+        "a recent one is resent, a 1.4 s old one is gone"
+    );
 }
