@@ -281,11 +281,11 @@ fn loopback_with(codec: &str, role: Role, max_kbps: Option<u32>, tcp_only: bool)
         .collect();
     let last_pair = seen
         .iter()
-        .filter_map(|e| match e {
+        .rev()
+        .find_map(|e| match e {
             Event::NewCandidatePairSelected(p) => Some(p.candidate_pair.clone()),
             _ => None,
         })
-        .last()
         .expect("a pair was selected");
     assert!(
         found.contains(&last_pair.local_candidate),
