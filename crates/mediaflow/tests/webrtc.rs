@@ -257,6 +257,36 @@ fn bad_sdp_and_candidates_are_typed_errors() {
     pipeline.release().unwrap();
 }
 
+/// Issue 10, items 3-5, through the public API: tokens an answer would echo are
+/// validated, sizes are bounded, and H.264 is matched by profile, not by string.
+#[test]
+fn offers_are_validated_bounded_and_h264_matched_by_profile() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let offerer = endpoint(&pipeline);
+    let offer = offerer.generate_offer().unwrap();
+    let invalid = |sdp: &str| match endpoint(&pipeline).process_offer(sdp) {
+        Err(Error::InvalidSdp(reason)) => reason,
+        other => panic!("accepted or wrong error: {other:?}"),
+    };
+    // A bare CR smuggling an attribute, a mid with a space, NUL in an fmtp, two equal mids.
+    invalid(&offer.replacen("a=mid:0", "a=mid:0\ra=INJECTED:1", 1));
+    invalid(&offer.replacen("a=mid:0", "a=mid:0 1", 1));
+    invalid(&offer.replacen("a=fmtp:111 ", "a=fmtp:111 \u{0}\u{1}", 1));
+    invalid(&offer.replacen("a=mid:1", "a=mid:0", 1));
+    // 50 MB is refused on its size, before any parsing.
+    let huge = format!("{offer}{}", "a=x-filler:0123456789\r\n".repeat(2_200_000));
+    let reason = invalid(&huge);
+    assert!(reason.contains("MAX_SDP_BYTES"), "{reason}");
+    // A Constrained Baseline spelled 42c01e (not one of our four strings) is accepted,
+    // answered with the offer's profile at our level.
+    let h264_only = offer
+        .replace("VP8/90000", "x-vp7/90000")
+        .replace("profile-level-id=42e01f", "profile-level-id=42c01e");
+    let answer = endpoint(&pipeline).process_offer(&h264_only).unwrap();
+    assert!(answer.contains("profile-level-id=42c01f"), "{answer}");
+    pipeline.release().unwrap();
+}
+
 #[test]
 fn a_dtls_fingerprint_mismatch_fails_the_connection_with_an_error_event() {
     let pipeline = MediaPipeline::new().unwrap();
