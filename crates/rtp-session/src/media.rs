@@ -83,12 +83,21 @@ pub(crate) struct LocalSsrcs {
     pub(crate) video_rtx: u32,
 }
 
-/// Counters of media refused.
+/// Counters of media refused, by reason.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct MediaDrops {
-    /// SRTP that yielded no media: failed authentication, replay, unknown SSRC past
-    /// the bound, padding only.
-    pub(crate) srtp: u64,
+    /// SRTP that did not authenticate (bad tag, wrong key) or was replayed.
+    pub(crate) auth: u64,
+    /// SRTP of an SSRC neither signalled nor admitted (past the bound, no section).
+    pub(crate) unknown_ssrc: u64,
+    /// Of a payload type the section did not negotiate.
+    pub(crate) unknown_payload_type: u64,
+    /// Already received.
+    pub(crate) duplicate: u64,
+    /// Padding only: a sender's bandwidth probe.
+    pub(crate) padding: u64,
+    /// Not a well-formed RTP packet.
+    pub(crate) malformed: u64,
     /// SRTCP that did not authenticate or parse.
     pub(crate) rtcp: u64,
 }
@@ -279,12 +288,12 @@ impl Media {
         states: &mut States,
     ) {
         let Some(header) = RtpHeader::parse(data) else {
-            self.drops.srtp += 1;
+            self.drops.malformed += 1;
             return;
         };
         if let Some(i) = self.receiver(header.ssrc) {
             let Some(plain) = transport.decrypt_rtp(data) else {
-                self.drops.srtp += 1;
+                self.drops.auth += 1;
                 return;
             };
             self.on_media(now, i, plain.freeze(), transport, states);
@@ -297,7 +306,7 @@ impl Media {
             .map(|r| r.primary)
         {
             let Some(plain) = transport.decrypt_rtp(data) else {
-                self.drops.srtp += 1;
+                self.drops.auth += 1;
                 return;
             };
             self.on_rtx(now, primary, &plain, transport, states);
@@ -324,11 +333,11 @@ impl Media {
         self.tries.1 += 1;
         let budget = self.tries.1 <= UNSIGNALLED_TRIES_PER_SECOND;
         let (Some((index, rtx)), true, true) = (section, room, budget) else {
-            self.drops.srtp += 1;
+            self.drops.unknown_ssrc += 1;
             return;
         };
         let Some(plain) = transport.decrypt_unsignalled_rtp(data) else {
-            self.drops.srtp += 1;
+            self.drops.auth += 1;
             return;
         };
         self.unsignalled += 1;
@@ -346,7 +355,7 @@ impl Media {
                 });
                 self.on_rtx(now, primary, &plain, transport, states);
             } else {
-                self.drops.srtp += 1;
+                self.drops.unknown_ssrc += 1;
             }
             return;
         }
@@ -373,17 +382,17 @@ impl Media {
         states: &mut States,
     ) {
         let Some(h) = RtpHeader::parse(plain) else {
-            self.drops.srtp += 1;
+            self.drops.malformed += 1;
             return;
         };
         let Some(i) = self.receiver(primary) else {
-            self.drops.srtp += 1;
+            self.drops.unknown_ssrc += 1;
             return;
         };
         let payload = h.payload(plain);
         if payload.len() < 2 {
             // Padding-only RTX: a bandwidth probe.
-            self.drops.srtp += 1;
+            self.drops.padding += 1;
             return;
         }
         let section = &self.sections[self.receivers[i].section];
@@ -393,7 +402,7 @@ impl Media {
             .find(|c| c.rtx_payload_type == Some(h.payload_type))
             .map(|c| c.payload_type)
         else {
-            self.drops.srtp += 1;
+            self.drops.unknown_payload_type += 1;
             return;
         };
         let osn = u16::from_be_bytes([payload[0], payload[1]]);
@@ -430,7 +439,7 @@ impl Media {
         states: &mut States,
     ) {
         let Some(h) = RtpHeader::parse(&packet) else {
-            self.drops.srtp += 1;
+            self.drops.malformed += 1;
             return;
         };
         let receiver = &mut self.receivers[i];
@@ -443,7 +452,11 @@ impl Media {
         }
         if !fresh || h.payload_len == 0 {
             // A duplicate, or padding only (a bandwidth probe).
-            self.drops.srtp += 1;
+            if fresh {
+                self.drops.padding += 1;
+            } else {
+                self.drops.duplicate += 1;
+            }
             return;
         }
         let receiver = &mut self.receivers[i];
@@ -454,7 +467,7 @@ impl Media {
             .find(|c| c.payload_type == h.payload_type)
             .map(|c| c.name)
         else {
-            self.drops.srtp += 1;
+            self.drops.unknown_payload_type += 1;
             return;
         };
         let kind = receiver.kind;

@@ -193,10 +193,12 @@ pub enum SessionEvent {
     Failed(String),
 }
 
-/// Counters of input the session refused.
+/// Counters of input the session refused, by reason. Every datagram a session drops
+/// is in exactly one of them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Discards {
-    /// Datagrams of no protocol of ours (not STUN, DTLS, TURN or RTP/RTCP).
+    /// Datagrams of no protocol of ours (not STUN, DTLS, TURN or RTP/RTCP by their
+    /// first byte, or too short for one).
     pub datagrams: u64,
     /// STUN messages ICE refused (bad integrity, unknown ufrag, not for us).
     pub stun: u64,
@@ -204,10 +206,21 @@ pub struct Discards {
     pub dtls: u64,
     /// DTLS or SRTP from an address ICE has not validated.
     pub unknown_source: u64,
-    /// SRTP packets that yielded no media: bad authentication tag, replayed, for a
-    /// stream the session does not know (past the bound on unsignalled SSRCs),
-    /// duplicates, or padding-only (bandwidth probes).
+    /// SRTP packets that yielded no media, all reasons: the sum of the six below.
     pub srtp: u64,
+    /// SRTP that did not authenticate or was replayed.
+    pub srtp_auth: u64,
+    /// SRTP of an SSRC neither signalled nor admitted (past the bound on unsignalled
+    /// SSRCs or their rate, or belonging to no section).
+    pub srtp_unknown_ssrc: u64,
+    /// RTP of a payload type the peer did not negotiate.
+    pub rtp_unknown_payload_type: u64,
+    /// RTP already received (a duplicate or a late retransmission).
+    pub rtp_duplicate: u64,
+    /// Padding-only RTP (a sender's bandwidth probe).
+    pub rtp_padding: u64,
+    /// Not a well-formed RTP packet.
+    pub rtp_malformed: u64,
     /// SRTCP that did not authenticate or parse.
     pub rtcp: u64,
     /// Media packets handed to `send_rtp` that could not be sent.
@@ -751,9 +764,21 @@ impl WebRtcSession {
 
     /// What the session refused so far.
     pub fn discards(&self) -> Discards {
+        let m = self.media.drops;
         let mut d = self.discards;
-        d.srtp = self.media.drops.srtp;
-        d.rtcp = self.media.drops.rtcp;
+        d.srtp_auth = m.auth;
+        d.srtp_unknown_ssrc = m.unknown_ssrc;
+        d.rtp_unknown_payload_type = m.unknown_payload_type;
+        d.rtp_duplicate = m.duplicate;
+        d.rtp_padding = m.padding;
+        d.rtp_malformed = m.malformed;
+        d.srtp = m.auth
+            + m.unknown_ssrc
+            + m.unknown_payload_type
+            + m.duplicate
+            + m.padding
+            + m.malformed;
+        d.rtcp = m.rtcp;
         d
     }
 
@@ -799,6 +824,7 @@ impl WebRtcSession {
             remote_estimated_bitrate: self.media.remote_remb,
             srtp_cipher: self.transport.srtp_cipher().map(str::to_owned),
             media_not_sent: d.outgoing_media,
+            discarded: d,
             turn_datagrams_sent: self.gathering.turn.as_ref().map_or(0, |t| t.relayed_out),
             turn_datagrams_received: self.gathering.turn.as_ref().map_or(0, |t| t.relayed_in),
         }

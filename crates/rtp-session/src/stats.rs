@@ -74,4 +74,6 @@ pub struct SessionStats {
     pub turn_datagrams_sent: u64,
     /// Datagrams received through the TURN relay.
     pub turn_datagrams_received: u64,
+    /// Every datagram refused, by reason (the totals above are sums of these).
+    pub discarded: crate::Discards,
 }
