@@ -201,8 +201,9 @@ typedef void (*mf_event_callback)(const struct mf_event *event, void *user_data)
 extern "C" {
 #endif // __cplusplus
 
-// A short static text naming `result`. Never NULL; not to be freed.
-const char *mf_result_message(enum mf_result result);
+// A short static text naming `result` (an `mf_result` value; any other integer gets
+// "unknown result code"). Never NULL; not to be freed.
+const char *mf_result_message(int32_t result);
 
 // The detail of the last error on the calling thread, copied into `buf` (NUL-terminated,
 // truncated to `len`). Returns the full length without the NUL.
@@ -257,7 +258,7 @@ enum mf_result mf_app_source_new(const struct mf_pipeline *pipeline, struct mf_e
 // the payload's codec by SDP mime type (`"video/VP8"`, ...) or is NULL for raw data;
 // a WebRtcEndpoint sends RTP packets of a codec it negotiated.
 enum mf_result mf_app_source_push(const struct mf_element *source,
-                                  enum mf_media_type media,
+                                  uint32_t media,
                                   const char *codec,
                                   const uint8_t *data,
                                   size_t len,
@@ -306,16 +307,18 @@ enum mf_result mf_element_add_tag(const struct mf_element *element,
 // Whether the element's events carry its tags (Kurento's sendTagsInEvents).
 enum mf_result mf_element_set_send_tags_in_events(const struct mf_element *element, bool send);
 
-// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`. A sink
-// pad has one source: a previous one is disconnected.
+// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`
+// (`media` is an `mf_media_type` value; others give `MF_RESULT_INVALID_ARGUMENT`). A
+// sink pad has one source: a previous one is disconnected.
 enum mf_result mf_element_connect(const struct mf_element *source,
                                   const struct mf_element *sink,
-                                  enum mf_media_type media);
+                                  uint32_t media);
 
-// Removes the link(s) from `source` to `sink` for one media type or all.
+// Removes the link(s) from `source` to `sink` for one media type or all (`media` as
+// in `mf_element_connect`).
 enum mf_result mf_element_disconnect(const struct mf_element *source,
                                      const struct mf_element *sink,
-                                     enum mf_media_type media);
+                                     uint32_t media);
 
 // Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
 // `mf_string_free`).

@@ -60,6 +60,21 @@ int main(void) {
     mf_element *nope = NULL;
     EXPECT(mf_webrtc_endpoint_new(pipeline, &bad_ip, &nope), MF_RESULT_INVALID_ARGUMENT);
     EXPECT(mf_element_add_tag(pass, NULL, "v"), MF_RESULT_NULL_ARGUMENT);
+    /* Integers C may pass where an enum is meant: refused, never undefined behaviour. */
+    EXPECT(mf_element_connect(pass, sink, 7), MF_RESULT_INVALID_ARGUMENT);
+    EXPECT(mf_element_disconnect(pass, sink, 0xffffffffu), MF_RESULT_INVALID_ARGUMENT);
+    mf_element *src = NULL;
+    EXPECT(mf_app_source_new(pipeline, &src), MF_RESULT_OK);
+    EXPECT(mf_app_source_push(src, 42, "video/VP8", (const uint8_t *)"x", 1, false), MF_RESULT_INVALID_ARGUMENT);
+    mf_element_free(src);
+    if (strcmp(mf_result_message(-1), "unknown result code") != 0 ||
+        strcmp(mf_result_message(999), "unknown result code") != 0 ||
+        strcmp(mf_result_message(MF_RESULT_TIMEOUT), "the pipeline did not answer in time") != 0) {
+        printf("FAIL mf_result_message of out-of-range codes\n");
+        failures++;
+    } else {
+        printf("ok   mf_result_message(-1), (999): \"unknown result code\"\n");
+    }
     mf_element_free(sink);
 
     /* Elements of different pipelines. */

@@ -157,9 +157,14 @@ fn owned_string(s: &str) -> *mut c_char {
     CString::new(s.replace('\0', " ")).map_or(std::ptr::null_mut(), CString::into_raw)
 }
 
-/// A short static text naming `result`. Never NULL; not to be freed.
+/// A short static text naming `result` (an `mf_result` value; any other integer gets
+/// "unknown result code"). Never NULL; not to be freed.
 #[no_mangle]
-pub extern "C" fn mf_result_message(result: mf_result) -> *const c_char {
+pub extern "C" fn mf_result_message(result: i32) -> *const c_char {
+    let known = usize::try_from(result).ok().and_then(|i| RESULTS.get(i));
+    let Some(&result) = known.filter(|r| **r as i32 == result) else {
+        return c"unknown result code".as_ptr();
+    };
     let text: &'static CStr = match result {
         MF_RESULT_OK => c"ok",
         MF_RESULT_NULL_ARGUMENT => c"a required argument was NULL",
@@ -229,14 +234,43 @@ pub enum mf_media_type {
     MF_MEDIA_ALL = 3,
 }
 
-fn media_type(t: mf_media_type) -> Option<MediaType> {
-    match t {
-        mf_media_type::MF_MEDIA_AUDIO => Some(MediaType::Audio),
-        mf_media_type::MF_MEDIA_VIDEO => Some(MediaType::Video),
-        mf_media_type::MF_MEDIA_DATA => Some(MediaType::Data),
-        mf_media_type::MF_MEDIA_ALL => None,
+/// A media type argument from C. Functions take it as an integer, not as
+/// `mf_media_type`: C may pass any value, and a Rust enum holding one it does not name
+/// is undefined behaviour (rustls-ffi's rule). `Ok(None)` is `MF_MEDIA_ALL`.
+fn media_arg(media: u32) -> Result<Option<MediaType>, mf_result> {
+    match media {
+        0 => Ok(Some(MediaType::Audio)),
+        1 => Ok(Some(MediaType::Video)),
+        2 => Ok(Some(MediaType::Data)),
+        3 => Ok(None),
+        other => Err(fail(
+            MF_RESULT_INVALID_ARGUMENT,
+            &format!("media type {other} is not an mf_media_type (0-3)"),
+        )),
     }
 }
+
+/// Every result code by its value (see `media_arg` for why C's integers are checked).
+const RESULTS: [mf_result; 18] = [
+    MF_RESULT_OK,
+    MF_RESULT_NULL_ARGUMENT,
+    MF_RESULT_INVALID_UTF8,
+    MF_RESULT_INVALID_ARGUMENT,
+    MF_RESULT_PIPELINE_RELEASED,
+    MF_RESULT_ELEMENT_RELEASED,
+    MF_RESULT_DIFFERENT_PIPELINES,
+    MF_RESULT_NOT_CONNECTED,
+    MF_RESULT_INVALID_SDP,
+    MF_RESULT_NO_COMMON_CODEC,
+    MF_RESULT_WRONG_STATE,
+    MF_RESULT_INVALID_CANDIDATE,
+    MF_RESULT_WRONG_ELEMENT_TYPE,
+    MF_RESULT_NO_SUCH_FIELD,
+    MF_RESULT_TIMEOUT,
+    MF_RESULT_RESOURCE,
+    MF_RESULT_INTERNAL,
+    MF_RESULT_PANIC,
+];
 
 fn c_media_type(t: MediaType) -> mf_media_type {
     match t {
@@ -423,7 +457,7 @@ pub extern "C" fn mf_app_source_new(
 #[no_mangle]
 pub extern "C" fn mf_app_source_push(
     source: *const mf_element,
-    media: mf_media_type,
+    media: u32,
     codec: *const c_char,
     data: *const u8,
     len: usize,
@@ -437,7 +471,7 @@ pub extern "C" fn mf_app_source_push(
                 "the element is not an AppSource",
             )
         })?;
-        let media = media_type(media).ok_or_else(|| {
+        let media = media_arg(media)?.ok_or_else(|| {
             fail(
                 MF_RESULT_INVALID_ARGUMENT,
                 "a buffer has one media type, not MF_MEDIA_ALL",
@@ -703,17 +737,18 @@ pub extern "C" fn mf_element_set_send_tags_in_events(
     })
 }
 
-/// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`. A sink
-/// pad has one source: a previous one is disconnected.
+/// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`
+/// (`media` is an `mf_media_type` value; others give `MF_RESULT_INVALID_ARGUMENT`). A
+/// sink pad has one source: a previous one is disconnected.
 #[no_mangle]
 pub extern "C" fn mf_element_connect(
     source: *const mf_element,
     sink: *const mf_element,
-    media: mf_media_type,
+    media: u32,
 ) -> mf_result {
     guard(|| {
         let (source, sink) = (non_null(source, "source")?, non_null(sink, "sink")?);
-        match media_type(media) {
+        match media_arg(media)? {
             Some(m) => source.inner.connect_media(&sink.inner, m),
             None => source.inner.connect(&sink.inner),
         }
@@ -721,16 +756,17 @@ pub extern "C" fn mf_element_connect(
     })
 }
 
-/// Removes the link(s) from `source` to `sink` for one media type or all.
+/// Removes the link(s) from `source` to `sink` for one media type or all (`media` as
+/// in `mf_element_connect`).
 #[no_mangle]
 pub extern "C" fn mf_element_disconnect(
     source: *const mf_element,
     sink: *const mf_element,
-    media: mf_media_type,
+    media: u32,
 ) -> mf_result {
     guard(|| {
         let (source, sink) = (non_null(source, "source")?, non_null(sink, "sink")?);
-        match media_type(media) {
+        match media_arg(media)? {
             Some(m) => source.inner.disconnect_media(&sink.inner, m),
             None => source.inner.disconnect(&sink.inner),
         }
