@@ -106,6 +106,7 @@ async function stats() {
       out.videoPacketsReceived = r.packetsReceived || 0;
       out.videoPacketsLost = r.packetsLost || 0;
       out.videoNacksSent = r.nackCount || 0;
+      out.videoRetransmittedPacketsReceived = r.retransmittedPacketsReceived || 0;
       out.videoCodec = codec && codec.mimeType;
       out.frameWidth = r.frameWidth;
     } else if (r.kind === 'audio') {
