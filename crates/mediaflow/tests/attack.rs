@@ -1,0 +1,167 @@
+//! Issue 10, "bounded under attack": a flood of hostile datagrams at a connected
+//! endpoint over real UDP (random-SSRC RTP and RTCP, STUN with a foreign ufrag, DTLS
+//! with bad lengths, garbage), sent in bursts so the kernel drops none: every datagram
+//! is counted under a reason, memory stays flat, and media keeps flowing through the
+//! attacked endpoint all along.
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use mediaflow::{codec, AppSink, AppSource, Discards, MediaPipeline, MediaType, WebRtcEndpoint};
+use mediaflow_testkit::vp8;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
+    WebRtcEndpoint::builder(pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .unwrap()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Every datagram refused, whatever the reason.
+fn refused(d: &Discards) -> u64 {
+    d.datagrams + d.stun + d.dtls + d.unknown_source + d.srtp + d.rtcp
+}
+
+/// The `i`-th hostile datagram: five kinds in turn, each with varying fields.
+fn hostile(i: u64, x: u32) -> Vec<u8> {
+    let mut p = match i % 5 {
+        // RTP, random SSRC and sequence.
+        0 => {
+            let mut p = vec![0x80, 96];
+            p.extend_from_slice(&(x as u16).to_be_bytes());
+            p.extend_from_slice(&x.rotate_left(9).to_be_bytes());
+            p.extend_from_slice(&x.to_be_bytes());
+            p
+        }
+        // RTCP receiver report from a random SSRC.
+        1 => {
+            let mut p = vec![0x81, 201, 0, 7];
+            p.extend_from_slice(&x.to_be_bytes());
+            p
+        }
+        // A STUN Binding request (magic cookie, random transaction) with junk attributes.
+        2 => {
+            let mut p = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42];
+            p.extend_from_slice(&[x as u8; 12]);
+            p.extend_from_slice(&[0x00, 0x06, 0x00, 0x04]);
+            p.extend_from_slice(&x.to_be_bytes());
+            p
+        }
+        // A DTLS handshake record whose length runs past the datagram.
+        3 => vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0xff, 0xff, 1, 2, 3],
+        // No protocol of ours.
+        _ => vec![0x55; 20],
+    };
+    p.resize(p.len().max(48 + (x % 200) as usize), (x >> 8) as u8);
+    p
+}
+
+#[test]
+fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
+    let total: u64 = std::env::var("MEDIAFLOW_ATTACK_DATAGRAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let pipeline = MediaPipeline::new().unwrap();
+    let offerer = endpoint(&pipeline);
+    let attacked = endpoint(&pipeline);
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 100_000).unwrap();
+    source.connect_media(&offerer, MediaType::Video).unwrap();
+    attacked.connect_media(&sink, MediaType::Video).unwrap();
+    for (from, to) in [(&offerer, &attacked), (&attacked, &offerer)] {
+        let to = to.clone();
+        from.on_ice_candidate_found(move |e| {
+            to.add_ice_candidate(e.candidate.clone()).unwrap();
+        })
+        .unwrap();
+    }
+    let answer = attacked
+        .process_offer(&offerer.generate_offer().unwrap())
+        .unwrap();
+    offerer.process_answer(&answer).unwrap();
+    offerer.gather_candidates().unwrap();
+    attacked.gather_candidates().unwrap();
+
+    // Media flows before the attack.
+    let mut seq = 0u16;
+    let mut received = 0usize;
+    let mut pump = |want: usize, received: &mut usize| {
+        let deadline = Instant::now() + WAIT;
+        let start = *received;
+        while *received < start + want {
+            assert!(
+                Instant::now() < deadline,
+                "media stopped: {} of {want}",
+                *received - start
+            );
+            source.push(vp8(seq)).unwrap();
+            seq = seq.wrapping_add(1);
+            while let Some(b) = sink.recv_timeout(Duration::from_millis(2)) {
+                assert_eq!(b.codec, Some(codec::VP8));
+                *received += 1;
+            }
+        }
+    };
+    pump(20, &mut received);
+
+    let target = attacked.local_addresses().unwrap()[0];
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let before = attacked.discards().unwrap();
+    let rss_before = rss_kib();
+    let mut x: u32 = 0x9e37_79b9;
+    let mut sent = 0u64;
+    while sent < total {
+        // A burst the socket's receive buffer holds, then wait until all of it is counted:
+        // what the kernel would drop on overflow is not the engine's to count.
+        for _ in 0..512.min(total - sent) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            attacker.send_to(&hostile(sent, x), target).unwrap();
+            sent += 1;
+        }
+        let deadline = Instant::now() + WAIT;
+        while refused(&attacked.discards().unwrap()) - refused(&before) < sent {
+            assert!(Instant::now() < deadline, "{sent} sent, not all counted");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if sent % 100_000 < 512 {
+            // The attacked endpoint's media keeps flowing during the flood.
+            pump(5, &mut received);
+        }
+    }
+    let after = attacked.discards().unwrap();
+    let rss_after = rss_kib();
+    println!(
+        "{sent} hostile datagrams: counted {} (garbage {}, STUN {}, DTLS {}, unknown source {}, \
+         SRTP {}, RTCP {}), RSS {rss_before} -> {rss_after} KiB",
+        refused(&after) - refused(&before),
+        after.datagrams - before.datagrams,
+        after.stun - before.stun,
+        after.dtls - before.dtls,
+        after.unknown_source - before.unknown_source,
+        after.srtp - before.srtp,
+        after.rtcp - before.rtcp,
+    );
+    assert_eq!(refused(&after) - refused(&before), sent, "{after:?}");
+    assert!(
+        rss_after < rss_before + 5 * 1024,
+        "RSS {rss_before} -> {rss_after} KiB"
+    );
+    pump(20, &mut received);
+    pipeline.release().unwrap();
+}
