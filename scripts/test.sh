@@ -26,6 +26,9 @@ step "load harness, tiny load (mediaflow, str0m, rtc, raw SRTP loop; no figure i
 # So the harness of benches/load cannot rot: 2 sessions for a few seconds per system.
 timeout 600 cargo run -q -j2 -p mediaflow-load --bin loadbench -- --smoke 2>&1 | tee target/load-smoke.txt | tail -8
 
+step "fuzz targets, 20 s each (cargo-fuzz on nightly; a crash fails)"
+bash scripts/fuzz.sh 2>&1 | tee -a target/test-output.txt | grep -v '^#' | tail -12
+
 step "C ABI: header current, C programs plain, under ASan and under valgrind"
 bash scripts/test-c.sh 2>&1 | tee -a target/test-output.txt
 

@@ -50,6 +50,8 @@ pub enum Assembled {
 pub struct FrameAssembler {
     depacketizer: Box<dyn Depacketizer + Send>,
     per_packet: bool,
+    /// H.264: STAP-A payloads are checked before the depacketizer sees them.
+    h264: bool,
     timestamp: Option<u32>,
     next_seq: Option<u16>,
     data: Vec<u8>,
@@ -69,6 +71,7 @@ impl FrameAssembler {
         Some(FrameAssembler {
             depacketizer,
             per_packet,
+            h264: codec == names::H264,
             timestamp: None,
             next_seq: None,
             data: Vec::new(),
@@ -93,6 +96,10 @@ impl FrameAssembler {
         } else if lost {
             self.broken = true;
         }
+        if self.h264 && !stap_a_well_formed(&packet.payload) {
+            self.broken = true;
+            return Assembled::Broken;
+        }
         match self.depacketizer.depacketize(&packet.payload) {
             Ok(part) => self.data.extend_from_slice(&part),
             Err(_) => self.broken = true,
@@ -109,6 +116,27 @@ impl FrameAssembler {
             timestamp: h.timestamp,
         })
     }
+}
+
+/// False for a STAP-A (RFC 6184 §5.7.1) whose aggregation units do not tile the payload.
+/// rtc-rtp 0.21's H.264 depacketizer reads the next unit's 2-byte size without checking
+/// that both bytes are there, and panics on a single trailing byte (found by the
+/// `depacketize` fuzz target); a peer must not be able to reach that.
+fn stap_a_well_formed(payload: &[u8]) -> bool {
+    if payload.first().is_none_or(|b| b & 0x1f != 24) {
+        return true;
+    }
+    let mut i = 1;
+    while i < payload.len() {
+        let Some(size) = payload.get(i..i + 2) else {
+            return false;
+        };
+        i += 2 + usize::from(u16::from_be_bytes([size[0], size[1]]));
+        if i > payload.len() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Splits frames into RTP packets of one outgoing stream (its own SSRC and sequence;
@@ -207,6 +235,22 @@ mod tests {
             .map(|(_, p)| assembler.push(p))
             .collect();
         assert_eq!(results.pop(), Some(Assembled::Broken));
+    }
+
+    /// Found by the `depacketize` fuzz target: a STAP-A with one byte after its last
+    /// unit made rtc-rtp's depacketizer index past the end and panic.
+    #[test]
+    fn a_stap_a_with_a_trailing_byte_is_broken_not_a_panic() {
+        let mut assembler = FrameAssembler::new(names::H264).unwrap();
+        let mut rtp = vec![0x80, 0x80 | 103, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1];
+        rtp.extend_from_slice(&[0x78, 0x00, 0x01, 0x65, 0xaa]);
+        assert_eq!(assembler.push(&rtp), Assembled::Broken);
+        // Well-formed aggregates still pass.
+        assert!(stap_a_well_formed(&[
+            0x78, 0x00, 0x01, 0x65, 0x00, 0x02, 0x41, 0x9a
+        ]));
+        assert!(!stap_a_well_formed(&[0x78, 0x00, 0x05, 0x65]));
+        assert!(stap_a_well_formed(&[0x65, 0x88]));
     }
 }
 
