@@ -88,6 +88,17 @@ fn cycle(seq: &mut u16) {
     pipeline.release().unwrap();
 }
 
+fn rss_kib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Threads and fds settle a moment after a release (dispatcher work, closing sockets).
 fn settled<T: PartialEq + Copy + std::fmt::Debug>(want: T, now: impl Fn() -> T) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -113,6 +124,7 @@ fn create_negotiate_media_release_cycles_leave_memory_threads_and_fds_at_baselin
     }
     std::thread::sleep(Duration::from_millis(200));
     let (live, threads, fds) = (LIVE.load(Ordering::Relaxed), thread_count(), fd_count());
+    let rss = rss_kib();
     let started = Instant::now();
     for _ in 0..cycles {
         cycle(&mut seq);
@@ -122,11 +134,13 @@ fn create_negotiate_media_release_cycles_leave_memory_threads_and_fds_at_baselin
     let fds_after = settled(fds, fd_count);
     std::thread::sleep(Duration::from_millis(200));
     let grown = LIVE.load(Ordering::Relaxed) - live;
+    let rss_grown = rss_kib() - rss;
     println!(
-        "{cycles} calls ({per_cycle:?} each): live heap {live} bytes at the start, {grown:+} after, threads \
+        "{cycles} calls ({per_cycle:?} each): live heap {live} bytes at the start, {grown:+} after, RSS {rss_grown:+} KiB, threads \
          {threads} -> {threads_after}, fds {fds} -> {fds_after}"
     );
     assert!(grown < 2 * 1024 * 1024, "live heap grew {grown} bytes");
+    assert!(rss_grown < 2 * 1024, "RSS grew {rss_grown} KiB");
     assert_eq!(threads_after, threads);
     assert_eq!(fds_after, fds);
 }
