@@ -48,10 +48,15 @@ fn error(message: impl Into<String>) -> Value {
     json!({"id": "error", "message": message.into()})
 }
 
-/// A one-line summary of an event's own fields, for the page's log.
+/// A one-line summary of an event's own fields, for the page's log. Every variant has
+/// its arm (no wildcard), so an event added later cannot reach the log without fields.
 fn detail(e: &Event) -> String {
     match e {
-        Event::IceCandidateFound(c) => c.candidate.candidate.clone(),
+        Event::IceCandidateFound(c) => format!(
+            "{} (mid {}, m-line {})",
+            c.candidate.candidate, c.candidate.sdp_mid, c.candidate.sdp_m_line_index
+        ),
+        Event::IceGatheringDone(_) => "all candidates gathered".to_owned(),
         Event::IceComponentStateChanged(c) => {
             format!(
                 "{} (stream {}, component {})",
@@ -59,17 +64,41 @@ fn detail(e: &Event) -> String {
             )
         }
         Event::NewCandidatePairSelected(p) => format!(
-            "local {} <-> remote {}",
-            p.candidate_pair.local_candidate, p.candidate_pair.remote_candidate
+            "local {} <-> remote {} (stream {}, component {})",
+            p.candidate_pair.local_candidate,
+            p.candidate_pair.remote_candidate,
+            p.candidate_pair.stream_id,
+            p.candidate_pair.component_id
         ),
-        Event::MediaFlowInStateChanged(f) => format!("{} {}", f.media_type, f.state.as_str()),
-        Event::MediaFlowOutStateChanged(f) => format!("{} {}", f.media_type, f.state.as_str()),
+        Event::MediaFlowInStateChanged(f) => {
+            format!("{} {} (pad {})", f.media_type, f.state.as_str(), f.pad_name)
+        }
+        Event::MediaFlowOutStateChanged(f) => {
+            format!("{} {} (pad {})", f.media_type, f.state.as_str(), f.pad_name)
+        }
+        Event::MediaTranscodingStateChanged(t) => {
+            format!("{} {} (bin {})", t.media_type, t.state.as_str(), t.bin_name)
+        }
         Event::MediaStateChanged(m) => format!("{:?} -> {:?}", m.old_state, m.new_state),
         Event::ConnectionStateChanged(c) => format!("{:?} -> {:?}", c.old_state, c.new_state),
-        Event::DtlsConnectionStateChange(d) => format!("{:?}", d.state),
-        Event::ElementConnected(c) => format!("{} -> itself", c.media_type),
-        Event::Error(e) => format!("{}: {}", e.error_type.as_str(), e.description),
-        _ => String::new(),
+        Event::DtlsConnectionStateChange(d) => format!(
+            "{:?} (stream {}, component {}, connection {})",
+            d.state, d.stream_id, d.component_id, d.connection_id
+        ),
+        Event::ElementConnected(c) => format!(
+            "{} -> {} ({} to {})",
+            c.media_type, c.sink, c.source_media_description, c.sink_media_description
+        ),
+        Event::ElementDisconnected(c) => format!(
+            "{} -/-> {} ({} from {})",
+            c.media_type, c.sink, c.source_media_description, c.sink_media_description
+        ),
+        Event::Error(e) => format!(
+            "{} (code {}): {}",
+            e.error_type.as_str(),
+            e.error_code,
+            e.description
+        ),
     }
 }
 
@@ -222,5 +251,29 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mediaflow::{MediaTranscodingState, MediaTranscodingStateChangedEvent, MediaType};
+
+    /// Issue 13, item 2: the log line of MediaTranscodingStateChanged shows its state,
+    /// media type and bin name (it used to be empty).
+    #[test]
+    fn the_log_shows_every_field_of_a_transcoding_event() {
+        let e = Event::MediaTranscodingStateChanged(MediaTranscodingStateChangedEvent {
+            source: "1_mediaflow.WebRtcEndpoint".into(),
+            timestamp_millis: 1,
+            tags: Vec::new(),
+            state: MediaTranscodingState::Transcoding,
+            bin_name: "transcoder_VIDEO".into(),
+            media_type: MediaType::Video,
+        });
+        let line = detail(&e);
+        assert!(line.contains("TRANSCODING"), "{line}");
+        assert!(line.contains("VIDEO"), "{line}");
+        assert!(line.contains("transcoder_VIDEO"), "{line}");
     }
 }
