@@ -15,6 +15,7 @@ use clap::Parser;
 use crossbeam_channel::unbounded;
 use serde_json::json;
 use signaling::{Counters, EndpointOptions, Session};
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -57,6 +58,14 @@ struct Args {
     /// TURN server for relayed candidates, as user:password@host:port.
     #[arg(long)]
     turn_url: Option<String>,
+    /// Connections one client address may hold at once; more are refused with 503, so
+    /// one client cannot take every slot.
+    #[arg(long, default_value_t = 32)]
+    max_connections_per_ip: usize,
+    /// A WebSocket that has started no call is closed after this many seconds without a
+    /// message (a call in progress is never closed for idleness).
+    #[arg(long, default_value_t = 30)]
+    idle_timeout_secs: u64,
 }
 
 /// Loads the certificate chain and key for HTTPS.
@@ -94,6 +103,8 @@ struct Server {
     options: EndpointOptions,
     shutdown: Arc<AtomicBool>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    max_per_ip: usize,
+    idle_timeout: Duration,
 }
 
 fn main() {
@@ -160,6 +171,8 @@ fn main() {
             turn_url: args.turn_url,
         },
         shutdown: shutdown.clone(),
+        max_per_ip: args.max_connections_per_ip.max(1),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
         tls,
     });
     serve(&listener, &server);
@@ -173,12 +186,13 @@ fn serve(listener: &TcpListener, server: &Arc<Server>) {
         eprintln!("mediaflow-demo: {e}");
         return;
     }
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let mut workers: Vec<(std::net::IpAddr, JoinHandle<()>)> = Vec::new();
     while !server.shutdown.load(Ordering::SeqCst) {
-        workers.retain(|w| !w.is_finished());
+        workers.retain(|(_, w)| !w.is_finished());
         match listener.accept() {
             Ok((stream, peer)) => {
-                if workers.len() >= MAX_CONNECTIONS {
+                let from_peer = workers.iter().filter(|(ip, _)| *ip == peer.ip()).count();
+                if workers.len() >= MAX_CONNECTIONS || from_peer >= server.max_per_ip {
                     let _ = respond(
                         &mut &stream,
                         "503 Service Unavailable",
@@ -192,7 +206,7 @@ fn serve(listener: &TcpListener, server: &Arc<Server>) {
                     .name("demo-conn".into())
                     .spawn(move || handle_connection(stream, peer, &server))
                 {
-                    Ok(w) => workers.push(w),
+                    Ok(w) => workers.push((peer.ip(), w)),
                     Err(e) => tracing::warn!("no thread for {peer}: {e}"),
                 }
             }
@@ -203,7 +217,7 @@ fn serve(listener: &TcpListener, server: &Arc<Server>) {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(5);
-    for w in workers {
+    for (_, w) in workers {
         while !w.is_finished() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
@@ -389,17 +403,36 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
     tracing::info!(%peer, "session opened");
     let (out, outgoing) = unbounded();
     let mut session = Session::new(out, server.counters.clone(), server.options.clone());
+    let mut last_message = Instant::now();
     loop {
         if server.shutdown.load(Ordering::SeqCst) {
             let _ = ws.close(None);
             break;
         }
+        if !session.in_call() && last_message.elapsed() > server.idle_timeout {
+            tracing::debug!(%peer, "idle WebSocket closed");
+            close_with(&mut ws, CloseCode::Policy, "idle: no call started");
+            break;
+        }
         match ws.read() {
-            Ok(Message::Text(text)) => session.handle_text(text.as_str()),
+            Ok(Message::Text(text)) => {
+                last_message = Instant::now();
+                session.handle_text(text.as_str());
+            }
             Ok(Message::Binary(_)) => session.handle_text("\u{0}binary"),
             Ok(Message::Close(_)) => break,
             Ok(_) => {}
             Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
+            Err(tungstenite::Error::Capacity(e)) => {
+                // Say why before closing (RFC 6455 1009), rather than just drop the socket.
+                tracing::debug!(%peer, "oversized WebSocket message: {e}");
+                let reply = json!({"id": "error", "message": format!(
+                    "message too large: at most {MAX_MESSAGE} bytes"
+                )});
+                let _ = ws.write(Message::text(reply.to_string()));
+                close_with(&mut ws, CloseCode::Size, "message too large");
+                break;
+            }
             Err(e) => {
                 tracing::debug!(%peer, "WebSocket closed: {e}");
                 break;
@@ -413,6 +446,23 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
     drop(session);
     server.counters.sessions.fetch_sub(1, Ordering::SeqCst);
     tracing::info!(%peer, "session closed, pipeline released");
+}
+
+/// Sends a close frame and gives it a moment to leave (bounded).
+fn close_with<S: Read + Write>(ws: &mut WebSocket<S>, code: CloseCode, reason: &str) {
+    let frame = tungstenite::protocol::CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    };
+    let _ = ws.close(Some(frame));
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        match ws.flush() {
+            Ok(()) => break,
+            Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
+            Err(_) => break,
+        }
+    }
 }
 
 /// Sends what the session and its event handlers queued; false when the socket is gone.

@@ -117,6 +117,11 @@ impl Session {
         let _ = self.out.send(v);
     }
 
+    /// A call (pipeline) is up.
+    pub fn in_call(&self) -> bool {
+        self.call.is_some()
+    }
+
     /// Handles one text message from the browser.
     pub fn handle_text(&mut self, text: &str) {
         let Ok(message) = serde_json::from_str::<Value>(text) else {
