@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
@@ -20,7 +20,7 @@ use crate::rewrite::Rewriter;
 use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
-use crate::streams::{find_extension, RecvStream, RtpHeader, SendStream};
+use crate::streams::{find_extension, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream};
 use crate::transport::{Transport, MAX_UNSIGNALLED_SSRCS};
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 
@@ -280,13 +280,7 @@ impl Media {
     }
 
     /// An SRTP packet from the peer.
-    pub(crate) fn handle_rtp(
-        &mut self,
-        now: Instant,
-        data: &[u8],
-        transport: &mut Transport,
-        states: &mut States,
-    ) {
+    pub(crate) fn handle_rtp(&mut self, now: Instant, data: &[u8], transport: &mut Transport) {
         let Some(header) = RtpHeader::parse(data) else {
             self.drops.malformed += 1;
             return;
@@ -296,7 +290,7 @@ impl Media {
                 self.drops.auth += 1;
                 return;
             };
-            self.on_media(now, i, plain.freeze(), transport, states);
+            self.deliver(now, i, plain.freeze(), false, transport);
             return;
         }
         if let Some(primary) = self
@@ -309,10 +303,10 @@ impl Media {
                 self.drops.auth += 1;
                 return;
             };
-            self.on_rtx(now, primary, &plain, transport, states);
+            self.on_rtx(now, primary, &plain, transport);
             return;
         }
-        self.on_unsignalled(now, data, &header, transport, states);
+        self.on_unsignalled(now, data, &header, transport);
     }
 
     /// A packet of an SSRC the SDP did not name (peers that signal none, or a new
@@ -323,7 +317,6 @@ impl Media {
         data: &[u8],
         header: &RtpHeader,
         transport: &mut Transport,
-        states: &mut States,
     ) {
         let section = self.section_of(data, header);
         let room = self.unsignalled < MAX_UNSIGNALLED_SSRCS && self.receivers.len() < MAX_RECEIVERS;
@@ -353,7 +346,7 @@ impl Media {
                     ssrc: header.ssrc,
                     primary,
                 });
-                self.on_rtx(now, primary, &plain, transport, states);
+                self.on_rtx(now, primary, &plain, transport);
             } else {
                 self.drops.unknown_ssrc += 1;
             }
@@ -368,19 +361,12 @@ impl Media {
         );
         self.receivers.push(receiver);
         let i = self.receivers.len() - 1;
-        self.on_media(now, i, plain.freeze(), transport, states);
+        self.deliver(now, i, plain.freeze(), false, transport);
     }
 
     /// A retransmission (RFC 4588): the original packet is rebuilt and goes the primary
     /// stream's way, counted as recovered.
-    fn on_rtx(
-        &mut self,
-        now: Instant,
-        primary: u32,
-        plain: &[u8],
-        transport: &mut Transport,
-        states: &mut States,
-    ) {
+    fn on_rtx(&mut self, now: Instant, primary: u32, plain: &[u8], transport: &mut Transport) {
         let Some(h) = RtpHeader::parse(plain) else {
             self.drops.malformed += 1;
             return;
@@ -405,28 +391,16 @@ impl Media {
             self.drops.unknown_payload_type += 1;
             return;
         };
-        let osn = u16::from_be_bytes([payload[0], payload[1]]);
-        let csrcs = &plain[12..12 + 4 * usize::from(plain[0] & 0x0f)];
-        let mut out = BytesMut::with_capacity(12 + csrcs.len() + payload.len() - 2);
-        out.put_u8(0x80 | (plain[0] & 0x0f));
-        out.put_u8((plain[1] & 0x80) | apt);
-        out.put_u16(osn);
-        out.put_u32(h.timestamp);
-        out.put_u32(primary);
-        out.put_slice(csrcs);
-        out.put_slice(&payload[2..]);
-        self.deliver(now, i, out.freeze(), true, transport, states);
-    }
-
-    fn on_media(
-        &mut self,
-        now: Instant,
-        i: usize,
-        packet: Bytes,
-        transport: &mut Transport,
-        states: &mut States,
-    ) {
-        self.deliver(now, i, packet, false, transport, states);
+        let original = RtpFields {
+            marker: h.marker,
+            payload_type: apt,
+            sequence: u16::from_be_bytes([payload[0], payload[1]]),
+            timestamp: h.timestamp,
+            ssrc: primary,
+            csrcs: h.csrcs(plain),
+        };
+        let packet = write_rtp(&original, &[&payload[2..]]);
+        self.deliver(now, i, packet, true, transport);
     }
 
     fn deliver(
@@ -436,7 +410,6 @@ impl Media {
         packet: Bytes,
         retransmitted: bool,
         transport: &mut Transport,
-        states: &mut States,
     ) {
         let Some(h) = RtpHeader::parse(&packet) else {
             self.drops.malformed += 1;
@@ -485,7 +458,6 @@ impl Media {
         if first && kind == MediaKind::Video {
             self.request_keyframe(now, MediaKind::Video, transport);
         }
-        let _ = states;
     }
 
     /// An SRTCP compound from the peer.
@@ -632,18 +604,15 @@ impl Media {
                 SessionError::Media(format!("{codec_name} is not negotiated with the peer"))
             })?;
         let (sequence, timestamp) = sender.rewriter.rewrite(h.ssrc, h.sequence, h.timestamp);
-        let cc = usize::from(rtp[0] & 0x0f);
-        let csrcs = &rtp[12..12 + 4 * cc];
-        let payload = h.payload(rtp);
-        let mut out = BytesMut::with_capacity(12 + csrcs.len() + payload.len());
-        out.put_u8(0x80 | (rtp[0] & 0x0f));
-        out.put_u8(if h.marker { 0x80 | pt } else { pt });
-        out.put_u16(sequence);
-        out.put_u32(timestamp);
-        out.put_u32(sender.stream.ssrc());
-        out.put_slice(csrcs);
-        out.put_slice(payload);
-        let packet = out.freeze();
+        let ours = RtpFields {
+            marker: h.marker,
+            payload_type: pt,
+            sequence,
+            timestamp,
+            ssrc: sender.stream.ssrc(),
+            csrcs: h.csrcs(rtp),
+        };
+        let packet = write_rtp(&ours, &[h.payload(rtp)]);
         let header = RtpHeader::parse(&packet)
             .ok_or_else(|| SessionError::Media("rewritten packet does not parse".into()))?;
         if !transport.send_rtp(&packet) {

@@ -595,8 +595,7 @@ impl WebRtcSession {
                     self.media
                         .handle_rtcp(now, data, &mut self.transport, &mut self.states);
                 } else {
-                    self.media
-                        .handle_rtp(now, data, &mut self.transport, &mut self.states);
+                    self.media.handle_rtp(now, data, &mut self.transport);
                 }
             }
             _ => {

@@ -91,6 +91,41 @@ impl RtpHeader {
             .get(self.header_len..self.header_len + self.payload_len)
             .unwrap_or(&[])
     }
+
+    /// The CSRC list's bytes (4 per CSRC) of the packet this header was parsed from.
+    pub fn csrcs<'a>(&self, packet: &'a [u8]) -> &'a [u8] {
+        let count = packet.first().map_or(0, |b| usize::from(b & 0x0f));
+        packet.get(12..12 + 4 * count).unwrap_or(&[])
+    }
+}
+
+/// The fields of an RTP packet we write ourselves: no header extension, no padding.
+pub(crate) struct RtpFields<'a> {
+    pub marker: bool,
+    pub payload_type: u8,
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    /// CSRC list bytes, 4 per CSRC (at most 15).
+    pub csrcs: &'a [u8],
+}
+
+/// Serialises `fields` followed by the payload `parts`, in one allocation. Every packet
+/// we build (rewritten for a peer, RTX-wrapped, unwrapped from RTX) goes through here.
+pub(crate) fn write_rtp(fields: &RtpFields<'_>, parts: &[&[u8]]) -> Bytes {
+    let csrcs = &fields.csrcs[..fields.csrcs.len().min(60) / 4 * 4];
+    let len = 12 + csrcs.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut b = BytesMut::with_capacity(len);
+    b.put_u8(0x80 | (csrcs.len() / 4) as u8);
+    b.put_u8(u8::from(fields.marker) << 7 | (fields.payload_type & 0x7f));
+    b.put_u16(fields.sequence);
+    b.put_u32(fields.timestamp);
+    b.put_u32(fields.ssrc);
+    b.put_slice(csrcs);
+    for part in parts {
+        b.put_slice(part);
+    }
+    b.freeze()
 }
 
 /// One-byte / two-byte header extension lookup (RFC 8285) by id: the value bytes.
@@ -848,18 +883,16 @@ impl SendStream {
 /// marker, timestamp and CSRCs; no extension or padding; payload = OSN + original.
 fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
     let p = &sent.packet[..];
-    let csrc_len = 4 * usize::from(p[0] & 0x0f);
+    let fields = RtpFields {
+        marker: p[1] & 0x80 != 0,
+        payload_type: rtx.payload_type,
+        sequence: rtx.next_seq,
+        timestamp: u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
+        ssrc: rtx.ssrc,
+        csrcs: &p[12..12 + 4 * usize::from(p[0] & 0x0f)],
+    };
     let payload = &p[sent.header_len..sent.header_len + sent.payload_len];
-    let mut b = BytesMut::with_capacity(12 + csrc_len + 2 + payload.len());
-    b.put_u8(0x80 | (p[0] & 0x0f));
-    b.put_u8((p[1] & 0x80) | rtx.payload_type);
-    b.put_u16(rtx.next_seq);
-    b.put_slice(&p[4..8]);
-    b.put_u32(rtx.ssrc);
-    b.put_slice(&p[12..12 + csrc_len]);
-    b.put_u16(sent.seq);
-    b.put_slice(payload);
-    b.freeze()
+    write_rtp(&fields, &[&sent.seq.to_be_bytes(), payload])
 }
 
 #[cfg(test)]
