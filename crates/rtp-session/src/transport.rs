@@ -199,6 +199,31 @@ fn protocol(tcp: bool) -> TransportProtocol {
     }
 }
 
+/// Where a datagram came from or goes, in the stack's terms.
+fn context(local: SocketAddr, peer: SocketAddr, tcp: bool) -> TransportContext {
+    TransportContext {
+        local_addr: local,
+        peer_addr: peer,
+        ecn: None,
+        transport_protocol: protocol(tcp),
+    }
+}
+
+/// A received datagram (or ICE-TCP frame) in the input form of rtc's sans-IO parts.
+pub(crate) fn tagged(
+    now: Instant,
+    local: SocketAddr,
+    peer: SocketAddr,
+    data: &[u8],
+    tcp: bool,
+) -> rtc::shared::TaggedBytesMut {
+    rtc::shared::TaggedBytesMut {
+        now,
+        transport: context(local, peer, tcp),
+        message: BytesMut::from(data),
+    }
+}
+
 /// `candidate:...` as signalled. rtc-ice writes ` raddr  rport 0` for a peer-reflexive
 /// candidate learned from a check (it has no related address): left out.
 pub(crate) fn candidate_line(c: &Candidate) -> String {
@@ -422,17 +447,10 @@ impl Transport {
         data: &[u8],
         tcp: bool,
     ) -> Result<(), SessionError> {
-        let msg = rtc::shared::TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: local,
-                peer_addr: peer,
-                ecn: None,
-                transport_protocol: protocol(tcp),
-            },
-            message: BytesMut::from(data),
-        };
-        let result = self.agent.handle_read(msg).map_err(err);
+        let result = self
+            .agent
+            .handle_read(tagged(now, local, peer, data, tcp))
+            .map_err(err);
         self.pump(now);
         result
     }
@@ -445,15 +463,8 @@ impl Transport {
         peer: SocketAddr,
         tcp: bool,
     ) -> bool {
-        self.agent.is_valid_non_stun_traffic(
-            now,
-            TransportContext {
-                local_addr: local,
-                peer_addr: peer,
-                ecn: None,
-                transport_protocol: protocol(tcp),
-            },
-        )
+        self.agent
+            .is_valid_non_stun_traffic(now, context(local, peer, tcp))
     }
 
     /// A DTLS record from the peer.
@@ -603,33 +614,30 @@ impl Transport {
     /// Encrypts and queues an RTP packet for the selected pair. False when there is no
     /// pair or no keys yet, or the packet does not parse.
     pub(crate) fn send_rtp(&mut self, plain: &[u8]) -> bool {
-        let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
-            return false;
-        };
-        match srtp.local.encrypt_rtp(plain) {
-            Ok(data) => {
-                self.transmits.push_back(transmit(path, data));
-                true
-            }
-            Err(e) => {
-                tracing::debug!("RTP not encrypted: {e}");
-                false
-            }
-        }
+        self.send_protected(plain, false)
     }
 
     /// Encrypts and queues an RTCP compound for the selected pair.
     pub(crate) fn send_rtcp(&mut self, plain: &[u8]) -> bool {
+        self.send_protected(plain, true)
+    }
+
+    fn send_protected(&mut self, plain: &[u8], rtcp: bool) -> bool {
         let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
             return false;
         };
-        match srtp.local.encrypt_rtcp(plain) {
+        let protected = if rtcp {
+            srtp.local.encrypt_rtcp(plain)
+        } else {
+            srtp.local.encrypt_rtp(plain)
+        };
+        match protected {
             Ok(data) => {
                 self.transmits.push_back(transmit(path, data));
                 true
             }
             Err(e) => {
-                tracing::debug!("RTCP not encrypted: {e}");
+                tracing::debug!(rtcp, "not encrypted: {e}");
                 false
             }
         }
@@ -757,6 +765,12 @@ impl Transport {
                 _ => {}
             }
         }
+        self.drain_dtls();
+    }
+
+    /// DTLS's datagrams leave on the selected pair (before one is selected they wait in
+    /// the endpoint).
+    fn drain_dtls(&mut self) {
         if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
             while let Some(m) = dtls.endpoint.poll_transmit() {
                 self.transmits.push_back(transmit(path, m.message));
@@ -795,11 +809,7 @@ impl Transport {
             }
             dtls.closed = true;
         }
-        if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
-            while let Some(m) = dtls.endpoint.poll_transmit() {
-                self.transmits.push_back(transmit(path, m.message));
-            }
-        }
+        self.drain_dtls();
         if let Err(e) = self.agent.close() {
             tracing::debug!("ICE close: {e}");
         }

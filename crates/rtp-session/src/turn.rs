@@ -143,9 +143,9 @@ impl TurnRelay {
         if peer != self.server || local != self.local {
             return None;
         }
-        if let Err(e) =
-            self.client
-                .handle_read(inbound(now, local, peer, data, TransportProtocol::UDP))
+        if let Err(e) = self
+            .client
+            .handle_read(crate::transport::tagged(now, local, peer, data, false))
         {
             tracing::debug!("TURN message refused: {e}");
         }
@@ -215,25 +215,5 @@ impl TurnRelay {
             outcomes.push(TurnOutcome::Failed("TURN allocation timed out".into()));
         }
         outcomes
-    }
-}
-
-/// A received datagram in the TURN client's input form.
-fn inbound(
-    now: Instant,
-    local: SocketAddr,
-    peer: SocketAddr,
-    data: &[u8],
-    protocol: TransportProtocol,
-) -> rtc::shared::TaggedBytesMut {
-    rtc::shared::TaggedBytesMut {
-        now,
-        transport: rtc::shared::TransportContext {
-            local_addr: local,
-            peer_addr: peer,
-            ecn: None,
-            transport_protocol: protocol,
-        },
-        message: bytes::BytesMut::from(data),
     }
 }
