@@ -411,14 +411,8 @@ impl WebRtcSession {
     /// After an ICE restart: gathering runs again on the same sockets (new credentials
     /// make new candidates), and the states go round again as in libnice.
     fn regather(&mut self, now: Instant) {
-        let mid = self.first_mid();
         self.states.checking = false;
-        let mut cx = Cx {
-            transport: &mut self.transport,
-            states: &mut self.states,
-            mid: &mid,
-        };
-        self.gathering.restart(now, &mut cx);
+        self.with_gathering(|g, cx| g.restart(now, cx));
     }
 
     /// The peer's latest REMB about what we send, in bits per second.
@@ -442,12 +436,21 @@ impl WebRtcSession {
         self.negotiator.remote_description().map(str::to_owned)
     }
 
-    /// The mid of our first m-line, which bundled candidates are signaled against.
-    fn first_mid(&self) -> String {
-        self.negotiated
+    /// Runs `f` on the gathering with what it reports to (the agent, the states, and the
+    /// mid bundled candidates are signalled against), borrowed, not copied: it runs for
+    /// every datagram.
+    fn with_gathering<R>(&mut self, f: impl FnOnce(&mut Gathering, &mut Cx<'_>) -> R) -> R {
+        let mid = self
+            .negotiated
             .as_ref()
             .and_then(|n| n.sections.first())
-            .map_or_else(|| "0".to_owned(), |s| s.mid.clone())
+            .map_or("0", |s| s.mid.as_str());
+        let mut cx = Cx {
+            transport: &mut self.transport,
+            states: &mut self.states,
+            mid,
+        };
+        f(&mut self.gathering, &mut cx)
     }
 
     /// Announces host candidates for the sockets the caller owns and, with a STUN
@@ -458,13 +461,7 @@ impl WebRtcSession {
         sockets: &[SocketAddr],
         now: Instant,
     ) -> Result<(), SessionError> {
-        let mid = self.first_mid();
-        let mut cx = Cx {
-            transport: &mut self.transport,
-            states: &mut self.states,
-            mid: &mid,
-        };
-        self.gathering.start(sockets, now, &mut cx);
+        self.with_gathering(|g, cx| g.start(sockets, now, cx));
         self.pump(now);
         Ok(())
     }
@@ -550,13 +547,8 @@ impl WebRtcSession {
             return;
         }
         if !tcp {
-            let mid = self.first_mid();
-            let mut cx = Cx {
-                transport: &mut self.transport,
-                states: &mut self.states,
-                mid: &mid,
-            };
-            if let Some(relayed) = self.gathering.handle(now, local, peer, data, &mut cx) {
+            let handled = self.with_gathering(|g, cx| g.handle(now, local, peer, data, cx));
+            if let Some(relayed) = handled {
                 for (relayed_local, from, bytes) in relayed {
                     self.demux(now, relayed_local, from, &bytes, false);
                 }
@@ -647,13 +639,7 @@ impl WebRtcSession {
     /// Time advanced.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transport.handle_timeout(now);
-        let mid = self.first_mid();
-        let mut cx = Cx {
-            transport: &mut self.transport,
-            states: &mut self.states,
-            mid: &mid,
-        };
-        let relayed = self.gathering.handle_timeout(now, &mut cx);
+        let relayed = self.with_gathering(|g, cx| g.handle_timeout(now, cx));
         for (local, from, bytes) in relayed {
             self.demux(now, local, from, &bytes, false);
         }
