@@ -9,17 +9,7 @@ use std::time::{Duration, Instant};
 
 use mediaflow::MediaPipeline;
 use mediaflow_benches::{connect_pair, cpu_time, endpoint, raise_fd_limit};
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
+use mediaflow_testkit::rss_kib;
 
 /// Voluntary context switches of every thread so far: each is a wake-up after a wait.
 fn wakeups() -> u64 {

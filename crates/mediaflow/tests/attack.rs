@@ -7,28 +7,14 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use mediaflow::{codec, AppSink, AppSource, Discards, MediaPipeline, MediaType, WebRtcEndpoint};
-use mediaflow_testkit::vp8;
+use mediaflow::{AppSink, AppSource, Discards, MediaPipeline, MediaType};
+use mediaflow_testkit::rss_kib;
+
+mod common;
+
+use common::{endpoint, negotiate, pump_video, trickle};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .unwrap()
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Every datagram refused, whatever the reason.
 fn refused(d: &Discards) -> u64 {
@@ -82,41 +68,17 @@ fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
     let sink = AppSink::with_capacity(&pipeline, 100_000).unwrap();
     source.connect_media(&offerer, MediaType::Video).unwrap();
     attacked.connect_media(&sink, MediaType::Video).unwrap();
-    for (from, to) in [(&offerer, &attacked), (&attacked, &offerer)] {
-        let to = to.clone();
-        from.on_ice_candidate_found(move |e| {
-            to.add_ice_candidate(e.candidate.clone()).unwrap();
-        })
-        .unwrap();
-    }
-    let answer = attacked
-        .process_offer(&offerer.generate_offer().unwrap())
-        .unwrap();
-    offerer.process_answer(&answer).unwrap();
-    offerer.gather_candidates().unwrap();
-    attacked.gather_candidates().unwrap();
+    trickle(&offerer, &attacked);
+    negotiate(&offerer, &attacked);
 
-    // Media flows before the attack.
+    // Media flows before the attack, during it and after.
     let mut seq = 0u16;
-    let mut received = 0usize;
-    let mut pump = |want: usize, received: &mut usize| {
-        let deadline = Instant::now() + WAIT;
-        let start = *received;
-        while *received < start + want {
-            assert!(
-                Instant::now() < deadline,
-                "media stopped: {} of {want}",
-                *received - start
-            );
-            source.push(vp8(seq)).unwrap();
-            seq = seq.wrapping_add(1);
-            while let Some(b) = sink.recv_timeout(Duration::from_millis(2)) {
-                assert_eq!(b.codec, Some(codec::VP8));
-                *received += 1;
-            }
-        }
+    let mut pump = |count: usize| {
+        pump_video(&source, &sink, &mut seq, count, WAIT, || {
+            "media stopped".into()
+        })
     };
-    pump(20, &mut received);
+    pump(20);
 
     let target = attacked.local_addresses().unwrap()[0];
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -141,7 +103,7 @@ fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
         }
         if sent % 100_000 < 512 {
             // The attacked endpoint's media keeps flowing during the flood.
-            pump(5, &mut received);
+            pump(5);
         }
     }
     let after = attacked.discards().unwrap();
@@ -162,6 +124,6 @@ fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
         rss_after < rss_before + 5 * 1024,
         "RSS {rss_before} -> {rss_after} KiB"
     );
-    pump(20, &mut received);
+    pump(20);
     pipeline.release().unwrap();
 }

@@ -1,46 +1,13 @@
 //! Releasing frees threads and memory. One test in this binary, so no other test's
 //! allocations or threads blur the counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType, PassThrough};
-use mediaflow_testkit::thread_count as threads;
-
-/// Counts live heap bytes of the whole process.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
+use mediaflow_testkit::{live_heap_bytes, thread_count as threads, CountingAllocator};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// A pipeline of 100 elements: a source, a chain of 98 PassThroughs, a sink; media
 /// through it; handlers that hold handles (a reference cycle only release breaks).
@@ -89,7 +56,7 @@ fn releasing_a_pipeline_with_100_connected_elements_frees_threads_and_memory() {
     // pipeline) and of libraries are not ours to free.
     run_pipeline(true);
     run_pipeline(false);
-    let (threads_before, live_before) = (threads(), LIVE.load(Ordering::SeqCst));
+    let (threads_before, live_before) = (threads(), live_heap_bytes());
     for round in 0..6 {
         let explicit = round % 2 == 0;
         let during = run_pipeline(explicit);
@@ -103,7 +70,7 @@ fn releasing_a_pipeline_with_100_connected_elements_frees_threads_and_memory() {
             "threads left behind (explicit release: {explicit})"
         );
     }
-    let growth = LIVE.load(Ordering::SeqCst) - live_before;
+    let growth = live_heap_bytes() - live_before;
     assert!(
         growth.abs() < 1024,
         "live heap grew by {growth} bytes over 6 pipelines of 100 elements"

@@ -3,53 +3,17 @@
 //! One test in this binary, so nothing else blurs the counts. The test command runs a
 //! reduced number of cycles; `MEDIAFLOW_SOAK_CYCLES=10000` runs the full soak.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mediaflow::{codec, AppSink, AppSource, MediaPipeline, MediaType, WebRtcEndpoint};
-use mediaflow_testkit::{fd_count, thread_count, vp8};
+use mediaflow::{AppSink, AppSource, MediaPipeline, MediaType};
+use mediaflow_testkit::{fd_count, live_heap_bytes, rss_kib, thread_count, CountingAllocator};
 
-/// Counts live heap bytes of the whole process.
-struct Counting;
+mod common;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
+use common::{endpoint, negotiate, pump_video, trickle};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .unwrap()
-}
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// One call: two endpoints negotiate and connect over UDP, video goes across, the
 /// pipeline is released.
@@ -61,42 +25,12 @@ fn cycle(seq: &mut u16) {
     let sink = AppSink::with_capacity(&pipeline, 1_000).unwrap();
     source.connect_media(&offerer, MediaType::Video).unwrap();
     answerer.connect_media(&sink, MediaType::Video).unwrap();
-    for (from, to) in [(&offerer, &answerer), (&answerer, &offerer)] {
-        let to = to.clone();
-        from.on_ice_candidate_found(move |e| {
-            let _ = to.add_ice_candidate(e.candidate.clone());
-        })
-        .unwrap();
-    }
-    let answer = answerer
-        .process_offer(&offerer.generate_offer().unwrap())
-        .unwrap();
-    offerer.process_answer(&answer).unwrap();
-    offerer.gather_candidates().unwrap();
-    answerer.gather_candidates().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut received = 0;
-    while received < 3 {
-        assert!(Instant::now() < deadline, "no media in this call");
-        source.push(vp8(*seq)).unwrap();
-        *seq = seq.wrapping_add(1);
-        while let Some(b) = sink.recv_timeout(Duration::from_millis(2)) {
-            assert_eq!(b.codec, Some(codec::VP8));
-            received += 1;
-        }
-    }
+    trickle(&offerer, &answerer);
+    negotiate(&offerer, &answerer);
+    pump_video(&source, &sink, seq, 3, Duration::from_secs(15), || {
+        "no media in this call".into()
+    });
     pipeline.release().unwrap();
-}
-
-fn rss_kib() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Threads and fds settle a moment after a release (dispatcher work, closing sockets).
@@ -123,8 +57,8 @@ fn create_negotiate_media_release_cycles_leave_memory_threads_and_fds_at_baselin
         cycle(&mut seq);
     }
     std::thread::sleep(Duration::from_millis(200));
-    let (live, threads, fds) = (LIVE.load(Ordering::Relaxed), thread_count(), fd_count());
-    let rss = rss_kib();
+    let (live, threads, fds) = (live_heap_bytes(), thread_count(), fd_count());
+    let rss = rss_kib() as i64;
     let started = Instant::now();
     for _ in 0..cycles {
         cycle(&mut seq);
@@ -133,8 +67,8 @@ fn create_negotiate_media_release_cycles_leave_memory_threads_and_fds_at_baselin
     let threads_after = settled(threads, thread_count);
     let fds_after = settled(fds, fd_count);
     std::thread::sleep(Duration::from_millis(200));
-    let grown = LIVE.load(Ordering::Relaxed) - live;
-    let rss_grown = rss_kib() - rss;
+    let grown = live_heap_bytes() - live;
+    let rss_grown = rss_kib() as i64 - rss;
     println!(
         "{cycles} calls ({per_cycle:?} each): live heap {live} bytes at the start, {grown:+} after, RSS {rss_grown:+} KiB, threads \
          {threads} -> {threads_after}, fds {fds} -> {fds_after}"

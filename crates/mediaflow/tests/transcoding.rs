@@ -12,14 +12,11 @@ use mediaflow::{
 use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler, RtpPacketizer};
 use mediaflow_transcoder::{H264Decoder, I420Frame, Vp8Encoder};
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .unwrap()
-}
+use common::endpoint;
+
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The offer with only `keep` (and its RTX) left on the `kind` m-line, as a browser
 /// restricted by setCodecPreferences would offer.

@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use mediaflow::{
     codec, AppSink, AppSource, Event, IceCandidate, MediaPipeline, MediaState, Runtime,
-    WebRtcEndpoint,
 };
 use mediaflow_testkit::vp8;
 
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .unwrap()
-}
+mod common;
+
+use common::endpoint;
 
 fn candidates(events: &mediaflow::Receiver<Event>) -> Vec<IceCandidate> {
     events

@@ -6,54 +6,17 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mediaflow::{
-    codec, AppSink, AppSource, ConnectionState, Error, Event, IceCandidate, IceComponentState,
+    AppSink, AppSource, ConnectionState, Error, Event, IceCandidate, IceComponentState,
     MediaFlowState, MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
 };
 use mediaflow_testkit::{fd_count, thread_count};
-use mediaflow_testkit::{stun_server, vp8, Coturn};
+use mediaflow_testkit::{stun_server, Coturn};
+
+mod common;
+
+use common::{endpoint, pump_video, trickle};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
-    WebRtcEndpoint::builder(pipeline)
-        .network_interfaces(["lo"])
-        .build()
-        .unwrap()
-}
-
-/// Pushes VP8 packets into `source` until `count` VP8 buffers came out of `sink`,
-/// within `WAIT`.
-fn pump_video(
-    source: &AppSource,
-    sink: &AppSink,
-    seq: &mut u16,
-    count: usize,
-    what: impl Fn() -> String,
-) {
-    let deadline = Instant::now() + WAIT;
-    let mut received = 0;
-    while received < count {
-        assert!(Instant::now() < deadline, "{}; {received} received", what());
-        source.push(vp8(*seq)).unwrap();
-        *seq = seq.wrapping_add(1);
-        while let Some(b) = sink.recv_timeout(Duration::from_millis(5)) {
-            assert_eq!(b.codec, Some(codec::VP8));
-            received += 1;
-        }
-    }
-}
-
-/// Wires trickle ICE both ways through the event handlers, as signaling would.
-fn trickle(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
-    for (from, to) in [(a, b), (b, a)] {
-        let to = to.clone();
-        from.on_ice_candidate_found(move |e| {
-            to.add_ice_candidate(e.candidate.clone())
-                .expect("a candidate we gathered parses");
-        })
-        .unwrap();
-    }
-}
 
 fn collect_until(
     events: &Receiver<Event>,
@@ -101,7 +64,9 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
 
     // Push video until it comes out of the answerer, checking what arrives.
     let mut seq = 0u16;
-    pump_video(&source, &sink, &mut seq, 30, || "media did not flow".into());
+    pump_video(&source, &sink, &mut seq, 30, WAIT, || {
+        "media did not flow".into()
+    });
     let seen = collect_until(&events, "MediaStateChanged(Connected)", |s| {
         s.iter().any(is_media_connected)
     });
@@ -208,7 +173,7 @@ fn offer_answer_trickle_and_media_over_udp_in_the_seed_order() {
         "{seen:#?}"
     );
     while sink.try_recv().is_some() {}
-    pump_video(&source, &sink, &mut seq, 10, || {
+    pump_video(&source, &sink, &mut seq, 10, WAIT, || {
         "no media after the ICE restart".into()
     });
     pipeline.release().unwrap();
@@ -449,7 +414,7 @@ fn a_turn_relay_carries_the_call_when_relay_only() {
     offerer.gather_candidates().unwrap();
 
     let mut seq = 0u16;
-    pump_video(&source, &sink, &mut seq, 30, || {
+    pump_video(&source, &sink, &mut seq, 30, WAIT, || {
         format!(
             "no media through the relay: {:?}",
             relayed.get_stats().unwrap()

@@ -27,16 +27,62 @@ pub fn vp8_sized(seq: u16, len: usize) -> Buffer {
     b
 }
 
+/// A numeric field of /proc/self/status (`Threads:`, `VmRSS:` ...), units dropped.
+fn status_field(name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let value = status.lines().find_map(|l| l.strip_prefix(name))?;
+    value.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 /// Threads of this process now.
 pub fn thread_count() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
+    status_field("Threads:").map_or(0, |n| n as usize)
+}
+
+/// Resident memory of this process now, in KiB.
+pub fn rss_kib() -> u64 {
+    status_field("VmRSS:").unwrap_or(0)
+}
+
+/// A global allocator that counts the process's live heap bytes, for leak tests:
+/// `#[global_allocator] static A: CountingAllocator = CountingAllocator;` in a test
+/// binary of its own, then [`live_heap_bytes`].
+pub struct CountingAllocator;
+
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+/// Heap bytes allocated and not yet freed, when [`CountingAllocator`] is the global
+/// allocator (0 otherwise).
+pub fn live_heap_bytes() -> isize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; only a counter is
+// updated beside it.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        p
+    }
 }
 
 /// Raises this process's open-file limit to `want` (or the hard limit): a thousand

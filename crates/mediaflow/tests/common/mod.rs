@@ -1,0 +1,64 @@
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
+
+//! Helpers the integration tests share: endpoints on loopback, trickle through the
+//! event handlers, and video pushed until it comes out.
+
+use std::time::{Duration, Instant};
+
+use mediaflow::{codec, AppSink, AppSource, MediaPipeline, WebRtcEndpoint};
+use mediaflow_testkit::vp8;
+
+/// A WebRtcEndpoint gathering on loopback only.
+pub fn endpoint(pipeline: &MediaPipeline) -> WebRtcEndpoint {
+    WebRtcEndpoint::builder(pipeline)
+        .network_interfaces(["lo"])
+        .build()
+        .unwrap()
+}
+
+/// Wires trickle ICE both ways through the event handlers, as signaling would.
+pub fn trickle(a: &WebRtcEndpoint, b: &WebRtcEndpoint) {
+    for (from, to) in [(a, b), (b, a)] {
+        let to = to.clone();
+        from.on_ice_candidate_found(move |e| {
+            to.add_ice_candidate(e.candidate.clone())
+                .expect("a candidate we gathered parses");
+        })
+        .unwrap();
+    }
+}
+
+/// Offer from `offerer`, answer from `answerer`, both gather: the call is set up
+/// (trickle must be wired already).
+pub fn negotiate(offerer: &WebRtcEndpoint, answerer: &WebRtcEndpoint) {
+    let answer = answerer
+        .process_offer(&offerer.generate_offer().unwrap())
+        .unwrap();
+    offerer.process_answer(&answer).unwrap();
+    offerer.gather_candidates().unwrap();
+    answerer.gather_candidates().unwrap();
+}
+
+/// Pushes VP8 packets into `source` until `count` VP8 buffers came out of `sink`,
+/// within `wait`.
+pub fn pump_video(
+    source: &AppSource,
+    sink: &AppSink,
+    seq: &mut u16,
+    count: usize,
+    wait: Duration,
+    what: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + wait;
+    let mut received = 0;
+    while received < count {
+        assert!(Instant::now() < deadline, "{}; {received} received", what());
+        source.push(vp8(*seq)).unwrap();
+        *seq = seq.wrapping_add(1);
+        while let Some(b) = sink.recv_timeout(Duration::from_millis(2)) {
+            assert_eq!(b.codec, Some(codec::VP8));
+            received += 1;
+        }
+    }
+}
