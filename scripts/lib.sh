@@ -39,3 +39,8 @@ ensure_rust_toolchain() {
   fi
   apt_ensure pkg-config build-essential
 }
+
+# Free space on the disk holding the working tree, in MiB (CI disks can be small: a
+# run that fills one fails at a link with "No space left on device").
+free_mib() { df -Pm . | awk 'NR == 2 { print $4 }'; }
+disk_report() { printf 'disk: %s MiB free, target/ %s\n' "$(free_mib)" "$(du -sh target 2>/dev/null | cut -f1)"; }
