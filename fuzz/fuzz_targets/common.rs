@@ -28,3 +28,17 @@ pub fn assert_well_formed(sdp: &str) {
         );
     }
 }
+
+/// Feeds `data` to `codec`'s frame assembler as a run of packets: a length byte, then
+/// that many bytes, and so on.
+pub fn assemble(codec: &str, data: &[u8]) {
+    let Some(mut assembler) = mediaflow_transcoder::rtp::FrameAssembler::new(codec) else {
+        panic!("{codec} has an assembler");
+    };
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = usize::from(len).min(tail.len());
+        let _ = assembler.push(&tail[..n]);
+        rest = &tail[n..];
+    }
+}

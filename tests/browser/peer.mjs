@@ -123,6 +123,12 @@ async function stats() {
       out.videoNacksReceived = r.nackCount || 0;
     }
     if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.availableOutgoingBitrate = r.availableOutgoingBitrate;
+    // Which half of "connecting" a call is stuck in, when it is.
+    if (r.type === 'transport') {
+      out.iceState = r.iceState;
+      out.dtlsState = r.dtlsState;
+      out.pairChanges = r.selectedCandidatePairChanges;
+    }
   }
   out.connectionState = window.__pc.connectionState;
   return out;

@@ -2,8 +2,6 @@
 //! self-contained web app. The page and its WebSocket signaling are served by this
 //! binary; mediaflow runs in-process.
 
-mod signaling;
-
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam_channel::unbounded;
+use mediaflow_demo::signaling::{Counters, EndpointOptions, Session};
 use serde_json::json;
-use signaling::{Counters, EndpointOptions, Session};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 

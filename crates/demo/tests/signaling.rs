@@ -4,7 +4,8 @@
 
 mod support;
 
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use mediaflow::{AppSink, AppSource, IceCandidate, MediaPipeline, MediaType, WebRtcEndpoint};
@@ -268,4 +269,121 @@ fn ctrl_c_releases_the_calls_and_exits_cleanly() {
         }
     }
     client.release().unwrap();
+}
+
+/// A TCP connection to the demo from `from` (any address of 127/8 is this host's).
+fn tcp_from(demo: &Demo, from: Ipv4Addr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    socket
+        .connect(&SocketAddr::from(([127, 0, 0, 1], demo.port)).into())
+        .unwrap();
+    let tcp: TcpStream = socket.into();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp
+}
+
+/// Issue 10: 200 idle WebSockets (from seven addresses, each under the per-address cap
+/// of 32) and a slowloris (request heads a byte at a time, from an eighth) while a
+/// normal client makes a call: its media loops as usual. Then the idle sockets are
+/// closed at the idle timeout, the slow heads at the head deadline, and the demo's
+/// threads and descriptors go back to where they were.
+#[test]
+fn a_call_works_beside_200_idle_websockets_and_a_slowloris() {
+    let demo = Demo::start_with(&["--idle-timeout-secs", "10"]);
+    // A first call starts the engine's runtime (its threads stay): the baseline is after.
+    let mut ws = connect(&demo);
+    call(&demo, &mut ws).release().unwrap();
+    send(&mut ws, json!({"id": "stop"}));
+    drop(ws);
+    demo.wait_stats(Duration::from_secs(10), |s| s["sessions"] == 0);
+    let (threads, fds) = (demo.threads(), demo.fds());
+    let idle: Vec<_> = (0..200u8)
+        .map(|i| {
+            let tcp = tcp_from(&demo, Ipv4Addr::new(127, 0, 0, 2 + i / 32));
+            tungstenite::client::client(demo.ws_url(), tcp)
+                .expect("an idle WebSocket within the caps")
+                .0
+        })
+        .collect();
+    let slow: Vec<TcpStream> = (0..20)
+        .map(|_| tcp_from(&demo, Ipv4Addr::new(127, 0, 0, 20)))
+        .collect();
+    let dribble = std::thread::spawn(move || {
+        // One byte of "GET / HTTP/1.1\r\nX: ..." per connection every 200 ms; returns
+        // how long each took to be cut off (a write fails or the 400 reply arrives).
+        let started = Instant::now();
+        let mut cut = vec![None; slow.len()];
+        let head = b"GET / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        for &byte in head.iter().cycle().take(100) {
+            for (s, cut) in slow.iter().zip(cut.iter_mut()) {
+                if cut.is_none() && (&*s).write_all(&[byte]).is_err() {
+                    *cut = Some(started.elapsed());
+                }
+            }
+            if cut.iter().all(Option::is_some) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for (s, cut) in slow.iter().zip(cut.iter_mut()) {
+            let mut reply = String::new();
+            let _ = (&*s).read_to_string(&mut reply);
+            cut.get_or_insert_with(|| started.elapsed());
+            assert!(
+                reply.is_empty() || reply.starts_with("HTTP/1.1 400"),
+                "{reply:?}"
+            );
+        }
+        cut
+    });
+
+    let mut ws = connect(&demo);
+    let call_started = Instant::now();
+    let pipeline = call(&demo, &mut ws);
+    println!(
+        "looped media {:.0} ms after the offer, beside 200 idle WebSockets and 20 slow heads",
+        call_started.elapsed().as_secs_f64() * 1000.0
+    );
+    pipeline.release().unwrap();
+    send(&mut ws, json!({"id": "stop"}));
+    drop(ws);
+
+    let cut = dribble.join().expect("the slowloris thread");
+    let slowest = cut.iter().flatten().max().copied().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(12),
+        "slow heads held {slowest:?}"
+    );
+    let idle_started = Instant::now();
+    for mut ws in idle {
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Close(frame)) => {
+                    let code = frame.map(|f| f.code);
+                    assert_eq!(
+                        code,
+                        Some(tungstenite::protocol::frame::coding::CloseCode::Policy)
+                    );
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("an idle WebSocket ended without a close frame: {e}"),
+            }
+        }
+    }
+    println!(
+        "slow heads cut after at most {slowest:?}; idle WebSockets closed {:?} after the call",
+        idle_started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (demo.threads() > threads || demo.fds() > fds) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        demo.threads() <= threads && demo.fds() <= fds,
+        "threads {} (were {threads}), fds {} (were {fds})",
+        demo.threads(),
+        demo.fds()
+    );
 }

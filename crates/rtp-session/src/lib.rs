@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod candidates;
+mod dtls_stall;
 mod gather;
 mod media;
 mod negotiate;

@@ -87,7 +87,7 @@ impl Default for SessionConfig {
         SessionConfig {
             direction: Direction::SendRecv,
             media_timeout: Duration::from_secs(15),
-            dtls_timeout: Duration::from_secs(8),
+            dtls_timeout: Duration::from_secs(15),
             stun_server: None,
             turn_server: None,
             relay_only: false,

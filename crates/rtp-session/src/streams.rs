@@ -223,6 +223,11 @@ const NACK_MAX_TRIES: u8 = 10;
 const NACK_MAX_AGE: Duration = Duration::from_secs(1);
 const NACK_MIN_INTERVAL: Duration = Duration::from_millis(20);
 const NACK_MAX_SEQS: usize = 100;
+/// Longest a gap waits for a reordered packet before its first NACK: a link that
+/// reorders by more than this is answered with NACKs (and the resends are duplicates).
+const MAX_REORDER_WAIT: Duration = Duration::from_millis(100);
+/// Reordering not seen for this long is forgotten: gaps are NACKed at once again.
+const REORDER_MEMORY: Duration = Duration::from_secs(10);
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
 
 /// A sequence number we are asking for.
@@ -277,6 +282,11 @@ pub(crate) struct RecvStream {
     /// Missing sequence numbers in the window, ascending; at most `WINDOW` long.
     missing: VecDeque<Missing>,
     rtt: Duration,
+    /// How late reordered originals arrived after their gap was seen (a decaying
+    /// maximum), and when one last did: a gap waits that long before its first NACK, so
+    /// that a reordering link does not make the sender resend what is only late.
+    reorder_wait: Duration,
+    reordered_at: Option<Instant>,
     /// A far-behind sequence number seen once: the next one confirms a reset.
     probation: Option<u16>,
     /// After a reset: the old highest sequence, whose late stragglers are dropped
@@ -305,6 +315,8 @@ impl RecvStream {
             window: [0; (WINDOW / 64) as usize],
             missing: VecDeque::new(),
             rtt: DEFAULT_RTT,
+            reorder_wait: Duration::ZERO,
+            reordered_at: None,
             probation: None,
             stale: None,
             first_arrival: None,
@@ -406,7 +418,16 @@ impl RecvStream {
             self.set_bit(ext, true);
             self.base_ext = self.base_ext.min(ext);
             if let Ok(i) = self.missing.binary_search_by_key(&ext, |m| m.ext) {
-                self.missing.remove(i);
+                if let Some(m) = self.missing.remove(i) {
+                    // An original that came before a resend could have: late, not lost
+                    // (a peer without RTX resends on this SSRC, a round trip after we ask).
+                    let early = m
+                        .last_asked
+                        .is_none_or(|t| now.saturating_duration_since(t) < self.rtt / 2);
+                    if !retransmitted && early {
+                        self.on_reordered(now, now.saturating_duration_since(m.since));
+                    }
+                }
             }
             self.count(now, payload_len, retransmitted);
             return true;
@@ -459,6 +480,7 @@ impl RecvStream {
             self.stats.packets_given_up += 1;
         }
         if self.nack_enabled {
+            self.forget_old_reordering(now);
             for ext in old + 1..new {
                 self.missing.push_back(Missing {
                     ext,
@@ -505,8 +527,27 @@ impl RecvStream {
 
     fn due(&self, m: &Missing) -> Instant {
         match m.last_asked {
-            None => m.since,
+            None => m.since + self.reorder_wait,
             Some(t) => t + self.retry_interval(),
+        }
+    }
+
+    /// An original packet filled a gap `late` after the gap was seen.
+    fn on_reordered(&mut self, now: Instant, late: Duration) {
+        self.forget_old_reordering(now);
+        let decayed = self.reorder_wait * 15 / 16;
+        self.reorder_wait = late.min(MAX_REORDER_WAIT).max(decayed);
+        self.reordered_at = Some(now);
+    }
+
+    /// Gaps are NACKed at once again when no reordering was seen for a while.
+    fn forget_old_reordering(&mut self, now: Instant) {
+        if self
+            .reordered_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= REORDER_MEMORY)
+        {
+            self.reorder_wait = Duration::ZERO;
+            self.reordered_at = None;
         }
     }
 
@@ -517,12 +558,13 @@ impl RecvStream {
             return None;
         }
         let interval = self.retry_interval();
+        let wait = self.reorder_wait;
         let mut nacks: Vec<NackPair> = Vec::new();
         let mut asked = 0usize;
         let mut given_up = 0u64;
         self.missing.retain_mut(|m| {
             let due = match m.last_asked {
-                None => true,
+                None => now >= m.since + wait,
                 Some(t) => now >= t + interval,
             };
             if now.saturating_duration_since(m.since) >= NACK_MAX_AGE

@@ -12,6 +12,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+
+use crate::dtls_stall::StallGuard;
 use rtc::crypto::{HashAlgorithm, RTCCryptoProvider};
 use rtc::dtls::config::{ClientAuthType, ConfigBuilder, ExtendedMasterSecretType, HandshakeConfig};
 use rtc::dtls::crypto::Certificate;
@@ -140,6 +142,8 @@ struct Dtls {
     client_config: Option<Arc<HandshakeConfig>>,
     connected: bool,
     closed: bool,
+    /// Resends our last flight when rtc-dtls leaves the handshake without a timer.
+    stall: StallGuard,
 }
 
 struct Srtp {
@@ -435,6 +439,7 @@ impl Transport {
             client_config,
             connected: false,
             closed: false,
+            stall: StallGuard::default(),
         })
     }
 
@@ -472,6 +477,7 @@ impl Transport {
         let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) else {
             return Err(SessionError::WrongState("DTLS is not started".into()));
         };
+        let flights_before = dtls.stall.flights;
         let events = dtls
             .endpoint
             .read(now, DTLS_PEER, None, BytesMut::from(data));
@@ -501,7 +507,31 @@ impl Transport {
             }
         }
         self.pump(now);
+        // A handshake record (content type 22) that the endpoint did not answer.
+        if data.first() == Some(&22) {
+            self.answer_repeated_flight(now, flights_before);
+        }
         Ok(())
+    }
+
+    /// The peer repeated its flight and rtc-dtls, waiting with no timer, sent nothing:
+    /// ours was lost, so it goes again (see `dtls_stall`).
+    fn answer_repeated_flight(&mut self, now: Instant, flights_before: u64) {
+        let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) else {
+            return;
+        };
+        if dtls.connected || dtls.closed || dtls.stall.flights != flights_before {
+            return;
+        }
+        let timer = dtls.endpoint.poll_timeout(&DTLS_PEER);
+        if let Some(flight) = dtls.stall.on_unanswered_record(now, timer) {
+            tracing::debug!(
+                datagrams = flight.len(),
+                "the peer repeated its DTLS flight and ours has no timer: ours again"
+            );
+            self.transmits
+                .extend(flight.into_iter().map(|d| transmit(path, d)));
+        }
     }
 
     fn on_handshake(&mut self, _now: Instant) -> Result<(), SessionError> {
@@ -669,11 +699,13 @@ impl Transport {
         } else {
             None
         };
-        let dtls = self
-            .dtls
-            .as_ref()
-            .filter(|d| !d.closed)
-            .and_then(|d| d.endpoint.poll_timeout(&DTLS_PEER));
+        let dtls = self.dtls.as_ref().filter(|d| !d.closed).and_then(|d| {
+            let timer = d.endpoint.poll_timeout(&DTLS_PEER);
+            let stalled = (!d.connected && self.path.is_some())
+                .then(|| d.stall.deadline(timer))
+                .flatten();
+            timer.into_iter().chain(stalled).min()
+        });
         ice.into_iter().chain(dtls).min()
     }
 
@@ -710,7 +742,27 @@ impl Transport {
                 }
             }
         }
+        self.replay_stalled_flight(now);
         self.pump(now);
+    }
+
+    /// Resends our last flight if the handshake stalled (see `dtls_stall`).
+    fn replay_stalled_flight(&mut self, now: Instant) {
+        let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) else {
+            return;
+        };
+        if dtls.connected || dtls.closed {
+            return;
+        }
+        let timer = dtls.endpoint.poll_timeout(&DTLS_PEER);
+        if let Some(flight) = dtls.stall.poll_replay(now, timer) {
+            tracing::debug!(
+                datagrams = flight.len(),
+                "DTLS handshake stalled with no retransmission timer: our last flight again"
+            );
+            self.transmits
+                .extend(flight.into_iter().map(|d| transmit(path, d)));
+        }
     }
 
     /// Moves what ICE and DTLS produced into our queues, following the agent's events.
@@ -765,16 +817,20 @@ impl Transport {
                 _ => {}
             }
         }
-        self.drain_dtls();
+        self.drain_dtls(now);
     }
 
     /// DTLS's datagrams leave on the selected pair (before one is selected they wait in
     /// the endpoint).
-    fn drain_dtls(&mut self) {
+    fn drain_dtls(&mut self, now: Instant) {
         if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
-            while let Some(m) = dtls.endpoint.poll_transmit() {
-                self.transmits.push_back(transmit(path, m.message));
+            let flight: Vec<BytesMut> =
+                std::iter::from_fn(|| dtls.endpoint.poll_transmit().map(|m| m.message)).collect();
+            if !dtls.connected {
+                dtls.stall.sent(now, &flight);
             }
+            self.transmits
+                .extend(flight.into_iter().map(|d| transmit(path, d)));
         }
     }
 
@@ -809,7 +865,7 @@ impl Transport {
             }
             dtls.closed = true;
         }
-        self.drain_dtls();
+        self.drain_dtls(now);
         if let Err(e) = self.agent.close() {
             tracing::debug!("ICE close: {e}");
         }

@@ -893,3 +893,116 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
     );
     assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 5);
 }
+
+/// `run`, with every datagram either way passed through `keep` (false: lost).
+fn run_lossy(
+    a: &mut Peer,
+    b: &mut Peer,
+    now: &mut Instant,
+    limit: Duration,
+    keep: &mut dyn FnMut(bool, &[u8]) -> bool,
+) -> bool {
+    let end = *now + limit;
+    let connected = |p: &Peer| p.session.states().1 == ConnectionState::Connected;
+    while *now < end {
+        let mut moved = false;
+        for a_to_b in [true, false] {
+            let (from, to) = if a_to_b {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            while let Some(t) = from.session.poll_transmit() {
+                if t.peer == to.addr && keep(a_to_b, &t.data) {
+                    to.session.handle_datagram(*now, t.peer, t.local, &t.data);
+                    moved = true;
+                }
+            }
+        }
+        a.collect_events();
+        b.collect_events();
+        if connected(a) && connected(b) {
+            return true;
+        }
+        if !moved {
+            let next = [a.session.poll_timeout(), b.session.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(*now + Duration::from_millis(10));
+            *now = next.max(*now + Duration::from_micros(100)).min(end);
+            a.session.handle_timeout(*now);
+            b.session.handle_timeout(*now);
+        }
+    }
+    false
+}
+
+/// Two fresh peers with candidates exchanged, ready to connect.
+fn negotiated(now: Instant) -> (Peer, Peer) {
+    let (mut a, mut b) = (Peer::new(7000, now), Peer::new(7001, now));
+    let offer = a.session.generate_offer(now).unwrap();
+    let answer = b.session.process_offer(&offer, now).unwrap();
+    a.session.process_answer(&answer, now).unwrap();
+    a.session.gather_candidates(&[a.addr], now).unwrap();
+    b.session.gather_candidates(&[b.addr], now).unwrap();
+    trickle(&mut a, &mut b);
+    trickle(&mut b, &mut a);
+    (a, b)
+}
+
+/// Losing any one DTLS record of the handshake, either way, only delays it: the flight
+/// is resent on its timer and both sides connect.
+#[test]
+fn the_handshake_survives_losing_any_one_dtls_datagram() {
+    for a_to_b in [true, false] {
+        for k in 0..8 {
+            let mut now = Instant::now();
+            let (mut a, mut b) = negotiated(now);
+            let mut seen = 0;
+            let mut keep = |dir: bool, data: &[u8]| {
+                let dtls = (20..=63).contains(&data[0]);
+                if dir != a_to_b || !dtls {
+                    return true;
+                }
+                seen += 1;
+                seen != k + 1
+            };
+            assert!(
+                run_lossy(&mut a, &mut b, &mut now, Duration::from_secs(20), &mut keep),
+                "DTLS datagram {k} {} lost: not connected; A {:?}, B {:?}",
+                if a_to_b { "A->B" } else { "B->A" },
+                a.events,
+                b.events
+            );
+        }
+    }
+}
+
+/// 15 % of everything lost both ways, for 40 seeds: ICE and DTLS retry until connected.
+#[test]
+fn setup_survives_heavy_random_loss() {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let mut slowest = Duration::ZERO;
+    let only: Option<u64> = std::env::var("SEED").ok().and_then(|s| s.parse().ok());
+    for seed in (1..=40u64).filter(|s| only.is_none_or(|o| o == *s)) {
+        let mut now = Instant::now();
+        let start = now;
+        let (mut a, mut b) = negotiated(now);
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut keep = |_: bool, _: &[u8]| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % 100 >= 15
+        };
+        assert!(
+            run_lossy(&mut a, &mut b, &mut now, Duration::from_secs(60), &mut keep),
+            "seed {seed}: not connected in 60 virtual s; A {:?}, B {:?}",
+            a.events,
+            b.events
+        );
+        slowest = slowest.max(now - start);
+    }
+    println!("slowest setup at 15 % loss: {slowest:?}");
+}

@@ -1,6 +1,9 @@
 //! Test helpers shared by mediaflow's crates. Not part of the product.
 #![deny(missing_docs)]
 
+pub mod relay;
+pub use relay::JitterRelay;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

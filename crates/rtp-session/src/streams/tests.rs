@@ -1198,3 +1198,57 @@ fn history_frees_packets_older_than_a_second() {
         "a recent one is resent, a 1.4 s old one is gone"
     );
 }
+
+/// A link that reorders: once a packet has come 15 ms after its gap, gaps wait that long
+/// before their first NACK (so late packets are not asked for), and are NACKed at once
+/// again when no reordering has been seen for a while.
+#[test]
+fn reordering_delays_the_first_nack_by_how_late_packets_came() {
+    let t0 = Instant::now();
+    let mut r = RecvStream::new(5, 90000, true);
+    r.on_packet(t0, 0, 0, 10, false);
+    r.on_packet(t0, 2, 0, 10, false);
+    assert_eq!(
+        nacked(&r.poll_nack(t0, 1).unwrap()),
+        vec![1],
+        "no reordering seen yet"
+    );
+    assert!(
+        r.on_packet(t0 + 15 * MS, 1, 0, 10, false),
+        "late, not a resend"
+    );
+    let t1 = t0 + 20 * MS;
+    r.on_packet(t1, 4, 0, 10, false);
+    assert_eq!(r.next_nack(), Some(t1 + 15 * MS));
+    assert!(r.poll_nack(t1 + 14 * MS, 1).is_none());
+    assert!(r.on_packet(t1 + 10 * MS, 3, 0, 10, false));
+    assert_eq!(
+        r.next_nack(),
+        None,
+        "it came within the wait: never asked for"
+    );
+    r.on_packet(t1 + 11 * MS, 6, 0, 10, false);
+    assert_eq!(nacked(&r.poll_nack(t1 + 30 * MS, 1).unwrap()), vec![5]);
+    // Ten seconds without reordering: a gap is asked for at once.
+    let t2 = t1 + 11_000 * MS;
+    r.on_packet(t2, 7, 0, 10, false);
+    r.on_packet(t2, 9, 0, 10, false);
+    assert_eq!(nacked(&r.poll_nack(t2, 1).unwrap()), vec![8]);
+    assert_eq!(r.stats().packets_lost, 2, "5 and 8");
+}
+
+/// A peer without RTX resends on the media SSRC: its resend arrives a round trip after
+/// our NACK and is not taken for reordering.
+#[test]
+fn a_resend_on_the_media_ssrc_is_not_reordering() {
+    let t0 = Instant::now();
+    let mut r = RecvStream::new(5, 90000, true);
+    r.set_rtt(100 * MS);
+    r.on_packet(t0, 0, 0, 10, false);
+    r.on_packet(t0, 2, 0, 10, false);
+    assert_eq!(nacked(&r.poll_nack(t0, 1).unwrap()), vec![1]);
+    assert!(r.on_packet(t0 + 100 * MS, 1, 0, 10, false));
+    let t1 = t0 + 200 * MS;
+    r.on_packet(t1, 4, 0, 10, false);
+    assert_eq!(r.next_nack(), Some(t1));
+}
