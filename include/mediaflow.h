@@ -141,6 +141,28 @@ typedef enum mf_dtls_state {
   MF_DTLS_FAILED = 4,
 } mf_dtls_state;
 
+// Kurento's error types (the `type` string of an Error event, as a number).
+typedef enum mf_error_type {
+  // `UNEXPECTED_ELEMENT_ERROR`: unclassified (Kurento's default).
+  MF_ERROR_UNEXPECTED_ELEMENT_ERROR = 0,
+  // `UNEXPECTED_PIPELINE_ERROR`: an error no element handled, raised on the pipeline.
+  MF_ERROR_UNEXPECTED_PIPELINE_ERROR = 1,
+  // `RESOURCE_ERROR_OPEN`: a local file or resource could not be opened.
+  MF_ERROR_RESOURCE_ERROR_OPEN = 2,
+  // `RESOURCE_ERROR_WRITE`: a write to storage failed.
+  MF_ERROR_RESOURCE_ERROR_WRITE = 3,
+  // `RESOURCE_ERROR_NO_SPACE_LEFT`: storage is full.
+  MF_ERROR_RESOURCE_ERROR_NO_SPACE_LEFT = 4,
+  // `STREAM_ERROR_DECODE`: a received stream could not be decoded.
+  MF_ERROR_STREAM_ERROR_DECODE = 5,
+  // `STREAM_ERROR_FAILED`: a generic media flow failure.
+  MF_ERROR_STREAM_ERROR_FAILED = 6,
+  // `INVALID_URI`: a URI could not be used.
+  MF_ERROR_INVALID_URI = 7,
+  // `INVALID_MEDIA`: media of an unusable kind or format.
+  MF_ERROR_INVALID_MEDIA = 8,
+} mf_error_type;
+
 // Transcoding or not (MediaTranscodingStateChanged).
 typedef enum mf_transcoding_state {
   // Decoding and re-encoding for a consumer.
@@ -396,11 +418,26 @@ enum mf_result mf_event_candidate(const struct mf_event *event,
                                   const char **sdp_mid,
                                   uint32_t *sdp_m_line_index);
 
-// The local and remote candidates of a NewCandidatePairSelected event (valid during
-// the callback). Either output may be NULL.
+// The local and remote candidates of a NewCandidatePairSelected event, as SDP
+// `candidate:` lines (valid during the callback): the local one as IceCandidateFound
+// announced it, the remote one as the peer trickled it (or a peer-reflexive one learned
+// from its checks). Either output may be NULL.
 enum mf_result mf_event_candidate_pair(const struct mf_event *event,
                                        const char **local,
                                        const char **remote);
+
+// The pair's ICE stream (Kurento's string `streamID`, valid during the callback) and
+// component (`componentID`) of a NewCandidatePairSelected event. Either output may be
+// NULL.
+enum mf_result mf_event_candidate_pair_ids(const struct mf_event *event,
+                                           const char **stream_id,
+                                           uint32_t *component_id);
+
+// The ICE stream and component (Kurento's integers `streamId`, `componentId`) of an
+// IceComponentStateChanged event. Either output may be NULL.
+enum mf_result mf_event_ice_component_ids(const struct mf_event *event,
+                                          uint32_t *stream_id,
+                                          uint32_t *component_id);
 
 // Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
 // output may be NULL.
@@ -411,6 +448,14 @@ enum mf_result mf_event_connection_state(const struct mf_event *event,
 // The state of a DtlsConnectionStateChange event.
 enum mf_result mf_event_dtls_state(const struct mf_event *event, enum mf_dtls_state *out);
 
+// The ICE stream (Kurento's string `streamId`), component (`componentId`) and DTLS
+// connection (`connectionId`) of a DtlsConnectionStateChange event (strings valid
+// during the callback). Any output may be NULL.
+enum mf_result mf_event_dtls_ids(const struct mf_event *event,
+                                 const char **stream_id,
+                                 uint32_t *component_id,
+                                 const char **connection_id);
+
 // Kurento's `type` string, the description and the code of an Error event (strings
 // valid during the callback). Any output may be NULL.
 enum mf_result mf_event_error(const struct mf_event *event,
@@ -418,9 +463,24 @@ enum mf_result mf_event_error(const struct mf_event *event,
                               const char **description,
                               int32_t *code);
 
+// The `type` of an Error event as an `mf_error_type` (its string is
+// `mf_event_error`'s).
+enum mf_result mf_event_error_type(const struct mf_event *event, enum mf_error_type *out);
+
 // The sink's object id of an ElementConnected/Disconnected event (valid during the
 // callback).
 enum mf_result mf_event_sink(const struct mf_event *event, const char **sink);
+
+// The source and sink pad descriptions (Kurento's `sourceMediaDescription`,
+// `sinkMediaDescription`; valid during the callback) of an ElementConnected/
+// Disconnected event. Either output may be NULL.
+enum mf_result mf_event_media_descriptions(const struct mf_event *event,
+                                           const char **source_media_description,
+                                           const char **sink_media_description);
+
+// The pad name (Kurento's `padName`, valid during the callback) of a
+// MediaFlowIn/OutStateChanged event.
+enum mf_result mf_event_pad_name(const struct mf_event *event, const char **pad_name);
 
 // The state and branch name (valid during the callback; may be NULL) of a
 // MediaTranscodingStateChanged event.

@@ -16,13 +16,14 @@ fi
 
 cargo run -q -j2 -p mediaflow-gen-header -- --check
 cargo build -q -j2 -p mediaflow-capi
-LIB=target/debug/libmediaflow_capi.a
+TARGET="${CARGO_TARGET_DIR:-target}"
+LIB="$TARGET/debug/libmediaflow_capi.a"
 LIBS="-lvpx -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-OUT=target/c-tests
+OUT="$TARGET/c-tests"
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g -Iinclude"
 passed=0
-for t in misuse hello_loopback; do
+for t in misuse hello_loopback event_fields; do
   gcc $CFLAGS "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t"
   gcc $CFLAGS -fsanitize=address -fno-omit-frame-pointer "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t-asan"
   step "C: $t"
@@ -44,21 +45,23 @@ for t in misuse hello_loopback; do
 done
 step "C via pkg-config (the .pc written next to the library)"
 # shellcheck disable=SC2046
-gcc $CFLAGS tests/c/misuse.c $(PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs --static mediaflow) \
+gcc $CFLAGS tests/c/misuse.c $(PKG_CONFIG_PATH="$TARGET/debug" pkg-config --cflags --libs --static mediaflow) \
   -o "$OUT/misuse-pkgconfig"
-LD_LIBRARY_PATH=target/debug timeout 60 "$OUT/misuse-pkgconfig" | tail -1
+LD_LIBRARY_PATH="$TARGET/debug" timeout 60 "$OUT/misuse-pkgconfig" | tail -1
 passed=$((passed + 1))
 
 step "C++ wrapper via CMake find_package(mediaflow)"
-cmake -S tests/cpp -B target/cpp -Dmediaflow_DIR="$PWD/target/debug/cmake" > "$OUT/cmake.log" 2>&1 \
+cmake -S tests/cpp -B "$TARGET/cpp" -Dmediaflow_DIR="$(realpath "$TARGET")/debug/cmake" > "$OUT/cmake.log" 2>&1 \
   || { cat "$OUT/cmake.log"; exit 1; }
-cmake --build target/cpp -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
-timeout 120 target/cpp/hello_loopback_cpp > "$OUT/cpp.log" 2>&1 || { cat "$OUT/cpp.log"; exit 1; }
-tail -1 "$OUT/cpp.log"
-passed=$((passed + 1))
+cmake --build "$TARGET/cpp" -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
+for t in hello_loopback event_fields; do
+  timeout 180 "$TARGET/cpp/${t}_cpp" > "$OUT/$t-cpp.log" 2>&1 || { cat "$OUT/$t-cpp.log"; exit 1; }
+  tail -1 "$OUT/$t-cpp.log"
+  passed=$((passed + 1))
+done
 
 step "Python (ctypes) with pytest"
-MEDIAFLOW_LIB="$PWD/target/debug/libmediaflow_capi.so" timeout 300 python3 -m pytest -q bindings/python/tests
+MEDIAFLOW_LIB="$(realpath "$TARGET")/debug/libmediaflow_capi.so" timeout 300 python3 -m pytest -q bindings/python/tests
 
 # In cargo's words, so the summary counts the C and C++ programs too (pytest prints its own).
 echo "test result: ok. $passed passed; 0 failed; 0 ignored; 0 measured; 0 filtered out (C ABI programs)"

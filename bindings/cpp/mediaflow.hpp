@@ -54,28 +54,69 @@ struct ElementDeleter {
 };
 }  // namespace detail
 
-/// A view of an event, valid only inside the handler that received it.
+/// A view of an event, valid only inside the handler that received it (copy what you
+/// keep: the getters return owned values). Every field of Kurento's events has a getter;
+/// those an event kind does not have return std::nullopt.
 class Event {
 public:
     explicit Event(const mf_event *e) : e_(e) {}
-    mf_event_type type() const { return mf_event_get_type(e_); }
-    std::string type_name() const { return mf_event_type_name(e_); }
-    std::string source() const { return mf_event_source(e_); }
-    uint64_t timestamp_millis() const { return mf_event_timestamp_millis(e_); }
 
+    // Fields every event has.
+    mf_event_type type() const { return mf_event_get_type(e_); }
+    /// Kurento's `type`: the event's name ("IceCandidateFound"...).
+    std::string type_name() const { return mf_event_type_name(e_); }
+    /// Object id of the element (or pipeline) that raised it.
+    std::string source() const { return mf_event_source(e_); }
+    /// Milliseconds since the Unix epoch.
+    uint64_t timestamp_millis() const { return mf_event_timestamp_millis(e_); }
+    /// The source's tags (key, value) when it sends tags in events; else empty.
+    std::vector<std::pair<std::string, std::string>> tags() const {
+        std::vector<std::pair<std::string, std::string>> out;
+        size_t n = mf_event_tag_count(e_);
+        for (size_t i = 0; i < n; i++) {
+            const char *k = nullptr, *v = nullptr;
+            if (mf_event_tag(e_, i, &k, &v) == MF_RESULT_OK) out.emplace_back(k, v);
+        }
+        return out;
+    }
+
+    /// MediaFlowIn/Out, MediaTranscoding, ElementConnected/Disconnected.
     std::optional<mf_media_type> media_type() const {
         mf_media_type m;
         return mf_event_media_type(e_, &m) == MF_RESULT_OK ? std::optional(m) : std::nullopt;
     }
+
+    // MediaFlowInStateChanged, MediaFlowOutStateChanged: state, pad_name, media_type.
     std::optional<mf_media_flow_state> flow_state() const {
         mf_media_flow_state s;
         return mf_event_flow_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
     }
-    std::optional<mf_ice_component_state> ice_state() const {
-        mf_ice_component_state s;
-        return mf_event_ice_component_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    std::optional<std::string> pad_name() const { return text(mf_event_pad_name); }
+
+    // MediaTranscodingStateChanged: state, bin_name, media_type.
+    std::optional<mf_transcoding_state> transcoding_state() const {
+        mf_transcoding_state s;
+        return mf_event_transcoding_state(e_, &s, nullptr) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
     }
-    /// (candidate line, sdpMid, m-line index) of an IceCandidateFound event.
+    std::optional<std::string> bin_name() const {
+        mf_transcoding_state s;
+        const char *name = nullptr;
+        if (mf_event_transcoding_state(e_, &s, &name) != MF_RESULT_OK) return std::nullopt;
+        return std::string(name);
+    }
+
+    // MediaStateChanged, ConnectionStateChanged: old_state, new_state.
+    std::optional<mf_connection_state> old_state() const {
+        mf_connection_state s;
+        return mf_event_connection_state(e_, &s, nullptr) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    }
+    std::optional<mf_connection_state> new_state() const {
+        mf_connection_state s;
+        return mf_event_connection_state(e_, nullptr, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    }
+
+    // IceCandidateFound: candidate.
+    /// Kurento's IceCandidate.
     struct Candidate {
         std::string candidate, sdp_mid;
         uint32_t sdp_m_line_index;
@@ -86,20 +127,93 @@ public:
         if (mf_event_candidate(e_, &c, &mid, &index) != MF_RESULT_OK) return std::nullopt;
         return Candidate{c, mid, index};
     }
-    /// (local, remote) of a NewCandidatePairSelected event.
-    std::optional<std::pair<std::string, std::string>> candidate_pair() const {
-        const char *l = nullptr, *r = nullptr;
-        if (mf_event_candidate_pair(e_, &l, &r) != MF_RESULT_OK) return std::nullopt;
-        return std::make_pair(std::string(l), std::string(r));
+
+    // IceComponentStateChanged: state, stream_id, component_id.
+    std::optional<mf_ice_component_state> ice_state() const {
+        mf_ice_component_state s;
+        return mf_event_ice_component_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
     }
-    /// (type, description) of an Error event.
-    std::optional<std::pair<std::string, std::string>> error() const {
+    /// The ICE stream and component of an IceComponentStateChanged event (integers).
+    struct IceComponent {
+        uint32_t stream_id, component_id;
+    };
+    std::optional<IceComponent> ice_component() const {
+        IceComponent c{};
+        if (mf_event_ice_component_ids(e_, &c.stream_id, &c.component_id) != MF_RESULT_OK) return std::nullopt;
+        return c;
+    }
+
+    // NewCandidatePairSelected: candidate_pair.
+    /// Kurento's IceCandidatePair (candidates as SDP `candidate:` lines).
+    struct CandidatePair {
+        std::string stream_id;
+        uint32_t component_id;
+        std::string local_candidate, remote_candidate;
+    };
+    std::optional<CandidatePair> candidate_pair() const {
+        const char *l = nullptr, *r = nullptr, *stream = nullptr;
+        uint32_t component = 0;
+        if (mf_event_candidate_pair(e_, &l, &r) != MF_RESULT_OK ||
+            mf_event_candidate_pair_ids(e_, &stream, &component) != MF_RESULT_OK)
+            return std::nullopt;
+        return CandidatePair{stream, component, l, r};
+    }
+
+    // DtlsConnectionStateChange: state, stream_id, component_id, connection_id.
+    std::optional<mf_dtls_state> dtls_state() const {
+        mf_dtls_state s;
+        return mf_event_dtls_state(e_, &s) == MF_RESULT_OK ? std::optional(s) : std::nullopt;
+    }
+    struct DtlsConnection {
+        std::string stream_id;
+        uint32_t component_id;
+        std::string connection_id;
+    };
+    std::optional<DtlsConnection> dtls_connection() const {
+        const char *stream = nullptr, *connection = nullptr;
+        uint32_t component = 0;
+        if (mf_event_dtls_ids(e_, &stream, &component, &connection) != MF_RESULT_OK) return std::nullopt;
+        return DtlsConnection{stream, component, connection};
+    }
+
+    // ElementConnected, ElementDisconnected: sink, media_type, source/sink media descriptions.
+    /// Object id of the sink element.
+    std::optional<std::string> sink() const { return text(mf_event_sink); }
+    std::optional<std::string> source_media_description() const {
+        const char *d = nullptr;
+        if (mf_event_media_descriptions(e_, &d, nullptr) != MF_RESULT_OK) return std::nullopt;
+        return std::string(d);
+    }
+    std::optional<std::string> sink_media_description() const {
+        const char *d = nullptr;
+        if (mf_event_media_descriptions(e_, nullptr, &d) != MF_RESULT_OK) return std::nullopt;
+        return std::string(d);
+    }
+
+    // Error: description, error_code, type.
+    struct ErrorInfo {
+        std::string description;
+        int32_t error_code;
+        mf_error_type error_type;
+        /// Kurento's `type` string ("UNEXPECTED_ELEMENT_ERROR"...).
+        std::string type_string;
+    };
+    std::optional<ErrorInfo> error() const {
         const char *t = nullptr, *d = nullptr;
-        if (mf_event_error(e_, &t, &d, nullptr) != MF_RESULT_OK) return std::nullopt;
-        return std::make_pair(std::string(t), std::string(d));
+        int32_t code = 0;
+        mf_error_type kind;
+        if (mf_event_error(e_, &t, &d, &code) != MF_RESULT_OK || mf_event_error_type(e_, &kind) != MF_RESULT_OK)
+            return std::nullopt;
+        return ErrorInfo{d, code, kind, t};
     }
 
 private:
+    std::optional<std::string> text(mf_result (*get)(const mf_event *, const char **)) const {
+        const char *s = nullptr;
+        if (get(e_, &s) != MF_RESULT_OK) return std::nullopt;
+        return std::string(s);
+    }
+
     const mf_event *e_;
 };
 
@@ -130,6 +244,12 @@ public:
         detail::check(mf_element_disconnect(raw(), sink.raw(), media));
     }
     void release() const { detail::check(mf_element_release(raw())); }
+    /// Sets a tag (Kurento's addTag); an existing key is replaced.
+    void add_tag(const std::string &key, const std::string &value) const {
+        detail::check(mf_element_add_tag(raw(), key.c_str(), value.c_str()));
+    }
+    /// Whether this element's events carry its tags (Kurento's sendTagsInEvents).
+    void set_send_tags_in_events(bool send) const { detail::check(mf_element_set_send_tags_in_events(raw(), send)); }
 
     /// Calls `handler` for every event of this element until the Element is destroyed.
     void on_event(Handler handler) {

@@ -3,7 +3,9 @@
 Errors raise ``mediaflow.Error`` (with ``.code``, the mf_result). Handles free
 themselves when garbage-collected; ``release()`` ends a pipeline or element at once.
 Event handlers run on the pipeline's event thread (a dispatcher thread of its runtime,
-shared with other pipelines) and may call back into the API.
+shared with other pipelines) and may call back into the API. They receive an ``Event``:
+a copy of every field of the event (Kurento's names in Python casing, enums as
+``enum.IntEnum``), which may be kept after the handler returns.
 
 The shared library is found through ``MEDIAFLOW_LIB`` (a path to
 libmediaflow_capi.so), else in ``target/release`` then ``target/debug`` of this repository.
@@ -13,9 +15,12 @@ import ctypes
 import enum
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = [
-    "Error", "Result", "MediaType", "EventType", "FlowState", "IceState",
+    "Error", "Result", "MediaType", "EventType", "FlowState", "MediaFlowState", "IceState",
+    "IceComponentState", "ConnectionState", "MediaState", "DtlsConnectionState",
+    "MediaTranscodingState", "ErrorType", "IceCandidate", "IceCandidatePair",
     "Pipeline", "Element", "PassThrough", "AppSource", "WebRtcEndpoint", "Event",
 ]
 
@@ -93,6 +98,64 @@ class IceState(enum.IntEnum):
     FAILED = 5
 
 
+# Kurento's names for the two above.
+MediaFlowState = FlowState
+IceComponentState = IceState
+
+
+class ConnectionState(enum.IntEnum):
+    """ConnectionStateChanged's old_state / new_state."""
+    DISCONNECTED = 0
+    CONNECTED = 1
+
+
+class MediaState(enum.IntEnum):
+    """MediaStateChanged's old_state / new_state."""
+    DISCONNECTED = 0
+    CONNECTED = 1
+
+
+class DtlsConnectionState(enum.IntEnum):
+    NEW = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    CLOSED = 3
+    FAILED = 4
+
+
+class MediaTranscodingState(enum.IntEnum):
+    TRANSCODING = 0
+    NOT_TRANSCODING = 1
+
+
+class ErrorType(enum.IntEnum):
+    """An Error event's ``type``: the member's name is Kurento's string."""
+    UNEXPECTED_ELEMENT_ERROR = 0
+    UNEXPECTED_PIPELINE_ERROR = 1
+    RESOURCE_ERROR_OPEN = 2
+    RESOURCE_ERROR_WRITE = 3
+    RESOURCE_ERROR_NO_SPACE_LEFT = 4
+    STREAM_ERROR_DECODE = 5
+    STREAM_ERROR_FAILED = 6
+    INVALID_URI = 7
+    INVALID_MEDIA = 8
+
+
+class IceCandidate(NamedTuple):
+    """Kurento's IceCandidate (unpacks as add_ice_candidate's arguments)."""
+    candidate: str
+    sdp_mid: str
+    sdp_m_line_index: int
+
+
+class IceCandidatePair(NamedTuple):
+    """Kurento's IceCandidatePair: the candidates as SDP ``candidate:`` lines."""
+    stream_id: str
+    component_id: int
+    local_candidate: str
+    remote_candidate: str
+
+
 class Error(Exception):
     """A failed call: ``code`` is the mf_result, the message its detail."""
 
@@ -122,7 +185,10 @@ class _Options(ctypes.Structure):
 _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _P = ctypes.c_void_p
 _PP = ctypes.POINTER(ctypes.c_void_p)
-_STR_OUT = ctypes.POINTER(ctypes.c_void_p)
+_STR_OUT = ctypes.POINTER(ctypes.c_void_p)  # a string we own and free
+_CSTR_OUT = ctypes.POINTER(ctypes.c_char_p)  # a string an event owns
+_INT_OUT = ctypes.POINTER(ctypes.c_int)  # a C enum
+_U32_OUT = ctypes.POINTER(ctypes.c_uint32)
 
 
 def _sig(name, args, res=ctypes.c_int):
@@ -145,6 +211,8 @@ _sig("mf_webrtc_endpoint_new", [_P, ctypes.POINTER(_Options), _PP])
 _sig("mf_element_release", [_P])
 _sig("mf_element_free", [_P], None)
 _sig("mf_element_id", [_P, _STR_OUT])
+_sig("mf_element_add_tag", [_P, ctypes.c_char_p, ctypes.c_char_p])
+_sig("mf_element_set_send_tags_in_events", [_P, ctypes.c_bool])
 _sig("mf_element_connect", [_P, _P, ctypes.c_int])
 _sig("mf_element_disconnect", [_P, _P, ctypes.c_int])
 _sig("mf_element_subscribe", [_P, _CALLBACK, _P, ctypes.POINTER(ctypes.c_uint64)])
@@ -159,12 +227,24 @@ _sig("mf_event_get_type", [_P])
 _sig("mf_event_type_name", [_P], ctypes.c_char_p)
 _sig("mf_event_source", [_P], ctypes.c_char_p)
 _sig("mf_event_timestamp_millis", [_P], ctypes.c_uint64)
-_sig("mf_event_media_type", [_P, ctypes.POINTER(ctypes.c_int)])
-_sig("mf_event_flow_state", [_P, ctypes.POINTER(ctypes.c_int)])
-_sig("mf_event_ice_component_state", [_P, ctypes.POINTER(ctypes.c_int)])
-_sig("mf_event_candidate", [_P, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_uint32)])
-_sig("mf_event_candidate_pair", [_P, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p)])
-_sig("mf_event_error", [_P, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int32)])
+_sig("mf_event_media_type", [_P, _INT_OUT])
+_sig("mf_event_flow_state", [_P, _INT_OUT])
+_sig("mf_event_ice_component_state", [_P, _INT_OUT])
+_sig("mf_event_candidate", [_P, _CSTR_OUT, _CSTR_OUT, _U32_OUT])
+_sig("mf_event_candidate_pair", [_P, _CSTR_OUT, _CSTR_OUT])
+_sig("mf_event_candidate_pair_ids", [_P, _CSTR_OUT, _U32_OUT])
+_sig("mf_event_ice_component_ids", [_P, _U32_OUT, _U32_OUT])
+_sig("mf_event_connection_state", [_P, _INT_OUT, _INT_OUT])
+_sig("mf_event_dtls_state", [_P, _INT_OUT])
+_sig("mf_event_dtls_ids", [_P, _CSTR_OUT, _U32_OUT, _CSTR_OUT])
+_sig("mf_event_error", [_P, _CSTR_OUT, _CSTR_OUT, ctypes.POINTER(ctypes.c_int32)])
+_sig("mf_event_error_type", [_P, _INT_OUT])
+_sig("mf_event_sink", [_P, _CSTR_OUT])
+_sig("mf_event_media_descriptions", [_P, _CSTR_OUT, _CSTR_OUT])
+_sig("mf_event_pad_name", [_P, _CSTR_OUT])
+_sig("mf_event_transcoding_state", [_P, _INT_OUT, _CSTR_OUT])
+_sig("mf_event_tag_count", [_P], ctypes.c_size_t)
+_sig("mf_event_tag", [_P, ctypes.c_size_t, _CSTR_OUT, _CSTR_OUT])
 
 
 def _check(code):
@@ -188,54 +268,156 @@ def _text(s):
     return None if s is None else s.encode()
 
 
+_TEXT, _ENUM, _U32 = ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32
+
+
+def _read(fn, raw, *kinds):
+    """Calls accessor ``fn(raw, &out...)`` with outputs of the given ctypes types; their values."""
+    outs = [kind() for kind in kinds]
+    _check(fn(raw, *(ctypes.byref(o) for o in outs)))
+    return [o.value.decode() if isinstance(o, ctypes.c_char_p) else o.value for o in outs]
+
+
+def _media(raw):
+    return MediaType(_read(_lib.mf_event_media_type, raw, _ENUM)[0])
+
+
+def _flow(raw):
+    (state,) = _read(_lib.mf_event_flow_state, raw, _ENUM)
+    (pad_name,) = _read(_lib.mf_event_pad_name, raw, _TEXT)
+    return {"state": FlowState(state), "pad_name": pad_name, "media_type": _media(raw)}
+
+
+def _link(raw):
+    (sink,) = _read(_lib.mf_event_sink, raw, _TEXT)
+    source_description, sink_description = _read(_lib.mf_event_media_descriptions, raw, _TEXT, _TEXT)
+    return {"sink": sink, "media_type": _media(raw), "source_media_description": source_description,
+            "sink_media_description": sink_description}
+
+
+def _states(kind):
+    def read(raw):
+        old, new = _read(_lib.mf_event_connection_state, raw, _ENUM, _ENUM)
+        return {"old_state": kind(old), "new_state": kind(new)}
+    return read
+
+
+def _transcoding(raw):
+    state, bin_name = _read(_lib.mf_event_transcoding_state, raw, _ENUM, _TEXT)
+    return {"state": MediaTranscodingState(state), "bin_name": bin_name, "media_type": _media(raw)}
+
+
+def _candidate(raw):
+    return {"candidate": IceCandidate(*_read(_lib.mf_event_candidate, raw, _TEXT, _TEXT, _U32))}
+
+
+def _ice_component(raw):
+    stream_id, component_id = _read(_lib.mf_event_ice_component_ids, raw, _U32, _U32)
+    (state,) = _read(_lib.mf_event_ice_component_state, raw, _ENUM)
+    return {"stream_id": stream_id, "component_id": component_id, "state": IceState(state)}
+
+
+def _pair(raw):
+    local, remote = _read(_lib.mf_event_candidate_pair, raw, _TEXT, _TEXT)
+    stream_id, component_id = _read(_lib.mf_event_candidate_pair_ids, raw, _TEXT, _U32)
+    return {"candidate_pair": IceCandidatePair(stream_id, component_id, local, remote)}
+
+
+def _dtls(raw):
+    stream_id, component_id, connection_id = _read(_lib.mf_event_dtls_ids, raw, _TEXT, _U32, _TEXT)
+    (state,) = _read(_lib.mf_event_dtls_state, raw, _ENUM)
+    return {"stream_id": stream_id, "component_id": component_id, "connection_id": connection_id,
+            "state": DtlsConnectionState(state)}
+
+
+def _error(raw):
+    _name, description, code = _read(_lib.mf_event_error, raw, _TEXT, _TEXT, ctypes.c_int32)
+    (kind,) = _read(_lib.mf_event_error_type, raw, _ENUM)
+    return {"description": description, "error_code": code, "error_type": ErrorType(kind)}
+
+
+# Each kind's own fields (besides source, type, timestamp_millis and tags), read through
+# the C accessors, in Kurento's order.
+_FIELDS = {
+    EventType.ERROR: _error,
+    EventType.ELEMENT_CONNECTED: _link,
+    EventType.ELEMENT_DISCONNECTED: _link,
+    EventType.MEDIA_FLOW_IN_STATE_CHANGED: _flow,
+    EventType.MEDIA_FLOW_OUT_STATE_CHANGED: _flow,
+    EventType.MEDIA_TRANSCODING_STATE_CHANGED: _transcoding,
+    EventType.MEDIA_STATE_CHANGED: _states(MediaState),
+    EventType.CONNECTION_STATE_CHANGED: _states(ConnectionState),
+    EventType.ICE_CANDIDATE_FOUND: _candidate,
+    EventType.ICE_GATHERING_DONE: lambda raw: {},
+    EventType.ICE_COMPONENT_STATE_CHANGED: _ice_component,
+    EventType.NEW_CANDIDATE_PAIR_SELECTED: _pair,
+    EventType.DTLS_CONNECTION_STATE_CHANGE: _dtls,
+}
+
+_OWN_FIELDS = (
+    "description", "error_code", "error_type", "sink", "media_type", "source_media_description",
+    "sink_media_description", "state", "pad_name", "bin_name", "old_state", "new_state", "candidate",
+    "stream_id", "component_id", "candidate_pair", "connection_id",
+)
+
+
 class Event:
-    """An event, readable only inside the handler that received it."""
+    """One event, copied out of the library while its handler runs (so it may be kept).
+
+    Every event has ``type`` (an ``EventType``), ``type_name`` (Kurento's name, e.g.
+    ``"IceCandidateFound"``), ``source`` (the raising object's id), ``timestamp_millis``
+    and ``tags`` (a dict; empty unless the source sends tags in events). Its own fields
+    (``fields`` lists them) are attributes; those of other kinds are None:
+
+    - Error: description (str), error_code (int), error_type (ErrorType)
+    - ElementConnected / ElementDisconnected: sink (str), media_type (MediaType),
+      source_media_description, sink_media_description (str)
+    - MediaFlowInStateChanged / MediaFlowOutStateChanged: state (FlowState),
+      pad_name (str), media_type (MediaType)
+    - MediaTranscodingStateChanged: state (MediaTranscodingState), bin_name (str),
+      media_type (MediaType)
+    - MediaStateChanged: old_state, new_state (MediaState)
+    - ConnectionStateChanged: old_state, new_state (ConnectionState)
+    - IceCandidateFound: candidate (IceCandidate)
+    - IceGatheringDone: none
+    - IceComponentStateChanged: stream_id (int), component_id (int), state (IceState)
+    - NewCandidatePairSelected: candidate_pair (IceCandidatePair)
+    - DtlsConnectionStateChange: stream_id (str), component_id (int), connection_id
+      (str), state (DtlsConnectionState)
+    """
 
     def __init__(self, raw):
-        self._raw = raw
         self.type = EventType(_lib.mf_event_get_type(raw))
         self.type_name = _lib.mf_event_type_name(raw).decode()
         self.source = _lib.mf_event_source(raw).decode()
         self.timestamp_millis = _lib.mf_event_timestamp_millis(raw)
-
-    def _int(self, fn, kind):
-        out = ctypes.c_int()
-        return kind(out.value) if fn(self._raw, ctypes.byref(out)) == 0 else None
-
-    @property
-    def media_type(self):
-        return self._int(_lib.mf_event_media_type, MediaType)
+        tags = {}
+        for i in range(_lib.mf_event_tag_count(raw)):
+            key, value = _read(lambda r, k, v, i=i: _lib.mf_event_tag(r, i, k, v), raw, _TEXT, _TEXT)
+            tags[key] = value
+        self.tags = tags
+        for name in _OWN_FIELDS:
+            setattr(self, name, None)
+        own = _FIELDS[self.type](raw)
+        for name, value in own.items():
+            setattr(self, name, value)
+        self.fields = tuple(own)
 
     @property
     def flow_state(self):
-        return self._int(_lib.mf_event_flow_state, FlowState)
+        """``state`` of a MediaFlowIn/OutStateChanged event, else None."""
+        return self.state if isinstance(self.state, FlowState) else None
 
     @property
     def ice_state(self):
-        return self._int(_lib.mf_event_ice_component_state, IceState)
+        """``state`` of an IceComponentStateChanged event, else None."""
+        return self.state if isinstance(self.state, IceState) else None
 
-    @property
-    def candidate(self):
-        """(candidate line, sdpMid, m-line index) of IceCandidateFound, else None."""
-        c, mid, index = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_uint32()
-        if _lib.mf_event_candidate(self._raw, ctypes.byref(c), ctypes.byref(mid), ctypes.byref(index)) != 0:
-            return None
-        return c.value.decode(), mid.value.decode(), index.value
-
-    @property
-    def candidate_pair(self):
-        local, remote = ctypes.c_char_p(), ctypes.c_char_p()
-        if _lib.mf_event_candidate_pair(self._raw, ctypes.byref(local), ctypes.byref(remote)) != 0:
-            return None
-        return local.value.decode(), remote.value.decode()
-
-    @property
-    def error(self):
-        """(Kurento type string, description, code) of an Error event, else None."""
-        kind, description, code = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_int32()
-        if _lib.mf_event_error(self._raw, ctypes.byref(kind), ctypes.byref(description), ctypes.byref(code)) != 0:
-            return None
-        return kind.value.decode(), description.value.decode(), code.value
+    def __repr__(self):
+        own = ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.fields)
+        return "<%s from %s at %d%s%s>" % (self.type_name, self.source, self.timestamp_millis,
+                                          " tags=%r" % self.tags if self.tags else "",
+                                          ": " + own if own else "")
 
 
 class Pipeline:
@@ -297,6 +479,14 @@ class Element:
 
     def release(self):
         _check(_lib.mf_element_release(self._raw))
+
+    def add_tag(self, key, value):
+        """Sets a tag (Kurento's addTag); an existing key is replaced."""
+        _check(_lib.mf_element_add_tag(self._raw, _text(key), _text(value)))
+
+    def set_send_tags_in_events(self, send):
+        """Whether this element's events carry its tags (Kurento's sendTagsInEvents)."""
+        _check(_lib.mf_element_set_send_tags_in_events(self._raw, bool(send)))
 
     def on_event(self, handler):
         """Calls ``handler(Event)`` for each event of this element; returns an id."""

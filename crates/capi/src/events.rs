@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::*;
+use mediaflow::ErrorType;
 
 /// Kinds of events (Kurento's names).
 #[repr(C)]
@@ -101,12 +102,36 @@ pub enum mf_transcoding_state {
     MF_NOT_TRANSCODING = 1,
 }
 
+/// Kurento's error types (the `type` string of an Error event, as a number).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mf_error_type {
+    /// `UNEXPECTED_ELEMENT_ERROR`: unclassified (Kurento's default).
+    MF_ERROR_UNEXPECTED_ELEMENT_ERROR = 0,
+    /// `UNEXPECTED_PIPELINE_ERROR`: an error no element handled, raised on the pipeline.
+    MF_ERROR_UNEXPECTED_PIPELINE_ERROR = 1,
+    /// `RESOURCE_ERROR_OPEN`: a local file or resource could not be opened.
+    MF_ERROR_RESOURCE_ERROR_OPEN = 2,
+    /// `RESOURCE_ERROR_WRITE`: a write to storage failed.
+    MF_ERROR_RESOURCE_ERROR_WRITE = 3,
+    /// `RESOURCE_ERROR_NO_SPACE_LEFT`: storage is full.
+    MF_ERROR_RESOURCE_ERROR_NO_SPACE_LEFT = 4,
+    /// `STREAM_ERROR_DECODE`: a received stream could not be decoded.
+    MF_ERROR_STREAM_ERROR_DECODE = 5,
+    /// `STREAM_ERROR_FAILED`: a generic media flow failure.
+    MF_ERROR_STREAM_ERROR_FAILED = 6,
+    /// `INVALID_URI`: a URI could not be used.
+    MF_ERROR_INVALID_URI = 7,
+    /// `INVALID_MEDIA`: media of an unusable kind or format.
+    MF_ERROR_INVALID_MEDIA = 8,
+}
+
 /// An event, valid only while the callback that received it runs (opaque).
 pub struct mf_event {
     event: Event,
     type_name: CString,
     source: CString,
-    /// Strings of the event's own fields, in the order its accessor returns them.
+    /// Strings of the event's own fields, in the order `mf_event::new` lists them.
     fields: Vec<CString>,
     /// The source's tags (key, value), when it sends tags in events.
     tags: Vec<(CString, CString)>,
@@ -117,6 +142,14 @@ fn cstring(s: &str) -> CString {
 }
 
 impl mf_event {
+    /// Copies the event and C strings of its string fields, per kind:
+    /// - IceCandidateFound: candidate, sdp_mid
+    /// - NewCandidatePairSelected: local, remote, stream_id
+    /// - Error: type, description
+    /// - ElementConnected/Disconnected: sink, source and sink media descriptions
+    /// - MediaTranscodingStateChanged: bin_name
+    /// - MediaFlowIn/OutStateChanged: pad_name
+    /// - DtlsConnectionStateChange: stream_id, connection_id
     fn new(event: &Event) -> mf_event {
         let fields = match event {
             Event::IceCandidateFound(e) => vec![
@@ -126,11 +159,25 @@ impl mf_event {
             Event::NewCandidatePairSelected(e) => vec![
                 cstring(&e.candidate_pair.local_candidate),
                 cstring(&e.candidate_pair.remote_candidate),
+                cstring(&e.candidate_pair.stream_id),
             ],
             Event::Error(e) => vec![cstring(e.error_type.as_str()), cstring(&e.description)],
-            Event::ElementConnected(e) => vec![cstring(&e.sink)],
-            Event::ElementDisconnected(e) => vec![cstring(&e.sink)],
+            Event::ElementConnected(e) => vec![
+                cstring(&e.sink),
+                cstring(&e.source_media_description),
+                cstring(&e.sink_media_description),
+            ],
+            Event::ElementDisconnected(e) => vec![
+                cstring(&e.sink),
+                cstring(&e.source_media_description),
+                cstring(&e.sink_media_description),
+            ],
             Event::MediaTranscodingStateChanged(e) => vec![cstring(&e.bin_name)],
+            Event::MediaFlowInStateChanged(e) => vec![cstring(&e.pad_name)],
+            Event::MediaFlowOutStateChanged(e) => vec![cstring(&e.pad_name)],
+            Event::DtlsConnectionStateChange(e) => {
+                vec![cstring(&e.stream_id), cstring(&e.connection_id)]
+            }
             _ => Vec::new(),
         };
         mf_event {
@@ -144,6 +191,19 @@ impl mf_event {
                 .map(|(k, v)| (cstring(k), cstring(v)))
                 .collect(),
         }
+    }
+
+    /// String field `index` (see `new`); "" if the kind has none there.
+    fn field(&self, index: usize) -> *const c_char {
+        self.fields.get(index).map_or(c"".as_ptr(), |s| s.as_ptr())
+    }
+}
+
+/// Writes `value` to `out` unless `out` is NULL.
+fn put<T>(out: *mut T, value: T) {
+    // SAFETY: NULL or a writable location of the caller (documented per function).
+    if let Some(o) = unsafe { out.as_mut() } {
+        *o = value;
     }
 }
 
@@ -394,24 +454,17 @@ pub extern "C" fn mf_event_candidate(
         let Event::IceCandidateFound(c) = &e.event else {
             return Err(no_field(e));
         };
-        // SAFETY: NULL or writable locations of the caller.
-        unsafe {
-            if let Some(o) = candidate.as_mut() {
-                *o = e.fields[0].as_ptr();
-            }
-            if let Some(o) = sdp_mid.as_mut() {
-                *o = e.fields[1].as_ptr();
-            }
-            if let Some(o) = sdp_m_line_index.as_mut() {
-                *o = c.candidate.sdp_m_line_index;
-            }
-        }
+        put(candidate, e.field(0));
+        put(sdp_mid, e.field(1));
+        put(sdp_m_line_index, c.candidate.sdp_m_line_index);
         Ok(())
     })
 }
 
-/// The local and remote candidates of a NewCandidatePairSelected event (valid during
-/// the callback). Either output may be NULL.
+/// The local and remote candidates of a NewCandidatePairSelected event, as SDP
+/// `candidate:` lines (valid during the callback): the local one as IceCandidateFound
+/// announced it, the remote one as the peer trickled it (or a peer-reflexive one learned
+/// from its checks). Either output may be NULL.
 #[no_mangle]
 pub extern "C" fn mf_event_candidate_pair(
     event: *const mf_event,
@@ -423,15 +476,47 @@ pub extern "C" fn mf_event_candidate_pair(
         if !matches!(e.event, Event::NewCandidatePairSelected(_)) {
             return Err(no_field(e));
         }
-        // SAFETY: NULL or writable locations of the caller.
-        unsafe {
-            if let Some(o) = local.as_mut() {
-                *o = e.fields[0].as_ptr();
-            }
-            if let Some(o) = remote.as_mut() {
-                *o = e.fields[1].as_ptr();
-            }
-        }
+        put(local, e.field(0));
+        put(remote, e.field(1));
+        Ok(())
+    })
+}
+
+/// The pair's ICE stream (Kurento's string `streamID`, valid during the callback) and
+/// component (`componentID`) of a NewCandidatePairSelected event. Either output may be
+/// NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_candidate_pair_ids(
+    event: *const mf_event,
+    stream_id: *mut *const c_char,
+    component_id: *mut u32,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::NewCandidatePairSelected(p) = &e.event else {
+            return Err(no_field(e));
+        };
+        put(stream_id, e.field(2));
+        put(component_id, p.candidate_pair.component_id);
+        Ok(())
+    })
+}
+
+/// The ICE stream and component (Kurento's integers `streamId`, `componentId`) of an
+/// IceComponentStateChanged event. Either output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_ice_component_ids(
+    event: *const mf_event,
+    stream_id: *mut u32,
+    component_id: *mut u32,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::IceComponentStateChanged(c) = &e.event else {
+            return Err(no_field(e));
+        };
+        put(stream_id, c.stream_id);
+        put(component_id, c.component_id);
         Ok(())
     })
 }
@@ -465,15 +550,8 @@ pub extern "C" fn mf_event_connection_state(
             ),
             _ => return Err(no_field(e)),
         };
-        // SAFETY: NULL or writable locations of the caller.
-        unsafe {
-            if let Some(o) = old_state.as_mut() {
-                *o = connection(old);
-            }
-            if let Some(o) = new_state.as_mut() {
-                *o = connection(new);
-            }
-        }
+        put(old_state, connection(old));
+        put(new_state, connection(new));
         Ok(())
     })
 }
@@ -501,6 +579,28 @@ pub extern "C" fn mf_event_dtls_state(
     })
 }
 
+/// The ICE stream (Kurento's string `streamId`), component (`componentId`) and DTLS
+/// connection (`connectionId`) of a DtlsConnectionStateChange event (strings valid
+/// during the callback). Any output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_dtls_ids(
+    event: *const mf_event,
+    stream_id: *mut *const c_char,
+    component_id: *mut u32,
+    connection_id: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::DtlsConnectionStateChange(d) = &e.event else {
+            return Err(no_field(e));
+        };
+        put(stream_id, e.field(0));
+        put(component_id, d.component_id);
+        put(connection_id, e.field(1));
+        Ok(())
+    })
+}
+
 /// Kurento's `type` string, the description and the code of an Error event (strings
 /// valid during the callback). Any output may be NULL.
 #[no_mangle]
@@ -515,18 +615,37 @@ pub extern "C" fn mf_event_error(
         let Event::Error(err) = &e.event else {
             return Err(no_field(e));
         };
-        // SAFETY: NULL or writable locations of the caller.
-        unsafe {
-            if let Some(o) = error_type.as_mut() {
-                *o = e.fields[0].as_ptr();
-            }
-            if let Some(o) = description.as_mut() {
-                *o = e.fields[1].as_ptr();
-            }
-            if let Some(o) = code.as_mut() {
-                *o = err.error_code;
-            }
-        }
+        put(error_type, e.field(0));
+        put(description, e.field(1));
+        put(code, err.error_code);
+        Ok(())
+    })
+}
+
+/// The `type` of an Error event as an `mf_error_type` (its string is
+/// `mf_event_error`'s).
+#[no_mangle]
+pub extern "C" fn mf_event_error_type(
+    event: *const mf_event,
+    out: *mut mf_error_type,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let Event::Error(err) = &e.event else {
+            return Err(no_field(e));
+        };
+        use mf_error_type::*;
+        *out_ptr(out, "out")? = match err.error_type {
+            ErrorType::UnexpectedElementError => MF_ERROR_UNEXPECTED_ELEMENT_ERROR,
+            ErrorType::UnexpectedPipelineError => MF_ERROR_UNEXPECTED_PIPELINE_ERROR,
+            ErrorType::ResourceErrorOpen => MF_ERROR_RESOURCE_ERROR_OPEN,
+            ErrorType::ResourceErrorWrite => MF_ERROR_RESOURCE_ERROR_WRITE,
+            ErrorType::ResourceErrorNoSpaceLeft => MF_ERROR_RESOURCE_ERROR_NO_SPACE_LEFT,
+            ErrorType::StreamErrorDecode => MF_ERROR_STREAM_ERROR_DECODE,
+            ErrorType::StreamErrorFailed => MF_ERROR_STREAM_ERROR_FAILED,
+            ErrorType::InvalidUri => MF_ERROR_INVALID_URI,
+            ErrorType::InvalidMedia => MF_ERROR_INVALID_MEDIA,
+        };
         Ok(())
     })
 }
@@ -543,7 +662,50 @@ pub extern "C" fn mf_event_sink(event: *const mf_event, sink: *mut *const c_char
         ) {
             return Err(no_field(e));
         }
-        *out_ptr(sink, "sink")? = e.fields[0].as_ptr();
+        *out_ptr(sink, "sink")? = e.field(0);
+        Ok(())
+    })
+}
+
+/// The source and sink pad descriptions (Kurento's `sourceMediaDescription`,
+/// `sinkMediaDescription`; valid during the callback) of an ElementConnected/
+/// Disconnected event. Either output may be NULL.
+#[no_mangle]
+pub extern "C" fn mf_event_media_descriptions(
+    event: *const mf_event,
+    source_media_description: *mut *const c_char,
+    sink_media_description: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        if !matches!(
+            e.event,
+            Event::ElementConnected(_) | Event::ElementDisconnected(_)
+        ) {
+            return Err(no_field(e));
+        }
+        put(source_media_description, e.field(1));
+        put(sink_media_description, e.field(2));
+        Ok(())
+    })
+}
+
+/// The pad name (Kurento's `padName`, valid during the callback) of a
+/// MediaFlowIn/OutStateChanged event.
+#[no_mangle]
+pub extern "C" fn mf_event_pad_name(
+    event: *const mf_event,
+    pad_name: *mut *const c_char,
+) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        if !matches!(
+            e.event,
+            Event::MediaFlowInStateChanged(_) | Event::MediaFlowOutStateChanged(_)
+        ) {
+            return Err(no_field(e));
+        }
+        *out_ptr(pad_name, "pad_name")? = e.field(0);
         Ok(())
     })
 }
@@ -567,10 +729,7 @@ pub extern "C" fn mf_event_transcoding_state(
                 mf_transcoding_state::MF_NOT_TRANSCODING
             }
         };
-        // SAFETY: NULL or a writable location of the caller.
-        if let Some(o) = unsafe { bin_name.as_mut() } {
-            *o = e.fields[0].as_ptr();
-        }
+        put(bin_name, e.field(0));
         Ok(())
     })
 }
