@@ -195,9 +195,12 @@ impl Program<'_> {
                 let e = self.element();
                 let capacity = usize::from(self.byte()) * 8;
                 let mut buf = vec![0u8; capacity];
-                let (mut len, mut media) = (0usize, mf_media_type::MF_MEDIA_VIDEO);
-                let _ = mf_app_sink_pull(e, 0, buf.as_mut_ptr(), capacity, &mut len, &mut media);
-                assert!(len <= capacity.max(len), "a pulled length");
+                let (mut len, mut media, mut key) = (0usize, mf_media_type::MF_MEDIA_VIDEO, false);
+                let keyframe = if self.byte() & 1 == 1 { &mut key as *mut bool } else { null_mut() };
+                let r = mf_app_sink_pull(e, 0, buf.as_mut_ptr(), capacity, &mut len, &mut media, keyframe);
+                if r == mf_result::MF_RESULT_OK {
+                    assert!(len <= capacity, "pulled {len} bytes into {capacity}");
+                }
             }
             18 => {
                 let e = self.element();
