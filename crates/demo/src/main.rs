@@ -5,23 +5,24 @@
 mod signaling;
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam_channel::unbounded;
+use mediaflow_wsserve::{
+    accept_websocket, close_with, parse_port_range, read_head, respond, send_texts, tls_config,
+    would_block, Replay, RequestHead, ServeConfig,
+};
 use serde_json::json;
 use signaling::{Counters, EndpointOptions, Session};
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
-/// Largest HTTP request head we read.
-const MAX_HEAD: usize = 16 * 1024;
 /// Connections served at once; more are refused with 503.
 const MAX_CONNECTIONS: usize = 256;
 
@@ -68,42 +69,10 @@ struct Args {
     idle_timeout_secs: u64,
 }
 
-/// Loads the certificate chain and key for HTTPS.
-fn tls_config(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<Arc<rustls::ServerConfig>, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!("{}: no certificate", cert.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map(Arc::new)
-        .map_err(|e| format!("TLS: {e}"))
-}
-
-fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| format!("port range {s:?} is not MIN-MAX"))?;
-    let parse = |p: &str| p.trim().parse::<u16>().map_err(|e| format!("{p:?}: {e}"));
-    Ok((parse(a)?, parse(b)?))
-}
-
 struct Server {
     counters: Arc<Counters>,
     options: EndpointOptions,
     shutdown: Arc<AtomicBool>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    max_per_ip: usize,
     idle_timeout: Duration,
 }
 
@@ -116,7 +85,7 @@ fn main() {
         .with_writer(io::stderr)
         .init();
     let args = Args::parse();
-    let port_range = match args.port_range.as_deref().map(parse_range).transpose() {
+    let port_range = match args.port_range.as_deref().map(parse_port_range).transpose() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("mediaflow-demo: {e}");
@@ -162,6 +131,15 @@ fn main() {
         "mediaflow Hello World demo: open {scheme}://{host}:{}/ (Ctrl-C to stop)",
         local.port()
     );
+    let config = ServeConfig {
+        tls,
+        max_connections: MAX_CONNECTIONS,
+        max_per_ip: args.max_connections_per_ip.max(1),
+        // Short reads: the WebSocket loop interleaves reading with sending queued replies.
+        read_timeout: Duration::from_millis(20),
+        thread_name: "demo-conn".into(),
+        shutdown: shutdown.clone(),
+    };
     let server = Arc::new(Server {
         counters: Arc::new(Counters::default()),
         options: EndpointOptions {
@@ -170,148 +148,13 @@ fn main() {
             stun: args.stun_address.map(|a| (a, args.stun_port)),
             turn_url: args.turn_url,
         },
-        shutdown: shutdown.clone(),
-        max_per_ip: args.max_connections_per_ip.max(1),
+        shutdown,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
-        tls,
     });
-    serve(&listener, &server);
+    mediaflow_wsserve::serve(&listener, &config, move |stream, peer| {
+        serve_stream(stream, peer, &server)
+    });
     println!("mediaflow-demo: stopped");
-}
-
-/// Accepts until Ctrl-C, then waits (bounded) for the sessions to release their
-/// pipelines.
-fn serve(listener: &TcpListener, server: &Arc<Server>) {
-    if let Err(e) = listener.set_nonblocking(true) {
-        eprintln!("mediaflow-demo: {e}");
-        return;
-    }
-    let mut workers: Vec<(std::net::IpAddr, JoinHandle<()>)> = Vec::new();
-    while !server.shutdown.load(Ordering::SeqCst) {
-        workers.retain(|(_, w)| !w.is_finished());
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let from_peer = workers.iter().filter(|(ip, _)| *ip == peer.ip()).count();
-                if workers.len() >= MAX_CONNECTIONS || from_peer >= server.max_per_ip {
-                    let _ = respond(
-                        &mut &stream,
-                        "503 Service Unavailable",
-                        "text/plain",
-                        b"busy\n",
-                    );
-                    continue;
-                }
-                let server = server.clone();
-                match thread::Builder::new()
-                    .name("demo-conn".into())
-                    .spawn(move || handle_connection(stream, peer, &server))
-                {
-                    Ok(w) => workers.push((peer.ip(), w)),
-                    Err(e) => tracing::warn!("no thread for {peer}: {e}"),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => tracing::warn!("accept: {e}"),
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for (_, w) in workers {
-        while !w.is_finished() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        if w.is_finished() {
-            let _ = w.join();
-        }
-    }
-}
-
-/// A stream that first replays bytes already read from it (the request head), so a
-/// WebSocket upgrade can be handed to tungstenite from its start.
-struct Replay<S> {
-    prefix: Vec<u8>,
-    pos: usize,
-    inner: S,
-}
-
-impl<S: Read> Read for Replay<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos < self.prefix.len() {
-            let n = buf.len().min(self.prefix.len() - self.pos);
-            buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
-            self.pos += n;
-            return Ok(n);
-        }
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Write> Write for Replay<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// Reads until the end of the request head; returns every byte read.
-fn read_head(stream: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 2048];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        if buf.len() > MAX_HEAD || Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large or too slow",
-            ));
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(buf)
-}
-
-fn respond(
-    stream: &mut impl Write,
-    status: &str,
-    content_type: &str,
-    body: &[u8],
-) -> io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    stream.flush()
-}
-
-fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
-    let _ = stream.set_nonblocking(false);
-    // Short reads: the WebSocket loop interleaves reading with sending queued replies.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    match &server.tls {
-        Some(config) => match rustls::ServerConnection::new(config.clone()) {
-            Ok(tls) => serve_stream(rustls::StreamOwned::new(tls, stream), peer, server),
-            Err(e) => tracing::warn!(%peer, "TLS: {e}"),
-        },
-        None => serve_stream(stream, peer, server),
-    }
 }
 
 fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Server) {
@@ -328,25 +171,11 @@ fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Serve
             return;
         }
     };
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let upgrade = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("upgrade") && v.trim().eq_ignore_ascii_case("websocket")
-        })
-    });
-    if path == "/helloworld" && upgrade {
-        let replay = Replay {
-            prefix: head,
-            pos: 0,
-            inner: stream,
-        };
-        return websocket(replay, peer, server);
+    let request = RequestHead::parse(&head);
+    if request.target == "/helloworld" && request.upgrade {
+        return websocket(Replay::new(head, stream), peer, server);
     }
-    let result = match (method, path) {
+    let result = match (request.method.as_str(), request.target.as_str()) {
         ("GET", "/") | ("GET", "/index.html") => respond(
             &mut stream,
             "200 OK",
@@ -382,21 +211,11 @@ fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Serve
 const MAX_MESSAGE: usize = 256 * 1024;
 
 fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE));
-    let mut handshake = tungstenite::accept_with_config(stream, Some(config));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut ws = loop {
-        match handshake {
-            Ok(ws) => break ws,
-            Err(tungstenite::HandshakeError::Interrupted(mid)) if Instant::now() < deadline => {
-                handshake = mid.handshake();
-            }
-            Err(e) => {
-                tracing::debug!(%peer, "WebSocket handshake failed: {e}");
-                return;
-            }
+    let mut ws = match accept_websocket(stream, MAX_MESSAGE) {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%peer, "WebSocket handshake failed: {e}");
+            return;
         }
     };
     server.counters.sessions.fetch_add(1, Ordering::SeqCst);
@@ -438,7 +257,7 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
                 break;
             }
         }
-        if !flush(&mut ws, &outgoing) {
+        if !send_texts(&mut ws, outgoing.try_iter().map(|m| m.to_string())) {
             break;
         }
     }
@@ -446,38 +265,4 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
     drop(session);
     server.counters.sessions.fetch_sub(1, Ordering::SeqCst);
     tracing::info!(%peer, "session closed, pipeline released");
-}
-
-/// Sends a close frame and gives it a moment to leave (bounded).
-fn close_with<S: Read + Write>(ws: &mut WebSocket<S>, code: CloseCode, reason: &str) {
-    let frame = tungstenite::protocol::CloseFrame {
-        code,
-        reason: reason.to_owned().into(),
-    };
-    let _ = ws.close(Some(frame));
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        match ws.flush() {
-            Ok(()) => break,
-            Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
-            Err(_) => break,
-        }
-    }
-}
-
-/// Sends what the session and its event handlers queued; false when the socket is gone.
-fn flush<S: Read + Write>(
-    ws: &mut WebSocket<S>,
-    outgoing: &crossbeam_channel::Receiver<serde_json::Value>,
-) -> bool {
-    for message in outgoing.try_iter() {
-        if ws.write(Message::text(message.to_string())).is_err() {
-            return false;
-        }
-    }
-    match ws.flush() {
-        Ok(()) => true,
-        Err(tungstenite::Error::Io(e)) if would_block(&e) => true,
-        Err(_) => false,
-    }
 }
