@@ -391,11 +391,11 @@ impl Core {
         .to_string()
     }
 
-    /// The response to a binary message.
-    pub fn binary_message() -> String {
+    /// The response to a binary message that is not UTF-8.
+    pub fn not_utf8() -> String {
         rpc::error_response(
             &Value::Null,
-            &RpcError::invalid_request("binary messages are not JSON-RPC"),
+            &RpcError::parse_error("Parse error: the message is not UTF-8"),
         )
         .to_string()
     }

@@ -117,11 +117,20 @@ fn serve_stream(
         match ws.read() {
             Ok(Message::Text(text)) => {
                 last_message = Instant::now();
+                tracing::trace!(%peer, "<- {}", text.as_str());
                 out.extend(core.handle(&mut conn, text.as_str(), Instant::now()));
             }
-            Ok(Message::Binary(_)) => {
+            // kurento-client (websocket-stream) sends its requests as binary frames of
+            // UTF-8 JSON; KMS takes both kinds.
+            Ok(Message::Binary(data)) => {
                 last_message = Instant::now();
-                out.push(Core::binary_message());
+                match std::str::from_utf8(&data) {
+                    Ok(text) => {
+                        tracing::trace!(%peer, "<- {text}");
+                        out.extend(core.handle(&mut conn, text, Instant::now()));
+                    }
+                    Err(_) => out.push(Core::not_utf8()),
+                }
             }
             Ok(Message::Close(_)) => break,
             Ok(_) => last_message = Instant::now(),
@@ -139,6 +148,9 @@ fn serve_stream(
             }
         }
         out.extend(conn.take_notifications());
+        for text in &out {
+            tracing::trace!(%peer, "-> {text}");
+        }
         if !send_texts(&mut ws, out) {
             break;
         }
