@@ -356,12 +356,12 @@ fn element(core: &Core, t: &Target, e: &MediaElement, op: &str, args: &Map<Strin
 }
 
 fn kind_matches(kind: Option<MediaKind>, wanted: Option<MediaType>) -> bool {
-    match (wanted, kind) {
-        (None, _) => true,
-        (Some(MediaType::Audio), Some(MediaKind::Audio)) => true,
-        (Some(MediaType::Video), Some(MediaKind::Video)) => true,
-        _ => false,
-    }
+    matches!(
+        (wanted, kind),
+        (None, _)
+            | (Some(MediaType::Audio), Some(MediaKind::Audio))
+            | (Some(MediaType::Video), Some(MediaKind::Video))
+    )
 }
 
 fn kind_name(kind: Option<MediaKind>) -> &'static str {

@@ -49,9 +49,9 @@ fn node(script: &str, args: &[&str], limit: Duration) -> (Value, bool) {
     let text = reader.join().unwrap_or_default();
     let last = text
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("ok").is_some())
-        .last()
+        .find(|v| v.get("ok").is_some())
         .unwrap_or_else(|| panic!("no result line from {script}; output:\n{text}"));
     println!("{last}");
     (last, status.is_some_and(|s| s.success()))
