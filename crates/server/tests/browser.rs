@@ -2,6 +2,8 @@
 //! process, tests/kurento-client/hello-world.mjs) drives mediaflow-server exactly as
 //! Kurento's tutorial does, and headless Chromium is the browser that sees itself.
 //!
+//! Also kurento-client's protocol scenarios (tests/kurento-client/protocol.mjs).
+//!
 //! Runs under `MEDIAFLOW_BROWSER=1 tests/browser/netns-run.sh` (scripts/test.sh).
 
 mod support;
@@ -77,4 +79,24 @@ fn chromium_kurento_client_hello_world_loops_video_and_gets_every_event() {
     let mut c = server.client();
     let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
     assert_eq!(result(&pipelines)["value"], json!([]));
+}
+
+/// No browser here, but it needs the npm packages `scripts/ensure-browser.sh` installs,
+/// so it runs in the same step: kurento-client's own protocol scenarios (ServerManager,
+/// setName, implicit transactions, release cascade → 40101, the pipeline limit → 40009).
+#[test]
+fn kurento_client_protocol_scenarios() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&["--max-pipelines", "3"]);
+    let (out, success) = node(
+        "tests/kurento-client/protocol.mjs",
+        &[&server.url, "3"],
+        Duration::from_secs(90),
+    );
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert_eq!(out["afterRelease"], 40101, "{out}");
+    assert_eq!(out["limitCode"], 40009, "{out}");
+    assert!(success && out["ok"] == true, "{out}");
 }
