@@ -1761,4 +1761,64 @@ mod tests {
             .is_none());
         core.shutdown();
     }
+
+    #[test]
+    fn close_session_keep_alive_ref_and_unref() {
+        let core = core();
+        let mut a = Connection::default();
+        let mut b = Connection::default();
+        let p = create(&core, &mut a, "MediaPipeline", None);
+        let q = create(&core, &mut a, "MediaPipeline", None);
+        let session_a = a.session_id().unwrap().to_owned();
+        ok(&call(
+            &core,
+            &mut b,
+            "describe",
+            json!({"object": SERVER_MANAGER}),
+        ));
+        let session_b = b.session_id().unwrap().to_owned();
+        assert_ne!(session_a, session_b);
+        let alive = call(&core, &mut b, "keepAlive", json!({"sessionId": session_b}));
+        assert_eq!(ok(&alive)["sessionId"], session_b.as_str());
+        let unknown = call(
+            &core,
+            &mut Connection::default(),
+            "keepAlive",
+            json!({"sessionId": "x"}),
+        );
+        assert_eq!(code(&unknown), 40007);
+        // b holds p too: a's closing leaves p, releases q.
+        ok(&call(&core, &mut b, "ref", json!({"object": p})));
+        let closed = call(&core, &mut a, "closeSession", json!({}));
+        assert_eq!(ok(&closed)["sessionId"], session_a.as_str());
+        assert!(a.session_id().is_none());
+        assert_eq!(
+            code(&invoke(&core, &mut b, &q, "getName", json!({}))),
+            40101
+        );
+        ok(&invoke(&core, &mut b, &p, "getName", json!({})));
+        // The last reference gone, the object goes.
+        ok(&call(&core, &mut b, "unref", json!({"object": p})));
+        assert_eq!(
+            code(&invoke(&core, &mut b, &p, "getName", json!({}))),
+            40101
+        );
+        // closeSession {release: true} releases what the session holds, shared or not.
+        let r = create(&core, &mut b, "MediaPipeline", None);
+        let mut c = Connection::default();
+        ok(&call(&core, &mut c, "ref", json!({"object": r})));
+        ok(&call(
+            &core,
+            &mut b,
+            "closeSession",
+            json!({"release": true}),
+        ));
+        assert_eq!(
+            code(&invoke(&core, &mut c, &r, "getName", json!({}))),
+            40101
+        );
+        assert_eq!(core.counts().pipelines, 0);
+        let sessions = invoke(&core, &mut c, SERVER_MANAGER, "getSessions", json!({}));
+        assert_eq!(ok(&sessions)["value"].as_array().unwrap().len(), 1);
+    }
 }
