@@ -172,3 +172,33 @@ fn oversized_messages_get_an_error_and_the_server_keeps_serving() {
     let mut next = server.client();
     assert_eq!(result(&next.call("ping", json!({})))["value"], "pong");
 }
+
+#[test]
+fn tls_serves_wss_and_a_bad_key_is_a_startup_error() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (cert_path, key_path, cert) = mediaflow_testkit::localhost_certificate(&dir, "server");
+    let (cert_arg, key_arg) = (cert_path.to_str().unwrap(), key_path.to_str().unwrap());
+    let server = Server::start(&["--tls-cert", cert_arg, "--tls-key", key_arg]);
+    assert!(server.url.starts_with("wss://"), "{}", server.url);
+    let stream = mediaflow_testkit::tls_stream(server.port, &cert);
+    let url = format!("wss://localhost:{}/kurento", server.port);
+    let (mut ws, _) = tungstenite::client::client(url, stream).expect("WSS upgrade");
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"interval": 5000}});
+    ws.send(Message::text(ping.to_string())).unwrap();
+    let reply: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(result(&reply)["value"], "pong");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mediaflow-server"))
+        .args([
+            "--port",
+            "0",
+            "--tls-cert",
+            cert_arg,
+            "--tls-key",
+            "/nonexistent.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent"));
+}
