@@ -23,7 +23,7 @@ use mediaflow::{
 };
 use serde_json::{json, Map, Value};
 
-use crate::invoke::{self, EndpointInfo, Target};
+use crate::invoke::{self, EndpointInfo, EndpointSettings, Target};
 use crate::kurento::{self, Class, SERVER_MANAGER};
 use crate::rpc::{self, Params, Request, RpcError};
 
@@ -35,12 +35,14 @@ const MAX_CACHED: usize = 16 * 1024;
 const OUTBOX_CAPACITY: usize = 4096;
 /// Elements one pipeline may hold.
 const MAX_ELEMENTS_PER_PIPELINE: usize = 256;
+/// Subscriptions one object (or the ServerManager) may have.
+const MAX_SUBSCRIPTIONS: usize = 256;
 /// Released ids remembered for events still in flight (an ElementDisconnected's sink).
 const GRAVEYARD: usize = 1024;
 
 /// Settings every WebRtcEndpoint is built with (Kurento keeps these in
 /// `WebRtcEndpoint.conf.ini`; here they are server options).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndpointOptions {
     /// Interfaces to gather host candidates on (all when empty).
     pub interfaces: Vec<String>,
@@ -760,34 +762,10 @@ impl Core {
         // Built without the lock: binding sockets and resolving a STUN host take time.
         let (media, endpoint) = match class {
             Class::WebRtcEndpoint => {
-                let opts = &self.config.endpoint;
-                let mut b = WebRtcEndpoint::builder(&pipeline);
-                if recvonly {
-                    b = b.recvonly();
-                }
-                if sendonly {
-                    b = b.sendonly();
-                }
-                if !opts.interfaces.is_empty() {
-                    b = b.network_interfaces(opts.interfaces.iter().cloned());
-                }
-                if let Some((min, max)) = opts.port_range {
-                    b = b.port_range(min, max);
-                }
-                if let Some((host, port)) = &opts.stun {
-                    b = b.stun_server_address(host.clone()).stun_server_port(*port);
-                }
-                if let Some(url) = &opts.turn_url {
-                    b = b.turn_url(url.clone());
-                }
-                if let Some(ip) = opts.external_ipv4 {
-                    b = b.external_ipv4(ip);
-                }
-                if let Some(ip) = opts.external_ipv6 {
-                    b = b.external_ipv6(ip);
-                }
-                let endpoint = b.build().map_err(media_error)?;
-                let info = EndpointInfo::track(&endpoint, opts);
+                let settings = EndpointSettings::new(&self.config.endpoint, recvonly, sendonly);
+                let endpoint = settings.build(&pipeline).map_err(media_error)?;
+                let info = EndpointInfo::new(settings);
+                info.track(&endpoint);
                 (Media::WebRtc(endpoint), Some(info))
             }
             _ => (
@@ -850,6 +828,90 @@ impl Core {
         Ok(element.clone())
     }
 
+    /// Replaces a WebRtcEndpoint's mediaflow endpoint by one built with `settings` (a
+    /// property mediaflow takes only at build time was set before any negotiation):
+    /// its links, tags and subscriptions move to the new one, its id stays.
+    pub(crate) fn rebuild_endpoint(
+        &self,
+        id: &str,
+        settings: EndpointSettings,
+    ) -> Result<(), RpcError> {
+        let (pipeline, old, info, send_tags) = {
+            let state = self.state();
+            let o = state.objects.get(id).ok_or_else(|| not_found(id))?;
+            let (Media::WebRtc(old), Some(info)) = (&o.media, &o.endpoint) else {
+                return Err(RpcError::operation_not_supported(format!(
+                    "{id} is not a WebRtcEndpoint"
+                )));
+            };
+            let Some(Media::Pipeline(p)) = state.objects.get(&o.pipeline).map(|p| &p.media) else {
+                return Err(not_found(&o.pipeline));
+            };
+            (p.clone(), old.clone(), info.clone(), o.send_tags_in_events)
+        };
+        let sources = old.get_source_connections(None).map_err(media_error)?;
+        let sinks = old.get_sink_connections(None).map_err(media_error)?;
+        let tags = old.get_tags().map_err(media_error)?;
+        let new = settings.build(&pipeline).map_err(media_error)?;
+        for (k, v) in &tags {
+            new.add_tag(k, v).map_err(media_error)?;
+        }
+        if send_tags {
+            new.set_send_tags_in_events(true).map_err(media_error)?;
+        }
+        info.replace_settings(settings);
+        info.track(&new);
+        {
+            let mut state = self.state();
+            let outboxes: HashMap<String, Outbox> = state
+                .sessions
+                .iter()
+                .map(|(k, s)| (k.clone(), s.outbox.clone()))
+                .collect();
+            let Some(o) = state.objects.get_mut(id) else {
+                let _ = new.release();
+                return Err(not_found(id));
+            };
+            o.media = Media::WebRtc(new.clone());
+            o.subscriptions.retain(|_, sub| {
+                let Some(outbox) = outboxes.get(&sub.session) else {
+                    return false;
+                };
+                match listen(
+                    &o.media,
+                    id,
+                    &sub.event_type,
+                    outbox.clone(),
+                    self.ids.clone(),
+                ) {
+                    Ok(listener) => {
+                        sub.listener = listener;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            });
+            self.ids.remove(old.id());
+            self.ids.insert(new.id(), id);
+        }
+        let _ = old.release();
+        for c in &sources {
+            let source: &MediaElement = if c.source.id() == old.id() {
+                &new
+            } else {
+                &c.source
+            };
+            source
+                .connect_media(&new, c.media_type)
+                .map_err(media_error)?;
+        }
+        for c in sinks.iter().filter(|c| c.sink.id() != old.id()) {
+            new.connect_media(&c.sink, c.media_type)
+                .map_err(media_error)?;
+        }
+        Ok(())
+    }
+
     /// Kurento's id of a mediaflow element id.
     pub(crate) fn kurento_id(&self, mediaflow_id: &str) -> String {
         self.ids.kurento_id(mediaflow_id)
@@ -869,6 +931,11 @@ impl Core {
             if !Class::ServerManager.raises(&event_type) {
                 return Err(unsupported(&event_type, Class::ServerManager));
             }
+            if state.manager_subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                return Err(RpcError::not_enough_resources(format!(
+                    "too many ServerManager subscriptions (at most {MAX_SUBSCRIPTIONS})"
+                )));
+            }
             state.manager_subscriptions.insert(
                 subscription.clone(),
                 Subscription {
@@ -885,6 +952,11 @@ impl Core {
             .ok_or_else(|| not_found(object))?;
         if !o.class.raises(&event_type) {
             return Err(unsupported(&event_type, o.class));
+        }
+        if o.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+            return Err(RpcError::not_enough_resources(format!(
+                "too many subscriptions on one object (at most {MAX_SUBSCRIPTIONS})"
+            )));
         }
         let listener =
             listen(&o.media, object, &event_type, outbox, self.ids.clone()).map_err(media_error)?;
@@ -1820,5 +1892,122 @@ mod tests {
         assert_eq!(core.counts().pipelines, 0);
         let sessions = invoke(&core, &mut c, SERVER_MANAGER, "getSessions", json!({}));
         assert_eq!(ok(&sessions)["value"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn build_time_properties_rebuild_the_endpoint_before_negotiation_only() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let e = create(&core, &mut conn, "WebRtcEndpoint", Some(&p));
+        let sub = json!({"object": e, "type": "ElementConnected"});
+        ok(&call(&core, &mut conn, "subscribe", sub));
+        ok(&invoke(&core, &mut conn, &e, "connect", json!({"sink": e})));
+        wait_events(&conn, &["ElementConnected"]);
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "addTag",
+            json!({"key": "k", "value": "v"}),
+        ));
+        let get = |conn: &mut Connection, op: &str| {
+            ok(&invoke(&core, conn, &e, op, json!({})))["value"].clone()
+        };
+        assert_eq!(get(&mut conn, "getStunServerAddress"), "");
+        assert_eq!(get(&mut conn, "getMaxVideoSendBandwidth"), 500);
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "setStunServerAddress",
+            json!({"stunServerAddress": "127.0.0.1"}),
+        ));
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "setStunServerPort",
+            json!({"stunServerPort": 3479}),
+        ));
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "setMaxVideoSendBandwidth",
+            json!({"maxVideoSendBandwidth": 800}),
+        ));
+        assert_eq!(get(&mut conn, "getStunServerAddress"), "127.0.0.1");
+        assert_eq!(get(&mut conn, "getStunServerPort"), 3479);
+        assert_eq!(get(&mut conn, "getMaxVideoSendBandwidth"), 800);
+        // Same id, same links, tags and subscriptions.
+        assert_eq!(get(&mut conn, "getTags")[0]["key"], "k");
+        let sinks = get(&mut conn, "getSinkConnections");
+        assert_eq!(sinks.as_array().unwrap().len(), 3, "{sinks}");
+        assert!(
+            sinks
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["sink"] == e.as_str()),
+            "{sinks}"
+        );
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &p, "getChildren", json!({})))["value"],
+            json!([e])
+        );
+        conn.take_notifications();
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "disconnect",
+            json!({"sink": e, "mediaType": "VIDEO"}),
+        ));
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "connect",
+            json!({"sink": e, "mediaType": "VIDEO"}),
+        ));
+        let n = wait_events(&conn, &["ElementConnected"]);
+        assert_eq!(
+            n["ElementConnected"]["params"]["value"]["data"]["source"],
+            e.as_str()
+        );
+        assert_eq!(
+            n["ElementConnected"]["params"]["value"]["data"]["sink"],
+            e.as_str()
+        );
+        // Once negotiating, no more: 40111. Settings mediaflow lacks: 40006.
+        ok(&invoke(&core, &mut conn, &e, "generateOffer", json!({})));
+        let late = invoke(
+            &core,
+            &mut conn,
+            &e,
+            "setTurnUrl",
+            json!({"turnUrl": "u:p@127.0.0.1:3478"}),
+        );
+        assert_eq!(code(&late), 40111);
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &e,
+                "setMtu",
+                json!({"mtu": 1000})
+            )),
+            40006
+        );
+        let bad = invoke(
+            &core,
+            &mut conn,
+            &e,
+            "setExternalIPv4",
+            json!({"externalIPv4": "nope"}),
+        );
+        assert_eq!(code(&bad), 40107);
+        ok(&call(&core, &mut conn, "release", json!({"object": p})));
     }
 }

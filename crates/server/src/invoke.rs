@@ -1,15 +1,17 @@
 //! `invoke`: the operations of each class, as calls into mediaflow.
 //!
 //! Every property is an operation `getX` / `setX {x}`. Properties mediaflow takes only
-//! when an endpoint is built (STUN/TURN, interfaces, bandwidths) are server options
-//! here: their getters answer what the endpoint was built with, their setters answer
-//! 40006 NOT_IMPLEMENTED rather than pretend.
+//! when an endpoint is built (STUN/TURN, interfaces, external addresses, ICE-TCP,
+//! bandwidths) start from the server's options; setting one before any negotiation
+//! rebuilds the endpoint with it (its links, tags and subscriptions kept), after it the
+//! setter answers 40111 rather than pretend. Settings mediaflow does not have answer
+//! 40006 NOT_IMPLEMENTED.
 
 use std::sync::{Arc, Mutex, Weak};
 
 use mediaflow::{
     ConnectionState, Event, IceCandidatePair, IceComponentState, MediaElement, MediaKind,
-    MediaState, MediaType, WebRtcEndpoint,
+    MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
 };
 use serde_json::{json, Map, Value};
 
@@ -50,10 +52,78 @@ impl Target {
     }
 }
 
-/// What a WebRtcEndpoint was built with, and its latest states (kept by a handler of
-/// its events, for the state getters).
-pub(crate) struct EndpointInfo {
+/// What a WebRtcEndpoint is built with: the server's options, then what the application
+/// set before negotiating.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct EndpointSettings {
     options: EndpointOptions,
+    recvonly: bool,
+    sendonly: bool,
+    ice_tcp: bool,
+    max_video_recv_kbps: u32,
+    min_video_recv_kbps: u32,
+    min_video_send_kbps: u32,
+    max_video_send_kbps: u32,
+}
+
+impl EndpointSettings {
+    /// The server's options with the constructor's direction; Kurento's defaults.
+    pub(crate) fn new(options: &EndpointOptions, recvonly: bool, sendonly: bool) -> Self {
+        EndpointSettings {
+            options: options.clone(),
+            recvonly,
+            sendonly,
+            ice_tcp: false,
+            max_video_recv_kbps: 0,
+            min_video_recv_kbps: 0,
+            min_video_send_kbps: 100,
+            max_video_send_kbps: 500,
+        }
+    }
+
+    /// Builds a mediaflow endpoint in `pipeline` with these settings.
+    pub(crate) fn build(&self, pipeline: &MediaPipeline) -> mediaflow::Result<WebRtcEndpoint> {
+        let opts = &self.options;
+        let mut b = WebRtcEndpoint::builder(pipeline);
+        if self.recvonly {
+            b = b.recvonly();
+        }
+        if self.sendonly {
+            b = b.sendonly();
+        }
+        if !opts.interfaces.is_empty() {
+            b = b.network_interfaces(opts.interfaces.iter().cloned());
+        }
+        if let Some((min, max)) = opts.port_range {
+            b = b.port_range(min, max);
+        }
+        if let Some((host, port)) = opts.stun.as_ref().filter(|(h, _)| !h.is_empty()) {
+            b = b.stun_server_address(host.clone()).stun_server_port(*port);
+        }
+        if let Some(url) = &opts.turn_url {
+            b = b.turn_url(url.clone());
+        }
+        if let Some(ip) = opts.external_ipv4 {
+            b = b.external_ipv4(ip);
+        }
+        if let Some(ip) = opts.external_ipv6 {
+            b = b.external_ipv6(ip);
+        }
+        if self.min_video_recv_kbps > 0 {
+            b = b.min_video_recv_bandwidth(self.min_video_recv_kbps);
+        }
+        b.ice_tcp(self.ice_tcp)
+            .max_video_recv_bandwidth(self.max_video_recv_kbps)
+            .min_video_send_bandwidth(self.min_video_send_kbps)
+            .max_video_send_bandwidth(self.max_video_send_kbps)
+            .build()
+    }
+}
+
+/// A WebRtcEndpoint's settings and its latest states (kept by a handler of its events,
+/// for the state getters).
+pub(crate) struct EndpointInfo {
+    settings: Mutex<EndpointSettings>,
     live: Mutex<Live>,
 }
 
@@ -63,16 +133,21 @@ struct Live {
     connection_state: Option<ConnectionState>,
     ice: Vec<(u32, u32, IceComponentState)>,
     pair: Option<IceCandidatePair>,
+    /// `gatherCandidates` was called: STUN/TURN settings can no longer change.
+    gathering: bool,
 }
 
 impl EndpointInfo {
-    /// Starts tracking `endpoint`'s states.
-    pub(crate) fn track(endpoint: &WebRtcEndpoint, options: &EndpointOptions) -> Arc<EndpointInfo> {
-        let info = Arc::new(EndpointInfo {
-            options: options.clone(),
+    pub(crate) fn new(settings: EndpointSettings) -> Arc<EndpointInfo> {
+        Arc::new(EndpointInfo {
+            settings: Mutex::new(settings),
             live: Mutex::new(Live::default()),
-        });
-        let weak: Weak<EndpointInfo> = Arc::downgrade(&info);
+        })
+    }
+
+    /// Starts tracking `endpoint`'s states.
+    pub(crate) fn track(self: &Arc<Self>, endpoint: &WebRtcEndpoint) {
+        let weak: Weak<EndpointInfo> = Arc::downgrade(self);
         let tracked = endpoint.on_event(move |e| {
             if let Some(info) = weak.upgrade() {
                 info.update(e);
@@ -81,7 +156,17 @@ impl EndpointInfo {
         if let Err(e) = tracked {
             tracing::debug!("endpoint states not tracked: {e}");
         }
-        info
+    }
+
+    pub(crate) fn replace_settings(&self, settings: EndpointSettings) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+    }
+
+    fn settings(&self) -> EndpointSettings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, Live> {
@@ -179,7 +264,7 @@ pub(crate) fn object(
             Media::Pipeline(_) => pipeline(core, t, operation, args)?,
             Media::WebRtc(e) => match element(core, t, e, operation, args)? {
                 Some(v) => Some(v),
-                None => webrtc(t, e, operation, args)?,
+                None => webrtc(core, t, e, operation, args)?,
             },
             Media::PassThrough(e) => element(core, t, e, operation, args)?,
         },
@@ -429,10 +514,14 @@ fn stats(e: &WebRtcEndpoint, id: &str, wanted: Option<MediaType>) -> Result<Valu
 }
 
 /// WebRtcEndpoint's (and SdpEndpoint's, BaseRtpEndpoint's) operations.
-fn webrtc(t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -> Op {
+fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -> Op {
     use mediaflow::Error as E;
     let info = t.endpoint.as_ref();
-    let opts = info.map(|i| i.options.clone()).unwrap_or_default();
+    let settings = info.map_or_else(
+        || EndpointSettings::new(&EndpointOptions::default(), false, false),
+        |i| i.settings(),
+    );
+    let opts = settings.options.clone();
     let sdp_error = |err: E, wrong_state: fn(String) -> RpcError| match err {
         E::WrongState(m) => wrong_state(m),
         other => media_error(other),
@@ -469,6 +558,9 @@ fn webrtc(t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -
             .ok_or_else(|| RpcError::no_remote_sdp("no remote SDP yet"))?
             .into(),
         "gatherCandidates" => {
+            if let Some(info) = info {
+                info.live().gathering = true;
+            }
             e.gather_candidates().map_err(|err| match err {
                 E::ElementReleased(_) | E::PipelineReleased => media_error(err),
                 other => RpcError::gather_candidates(other.to_string()),
@@ -534,35 +626,33 @@ fn webrtc(t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -
             .map(|i| i.to_string())
             .unwrap_or_default()
             .into(),
-        "getExternalAddress" => opts
-            .external_ipv4
-            .map(|i| i.to_string())
-            .unwrap_or_default()
-            .into(),
-        "getIceTcp" => false.into(),
+        "getIceTcp" => settings.ice_tcp.into(),
         "getMtu" => 1200.into(),
-        "getMaxVideoRecvBandwidth" | "getMaxAudioRecvBandwidth" | "getMinVideoRecvBandwidth" => {
-            0.into()
-        }
-        "getMinVideoSendBandwidth" => 100.into(),
-        "getMaxVideoSendBandwidth" => 500.into(),
+        "getMaxVideoRecvBandwidth" => settings.max_video_recv_kbps.into(),
+        "getMinVideoRecvBandwidth" => settings.min_video_recv_kbps.into(),
+        "getMinVideoSendBandwidth" => settings.min_video_send_kbps.into(),
+        "getMaxVideoSendBandwidth" => settings.max_video_send_kbps.into(),
+        "getMaxAudioRecvBandwidth" => 0.into(),
         "setStunServerAddress"
         | "setStunServerPort"
         | "setTurnUrl"
         | "setNetworkInterfaces"
         | "setExternalIPv4"
         | "setExternalIPv6"
-        | "setExternalAddress"
         | "setIceTcp"
-        | "setMtu"
         | "setMaxVideoRecvBandwidth"
-        | "setMaxAudioRecvBandwidth"
         | "setMinVideoRecvBandwidth"
         | "setMinVideoSendBandwidth"
         | "setMaxVideoSendBandwidth" => {
+            let Some(info) = info else {
+                return Ok(None);
+            };
+            set_built_property(core, t, e, info, op, args)?;
+            Value::Null
+        }
+        "setMtu" | "setMaxAudioRecvBandwidth" | "setExternalAddress" => {
             return Err(RpcError::not_implemented(format!(
-                "{op}: mediaflow-server sets this when it builds an endpoint, from its \
-                 command-line options; changing it per endpoint is not supported yet"
+                "{op}: mediaflow has no such setting yet"
             )))
         }
         "createDataChannel" | "closeDataChannel" => {
@@ -572,4 +662,106 @@ fn webrtc(t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -
         }
         _ => return Ok(None),
     }))
+}
+
+/// Sets a property mediaflow takes when it builds an endpoint: before any negotiation
+/// the endpoint is rebuilt with it (links, tags and subscriptions kept); after, 40111.
+fn set_built_property(
+    core: &Core,
+    t: &Target,
+    e: &WebRtcEndpoint,
+    info: &EndpointInfo,
+    op: &str,
+    args: &Map<String, Value>,
+) -> Result<(), RpcError> {
+    // setStunServerAddress {stunServerAddress}, setIceTcp {iceTcp}...
+    let name = {
+        let rest = &op[3..];
+        let mut chars = rest.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_ascii_lowercase().to_string() + chars.as_str()
+        })
+    };
+    let kbps = || -> Result<u32, RpcError> {
+        let v = args
+            .opt_u64(&name)?
+            .ok_or_else(|| RpcError::invalid_params(format!("'{name}' is required")))?;
+        u32::try_from(v).map_err(|_| RpcError::illegal_param(format!("'{name}' is too large")))
+    };
+    let text = || args.str_param(&name).map(str::trim).map(str::to_owned);
+    let ip = |s: String| -> Result<Option<std::net::IpAddr>, RpcError> {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        s.parse()
+            .map(Some)
+            .map_err(|_| RpcError::illegal_param(format!("'{name}' is not an IP address: {s:?}")))
+    };
+    let mut s = info.settings();
+    let o = &mut s.options;
+    match op {
+        "setStunServerAddress" => {
+            let host = text()?;
+            let port = o.stun.as_ref().map_or(3478, |s| s.1);
+            o.stun = Some((host, port));
+        }
+        "setStunServerPort" => {
+            let port = args
+                .opt_u64(&name)?
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| RpcError::illegal_param(format!("'{name}' must be a port")))?;
+            let host = o.stun.take().map(|s| s.0).unwrap_or_default();
+            o.stun = Some((host, port));
+        }
+        "setTurnUrl" => o.turn_url = Some(text()?).filter(|u| !u.is_empty()),
+        "setNetworkInterfaces" => {
+            o.interfaces = text()?
+                .split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        "setExternalIPv4" => {
+            o.external_ipv4 = match ip(text()?)? {
+                Some(std::net::IpAddr::V4(v4)) => Some(v4),
+                None => None,
+                Some(_) => return Err(RpcError::illegal_param(format!("'{name}' is not IPv4"))),
+            }
+        }
+        "setExternalIPv6" => {
+            o.external_ipv6 = match ip(text()?)? {
+                Some(std::net::IpAddr::V6(v6)) => Some(v6),
+                None => None,
+                Some(_) => return Err(RpcError::illegal_param(format!("'{name}' is not IPv6"))),
+            }
+        }
+        "setIceTcp" => {
+            s.ice_tcp = args
+                .opt_bool(&name)?
+                .ok_or_else(|| RpcError::invalid_params(format!("'{name}' is required")))?;
+        }
+        "setMaxVideoRecvBandwidth" => s.max_video_recv_kbps = kbps()?,
+        "setMinVideoRecvBandwidth" => s.min_video_recv_kbps = kbps()?,
+        "setMinVideoSendBandwidth" => s.min_video_send_kbps = kbps()?,
+        _ => s.max_video_send_kbps = kbps()?,
+    }
+    if s == info.settings() {
+        return Ok(());
+    }
+    let negotiated = e
+        .get_local_session_descriptor()
+        .map_err(media_error)?
+        .is_some()
+        || e.get_remote_session_descriptor()
+            .map_err(media_error)?
+            .is_some()
+        || info.live().gathering;
+    if negotiated {
+        return Err(RpcError::operation_not_supported(format!(
+            "{op}: mediaflow applies this when it builds an endpoint, so it can be set only \
+             before processOffer, generateOffer and gatherCandidates"
+        )));
+    }
+    core.rebuild_endpoint(&t.id, s)
 }
