@@ -2010,4 +2010,87 @@ mod tests {
         assert_eq!(code(&bad), 40107);
         ok(&call(&core, &mut conn, "release", json!({"object": p})));
     }
+
+    #[test]
+    fn no_input_shape_panics_or_hangs() {
+        let core = core_with(Config {
+            max_pipelines: 4,
+            ..Config::default()
+        });
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let e = create(&core, &mut conn, "WebRtcEndpoint", Some(&p));
+        let now = Instant::now();
+        let bodies = [
+            json!(null),
+            json!(7),
+            json!("text"),
+            json!([1, 2]),
+            json!({}),
+            json!({"jsonrpc": "2.0"}),
+            json!({"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": 5}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": []}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": 5, "operation": "getName"}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "connect", "operationParams": {"sink": 3}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "connect", "operationParams": {"sink": p}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "addIceCandidate", "operationParams": {"candidate": "x"}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "addIceCandidate", "operationParams": {"candidate": {"candidate": "candidate:garbage", "sdpMLineIndex": -1}}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "processAnswer", "operationParams": {"answer": "v=0"}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "getStats", "operationParams": {"mediaType": 9}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "setStunServerPort", "operationParams": {"stunServerPort": 70000}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "setMaxVideoSendBandwidth", "operationParams": {"maxVideoSendBandwidth": -5}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": e, "operation": "isMediaFlowingIn"}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "invoke", "params": {"object": p, "operation": "setLatencyStats", "operationParams": {"latencyStats": "yes"}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": e}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p, "recvonly": true, "sendonly": true}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p, "recvonly": "no"}}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {"type": 1}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "create", "params": {"type": "MediaPipeline", "constructorParams": []}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"object": e}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "unsubscribe", "params": {"object": e, "subscription": "nope"}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "release", "params": {"object": "manager_ServerManager"}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "connect", "params": {"sessionId": 12}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "transaction", "params": {"operations": 3}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "transaction", "params": {"operations": [7]}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "transaction", "params": {"operations": [{"id": 0, "jsonrpc": "2.0", "method": "transaction", "params": {"operations": []}}]}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "transaction", "params": {"operations": [{"id": 0, "jsonrpc": "2.0", "method": "invoke", "params": {"object": "newref:x", "operation": "getName"}}]}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "transaction", "params": {"operations": [{"id": 0, "jsonrpc": "2.0", "method": "ping", "params": 4}]}}),
+        ];
+        for body in bodies {
+            let text = body.to_string();
+            let started = Instant::now();
+            let out = core.handle(&mut conn, &text, now);
+            assert!(
+                started.elapsed() < Duration::from_secs(6),
+                "{text} took too long"
+            );
+            if let Some(out) = out {
+                let v: Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(v["jsonrpc"], "2.0", "{text} -> {out}");
+                assert!(
+                    v.get("result").is_some() != v.get("error").is_some(),
+                    "{text} -> {out}"
+                );
+            }
+        }
+        for text in [
+            "",
+            "{",
+            "\u{0}",
+            "[{}]",
+            "{\"jsonrpc\":\"2.0\",\"id\":1e400}",
+        ] {
+            let out = core
+                .handle(&mut conn, text, now)
+                .expect("an error response");
+            assert!(out.contains("error"), "{text:?} -> {out}");
+        }
+        // Still serving.
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &e, "getName", json!({})))["value"],
+            e.as_str()
+        );
+        core.shutdown();
+    }
 }

@@ -202,3 +202,30 @@ fn tls_serves_wss_and_a_bad_key_is_a_startup_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent"));
 }
+
+#[test]
+fn ctrl_c_releases_everything_and_exits_cleanly() {
+    let mut server = Server::start(&[]);
+    let mut c = server.client();
+    let created = c.call("create", json!({"type": "MediaPipeline"}));
+    let pipeline = result(&created)["value"].as_str().unwrap().to_owned();
+    result(&c.call(
+        "create",
+        json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": pipeline}}),
+    ));
+    let pid = server.child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
