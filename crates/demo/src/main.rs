@@ -4,17 +4,18 @@
 
 mod signaling;
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam_channel::unbounded;
+use mediaflow_wsserve::cli::{init_logging, listen, MediaArgs, TlsArgs};
 use mediaflow_wsserve::{
-    accept_websocket, close_with, parse_port_range, read_head, respond, send_texts, tls_config,
-    would_block, Replay, RequestHead, ServeConfig,
+    accept_websocket, close_with, read_request, respond, send_texts, would_block, Replay,
+    ServeConfig,
 };
 use serde_json::json;
 use signaling::{Counters, EndpointOptions, Session};
@@ -38,27 +39,10 @@ struct Args {
     /// Port to listen on.
     #[arg(long, default_value_t = 8443)]
     port: u16,
-    /// Network interfaces to gather ICE candidates on (comma separated; default all).
-    #[arg(long, value_delimiter = ',')]
-    interfaces: Vec<String>,
-    /// UDP port range for media, as MIN-MAX.
-    #[arg(long)]
-    port_range: Option<String>,
-    /// Certificate chain (PEM) to serve HTTPS and WSS, for use beyond localhost.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
-    /// Private key (PEM) of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
-    /// STUN server for server-reflexive candidates (host name or IP).
-    #[arg(long)]
-    stun_address: Option<String>,
-    /// Port of the STUN server.
-    #[arg(long, default_value_t = 3478)]
-    stun_port: u16,
-    /// TURN server for relayed candidates, as user:password@host:port.
-    #[arg(long)]
-    turn_url: Option<String>,
+    #[command(flatten)]
+    media: MediaArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Connections one client address may hold at once; more are refused with 503, so
     /// one client cannot take every slot.
     #[arg(long, default_value_t = 32)]
@@ -77,49 +61,16 @@ struct Server {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "error,mediaflow=warn,mediaflow_demo=info".into()),
-        )
-        .with_writer(io::stderr)
-        .init();
+    init_logging("error,mediaflow=warn,mediaflow_demo=info");
     let args = Args::parse();
-    let port_range = match args.port_range.as_deref().map(parse_port_range).transpose() {
-        Ok(r) => r,
-        Err(e) => {
+    let (port_range, tls) = match (args.media.port_range(), args.tls.load()) {
+        (Ok(range), Ok(tls)) => (range, tls),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("mediaflow-demo: {e}");
             std::process::exit(2);
         }
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => match tls_config(cert, key) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                eprintln!("mediaflow-demo: {e}");
-                std::process::exit(2);
-            }
-        },
-        _ => None,
-    };
-    let addr = format!("{}:{}", args.bind, args.port);
-    let listener = match TcpListener::bind(&addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("mediaflow-demo: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let local = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    let shutdown = Arc::new(AtomicBool::new(false));
-    {
-        let shutdown = shutdown.clone();
-        if let Err(e) = ctrlc::set_handler(move || shutdown.store(true, Ordering::SeqCst)) {
-            eprintln!("mediaflow-demo: no Ctrl-C handler: {e}");
-        }
-    }
+    let (listener, local, shutdown) = listen("mediaflow-demo", &args.bind, args.port);
     let host = if local.ip().is_loopback() {
         "localhost".to_string()
     } else {
@@ -143,10 +94,10 @@ fn main() {
     let server = Arc::new(Server {
         counters: Arc::new(Counters::default()),
         options: EndpointOptions {
-            interfaces: args.interfaces,
+            stun: args.media.stun(),
+            interfaces: args.media.interfaces,
             port_range,
-            stun: args.stun_address.map(|a| (a, args.stun_port)),
-            turn_url: args.turn_url,
+            turn_url: args.media.turn_url,
         },
         shutdown,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
@@ -158,20 +109,9 @@ fn main() {
 }
 
 fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Server) {
-    let head = match read_head(&mut stream) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::debug!(%peer, "bad request: {e}");
-            let _ = respond(
-                &mut stream,
-                "400 Bad Request",
-                "text/plain",
-                b"bad request\n",
-            );
-            return;
-        }
+    let Some((request, head)) = read_request(&mut stream, peer) else {
+        return;
     };
-    let request = RequestHead::parse(&head);
     if request.target == "/helloworld" && request.upgrade {
         return websocket(Replay::new(head, stream), peer, server);
     }

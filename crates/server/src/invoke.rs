@@ -457,6 +457,27 @@ fn kind_name(kind: Option<MediaKind>) -> &'static str {
     }
 }
 
+/// Adds one RTP stream's stats: the fields every stream has, then `own`.
+fn rtp_stats(
+    out: &mut Map<String, Value>,
+    type_name: &str,
+    stats_type: &str,
+    ssrc: u32,
+    kind: Option<MediaKind>,
+    ms: u64,
+    own: Value,
+) {
+    let id = format!("{stats_type}-{ssrc}");
+    let mut fields = json!({
+        "id": id, "type": stats_type, "timestamp": ms as f64 / 1000.0, "timestampMillis": ms,
+        "ssrc": ssrc.to_string(), "kind": kind_name(kind), "isRemote": false,
+    });
+    if let (Value::Object(f), Value::Object(own)) = (&mut fields, own) {
+        f.extend(own);
+    }
+    out.insert(id, complex(type_name, fields));
+}
+
 /// `getStats` as Kurento shapes it: a map of id → RTC stats (complex types).
 fn stats(e: &WebRtcEndpoint, id: &str, wanted: Option<MediaType>) -> Result<Value, RpcError> {
     let s = e.get_stats().map_err(media_error)?;
@@ -464,38 +485,37 @@ fn stats(e: &WebRtcEndpoint, id: &str, wanted: Option<MediaType>) -> Result<Valu
     let timestamp = ms as f64 / 1000.0;
     let mut out = Map::new();
     for i in s.inbound.iter().filter(|i| kind_matches(i.kind, wanted)) {
-        let sid = format!("inbound-rtp-{}", i.ssrc);
-        out.insert(
-            sid.clone(),
-            complex(
-                "RTCInboundRTPStreamStats",
-                json!({
-                    "id": sid, "type": "inboundrtp", "timestamp": timestamp,
-                    "timestampMillis": ms, "ssrc": i.ssrc.to_string(), "kind": kind_name(i.kind),
-                    "isRemote": false, "packetsReceived": i.packets_received,
-                    "bytesReceived": i.bytes_received, "packetsLost": i.packets_lost,
-                    "jitter": i.jitter, "nackCount": i.nack_count, "pliCount": i.pli_count,
-                    "firCount": i.fir_count,
-                }),
-            ),
+        let own = json!({
+            "packetsReceived": i.packets_received, "bytesReceived": i.bytes_received,
+            "packetsLost": i.packets_lost, "jitter": i.jitter, "nackCount": i.nack_count,
+            "pliCount": i.pli_count, "firCount": i.fir_count,
+        });
+        rtp_stats(
+            &mut out,
+            "RTCInboundRTPStreamStats",
+            "inboundrtp",
+            i.ssrc,
+            i.kind,
+            ms,
+            own,
         );
     }
     for o in s.outbound.iter().filter(|o| kind_matches(o.kind, wanted)) {
-        let sid = format!("outbound-rtp-{}", o.ssrc);
-        out.insert(
-            sid.clone(),
-            complex(
-                "RTCOutboundRTPStreamStats",
-                json!({
-                    "id": sid, "type": "outboundrtp", "timestamp": timestamp,
-                    "timestampMillis": ms, "ssrc": o.ssrc.to_string(), "kind": kind_name(o.kind),
-                    "isRemote": false, "packetsSent": o.packets_sent, "bytesSent": o.bytes_sent,
-                    "retransmittedPacketsSent": o.retransmitted_packets_sent,
-                    "nackCount": o.nack_count, "pliCount": o.pli_count, "firCount": o.fir_count,
-                    "roundTripTime": o.round_trip_time, "fractionLost": o.fraction_lost,
-                    "remb": s.remote_estimated_bitrate,
-                }),
-            ),
+        let own = json!({
+            "packetsSent": o.packets_sent, "bytesSent": o.bytes_sent,
+            "retransmittedPacketsSent": o.retransmitted_packets_sent,
+            "nackCount": o.nack_count, "pliCount": o.pli_count, "firCount": o.fir_count,
+            "roundTripTime": o.round_trip_time, "fractionLost": o.fraction_lost,
+            "remb": s.remote_estimated_bitrate,
+        });
+        rtp_stats(
+            &mut out,
+            "RTCOutboundRTPStreamStats",
+            "outboundrtp",
+            o.ssrc,
+            o.kind,
+            ms,
+            own,
         );
     }
     out.insert(

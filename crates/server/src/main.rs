@@ -1,16 +1,14 @@
 //! mediaflow-server: a Kurento Protocol server on mediaflow. Point a Kurento
 //! application's `kurento-client` at `ws://HOST:8888/kurento`.
 
-use std::io;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use mediaflow_server::transport::{self, TransportConfig};
 use mediaflow_server::{Config, Core, EndpointOptions};
-use mediaflow_wsserve::{parse_port_range, tls_config, ServeConfig};
+use mediaflow_wsserve::cli::{init_logging, listen, MediaArgs, TlsArgs};
+use mediaflow_wsserve::ServeConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,12 +25,8 @@ struct Args {
     /// WebSocket path.
     #[arg(long, default_value = "/kurento")]
     path: String,
-    /// Certificate chain (PEM) to serve wss.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
-    /// Private key (PEM) of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Sessions alive at once (40009 past it).
     #[arg(long, default_value_t = 1000)]
     max_sessions: usize,
@@ -55,21 +49,8 @@ struct Args {
     /// A connection silent for this many seconds is closed (kurento-client pings).
     #[arg(long, default_value_t = 180)]
     idle_timeout_secs: u64,
-    /// Network interfaces to gather ICE candidates on (comma separated; default all).
-    #[arg(long, value_delimiter = ',')]
-    interfaces: Vec<String>,
-    /// UDP port range for media, as MIN-MAX.
-    #[arg(long)]
-    port_range: Option<String>,
-    /// STUN server for server-reflexive candidates (host name or IP).
-    #[arg(long)]
-    stun_address: Option<String>,
-    /// Port of the STUN server.
-    #[arg(long, default_value_t = 3478)]
-    stun_port: u16,
-    /// TURN server for relayed candidates, as user:password@host:port.
-    #[arg(long)]
-    turn_url: Option<String>,
+    #[command(flatten)]
+    media: MediaArgs,
     /// Public IPv4 address to announce for host candidates (1:1 NAT).
     #[arg(long)]
     external_ipv4: Option<std::net::Ipv4Addr>,
@@ -84,37 +65,11 @@ fn fail(message: impl std::fmt::Display, code: i32) -> ! {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "error,mediaflow=warn,mediaflow_server=info".into()),
-        )
-        .with_writer(io::stderr)
-        .init();
+    init_logging("error,mediaflow=warn,mediaflow_server=info");
     let args = Args::parse();
-    let port_range = args
-        .port_range
-        .as_deref()
-        .map(parse_port_range)
-        .transpose()
-        .unwrap_or_else(|e| fail(e, 2));
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key).unwrap_or_else(|e| fail(e, 2))),
-        _ => None,
-    };
-    let addr = format!("{}:{}", args.bind, args.port);
-    let listener = TcpListener::bind(&addr)
-        .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}"), 1));
-    let local = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    let shutdown = Arc::new(AtomicBool::new(false));
-    {
-        let shutdown = shutdown.clone();
-        if let Err(e) = ctrlc::set_handler(move || shutdown.store(true, Ordering::SeqCst)) {
-            eprintln!("mediaflow-server: no Ctrl-C handler: {e}");
-        }
-    }
+    let port_range = args.media.port_range().unwrap_or_else(|e| fail(e, 2));
+    let tls = args.tls.load().unwrap_or_else(|e| fail(e, 2));
+    let (listener, local, shutdown) = listen("mediaflow-server", &args.bind, args.port);
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     // The line users (and the tests) wait for.
     println!(
@@ -126,10 +81,10 @@ fn main() {
         max_pipelines: args.max_pipelines,
         session_grace: Duration::from_secs(args.session_grace_secs),
         endpoint: EndpointOptions {
-            interfaces: args.interfaces,
+            stun: args.media.stun(),
+            interfaces: args.media.interfaces,
             port_range,
-            stun: args.stun_address.map(|a| (a, args.stun_port)),
-            turn_url: args.turn_url,
+            turn_url: args.media.turn_url,
             external_ipv4: args.external_ipv4,
             external_ipv6: args.external_ipv6,
         },

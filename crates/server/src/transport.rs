@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mediaflow_wsserve::{
-    accept_websocket, close_with, read_head, respond, send_texts, would_block, Conn, Replay,
-    RequestHead, ServeConfig,
+    accept_websocket, close_with, read_request, respond, send_texts, would_block, Conn, Replay,
+    ServeConfig,
 };
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
@@ -65,20 +65,9 @@ fn serve_stream(
     core: &Core,
     config: &TransportConfig,
 ) {
-    let head = match read_head(&mut stream) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::debug!(%peer, "bad request: {e}");
-            let _ = respond(
-                &mut stream,
-                "400 Bad Request",
-                "text/plain",
-                b"bad request\n",
-            );
-            return;
-        }
+    let Some((request, head)) = read_request(&mut stream, peer) else {
+        return;
     };
-    let request = RequestHead::parse(&head);
     if !request.upgrade || request.path() != config.path {
         let _ = respond(
             &mut stream,

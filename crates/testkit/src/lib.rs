@@ -255,3 +255,24 @@ pub fn tls_stream(
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     rustls::StreamOwned::new(conn, tcp)
 }
+
+/// Starts `program` with `args` (stdout piped, stderr inherited), waits for the first
+/// line it prints (a server's banner with its address) and keeps draining the rest so
+/// the program never blocks on a full pipe. Returns the child and that line.
+pub fn spawn_with_banner(program: &str, args: &[&str]) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let banner = lines
+        .next()
+        .expect("a startup line")
+        .expect("readable stdout");
+    std::thread::spawn(move || for _ in lines {});
+    (child, banner)
+}

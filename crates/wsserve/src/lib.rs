@@ -7,8 +7,10 @@
 //! hands it to the caller's handler. The helpers read a bounded request head
 //! ([`read_head`], [`RequestHead`]), answer plain HTTP ([`respond`]), upgrade to a
 //! WebSocket with a message size limit ([`accept_websocket`]) and close one with a code
-//! ([`close_with`]).
+//! ([`close_with`]). [`cli`] has the command-line options both binaries take.
 #![deny(missing_docs)]
+
+pub mod cli;
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -217,6 +219,22 @@ pub fn read_head(stream: &mut impl Read) -> io::Result<Vec<u8>> {
         }
     }
     Ok(buf)
+}
+
+/// Reads a request head (see [`read_head`]); a bad or slow one is answered with 400
+/// and gives `None`. Returns the parsed head and the bytes read (to replay them).
+pub fn read_request<S: Read + Write>(
+    stream: &mut S,
+    peer: SocketAddr,
+) -> Option<(RequestHead, Vec<u8>)> {
+    match read_head(stream) {
+        Ok(head) => Some((RequestHead::parse(&head), head)),
+        Err(e) => {
+            tracing::debug!(%peer, "bad request: {e}");
+            let _ = respond(stream, "400 Bad Request", "text/plain", b"bad request\n");
+            None
+        }
+    }
 }
 
 /// The parts of a request head the binaries route on.

@@ -3,9 +3,8 @@
 
 //! Starts the mediaflow-server binary on a free port and speaks raw JSON-RPC to it.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -20,19 +19,10 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mediaflow-server"))
-            .args(["--port", "0", "--bind", "127.0.0.1", "--interfaces", "lo"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let line = lines
-            .next()
-            .expect("a startup line")
-            .expect("readable stdout");
+        let mut args = vec!["--port", "0", "--bind", "127.0.0.1", "--interfaces", "lo"];
+        args.extend_from_slice(extra);
+        let (child, line) =
+            mediaflow_testkit::spawn_with_banner(env!("CARGO_BIN_EXE_mediaflow-server"), &args);
         // "mediaflow-server: Kurento Protocol at ws://127.0.0.1:PORT/kurento (Ctrl-C to stop)"
         let url = line
             .split(" at ")
@@ -46,8 +36,6 @@ impl Server {
             .and_then(|p| p.split('/').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {url:?}"));
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         Server { child, url, port }
     }
 
