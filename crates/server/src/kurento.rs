@@ -70,14 +70,6 @@ impl Class {
         }
     }
 
-    /// The module the class belongs to.
-    pub fn module(self) -> &'static str {
-        match self {
-            Class::ServerManager | Class::MediaPipeline | Class::PassThrough => "core",
-            Class::WebRtcEndpoint => "elements",
-        }
-    }
-
     /// Its ancestors, nearest first, qualified (as `describe` answers).
     pub fn hierarchy(self) -> &'static [&'static str] {
         match self {
@@ -96,11 +88,6 @@ impl Class {
                 "kurento.MediaObject",
             ],
         }
-    }
-
-    /// True for MediaElements (they connect, have pads and a pipeline).
-    pub fn is_element(self) -> bool {
-        matches!(self, Class::WebRtcEndpoint | Class::PassThrough)
     }
 
     /// True when objects of this class may raise events of `event_type`.
