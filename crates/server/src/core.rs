@@ -30,7 +30,7 @@ use crate::rpc::{self, Params, Request, RpcError};
 /// How long a response stays in the duplicate-request cache (KMS: 20 s).
 pub const CACHE_LIFETIME: Duration = Duration::from_secs(20);
 /// Most responses cached at once; the oldest go first past it.
-const MAX_CACHED: usize = 16 * 1024;
+const MAX_CACHED: usize = 4096;
 /// Notifications a session holds for its connection; more are dropped (and logged).
 const OUTBOX_CAPACITY: usize = 4096;
 /// Elements one pipeline may hold.
@@ -177,7 +177,7 @@ pub(crate) struct State {
     sessions: HashMap<String, Session>,
     pub(crate) objects: HashMap<String, Object>,
     /// (session, request id) → (when, the request's fingerprint, the response).
-    cache: HashMap<(String, String), (Instant, String, String)>,
+    cache: HashMap<(String, String), (Instant, u64, String)>,
     cache_order: VecDeque<(Instant, (String, String))>,
     manager_subscriptions: HashMap<String, Subscription>,
 }
@@ -372,7 +372,7 @@ impl Core {
         Some(text)
     }
 
-    fn remember(&self, session: &str, id: &Value, fingerprint: String, text: &str, now: Instant) {
+    fn remember(&self, session: &str, id: &Value, fingerprint: u64, text: &str, now: Instant) {
         let mut state = self.state();
         let key = (session.to_owned(), id.to_string());
         while state.cache_order.len() >= MAX_CACHED {
@@ -1141,12 +1141,17 @@ impl Object {
     }
 }
 
-/// What tells a retried request from another one with the same id: its method and
-/// params, without the session id (a retry may add it).
-fn fingerprint(request: &Request) -> String {
-    let mut params = request.params.clone();
-    params.remove("sessionId");
-    format!("{} {}", request.method, Value::Object(params))
+/// What tells a retried request from another one with the same id: a hash of its
+/// method and params, without the session id (a retry may add it).
+fn fingerprint(request: &Request) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request.method.hash(&mut hasher);
+    for (k, v) in request.params.iter().filter(|(k, _)| *k != "sessionId") {
+        k.hash(&mut hasher);
+        v.to_string().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn unsupported(event_type: &str, class: Class) -> RpcError {
