@@ -35,6 +35,8 @@ const MAX_CACHED: usize = 4096;
 const OUTBOX_CAPACITY: usize = 4096;
 /// Elements one pipeline may hold.
 const MAX_ELEMENTS_PER_PIPELINE: usize = 256;
+/// Longest session id a client may choose (ours are 36-byte UUIDs).
+const MAX_SESSION_ID: usize = 256;
 /// Subscriptions one object (or the ServerManager) may have.
 const MAX_SUBSCRIPTIONS: usize = 256;
 /// Released ids remembered for events still in flight (an ElementDisconnected's sink).
@@ -481,6 +483,11 @@ impl Core {
     }
 
     fn new_session(&self, state: &mut State, id: String) -> Result<String, RpcError> {
+        if id.len() > MAX_SESSION_ID {
+            return Err(RpcError::invalid_params(format!(
+                "a sessionId has at most {MAX_SESSION_ID} bytes"
+            )));
+        }
         if state.sessions.len() >= self.config.max_sessions {
             return Err(RpcError::not_enough_resources(format!(
                 "too many sessions (at most {})",
@@ -2091,6 +2098,49 @@ mod tests {
                 .expect("an error response");
             assert!(out.contains("error"), "{text:?} -> {out}");
         }
+        // Bounded: session ids, names, tags.
+        let long = "x".repeat(5000);
+        let r = call(
+            &core,
+            &mut Connection::default(),
+            "describe",
+            json!({"object": SERVER_MANAGER, "sessionId": long}),
+        );
+        assert_eq!(code(&r), -32602);
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &e,
+                "setName",
+                json!({"name": long})
+            )),
+            40107
+        );
+        for i in 0..64 {
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &e,
+                "addTag",
+                json!({"key": format!("k{i}"), "value": "v"}),
+            ));
+        }
+        let r = invoke(
+            &core,
+            &mut conn,
+            &e,
+            "addTag",
+            json!({"key": "one-more", "value": "v"}),
+        );
+        assert_eq!(code(&r), 40009);
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &e,
+            "addTag",
+            json!({"key": "k0", "value": "replaced"}),
+        ));
         // Still serving.
         assert_eq!(
             ok(&invoke(&core, &mut conn, &e, "getName", json!({})))["value"],

@@ -191,6 +191,20 @@ impl EndpointInfo {
 
 type Op = Result<Option<Value>, RpcError>;
 
+/// Tags one object may have.
+const MAX_TAGS: usize = 64;
+/// Longest name, tag key or tag value.
+const MAX_TEXT: usize = 4096;
+
+fn bounded<'a>(text: &'a str, name: &str) -> Result<&'a str, RpcError> {
+    if text.len() > MAX_TEXT {
+        return Err(RpcError::illegal_param(format!(
+            "'{name}' is longer than {MAX_TEXT} bytes"
+        )));
+    }
+    Ok(text)
+}
+
 fn media_type(args: &Map<String, Value>, name: &str) -> Result<Option<MediaType>, RpcError> {
     match args.opt_str(name)? {
         None => Ok(None),
@@ -294,7 +308,7 @@ fn media_object(core: &Core, t: &Target, op: &str, args: &Map<String, Value>) ->
             name.as_str().into()
         }
         "setName" => {
-            let name = args.str_param("name")?.to_owned();
+            let name = bounded(args.str_param("name")?, "name")?.to_owned();
             update(core, &t.id, |o| o.name = name)?;
             Value::Null
         }
@@ -317,7 +331,17 @@ fn media_object(core: &Core, t: &Target, op: &str, args: &Map<String, Value>) ->
             Value::Null
         }
         "addTag" => {
-            let (key, value) = (args.str_param("key")?, args.str_param("value")?);
+            let key = bounded(args.str_param("key")?, "key")?;
+            let value = bounded(args.str_param("value")?, "value")?;
+            let tags = match element {
+                Some(e) => e.get_tags().map_err(media_error)?,
+                None => t.tags.clone(),
+            };
+            if tags.len() >= MAX_TAGS && !tags.iter().any(|(k, _)| k == key) {
+                return Err(RpcError::not_enough_resources(format!(
+                    "too many tags (at most {MAX_TAGS})"
+                )));
+            }
             match element {
                 Some(e) => e.add_tag(key, value).map_err(media_error)?,
                 None => {
