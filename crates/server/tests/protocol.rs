@@ -229,3 +229,37 @@ fn ctrl_c_releases_everything_and_exits_cleanly() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn concurrent_clients_create_use_and_release_without_interference() {
+    let server = Server::start(&[]);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = server.client();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let p = c.call("create", json!({"type": "MediaPipeline"}));
+                    let p = result(&p)["value"].as_str().unwrap().to_owned();
+                    let e = c.call(
+                        "create",
+                        json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p}}),
+                    );
+                    let e = result(&e)["value"].as_str().unwrap().to_owned();
+                    result(&c.invoke(&e, "connect", json!({"sink": e})));
+                    let offer = c.invoke(&e, "generateOffer", json!({}));
+                    assert!(result(&offer)["value"].as_str().unwrap().starts_with("v=0"));
+                    result(&c.call("release", json!({"object": p})));
+                    assert_eq!(error_code(&c.invoke(&e, "getName", json!({}))), 40101);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a client thread");
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let mut c = server.client();
+    let pipelines = c.invoke(MANAGER, "getPipelines", json!({}));
+    assert_eq!(result(&pipelines)["value"], json!([]));
+}
