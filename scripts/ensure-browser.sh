@@ -3,6 +3,8 @@
 #   - Debian's chromium (/usr/bin/chromium)
 #   - unshare (util-linux) and ip (iproute2) for the loopback-only netns
 #   - playwright-core, installed locally into tests/browser/node_modules
+#   - the unchanged npm kurento-client 7.3.0, into tests/kurento-client/node_modules
+#     (mediaflow-server's Kurento Protocol tests use it as the application)
 # Idempotent and silent when everything is already there.
 # As root, missing pieces are installed; otherwise the exact command is
 # printed and the script exits 1.
@@ -10,6 +12,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BROWSER_DIR="$ROOT/tests/browser"
+KURENTO_DIR="$ROOT/tests/kurento-client"
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
@@ -45,4 +48,13 @@ if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
   echo "ensure-browser: installing playwright-core (${npm_cmd[*]})" >&2
   # playwright-core never downloads browsers itself; keep it that way.
   (cd "$BROWSER_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "${npm_cmd[@]}" >/dev/null)
+fi
+
+# --- kurento-client (npm, local to tests/kurento-client) --------------------
+# --ignore-scripts: its packages build nothing we need (ws's optional native helpers
+# fall back to JavaScript); package.json overrides reconnect-ws, whose declared source
+# is a Git host we cannot reach, with the same code's npm release.
+if [ ! -f "$KURENTO_DIR/node_modules/kurento-client/package.json" ]; then
+  echo "ensure-browser: installing kurento-client (npm ci --ignore-scripts)" >&2
+  (cd "$KURENTO_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -41,8 +41,9 @@ bash scripts/test-c.sh 2>&1 | tee -a target/test-output.txt
 
 step "browser tests (headless Chromium in a loopback-only network namespace)"
 bash scripts/ensure-browser.sh
-MEDIAFLOW_BROWSER=1 CARGO_NET_OFFLINE=true tests/browser/netns-run.sh \
+MEDIAFLOW_BROWSER=1 CARGO_NET_OFFLINE=true NETNS_RUN_TIMEOUT=600 tests/browser/netns-run.sh \
   cargo test --offline -j2 -p mediaflow --test browser -p mediaflow-demo --test browser \
+  -p mediaflow-server --test browser \
   -- --nocapture --test-threads=1 2>&1 | tee -a target/test-output.txt
 disk_report
 # The summary line the CI reads: totals over every test binary above.

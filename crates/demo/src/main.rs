@@ -2,24 +2,26 @@
 //! self-contained web app. The page and its WebSocket signaling are served by this
 //! binary; mediaflow runs in-process.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use crossbeam_channel::unbounded;
 use mediaflow_demo::signaling::{Counters, EndpointOptions, Session};
+use mediaflow_wsserve::cli::{init_logging, listen, MediaArgs, TlsArgs};
+use mediaflow_wsserve::{
+    accept_websocket, close_with, read_request, respond, send_texts, would_block, Replay,
+    ServeConfig,
+};
 use serde_json::json;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
-/// Largest HTTP request head we read.
-const MAX_HEAD: usize = 16 * 1024;
 /// Connections served at once; more are refused with 503.
 const MAX_CONNECTIONS: usize = 256;
 
@@ -35,27 +37,10 @@ struct Args {
     /// Port to listen on.
     #[arg(long, default_value_t = 8443)]
     port: u16,
-    /// Network interfaces to gather ICE candidates on (comma separated; default all).
-    #[arg(long, value_delimiter = ',')]
-    interfaces: Vec<String>,
-    /// UDP port range for media, as MIN-MAX.
-    #[arg(long)]
-    port_range: Option<String>,
-    /// Certificate chain (PEM) to serve HTTPS and WSS, for use beyond localhost.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
-    /// Private key (PEM) of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
-    /// STUN server for server-reflexive candidates (host name or IP).
-    #[arg(long)]
-    stun_address: Option<String>,
-    /// Port of the STUN server.
-    #[arg(long, default_value_t = 3478)]
-    stun_port: u16,
-    /// TURN server for relayed candidates, as user:password@host:port.
-    #[arg(long)]
-    turn_url: Option<String>,
+    #[command(flatten)]
+    media: MediaArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Connections one client address may hold at once; more are refused with 503, so
     /// one client cannot take every slot.
     #[arg(long, default_value_t = 32)]
@@ -66,89 +51,24 @@ struct Args {
     idle_timeout_secs: u64,
 }
 
-/// Loads the certificate chain and key for HTTPS.
-fn tls_config(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<Arc<rustls::ServerConfig>, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!("{}: no certificate", cert.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map(Arc::new)
-        .map_err(|e| format!("TLS: {e}"))
-}
-
-fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| format!("port range {s:?} is not MIN-MAX"))?;
-    let parse = |p: &str| p.trim().parse::<u16>().map_err(|e| format!("{p:?}: {e}"));
-    Ok((parse(a)?, parse(b)?))
-}
-
 struct Server {
     counters: Arc<Counters>,
     options: EndpointOptions,
     shutdown: Arc<AtomicBool>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    max_per_ip: usize,
     idle_timeout: Duration,
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "error,mediaflow=warn,mediaflow_demo=info".into()),
-        )
-        .with_writer(io::stderr)
-        .init();
+    init_logging("error,mediaflow=warn,mediaflow_demo=info");
     let args = Args::parse();
-    let port_range = match args.port_range.as_deref().map(parse_range).transpose() {
-        Ok(r) => r,
-        Err(e) => {
+    let (port_range, tls) = match (args.media.port_range(), args.tls.load()) {
+        (Ok(range), Ok(tls)) => (range, tls),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("mediaflow-demo: {e}");
             std::process::exit(2);
         }
     };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => match tls_config(cert, key) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                eprintln!("mediaflow-demo: {e}");
-                std::process::exit(2);
-            }
-        },
-        _ => None,
-    };
-    let addr = format!("{}:{}", args.bind, args.port);
-    let listener = match TcpListener::bind(&addr) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("mediaflow-demo: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    let local = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    let shutdown = Arc::new(AtomicBool::new(false));
-    {
-        let shutdown = shutdown.clone();
-        if let Err(e) = ctrlc::set_handler(move || shutdown.store(true, Ordering::SeqCst)) {
-            eprintln!("mediaflow-demo: no Ctrl-C handler: {e}");
-        }
-    }
+    let (listener, local, shutdown) = listen("mediaflow-demo", &args.bind, args.port);
     let host = if local.ip().is_loopback() {
         "localhost".to_string()
     } else {
@@ -160,191 +80,40 @@ fn main() {
         "mediaflow Hello World demo: open {scheme}://{host}:{}/ (Ctrl-C to stop)",
         local.port()
     );
+    let config = ServeConfig {
+        tls,
+        max_connections: MAX_CONNECTIONS,
+        max_per_ip: args.max_connections_per_ip.max(1),
+        // Short reads: the WebSocket loop interleaves reading with sending queued replies.
+        read_timeout: Duration::from_millis(20),
+        thread_name: "demo-conn".into(),
+        shutdown: shutdown.clone(),
+    };
     let server = Arc::new(Server {
         counters: Arc::new(Counters::default()),
         options: EndpointOptions {
-            interfaces: args.interfaces,
+            stun: args.media.stun(),
+            interfaces: args.media.interfaces,
             port_range,
-            stun: args.stun_address.map(|a| (a, args.stun_port)),
-            turn_url: args.turn_url,
+            turn_url: args.media.turn_url,
         },
-        shutdown: shutdown.clone(),
-        max_per_ip: args.max_connections_per_ip.max(1),
+        shutdown,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
-        tls,
     });
-    serve(&listener, &server);
+    mediaflow_wsserve::serve(&listener, &config, move |stream, peer| {
+        serve_stream(stream, peer, &server)
+    });
     println!("mediaflow-demo: stopped");
 }
 
-/// Accepts until Ctrl-C, then waits (bounded) for the sessions to release their
-/// pipelines.
-fn serve(listener: &TcpListener, server: &Arc<Server>) {
-    if let Err(e) = listener.set_nonblocking(true) {
-        eprintln!("mediaflow-demo: {e}");
-        return;
-    }
-    let mut workers: Vec<(std::net::IpAddr, JoinHandle<()>)> = Vec::new();
-    while !server.shutdown.load(Ordering::SeqCst) {
-        workers.retain(|(_, w)| !w.is_finished());
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let from_peer = workers.iter().filter(|(ip, _)| *ip == peer.ip()).count();
-                if workers.len() >= MAX_CONNECTIONS || from_peer >= server.max_per_ip {
-                    let _ = respond(
-                        &mut &stream,
-                        "503 Service Unavailable",
-                        "text/plain",
-                        b"busy\n",
-                    );
-                    continue;
-                }
-                let server = server.clone();
-                match thread::Builder::new()
-                    .name("demo-conn".into())
-                    .spawn(move || handle_connection(stream, peer, &server))
-                {
-                    Ok(w) => workers.push((peer.ip(), w)),
-                    Err(e) => tracing::warn!("no thread for {peer}: {e}"),
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => tracing::warn!("accept: {e}"),
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for (_, w) in workers {
-        while !w.is_finished() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        if w.is_finished() {
-            let _ = w.join();
-        }
-    }
-}
-
-/// A stream that first replays bytes already read from it (the request head), so a
-/// WebSocket upgrade can be handed to tungstenite from its start.
-struct Replay<S> {
-    prefix: Vec<u8>,
-    pos: usize,
-    inner: S,
-}
-
-impl<S: Read> Read for Replay<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos < self.prefix.len() {
-            let n = buf.len().min(self.prefix.len() - self.pos);
-            buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
-            self.pos += n;
-            return Ok(n);
-        }
-        self.inner.read(buf)
-    }
-}
-
-impl<S: Write> Write for Replay<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-fn would_block(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// Reads until the end of the request head; returns every byte read.
-fn read_head(stream: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 2048];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        if buf.len() > MAX_HEAD || Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large or too slow",
-            ));
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed")),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(buf)
-}
-
-fn respond(
-    stream: &mut impl Write,
-    status: &str,
-    content_type: &str,
-    body: &[u8],
-) -> io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    stream.flush()
-}
-
-fn handle_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
-    let _ = stream.set_nonblocking(false);
-    // Short reads: the WebSocket loop interleaves reading with sending queued replies.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    match &server.tls {
-        Some(config) => match rustls::ServerConnection::new(config.clone()) {
-            Ok(tls) => serve_stream(rustls::StreamOwned::new(tls, stream), peer, server),
-            Err(e) => tracing::warn!(%peer, "TLS: {e}"),
-        },
-        None => serve_stream(stream, peer, server),
-    }
-}
-
 fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Server) {
-    let head = match read_head(&mut stream) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::debug!(%peer, "bad request: {e}");
-            let _ = respond(
-                &mut stream,
-                "400 Bad Request",
-                "text/plain",
-                b"bad request\n",
-            );
-            return;
-        }
+    let Some((request, head)) = read_request(&mut stream, peer) else {
+        return;
     };
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let upgrade = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("upgrade") && v.trim().eq_ignore_ascii_case("websocket")
-        })
-    });
-    if path == "/helloworld" && upgrade {
-        let replay = Replay {
-            prefix: head,
-            pos: 0,
-            inner: stream,
-        };
-        return websocket(replay, peer, server);
+    if request.target == "/helloworld" && request.upgrade {
+        return websocket(Replay::new(head, stream), peer, server);
     }
-    let result = match (method, path) {
+    let result = match (request.method.as_str(), request.target.as_str()) {
         ("GET", "/") | ("GET", "/index.html") => respond(
             &mut stream,
             "200 OK",
@@ -380,21 +149,11 @@ fn serve_stream<S: Read + Write>(mut stream: S, peer: SocketAddr, server: &Serve
 const MAX_MESSAGE: usize = 256 * 1024;
 
 fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_MESSAGE))
-        .max_frame_size(Some(MAX_MESSAGE));
-    let mut handshake = tungstenite::accept_with_config(stream, Some(config));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut ws = loop {
-        match handshake {
-            Ok(ws) => break ws,
-            Err(tungstenite::HandshakeError::Interrupted(mid)) if Instant::now() < deadline => {
-                handshake = mid.handshake();
-            }
-            Err(e) => {
-                tracing::debug!(%peer, "WebSocket handshake failed: {e}");
-                return;
-            }
+    let mut ws = match accept_websocket(stream, MAX_MESSAGE) {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%peer, "WebSocket handshake failed: {e}");
+            return;
         }
     };
     server.counters.sessions.fetch_add(1, Ordering::SeqCst);
@@ -436,7 +195,7 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
                 break;
             }
         }
-        if !flush(&mut ws, &outgoing) {
+        if !send_texts(&mut ws, outgoing.try_iter().map(|m| m.to_string())) {
             break;
         }
     }
@@ -444,38 +203,4 @@ fn websocket<S: Read + Write>(stream: S, peer: SocketAddr, server: &Server) {
     drop(session);
     server.counters.sessions.fetch_sub(1, Ordering::SeqCst);
     tracing::info!(%peer, "session closed, pipeline released");
-}
-
-/// Sends a close frame and gives it a moment to leave (bounded).
-fn close_with<S: Read + Write>(ws: &mut WebSocket<S>, code: CloseCode, reason: &str) {
-    let frame = tungstenite::protocol::CloseFrame {
-        code,
-        reason: reason.to_owned().into(),
-    };
-    let _ = ws.close(Some(frame));
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        match ws.flush() {
-            Ok(()) => break,
-            Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
-            Err(_) => break,
-        }
-    }
-}
-
-/// Sends what the session and its event handlers queued; false when the socket is gone.
-fn flush<S: Read + Write>(
-    ws: &mut WebSocket<S>,
-    outgoing: &crossbeam_channel::Receiver<serde_json::Value>,
-) -> bool {
-    for message in outgoing.try_iter() {
-        if ws.write(Message::text(message.to_string())).is_err() {
-            return false;
-        }
-    }
-    match ws.flush() {
-        Ok(()) => true,
-        Err(tungstenite::Error::Io(e)) if would_block(&e) => true,
-        Err(_) => false,
-    }
 }

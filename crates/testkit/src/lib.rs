@@ -217,3 +217,65 @@ impl Drop for Coturn {
         let _ = self.child.wait();
     }
 }
+
+/// A self-signed certificate for `localhost`, written as `NAME-cert.pem` and
+/// `NAME-key.pem` under `dir`: (certificate path, key path, the certificate to trust).
+pub fn localhost_certificate(
+    dir: &std::path::Path,
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    rustls::pki_types::CertificateDer<'static>,
+) {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&cert_path, key.cert.pem()).unwrap();
+    std::fs::write(&key_path, key.signing_key.serialize_pem()).unwrap();
+    (cert_path, key_path, key.cert.der().clone())
+}
+
+/// A TLS client connection to `127.0.0.1:port` for server name `localhost`, trusting
+/// only `cert`, with a 5 s read timeout.
+pub fn tls_stream(
+    port: u16,
+    cert: &rustls::pki_types::CertificateDer<'static>,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Starts `program` with `args` (stdout piped, stderr inherited), waits for the first
+/// line it prints (a server's banner with its address) and keeps draining the rest so
+/// the program never blocks on a full pipe. Returns the child and that line.
+pub fn spawn_with_banner(program: &str, args: &[&str]) -> (Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let banner = lines
+        .next()
+        .expect("a startup line")
+        .expect("readable stdout");
+    std::thread::spawn(move || for _ in lines {});
+    (child, banner)
+}

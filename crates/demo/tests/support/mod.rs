@@ -3,9 +3,9 @@
 
 //! Starts the demo binary on a free port and talks to it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// The running demo; killed on drop.
@@ -21,19 +21,10 @@ impl Demo {
 
     /// Starts the demo with extra command-line arguments.
     pub fn start_with(extra: &[&str]) -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mediaflow-demo"))
-            .args(["--port", "0", "--bind", "127.0.0.1"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the demo binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let line = lines
-            .next()
-            .expect("a startup line")
-            .expect("readable stdout");
+        let mut args = vec!["--port", "0", "--bind", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        let (child, line) =
+            mediaflow_testkit::spawn_with_banner(env!("CARGO_BIN_EXE_mediaflow-demo"), &args);
         // "mediaflow Hello World demo: open http://localhost:PORT/ (Ctrl-C to stop)"
         let port = line
             .split("localhost:")
@@ -41,8 +32,6 @@ impl Demo {
             .and_then(|rest| rest.split('/').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no URL in the startup line {line:?}"));
-        // Keep draining stdout so the demo never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         Demo { child, port }
     }
 

@@ -1,0 +1,102 @@
+//! Kurento's Hello World end to end: the unchanged npm kurento-client (in its own Node
+//! process, tests/kurento-client/hello-world.mjs) drives mediaflow-server exactly as
+//! Kurento's tutorial does, and headless Chromium is the browser that sees itself.
+//!
+//! Also kurento-client's protocol scenarios (tests/kurento-client/protocol.mjs).
+//!
+//! Runs under `MEDIAFLOW_BROWSER=1 tests/browser/netns-run.sh` (scripts/test.sh).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{result, Server};
+
+fn enabled() -> bool {
+    if std::env::var("MEDIAFLOW_BROWSER").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped: set MEDIAFLOW_BROWSER=1 and run under tests/browser/netns-run.sh");
+    false
+}
+
+/// Runs a Node script with `args`, killed (by its PID) after `limit`; returns its last
+/// JSON line and whether it exited with 0.
+fn node(script: &str, args: &[&str], limit: Duration) -> (Value, bool) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new("node")
+        .arg(root.join(script))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = reader.join().unwrap_or_default();
+    let last = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("ok").is_some())
+        .unwrap_or_else(|| panic!("no result line from {script}; output:\n{text}"));
+    println!("{last}");
+    (last, status.is_some_and(|s| s.success()))
+}
+
+#[test]
+fn chromium_kurento_client_hello_world_loops_video_and_gets_every_event() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let (out, success) = node(
+        "tests/kurento-client/hello-world.mjs",
+        &[&server.url, "60"],
+        Duration::from_secs(120),
+    );
+    assert!(out["frames"].as_u64().unwrap_or(0) >= 60, "{out}");
+    assert_eq!(out["missing"], json!([]), "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert_eq!(out["afterRelease"], 40101, "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+    // The application released its pipeline: nothing is left on the server.
+    let mut c = server.client();
+    let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
+    assert_eq!(result(&pipelines)["value"], json!([]));
+}
+
+/// No browser here, but it needs the npm packages `scripts/ensure-browser.sh` installs,
+/// so it runs in the same step: kurento-client's own protocol scenarios (ServerManager,
+/// setName, implicit transactions, release cascade → 40101, the pipeline limit → 40009).
+#[test]
+fn kurento_client_protocol_scenarios() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&["--max-pipelines", "3"]);
+    let (out, success) = node(
+        "tests/kurento-client/protocol.mjs",
+        &[&server.url, "3"],
+        Duration::from_secs(90),
+    );
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert_eq!(out["afterRelease"], 40101, "{out}");
+    assert_eq!(out["limitCode"], 40009, "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+}
