@@ -699,13 +699,19 @@ impl Transport {
         } else {
             None
         };
-        let dtls = self.dtls.as_ref().filter(|d| !d.closed).and_then(|d| {
-            let timer = d.endpoint.poll_timeout(&DTLS_PEER);
-            let stalled = (!d.connected && self.path.is_some())
-                .then(|| d.stall.deadline(timer))
-                .flatten();
-            timer.into_iter().chain(stalled).min()
-        });
+        // Connected, rtc-dtls arms no timer again (a lost last flight of ours is resent
+        // when the peer repeats its own, on the read path): skip its lookup.
+        let dtls = self
+            .dtls
+            .as_ref()
+            .filter(|d| !d.closed && !d.connected)
+            .and_then(|d| {
+                let timer = d.endpoint.poll_timeout(&DTLS_PEER);
+                let stalled = (!d.connected && self.path.is_some())
+                    .then(|| d.stall.deadline(timer))
+                    .flatten();
+                timer.into_iter().chain(stalled).min()
+            });
         ice.into_iter().chain(dtls).min()
     }
 
@@ -731,7 +737,7 @@ impl Transport {
             }
             self.ice_ticked = Some(now);
         }
-        if let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) {
+        if let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed && !d.connected) {
             let due = dtls
                 .endpoint
                 .poll_timeout(&DTLS_PEER)

@@ -7,7 +7,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -196,7 +196,7 @@ impl<T: Task> WorkerCore<T> {
                     entry.task.poll_timeout()
                 }));
                 match ran {
-                    Ok(deadline) => self.set_deadline(id, deadline),
+                    Ok(deadline) => self.set_deadline(id, now, deadline),
                     Err(_) => {
                         tracing::error!(task = id, "a task panicked while running; it is removed");
                         self.remove(id, now, net);
@@ -206,12 +206,12 @@ impl<T: Task> WorkerCore<T> {
         }
     }
 
-    fn set_deadline(&mut self, id: u64, deadline: Option<Instant>) {
+    fn set_deadline(&mut self, id: u64, now: Instant, deadline: Option<Instant>) {
         let Some(entry) = self.tasks.get_mut(&id) else {
             return;
         };
         entry.deadline = deadline;
-        if let Some(at) = deadline {
+        if let Some(at) = deadline.map(|d| coalesced(now, d)) {
             if entry.queued.is_none_or(|q| at < q) {
                 entry.queued = Some(at);
                 self.timers.push(Reverse((at, id)));
@@ -219,7 +219,7 @@ impl<T: Task> WorkerCore<T> {
         }
     }
 
-    /// The earliest timer of any task.
+    /// The earliest timer of any task (coalesced: see [`coalesced`]).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((at, _))| *at)
     }
@@ -286,5 +286,70 @@ impl<T: Task> WorkerCore<T> {
             }
         }
         self.mark(id);
+    }
+}
+
+/// Most a timer is delayed to share a wake-up with others.
+const MAX_SLACK: Duration = Duration::from_millis(16);
+
+/// When to fire a task's timer due at `deadline`, asked for at `now`: never before it,
+/// and for a timer far enough ahead up to a sixteenth of its distance later (at most
+/// [`MAX_SLACK`]), rounded up to a grid shared by every task of the process. Idle
+/// sessions' keepalives, reports and ICE ticks (a second or more ahead) then fire
+/// together on 16 ms marks instead of each waking the worker on its own — a worker's
+/// wake-ups stop growing with its sessions — while short timers (a NACK retry, a DTLS
+/// resend, pacing: tens of ms ahead) keep their precision to a millisecond or two.
+pub(crate) fn coalesced(now: Instant, deadline: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let slack = (deadline.saturating_duration_since(now) / 16).min(MAX_SLACK);
+    let slack_ms = slack.as_millis() as u64;
+    if slack_ms == 0 {
+        return deadline;
+    }
+    // The largest power of two milliseconds within the slack.
+    let grid_us = (1u64 << (63 - slack_ms.leading_zeros())) * 1000;
+    let epoch = *EPOCH.get_or_init(|| now.min(deadline));
+    let Some(since) = deadline.checked_duration_since(epoch) else {
+        return deadline;
+    };
+    let since_us = since.as_micros() as u64;
+    let rounded = since_us.div_ceil(grid_us) * grid_us;
+    deadline + Duration::from_micros(rounded - since_us)
+}
+
+#[cfg(test)]
+mod coalescing_tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn far_timers_share_16_ms_marks_and_near_ones_keep_their_time() {
+        let now = Instant::now();
+        // Near: a NACK retry 15 ms ahead fires on time; 40 ms ahead, at most 2 ms late.
+        assert_eq!(coalesced(now, now + 15 * MS), now + 15 * MS);
+        let near = coalesced(now, now + 40 * MS);
+        assert!(
+            near >= now + 40 * MS && near <= now + 42 * MS,
+            "{:?}",
+            near - now
+        );
+        // Far: never early, at most 16 ms late, and timers a few ms apart fire together.
+        let marks: Vec<Instant> = (0..16)
+            .map(|i| coalesced(now, now + 1000 * MS + i * MS))
+            .collect();
+        for (i, m) in marks.iter().enumerate() {
+            let due = now + 1000 * MS + i as u32 * MS;
+            assert!(*m >= due && *m <= due + MAX_SLACK, "{i}: {:?}", *m - due);
+        }
+        let mut distinct: Vec<u128> = marks
+            .iter()
+            .map(|m| m.duration_since(now).as_micros() / 100)
+            .collect();
+        distinct.dedup();
+        assert!(
+            distinct.len() <= 2,
+            "16 timers over 16 ms on at most two marks: {distinct:?}"
+        );
     }
 }
