@@ -127,3 +127,27 @@ fn chromium_kurento_client_one_to_many_three_viewers_decode_the_presenter() {
     let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
     assert_eq!(result(&pipelines)["value"], json!([]));
 }
+
+/// No browser either (the npm packages of the browser step): kurento-client's own
+/// reconnect over a real connection drop (tests/kurento-client/reconnect.mjs cuts the
+/// TCP connections of a relay between the client and the server). Within the grace
+/// period: `reconnected(true)`, the same objects and subscriptions; after it:
+/// INVALID_SESSION, `reconnected(false)`, 40101 on the old objects.
+#[test]
+fn kurento_client_reconnects_to_its_session_after_a_connection_drop() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&["--session-grace-secs", "3"]);
+    let (out, success) = node(
+        "tests/kurento-client/reconnect.mjs",
+        &[&server.url, "3"],
+        Duration::from_secs(75),
+    );
+    assert_eq!(out["sameSession"], true, "{out}");
+    assert_eq!(out["nameAfterReconnect"], "kept", "{out}");
+    assert_eq!(out["sameSessionAfterGrace"], false, "{out}");
+    assert_eq!(out["afterGrace"], 40101, "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+}
