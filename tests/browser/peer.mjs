@@ -18,6 +18,10 @@
 // PEER_DURATION_MS=N: report after N ms of call (from the offer) instead of at
 // minFrames (ok if minFrames were decoded by then), with the video receiver's freezes
 // and loss and the video sender's NACKs and retransmissions (loss tests).
+// PEER_DIRECTION=sendonly|recvonly (role `offer` only; default sendrecv): the offer of
+// kurento-utils' WebRtcPeerSendonly (camera and microphone out, nothing in; the result
+// comes once minFrames video packets went out on a connected call) or
+// WebRtcPeerRecvonly (no tracks sent; the result comes at minFrames decoded).
 //
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
 
@@ -33,6 +37,8 @@ const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
 // stdin: in a two-peer pipeline the other peer is still watching this one's camera.
 const HOLD = process.env.PEER_HOLD === '1';
 const DURATION_MS = Number(process.env.PEER_DURATION_MS || 0);
+const DIRECTION = process.env.PEER_DIRECTION || 'sendrecv';
+if (!['sendrecv', 'sendonly', 'recvonly'].includes(DIRECTION)) throw new Error(`PEER_DIRECTION ${DIRECTION}`);
 let stdinClosed = false;
 startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + DURATION_MS + 15_000, 'browser peer');
 
@@ -50,7 +56,7 @@ await withTimeout(new Promise((resolve, reject) => {
 
 // Runs in the page: media first (Chromium gathers no loopback candidate without it),
 // then an offer with the codec under test preferred.
-async function start({ codec, offer }) {
+async function start({ codec, offer, direction }) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
   const pc = new RTCPeerConnection();
   window.__pc = pc;
@@ -83,8 +89,15 @@ async function start({ codec, offer }) {
     window.__t0 = performance.now();
     return answer.sdp;
   }
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
-  const vtx = pc.getTransceivers().find((t) => t.sender.track && t.sender.track.kind === 'video');
+  if (direction === 'recvonly') {
+    // The camera was only opened for the permission (host candidates); nothing is sent.
+    for (const track of stream.getTracks()) track.stop();
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+  } else {
+    for (const track of stream.getTracks()) pc.addTransceiver(track, { direction, streams: [stream] });
+  }
+  const vtx = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
   // Only the codec under test (plus rtx): the answer cannot pick another.
   vtx.setCodecPreferences(prefs);
   const offer2 = await pc.createOffer();
@@ -158,7 +171,7 @@ try {
     const answer = await evaluate(page, start, { codec: CODEC, offer: offer.sdp }, 15_000, 'answer');
     send({ type: 'answer', sdp: answer });
   } else {
-    const offer = await evaluate(page, start, { codec: CODEC }, 15_000, 'offer');
+    const offer = await evaluate(page, start, { codec: CODEC, direction: DIRECTION }, 15_000, 'offer');
     send({ type: 'offer', sdp: offer });
   }
 
@@ -180,6 +193,15 @@ try {
     sentCands += cands.length;
     last = await evaluate(page, stats, null, 5_000, 'getStats');
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
+    if (DIRECTION === 'sendonly') {
+      // Nothing comes back: done once the call is up and video went out.
+      if (last.connectionState === 'connected' && (last.videoPacketsSent || 0) >= MIN_FRAMES) {
+        result = { type: 'result', ok: true, ...last, msToFirstFrame: null, msToMinFrames: last.t };
+        break;
+      }
+      await sleep(100);
+      continue;
+    }
     const done = DURATION_MS > 0 ? last.t >= DURATION_MS : last.framesDecoded >= MIN_FRAMES;
     if (done && last.framesDecoded >= MIN_FRAMES && last.audioPackets > 0) {
       result = { type: 'result', ok: true, ...last, msToFirstFrame: firstFrameMs, msToMinFrames: last.t };

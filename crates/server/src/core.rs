@@ -1121,6 +1121,13 @@ impl Core {
         ids
     }
 
+    /// How many objects, sessions and cached responses the server holds now (the
+    /// transport's housekeeping returns freed memory to the system when they fall).
+    pub fn live(&self) -> [usize; 3] {
+        let state = self.state();
+        [state.objects.len(), state.sessions.len(), state.cache.len()]
+    }
+
     /// Session ids, for `getSessions`.
     pub(crate) fn sessions(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.state().sessions.keys().cloned().collect();

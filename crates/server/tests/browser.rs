@@ -100,3 +100,54 @@ fn kurento_client_protocol_scenarios() {
     assert_eq!(out["limitCode"], 40009, "{out}");
     assert!(success && out["ok"] == true, "{out}");
 }
+
+/// Kurento's One-to-many tutorial with kurento-client (tests/kurento-client/one2many.mjs):
+/// a presenter's sendonly Chromium and three recvonly Chromium viewers joining at once,
+/// each viewer decoding the presenter's camera through the server.
+#[test]
+fn chromium_kurento_client_one_to_many_three_viewers_decode_the_presenter() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let (out, success) = node(
+        "tests/kurento-client/one2many.mjs",
+        &[&server.url, "3", "60"],
+        Duration::from_secs(170),
+    );
+    let viewers = out["viewers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(viewers.len(), 3, "{out}");
+    for v in &viewers {
+        assert!(v["frames"].as_u64().unwrap_or(0) >= 60, "{v}");
+    }
+    assert_eq!(out["presenterSinks"], 3, "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+    let mut c = server.client();
+    let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
+    assert_eq!(result(&pipelines)["value"], json!([]));
+}
+
+/// No browser either (the npm packages of the browser step): kurento-client's own
+/// reconnect over a real connection drop (tests/kurento-client/reconnect.mjs cuts the
+/// TCP connections of a relay between the client and the server). Within the grace
+/// period: `reconnected(true)`, the same objects and subscriptions; after it:
+/// INVALID_SESSION, `reconnected(false)`, 40101 on the old objects.
+#[test]
+fn kurento_client_reconnects_to_its_session_after_a_connection_drop() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&["--session-grace-secs", "3"]);
+    let (out, success) = node(
+        "tests/kurento-client/reconnect.mjs",
+        &[&server.url, "3"],
+        Duration::from_secs(75),
+    );
+    assert_eq!(out["sameSession"], true, "{out}");
+    assert_eq!(out["nameAfterReconnect"], "kept", "{out}");
+    assert_eq!(out["sameSessionAfterGrace"], false, "{out}");
+    assert_eq!(out["afterGrace"], 40101, "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+}

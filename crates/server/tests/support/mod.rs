@@ -42,6 +42,32 @@ impl Server {
     pub fn client(&self) -> Client {
         Client::connect(self)
     }
+
+    fn proc_status(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(field))
+                    .and_then(|n| n.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The server process's threads now.
+    pub fn threads(&self) -> u64 {
+        self.proc_status("Threads:")
+    }
+
+    /// The server process's open file descriptors now.
+    pub fn fds(&self) -> u64 {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count() as u64)
+    }
+
+    /// The server process's resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.proc_status("VmRSS:")
+    }
 }
 
 impl Drop for Server {
