@@ -77,8 +77,21 @@ fn runtime() -> Result<Runtime> {
     if let Some(r) = RUNTIME.get() {
         return Ok(r.clone());
     }
-    let runtime = if std::env::var_os("LOADBENCH_SHARED_PORT").is_some_and(|v| v == "1") {
-        Runtime::builder().shared_udp_port(0)?.build()?
+    // LOADBENCH_MIN_WAKE_US=N: the runtime's `min_wake_interval`, for comparing.
+    let wake = std::env::var("LOADBENCH_MIN_WAKE_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_micros);
+    let shared = std::env::var_os("LOADBENCH_SHARED_PORT").is_some_and(|v| v == "1");
+    let runtime = if shared || wake.is_some() {
+        let mut b = Runtime::builder();
+        if shared {
+            b = b.shared_udp_port(0)?;
+        }
+        if let Some(w) = wake {
+            b = b.min_wake_interval(w);
+        }
+        b.build()?
     } else {
         Runtime::global()?
     };

@@ -34,7 +34,7 @@ mod virtual_net;
 
 pub use dispatch::{DispatchLane, Job};
 pub use net::{bind_udp, SocketId};
-pub use runtime::{Runtime, RuntimeBuilder, RuntimeError, TaskSender};
+pub use runtime::{Runtime, RuntimeBuilder, RuntimeError, TaskSender, DEFAULT_MIN_WAKE_INTERVAL};
 
 use std::net::SocketAddr;
 use std::time::Instant;

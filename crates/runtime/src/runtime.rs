@@ -56,7 +56,11 @@ pub struct RuntimeBuilder {
     latency: Duration,
     shared_udp: Vec<SocketAddr>,
     timer_slack: Duration,
+    min_wake_interval: Duration,
 }
+
+/// See [`RuntimeBuilder::min_wake_interval`].
+pub const DEFAULT_MIN_WAKE_INTERVAL: Duration = Duration::ZERO;
 
 impl Default for RuntimeBuilder {
     fn default() -> Self {
@@ -69,6 +73,7 @@ impl Default for RuntimeBuilder {
             latency: Duration::from_millis(1),
             shared_udp: Vec::new(),
             timer_slack: Duration::from_millis(2),
+            min_wake_interval: DEFAULT_MIN_WAKE_INTERVAL,
         }
     }
 }
@@ -117,6 +122,17 @@ impl RuntimeBuilder {
     /// few milliseconds rather than one each.
     pub fn timer_slack(mut self, slack: Duration) -> Self {
         self.timer_slack = slack;
+        self
+    }
+
+    /// Least time between two wake-ups of a worker for I/O (default
+    /// [`DEFAULT_MIN_WAKE_INTERVAL`]; zero turns it off). Under a steady stream of small
+    /// packets a worker would otherwise wake, and switch tasks, for nearly every one;
+    /// waking at most this often takes them in batches (as a NIC's interrupt moderation
+    /// does), at the price of at most this much added latency. A worker that is busy
+    /// longer than this per turn never waits.
+    pub fn min_wake_interval(mut self, interval: Duration) -> Self {
+        self.min_wake_interval = interval;
         self
     }
 
@@ -174,6 +190,7 @@ impl RuntimeBuilder {
                         ports: ports.clone(),
                         peers: peers.clone(),
                         timer_slack: self.timer_slack,
+                        min_wake_interval: self.min_wake_interval,
                     };
                     thread::Builder::new()
                         .name(format!("{}-worker-{i}", self.name))

@@ -129,6 +129,47 @@ fn tasks_share_workers_and_echo_over_real_udp() {
     UdpSocket::bind(addr).unwrap();
 }
 
+/// With a minimum wake-up interval, a burst of datagrams to many tasks is still echoed
+/// whole, and each echo comes back within the interval plus scheduling.
+#[test]
+fn paced_wake_ups_still_echo_everything() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default()
+        .workers(1)
+        .min_wake_interval(Duration::from_millis(2))
+        .build()
+        .unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    let mut addrs = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (task, reports) = spawn_echo(&rt);
+        task.input(Input::Bind, WAIT).unwrap();
+        let addr: SocketAddr = reports.recv_timeout(WAIT).unwrap()[6..].parse().unwrap();
+        addrs.push(addr);
+        tasks.push((task, reports));
+    }
+    for round in 0..10u8 {
+        for (i, addr) in addrs.iter().enumerate() {
+            peer.send_to(&[round, i as u8], addr).unwrap();
+        }
+        let started = Instant::now();
+        let mut seen = std::collections::HashSet::new();
+        let mut buf = [0u8; 16];
+        while seen.len() < addrs.len() {
+            let (n, _) = peer.recv_from(&mut buf).expect("every datagram echoed");
+            assert_eq!((n, buf[0]), (2, round));
+            seen.insert(buf[1]);
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn timers_fire_on_real_time() {
     let rt: Runtime<Echo> = crate::RuntimeBuilder::default().workers(1).build().unwrap();

@@ -104,6 +104,7 @@ pub(crate) struct WorkerSetup<T: Task> {
     pub(crate) ports: Option<Arc<SharedPorts>>,
     pub(crate) peers: Peers<T>,
     pub(crate) timer_slack: Duration,
+    pub(crate) min_wake_interval: Duration,
 }
 
 /// The worker thread's loop; returns when told to stop.
@@ -129,6 +130,8 @@ pub(crate) fn run<T: Task>(setup: WorkerSetup<T>) {
         peers: setup.peers,
         forward_drops: 0,
         timer_slack: setup.timer_slack,
+        min_wake_interval: setup.min_wake_interval,
+        woke_for_io: None,
     };
     worker.run(&setup.rx, &setup.shared);
     let now = Instant::now();
@@ -146,6 +149,9 @@ struct UdpWorker<T: Task> {
     /// Shared-socket datagrams dropped because their task's worker was saturated.
     forward_drops: u64,
     timer_slack: Duration,
+    min_wake_interval: Duration,
+    /// When the last poll returned with sockets to read.
+    woke_for_io: Option<Instant>,
 }
 
 /// Whose datagrams a socket carries.
@@ -186,6 +192,9 @@ impl<T: Task> UdpWorker<T> {
             self.net.flush();
 
             let busy = !self.readable.is_empty() || self.core.has_dirty();
+            if !busy {
+                self.pace_wake_ups(rx);
+            }
             // Timers due within the slack of the earliest fire together on one wake-up:
             // idle sessions' keepalives and reports cost one wake-up per few
             // milliseconds per worker, not one each.
@@ -214,11 +223,31 @@ impl<T: Task> UdpWorker<T> {
                 }
             }
             shared.sleeping.store(false, Ordering::SeqCst);
+            let mut io = false;
             for event in events.iter() {
                 if event.token() != WAKER {
                     self.readable.push_back(event.token().0);
+                    io = true;
                 }
             }
+            self.woke_for_io = io.then(Instant::now);
+        }
+    }
+
+    /// Interrupt moderation: when the last wake-up was for I/O and came less than
+    /// `min_wake_interval` ago, wait out the rest before polling again, so a steady
+    /// stream of packets is taken in batches instead of one wake-up (and two task
+    /// switches) per packet. Timers are not held back past their time, and a message
+    /// from another thread ends the wait at its next check.
+    fn pace_wake_ups(&mut self, rx: &Receiver<Message<T>>) {
+        let Some(woke) = self.woke_for_io else {
+            return;
+        };
+        let until = woke + self.min_wake_interval;
+        let until = self.core.next_deadline().map_or(until, |d| until.min(d));
+        let now = Instant::now();
+        if until > now && rx.is_empty() {
+            std::thread::sleep(until - now);
         }
     }
 
