@@ -89,7 +89,9 @@ impl Elements<'_> {
                         match any.downcast::<mediaflow_rtp::SessionEvent>() {
                             Ok(e) => crate::webrtc::public_event(*e, source, timestamp_millis)?,
                             Err(any) => match any.downcast::<crate::recorder::RecorderEvent>() {
-                                Ok(e) => crate::recorder::public_event(*e, source, timestamp_millis),
+                                Ok(e) => {
+                                    crate::recorder::public_event(*e, source, timestamp_millis)
+                                }
                                 Err(_) => {
                                     tracing::debug!(%element, "element event with no public form dropped");
                                     return None;

@@ -10,8 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mediaflow::{
-    AppSource, Buffer, ErrorType, Event, MediaPipeline, MediaProfile, MediaType,
-    RecorderEndpoint,
+    AppSource, Buffer, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, RecorderEndpoint,
 };
 use mediaflow_transcoder::rtp::{names, RtpPacketizer};
 use mediaflow_transcoder::{H264Encoder, I420Frame, OpusEncoder, Vp8Encoder, OPUS_FRAME};
@@ -27,6 +26,10 @@ struct Media {
     video_codec: &'static str,
     frames: u32,
     audio_frames: u32,
+    /// Keyframe requests seen at the source so far: a new one makes the next frame a
+    /// keyframe, as a browser answers a PLI.
+    requests: u64,
+    force_key: bool,
 }
 
 impl Media {
@@ -41,6 +44,8 @@ impl Media {
             video_codec,
             frames: 0,
             audio_frames: 0,
+            requests: 0,
+            force_key: false,
         }
     }
 
@@ -51,7 +56,7 @@ impl Media {
         for (i, b) in picture.data[..320 * 240].iter_mut().enumerate() {
             *b = ((i as u32 % 320 + n * 4) % 256) as u8;
         }
-        let key = n % 60 == 0;
+        let key = n % 60 == 0 || std::mem::take(&mut self.force_key);
         let encoded = match (&mut self.vp8, &mut self.h264) {
             (Some(e), _) => e.encode(&picture, key).unwrap(),
             (_, Some(e)) => e.encode(&picture, key).unwrap(),
@@ -59,7 +64,10 @@ impl Media {
         };
         let mut out = Vec::new();
         for e in encoded {
-            for p in self.video.packetize(&e.data, n.wrapping_mul(3000).wrapping_add(77)) {
+            for p in self
+                .video
+                .packetize(&e.data, n.wrapping_mul(3000).wrapping_add(77))
+            {
                 let mut b = Buffer::new(MediaType::Video, p);
                 b.codec = Some(self.video_codec);
                 b.keyframe = e.keyframe;
@@ -95,6 +103,11 @@ impl Media {
         let start = Instant::now();
         let (mut audio_at, mut video_at) = (Duration::ZERO, Duration::ZERO);
         while start.elapsed() < duration {
+            let requests = source.keyframe_requests();
+            if requests > self.requests {
+                self.requests = requests;
+                self.force_key = true;
+            }
             if start.elapsed() >= audio_at {
                 for b in self.audio_packets() {
                     source.push(b).unwrap();
@@ -126,7 +139,15 @@ fn uri(path: &Path) -> String {
 /// `ffprobe -show_streams -show_format` as JSON; panics with its stderr if it fails.
 fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-show_streams", "-show_format", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-count_packets",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs (Debian's ffmpeg package)");
@@ -193,8 +214,35 @@ fn check_file(path: &Path, profile: MediaProfile, recorded: Duration) {
     for (kind, _, packets) in &streams {
         // ~30 video frames and 50 audio frames a second.
         let least = (recorded.as_secs_f64() * if kind == "video" { 20.0 } else { 40.0 }) as u64;
-        assert!(*packets >= least, "{kind}: {packets} packets, want >= {least}");
+        assert!(
+            *packets >= least,
+            "{kind}: {packets} packets, want >= {least}"
+        );
     }
+    // Every frame decodes.
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "ffmpeg decoding {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&decode.stderr)
+    );
+    // Audio and video start together (each track aligned on its first arrival).
+    let starts: Vec<f64> = probe["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["start_time"].as_str()?.parse().ok())
+        .collect();
+    assert!(
+        starts.iter().all(|s| *s < 0.25),
+        "tracks start at {starts:?} s"
+    );
     let duration = duration.expect("a duration");
     assert!(
         (duration - recorded.as_secs_f64()).abs() <= 0.5,
@@ -222,7 +270,11 @@ fn wait_event(
 
 /// AppSource -> RecorderEndpoint for `secs`, stopped with `stop_and_wait`.
 fn record_profile(profile: MediaProfile, name: &str, h264: bool) {
-    let ext = if profile.as_str().starts_with("MKV") { "mkv" } else { "webm" };
+    let ext = if profile.as_str().starts_with("MKV") {
+        "mkv"
+    } else {
+        "webm"
+    };
     let path = temp_file(name, ext);
     let pipeline = MediaPipeline::new().unwrap();
     let events = pipeline.events().unwrap();
@@ -232,21 +284,44 @@ fn record_profile(profile: MediaProfile, name: &str, h264: bool) {
         .build()
         .unwrap();
     source.connect(&recorder).unwrap();
+    let transcoding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = transcoding.clone();
+    source
+        .on_media_transcoding_state_changed(move |e| {
+            if e.state == mediaflow::MediaTranscodingState::Transcoding {
+                seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .unwrap();
     let mut media = Media::new(h264);
     let start = Instant::now();
     recorder.record().unwrap();
     assert!(
-        wait_event(&events, Duration::from_secs(5), |e| matches!(e, Event::Recording(_))).is_some(),
+        wait_event(&events, Duration::from_secs(5), |e| matches!(
+            e,
+            Event::Recording(_)
+        ))
+        .is_some(),
         "Recording"
     );
     media.play(&source, Duration::from_secs(5));
     recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
     let recorded = start.elapsed();
     assert!(
-        wait_event(&events, Duration::from_secs(5), |e| matches!(e, Event::Stopped(_))).is_some(),
+        wait_event(&events, Duration::from_secs(5), |e| matches!(
+            e,
+            Event::Stopped(_)
+        ))
+        .is_some(),
         "Stopped"
     );
     assert_eq!(recorder.dropped_frames(), 0);
+    // H.264 is transcoded to VP8 on the link; VP8 and Opus are stored as they came.
+    assert_eq!(
+        transcoding.load(std::sync::atomic::Ordering::Relaxed),
+        h264,
+        "{name}: transcoding"
+    );
     pipeline.release().unwrap();
     check_file(&path, profile, recorded);
     let _ = std::fs::remove_file(&path);
@@ -309,8 +384,12 @@ fn webrtc_pair_into_webm() {
     loop {
         assert!(Instant::now() < flowing, "no media through the pair");
         media.play(&source, Duration::from_millis(200));
-        if receiver.is_media_flowing_out(MediaType::Video).unwrap_or(false)
-            && receiver.is_media_flowing_out(MediaType::Audio).unwrap_or(false)
+        if receiver
+            .is_media_flowing_out(MediaType::Video)
+            .unwrap_or(false)
+            && receiver
+                .is_media_flowing_out(MediaType::Audio)
+                .unwrap_or(false)
         {
             break;
         }
@@ -320,7 +399,11 @@ fn webrtc_pair_into_webm() {
     media.play(&source, Duration::from_secs(5));
     recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
     let recorded = start.elapsed();
-    assert!(wait_event(&events, Duration::from_secs(5), |e| matches!(e, Event::Stopped(_))).is_some());
+    assert!(wait_event(&events, Duration::from_secs(5), |e| matches!(
+        e,
+        Event::Stopped(_)
+    ))
+    .is_some());
     pipeline.release().unwrap();
     check_file(&path, MediaProfile::Webm, recorded);
     let _ = std::fs::remove_file(&path);
@@ -355,7 +438,10 @@ fn released_pipeline_and_killed_recording_leave_readable_files() {
     let (streams, _) = summary(&ffprobe(&copy));
     eprintln!("mid-recording copy: {streams:?}");
     assert_eq!(streams.len(), 2, "{streams:?}");
-    assert!(streams.iter().all(|(_, _, packets)| *packets > 40), "{streams:?}");
+    assert!(
+        streams.iter().all(|(_, _, packets)| *packets > 40),
+        "{streams:?}"
+    );
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&copy);
 }
@@ -368,18 +454,26 @@ fn an_unwritable_path_raises_resource_error_open() {
         .build()
         .unwrap();
     recorder.record().unwrap();
-    let error = wait_event(&events, Duration::from_secs(5), |e| matches!(e, Event::Error(_)));
+    let error = wait_event(&events, Duration::from_secs(5), |e| {
+        matches!(e, Event::Error(_))
+    });
     let Some(Event::Error(e)) = error else {
         panic!("no Error event");
     };
     assert_eq!(e.error_type, ErrorType::ResourceErrorOpen);
     assert_eq!(e.error_type.as_str(), "RESOURCE_ERROR_OPEN");
-    assert!(e.description.contains("nonexistent-dir"), "{}", e.description);
+    assert!(
+        e.description.contains("nonexistent-dir"),
+        "{}",
+        e.description
+    );
     assert_eq!(e.source, recorder.id());
     // Not a URI of a file: refused when built.
-    assert!(RecorderEndpoint::builder(&pipeline, "http://example.invalid/x.webm")
-        .build()
-        .is_err());
+    assert!(
+        RecorderEndpoint::builder(&pipeline, "http://example.invalid/x.webm")
+            .build()
+            .is_err()
+    );
     pipeline.release().unwrap();
 }
 
@@ -423,6 +517,12 @@ fn a_full_disk_raises_no_space_left_and_the_pipeline_keeps_running() {
             }
         }
         let e = error.expect("an Error event once the tmpfs is full");
+        eprintln!(
+            "full tmpfs: {} (code {}): {}",
+            e.error_type.as_str(),
+            e.error_code,
+            e.description
+        );
         assert_eq!(e.error_type, ErrorType::ResourceErrorNoSpaceLeft, "{e:?}");
         // The pipeline keeps running: media still reaches the other sink.
         while sink.try_recv().is_some() {}

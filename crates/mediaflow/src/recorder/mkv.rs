@@ -411,7 +411,10 @@ mod tests {
         }
         let bytes = w.finish(4_000).unwrap().into_inner();
         assert_eq!(&bytes[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
-        assert!(bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]), "cues");
+        assert!(
+            bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]),
+            "cues"
+        );
         assert!(bytes.windows(2).any(|w| w == [0x44, 0x89]), "duration");
     }
 }

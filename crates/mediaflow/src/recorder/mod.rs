@@ -392,7 +392,11 @@ impl Element for RecorderElement {
             (MediaType::Audio, Some(c)) if self.layout.audio && c == names::OPUS => (false, c),
             _ => return,
         };
-        let track = if video { &mut self.video } else { &mut self.audio };
+        let track = if video {
+            &mut self.video
+        } else {
+            &mut self.audio
+        };
         if track.codec != Some(codec) {
             track.codec = Some(codec);
             track.assembler = FrameAssembler::new(codec);
@@ -581,7 +585,9 @@ impl RecorderEndpoint {
             .done
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let state = self.element.with_element(|e: &mut RecorderElement, _| e.state)?;
+        let state = self
+            .element
+            .with_element(|e: &mut RecorderElement, _| e.state)?;
         if state == State::Stopped {
             return Err(Error::WrongState(
                 "a stopped recorder does not record again".into(),
@@ -602,13 +608,15 @@ impl RecorderEndpoint {
             Err(e) => {
                 let description = format!("cannot open {}: {e}", self.inner.path.display());
                 tracing::warn!("recorder: {description}");
-                return self.element.with_element(move |el: &mut RecorderElement, _| {
-                    el.events.push_back(ElementEvent::Error {
-                        error_type: ErrorType::ResourceErrorOpen,
-                        error_code: CODE_OPEN,
-                        description,
+                return self
+                    .element
+                    .with_element(move |el: &mut RecorderElement, _| {
+                        el.events.push_back(ElementEvent::Error {
+                            error_type: ErrorType::ResourceErrorOpen,
+                            error_code: CODE_OPEN,
+                            description,
+                        });
                     });
-                });
             }
         };
         let (frames_tx, frames_rx) = bounded(WRITER_QUEUE);
@@ -620,9 +628,10 @@ impl RecorderEndpoint {
             .spawn(move || writer::run(file, layout, frames_rx, status_tx, done_tx))
             .map_err(|e| Error::Resource(format!("recorder thread: {e}")))?;
         *done = Some(done_rx);
-        self.element.with_element(move |e: &mut RecorderElement, now| {
-            e.record(Some((frames_tx, status_rx)), now)
-        })
+        self.element
+            .with_element(move |e: &mut RecorderElement, now| {
+                e.record(Some((frames_tx, status_rx)), now)
+            })
     }
 
     /// Pauses: media arriving meanwhile is not stored, and the file's timeline goes on
@@ -635,7 +644,8 @@ impl RecorderEndpoint {
     /// Stops recording; the file is finalised in the background (`Stopped` when it
     /// is). A stopped recorder does not record again.
     pub fn stop(&self) -> Result<()> {
-        self.element.with_element(|e: &mut RecorderElement, _| e.stop())
+        self.element
+            .with_element(|e: &mut RecorderElement, _| e.stop())
     }
 
     /// Stops and waits until the file is finalised, at most `timeout` (Kurento's
@@ -671,7 +681,10 @@ mod tests {
         );
         assert!(file_path("http://x/y.webm").is_err());
         assert!(file_path("file://relative.webm").is_err());
-        assert_eq!(MediaProfile::parse("mkv_audio_only"), Some(MediaProfile::MkvAudioOnly));
+        assert_eq!(
+            MediaProfile::parse("mkv_audio_only"),
+            Some(MediaProfile::MkvAudioOnly)
+        );
     }
 
     #[test]
@@ -679,11 +692,17 @@ mod tests {
         let mut t = Track::default();
         let at = Duration::from_millis(300);
         assert_eq!(t.time(1000, 90_000, at), at);
-        assert_eq!(t.time(1000 + 9000, 90_000, at), at + Duration::from_millis(100));
+        assert_eq!(
+            t.time(1000 + 9000, 90_000, at),
+            at + Duration::from_millis(100)
+        );
         // Wrap-around.
         let mut w = Track::default();
         w.time(u32::MAX - 899, 90_000, Duration::ZERO);
-        assert_eq!(w.time(8100, 90_000, Duration::ZERO), Duration::from_millis(100));
+        assert_eq!(
+            w.time(8100, 90_000, Duration::ZERO),
+            Duration::from_millis(100)
+        );
         // A jump far from the wall clock re-anchors.
         let now = Duration::from_secs(1);
         assert_eq!(t.time(90_000 * 100, 90_000, now), now);

@@ -77,7 +77,10 @@ pub(crate) fn run(
     let audio_track = if layout.video { 2 } else { 1 };
     let fail = |e: io::Error, failed: &mut bool| {
         tracing::warn!("recorder: writing failed: {e}");
-        let _ = status.send(Status::Error(error_type(&e), format!("writing failed: {e}")));
+        let _ = status.send(Status::Error(
+            error_type(&e),
+            format!("writing failed: {e}"),
+        ));
         *failed = true;
     };
     let open = |file: File, size: Option<(u16, u16)>| {
@@ -89,7 +92,11 @@ pub(crate) fn run(
         if layout.audio {
             tracks.push(TrackKind::Opus { channels: 2 });
         }
-        MkvWriter::new(BufWriter::with_capacity(256 << 10, file), layout.doc, &tracks)
+        MkvWriter::new(
+            BufWriter::with_capacity(256 << 10, file),
+            layout.doc,
+            &tracks,
+        )
     };
     loop {
         let frame = match frames.recv_timeout(Duration::from_secs(1)) {
@@ -148,7 +155,10 @@ pub(crate) fn run(
         if let Some(m) = mkv.take() {
             // The duration is that of the media written: its last frame plus one
             // frame's length (20 ms audio, ~33 ms video).
-            match m.finish(end_ms + 20).and_then(|w| w.into_inner().map_err(|e| e.into_error())) {
+            match m
+                .finish(end_ms + 20)
+                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            {
                 Ok(f) => {
                     if let Err(e) = f.sync_data() {
                         fail(e, &mut failed);
