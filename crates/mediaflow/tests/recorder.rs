@@ -56,7 +56,7 @@ impl Media {
         for (i, b) in picture.data[..320 * 240].iter_mut().enumerate() {
             *b = ((i as u32 % 320 + n * 4) % 256) as u8;
         }
-        let key = n % 60 == 0 || std::mem::take(&mut self.force_key);
+        let key = n.is_multiple_of(60) || std::mem::take(&mut self.force_key);
         let encoded = match (&mut self.vp8, &mut self.h264) {
             (Some(e), _) => e.encode(&picture, key).unwrap(),
             (_, Some(e)) => e.encode(&picture, key).unwrap(),
