@@ -93,6 +93,12 @@ typedef enum mf_event_type {
   MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED = 11,
   // `DtlsConnectionStateChange`.
   MF_EVENT_DTLS_CONNECTION_STATE_CHANGE = 12,
+  // `Recording` (RecorderEndpoint).
+  MF_EVENT_RECORDING = 13,
+  // `Paused` (RecorderEndpoint).
+  MF_EVENT_PAUSED = 14,
+  // `Stopped` (RecorderEndpoint).
+  MF_EVENT_STOPPED = 15,
 } mf_event_type;
 
 // Flowing or not (MediaFlowIn/OutStateChanged).

@@ -82,6 +82,9 @@ class EventType(enum.IntEnum):
     ICE_COMPONENT_STATE_CHANGED = 10
     NEW_CANDIDATE_PAIR_SELECTED = 11
     DTLS_CONNECTION_STATE_CHANGE = 12
+    RECORDING = 13
+    PAUSED = 14
+    STOPPED = 15
 
 
 class FlowState(enum.IntEnum):

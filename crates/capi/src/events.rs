@@ -36,6 +36,12 @@ pub enum mf_event_type {
     MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED = 11,
     /// `DtlsConnectionStateChange`.
     MF_EVENT_DTLS_CONNECTION_STATE_CHANGE = 12,
+    /// `Recording` (RecorderEndpoint).
+    MF_EVENT_RECORDING = 13,
+    /// `Paused` (RecorderEndpoint).
+    MF_EVENT_PAUSED = 14,
+    /// `Stopped` (RecorderEndpoint).
+    MF_EVENT_STOPPED = 15,
 }
 
 /// Flowing or not (MediaFlowIn/OutStateChanged).
@@ -342,6 +348,9 @@ pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
         Event::IceComponentStateChanged(_) => MF_EVENT_ICE_COMPONENT_STATE_CHANGED,
         Event::NewCandidatePairSelected(_) => MF_EVENT_NEW_CANDIDATE_PAIR_SELECTED,
         Event::DtlsConnectionStateChange(_) => MF_EVENT_DTLS_CONNECTION_STATE_CHANGE,
+        Event::Recording(_) => MF_EVENT_RECORDING,
+        Event::Paused(_) => MF_EVENT_PAUSED,
+        Event::Stopped(_) => MF_EVENT_STOPPED,
     }
 }
 

@@ -99,6 +99,7 @@ fn detail(e: &Event) -> String {
             e.error_code,
             e.description
         ),
+        Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => String::new(),
     }
 }
 

@@ -212,6 +212,18 @@ events! {
         /// The new state.
         state: DtlsConnectionState,
     }
+
+    /// A RecorderEndpoint started (or resumed) storing media.
+    Recording(RecordingEvent), on_recording {
+    }
+
+    /// A RecorderEndpoint was paused.
+    Paused(PausedEvent), on_paused {
+    }
+
+    /// A RecorderEndpoint stopped; its file is finalised.
+    Stopped(StoppedEvent), on_stopped {
+    }
 }
 
 /// The pad description Kurento uses when `connect` names none.

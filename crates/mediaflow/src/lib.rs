@@ -30,6 +30,7 @@ mod elements;
 mod error;
 mod events;
 mod pipeline;
+mod recorder;
 mod registry;
 mod runtime;
 mod task;
@@ -44,7 +45,7 @@ pub use events::{
     ElementDisconnectedEvent, ErrorEvent, Event, IceCandidateFoundEvent,
     IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaFlowInStateChangedEvent,
     MediaFlowOutStateChangedEvent, MediaStateChangedEvent, MediaTranscodingStateChangedEvent,
-    NewCandidatePairSelectedEvent,
+    NewCandidatePairSelectedEvent, PausedEvent, RecordingEvent, StoppedEvent,
 };
 pub use mediaflow_graph::{Buffer, ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
 pub use mediaflow_rtp::{
@@ -53,6 +54,7 @@ pub use mediaflow_rtp::{
     SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use recorder::{MediaProfile, RecorderEndpoint, RecorderEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 

@@ -88,10 +88,15 @@ impl Elements<'_> {
                     ElementEvent::Custom(any) => {
                         match any.downcast::<mediaflow_rtp::SessionEvent>() {
                             Ok(e) => crate::webrtc::public_event(*e, source, timestamp_millis)?,
-                            Err(_) => {
-                                tracing::debug!(%element, "element event with no public form dropped");
-                                return None;
-                            }
+                            Err(any) => match any.downcast::<crate::recorder::RecorderEvent>() {
+                                Ok(e) => {
+                                    crate::recorder::public_event(*e, source, timestamp_millis)
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%element, "element event with no public form dropped");
+                                    return None;
+                                }
+                            },
                         }
                     }
                 };

@@ -700,3 +700,140 @@ fn chromium_jitter_reordering_and_loss_are_survived() {
     );
     resent_at_most_twice_the_loss(&result, 0.05);
 }
+
+/// Issue 12: Chromium's camera and microphone (fake devices) into a WebRtcEndpoint
+/// connected to a RecorderEndpoint for 10 s, per WebM/MKV profile: ffprobe reads each
+/// file, with VP8 and Opus stored as sent and a duration within 0.5 s.
+#[test]
+fn chromium_camera_into_recorder() {
+    if !enabled() {
+        return;
+    }
+    use mediaflow::{MediaProfile, MediaType, RecorderEndpoint};
+    let pipeline = MediaPipeline::new().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline).build().unwrap();
+    // The loopback lets the browser report frames; the recorders take the same media.
+    endpoint.connect(&endpoint).unwrap();
+    let profiles = [
+        MediaProfile::Webm,
+        MediaProfile::Mkv,
+        MediaProfile::WebmAudioOnly,
+        MediaProfile::WebmVideoOnly,
+    ];
+    let dir = std::env::temp_dir();
+    let recorders: Vec<(MediaProfile, PathBuf, RecorderEndpoint)> = profiles
+        .iter()
+        .map(|&p| {
+            let ext = if p.as_str().starts_with("MKV") {
+                "mkv"
+            } else {
+                "webm"
+            };
+            let path = dir.join(format!(
+                "mediaflow-chromium-{}-{}.{ext}",
+                std::process::id(),
+                p.as_str()
+            ));
+            let r = RecorderEndpoint::builder(&pipeline, &format!("file://{}", path.display()))
+                .media_profile(p)
+                .build()
+                .unwrap();
+            endpoint.connect(&r).unwrap();
+            (p, path, r)
+        })
+        .collect();
+    let handles: Vec<RecorderEndpoint> = recorders.iter().map(|(_, _, r)| r.clone()).collect();
+    let probe = endpoint.clone();
+    let recording = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !probe
+            .is_media_flowing_out(MediaType::Video)
+            .unwrap_or(false)
+        {
+            assert!(Instant::now() < deadline, "no video from the browser");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let start = Instant::now();
+        for r in &handles {
+            r.record().unwrap();
+        }
+        std::thread::sleep(Duration::from_secs(10));
+        for r in &handles {
+            r.stop_and_wait(Duration::from_secs(10)).unwrap();
+        }
+        start.elapsed()
+    });
+    let (result, peer, _) = drive_peer_for(
+        &endpoint,
+        "VP8",
+        Role::BrowserOffers,
+        Path::Direct,
+        false,
+        Some(Duration::from_secs(25)),
+    );
+    let recorded = recording.join().expect("the recording thread");
+    peer.finish();
+    println!("browser: {result}");
+    for (profile, path, r) in &recorders {
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_packets",
+                "-show_streams",
+                "-show_format",
+                "-of",
+                "json",
+            ])
+            .arg(path)
+            .output()
+            .expect("ffprobe runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let streams: Vec<(String, String, String)> = v["streams"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["codec_type"].as_str().unwrap_or("").to_owned(),
+                    s["codec_name"].as_str().unwrap_or("").to_owned(),
+                    s["nb_read_packets"].as_str().unwrap_or("0").to_owned(),
+                )
+            })
+            .collect();
+        let duration: f64 = v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0);
+        println!(
+            "{}: {streams:?}, duration {duration:.3} s (recorded {:.3} s), {} frames dropped",
+            profile.as_str(),
+            recorded.as_secs_f64(),
+            r.dropped_frames()
+        );
+        let name = profile.as_str();
+        let mut want = Vec::new();
+        if !name.ends_with("AUDIO_ONLY") {
+            want.push(("video", "vp8"));
+        }
+        if !name.ends_with("VIDEO_ONLY") {
+            want.push(("audio", "opus"));
+        }
+        let got: Vec<(&str, &str)> = streams
+            .iter()
+            .map(|(t, c, _)| (t.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(got, want, "{name}");
+        assert!(
+            (duration - recorded.as_secs_f64()).abs() <= 0.5,
+            "{name}: {duration} s"
+        );
+        let _ = std::fs::remove_file(path);
+    }
+    pipeline.release().unwrap();
+}

@@ -271,6 +271,7 @@ pub fn event_data(event: &Event, source: &str, id_of: &dyn Fn(&str) -> String) -
             "connectionId": e.connection_id,
             "state": dtls_state(e.state),
         }),
+        Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => json!({}),
     };
     if let Value::Object(own) = own {
         data.extend(own);

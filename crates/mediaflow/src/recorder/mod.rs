@@ -1,0 +1,710 @@
+//! RecorderEndpoint (Kurento's): stores the media reaching its sink pads in a WebM or
+//! Matroska file, as it arrives (VP8, Opus: no re-encoding; other codecs reach it
+//! through the graph's transcoders).
+//!
+//! The element lives on the pipeline's worker and only depacketizes and timestamps;
+//! a writer thread per recording owns the file, fed through a bounded channel (frames
+//! are dropped and counted when it is full, so a slow disk never stalls media).
+
+mod mkv;
+mod writer;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
+use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler};
+
+use crate::element::MediaElement;
+use crate::error::{Error, Result};
+use crate::events::{Event, PausedEvent, RecordingEvent, StoppedEvent};
+use crate::pipeline::MediaPipeline;
+use mkv::DocType;
+use writer::{Frame, Layout, Status};
+
+/// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MediaProfile {
+    /// WebM with VP8 video and Opus audio.
+    Webm,
+    /// WebM, Opus audio only.
+    WebmAudioOnly,
+    /// WebM, VP8 video only.
+    WebmVideoOnly,
+    /// Matroska with VP8 video and Opus audio.
+    Mkv,
+    /// Matroska, Opus audio only.
+    MkvAudioOnly,
+    /// Matroska, VP8 video only.
+    MkvVideoOnly,
+}
+
+impl MediaProfile {
+    /// Every profile, for iteration.
+    pub const ALL: [MediaProfile; 6] = [
+        MediaProfile::Webm,
+        MediaProfile::WebmAudioOnly,
+        MediaProfile::WebmVideoOnly,
+        MediaProfile::Mkv,
+        MediaProfile::MkvAudioOnly,
+        MediaProfile::MkvVideoOnly,
+    ];
+
+    /// Kurento's spelling (`WEBM`, `MKV_AUDIO_ONLY` ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MediaProfile::Webm => "WEBM",
+            MediaProfile::WebmAudioOnly => "WEBM_AUDIO_ONLY",
+            MediaProfile::WebmVideoOnly => "WEBM_VIDEO_ONLY",
+            MediaProfile::Mkv => "MKV",
+            MediaProfile::MkvAudioOnly => "MKV_AUDIO_ONLY",
+            MediaProfile::MkvVideoOnly => "MKV_VIDEO_ONLY",
+        }
+    }
+
+    /// Parses Kurento's spelling (case-insensitive).
+    pub fn parse(s: &str) -> Option<MediaProfile> {
+        MediaProfile::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
+
+    fn layout(self) -> Layout {
+        use MediaProfile::*;
+        let doc = match self {
+            Webm | WebmAudioOnly | WebmVideoOnly => DocType::Webm,
+            Mkv | MkvAudioOnly | MkvVideoOnly => DocType::Matroska,
+        };
+        Layout {
+            doc,
+            audio: !matches!(self, WebmVideoOnly | MkvVideoOnly),
+            video: !matches!(self, WebmAudioOnly | MkvAudioOnly),
+        }
+    }
+}
+
+/// The recorder's own events, carried through the graph as `ElementEvent::Custom`.
+#[derive(Debug)]
+pub(crate) enum RecorderEvent {
+    Recording,
+    Paused,
+    Stopped,
+}
+
+/// The public form of a [`RecorderEvent`].
+pub(crate) fn public_event(event: RecorderEvent, source: String, timestamp_millis: u64) -> Event {
+    let tags = Vec::new();
+    match event {
+        RecorderEvent::Recording => Event::Recording(RecordingEvent {
+            source,
+            timestamp_millis,
+            tags,
+        }),
+        RecorderEvent::Paused => Event::Paused(PausedEvent {
+            source,
+            timestamp_millis,
+            tags,
+        }),
+        RecorderEvent::Stopped => Event::Stopped(StoppedEvent {
+            source,
+            timestamp_millis,
+            tags,
+        }),
+    }
+}
+
+/// Error codes of the recorder's Error events.
+const CODE_OPEN: i32 = 1;
+const CODE_WRITE: i32 = 2;
+const CODE_NO_SPACE: i32 = 3;
+
+fn error_code(t: ErrorType) -> i32 {
+    match t {
+        ErrorType::ResourceErrorOpen => CODE_OPEN,
+        ErrorType::ResourceErrorNoSpaceLeft => CODE_NO_SPACE,
+        _ => CODE_WRITE,
+    }
+}
+
+/// Frames queued for the writer at most (about 10 s of audio and video).
+const WRITER_QUEUE: usize = 1024;
+/// How often the element looks at its writer's reports while one runs.
+const STATUS_POLL: Duration = Duration::from_millis(50);
+/// Keyframe requests upstream at most this often.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+/// A track whose RTP time strays this far from the wall clock (a new source, a long
+/// gap) is re-anchored to the wall clock.
+const MAX_DRIFT: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Idle,
+    Recording,
+    Paused,
+    Stopped,
+}
+
+/// One track's depacketizer and clock.
+#[derive(Default)]
+struct Track {
+    codec: Option<&'static str>,
+    assembler: Option<FrameAssembler>,
+    /// Last RTP timestamp, and its extension past 32-bit wraps.
+    last_rtp: Option<u32>,
+    ext: i64,
+    /// (extended RTP time, recording time) of the frame the track is aligned on.
+    anchor: Option<(i64, Duration)>,
+    last: Duration,
+}
+
+impl Track {
+    /// The recording time of a frame with RTP timestamp `ts`; `now` is the recording
+    /// time at its arrival. Each track is aligned on its first frame's arrival (so
+    /// audio and video share the wall clock) and then follows its own RTP clock.
+    fn time(&mut self, ts: u32, clock: i64, now: Duration) -> Duration {
+        self.ext = match self.last_rtp {
+            Some(last) => self.ext + i64::from(ts.wrapping_sub(last) as i32),
+            None => i64::from(ts),
+        };
+        self.last_rtp = Some(ts);
+        let (ext, at) = *self.anchor.get_or_insert((self.ext, now));
+        let micros = at.as_micros() as i64 + (self.ext - ext) * 1_000_000 / clock;
+        let mut t = Duration::from_micros(micros.max(0) as u64);
+        if t.abs_diff(now) > MAX_DRIFT {
+            self.anchor = Some((self.ext, now));
+            t = now;
+        }
+        t = t.max(self.last);
+        self.last = t;
+        t
+    }
+
+    /// A new stretch of recording (start, resume): align again on the next frame.
+    fn realign(&mut self) {
+        self.anchor = None;
+        self.last_rtp = None;
+    }
+}
+
+/// The graph side of a [`RecorderEndpoint`].
+pub(crate) struct RecorderElement {
+    layout: Layout,
+    state: State,
+    frames: Option<Sender<Frame>>,
+    status: Option<Receiver<Status>>,
+    next_status_poll: Option<Instant>,
+    audio: Track,
+    video: Track,
+    /// Recording time before the current stretch, and when the stretch began.
+    elapsed: Duration,
+    since: Option<Instant>,
+    /// Video is dropped until a keyframe (start, resume, loss, a full queue).
+    want_keyframe: bool,
+    last_request: Option<Instant>,
+    upstream: VecDeque<(MediaType, UpstreamEvent)>,
+    events: VecDeque<ElementEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl RecorderElement {
+    fn new(layout: Layout, dropped: Arc<AtomicU64>) -> RecorderElement {
+        RecorderElement {
+            layout,
+            state: State::Idle,
+            frames: None,
+            status: None,
+            next_status_poll: None,
+            audio: Track::default(),
+            video: Track::default(),
+            elapsed: Duration::ZERO,
+            since: None,
+            want_keyframe: true,
+            last_request: None,
+            upstream: VecDeque::new(),
+            events: VecDeque::new(),
+            dropped,
+        }
+    }
+
+    fn request_keyframe(&mut self, now: Instant) {
+        if self
+            .last_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        self.last_request = Some(now);
+        self.upstream
+            .push_back((MediaType::Video, UpstreamEvent::KeyframeRequest));
+    }
+
+    fn start_stretch(&mut self, now: Instant) {
+        self.since = Some(now);
+        self.audio.realign();
+        self.video.realign();
+        self.want_keyframe = true;
+        self.last_request = None;
+        if self.layout.video {
+            self.request_keyframe(now);
+        }
+        self.state = State::Recording;
+        self.events
+            .push_back(ElementEvent::Custom(Box::new(RecorderEvent::Recording)));
+    }
+
+    /// `record()`: a new writer when idle, a new stretch when paused.
+    fn record(&mut self, writer: Option<(Sender<Frame>, Receiver<Status>)>, now: Instant) {
+        match self.state {
+            State::Idle => {
+                if let Some((frames, status)) = writer {
+                    self.frames = Some(frames);
+                    self.status = Some(status);
+                    self.next_status_poll = Some(now + STATUS_POLL);
+                    self.start_stretch(now);
+                }
+            }
+            State::Paused => self.start_stretch(now),
+            State::Recording | State::Stopped => {}
+        }
+    }
+
+    fn pause(&mut self, now: Instant) {
+        if self.state == State::Recording {
+            if let Some(since) = self.since.take() {
+                self.elapsed += now.duration_since(since);
+            }
+            self.state = State::Paused;
+            self.events
+                .push_back(ElementEvent::Custom(Box::new(RecorderEvent::Paused)));
+        }
+    }
+
+    /// Ends the recording: the writer finalises once it has written what is queued
+    /// (dropping the sender is its signal) and then reports Stopped.
+    fn stop(&mut self) {
+        match self.state {
+            State::Recording | State::Paused => {
+                self.state = State::Stopped;
+                self.frames = None;
+            }
+            State::Idle => {
+                self.state = State::Stopped;
+                self.events
+                    .push_back(ElementEvent::Custom(Box::new(RecorderEvent::Stopped)));
+            }
+            State::Stopped => {}
+        }
+    }
+
+    fn drain_status(&mut self) {
+        let Some(status) = &self.status else { return };
+        let mut gone = false;
+        while let Ok(s) = status.try_recv() {
+            match s {
+                Status::Error(error_type, description) => {
+                    self.events.push_back(ElementEvent::Error {
+                        error_type,
+                        error_code: error_code(error_type),
+                        description,
+                    })
+                }
+                Status::Stopped => gone = true,
+            }
+        }
+        if gone {
+            self.status = None;
+            self.next_status_poll = None;
+            self.frames = None;
+            self.state = State::Stopped;
+            self.events
+                .push_back(ElementEvent::Custom(Box::new(RecorderEvent::Stopped)));
+        }
+    }
+
+    fn frame(&mut self, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
+        let mut key = true;
+        if video {
+            key = data.first().is_some_and(|b| b & 1 == 0);
+            if self.want_keyframe && !key {
+                self.request_keyframe(now);
+                return;
+            }
+            if key {
+                self.want_keyframe = false;
+            }
+        }
+        let at = self.elapsed + self.since.map_or(Duration::ZERO, |s| now.duration_since(s));
+        let t = if video {
+            self.video.time(ts, 90_000, at)
+        } else {
+            self.audio.time(ts, 48_000, at)
+        };
+        let Some(frames) = &self.frames else { return };
+        let frame = Frame {
+            video,
+            ms: t.as_millis() as u64,
+            key,
+            data,
+        };
+        match frames.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                if video {
+                    self.want_keyframe = true;
+                    self.request_keyframe(now);
+                }
+            }
+            // The writer gave up (a write error it reported): nothing to do.
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+impl Element for RecorderElement {
+    fn type_name(&self) -> &'static str {
+        "RecorderEndpoint"
+    }
+
+    fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
+        const VIDEO: &[&str] = &[names::VP8];
+        const AUDIO: &[&str] = &[names::OPUS];
+        match media_type {
+            MediaType::Video if self.layout.video => Some(VIDEO),
+            MediaType::Audio if self.layout.audio => Some(AUDIO),
+            // Media the profile does not keep is dropped as it is: nothing to convert.
+            _ => None,
+        }
+    }
+
+    fn handle_input(&mut self, buffer: Buffer, now: Instant) {
+        if self.state != State::Recording {
+            return;
+        }
+        let (video, codec) = match (buffer.media_type, buffer.codec) {
+            (MediaType::Video, Some(c)) if self.layout.video && c == names::VP8 => (true, c),
+            (MediaType::Audio, Some(c)) if self.layout.audio && c == names::OPUS => (false, c),
+            _ => return,
+        };
+        let track = if video {
+            &mut self.video
+        } else {
+            &mut self.audio
+        };
+        if track.codec != Some(codec) {
+            track.codec = Some(codec);
+            track.assembler = FrameAssembler::new(codec);
+        }
+        let Some(assembler) = track.assembler.as_mut() else {
+            return;
+        };
+        match assembler.push(&buffer.data) {
+            Assembled::Frame(f) => self.frame(video, f.timestamp, f.data, now),
+            Assembled::Pending => {}
+            // A lost packet: video waits for the next keyframe (asked for at once);
+            // audio just has a gap.
+            Assembled::Broken if video => {
+                self.want_keyframe = true;
+                self.request_keyframe(now);
+            }
+            Assembled::Broken => {}
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<Buffer> {
+        None
+    }
+
+    fn poll_upstream(&mut self) -> Option<(MediaType, UpstreamEvent)> {
+        self.upstream.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.next_status_poll
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.drain_status();
+        if self.status.is_some() {
+            self.next_status_poll = Some(now + STATUS_POLL);
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<ElementEvent> {
+        self.events.pop_front()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// The local path of a `file://` URI (`file:///abs/path`; `%XX` escapes decoded).
+fn file_path(uri: &str) -> Result<PathBuf> {
+    let rest = uri
+        .strip_prefix("file://")
+        .filter(|r| r.starts_with('/'))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "recorder URI {uri:?}: only file:///absolute/path is supported"
+            ))
+        })?;
+    let bytes = rest.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(out)))
+}
+
+/// Builds a [`RecorderEndpoint`] (Kurento's constructor parameters).
+#[derive(Debug)]
+pub struct RecorderEndpointBuilder<'a> {
+    pipeline: &'a MediaPipeline,
+    uri: String,
+    profile: MediaProfile,
+}
+
+impl RecorderEndpointBuilder<'_> {
+    /// The container and media kept (Kurento's `mediaProfile`; default WEBM).
+    pub fn media_profile(mut self, profile: MediaProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Creates the endpoint. The file is not touched before `record()`.
+    pub fn build(self) -> Result<RecorderEndpoint> {
+        let path = file_path(&self.uri)?;
+        let dropped = Arc::new(AtomicU64::new(0));
+        let layout = self.profile.layout();
+        let element = self
+            .pipeline
+            .add_element(Box::new(RecorderElement::new(layout, dropped.clone())))?;
+        Ok(RecorderEndpoint {
+            element,
+            inner: Arc::new(Inner {
+                uri: self.uri,
+                path,
+                profile: self.profile,
+                dropped,
+                done: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    uri: String,
+    path: PathBuf,
+    profile: MediaProfile,
+    dropped: Arc<AtomicU64>,
+    /// Disconnects when the writer thread has finalised the file; also serialises
+    /// `record()` so two callers cannot start two writers.
+    done: Mutex<Option<Receiver<()>>>,
+}
+
+/// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM or
+/// Matroska with VP8 and Opus as they arrive. Events: `Recording`, `Paused`,
+/// `Stopped`, and `Error` (RESOURCE_ERROR_OPEN / _WRITE / _NO_SPACE_LEFT). The file is
+/// finalised on `stop()`, and when the element or its pipeline is released.
+#[derive(Clone, Debug)]
+pub struct RecorderEndpoint {
+    element: MediaElement,
+    inner: Arc<Inner>,
+}
+
+impl std::ops::Deref for RecorderEndpoint {
+    type Target = MediaElement;
+    fn deref(&self) -> &MediaElement {
+        &self.element
+    }
+}
+
+impl AsRef<MediaElement> for RecorderEndpoint {
+    fn as_ref(&self) -> &MediaElement {
+        &self.element
+    }
+}
+
+impl From<RecorderEndpoint> for MediaElement {
+    fn from(handle: RecorderEndpoint) -> MediaElement {
+        handle.element
+    }
+}
+
+impl RecorderEndpoint {
+    /// A builder for a recorder writing to `uri` (`file:///path/name.webm`).
+    pub fn builder<'a>(pipeline: &'a MediaPipeline, uri: &str) -> RecorderEndpointBuilder<'a> {
+        RecorderEndpointBuilder {
+            pipeline,
+            uri: uri.to_owned(),
+            profile: MediaProfile::Webm,
+        }
+    }
+
+    /// The URI it records to.
+    pub fn uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    /// Its media profile.
+    pub fn media_profile(&self) -> MediaProfile {
+        self.inner.profile
+    }
+
+    /// Frames dropped because the writer fell behind the media.
+    pub fn dropped_frames(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Starts recording (or resumes after `pause()`); a keyframe is requested from the
+    /// source. The file is created (truncated) by the first call, on the caller's
+    /// thread; if it cannot be, an `Error` event RESOURCE_ERROR_OPEN follows and
+    /// nothing is recorded. `Recording` is raised once it records.
+    pub fn record(&self) -> Result<()> {
+        let mut done = self
+            .inner
+            .done
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self
+            .element
+            .with_element(|e: &mut RecorderElement, _| e.state)?;
+        if state == State::Stopped {
+            return Err(Error::WrongState(
+                "a stopped recorder does not record again".into(),
+            ));
+        }
+        if state != State::Idle {
+            return self
+                .element
+                .with_element(|e: &mut RecorderElement, now| e.record(None, now));
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.inner.path);
+        let file: File = match file {
+            Ok(f) => f,
+            Err(e) => {
+                let description = format!("cannot open {}: {e}", self.inner.path.display());
+                tracing::warn!("recorder: {description}");
+                return self
+                    .element
+                    .with_element(move |el: &mut RecorderElement, _| {
+                        el.events.push_back(ElementEvent::Error {
+                            error_type: ErrorType::ResourceErrorOpen,
+                            error_code: CODE_OPEN,
+                            description,
+                        });
+                    });
+            }
+        };
+        let (frames_tx, frames_rx) = bounded(WRITER_QUEUE);
+        let (status_tx, status_rx) = bounded(16);
+        let (done_tx, done_rx) = bounded::<()>(0);
+        let layout = self.inner.profile.layout();
+        std::thread::Builder::new()
+            .name("mf-recorder".into())
+            .spawn(move || writer::run(file, layout, frames_rx, status_tx, done_tx))
+            .map_err(|e| Error::Resource(format!("recorder thread: {e}")))?;
+        *done = Some(done_rx);
+        self.element
+            .with_element(move |e: &mut RecorderElement, now| {
+                e.record(Some((frames_tx, status_rx)), now)
+            })
+    }
+
+    /// Pauses: media arriving meanwhile is not stored, and the file's timeline goes on
+    /// without the pause. `Paused` is raised.
+    pub fn pause(&self) -> Result<()> {
+        self.element
+            .with_element(|e: &mut RecorderElement, now| e.pause(now))
+    }
+
+    /// Stops recording; the file is finalised in the background (`Stopped` when it
+    /// is). A stopped recorder does not record again.
+    pub fn stop(&self) -> Result<()> {
+        self.element
+            .with_element(|e: &mut RecorderElement, _| e.stop())
+    }
+
+    /// Stops and waits until the file is finalised, at most `timeout` (Kurento's
+    /// `stopAndWait`). After the element or its pipeline was released it only waits.
+    pub fn stop_and_wait(&self, timeout: Duration) -> Result<()> {
+        match self.stop() {
+            Ok(()) | Err(Error::PipelineReleased) | Err(Error::ElementReleased(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let done = self
+            .inner
+            .done
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let Some(done) = done else { return Ok(()) };
+        match done.recv_timeout(timeout) {
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout(timeout)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_uris_become_paths() {
+        assert_eq!(
+            file_path("file:///tmp/a%20b.webm").unwrap(),
+            PathBuf::from("/tmp/a b.webm")
+        );
+        assert!(file_path("http://x/y.webm").is_err());
+        assert!(file_path("file://relative.webm").is_err());
+        assert_eq!(
+            MediaProfile::parse("mkv_audio_only"),
+            Some(MediaProfile::MkvAudioOnly)
+        );
+    }
+
+    #[test]
+    fn tracks_follow_rtp_from_their_first_arrival_and_realign_after_a_jump() {
+        let mut t = Track::default();
+        let at = Duration::from_millis(300);
+        assert_eq!(t.time(1000, 90_000, at), at);
+        assert_eq!(
+            t.time(1000 + 9000, 90_000, at),
+            at + Duration::from_millis(100)
+        );
+        // Wrap-around.
+        let mut w = Track::default();
+        w.time(u32::MAX - 899, 90_000, Duration::ZERO);
+        assert_eq!(
+            w.time(8100, 90_000, Duration::ZERO),
+            Duration::from_millis(100)
+        );
+        // A jump far from the wall clock re-anchors.
+        let now = Duration::from_secs(1);
+        assert_eq!(t.time(90_000 * 100, 90_000, now), now);
+    }
+}
