@@ -27,10 +27,12 @@
 
 mod element;
 mod elements;
+mod endpoint;
 mod error;
 mod events;
 mod pipeline;
 mod registry;
+mod rtp;
 mod runtime;
 mod task;
 mod translate;
@@ -53,6 +55,7 @@ pub use mediaflow_rtp::{
     SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use rtp::{RtpEndpoint, RtpEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 

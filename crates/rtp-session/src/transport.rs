@@ -605,53 +605,6 @@ impl Transport {
         })
     }
 
-    /// SRTP is up.
-    pub(crate) fn is_secure(&self) -> bool {
-        self.srtp.is_some()
-    }
-
-    /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
-    pub(crate) fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        self.srtp.as_mut()?.remote.decrypt_rtp(data).ok()
-    }
-
-    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
-    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the packet
-    /// is decrypted for real.
-    pub(crate) fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        let srtp = self.srtp.as_mut()?;
-        let scratch = match &mut srtp.scratch {
-            Some(s) => s,
-            empty => {
-                empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?)
-            }
-        };
-        let ok = scratch.decrypt_rtp(data).is_ok();
-        // Its per-SSRC state is what the bound is about: start afresh every time.
-        srtp.scratch = None;
-        if ok {
-            srtp.remote.decrypt_rtp(data).ok()
-        } else {
-            None
-        }
-    }
-
-    /// Decrypts an SRTCP compound.
-    pub(crate) fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        self.srtp.as_mut()?.remote.decrypt_rtcp(data).ok()
-    }
-
-    /// Encrypts and queues an RTP packet for the selected pair. False when there is no
-    /// pair or no keys yet, or the packet does not parse.
-    pub(crate) fn send_rtp(&mut self, plain: &[u8]) -> bool {
-        self.send_protected(plain, false)
-    }
-
-    /// Encrypts and queues an RTCP compound for the selected pair.
-    pub(crate) fn send_rtcp(&mut self, plain: &[u8]) -> bool {
-        self.send_protected(plain, true)
-    }
-
     fn send_protected(&mut self, plain: &[u8], rtcp: bool) -> bool {
         let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
             return false;
@@ -901,4 +854,53 @@ fn remote_context(
         crypto,
     )
     .map_err(err)
+}
+
+impl crate::media::MediaTransport for Transport {
+    /// SRTP is up.
+    fn is_secure(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
+    fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.remote.decrypt_rtp(data).ok()
+    }
+
+    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
+    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the packet
+    /// is decrypted for real.
+    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        let srtp = self.srtp.as_mut()?;
+        let scratch = match &mut srtp.scratch {
+            Some(s) => s,
+            empty => {
+                empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?)
+            }
+        };
+        let ok = scratch.decrypt_rtp(data).is_ok();
+        // Its per-SSRC state is what the bound is about: start afresh every time.
+        srtp.scratch = None;
+        if ok {
+            srtp.remote.decrypt_rtp(data).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Decrypts an SRTCP compound.
+    fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.remote.decrypt_rtcp(data).ok()
+    }
+
+    /// Encrypts and queues an RTP packet for the selected pair. False when there is no
+    /// pair or no keys yet, or the packet does not parse.
+    fn send_rtp(&mut self, plain: &[u8]) -> bool {
+        self.send_protected(plain, false)
+    }
+
+    /// Encrypts and queues an RTCP compound for the selected pair.
+    fn send_rtcp(&mut self, plain: &[u8]) -> bool {
+        self.send_protected(plain, true)
+    }
 }
