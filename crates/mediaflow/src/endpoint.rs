@@ -195,10 +195,10 @@ impl Pads {
 }
 
 /// The codecs a session's peer takes for `media_type`, when it negotiated any.
-pub(crate) fn accepted<'a>(
-    session: &'a impl MediaSession,
+pub(crate) fn accepted(
+    session: &impl MediaSession,
     media_type: MediaType,
-) -> Option<&'a [&'static str]> {
+) -> Option<&[&'static str]> {
     let list = session.accepted_codecs(kind_of(media_type)?);
     (!list.is_empty()).then_some(list)
 }

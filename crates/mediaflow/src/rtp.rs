@@ -80,7 +80,7 @@ fn bind_pair(
             }
         };
         let port = first.1.port();
-        let even = port % 2 == 0;
+        let even = port.is_multiple_of(2);
         let partner = if even {
             port.checked_add(1)
         } else {

@@ -198,7 +198,7 @@ fn free_port_pair() -> u16 {
     for _ in 0..200 {
         let a = UdpSocket::bind((LOCALHOST, 0)).unwrap();
         let port = a.local_addr().unwrap().port();
-        if port % 2 == 0 && UdpSocket::bind((LOCALHOST, port + 1)).is_ok() {
+        if port.is_multiple_of(2) && UdpSocket::bind((LOCALHOST, port + 1)).is_ok() {
             return port;
         }
     }

@@ -529,7 +529,10 @@ mod tests {
         let sections = n.process_answer(FFMPEG).unwrap();
         assert_eq!(sections.len(), 1);
         assert_eq!(sections[0].section.kind, MediaKind::Video);
-        assert_eq!(sections[0].rtp, "127.0.0.1:6000".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            sections[0].rtp,
+            "127.0.0.1:6000".parse::<SocketAddr>().unwrap()
+        );
         let mut n = PlainNegotiator::new(local());
         n.generate_offer();
         let two_videos = format!("{FFMPEG}m=video 6002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n");
