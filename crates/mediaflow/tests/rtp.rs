@@ -16,6 +16,8 @@ use mediaflow_testkit::vp8;
 use mediaflow_transcoder::rtp::{Assembled, FrameAssembler, RtpPacketizer};
 use mediaflow_transcoder::{I420Frame, Vp8Decoder, Vp8Encoder};
 
+mod common;
+
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn rtp_endpoint(pipeline: &MediaPipeline) -> mediaflow::RtpEndpointBuilder {
@@ -398,11 +400,51 @@ fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
     if !ffmpeg_available() {
         return;
     }
-    let dir = scratch("out");
     let pipeline = MediaPipeline::new().unwrap();
     let rtp = rtp_endpoint(&pipeline).sendonly().build().unwrap();
     let source = AppSource::new(&pipeline).unwrap();
     source.connect(&rtp).unwrap();
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out");
+    eprintln!(
+        "AppSource -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames"
+    );
+    pipeline.release().unwrap();
+}
+
+/// Media from a WebRTC peer (a second WebRtcEndpoint over ICE/DTLS-SRTP on loopback)
+/// forwarded by `webrtc.connect(&rtp)` to ffmpeg.
+#[test]
+fn a_webrtc_endpoint_feeds_ffmpeg_through_an_rtp_endpoint() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let (browser, webrtc) = (common::endpoint(&pipeline), common::endpoint(&pipeline));
+    let rtp = rtp_endpoint(&pipeline).sendonly().build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    source.connect(&browser).unwrap();
+    webrtc.connect(&rtp).unwrap();
+    let events = webrtc.events().unwrap();
+    common::trickle(&browser, &webrtc);
+    common::negotiate(&browser, &webrtc);
+    let connected = |e: &Event| {
+        matches!(e,
+        Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !events.try_iter().any(|e| connected(&e)) {
+        assert!(Instant::now() < deadline, "the WebRTC leg did not connect");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "webrtc");
+    eprintln!("AppSource -> WebRtcEndpoint -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames");
+    pipeline.release().unwrap();
+}
+
+/// ffmpeg receives from `rtp` (fed by `source` through whatever is between them)
+/// and decodes until 90 frames; returns the packets `rtp` sent and the frames decoded.
+fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str) -> (u64, usize) {
+    let dir = scratch(name);
 
     // ffmpeg's side: it receives at this port; the same SDP is our offer and the
     // file ffmpeg reads.
@@ -459,16 +501,17 @@ fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .count();
     let sent = rtp.get_stats().unwrap();
-    eprintln!(
-        "RtpEndpoint -> ffmpeg: {} packets sent, ffmpeg decoded {frames} frames",
-        sent.outbound.first().map_or(0, |s| s.packets_sent)
-    );
+    let sent = sent
+        .outbound
+        .iter()
+        .find(|s| s.kind == Some(mediaflow::MediaKind::Video))
+        .map_or(0, |s| s.packets_sent);
     assert!(
         status.is_some_and(|s| s.success()),
         "ffmpeg did not finish: {log}"
     );
     assert!(frames >= 60, "ffmpeg decoded {frames} frames: {log}");
     drop(ffmpeg);
-    pipeline.release().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    (sent, frames)
 }
