@@ -55,7 +55,7 @@ pub use mediaflow_rtp::{
     SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
-pub use rtp::{RtpEndpoint, RtpEndpointBuilder};
+pub use rtp::{CryptoSuite, RtpEndpoint, RtpEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 

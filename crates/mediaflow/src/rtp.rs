@@ -109,6 +109,13 @@ fn bind_pair(
     })
 }
 
+/// SDES-SRTP crypto suites (Kurento's `CryptoSuite`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CryptoSuite {
+    /// AES_CM_128_HMAC_SHA1_80 (RFC 4568).
+    AesCm128HmacSha1_80,
+}
+
 /// Options of a new [`RtpEndpoint`] (Kurento's `RtpEndpoint.Builder`).
 #[derive(Clone, Debug)]
 pub struct RtpEndpointBuilder {
@@ -150,6 +157,16 @@ impl RtpEndpointBuilder {
     /// without feedback. Offers of either profile are answered in it.
     pub fn avpf(mut self, avpf: bool) -> Self {
         self.config.avpf = avpf;
+        self
+    }
+
+    /// SDES-SRTP (Kurento's `crypto` option, RFC 4568): offer and accept RTP/SAVP(F)
+    /// with an `a=crypto` key of this suite (a random one of ours per endpoint); plain
+    /// RTP/AVP(F) offers are then refused.
+    pub fn crypto(mut self, suite: CryptoSuite) -> Self {
+        match suite {
+            CryptoSuite::AesCm128HmacSha1_80 => self.config.sdes = true,
+        }
         self
     }
 
@@ -198,7 +215,7 @@ impl RtpEndpointBuilder {
         let (min_kbps, max_kbps) = (self.min_send_kbps, self.max_send_kbps);
         let make = move |now: Instant| -> Result<Box<dyn Element>> {
             Ok(Box::new(RtpEndpointElement {
-                session: RtpSession::new(config, now),
+                session: RtpSession::new(config, now)?,
                 sockets: Vec::new(),
                 pads: Pads::new(min_kbps, max_kbps),
             }))

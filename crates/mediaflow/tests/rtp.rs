@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mediaflow::{
-    codec, AppSink, AppSource, Buffer, ConnectionState, Event, MediaFlowState, MediaPipeline,
-    MediaState, MediaType, RtpEndpoint, Runtime,
+    codec, AppSink, AppSource, Buffer, ConnectionState, CryptoSuite, Event, MediaFlowState,
+    MediaPipeline, MediaState, MediaType, RtpEndpoint, Runtime,
 };
 use mediaflow_testkit::vp8;
 use mediaflow_transcoder::rtp::{Assembled, FrameAssembler, RtpPacketizer};
@@ -108,6 +108,58 @@ fn two_rtp_endpoints_carry_media_and_feedback_on_virtual_time() {
 
     // Garbage and strangers are counted, never fatal.
     assert!(b.process_offer("v=0\r\nm=video x").is_err());
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn two_rtp_endpoints_with_sdes_srtp_on_virtual_time() {
+    let runtime = Runtime::builder().virtual_time(true).build().unwrap();
+    let pipeline = MediaPipeline::builder().runtime(&runtime).build().unwrap();
+    let srtp = |p: &MediaPipeline| {
+        rtp_endpoint(p)
+            .crypto(CryptoSuite::AesCm128HmacSha1_80)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (srtp(&pipeline), srtp(&pipeline));
+    let plain = rtp_endpoint(&pipeline).build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::new(&pipeline).unwrap();
+    source.connect(&a).unwrap();
+    b.connect(&sink).unwrap();
+    let offer = a.generate_offer().unwrap();
+    assert!(
+        offer.contains(" RTP/SAVPF ")
+            && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    // A plain endpoint cannot take it, nor an SDES one a plain offer.
+    assert!(plain.process_offer(&offer).is_err());
+    assert!(b.process_offer(&plain.generate_offer().unwrap()).is_err());
+    let b = srtp(&pipeline);
+    b.connect(&sink).unwrap();
+    a.process_answer(&b.process_offer(&offer).unwrap()).unwrap();
+    for seq in 0..500u16 {
+        source.push(vp8(seq)).unwrap();
+        runtime.advance(Duration::from_millis(10)).unwrap();
+    }
+    let mut received = 0;
+    while let Some(buffer) = sink.try_recv() {
+        assert_eq!(buffer.codec, Some(codec::VP8));
+        received += 1;
+    }
+    assert_eq!(received, 500);
+    let stats = b.get_stats().unwrap();
+    assert_eq!(
+        stats.srtp_cipher.as_deref(),
+        Some("SRTP_AES128_CM_HMAC_SHA1_80")
+    );
+    assert_eq!(stats.discarded.srtp_auth, 0);
+    assert_eq!(
+        a.get_media_state().unwrap(),
+        MediaState::Connected,
+        "SRTCP flows"
+    );
     pipeline.release().unwrap();
 }
 
@@ -254,14 +306,30 @@ impl Vp8Check {
     }
 }
 
+/// An SDES key for ffmpeg's side (30 bytes, base64).
+const FFMPEG_KEY: &str = "afReactzWRZgI5yOzhXSaNfi+khD4eLMUofc9spn";
+
 #[test]
 fn ffmpeg_sends_vp8_into_an_rtp_endpoint() {
+    ffmpeg_sends(false);
+}
+
+#[test]
+fn ffmpeg_sends_vp8_with_sdes_srtp_into_an_rtp_endpoint() {
+    ffmpeg_sends(true);
+}
+
+fn ffmpeg_sends(srtp: bool) {
     if !ffmpeg_available() {
         return;
     }
-    let dir = scratch("in");
+    let dir = scratch(if srtp { "in-srtp" } else { "in" });
     let pipeline = MediaPipeline::new().unwrap();
-    let rtp = rtp_endpoint(&pipeline).recvonly().build().unwrap();
+    let mut builder = rtp_endpoint(&pipeline).recvonly();
+    if srtp {
+        builder = builder.crypto(CryptoSuite::AesCm128HmacSha1_80);
+    }
+    let rtp = builder.build().unwrap();
     let sink = AppSink::new(&pipeline).unwrap();
     rtp.connect(&sink).unwrap();
     let events = rtp.events().unwrap();
@@ -271,37 +339,48 @@ fn ffmpeg_sends_vp8_into_an_rtp_endpoint() {
     let ffmpeg_port = free_port_pair();
     let sdp_file = dir.join("ffmpeg.sdp");
     let url = format!(
-        "rtp://127.0.0.1:{port}?localrtpport={ffmpeg_port}&localrtcpport={}&pkt_size=1200",
+        "{}://127.0.0.1:{port}?localrtpport={ffmpeg_port}&localrtcpport={}&pkt_size=1200",
+        if srtp { "srtp" } else { "rtp" },
         ffmpeg_port + 1
     );
+    let srtp_args: &[&str] = if srtp {
+        &[
+            "-srtp_out_suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "-srtp_out_params",
+            FFMPEG_KEY,
+        ]
+    } else {
+        &[]
+    };
     let ffmpeg = Ffmpeg::spawn(
         &[
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=30",
-            "-t",
-            "8",
-            "-an",
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-g",
-            "30",
-            "-b:v",
-            "400k",
-            "-payload_type",
-            "96",
-            "-strict",
-            "experimental",
-            "-f",
-            "rtp",
-            "-sdp_file",
-            sdp_file.to_str().unwrap(),
-            &url,
-        ],
+            &[
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=30",
+                "-t",
+                "8",
+                "-an",
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-g",
+                "30",
+                "-b:v",
+                "400k",
+                "-payload_type",
+                "96",
+                "-strict",
+                "experimental",
+            ][..],
+            srtp_args,
+            &["-f", "rtp", "-sdp_file", sdp_file.to_str().unwrap(), &url],
+        ]
+        .concat(),
         &dir.join("ffmpeg.log"),
     );
     // ffmpeg writes its SDP once it starts; it is our answer, with the port ffmpeg
@@ -333,9 +412,16 @@ fn ffmpeg_sends_vp8_into_an_rtp_endpoint() {
     }
     let log = std::fs::read_to_string(dir.join("ffmpeg.log")).unwrap_or_default();
     eprintln!(
-        "ffmpeg -> RtpEndpoint: {} packets, {} VP8 frames decoded",
+        "ffmpeg -> RtpEndpoint (SRTP {srtp}): {} packets, {} VP8 frames decoded",
         check.packets, check.decoded
     );
+    if srtp {
+        let stats = rtp.get_stats().unwrap();
+        assert_eq!(
+            stats.srtp_cipher.as_deref(),
+            Some("SRTP_AES128_CM_HMAC_SHA1_80")
+        );
+    }
     assert!(
         check.decoded >= 60,
         "{} frames decoded; ffmpeg: {log}",
@@ -404,9 +490,29 @@ fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
     let rtp = rtp_endpoint(&pipeline).sendonly().build().unwrap();
     let source = AppSource::new(&pipeline).unwrap();
     source.connect(&rtp).unwrap();
-    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out");
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out", false);
     eprintln!(
         "AppSource -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames"
+    );
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn an_rtp_endpoint_sends_vp8_with_sdes_srtp_to_ffmpeg() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let rtp = rtp_endpoint(&pipeline)
+        .sendonly()
+        .crypto(CryptoSuite::AesCm128HmacSha1_80)
+        .build()
+        .unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    source.connect(&rtp).unwrap();
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out-srtp", true);
+    eprintln!(
+        "AppSource -> RtpEndpoint (SDES-SRTP) -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames"
     );
     pipeline.release().unwrap();
 }
@@ -436,32 +542,51 @@ fn a_webrtc_endpoint_feeds_ffmpeg_through_an_rtp_endpoint() {
         assert!(Instant::now() < deadline, "the WebRTC leg did not connect");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (sent, frames) = ffmpeg_receives(&rtp, &source, "webrtc");
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "webrtc", false);
     eprintln!("AppSource -> WebRtcEndpoint -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames");
     pipeline.release().unwrap();
 }
 
 /// ffmpeg receives from `rtp` (fed by `source` through whatever is between them)
 /// and decodes until 90 frames; returns the packets `rtp` sent and the frames decoded.
-fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str) -> (u64, usize) {
+fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str, srtp: bool) -> (u64, usize) {
     let dir = scratch(name);
 
     // ffmpeg's side: it receives at this port; the same SDP is our offer and the
     // file ffmpeg reads.
     let port = free_port_pair();
+    let (proto, crypto) = if srtp {
+        (
+            "RTP/SAVP",
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{FFMPEG_KEY}\r\n"),
+        )
+    } else {
+        ("RTP/AVP", String::new())
+    };
     let offer = format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=video {port} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n"
+         m=video {port} {proto} 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n{crypto}"
     );
     let answer = rtp.process_offer(&offer).unwrap();
     assert!(answer.contains("a=sendonly"), "{answer}");
+    // ffmpeg decrypts with the key we send with (our answer's), in its own dialect
+    // (a=crypto under RTP/AVP, as its -sdp_file writes).
+    let ffmpeg_sdp = match answer.split("inline:").nth(1) {
+        Some(rest) if srtp => {
+            let ours = rest.lines().next().unwrap_or("").trim();
+            offer
+                .replace(FFMPEG_KEY, ours)
+                .replace("RTP/SAVP", "RTP/AVP")
+        }
+        _ => offer.clone(),
+    };
     let sdp_file = dir.join("in.sdp");
-    std::fs::write(&sdp_file, &offer).unwrap();
+    std::fs::write(&sdp_file, &ffmpeg_sdp).unwrap();
     let out = dir.join("frames.txt");
     let mut ffmpeg = Ffmpeg::spawn(
         &[
             "-protocol_whitelist",
-            "file,udp,rtp",
+            "file,udp,rtp,srtp",
             "-i",
             sdp_file.to_str().unwrap(),
             "-frames:v",

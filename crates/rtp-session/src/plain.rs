@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::media::{LocalSsrcs, Media, MediaTransport};
-use crate::negotiate::plain::{PlainLocal, PlainNegotiator, PlainSection};
+use rtc::srtp::protection_profile::ProtectionProfile;
+
+use crate::negotiate::plain::{PlainLocal, PlainNegotiator, PlainSection, SDES_KEY_LEN};
 use crate::states::States;
+use crate::transport::Srtp;
 use crate::types::{ConnectionState, MediaState};
 use crate::{
     Direction, Discards, MediaKind, MediaPacket, SessionError, SessionEvent, SessionStats, Transmit,
@@ -29,6 +32,9 @@ pub struct RtpSessionConfig {
     pub avpf: bool,
     /// Bounds of the REMB estimate sent for received video (AVPF only).
     pub remb: crate::remb::RembConfig,
+    /// SDES-SRTP (Kurento's `crypto` option; RFC 4568, AES_CM_128_HMAC_SHA1_80): offer
+    /// and accept RTP/SAVP(F) with `a=crypto` keys only.
+    pub sdes: bool,
 }
 
 impl Default for RtpSessionConfig {
@@ -38,6 +44,7 @@ impl Default for RtpSessionConfig {
             media_timeout: Duration::from_secs(15),
             avpf: true,
             remb: crate::remb::RembConfig::default(),
+            sdes: false,
         }
     }
 }
@@ -52,37 +59,66 @@ pub struct RtpLocalPorts {
     pub video: (SocketAddr, SocketAddr),
 }
 
-/// Where one media's RTP and RTCP go, and from which of our sockets.
-#[derive(Clone, Copy, Debug)]
+/// Where one media's RTP and RTCP go, from which of our sockets, and its SDES-SRTP
+/// contexts.
 struct Path {
     kind: MediaKind,
     local_rtp: SocketAddr,
     local_rtcp: SocketAddr,
     rtp: SocketAddr,
     rtcp: SocketAddr,
+    srtp: Option<Srtp>,
 }
 
-/// Plain RTP/RTCP over the addresses the SDP named: nothing to decrypt, one copy per
-/// packet received (the media path hands owned buffers on).
+/// RTP/RTCP over the addresses the SDP named, plain (one copy per packet received: the
+/// media path hands owned buffers on) or SDES-SRTP.
 struct PlainTransport {
     paths: Vec<Path>,
     audio_ssrc: u32,
     transmits: VecDeque<Transmit>,
+    /// Our SDES master key and salt, when SRTP is on.
+    local_key: Option<Vec<u8>>,
+    /// The media of the socket the datagram being handled arrived on: its keys.
+    current: MediaKind,
 }
 
 impl PlainTransport {
-    fn queue(&mut self, local: SocketAddr, peer: SocketAddr, data: &[u8]) -> bool {
+    /// Protects (under SDES) and queues a datagram of path `i`.
+    fn queue(&mut self, i: usize, rtcp: bool, data: &[u8]) -> bool {
+        let p = &mut self.paths[i];
+        let (local, peer) = match (rtcp, p.rtcp == p.rtp) {
+            (false, _) => (p.local_rtp, p.rtp),
+            (true, true) => (p.local_rtp, p.rtcp),
+            (true, false) => (p.local_rtcp, p.rtcp),
+        };
         if peer.ip().is_unspecified() || peer.port() == 0 {
             // c=0.0.0.0: the peer holds the media.
             return false;
         }
+        let data = match &mut p.srtp {
+            Some(srtp) => match srtp.protect(data, rtcp) {
+                Some(d) => d,
+                None => return false,
+            },
+            None => BytesMut::from(data),
+        };
         self.transmits.push_back(Transmit {
             local,
             peer,
-            data: BytesMut::from(data),
+            data,
             tcp: false,
         });
         true
+    }
+
+    /// The SRTP contexts of the current datagram's media; `None` for plain RTP.
+    fn keys(&mut self) -> Option<Option<&mut Srtp>> {
+        if self.local_key.is_none() {
+            return Some(None);
+        }
+        let current = self.current;
+        let path = self.paths.iter_mut().find(|p| p.kind == current)?;
+        Some(Some(path.srtp.as_mut()?))
     }
 
     fn path_from(&self, peer: SocketAddr) -> bool {
@@ -98,15 +134,27 @@ impl MediaTransport for PlainTransport {
     }
 
     fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        Some(BytesMut::from(data))
+        match self.keys()? {
+            Some(srtp) => srtp.decrypt_rtp(data),
+            None => Some(BytesMut::from(data)),
+        }
     }
 
     fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        Some(BytesMut::from(data))
+        match self.keys()? {
+            Some(srtp) => {
+                let crypto = crate::transport::crypto().ok()?;
+                srtp.decrypt_unsignalled_rtp(data, crypto.crypto())
+            }
+            None => Some(BytesMut::from(data)),
+        }
     }
 
     fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        Some(BytesMut::from(data))
+        match self.keys()? {
+            Some(srtp) => srtp.decrypt_rtcp(data),
+            None => Some(BytesMut::from(data)),
+        }
     }
 
     fn send_rtp(&mut self, plain: &[u8]) -> bool {
@@ -119,8 +167,8 @@ impl MediaTransport for PlainTransport {
         } else {
             MediaKind::Video
         };
-        match self.paths.iter().find(|p| p.kind == kind).copied() {
-            Some(p) => self.queue(p.local_rtp, p.rtp, plain),
+        match self.paths.iter().position(|p| p.kind == kind) {
+            Some(i) => self.queue(i, false, plain),
             None => false,
         }
     }
@@ -129,13 +177,8 @@ impl MediaTransport for PlainTransport {
     /// streams; a receiver ignores the blocks of SSRCs it does not know).
     fn send_rtcp(&mut self, plain: &[u8]) -> bool {
         let mut sent = false;
-        for p in self.paths.clone() {
-            let local = if p.rtcp == p.rtp {
-                p.local_rtp
-            } else {
-                p.local_rtcp
-            };
-            sent |= self.queue(local, p.rtcp, plain);
+        for i in 0..self.paths.len() {
+            sent |= self.queue(i, true, plain);
         }
         sent
     }
@@ -159,13 +202,23 @@ pub struct RtpSession {
 impl RtpSession {
     /// A session with nothing negotiated yet, its sockets not known yet
     /// (`set_local_ports`).
-    pub fn new(config: RtpSessionConfig, now: Instant) -> RtpSession {
+    pub fn new(config: RtpSessionConfig, now: Instant) -> Result<RtpSession, SessionError> {
         let ssrcs = LocalSsrcs {
             audio: crate::session::random_u32(),
             video: crate::session::random_u32(),
             video_rtx: crate::session::random_u32(),
         };
         let cname = format!("mediaflow-{:08x}", crate::session::random_u32());
+        let local_key = if config.sdes {
+            let mut key = vec![0u8; SDES_KEY_LEN];
+            crate::transport::crypto()?
+                .random()
+                .fill(&mut key)
+                .map_err(|e| SessionError::Stack(format!("random SDES key: {e}")))?;
+            Some(key)
+        } else {
+            None
+        };
         let negotiator = PlainNegotiator::new(PlainLocal {
             cname: cname.clone(),
             audio_ssrc: ssrcs.audio,
@@ -176,13 +229,19 @@ impl RtpSession {
             audio_ports: (0, 0),
             video_ports: (0, 0),
             avpf: config.avpf,
+            crypto: local_key.as_ref().map(|k| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(k)
+            }),
         });
         let media = Media::new(ssrcs, cname, config.remb, now);
-        RtpSession {
+        Ok(RtpSession {
             transport: PlainTransport {
                 paths: Vec::new(),
                 audio_ssrc: ssrcs.audio,
                 transmits: VecDeque::new(),
+                local_key,
+                current: MediaKind::Video,
             },
             config,
             negotiator,
@@ -190,7 +249,7 @@ impl RtpSession {
             media,
             discards: Discards::default(),
             local: None,
-        }
+        })
     }
 
     /// The sockets the runtime bound for us; our SDP names their address and ports.
@@ -205,7 +264,7 @@ impl RtpSession {
     /// Applies the peer's offer and returns our answer (Kurento's `processOffer`).
     pub fn process_offer(&mut self, sdp: &str, now: Instant) -> Result<String, SessionError> {
         let (answer, sections) = self.negotiator.process_offer(sdp)?;
-        self.apply(&sections, now);
+        self.apply(&sections, now)?;
         Ok(answer)
     }
 
@@ -217,35 +276,47 @@ impl RtpSession {
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
     pub fn process_answer(&mut self, sdp: &str, now: Instant) -> Result<(), SessionError> {
         let sections = self.negotiator.process_answer(sdp)?;
-        self.apply(&sections, now);
-        Ok(())
+        self.apply(&sections, now)
     }
 
-    fn apply(&mut self, sections: &[PlainSection], now: Instant) {
+    /// The SRTP cipher in use, W3C's spelling (SDES-SRTP), or `None` for plain RTP.
+    pub fn srtp_cipher(&self) -> Option<&'static str> {
+        self.transport
+            .local_key
+            .as_ref()
+            .map(|_| "SRTP_AES128_CM_HMAC_SHA1_80")
+    }
+
+    fn apply(&mut self, sections: &[PlainSection], now: Instant) -> Result<(), SessionError> {
         let local = self.local.unwrap_or(RtpLocalPorts {
             audio: (unspecified(), unspecified()),
             video: (unspecified(), unspecified()),
         });
-        self.transport.paths = sections
-            .iter()
-            .map(|s| {
-                let (local_rtp, local_rtcp) = match s.section.kind {
-                    MediaKind::Audio => local.audio,
-                    MediaKind::Video => local.video,
-                };
-                Path {
-                    kind: s.section.kind,
-                    local_rtp,
-                    local_rtcp,
-                    rtp: s.rtp,
-                    rtcp: s.rtcp,
-                }
-            })
-            .collect();
+        let mut paths = Vec::with_capacity(sections.len());
+        for s in sections {
+            let (local_rtp, local_rtcp) = match s.section.kind {
+                MediaKind::Audio => local.audio,
+                MediaKind::Video => local.video,
+            };
+            let srtp = match (&self.transport.local_key, &s.remote_key) {
+                (Some(ours), Some(theirs)) => Some(sdes_srtp(ours, theirs)?),
+                _ => None,
+            };
+            paths.push(Path {
+                kind: s.section.kind,
+                local_rtp,
+                local_rtcp,
+                rtp: s.rtp,
+                rtcp: s.rtcp,
+                srtp,
+            });
+        }
+        self.transport.paths = paths;
         let plain: Vec<_> = sections.iter().map(|s| s.section.clone()).collect();
         self.media.apply(&plain, now);
         // Nothing to handshake: the addresses are the connection.
         self.states.set_connection(ConnectionState::Connected);
+        Ok(())
     }
 
     /// Our SDP, once offered or answered.
@@ -275,10 +346,17 @@ impl RtpSession {
     pub fn handle_datagram(
         &mut self,
         now: Instant,
-        _local: SocketAddr,
+        local: SocketAddr,
         peer: SocketAddr,
         data: &[u8],
     ) {
+        if let Some(p) = self.local {
+            self.transport.current = if local == p.audio.0 || local == p.audio.1 {
+                MediaKind::Audio
+            } else {
+                MediaKind::Video
+            };
+        }
         if data.len() < 8 || !(128..=191).contains(&data[0]) {
             self.discards.datagrams += 1;
             return;
@@ -374,13 +452,28 @@ impl RtpSession {
             datagrams_discarded: d.datagrams + d.unknown_source + d.rtcp,
             srtp_packets_discarded: d.srtp,
             remote_estimated_bitrate: self.media.remote_remb,
-            srtp_cipher: None,
+            srtp_cipher: self.srtp_cipher().map(str::to_owned),
             media_not_sent: d.outgoing_media,
             discarded: d,
             turn_datagrams_sent: 0,
             turn_datagrams_received: 0,
         }
     }
+}
+
+/// SDES contexts of one media: ours from our key, the peer's from its a=crypto.
+fn sdes_srtp(ours: &[u8], theirs: &[u8]) -> Result<Srtp, SessionError> {
+    let crypto = crate::transport::crypto()?;
+    let (key, salt) = ours.split_at(16);
+    let (their_key, their_salt) = theirs.split_at(16);
+    Srtp::new(
+        key,
+        salt,
+        their_key,
+        their_salt,
+        ProtectionProfile::Aes128CmHmacSha1_80,
+        crypto.crypto(),
+    )
 }
 
 fn unspecified() -> SocketAddr {

@@ -31,7 +31,15 @@ pub(crate) struct PlainLocal {
     pub video_ports: (u16, u16),
     /// Offer RTP/AVPF (NACK, PLI, FIR, REMB) rather than RTP/AVP.
     pub avpf: bool,
+    /// SDES-SRTP (RFC 4568): our AES_CM_128_HMAC_SHA1_80 master key and salt, base64.
+    /// With it we offer and accept RTP/SAVP(F) only; without, RTP/AVP(F) only.
+    pub crypto: Option<String>,
 }
+
+/// The one SDES suite we carry.
+pub(crate) const SDES_SUITE: &str = "AES_CM_128_HMAC_SHA1_80";
+/// Its master key (16 bytes) and salt (14 bytes).
+pub(crate) const SDES_KEY_LEN: usize = 30;
 
 /// An accepted m-section and where its media goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +51,8 @@ pub(crate) struct PlainSection {
     pub rtcp: SocketAddr,
     /// RTP/AVPF: feedback may be sent at once.
     pub avpf: bool,
+    /// SDES-SRTP: the peer's master key and salt (what it sends is protected with).
+    pub remote_key: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +64,8 @@ struct Plan {
     avpf: bool,
     rtcp_mux: bool,
     mid: Option<String>,
+    /// SDES-SRTP: the crypto tag, and the peer's key once known.
+    crypto: Option<(u32, Option<Vec<u8>>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,13 +90,69 @@ pub(crate) struct PlainNegotiator {
     last_remote: Option<String>,
 }
 
-/// `RTP/AVP` → false, `RTP/AVPF` → true; anything else is not ours.
-fn plain_proto(proto: &str) -> Option<bool> {
+/// (AVPF, SRTP) of a profile we carry.
+fn plain_proto(proto: &str) -> Option<(bool, bool)> {
     match proto {
-        "RTP/AVP" => Some(false),
-        "RTP/AVPF" => Some(true),
+        "RTP/AVP" => Some((false, false)),
+        "RTP/AVPF" => Some((true, false)),
+        "RTP/SAVP" => Some((false, true)),
+        "RTP/SAVPF" => Some((true, true)),
         _ => None,
     }
+}
+
+fn proto_name(avpf: bool, secure: bool) -> &'static str {
+    match (avpf, secure) {
+        (false, false) => "RTP/AVP",
+        (true, false) => "RTP/AVPF",
+        (false, true) => "RTP/SAVP",
+        (true, true) => "RTP/SAVPF",
+    }
+}
+
+/// The first `a=crypto:<tag> AES_CM_128_HMAC_SHA1_80 inline:<key>[|lifetime]` of a
+/// section (a tag of `want` only, when given): its tag and the decoded key and salt.
+/// Lines of other suites, or with an MKI or several keys, are skipped.
+fn sdes_crypto(
+    sec: &RawSection<'_>,
+    want: Option<u32>,
+) -> Result<Option<(u32, Vec<u8>)>, SessionError> {
+    use base64::Engine as _;
+    for a in sec.attrs.iter().filter(|a| a.name == "crypto") {
+        let v = a.value.unwrap_or("");
+        let mut words = v.split(' ');
+        let (tag, suite, params) = (words.next(), words.next(), words.next());
+        let Some(tag) = tag.and_then(parse_u32).filter(|t| *t <= 999_999_999) else {
+            return Err(invalid(format!(
+                "m-section {}: malformed a=crypto",
+                sec.index
+            )));
+        };
+        if suite != Some(SDES_SUITE) || want.is_some_and(|w| w != tag) {
+            continue;
+        }
+        let Some(inline) = params.and_then(|p| p.strip_prefix("inline:")) else {
+            continue;
+        };
+        let mut parts = inline.split('|');
+        let key = parts.next().unwrap_or("");
+        // A lifetime may follow; an MKI ("n:len") we do not carry.
+        if parts.any(|p| p.contains(':')) || inline.contains(';') {
+            continue;
+        }
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .ok()
+            .filter(|k| k.len() == SDES_KEY_LEN)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "m-section {}: a=crypto key is not {SDES_KEY_LEN} bytes of base64",
+                    sec.index
+                ))
+            })?;
+        return Ok(Some((tag, key)));
+    }
+    Ok(None)
 }
 
 /// Without AVPF there is no feedback (and so no RTX).
@@ -207,13 +275,21 @@ impl PlainNegotiator {
         let mut sections: Vec<PlainSection> = Vec::new();
         for (sec, mid) in raw.sections.iter().zip(&mids) {
             let taken = |k: MediaKind| sections.iter().any(|s| s.section.kind == k);
+            let secure_wanted = self.local.crypto.is_some();
             let usable = media_kind(sec.kind)
                 .filter(|k| !taken(*k) && sec.port != 0)
-                .and_then(|k| plain_proto(sec.proto).map(|avpf| (k, avpf)));
+                .and_then(|k| plain_proto(sec.proto).map(|(avpf, secure)| (k, avpf, secure)))
+                .map(|(k, avpf, secure)| (k, avpf, secure || has_attr(&sec.attrs, "crypto")))
+                .filter(|(_, _, secure)| *secure == secure_wanted);
             let mut accepted = None;
-            if let Some((kind, avpf)) = usable {
+            if let Some((kind, avpf, secure)) = usable {
                 let codecs = for_profile(answer_codecs(kind, &remote_pts(sec)?), avpf);
-                if !codecs.is_empty() {
+                let crypto = if secure {
+                    sdes_crypto(sec, None)?.map(|(tag, key)| Some((tag, Some(key))))
+                } else {
+                    Some(None)
+                };
+                if let (false, Some(crypto)) = (codecs.is_empty(), crypto) {
                     let mux = has_attr(&sec.attrs, "rtcp-mux");
                     let (rtp, rtcp) = destinations(&raw, sec, mux)?;
                     let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
@@ -225,6 +301,7 @@ impl PlainNegotiator {
                         avpf,
                         rtcp_mux: mux,
                         mid: mid.map(str::to_string),
+                        crypto,
                     };
                     sections.push(self.accepted(sec, &plan, rtp, rtcp)?);
                     accepted = Some(plan);
@@ -250,6 +327,7 @@ impl PlainNegotiator {
     pub fn generate_offer(&mut self) -> String {
         let (send, recv) = local_direction(self.local.direction);
         let avpf = self.local.avpf;
+        let secure = self.local.crypto.is_some();
         let slots: Vec<Slot> = [MediaKind::Audio, MediaKind::Video]
             .into_iter()
             .map(|kind| {
@@ -261,6 +339,7 @@ impl PlainNegotiator {
                     avpf,
                     rtcp_mux: true,
                     mid: None,
+                    crypto: secure.then_some((1, None)),
                 })
             })
             .collect();
@@ -318,11 +397,31 @@ impl PlainNegotiator {
             if sec.port == 0 {
                 continue;
             }
-            let Some(avpf) = plain_proto(sec.proto) else {
+            let Some((avpf, secure)) = plain_proto(sec.proto) else {
                 return Err(invalid(format!(
-                    "m-section {}: the answer's profile is neither RTP/AVP nor RTP/AVPF",
+                    "m-section {}: the answer's profile is not RTP/AVP(F) or RTP/SAVP(F)",
                     sec.index
                 )));
+            };
+            // ffmpeg's -sdp_file writes a=crypto under RTP/AVP: the keys say SRTP.
+            let secure = secure || has_attr(&sec.attrs, "crypto");
+            let crypto = match (&plan.crypto, secure) {
+                (None, false) => None,
+                (Some((tag, _)), true) => {
+                    let (tag, key) = sdes_crypto(sec, Some(*tag))?.ok_or_else(|| {
+                        invalid(format!(
+                            "m-section {}: no a=crypto {SDES_SUITE} with our tag {tag}",
+                            sec.index
+                        ))
+                    })?;
+                    Some((tag, Some(key)))
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "m-section {}: the answer's profile {} does not match our offer's",
+                        sec.index, sec.proto
+                    )))
+                }
             };
             let pts = remote_pts(sec)?;
             let codecs = answered_codecs(plan.kind, &plan.codecs, &pts, sec.index)?;
@@ -338,6 +437,7 @@ impl PlainNegotiator {
                 recv: plan.recv && remote_send,
                 codecs,
                 avpf: avpf && plan.avpf,
+                crypto,
                 ..plan.clone()
             };
             sections.push(self.accepted(sec, &agreed, rtp, rtcp)?);
@@ -373,6 +473,7 @@ impl PlainNegotiator {
             rtp,
             rtcp,
             avpf: plan.avpf,
+            remote_key: plan.crypto.as_ref().and_then(|(_, k)| k.clone()),
         })
     }
 
@@ -433,7 +534,7 @@ impl PlainNegotiator {
                 pts.push(r.to_string());
             }
         }
-        let proto = if p.avpf { "RTP/AVPF" } else { "RTP/AVP" };
+        let proto = proto_name(p.avpf, p.crypto.is_some());
         out.push(format!(
             "m={} {rtp} {proto} {}",
             kind_name(p.kind),
@@ -447,6 +548,9 @@ impl PlainNegotiator {
             out.push(format!("a=mid:{mid}"));
         }
         out.push(format!("a={}", direction_attr(p.send, p.recv)));
+        if let (Some((tag, _)), Some(key)) = (&p.crypto, &l.crypto) {
+            out.push(format!("a=crypto:{tag} {SDES_SUITE} inline:{key}"));
+        }
         codec_lines(&p.codecs, out);
         if p.send {
             let ssrc = match p.kind {
@@ -477,6 +581,7 @@ mod tests {
             audio_ports: (5000, 5001),
             video_ports: (5002, 5003),
             avpf: true,
+            crypto: None,
         }
     }
 
@@ -537,6 +642,56 @@ mod tests {
         n.generate_offer();
         let two_videos = format!("{FFMPEG}m=video 6002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n");
         assert!(n.process_answer(&two_videos).is_err());
+    }
+
+    #[test]
+    fn sdes_keys_are_exchanged() {
+        let key = |k: u8| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode([k; SDES_KEY_LEN])
+        };
+        let secure = || PlainLocal {
+            crypto: Some(key(1)),
+            ..local()
+        };
+        let mut a = PlainNegotiator::new(secure());
+        let offer = a.generate_offer();
+        assert!(offer.contains("m=video 5002 RTP/SAVPF "), "{offer}");
+        assert!(
+            offer.contains(&format!("a=crypto:1 {SDES_SUITE} inline:{}", key(1))),
+            "{offer}"
+        );
+        let mut b = PlainNegotiator::new(PlainLocal {
+            crypto: Some(key(2)),
+            ..local()
+        });
+        let (answer, sections) = b.process_offer(&offer).unwrap();
+        assert_eq!(sections[0].remote_key, Some(vec![1; SDES_KEY_LEN]));
+        assert!(answer.contains(&format!("inline:{}", key(2))), "{answer}");
+        let sections = a.process_answer(&answer).unwrap();
+        assert_eq!(sections[1].remote_key, Some(vec![2; SDES_KEY_LEN]));
+        // Without keys, or with keys nobody can use, nothing is accepted.
+        assert_eq!(
+            PlainNegotiator::new(secure()).process_offer(FFMPEG),
+            Err(SessionError::NoCommonCodec)
+        );
+        assert_eq!(
+            PlainNegotiator::new(local())
+                .process_offer(&offer)
+                .map(|_| ()),
+            Err(SessionError::NoCommonCodec)
+        );
+        let short = offer.replace(&key(1), "AAAA");
+        assert!(matches!(
+            PlainNegotiator::new(secure()).process_offer(&short),
+            Err(SessionError::InvalidSdp(_))
+        ));
+        // ffmpeg's dialect: a=crypto under RTP/AVP.
+        let ffmpeg = format!("{FFMPEG}a=crypto:1 {SDES_SUITE} inline:{}\r\n", key(3));
+        let (_, sections) = PlainNegotiator::new(secure())
+            .process_offer(&ffmpeg)
+            .unwrap();
+        assert_eq!(sections[0].remote_key, Some(vec![3; SDES_KEY_LEN]));
     }
 
     #[test]
