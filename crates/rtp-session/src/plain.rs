@@ -479,3 +479,85 @@ fn sdes_srtp(ours: &[u8], theirs: &[u8]) -> Result<Srtp, SessionError> {
 fn unspecified() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(sdes: bool) -> RtpSession {
+        let now = Instant::now();
+        let config = RtpSessionConfig {
+            sdes,
+            ..RtpSessionConfig::default()
+        };
+        let mut s = RtpSession::new(config, now).unwrap();
+        let a = |p: u16| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p);
+        s.set_local_ports(RtpLocalPorts {
+            audio: (a(5000), a(5001)),
+            video: (a(5002), a(5003)),
+        });
+        let key = "afReactzWRZgI5yOzhXSaNfi+khD4eLMUofc9spn";
+        let (proto, crypto) = if sdes {
+            (
+                "RTP/SAVPF",
+                format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"),
+            )
+        } else {
+            ("RTP/AVPF", String::new())
+        };
+        let offer = format!(
+            "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=video 6000 {proto} 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n{crypto}"
+        );
+        s.process_offer(&offer, now).unwrap();
+        s
+    }
+
+    /// Garbage, truncated and random datagrams from the peer and from strangers: no
+    /// panic, each one counted.
+    #[test]
+    fn any_datagram_is_survived_and_counted() {
+        for sdes in [false, true] {
+            let mut s = session(sdes);
+            let now = Instant::now();
+            let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5002);
+            let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 6000);
+            let stranger = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 9, 8, 7)), 6000);
+            let mut seed = 0x2545_f491_4f6c_dd1du64;
+            let mut next = || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let mut fixed: Vec<Vec<u8>> = vec![
+                vec![],
+                vec![0x80],
+                vec![0x80, 96, 0, 1],
+                vec![0x80, 200, 0, 6, 0, 0, 0, 1],
+                vec![0x80, 201, 0xff, 0xff, 0, 0, 0, 1, 1, 2, 3],
+                vec![
+                    0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0xff, 0xff,
+                ],
+                vec![0xbf, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1],
+            ];
+            for _ in 0..2000 {
+                let len = (next() % 64) as usize;
+                let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                if let Some(b) = d.first_mut() {
+                    *b = 0x80 | (*b & 0x3f);
+                }
+                fixed.push(d);
+            }
+            for (i, d) in fixed.iter().enumerate() {
+                let from = if i % 7 == 0 { stranger } else { peer };
+                s.handle_datagram(now, local, from, d);
+                s.handle_timeout(now + Duration::from_millis(i as u64));
+                while s.poll_transmit().is_some() {}
+                while s.poll_media().is_some() {}
+            }
+            let d = s.discards();
+            assert!(d.unknown_source > 0 && d.datagrams > 0, "{d:?}");
+        }
+    }
+}
