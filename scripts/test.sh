@@ -12,7 +12,8 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 disk_report
 # libvpx and cmake for the codecs (opus builds its bundled libopus with cmake); a real
 # TURN server for the relay tests; valgrind for the C ABI programs; nftables for the
-# loss tests (this kernel has no sch_netem); ffmpeg for ffprobe, which reads the recordings.
+# loss tests (this kernel has no sch_netem); ffmpeg as the plain RTP peer of RtpEndpoint,
+# and its ffprobe to read the recordings.
 apt_ensure libvpx-dev cmake coturn valgrind nftables ffmpeg
 
 step "cargo fmt --check"

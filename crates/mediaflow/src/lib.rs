@@ -27,11 +27,13 @@
 
 mod element;
 mod elements;
+mod endpoint;
 mod error;
 mod events;
 mod pipeline;
 mod recorder;
 mod registry;
+mod rtp;
 mod runtime;
 mod task;
 mod translate;
@@ -55,6 +57,7 @@ pub use mediaflow_rtp::{
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
 pub use recorder::{MediaProfile, RecorderEndpoint, RecorderEndpointBuilder};
+pub use rtp::{CryptoSuite, RtpEndpoint, RtpEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use webrtc::{WebRtcEndpoint, WebRtcEndpointBuilder};
 

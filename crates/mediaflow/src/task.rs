@@ -12,7 +12,9 @@ use mediaflow_runtime::{Context, DispatchLane, SocketId, Task, TaskSender};
 
 use crate::element::ElementShared;
 use crate::elements::AppSourceElement;
+use crate::endpoint::NetEndpoint;
 use crate::registry::{self, Registry};
+use crate::rtp::RtpEndpointElement;
 use crate::translate::Elements;
 use crate::webrtc::WebRtcEndpointElement;
 
@@ -99,8 +101,8 @@ impl PipelineTask {
         self.endpoints.push(id);
     }
 
-    fn endpoint(&mut self, id: ElementId) -> Option<&mut WebRtcEndpointElement> {
-        self.graph.element_as::<WebRtcEndpointElement>(id)
+    fn endpoint(&mut self, id: ElementId) -> Option<&mut dyn NetEndpoint> {
+        net_endpoint(&mut self.graph, id)
     }
 
     /// Removes an element: its links go (reported), then its events, then its handlers.
@@ -123,6 +125,18 @@ impl PipelineTask {
             .submit(Box::new(move || registry::forget(&registry, id)));
         true
     }
+}
+
+/// The endpoint (WebRtcEndpoint or RtpEndpoint) with sockets that `id` is, if any.
+fn net_endpoint(graph: &mut Graph, id: ElementId) -> Option<&mut dyn NetEndpoint> {
+    if graph.element_as::<WebRtcEndpointElement>(id).is_some() {
+        return graph
+            .element_as::<WebRtcEndpointElement>(id)
+            .map(|e| e as &mut dyn NetEndpoint);
+    }
+    graph
+        .element_as::<RtpEndpointElement>(id)
+        .map(|e| e as &mut dyn NetEndpoint)
 }
 
 impl Task for PipelineTask {
@@ -171,7 +185,7 @@ impl Task for PipelineTask {
         self.now = cx.now();
         self.graph.run(self.now);
         for &id in &self.endpoints {
-            if let Some(endpoint) = self.graph.element_as::<WebRtcEndpointElement>(id) {
+            if let Some(endpoint) = net_endpoint(&mut self.graph, id) {
                 endpoint.send_transmits(cx);
             }
         }

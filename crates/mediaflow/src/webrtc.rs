@@ -1,14 +1,12 @@
 //! WebRtcEndpoint: a WebRTC peer inside a pipeline. Media it receives leaves its source
 //! pads as RTP buffers; what reaches its sink pads is sent to the peer.
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::ops::Deref;
 use std::time::Instant;
 
 use std::net::SocketAddr;
 
-use mediaflow_graph::{Buffer, Element, ElementEvent, ErrorType, MediaType, UpstreamEvent};
+use mediaflow_graph::{Element, ErrorType};
 use mediaflow_ice::{NetConfig, NetError};
 use mediaflow_rtp::{
     Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
@@ -16,6 +14,7 @@ use mediaflow_rtp::{
 use mediaflow_runtime::{Context, SocketId};
 
 use crate::element::MediaElement;
+use crate::endpoint::{endpoint_element, send_from, NetEndpoint, Pads};
 use crate::error::{Error, Result};
 use crate::events::{
     ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ErrorEvent, Event,
@@ -23,21 +22,6 @@ use crate::events::{
     MediaStateChangedEvent, NewCandidatePairSelectedEvent,
 };
 use crate::pipeline::MediaPipeline;
-
-fn kind_of(media_type: MediaType) -> Option<MediaKind> {
-    match media_type {
-        MediaType::Audio => Some(MediaKind::Audio),
-        MediaType::Video => Some(MediaKind::Video),
-        MediaType::Data => None,
-    }
-}
-
-fn media_type_of(kind: MediaKind) -> MediaType {
-    match kind {
-        MediaKind::Audio => MediaType::Audio,
-        MediaKind::Video => MediaType::Video,
-    }
-}
 
 impl From<SessionError> for Error {
     fn from(e: SessionError) -> Error {
@@ -74,60 +58,13 @@ pub(crate) struct WebRtcEndpointElement {
     ufrag_changed: bool,
     /// Passive ICE-TCP listeners (the runtime's), by local address, when enabled.
     tcp: Vec<(SocketId, SocketAddr)>,
-    outputs: VecDeque<Buffer>,
-    upstream: VecDeque<(MediaType, UpstreamEvent)>,
-    events: VecDeque<ElementEvent>,
-    /// The session's next timer, cached: `Element::poll_timeout` takes `&self`.
-    timeout: Option<Instant>,
-    /// The peer's REMB, cached for encoders that feed this endpoint.
-    remote_remb: Option<u32>,
-    /// Bounds of what encoders feeding this endpoint may send, in bits per second
-    /// (Kurento's min/maxVideoSendBandwidth).
-    min_send_bps: u32,
-    max_send_bps: u32,
+    pads: Pads,
 }
 
 impl WebRtcEndpointElement {
     /// Collects what the session produced: events, media, its next timer.
     fn flush(&mut self) {
-        while let Some(event) = self.session.poll_event() {
-            match event {
-                SessionEvent::KeyframeRequested(kind) => self
-                    .upstream
-                    .push_back((media_type_of(kind), UpstreamEvent::KeyframeRequest)),
-                other => self.events.push_back(ElementEvent::Custom(Box::new(other))),
-            }
-        }
-        while let Some(m) = self.session.poll_media() {
-            self.outputs.push_back(Buffer {
-                media_type: media_type_of(m.kind),
-                data: m.rtp,
-                pts_micros: 0,
-                keyframe: m.keyframe,
-                codec: Some(m.codec),
-            });
-        }
-        self.timeout = self.session.poll_timeout();
-        self.remote_remb = self.session.remote_estimated_bitrate();
-    }
-
-    /// Hands everything the session wrote to the runtime's sockets (or to the ICE-TCP
-    /// connection it belongs to).
-    pub(crate) fn send_transmits(&mut self, cx: &mut Context<'_>) {
-        if self.ufrag_changed && !self.shared.is_empty() {
-            self.register_ufrag(cx);
-        }
-        while let Some(t) = self.session.poll_transmit() {
-            // Over ICE-TCP, sending on the listener reaches the peer's connection.
-            let from = if t.tcp { &self.tcp } else { &self.sockets };
-            let sent = match from.iter().find(|(_, a)| *a == t.local) {
-                Some((socket, _)) => cx.send_to(*socket, t.peer, &t.data),
-                None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
-            };
-            if let Err(e) = sent {
-                tracing::debug!(local = %t.local, peer = %t.peer, tcp = t.tcp, "send failed: {e}");
-            }
-        }
+        self.pads.flush(&mut self.session);
     }
 
     /// Tells the shared port which ufrag is ours now, so the peer's checks reach us.
@@ -145,15 +82,28 @@ impl WebRtcEndpointElement {
         self.registered_ufrag = ufrag;
     }
 
+    fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|(_, a)| *a).collect()
+    }
+}
+
+impl NetEndpoint for WebRtcEndpointElement {
+    /// Hands everything the session wrote to the runtime's sockets (or to the ICE-TCP
+    /// connection it belongs to).
+    fn send_transmits(&mut self, cx: &mut Context<'_>) {
+        if self.ufrag_changed && !self.shared.is_empty() {
+            self.register_ufrag(cx);
+        }
+        while let Some(t) = self.session.poll_transmit() {
+            // Over ICE-TCP, sending on the listener reaches the peer's connection.
+            let from = if t.tcp { &self.tcp } else { &self.sockets };
+            send_from(cx, from, t.local, t.peer, &t.data);
+        }
+    }
+
     /// A datagram arrived on one of the endpoint's UDP sockets, or a frame on an ICE-TCP
     /// connection to one of its listeners.
-    pub(crate) fn handle_datagram(
-        &mut self,
-        socket: SocketId,
-        peer: SocketAddr,
-        data: &[u8],
-        now: Instant,
-    ) {
+    fn handle_datagram(&mut self, socket: SocketId, peer: SocketAddr, data: &[u8], now: Instant) {
         if let Some(&(_, local)) = self.sockets.iter().find(|(s, _)| *s == socket) {
             self.session.handle_datagram(now, local, peer, data);
         } else if let Some(&(_, local)) = self.tcp.iter().find(|(s, _)| *s == socket) {
@@ -166,7 +116,7 @@ impl WebRtcEndpointElement {
 
     /// Ends the session: tells the peer (DTLS close_notify) while the sockets still
     /// exist, then closes them.
-    pub(crate) fn close(&mut self, cx: &mut Context<'_>) {
+    fn close(&mut self, cx: &mut Context<'_>) {
         self.session.close();
         self.flush();
         self.send_transmits(cx);
@@ -174,75 +124,9 @@ impl WebRtcEndpointElement {
             cx.close_socket(socket);
         }
     }
-
-    fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.sockets.iter().map(|(_, a)| *a).collect()
-    }
 }
 
-impl Element for WebRtcEndpointElement {
-    fn type_name(&self) -> &'static str {
-        "WebRtcEndpoint"
-    }
-
-    fn handle_input(&mut self, buffer: Buffer, now: Instant) {
-        let (Some(kind), Some(codec)) = (kind_of(buffer.media_type), buffer.codec) else {
-            return;
-        };
-        // Refusals (not connected yet, codec not negotiated) are counted by the session.
-        if let Err(e) = self.session.send_rtp(now, kind, codec, &buffer.data) {
-            tracing::trace!("media not sent: {e}");
-        }
-        self.flush();
-    }
-
-    fn poll_output(&mut self) -> Option<Buffer> {
-        self.outputs.pop_front()
-    }
-
-    fn handle_upstream(&mut self, media_type: MediaType, event: UpstreamEvent, now: Instant) {
-        match (event, kind_of(media_type)) {
-            (UpstreamEvent::KeyframeRequest, Some(kind)) => {
-                self.session.request_keyframe(now, kind);
-                self.flush();
-            }
-            (UpstreamEvent::KeyframeRequest, None) => {}
-        }
-    }
-
-    fn poll_upstream(&mut self) -> Option<(MediaType, UpstreamEvent)> {
-        self.upstream.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.timeout
-    }
-
-    fn target_bitrate(&self, media_type: MediaType) -> Option<u32> {
-        (media_type == MediaType::Video)
-            .then_some(self.remote_remb)
-            .flatten()
-            .map(|bps| bps.clamp(self.min_send_bps, self.max_send_bps))
-    }
-
-    fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
-        let list = self.session.accepted_codecs(kind_of(media_type)?);
-        (!list.is_empty()).then_some(list)
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.session.handle_timeout(now);
-        self.flush();
-    }
-
-    fn poll_event(&mut self) -> Option<ElementEvent> {
-        self.events.pop_front()
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
+endpoint_element!(WebRtcEndpointElement, "WebRtcEndpoint");
 
 /// Turns a session event into Kurento's public event.
 pub(crate) fn public_event(
@@ -484,8 +368,7 @@ impl WebRtcEndpointBuilder {
             remb: self.remb,
             ..SessionConfig::default()
         };
-        let min_send_bps = self.min_send_kbps.saturating_mul(1000);
-        let max_send_bps = self.max_send_kbps.saturating_mul(1000).max(min_send_bps);
+        let (min_send_kbps, max_send_kbps) = (self.min_send_kbps, self.max_send_kbps);
         let make = move |now: Instant| -> Result<Box<dyn Element>> {
             Ok(Box::new(WebRtcEndpointElement {
                 session: WebRtcSession::new(config, now)?,
@@ -494,13 +377,7 @@ impl WebRtcEndpointBuilder {
                 registered_ufrag: None,
                 ufrag_changed: false,
                 tcp: Vec::new(),
-                outputs: VecDeque::new(),
-                upstream: VecDeque::new(),
-                events: VecDeque::new(),
-                timeout: None,
-                remote_remb: None,
-                min_send_bps,
-                max_send_bps,
+                pads: Pads::new(min_send_kbps, max_send_kbps),
             }))
         };
         let (net, ice_tcp) = (self.net, self.ice_tcp);

@@ -17,6 +17,7 @@ mod dtls_stall;
 mod gather;
 mod media;
 mod negotiate;
+mod plain;
 mod remb;
 mod rewrite;
 mod rtcp;
@@ -28,6 +29,7 @@ mod transport;
 mod turn;
 mod types;
 
+pub use plain::{RtpLocalPorts, RtpSession, RtpSessionConfig};
 pub use remb::RembConfig;
 pub use rewrite::Rewriter;
 pub use session::{

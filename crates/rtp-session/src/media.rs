@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
@@ -14,14 +14,14 @@ use rtc::rtcp::source_description::{
     SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
 };
 
-use crate::negotiate::{Negotiated, NegotiatedCodec, Section};
+use crate::negotiate::{NegotiatedCodec, Section};
 use crate::remb::{RembConfig, RembEstimator};
 use crate::rewrite::Rewriter;
 use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
 use crate::streams::{find_extension, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream};
-use crate::transport::{Transport, MAX_UNSIGNALLED_SSRCS};
+use crate::transport::MAX_UNSIGNALLED_SSRCS;
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 
 /// Packets of each video stream kept for retransmission: 256 is 2.5 s at 100 packets/s
@@ -42,6 +42,25 @@ const UNSIGNALLED_TRIES_PER_SECOND: u32 = 200;
 /// Receivers (SSRCs, RTX included) one session keeps: the signalled ones plus
 /// `MAX_UNSIGNALLED_SSRCS`.
 const MAX_RECEIVERS: usize = 32;
+
+/// What the media streams need of the layer under them: (de)protection, and the path
+/// to the peer. DTLS-SRTP over ICE for a WebRtcSession, plain (or SDES-SRTP) UDP
+/// for an RtpSession.
+pub(crate) trait MediaTransport {
+    /// Keys (or plain RTP) and a path to the peer are there: RTP and RTCP may go out.
+    fn is_secure(&self) -> bool;
+    /// Unprotects an RTP packet of a signalled (or already admitted) SSRC.
+    fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut>;
+    /// Unprotects an RTP packet of an SSRC nobody signalled, without creating per-SSRC
+    /// state unless it authenticates.
+    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut>;
+    /// Unprotects an RTCP compound.
+    fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut>;
+    /// Protects and queues an RTP packet; false when it cannot go out.
+    fn send_rtp(&mut self, plain: &[u8]) -> bool;
+    /// Protects and queues an RTCP compound; false when it cannot go out.
+    fn send_rtcp(&mut self, plain: &[u8]) -> bool;
+}
 
 /// Our stream of one kind.
 struct Sender {
@@ -169,8 +188,8 @@ impl Media {
 
     /// Applies a (re)negotiation: our senders take the peer's codecs, the peer's
     /// signalled SSRCs get receivers.
-    pub(crate) fn apply(&mut self, negotiated: &Negotiated, now: Instant) {
-        self.sections = negotiated.sections.clone();
+    pub(crate) fn apply(&mut self, sections: &[Section], now: Instant) {
+        self.sections = sections.to_vec();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             let names = self
                 .sections
@@ -180,7 +199,7 @@ impl Media {
                 .unwrap_or_default();
             self.accepted[usize::from(kind_index(kind))] = names;
         }
-        for section in negotiated.sections.iter().filter(|s| s.send) {
+        for section in sections.iter().filter(|s| s.send) {
             self.ensure_sender(section.kind, &section.codecs);
         }
         for (index, section) in self.sections.iter().enumerate() {
@@ -280,7 +299,12 @@ impl Media {
     }
 
     /// An SRTP packet from the peer.
-    pub(crate) fn handle_rtp(&mut self, now: Instant, data: &[u8], transport: &mut Transport) {
+    pub(crate) fn handle_rtp(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        transport: &mut dyn MediaTransport,
+    ) {
         let Some(header) = RtpHeader::parse(data) else {
             self.drops.malformed += 1;
             return;
@@ -316,7 +340,7 @@ impl Media {
         now: Instant,
         data: &[u8],
         header: &RtpHeader,
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
     ) {
         let section = self.section_of(data, header);
         let room = self.unsignalled < MAX_UNSIGNALLED_SSRCS && self.receivers.len() < MAX_RECEIVERS;
@@ -366,7 +390,13 @@ impl Media {
 
     /// A retransmission (RFC 4588): the original packet is rebuilt and goes the primary
     /// stream's way, counted as recovered.
-    fn on_rtx(&mut self, now: Instant, primary: u32, plain: &[u8], transport: &mut Transport) {
+    fn on_rtx(
+        &mut self,
+        now: Instant,
+        primary: u32,
+        plain: &[u8],
+        transport: &mut dyn MediaTransport,
+    ) {
         let Some(h) = RtpHeader::parse(plain) else {
             self.drops.malformed += 1;
             return;
@@ -409,7 +439,7 @@ impl Media {
         i: usize,
         packet: Bytes,
         retransmitted: bool,
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
     ) {
         let Some(h) = RtpHeader::parse(&packet) else {
             self.drops.malformed += 1;
@@ -465,7 +495,7 @@ impl Media {
         &mut self,
         now: Instant,
         data: &[u8],
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
         states: &mut States,
     ) {
         let Some(plain) = transport.decrypt_rtcp(data) else {
@@ -488,7 +518,7 @@ impl Media {
         &mut self,
         now: Instant,
         f: Feedback,
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
         states: &mut States,
     ) {
         match f {
@@ -586,7 +616,7 @@ impl Media {
         kind: MediaKind,
         codec_name: &str,
         rtp: &[u8],
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
     ) -> Result<(), SessionError> {
         let h =
             RtpHeader::parse(rtp).ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
@@ -638,7 +668,7 @@ impl Media {
         &mut self,
         _now: Instant,
         kind: MediaKind,
-        transport: &mut Transport,
+        transport: &mut dyn MediaTransport,
     ) {
         let sender_ssrc = self.ssrcs.video;
         let Some(r) = self.receivers.iter_mut().find(|r| r.kind == kind) else {
@@ -655,7 +685,7 @@ impl Media {
         }
     }
 
-    fn send_nacks(&mut self, now: Instant, transport: &mut Transport) {
+    fn send_nacks(&mut self, now: Instant, transport: &mut dyn MediaTransport) {
         let sender_ssrc = self.ssrcs.video;
         for r in &mut self.receivers {
             if r.stream.next_nack().is_some_and(|t| t <= now) {
@@ -678,7 +708,7 @@ impl Media {
     }
 
     /// Reports, REMB and NACKs that are due.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, transport: &mut Transport) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, transport: &mut dyn MediaTransport) {
         self.send_nacks(now, transport);
         if self.next_report.is_some_and(|t| t <= now) && transport.is_secure() {
             let active = self.last_rtp.is_some_and(|t| now < t + IDLE_AFTER);
@@ -694,7 +724,7 @@ impl Media {
 
     /// One compound: our SRs (the first carries the report blocks) or an RR, SDES, and
     /// the REMB when due.
-    fn send_reports(&mut self, now: Instant, transport: &mut Transport) {
+    fn send_reports(&mut self, now: Instant, transport: &mut dyn MediaTransport) {
         let mut blocks: Vec<_> = self
             .receivers
             .iter_mut()
@@ -802,6 +832,26 @@ impl Media {
                 }
             })
             .collect()
+    }
+}
+
+impl Media {
+    /// The media counters of `d`, filled in from what the streams refused.
+    pub(crate) fn fill_discards(&self, d: &mut crate::Discards) {
+        let m = self.drops;
+        d.srtp_auth = m.auth;
+        d.srtp_unknown_ssrc = m.unknown_ssrc;
+        d.rtp_unknown_payload_type = m.unknown_payload_type;
+        d.rtp_duplicate = m.duplicate;
+        d.rtp_padding = m.padding;
+        d.rtp_malformed = m.malformed;
+        d.srtp = m.auth
+            + m.unknown_ssrc
+            + m.unknown_payload_type
+            + m.duplicate
+            + m.padding
+            + m.malformed;
+        d.rtcp = m.rtcp;
     }
 }
 

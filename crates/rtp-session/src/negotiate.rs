@@ -15,6 +15,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use crate::{codec, Direction, MediaKind, SessionError};
 
+pub(crate) mod plain;
+
 /// Largest SDP accepted, in bytes.
 pub(crate) const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Most m-sections accepted in one SDP.
@@ -133,11 +135,15 @@ struct RawSection<'a> {
     proto: &'a str,
     fmts: Vec<&'a str>,
     attrs: Vec<Attr<'a>>,
+    /// The section's `c=` value (plain RTP uses it; WebRTC ignores it).
+    connection: Option<&'a str>,
 }
 
 struct RawSdp<'a> {
     session: Vec<Attr<'a>>,
     sections: Vec<RawSection<'a>>,
+    /// The session-level `c=` value.
+    connection: Option<&'a str>,
 }
 
 fn invalid(msg: impl Into<String>) -> SessionError {
@@ -194,6 +200,7 @@ fn parse(sdp: &str) -> Result<RawSdp<'_>, SessionError> {
         )));
     }
     let mut session = Vec::new();
+    let mut connection = None;
     let mut sections: Vec<RawSection<'_>> = Vec::new();
     let mut candidates = 0usize;
     let mut seen_v = false;
@@ -274,13 +281,26 @@ fn parse(sdp: &str) -> Result<RawSdp<'_>, SessionError> {
                 }
                 list.push(attr);
             }
+            b'c' => {
+                let slot = match sections.last_mut() {
+                    Some(s) => &mut s.connection,
+                    None => &mut connection,
+                };
+                if slot.replace(value).is_some() {
+                    return Err(invalid(format!("line {lineno}: a second c= line")));
+                }
+            }
             _ => {}
         }
     }
     if !seen_v {
         return Err(invalid("empty SDP (no v=0 line)"));
     }
-    Ok(RawSdp { session, sections })
+    Ok(RawSdp {
+        session,
+        sections,
+        connection,
+    })
 }
 
 /// `m=<media> <port>[/<count>] <proto> <fmt> ...`
@@ -322,6 +342,7 @@ fn parse_m_line(value: &str, index: usize, lineno: usize) -> Result<RawSection<'
         proto,
         fmts,
         attrs: Vec::new(),
+        connection: None,
     })
 }
 
@@ -1460,34 +1481,7 @@ impl Negotiator {
         if p.rtcp_rsize {
             out.push("a=rtcp-rsize".to_string());
         }
-        for c in &p.codecs {
-            let enc = c.name.split_once('/').map_or(c.name, |(_, e)| e);
-            let pt = c.payload_type;
-            if c.channels > 0 {
-                out.push(format!(
-                    "a=rtpmap:{pt} {enc}/{}/{}",
-                    c.clock_rate, c.channels
-                ));
-            } else {
-                out.push(format!("a=rtpmap:{pt} {enc}/{}", c.clock_rate));
-            }
-            if !c.fmtp.is_empty() {
-                out.push(format!("a=fmtp:{pt} {}", c.fmtp));
-            }
-            let fbs = [
-                (c.remb, "goog-remb"),
-                (c.fir, "ccm fir"),
-                (c.nack, "nack"),
-                (c.pli, "nack pli"),
-            ];
-            for (_, fb) in fbs.iter().filter(|(on, _)| *on) {
-                out.push(format!("a=rtcp-fb:{pt} {fb}"));
-            }
-            if let Some(r) = c.rtx_payload_type {
-                out.push(format!("a=rtpmap:{r} rtx/{}", c.clock_rate));
-                out.push(format!("a=fmtp:{r} apt={pt}"));
-            }
-        }
+        codec_lines(&p.codecs, &mut out);
         if p.send {
             let ssrcs = match p.kind {
                 MediaKind::Audio => vec![l.audio_ssrc],
@@ -1506,6 +1500,38 @@ impl Negotiator {
             }
         }
         out
+    }
+}
+
+/// The rtpmap, fmtp, rtcp-fb and RTX lines of `codecs`, as we write them.
+fn codec_lines(codecs: &[NegotiatedCodec], out: &mut Vec<String>) {
+    for c in codecs {
+        let enc = c.name.split_once('/').map_or(c.name, |(_, e)| e);
+        let pt = c.payload_type;
+        if c.channels > 0 {
+            out.push(format!(
+                "a=rtpmap:{pt} {enc}/{}/{}",
+                c.clock_rate, c.channels
+            ));
+        } else {
+            out.push(format!("a=rtpmap:{pt} {enc}/{}", c.clock_rate));
+        }
+        if !c.fmtp.is_empty() {
+            out.push(format!("a=fmtp:{pt} {}", c.fmtp));
+        }
+        let fbs = [
+            (c.remb, "goog-remb"),
+            (c.fir, "ccm fir"),
+            (c.nack, "nack"),
+            (c.pli, "nack pli"),
+        ];
+        for (_, fb) in fbs.iter().filter(|(on, _)| *on) {
+            out.push(format!("a=rtcp-fb:{pt} {fb}"));
+        }
+        if let Some(r) = c.rtx_payload_type {
+            out.push(format!("a=rtpmap:{r} rtx/{}", c.clock_rate));
+            out.push(format!("a=fmtp:{r} apt={pt}"));
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::candidates::{Cx, Gathering, Sources};
-use crate::media::{LocalSsrcs, Media};
+use crate::media::{LocalSsrcs, Media, MediaTransport};
 use crate::negotiate::{LocalParams, Negotiated, Negotiator};
 use crate::states::States;
 use crate::transport::{Transport, TransportEvent};
@@ -250,7 +250,7 @@ pub struct WebRtcSession {
     now: Instant,
 }
 
-fn random_u32() -> u32 {
+pub(crate) fn random_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u8(0);
@@ -358,7 +358,7 @@ impl WebRtcSession {
             negotiated.dtls_role,
             negotiated.remote_fingerprint.clone(),
         )?;
-        self.media.apply(&negotiated, now);
+        self.media.apply(&negotiated.sections, now);
         for (line, mid) in &negotiated.remote_candidates {
             let c = IceCandidate {
                 candidate: line.clone(),
@@ -616,10 +616,7 @@ impl WebRtcSession {
 
     /// When `handle_timeout` should be called next.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let media_timeout = match (self.states.media, self.states.last_rtcp) {
-            (MediaState::Connected, Some(t)) => Some(t + self.config.media_timeout),
-            _ => None,
-        };
+        let media_timeout = self.states.media_deadline(self.config.media_timeout);
         let dtls = self
             .states
             .ice_connected_at
@@ -644,14 +641,8 @@ impl WebRtcSession {
             self.demux(now, local, from, &bytes, false);
         }
         self.media.handle_timeout(now, &mut self.transport);
-        if self.states.media == MediaState::Connected
-            && self
-                .states
-                .last_rtcp
-                .is_some_and(|t| t + self.config.media_timeout <= now)
-        {
-            self.states.set_media(MediaState::Disconnected);
-        }
+        self.states
+            .check_media_timeout(now, self.config.media_timeout);
         if self
             .states
             .ice_connected_at
@@ -749,21 +740,8 @@ impl WebRtcSession {
 
     /// What the session refused so far.
     pub fn discards(&self) -> Discards {
-        let m = self.media.drops;
         let mut d = self.discards;
-        d.srtp_auth = m.auth;
-        d.srtp_unknown_ssrc = m.unknown_ssrc;
-        d.rtp_unknown_payload_type = m.unknown_payload_type;
-        d.rtp_duplicate = m.duplicate;
-        d.rtp_padding = m.padding;
-        d.rtp_malformed = m.malformed;
-        d.srtp = m.auth
-            + m.unknown_ssrc
-            + m.unknown_payload_type
-            + m.duplicate
-            + m.padding
-            + m.malformed;
-        d.rtcp = m.rtcp;
+        self.media.fill_discards(&mut d);
         d
     }
 

@@ -2,7 +2,7 @@
 //! and the events their changes raise, in the order Kurento raises them.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::types::{ConnectionState, DtlsConnectionState, IceComponentState, MediaState};
 use crate::SessionEvent;
@@ -90,6 +90,21 @@ impl States {
     pub(crate) fn rtcp_report_seen(&mut self, now: Instant) {
         self.last_rtcp = Some(now);
         self.set_media(MediaState::Connected);
+    }
+
+    /// When MediaState turns Disconnected unless RTCP arrives first.
+    pub(crate) fn media_deadline(&self, timeout: Duration) -> Option<Instant> {
+        match (self.media, self.last_rtcp) {
+            (MediaState::Connected, Some(t)) => Some(t + timeout),
+            _ => None,
+        }
+    }
+
+    /// MediaState turns Disconnected after `timeout` without RTCP.
+    pub(crate) fn check_media_timeout(&mut self, now: Instant, timeout: Duration) {
+        if self.media_deadline(timeout).is_some_and(|t| t <= now) {
+            self.set_media(MediaState::Disconnected);
+        }
     }
 
     /// The session failed for good (DTLS or ICE), once.

@@ -114,7 +114,7 @@ fn identity(crypto: &Arc<dyn RTCCryptoProvider>) -> Result<&'static Identity, Se
 }
 
 /// The crypto provider every session shares.
-fn crypto() -> Result<Arc<dyn RTCCryptoProvider>, SessionError> {
+pub(crate) fn crypto() -> Result<Arc<dyn RTCCryptoProvider>, SessionError> {
     static PROVIDER: OnceLock<Result<Arc<dyn RTCCryptoProvider>, String>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| rtc::crypto::default_provider().map_err(|e| e.to_string()))
@@ -146,7 +146,7 @@ struct Dtls {
     stall: StallGuard,
 }
 
-struct Srtp {
+pub(crate) struct Srtp {
     local: SrtpContext,
     remote: SrtpContext,
     /// Tries packets of SSRCs nobody signalled, so their state stays out of `remote`
@@ -154,6 +154,77 @@ struct Srtp {
     scratch: Option<SrtpContext>,
     keys: RemoteKeys,
     profile: ProtectionProfile,
+}
+
+impl Srtp {
+    /// Our context from our master key and salt, the peer's from its.
+    pub(crate) fn new(
+        local_key: &[u8],
+        local_salt: &[u8],
+        remote_key: &[u8],
+        remote_salt: &[u8],
+        profile: ProtectionProfile,
+        crypto: &dyn rtc::crypto::RTCCrypto,
+    ) -> Result<Srtp, SessionError> {
+        let local =
+            SrtpContext::new(local_key, local_salt, profile, None, None, crypto).map_err(err)?;
+        let keys = RemoteKeys {
+            key: remote_key.to_vec(),
+            salt: remote_salt.to_vec(),
+        };
+        let remote = remote_context(&keys, profile, crypto)?;
+        Ok(Srtp {
+            local,
+            remote,
+            scratch: None,
+            keys,
+            profile,
+        })
+    }
+
+    /// Unprotects an SRTP packet of a signalled (or already admitted) SSRC.
+    pub(crate) fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.remote.decrypt_rtp(data).ok()
+    }
+
+    /// Unprotects an SRTCP compound.
+    pub(crate) fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.remote.decrypt_rtcp(data).ok()
+    }
+
+    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
+    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the
+    /// packet is decrypted for real.
+    pub(crate) fn decrypt_unsignalled_rtp(
+        &mut self,
+        data: &[u8],
+        crypto: &dyn rtc::crypto::RTCCrypto,
+    ) -> Option<BytesMut> {
+        let scratch = match &mut self.scratch {
+            Some(s) => s,
+            empty => empty.insert(remote_context(&self.keys, self.profile, crypto).ok()?),
+        };
+        let ok = scratch.decrypt_rtp(data).is_ok();
+        // Its per-SSRC state is what the bound is about: start afresh every time.
+        self.scratch = None;
+        if ok {
+            self.remote.decrypt_rtp(data).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Protects an RTP packet or an RTCP compound of ours.
+    pub(crate) fn protect(&mut self, plain: &[u8], rtcp: bool) -> Option<BytesMut> {
+        let protected = if rtcp {
+            self.local.encrypt_rtcp(plain)
+        } else {
+            self.local.encrypt_rtp(plain)
+        };
+        protected
+            .map_err(|e| tracing::debug!(rtcp, "not encrypted: {e}"))
+            .ok()
+    }
 }
 
 /// What it takes to build another remote context (the scratch one).
@@ -568,29 +639,16 @@ impl Transport {
             .set_session_keys_from_keying_material(material.as_ref(), state.is_client())
             .map_err(err)?;
         let keys = &config.keys;
-        let crypto = self.crypto.crypto();
-        let local = SrtpContext::new(
+        let srtp = Srtp::new(
             &keys.local_master_key,
             &keys.local_master_salt,
+            &keys.remote_master_key,
+            &keys.remote_master_salt,
             profile,
-            None,
-            None,
-            crypto,
-        )
-        .map_err(err)?;
-        let remote_keys = RemoteKeys {
-            key: keys.remote_master_key.clone(),
-            salt: keys.remote_master_salt.clone(),
-        };
-        let remote = remote_context(&remote_keys, profile, crypto)?;
+            self.crypto.crypto(),
+        )?;
         dtls.connected = true;
-        self.srtp = Some(Srtp {
-            local,
-            remote,
-            scratch: None,
-            keys: remote_keys,
-            profile,
-        });
+        self.srtp = Some(srtp);
         self.events.push_back(TransportEvent::DtlsConnected);
         Ok(())
     }
@@ -605,71 +663,16 @@ impl Transport {
         })
     }
 
-    /// SRTP is up.
-    pub(crate) fn is_secure(&self) -> bool {
-        self.srtp.is_some()
-    }
-
-    /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
-    pub(crate) fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        self.srtp.as_mut()?.remote.decrypt_rtp(data).ok()
-    }
-
-    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
-    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the packet
-    /// is decrypted for real.
-    pub(crate) fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        let srtp = self.srtp.as_mut()?;
-        let scratch = match &mut srtp.scratch {
-            Some(s) => s,
-            empty => {
-                empty.insert(remote_context(&srtp.keys, srtp.profile, self.crypto.crypto()).ok()?)
-            }
-        };
-        let ok = scratch.decrypt_rtp(data).is_ok();
-        // Its per-SSRC state is what the bound is about: start afresh every time.
-        srtp.scratch = None;
-        if ok {
-            srtp.remote.decrypt_rtp(data).ok()
-        } else {
-            None
-        }
-    }
-
-    /// Decrypts an SRTCP compound.
-    pub(crate) fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        self.srtp.as_mut()?.remote.decrypt_rtcp(data).ok()
-    }
-
-    /// Encrypts and queues an RTP packet for the selected pair. False when there is no
-    /// pair or no keys yet, or the packet does not parse.
-    pub(crate) fn send_rtp(&mut self, plain: &[u8]) -> bool {
-        self.send_protected(plain, false)
-    }
-
-    /// Encrypts and queues an RTCP compound for the selected pair.
-    pub(crate) fn send_rtcp(&mut self, plain: &[u8]) -> bool {
-        self.send_protected(plain, true)
-    }
-
     fn send_protected(&mut self, plain: &[u8], rtcp: bool) -> bool {
         let (Some(srtp), Some(path)) = (self.srtp.as_mut(), self.path.as_ref()) else {
             return false;
         };
-        let protected = if rtcp {
-            srtp.local.encrypt_rtcp(plain)
-        } else {
-            srtp.local.encrypt_rtp(plain)
-        };
-        match protected {
-            Ok(data) => {
+        match srtp.protect(plain, rtcp) {
+            Some(data) => {
                 self.transmits.push_back(transmit(path, data));
                 true
             }
-            Err(e) => {
-                tracing::debug!(rtcp, "not encrypted: {e}");
-                false
-            }
+            None => false,
         }
     }
 
@@ -901,4 +904,38 @@ fn remote_context(
         crypto,
     )
     .map_err(err)
+}
+
+impl crate::media::MediaTransport for Transport {
+    /// SRTP is up.
+    fn is_secure(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
+    fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.decrypt_rtp(data)
+    }
+
+    /// Tries an SRTP packet of an SSRC nobody signalled (see `Srtp`).
+    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        let crypto = self.crypto.crypto();
+        self.srtp.as_mut()?.decrypt_unsignalled_rtp(data, crypto)
+    }
+
+    /// Decrypts an SRTCP compound.
+    fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
+        self.srtp.as_mut()?.decrypt_rtcp(data)
+    }
+
+    /// Encrypts and queues an RTP packet for the selected pair. False when there is no
+    /// pair or no keys yet, or the packet does not parse.
+    fn send_rtp(&mut self, plain: &[u8]) -> bool {
+        self.send_protected(plain, false)
+    }
+
+    /// Encrypts and queues an RTCP compound for the selected pair.
+    fn send_rtcp(&mut self, plain: &[u8]) -> bool {
+        self.send_protected(plain, true)
+    }
 }

@@ -1,0 +1,286 @@
+//! What WebRtcEndpoint and RtpEndpoint share as graph elements: the media side of a
+//! session on the graph's pads (RTP buffers out, RTP in, keyframe requests both ways,
+//! the target bitrate for encoders feeding it), and their sockets in the runtime.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mediaflow_graph::{Buffer, ElementEvent, MediaType, UpstreamEvent};
+use mediaflow_rtp::{
+    MediaKind, MediaPacket, RtpSession, SessionError, SessionEvent, WebRtcSession,
+};
+use mediaflow_runtime::{Context, SocketId};
+
+pub(crate) fn kind_of(media_type: MediaType) -> Option<MediaKind> {
+    match media_type {
+        MediaType::Audio => Some(MediaKind::Audio),
+        MediaType::Video => Some(MediaKind::Video),
+        MediaType::Data => None,
+    }
+}
+
+pub(crate) fn media_type_of(kind: MediaKind) -> MediaType {
+    match kind {
+        MediaKind::Audio => MediaType::Audio,
+        MediaKind::Video => MediaType::Video,
+    }
+}
+
+/// The media calls of a session, as the pads use them.
+pub(crate) trait MediaSession {
+    fn poll_event(&mut self) -> Option<SessionEvent>;
+    fn poll_media(&mut self) -> Option<MediaPacket>;
+    fn poll_timeout(&mut self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn remote_estimated_bitrate(&self) -> Option<u32>;
+    fn send_rtp(
+        &mut self,
+        now: Instant,
+        kind: MediaKind,
+        codec: &str,
+        rtp: &[u8],
+    ) -> Result<(), SessionError>;
+    fn request_keyframe(&mut self, now: Instant, kind: MediaKind);
+    fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str];
+}
+
+macro_rules! media_session {
+    ($t:ty) => {
+        impl MediaSession for $t {
+            fn poll_event(&mut self) -> Option<SessionEvent> {
+                <$t>::poll_event(self)
+            }
+            fn poll_media(&mut self) -> Option<MediaPacket> {
+                <$t>::poll_media(self)
+            }
+            fn poll_timeout(&mut self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn remote_estimated_bitrate(&self) -> Option<u32> {
+                <$t>::remote_estimated_bitrate(self)
+            }
+            fn send_rtp(
+                &mut self,
+                now: Instant,
+                kind: MediaKind,
+                codec: &str,
+                rtp: &[u8],
+            ) -> Result<(), SessionError> {
+                <$t>::send_rtp(self, now, kind, codec, rtp)
+            }
+            fn request_keyframe(&mut self, now: Instant, kind: MediaKind) {
+                <$t>::request_keyframe(self, now, kind)
+            }
+            fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str] {
+                <$t>::accepted_codecs(self, kind)
+            }
+        }
+    };
+}
+media_session!(WebRtcSession);
+media_session!(RtpSession);
+
+/// An endpoint's pads: what its session produced for the graph, and its bitrate bounds.
+pub(crate) struct Pads {
+    outputs: VecDeque<Buffer>,
+    upstream: VecDeque<(MediaType, UpstreamEvent)>,
+    events: VecDeque<ElementEvent>,
+    /// The session's next timer, cached: `Element::poll_timeout` takes `&self`.
+    timeout: Option<Instant>,
+    /// The peer's REMB, cached for encoders that feed this endpoint.
+    remote_remb: Option<u32>,
+    /// Bounds of what encoders feeding this endpoint may send, in bits per second
+    /// (Kurento's min/maxVideoSendBandwidth).
+    min_send_bps: u32,
+    max_send_bps: u32,
+}
+
+impl Pads {
+    pub(crate) fn new(min_send_kbps: u32, max_send_kbps: u32) -> Pads {
+        let min_send_bps = min_send_kbps.saturating_mul(1000);
+        Pads {
+            outputs: VecDeque::new(),
+            upstream: VecDeque::new(),
+            events: VecDeque::new(),
+            timeout: None,
+            remote_remb: None,
+            min_send_bps,
+            max_send_bps: max_send_kbps.saturating_mul(1000).max(min_send_bps),
+        }
+    }
+
+    /// Collects what the session produced: events, media, its next timer.
+    pub(crate) fn flush(&mut self, session: &mut impl MediaSession) {
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::KeyframeRequested(kind) => self
+                    .upstream
+                    .push_back((media_type_of(kind), UpstreamEvent::KeyframeRequest)),
+                other => self.events.push_back(ElementEvent::Custom(Box::new(other))),
+            }
+        }
+        while let Some(m) = session.poll_media() {
+            self.outputs.push_back(Buffer {
+                media_type: media_type_of(m.kind),
+                data: m.rtp,
+                pts_micros: 0,
+                keyframe: m.keyframe,
+                codec: Some(m.codec),
+            });
+        }
+        self.timeout = session.poll_timeout();
+        self.remote_remb = session.remote_estimated_bitrate();
+    }
+
+    /// RTP reached a sink pad: to the peer.
+    pub(crate) fn input(&mut self, session: &mut impl MediaSession, buffer: Buffer, now: Instant) {
+        let (Some(kind), Some(codec)) = (kind_of(buffer.media_type), buffer.codec) else {
+            return;
+        };
+        // Refusals (not connected yet, codec not negotiated) are counted by the session.
+        if let Err(e) = session.send_rtp(now, kind, codec, &buffer.data) {
+            tracing::trace!("media not sent: {e}");
+        }
+        self.flush(session);
+    }
+
+    /// A keyframe request reached a source pad: a PLI to the peer.
+    pub(crate) fn upstream_in(
+        &mut self,
+        session: &mut impl MediaSession,
+        media_type: MediaType,
+        event: UpstreamEvent,
+        now: Instant,
+    ) {
+        match (event, kind_of(media_type)) {
+            (UpstreamEvent::KeyframeRequest, Some(kind)) => {
+                session.request_keyframe(now, kind);
+                self.flush(session);
+            }
+            (UpstreamEvent::KeyframeRequest, None) => {}
+        }
+    }
+
+    pub(crate) fn timeout_in(&mut self, session: &mut impl MediaSession, now: Instant) {
+        session.handle_timeout(now);
+        self.flush(session);
+    }
+
+    pub(crate) fn poll_output(&mut self) -> Option<Buffer> {
+        self.outputs.pop_front()
+    }
+
+    pub(crate) fn poll_upstream(&mut self) -> Option<(MediaType, UpstreamEvent)> {
+        self.upstream.pop_front()
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<ElementEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn timeout(&self) -> Option<Instant> {
+        self.timeout
+    }
+
+    pub(crate) fn target_bitrate(&self, media_type: MediaType) -> Option<u32> {
+        (media_type == MediaType::Video)
+            .then_some(self.remote_remb)
+            .flatten()
+            .map(|bps| bps.clamp(self.min_send_bps, self.max_send_bps))
+    }
+}
+
+/// The codecs a session's peer takes for `media_type`, when it negotiated any.
+pub(crate) fn accepted(
+    session: &impl MediaSession,
+    media_type: MediaType,
+) -> Option<&[&'static str]> {
+    let list = session.accepted_codecs(kind_of(media_type)?);
+    (!list.is_empty()).then_some(list)
+}
+
+/// The graph `Element` of an endpoint type with `session` and `pads` fields.
+macro_rules! endpoint_element {
+    ($t:ty, $name:literal) => {
+        impl mediaflow_graph::Element for $t {
+            fn type_name(&self) -> &'static str {
+                $name
+            }
+            fn handle_input(&mut self, buffer: mediaflow_graph::Buffer, now: std::time::Instant) {
+                self.pads.input(&mut self.session, buffer, now);
+            }
+            fn poll_output(&mut self) -> Option<mediaflow_graph::Buffer> {
+                self.pads.poll_output()
+            }
+            fn handle_upstream(
+                &mut self,
+                media_type: mediaflow_graph::MediaType,
+                event: mediaflow_graph::UpstreamEvent,
+                now: std::time::Instant,
+            ) {
+                self.pads
+                    .upstream_in(&mut self.session, media_type, event, now);
+            }
+            fn poll_upstream(
+                &mut self,
+            ) -> Option<(mediaflow_graph::MediaType, mediaflow_graph::UpstreamEvent)> {
+                self.pads.poll_upstream()
+            }
+            fn poll_timeout(&self) -> Option<std::time::Instant> {
+                self.pads.timeout()
+            }
+            fn target_bitrate(&self, media_type: mediaflow_graph::MediaType) -> Option<u32> {
+                self.pads.target_bitrate(media_type)
+            }
+            fn accepted_codecs(
+                &self,
+                media_type: mediaflow_graph::MediaType,
+            ) -> Option<&[&'static str]> {
+                crate::endpoint::accepted(&self.session, media_type)
+            }
+            fn handle_timeout(&mut self, now: std::time::Instant) {
+                self.pads.timeout_in(&mut self.session, now);
+            }
+            fn poll_event(&mut self) -> Option<mediaflow_graph::ElementEvent> {
+                self.pads.poll_event()
+            }
+            fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+                self
+            }
+        }
+    };
+}
+pub(crate) use endpoint_element;
+
+/// An endpoint with sockets in the runtime: the pipeline task hands it their datagrams
+/// and sends what it wrote after each run.
+pub(crate) trait NetEndpoint {
+    /// A datagram arrived on one of the endpoint's sockets.
+    fn handle_datagram(&mut self, socket: SocketId, peer: SocketAddr, data: &[u8], now: Instant);
+    /// Hands what the session wrote to the runtime's sockets.
+    fn send_transmits(&mut self, cx: &mut Context<'_>);
+    /// Ends the session (telling the peer while the sockets exist), closes the sockets.
+    fn close(&mut self, cx: &mut Context<'_>);
+}
+
+/// Sends a transmit from the socket bound to `local`, logging a failure (UDP is best
+/// effort).
+pub(crate) fn send_from(
+    cx: &mut Context<'_>,
+    sockets: &[(SocketId, SocketAddr)],
+    local: SocketAddr,
+    peer: SocketAddr,
+    data: &[u8],
+) {
+    let sent = match sockets.iter().find(|(_, a)| *a == local) {
+        Some((socket, _)) => cx.send_to(*socket, peer, data),
+        None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+    };
+    if let Err(e) = sent {
+        tracing::debug!(%local, %peer, "send failed: {e}");
+    }
+}

@@ -1,0 +1,642 @@
+//! RtpEndpoint: two of them through the graph on virtual time, and real UDP on
+//! 127.0.0.1 against Debian's ffmpeg as the non-mediaflow peer, both directions.
+//! Every wait is bounded; every ffmpeg started is killed by its PID.
+
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mediaflow::{
+    codec, AppSink, AppSource, Buffer, ConnectionState, CryptoSuite, Event, MediaFlowState,
+    MediaPipeline, MediaState, MediaType, RtpEndpoint, Runtime,
+};
+use mediaflow_testkit::vp8;
+use mediaflow_transcoder::rtp::{Assembled, FrameAssembler, RtpPacketizer};
+use mediaflow_transcoder::{I420Frame, Vp8Decoder, Vp8Encoder};
+
+mod common;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn rtp_endpoint(pipeline: &MediaPipeline) -> mediaflow::RtpEndpointBuilder {
+    RtpEndpoint::builder(pipeline).address(LOCALHOST)
+}
+
+#[test]
+fn two_rtp_endpoints_carry_media_and_feedback_on_virtual_time() {
+    let runtime = Runtime::builder().virtual_time(true).build().unwrap();
+    let pipeline = MediaPipeline::builder().runtime(&runtime).build().unwrap();
+    let a = rtp_endpoint(&pipeline).build().unwrap();
+    let b = rtp_endpoint(&pipeline).build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::new(&pipeline).unwrap();
+    source.connect(&a).unwrap();
+    b.connect(&sink).unwrap();
+    let (a_events, b_events) = (a.events().unwrap(), b.events().unwrap());
+
+    let offer = a.generate_offer().unwrap();
+    assert!(offer.contains(" RTP/AVPF "), "{offer}");
+    assert!(!offer.contains("ice-ufrag") && !offer.contains("fingerprint"));
+    let answer = b.process_offer(&offer).unwrap();
+    a.process_answer(&answer).unwrap();
+    assert_eq!(
+        a.get_remote_session_descriptor().unwrap(),
+        Some(answer.clone())
+    );
+    assert_eq!(b.get_local_session_descriptor().unwrap(), Some(answer));
+    assert_eq!(
+        a.get_connection_state().unwrap(),
+        ConnectionState::Connected
+    );
+
+    // 20 virtual seconds, a VP8 packet every 10 ms.
+    let mut received = 0usize;
+    let mut seq = 0u16;
+    for _ in 0..2000 {
+        source.push(vp8(seq)).unwrap();
+        seq = seq.wrapping_add(1);
+        runtime.advance(Duration::from_millis(10)).unwrap();
+        while let Some(buffer) = sink.try_recv() {
+            assert_eq!(buffer.codec, Some(codec::VP8));
+            received += 1;
+        }
+    }
+    assert_eq!(received, 2000, "every packet arrives");
+    for (name, e) in [("a", &a), ("b", &b)] {
+        assert_eq!(
+            e.get_media_state().unwrap(),
+            MediaState::Connected,
+            "{name}"
+        );
+    }
+    let video = Some(mediaflow::MediaKind::Video);
+    let stats = b.get_stats().unwrap();
+    let inbound = stats.inbound.iter().find(|s| s.kind == video).unwrap();
+    assert_eq!(inbound.packets_received, 2000);
+    let sent = a.get_stats().unwrap();
+    let outbound = sent.outbound.iter().find(|s| s.kind == video).unwrap();
+    assert_eq!(outbound.packets_sent, 2000);
+    assert!(
+        outbound.round_trip_time.is_some(),
+        "receiver reports came back"
+    );
+
+    // A keyframe request from B's side reaches A's source as a PLI, then upstream.
+    let before = source.keyframe_requests();
+    b.request_keyframe().unwrap();
+    runtime.advance(Duration::from_millis(50)).unwrap();
+    assert!(
+        source.keyframe_requests() > before,
+        "PLI travelled upstream"
+    );
+
+    let seen = |events: &mediaflow::Receiver<Event>| -> Vec<&'static str> {
+        events.try_iter().map(|e| e.type_name()).collect()
+    };
+    let (a_seen, b_seen) = (seen(&a_events), seen(&b_events));
+    for (name, list) in [("a", &a_seen), ("b", &b_seen)] {
+        assert!(list.contains(&"ConnectionStateChanged"), "{name}: {list:?}");
+        assert!(list.contains(&"MediaStateChanged"), "{name}: {list:?}");
+    }
+    assert!(
+        a_seen.contains(&"MediaFlowInStateChanged") || a_seen.contains(&"MediaFlowOutStateChanged"),
+        "{a_seen:?}"
+    );
+    assert!(b_seen.contains(&"MediaFlowOutStateChanged"), "{b_seen:?}");
+
+    // Garbage and strangers are counted, never fatal.
+    assert!(b.process_offer("v=0\r\nm=video x").is_err());
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn two_rtp_endpoints_with_sdes_srtp_on_virtual_time() {
+    let runtime = Runtime::builder().virtual_time(true).build().unwrap();
+    let pipeline = MediaPipeline::builder().runtime(&runtime).build().unwrap();
+    let srtp = |p: &MediaPipeline| {
+        rtp_endpoint(p)
+            .crypto(CryptoSuite::AesCm128HmacSha1_80)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (srtp(&pipeline), srtp(&pipeline));
+    let plain = rtp_endpoint(&pipeline).build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let sink = AppSink::new(&pipeline).unwrap();
+    source.connect(&a).unwrap();
+    b.connect(&sink).unwrap();
+    let offer = a.generate_offer().unwrap();
+    assert!(
+        offer.contains(" RTP/SAVPF ")
+            && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    // A plain endpoint cannot take it, nor an SDES one a plain offer.
+    assert!(plain.process_offer(&offer).is_err());
+    assert!(b.process_offer(&plain.generate_offer().unwrap()).is_err());
+    let b = srtp(&pipeline);
+    b.connect(&sink).unwrap();
+    a.process_answer(&b.process_offer(&offer).unwrap()).unwrap();
+    for seq in 0..500u16 {
+        source.push(vp8(seq)).unwrap();
+        runtime.advance(Duration::from_millis(10)).unwrap();
+    }
+    let mut received = 0;
+    while let Some(buffer) = sink.try_recv() {
+        assert_eq!(buffer.codec, Some(codec::VP8));
+        received += 1;
+    }
+    assert_eq!(received, 500);
+    let stats = b.get_stats().unwrap();
+    assert_eq!(
+        stats.srtp_cipher.as_deref(),
+        Some("SRTP_AES128_CM_HMAC_SHA1_80")
+    );
+    assert_eq!(stats.discarded.srtp_auth, 0);
+    assert_eq!(
+        a.get_media_state().unwrap(),
+        MediaState::Connected,
+        "SRTCP flows"
+    );
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn bad_sdp_is_a_typed_error() {
+    let pipeline = MediaPipeline::new().unwrap();
+    let e = rtp_endpoint(&pipeline).build().unwrap();
+    for bad in [
+        "",
+        "v=0\r\n",
+        "v=0\r\nc=IN IP4 nowhere\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\na=rtpmap:96 VP9/90000\r\n",
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\0\r\n",
+    ] {
+        assert!(e.process_offer(bad).is_err(), "{bad:?} accepted");
+    }
+    assert!(e.process_answer("v=0\r\n").is_err(), "no offer pending");
+    assert_eq!(
+        e.get_connection_state().unwrap(),
+        ConnectionState::Disconnected
+    );
+    pipeline.release().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// ffmpeg
+// ---------------------------------------------------------------------------------------
+
+fn ffmpeg_available() -> bool {
+    let found = Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: ffmpeg not found (apt-get install ffmpeg)");
+    }
+    found
+}
+
+/// An ffmpeg child, killed by its PID when dropped.
+struct Ffmpeg(Child);
+
+impl Ffmpeg {
+    fn spawn(args: &[&str], log: &Path) -> Ffmpeg {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("ffmpeg starts");
+        Ffmpeg(child)
+    }
+
+    /// Waits at most `wait` for it to exit by itself.
+    fn wait(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Ffmpeg {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mediaflow-rtp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An even UDP port whose successor was free a moment ago.
+fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let a = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        let port = a.local_addr().unwrap().port();
+        if port.is_multiple_of(2) && UdpSocket::bind((LOCALHOST, port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free even/odd UDP port pair");
+}
+
+/// Some socket of this host is bound to UDP `port`.
+fn udp_port_bound(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    let needle = format!(":{port:04X} ");
+    table.lines().skip(1).any(|l| {
+        l.split_whitespace()
+            .nth(1)
+            .is_some_and(|local| format!("{local} ").ends_with(&needle))
+    })
+}
+
+fn m_port(sdp: &str, media: &str) -> u16 {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix(&format!("m={media} ")))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no m={media} port in {sdp}"))
+}
+
+/// Counts whole VP8 frames that a decoder accepts.
+struct Vp8Check {
+    assembler: FrameAssembler,
+    decoder: Vp8Decoder,
+    decoded: usize,
+    packets: usize,
+}
+
+impl Vp8Check {
+    fn new() -> Vp8Check {
+        Vp8Check {
+            assembler: FrameAssembler::new(codec::VP8).unwrap(),
+            decoder: Vp8Decoder::new().unwrap(),
+            decoded: 0,
+            packets: 0,
+        }
+    }
+
+    fn push(&mut self, rtp: &[u8]) {
+        self.packets += 1;
+        if let Assembled::Frame(frame) = self.assembler.push(rtp) {
+            if let Ok(Some(_)) = self.decoder.decode(&frame.data) {
+                self.decoded += 1;
+            }
+        }
+    }
+}
+
+/// An SDES key for ffmpeg's side (30 bytes, base64).
+const FFMPEG_KEY: &str = "afReactzWRZgI5yOzhXSaNfi+khD4eLMUofc9spn";
+
+#[test]
+fn ffmpeg_sends_vp8_into_an_rtp_endpoint() {
+    ffmpeg_sends(false);
+}
+
+#[test]
+fn ffmpeg_sends_vp8_with_sdes_srtp_into_an_rtp_endpoint() {
+    ffmpeg_sends(true);
+}
+
+fn ffmpeg_sends(srtp: bool) {
+    if !ffmpeg_available() {
+        return;
+    }
+    let dir = scratch(if srtp { "in-srtp" } else { "in" });
+    let pipeline = MediaPipeline::new().unwrap();
+    let mut builder = rtp_endpoint(&pipeline).recvonly();
+    if srtp {
+        builder = builder.crypto(CryptoSuite::AesCm128HmacSha1_80);
+    }
+    let rtp = builder.build().unwrap();
+    let sink = AppSink::new(&pipeline).unwrap();
+    rtp.connect(&sink).unwrap();
+    let events = rtp.events().unwrap();
+
+    let offer = rtp.generate_offer().unwrap();
+    let port = m_port(&offer, "video");
+    let ffmpeg_port = free_port_pair();
+    let sdp_file = dir.join("ffmpeg.sdp");
+    let url = format!(
+        "{}://127.0.0.1:{port}?localrtpport={ffmpeg_port}&localrtcpport={}&pkt_size=1200",
+        if srtp { "srtp" } else { "rtp" },
+        ffmpeg_port + 1
+    );
+    let srtp_args: &[&str] = if srtp {
+        &[
+            "-srtp_out_suite",
+            "AES_CM_128_HMAC_SHA1_80",
+            "-srtp_out_params",
+            FFMPEG_KEY,
+        ]
+    } else {
+        &[]
+    };
+    let ffmpeg = Ffmpeg::spawn(
+        &[
+            &[
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=30",
+                "-t",
+                "8",
+                "-an",
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-g",
+                "30",
+                "-b:v",
+                "400k",
+                "-payload_type",
+                "96",
+                "-strict",
+                "experimental",
+            ][..],
+            srtp_args,
+            &["-f", "rtp", "-sdp_file", sdp_file.to_str().unwrap(), &url],
+        ]
+        .concat(),
+        &dir.join("ffmpeg.log"),
+    );
+    // ffmpeg writes its SDP once it starts; it is our answer, with the port ffmpeg
+    // listens on for our RTCP (its SDP names the destination, ours).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ffmpeg_sdp = loop {
+        assert!(Instant::now() < deadline, "ffmpeg wrote no SDP");
+        if let Ok(s) = std::fs::read_to_string(&sdp_file) {
+            if s.contains("m=video") {
+                break s;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let answer = ffmpeg_sdp.replace(
+        &format!("m=video {port} "),
+        &format!("m=video {ffmpeg_port} "),
+    );
+    rtp.process_answer(&answer).unwrap();
+
+    let mut check = Vp8Check::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while check.decoded < 60 && Instant::now() < deadline {
+        if let Some(b) = sink.recv_timeout(Duration::from_millis(100)) {
+            assert_eq!(b.codec, Some(codec::VP8));
+            assert_eq!(b.media_type, MediaType::Video);
+            check.push(&b.data);
+        }
+    }
+    let log = std::fs::read_to_string(dir.join("ffmpeg.log")).unwrap_or_default();
+    eprintln!(
+        "ffmpeg -> RtpEndpoint (SRTP {srtp}): {} packets, {} VP8 frames decoded",
+        check.packets, check.decoded
+    );
+    if srtp {
+        let stats = rtp.get_stats().unwrap();
+        assert_eq!(
+            stats.srtp_cipher.as_deref(),
+            Some("SRTP_AES128_CM_HMAC_SHA1_80")
+        );
+    }
+    assert!(
+        check.decoded >= 60,
+        "{} frames decoded; ffmpeg: {log}",
+        check.decoded
+    );
+
+    // ffmpeg sends an SR with its first packet: MediaState is Connected.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while rtp.get_media_state().unwrap() != MediaState::Connected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(rtp.get_media_state().unwrap(), MediaState::Connected);
+    let names: Vec<_> = events.try_iter().collect();
+    assert!(names.iter().any(|e| matches!(e,
+        Event::MediaFlowOutStateChanged(f) if f.state == MediaFlowState::Flowing)));
+    assert!(names.iter().any(|e| matches!(e,
+        Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected)));
+    drop(ffmpeg);
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// VP8 frames of a moving picture, as RTP buffers for an AppSource.
+fn vp8_stream(frames: usize) -> Vec<Vec<Buffer>> {
+    let (w, h) = (320, 240);
+    let mut encoder = Vp8Encoder::new(w, h, 400).unwrap();
+    let mut packetizer = RtpPacketizer::new(codec::VP8, 0x1234_5678).unwrap();
+    (0..frames)
+        .map(|i| {
+            let mut picture = I420Frame::filled(w, h, (i * 7 % 200) as u8 + 16, 128);
+            // A bar that moves, so frames differ.
+            let x = (i * 4) % (w as usize - 16);
+            for row in 0..h as usize {
+                for px in x..x + 16 {
+                    picture.data[row * w as usize + px] = 235;
+                }
+            }
+            let encoded = encoder.encode(&picture, i % 30 == 0).unwrap();
+            encoded
+                .iter()
+                .flat_map(|f| {
+                    let key = f.keyframe;
+                    packetizer
+                        .packetize(&f.data, (i as u32) * 3000)
+                        .into_iter()
+                        .enumerate()
+                        .map(move |(n, p)| Buffer {
+                            media_type: MediaType::Video,
+                            data: Bytes::from(p),
+                            pts_micros: 0,
+                            keyframe: key && n == 0,
+                            codec: Some(codec::VP8),
+                        })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let rtp = rtp_endpoint(&pipeline).sendonly().build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    source.connect(&rtp).unwrap();
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out", false);
+    eprintln!(
+        "AppSource -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames"
+    );
+    pipeline.release().unwrap();
+}
+
+#[test]
+fn an_rtp_endpoint_sends_vp8_with_sdes_srtp_to_ffmpeg() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let rtp = rtp_endpoint(&pipeline)
+        .sendonly()
+        .crypto(CryptoSuite::AesCm128HmacSha1_80)
+        .build()
+        .unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    source.connect(&rtp).unwrap();
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "out-srtp", true);
+    eprintln!(
+        "AppSource -> RtpEndpoint (SDES-SRTP) -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames"
+    );
+    pipeline.release().unwrap();
+}
+
+/// Media from a WebRTC peer (a second WebRtcEndpoint over ICE/DTLS-SRTP on loopback)
+/// forwarded by `webrtc.connect(&rtp)` to ffmpeg.
+#[test]
+fn a_webrtc_endpoint_feeds_ffmpeg_through_an_rtp_endpoint() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let (browser, webrtc) = (common::endpoint(&pipeline), common::endpoint(&pipeline));
+    let rtp = rtp_endpoint(&pipeline).sendonly().build().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    source.connect(&browser).unwrap();
+    webrtc.connect(&rtp).unwrap();
+    let events = webrtc.events().unwrap();
+    common::trickle(&browser, &webrtc);
+    common::negotiate(&browser, &webrtc);
+    let connected = |e: &Event| {
+        matches!(e,
+        Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !events.try_iter().any(|e| connected(&e)) {
+        assert!(Instant::now() < deadline, "the WebRTC leg did not connect");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (sent, frames) = ffmpeg_receives(&rtp, &source, "webrtc", false);
+    eprintln!("AppSource -> WebRtcEndpoint -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg: {sent} packets sent, ffmpeg decoded {frames} frames");
+    pipeline.release().unwrap();
+}
+
+/// ffmpeg receives from `rtp` (fed by `source` through whatever is between them)
+/// and decodes until 90 frames; returns the packets `rtp` sent and the frames decoded.
+fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str, srtp: bool) -> (u64, usize) {
+    let dir = scratch(name);
+
+    // ffmpeg's side: it receives at this port; the same SDP is our offer and the
+    // file ffmpeg reads.
+    let port = free_port_pair();
+    let (proto, crypto) = if srtp {
+        (
+            "RTP/SAVP",
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{FFMPEG_KEY}\r\n"),
+        )
+    } else {
+        ("RTP/AVP", String::new())
+    };
+    let offer = format!(
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {port} {proto} 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n{crypto}"
+    );
+    let answer = rtp.process_offer(&offer).unwrap();
+    assert!(answer.contains("a=sendonly"), "{answer}");
+    // ffmpeg decrypts with the key we send with (our answer's), in its own dialect
+    // (a=crypto under RTP/AVP, as its -sdp_file writes).
+    let ffmpeg_sdp = match answer.split("inline:").nth(1) {
+        Some(rest) if srtp => {
+            let ours = rest.lines().next().unwrap_or("").trim();
+            offer
+                .replace(FFMPEG_KEY, ours)
+                .replace("RTP/SAVP", "RTP/AVP")
+        }
+        _ => offer.clone(),
+    };
+    let sdp_file = dir.join("in.sdp");
+    std::fs::write(&sdp_file, &ffmpeg_sdp).unwrap();
+    let out = dir.join("frames.txt");
+    let mut ffmpeg = Ffmpeg::spawn(
+        &[
+            "-protocol_whitelist",
+            "file,udp,rtp,srtp",
+            "-i",
+            sdp_file.to_str().unwrap(),
+            "-frames:v",
+            "90",
+            "-f",
+            "framecrc",
+            out.to_str().unwrap(),
+        ],
+        &dir.join("ffmpeg.log"),
+    );
+    // ffmpeg listens once its port shows in /proc/net/udp (binding it ourselves to
+    // find out could take it from ffmpeg).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !udp_port_bound(port) {
+        assert!(Instant::now() < deadline, "ffmpeg did not bind {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let stream = vp8_stream(240);
+    let start = Instant::now();
+    for (i, frame) in stream.into_iter().enumerate() {
+        for b in frame {
+            source.push(b).unwrap();
+        }
+        // Real time at 30 frames/s.
+        let due = start + Duration::from_micros(33_333 * (i as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        if ffmpeg.0.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let status = ffmpeg.wait(Duration::from_secs(5));
+    let log = std::fs::read_to_string(dir.join("ffmpeg.log")).unwrap_or_default();
+    let frames = std::fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count();
+    let sent = rtp.get_stats().unwrap();
+    let sent = sent
+        .outbound
+        .iter()
+        .find(|s| s.kind == Some(mediaflow::MediaKind::Video))
+        .map_or(0, |s| s.packets_sent);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "ffmpeg did not finish: {log}"
+    );
+    assert!(frames >= 60, "ffmpeg decoded {frames} frames: {log}");
+    drop(ffmpeg);
+    let _ = std::fs::remove_dir_all(&dir);
+    (sent, frames)
+}
