@@ -294,6 +294,12 @@ static void on_event(const mf_event *event, void *user_data) {
         if (type == MF_EVENT_ELEMENT_DISCONNECTED) atomic_store(&p->disconnected, 1);
         break;
     }
+    case MF_EVENT_RECORDING:
+    case MF_EVENT_PAUSED:
+    case MF_EVENT_STOPPED:
+        /* A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World. */
+        EXPECT(0, "recorder event %d in a Hello World", (int)type);
+        break;
     case MF_EVENT_ERROR: {
         const char *kind = NULL, *description = NULL;
         int32_t code = -1;

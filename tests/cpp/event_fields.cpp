@@ -173,6 +173,12 @@ void check(Watch &w, const Event &e) {
         EXPECT(!e.source_media_description()->empty() && !e.sink_media_description()->empty(), "descriptions");
         if (type == MF_EVENT_ELEMENT_DISCONNECTED) w.disconnected = true;
         break;
+    case MF_EVENT_RECORDING:
+    case MF_EVENT_PAUSED:
+    case MF_EVENT_STOPPED:
+        // A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World.
+        EXPECT(false, name + " in a Hello World");
+        break;
     case MF_EVENT_ERROR: {
         auto err = *e.error();
         EXPECT(err.error_type == MF_ERROR_UNEXPECTED_ELEMENT_ERROR && err.type_string == "UNEXPECTED_ELEMENT_ERROR",
