@@ -474,6 +474,7 @@ fn vp8_stream(frames: usize) -> Vec<Vec<Buffer>> {
                             pts_micros: 0,
                             keyframe: key && n == 0,
                             codec: Some(codec::VP8),
+                            data_channel: None,
                         })
                 })
                 .collect()

@@ -15,4 +15,6 @@ pub use element::{
     UpstreamEvent, Wake,
 };
 pub use graph::{Connection, Graph, GraphConfig, GraphError, GraphEvent};
-pub use types::{Buffer, ElementId, MediaFlowState, MediaTranscodingState, MediaType};
+pub use types::{
+    Buffer, DataChannelMeta, ElementId, MediaFlowState, MediaTranscodingState, MediaType,
+};

@@ -105,6 +105,21 @@ pub struct Buffer {
     /// The codec of the payload as its SDP mime type (`video/VP8`), when it is encoded
     /// media; a sink uses it to pick its payload type, or to know it must transcode.
     pub codec: Option<&'static str>,
+    /// On DATA pads, the WebRTC data channel a message arrived on (or is meant for) and
+    /// whether it is text; `None` for media and for data of no channel.
+    pub data_channel: Option<DataChannelMeta>,
+}
+
+/// Which data channel a DATA buffer belongs to, so the endpoint it reaches sends it on
+/// the channel of the same label (the loopback echoes on the channel it came from).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataChannelMeta {
+    /// The SCTP stream id of the channel (Kurento's `channelId`).
+    pub stream_id: u16,
+    /// The channel's label.
+    pub label: std::sync::Arc<str>,
+    /// A binary message (PPID 53/57) rather than a string (51/56).
+    pub binary: bool,
 }
 
 impl Buffer {
@@ -116,6 +131,7 @@ impl Buffer {
             pts_micros: 0,
             keyframe: false,
             codec: None,
+            data_channel: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod candidates;
+mod datachannel;
 mod dtls_stall;
 mod gather;
 mod media;
@@ -29,6 +30,10 @@ mod transport;
 mod turn;
 mod types;
 
+pub use datachannel::{
+    DataChannelInit, DataChannelStats, DataMessage, MAX_BUFFERED_PER_CHANNEL, MAX_CHANNELS,
+    MAX_MESSAGE_SIZE,
+};
 pub use plain::{RtpLocalPorts, RtpSession, RtpSessionConfig};
 pub use remb::RembConfig;
 pub use rewrite::Rewriter;

@@ -52,6 +52,8 @@ pub(crate) struct LocalParams {
     pub video_ssrc: u32,
     pub video_rtx_ssrc: u32,
     pub direction: Direction,
+    /// Accept (and offer) an SCTP data-channel section (Kurento's `useDataChannels`).
+    pub data_channels: bool,
 }
 
 /// A DTLS role.
@@ -116,6 +118,35 @@ pub(crate) struct Negotiated {
     /// ("candidate:..." without "a=", mid) found in the accepted sections of the remote SDP.
     pub remote_candidates: Vec<(String, String)>,
     pub remote_ice_lite: bool,
+    /// The accepted data-channel section, if any.
+    pub application: Option<Application>,
+}
+
+/// An accepted `m=application ... UDP/DTLS/SCTP webrtc-datachannel` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Application {
+    pub mid: String,
+    /// The peer's `a=max-message-size` (RFC 8841: 0 means no limit; absent means 64 KiB).
+    pub remote_max_message_size: u32,
+}
+
+/// The data-channel proto and fmt (RFC 8841).
+const SCTP_PROTO: &str = "UDP/DTLS/SCTP";
+const SCTP_FMT: &str = "webrtc-datachannel";
+
+/// A data-channel section the peer may use: ours to accept.
+fn usable_application(sec: &RawSection<'_>) -> bool {
+    sec.kind == "application"
+        && sec.proto == SCTP_PROTO
+        && sec.fmts.first() == Some(&SCTP_FMT)
+        && (sec.port != 0 || has_attr(&sec.attrs, "bundle-only"))
+}
+
+/// The peer's `a=max-message-size` of a data-channel section.
+fn remote_max_message_size(sec: &RawSection<'_>) -> u32 {
+    attr_value(&sec.attrs, "max-message-size")
+        .and_then(parse_u32)
+        .unwrap_or(65_536)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1004,6 +1035,10 @@ struct Plan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Slot {
     Media(Plan),
+    /// Our data-channel section.
+    Application {
+        mid: String,
+    },
     /// A section we (or the peer) rejected: port 0. The tokens were validated.
     Rejected {
         kind: String,
@@ -1151,7 +1186,22 @@ impl Negotiator {
         let mut sections = Vec::new();
         let mut candidates = Vec::new();
         let mut first_accepted: Option<&RawSection<'_>> = None;
+        let mut application = None;
         for (sec, mid) in raw.sections.iter().zip(&mids) {
+            if self.local.data_channels && application.is_none() && usable_application(sec) {
+                let mid =
+                    mid.ok_or_else(|| invalid(format!("m-section {} has no a=mid", sec.index)))?;
+                application = Some(Application {
+                    mid: mid.to_string(),
+                    remote_max_message_size: remote_max_message_size(sec),
+                });
+                candidates.extend(section_candidates(sec, mid));
+                first_accepted.get_or_insert(sec);
+                slots.push(Slot::Application {
+                    mid: mid.to_string(),
+                });
+                continue;
+            }
             let taken = |k: MediaKind| sections.iter().any(|s: &Section| s.kind == k);
             let usable = media_kind(sec.kind).filter(|k| {
                 !taken(*k)
@@ -1227,6 +1277,7 @@ impl Negotiator {
             dtls_role,
             remote_candidates: candidates,
             remote_ice_lite: has_attr(&raw.session, "ice-lite"),
+            application,
         };
         self.store_local(&slots, setup);
         self.layout = slots;
@@ -1252,26 +1303,23 @@ impl Negotiator {
             .iter()
             .map(|s| match s {
                 Slot::Media(p) => Slot::Media(fresh(p.kind, p.mid.clone())),
-                rejected => rejected.clone(),
+                other => other.clone(),
             })
             .collect();
+        let with_application = self.local.data_channels
+            && !slots.iter().any(|s| matches!(s, Slot::Application { .. }));
         for kind in [MediaKind::Audio, MediaKind::Video] {
             let present = slots
                 .iter()
                 .any(|s| matches!(s, Slot::Media(p) if p.kind == kind));
             if !present {
-                let used = |m: &str| {
-                    slots.iter().any(|s| match s {
-                        Slot::Media(p) => p.mid == m,
-                        Slot::Rejected { mid, .. } => mid.as_deref() == Some(m),
-                    })
-                };
-                let mid = (0..)
-                    .map(|n: usize| n.to_string())
-                    .find(|m| !used(m))
-                    .unwrap_or_default();
+                let mid = free_mid(&slots);
                 slots.push(Slot::Media(fresh(kind, mid)));
             }
+        }
+        if with_application {
+            let mid = free_mid(&slots);
+            slots.push(Slot::Application { mid });
         }
         self.store_local(&slots, "actpass");
         self.pending = Some(slots);
@@ -1301,7 +1349,25 @@ impl Negotiator {
         let mut sections = Vec::new();
         let mut candidates = Vec::new();
         let mut first_accepted: Option<&RawSection<'_>> = None;
+        let mut application = None;
         for ((sec, mid), slot) in raw.sections.iter().zip(&mids).zip(offer) {
+            if let Slot::Application { mid: ours } = slot {
+                if mid.is_some_and(|m| m != ours) {
+                    return Err(invalid(format!(
+                        "m-section {}: the answer's mid is not our offer's {ours:?}",
+                        sec.index
+                    )));
+                }
+                if usable_application(sec) {
+                    application = Some(Application {
+                        mid: ours.clone(),
+                        remote_max_message_size: remote_max_message_size(sec),
+                    });
+                    candidates.extend(section_candidates(sec, ours));
+                    first_accepted.get_or_insert(sec);
+                }
+                continue;
+            }
             let Slot::Media(plan) = slot else {
                 continue;
             };
@@ -1371,6 +1437,7 @@ impl Negotiator {
             dtls_role,
             remote_candidates: candidates,
             remote_ice_lite: has_attr(&raw.session, "ice-lite"),
+            application,
         };
         self.layout = self.pending.take().unwrap_or_default();
         self.last_remote = Some(answer.to_string());
@@ -1405,6 +1472,7 @@ impl Negotiator {
             .iter()
             .filter_map(|s| match s {
                 Slot::Media(p) => Some(p.mid.as_str()),
+                Slot::Application { mid } => Some(mid.as_str()),
                 Slot::Rejected { .. } => None,
             })
             .collect();
@@ -1416,6 +1484,7 @@ impl Negotiator {
             .iter()
             .map(|s| match s {
                 Slot::Media(p) => (self.render_plan(p, setup), true),
+                Slot::Application { mid } => (self.render_application(mid, setup), true),
                 Slot::Rejected {
                     kind,
                     proto,
@@ -1447,6 +1516,26 @@ impl Negotiator {
             head,
             sections,
         });
+    }
+
+    /// Our data-channel section (RFC 8841): SCTP port 5000 and our max-message-size.
+    fn render_application(&self, mid: &str, setup: &str) -> Vec<String> {
+        let l = &self.local;
+        vec![
+            format!("m=application 9 {SCTP_PROTO} {SCTP_FMT}"),
+            "c=IN IP4 0.0.0.0".to_string(),
+            format!("a=ice-ufrag:{}", l.ice_ufrag),
+            format!("a=ice-pwd:{}", l.ice_pwd),
+            "a=ice-options:trickle".to_string(),
+            format!("a=fingerprint:sha-256 {}", l.fingerprint),
+            format!("a=setup:{setup}"),
+            format!("a=mid:{mid}"),
+            format!("a=sctp-port:{}", crate::datachannel::SCTP_PORT),
+            format!(
+                "a=max-message-size:{}",
+                crate::datachannel::MAX_MESSAGE_SIZE
+            ),
+        ]
     }
 
     fn render_plan(&self, p: &Plan, setup: &str) -> Vec<String> {
@@ -1501,6 +1590,21 @@ impl Negotiator {
         }
         out
     }
+}
+
+/// The first mid ("0", "1", ...) no slot uses.
+fn free_mid(slots: &[Slot]) -> String {
+    let used = |m: &str| {
+        slots.iter().any(|s| match s {
+            Slot::Media(p) => p.mid == m,
+            Slot::Application { mid } => mid == m,
+            Slot::Rejected { mid, .. } => mid.as_deref() == Some(m),
+        })
+    };
+    (0..)
+        .map(|n: usize| n.to_string())
+        .find(|m| !used(m))
+        .unwrap_or_default()
 }
 
 /// The rtpmap, fmtp, rtcp-fb and RTX lines of `codecs`, as we write them.
@@ -1740,6 +1844,7 @@ a=max-message-size:262144
             video_ssrc: 2222,
             video_rtx_ssrc: 3333,
             direction,
+            data_channels: false,
         }
     }
 
@@ -1753,6 +1858,7 @@ a=max-message-size:262144
             video_ssrc: 5555,
             video_rtx_ssrc: 6666,
             direction: Direction::SendRecv,
+            data_channels: false,
         }
     }
 
@@ -1787,6 +1893,65 @@ a=max-message-size:262144
             Err(SessionError::InvalidSdp(m)) => m,
             other => panic!("expected InvalidSdp, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn data_channel_section_is_accepted_with_the_option() {
+        let mut p = params(Direction::SendRecv);
+        p.data_channels = true;
+        let (answer, negotiated) = Negotiator::new(p).process_offer(&chrome_offer()).unwrap();
+        parse_with_rtc_sdp(&answer);
+        let data = section_lines(&answer, 2);
+        assert_eq!(data[0], "m=application 9 UDP/DTLS/SCTP webrtc-datachannel");
+        assert!(data.contains(&"a=mid:2"));
+        assert!(data.contains(&"a=sctp-port:5000"));
+        assert!(data.contains(&"a=max-message-size:262144"));
+        assert!(answer.contains("a=group:BUNDLE 0 1 2\r\n"));
+        let app = negotiated.application.expect("application accepted");
+        assert_eq!(app.mid, "2");
+        assert_eq!(app.remote_max_message_size, 262_144);
+
+        // Data only: no audio or video needed.
+        let only_data = format!(
+            "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+             m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n\
+             a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n\
+             a=fingerprint:sha-256 {FP}\r\na=setup:actpass\r\na=mid:0\r\n\
+             a=sctp-port:5000\r\na=max-message-size:1000\r\n"
+        );
+        let mut p = params(Direction::SendRecv);
+        p.data_channels = true;
+        let (answer, negotiated) = Negotiator::new(p).process_offer(&only_data).unwrap();
+        assert!(answer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"));
+        assert_eq!(
+            negotiated.application.unwrap().remote_max_message_size,
+            1000
+        );
+        // Without the option it is rejected as before, and nothing is left.
+        assert_eq!(answer_err(&only_data), SessionError::NoCommonCodec);
+    }
+
+    fn answer_err(offer: &str) -> SessionError {
+        answer(offer).unwrap_err()
+    }
+
+    #[test]
+    fn engine_offers_a_data_channel_with_the_option() {
+        let mut p = params(Direction::SendRecv);
+        p.data_channels = true;
+        let mut offerer = Negotiator::new(p);
+        let offer = offerer.generate_offer();
+        parse_with_rtc_sdp(&offer);
+        assert!(offer.contains("a=group:BUNDLE 0 1 2\r\n"));
+        let mut q = other_params();
+        q.data_channels = true;
+        let (answer, negotiated) = Negotiator::new(q).process_offer(&offer).unwrap();
+        assert_eq!(negotiated.application.unwrap().mid, "2");
+        let negotiated = offerer.process_answer(&answer).unwrap();
+        assert_eq!(
+            negotiated.application.unwrap().remote_max_message_size,
+            262_144
+        );
     }
 
     #[test]

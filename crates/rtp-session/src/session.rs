@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::candidates::{Cx, Gathering, Sources};
+use crate::datachannel::{
+    ChannelEvent, DataChannelInit, DataChannelStats, DataChannels, DataMessage,
+};
 use crate::media::{LocalSsrcs, Media, MediaTransport};
 use crate::negotiate::{LocalParams, Negotiated, Negotiator};
 use crate::states::States;
@@ -80,6 +83,9 @@ pub struct SessionConfig {
     /// Public addresses of this host (Kurento's `externalIPv4` / `externalIPv6`): each
     /// host socket is also announced at them, as a server-reflexive candidate.
     pub external_addresses: Vec<std::net::IpAddr>,
+    /// Accept and offer a data-channel section (Kurento's `useDataChannels`); without
+    /// it the peer's is rejected.
+    pub data_channels: bool,
 }
 
 impl Default for SessionConfig {
@@ -92,6 +98,7 @@ impl Default for SessionConfig {
             turn_server: None,
             relay_only: false,
             external_addresses: Vec::new(),
+            data_channels: false,
             remb: crate::remb::RembConfig::default(),
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::AesCm128HmacSha1_80],
         }
@@ -124,6 +131,10 @@ pub enum SessionError {
     /// The protocol stack refused an operation.
     #[error("WebRTC stack error: {0}")]
     Stack(String),
+    /// A data-channel call failed (no data channels negotiated, no such channel, a
+    /// bound reached).
+    #[error("data channel: {0}")]
+    DataChannel(String),
 }
 
 /// A datagram to send.
@@ -189,6 +200,18 @@ pub enum SessionEvent {
     DtlsConnectionStateChange(DtlsConnectionState),
     /// The peer asked for a keyframe (PLI or FIR) of what we send it.
     KeyframeRequested(MediaKind),
+    /// A data channel opened (ours acknowledged, or the peer's accepted).
+    DataChannelOpened {
+        /// Its SCTP stream id.
+        channel_id: u16,
+        /// Its label.
+        label: String,
+    },
+    /// A data channel closed.
+    DataChannelClosed {
+        /// Its SCTP stream id.
+        channel_id: u16,
+    },
     /// The session failed for good; the text says why.
     Failed(String),
 }
@@ -246,6 +269,8 @@ pub struct WebRtcSession {
     /// `restart_ice()` was called: the next offer carries new credentials.
     restart_requested: bool,
     discards: Discards,
+    /// The data channels, once a data-channel section is negotiated.
+    data: Option<DataChannels>,
     /// The time of the latest call (the TURN client stamps what it sends with it).
     now: Instant,
 }
@@ -280,6 +305,7 @@ impl WebRtcSession {
             video_ssrc: ssrcs.video,
             video_rtx_ssrc: ssrcs.video_rtx,
             direction: config.direction,
+            data_channels: config.data_channels,
         });
         let gathering = Gathering::new(Sources {
             stun_server: config.stun_server,
@@ -299,6 +325,7 @@ impl WebRtcSession {
             negotiated: None,
             restart_requested: false,
             discards: Discards::default(),
+            data: None,
             now,
         })
     }
@@ -359,6 +386,10 @@ impl WebRtcSession {
             negotiated.remote_fingerprint.clone(),
         )?;
         self.media.apply(&negotiated.sections, now);
+        if let (Some(app), None) = (&negotiated.application, &self.data) {
+            let client = negotiated.dtls_role == crate::negotiate::DtlsRole::Client;
+            self.data = Some(DataChannels::new(client, app.remote_max_message_size));
+        }
         for (line, mid) in &negotiated.remote_candidates {
             let c = IceCandidate {
                 candidate: line.clone(),
@@ -625,6 +656,7 @@ impl WebRtcSession {
             self.transport.poll_timeout(),
             self.gathering.poll_timeout(),
             self.media.poll_timeout(),
+            self.data.as_ref().and_then(DataChannels::poll_timeout),
             media_timeout,
             dtls,
         ]
@@ -641,6 +673,9 @@ impl WebRtcSession {
             self.demux(now, local, from, &bytes, false);
         }
         self.media.handle_timeout(now, &mut self.transport);
+        if let Some(data) = self.data.as_mut() {
+            data.handle_timeout(now);
+        }
         self.states
             .check_media_timeout(now, self.config.media_timeout);
         if self
@@ -662,6 +697,114 @@ impl WebRtcSession {
         while let Some(event) = self.transport.poll_event() {
             self.on_transport_event(event, now);
         }
+        self.drive_data(now);
+    }
+
+    /// Moves SCTP packets between DTLS and the data channels, and their events out.
+    fn drive_data(&mut self, now: Instant) {
+        let Some(data) = self.data.as_mut() else {
+            return;
+        };
+        while let Some(packet) = self.transport.poll_application_data() {
+            data.handle_packet(now, packet);
+        }
+        while let Some(packet) = data.poll_transmit() {
+            if !self.transport.send_application_data(now, &packet) {
+                tracing::trace!("SCTP packet not sent: DTLS is not up");
+            }
+        }
+        while let Some(event) = data.poll_event() {
+            self.states.push(match event {
+                ChannelEvent::Opened { id, label } => SessionEvent::DataChannelOpened {
+                    channel_id: id,
+                    label: label.to_string(),
+                },
+                ChannelEvent::Closed { id } => SessionEvent::DataChannelClosed { channel_id: id },
+            });
+        }
+    }
+
+    fn data_channels(&mut self) -> Result<&mut DataChannels, SessionError> {
+        self.data.as_mut().ok_or_else(|| {
+            SessionError::DataChannel(
+                "no data channels: the endpoint was built without them, or the peer's SDP \
+                 has no data-channel section"
+                    .into(),
+            )
+        })
+    }
+
+    /// Creates a data channel to the peer (Kurento's `createDataChannel`) and returns
+    /// its id; DataChannelOpened follows the peer's acknowledgement. Needs a negotiated
+    /// data-channel section.
+    pub fn create_data_channel(
+        &mut self,
+        now: Instant,
+        label: &str,
+        init: &DataChannelInit,
+    ) -> Result<u16, SessionError> {
+        let id = self.data_channels()?.create(now, label, init)?;
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Closes data channel `id` (Kurento's `closeDataChannel`); DataChannelClosed
+    /// follows.
+    pub fn close_data_channel(&mut self, now: Instant, id: u16) -> Result<(), SessionError> {
+        self.data_channels()?.close(now, id)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends a message on data channel `id`.
+    pub fn send_data(
+        &mut self,
+        now: Instant,
+        id: u16,
+        binary: bool,
+        data: &bytes::Bytes,
+    ) -> Result<(), SessionError> {
+        let result = self.data_channels()?.send(now, id, binary, data);
+        self.pump(now);
+        result
+    }
+
+    /// Sends a message on the channel labelled `label` — channel `id` when it has that
+    /// label, else the first such; one is created (ordered, reliable) when none has it.
+    /// Without a label: channel `id`, else the first open one.
+    pub fn send_data_on(
+        &mut self,
+        now: Instant,
+        id: Option<u16>,
+        label: Option<&str>,
+        binary: bool,
+        data: &bytes::Bytes,
+    ) -> Result<(), SessionError> {
+        let channels = self.data_channels()?;
+        let id = match (channels.channel_for(id, label), label) {
+            (Some(id), _) => id,
+            (None, Some(label)) => channels.create(now, label, &DataChannelInit::default())?,
+            (None, None) => {
+                return Err(SessionError::DataChannel("no data channel is open".into()))
+            }
+        };
+        self.send_data(now, id, binary, data)
+    }
+
+    /// The next data-channel message received.
+    pub fn poll_data(&mut self) -> Option<DataMessage> {
+        let now = self.now;
+        let message = self.data.as_mut()?.poll_message(now);
+        // Reading may have freed receive window: the SACK saying so goes out.
+        self.drive_data(now);
+        message
+    }
+
+    /// Counters of the data channels (zero without them).
+    pub fn data_channel_stats(&self) -> DataChannelStats {
+        self.data
+            .as_ref()
+            .map_or_else(DataChannelStats::default, DataChannels::stats)
     }
 
     fn on_transport_event(&mut self, event: TransportEvent, now: Instant) {
@@ -719,11 +862,17 @@ impl WebRtcSession {
                 s.set_dtls(DtlsConnectionState::Connected);
                 s.set_connection(ConnectionState::Connected);
                 s.connection_seen = true;
+                if let Some(data) = self.data.as_mut() {
+                    data.start(now);
+                }
             }
             TransportEvent::DtlsFailed(reason) => s.fail(&reason),
             TransportEvent::DtlsClosed => {
                 s.set_dtls(DtlsConnectionState::Closed);
                 s.set_connection(ConnectionState::Disconnected);
+                if let Some(data) = self.data.as_mut() {
+                    data.shutdown(now);
+                }
             }
         }
     }
@@ -795,6 +944,11 @@ impl WebRtcSession {
 
     /// Closes the session (DTLS close_notify, ICE stops).
     pub fn close(&mut self) {
+        let now = self.now;
+        if let Some(data) = self.data.as_mut() {
+            data.shutdown(now);
+        }
+        self.drive_data(now);
         self.transport.close(self.now);
     }
 }

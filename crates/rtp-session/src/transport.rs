@@ -252,7 +252,13 @@ pub(crate) struct Transport {
     /// The peer's candidates as it signalled them, by address: the selected pair names
     /// them in those words, not re-serialised (extensions such as `generation` kept).
     remote_lines: Vec<(SocketAddr, String)>,
+    /// DTLS application data received (SCTP packets), for the data channels.
+    application_data: VecDeque<BytesMut>,
 }
+
+/// DTLS application data held for the data channels, at most; past it (the session
+/// drains after every datagram, so only a flood gets there) records are dropped.
+const MAX_APPLICATION_DATA: usize = 256;
 
 /// rtc-ice's agent asks to run every 200 ms whatever its state (its interval only goes
 /// down from the check interval), which was most of an idle session's CPU. Once a pair
@@ -351,6 +357,7 @@ impl Transport {
             closed: false,
             ice_ticked: None,
             remote_lines: Vec::new(),
+            application_data: VecDeque::new(),
         })
     }
 
@@ -573,7 +580,11 @@ impl Transport {
                     }
                     self.events.push_back(TransportEvent::DtlsClosed);
                 }
-                // No data channels yet: application data has nowhere to go.
+                EndpointEvent::ApplicationData(data)
+                    if self.application_data.len() < MAX_APPLICATION_DATA =>
+                {
+                    self.application_data.push_back(data);
+                }
                 _ => {}
             }
         }
@@ -651,6 +662,24 @@ impl Transport {
         self.srtp = Some(srtp);
         self.events.push_back(TransportEvent::DtlsConnected);
         Ok(())
+    }
+
+    /// The next DTLS application data received (an SCTP packet).
+    pub(crate) fn poll_application_data(&mut self) -> Option<BytesMut> {
+        self.application_data.pop_front()
+    }
+
+    /// Sends `data` (an SCTP packet) as DTLS application data on the selected pair.
+    pub(crate) fn send_application_data(&mut self, now: Instant, data: &[u8]) -> bool {
+        let Some(dtls) = self.dtls.as_mut().filter(|d| d.connected && !d.closed) else {
+            return false;
+        };
+        if let Err(e) = dtls.endpoint.write(now, DTLS_PEER, data) {
+            tracing::debug!("DTLS application data not sent: {e}");
+            return false;
+        }
+        self.drain_dtls(now);
+        true
     }
 
     /// The negotiated SRTP profile, W3C's spelling.

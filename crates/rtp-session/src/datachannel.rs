@@ -1,0 +1,714 @@
+//! WebRTC data channels (RFC 8831) over the session's DTLS: an SCTP association
+//! (rtc-sctp's sans-IO `Association`) carried in DTLS application data, and the Data
+//! Channel Establishment Protocol (RFC 8832, rtc-datachannel's DCEP messages) on it.
+//!
+//! Composed here as the transport composes ICE and DTLS: the association takes the
+//! bytes DTLS decrypted and the session's time, and is polled for the SCTP packets to
+//! encrypt and its timers. Channels are ours (label, state, which stream), so what
+//! leaves is one [`DataMessage`] per user message with its channel's label, and
+//! everything a peer can make us hold is bounded: channels, message size, bytes queued
+//! per channel, messages waiting to be polled. What exceeds a bound is dropped and
+//! counted in [`DataChannelStats`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rtc::datachannel::data_channel::DataChannel;
+use rtc::datachannel::message::message_channel_ack::DataChannelAck;
+use rtc::datachannel::message::message_channel_open::{
+    ChannelType, DataChannelOpen, CHANNEL_PRIORITY_NORMAL,
+};
+use rtc::datachannel::message::Message;
+use rtc::sctp::{
+    Association, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig,
+    Event as SctpEvent, Payload, PayloadProtocolIdentifier as Ppi, ServerConfig, StreamEvent,
+    TransportConfig,
+};
+use rtc::shared::marshal::{Marshal, Unmarshal};
+use rtc::shared::TransportProtocol;
+
+use crate::SessionError;
+
+/// The SCTP port both sides use (`a=sctp-port`, RFC 8841).
+pub const SCTP_PORT: u16 = 5000;
+/// Largest message sent or received, in bytes; advertised as `a=max-message-size`.
+pub const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
+/// Most channels open at once on one session, both sides' together.
+pub const MAX_CHANNELS: usize = 64;
+/// Most bytes a channel may have queued towards the peer (unacknowledged or not yet
+/// sent); a message that would exceed it is dropped.
+pub const MAX_BUFFERED_PER_CHANNEL: usize = 1024 * 1024;
+/// Received messages waiting for `poll_message`: past it, the rest stays in SCTP's
+/// receive buffer, whose shrinking window slows the peer down.
+const MAX_RECEIVED_QUEUE: usize = 1024;
+/// SCTP streams negotiated each way (channel ids must be below it).
+const MAX_STREAMS: u16 = 1024;
+/// The association's receive window.
+const RECEIVE_BUFFER: u32 = 1024 * 1024;
+/// Longest label or protocol accepted in a DATA_CHANNEL_OPEN, in bytes.
+const MAX_LABEL_BYTES: usize = 1024;
+
+/// The association is the only one over its DTLS connection: a placeholder address.
+const SCTP_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::new(127, 0, 0, 1),
+    SCTP_PORT,
+));
+
+/// How a channel delivers (W3C `RTCDataChannelInit`, Kurento's `createDataChannel`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataChannelInit {
+    /// In order (the default) or as they arrive.
+    pub ordered: bool,
+    /// Give a message up after this many milliseconds (partial reliability).
+    pub max_packet_life_time: Option<u16>,
+    /// Give a message up after this many retransmissions (partial reliability); takes
+    /// precedence over `max_packet_life_time`.
+    pub max_retransmits: Option<u16>,
+    /// The subprotocol name.
+    pub protocol: String,
+}
+
+impl Default for DataChannelInit {
+    fn default() -> Self {
+        DataChannelInit {
+            ordered: true,
+            max_packet_life_time: None,
+            max_retransmits: None,
+            protocol: String::new(),
+        }
+    }
+}
+
+/// One message received on a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataMessage {
+    /// The channel's SCTP stream id (Kurento's `channelId`).
+    pub channel_id: u16,
+    /// The channel's label.
+    pub label: Arc<str>,
+    /// Binary (PPID 53/57) rather than a string (51/56).
+    pub binary: bool,
+    /// The message (empty for the Empty PPIDs).
+    pub data: Bytes,
+}
+
+/// What happened to a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ChannelEvent {
+    Opened { id: u16, label: Arc<str> },
+    Closed { id: u16 },
+}
+
+/// Counters of a session's data channels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataChannelStats {
+    /// Channels opened (ours and the peer's).
+    pub channels_opened: u64,
+    /// Channels closed.
+    pub channels_closed: u64,
+    /// Channels the peer opened past [`MAX_CHANNELS`] (or with a bad label), refused.
+    pub channels_refused: u64,
+    /// Messages received and delivered.
+    pub messages_received: u64,
+    /// Messages handed to SCTP.
+    pub messages_sent: u64,
+    /// Received messages dropped: on no channel, too large, of an unknown PPID.
+    pub messages_dropped_in: u64,
+    /// Messages not sent: no such channel, too large, over the channel's queue bound,
+    /// association not up.
+    pub messages_dropped_out: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Ours, waiting for the association (no stream yet).
+    Pending,
+    /// Ours, DATA_CHANNEL_OPEN sent, no ACK yet.
+    Connecting,
+    Open,
+    /// We reset the stream; waiting for the peer's reset.
+    Closing,
+}
+
+struct Channel {
+    label: Arc<str>,
+    protocol: String,
+    channel_type: ChannelType,
+    reliability_parameter: u32,
+    state: State,
+}
+
+/// The data channels of one session: the SCTP endpoint, its association, the channels.
+pub(crate) struct DataChannels {
+    /// We are the DTLS client: the SCTP client too (as RTCPeerConnection does), and our
+    /// channels take even stream ids (RFC 8832 §6).
+    client: bool,
+    /// Most the peer takes in one message (its `a=max-message-size`, 0: no limit).
+    remote_max_message_size: u32,
+    endpoint: Option<Endpoint>,
+    association: Option<(AssociationHandle, Association)>,
+    connected: bool,
+    channels: BTreeMap<u16, Channel>,
+    /// Streams with data SCTP holds for us (its `Readable` is edge-triggered).
+    readable: BTreeSet<u16>,
+    received: VecDeque<DataMessage>,
+    events: VecDeque<ChannelEvent>,
+    /// SCTP packets for DTLS.
+    transmits: VecDeque<Bytes>,
+    stats: DataChannelStats,
+}
+
+fn stack(e: impl std::fmt::Display) -> SessionError {
+    SessionError::Stack(format!("data channel: {e}"))
+}
+
+impl DataChannels {
+    pub(crate) fn new(client: bool, remote_max_message_size: u32) -> DataChannels {
+        DataChannels {
+            client,
+            remote_max_message_size,
+            endpoint: None,
+            association: None,
+            connected: false,
+            channels: BTreeMap::new(),
+            readable: BTreeSet::new(),
+            received: VecDeque::new(),
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            stats: DataChannelStats::default(),
+        }
+    }
+
+    fn transport_config() -> TransportConfig {
+        TransportConfig::default()
+            .with_sctp_port(SCTP_PORT)
+            .with_max_message_size(MAX_MESSAGE_SIZE)
+            .with_max_receive_buffer_size(RECEIVE_BUFFER)
+            .with_max_num_inbound_streams(MAX_STREAMS)
+            .with_max_num_outbound_streams(MAX_STREAMS)
+    }
+
+    /// DTLS is up: the client sends its INIT, the server waits for the peer's.
+    pub(crate) fn start(&mut self, now: Instant) {
+        if self.endpoint.is_some() {
+            return;
+        }
+        let config = Self::transport_config();
+        let server = (!self.client).then(|| Arc::new(ServerConfig::new(config.clone())));
+        let mut endpoint = Endpoint::new(
+            SCTP_PEER,
+            TransportProtocol::UDP,
+            Arc::new(EndpointConfig::default()),
+            server,
+        );
+        if self.client {
+            match endpoint.connect(now, ClientConfig::new(config), SCTP_PEER) {
+                Ok(association) => self.association = Some(association),
+                Err(e) => tracing::warn!("SCTP association not started: {e}"),
+            }
+        }
+        self.endpoint = Some(endpoint);
+        self.process(now);
+    }
+
+    /// An SCTP packet from DTLS application data.
+    pub(crate) fn handle_packet(&mut self, now: Instant, packet: BytesMut) {
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return;
+        };
+        match endpoint.handle(now, SCTP_PEER, None, packet.freeze()) {
+            // One association per DTLS connection; a second INIT is not ours to accept.
+            Some((handle, DatagramEvent::NewAssociation(a))) if self.association.is_none() => {
+                endpoint.reject_new_associations();
+                self.association = Some((handle, a));
+            }
+            Some((handle, DatagramEvent::AssociationEvent(event))) => {
+                if let Some((_, a)) = self.association.as_mut().filter(|(h, _)| *h == handle) {
+                    a.handle_event(event);
+                }
+            }
+            _ => {}
+        }
+        self.process(now);
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.association
+            .as_ref()
+            .and_then(|(_, a)| a.poll_timeout())
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Some((_, a)) = self.association.as_mut() {
+            if a.poll_timeout().is_some_and(|t| t <= now) {
+                a.handle_timeout(now);
+            }
+        }
+        self.process(now);
+    }
+
+    /// The next SCTP packet to send over DTLS.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.transmits.pop_front()
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<ChannelEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next message received; reading more from SCTP when room was made.
+    pub(crate) fn poll_message(&mut self, now: Instant) -> Option<DataMessage> {
+        if self.received.is_empty() && !self.readable.is_empty() {
+            self.read(now);
+            self.flush(now);
+        }
+        self.received.pop_front()
+    }
+
+    pub(crate) fn stats(&self) -> DataChannelStats {
+        self.stats
+    }
+
+    /// Follows the association: its events, what it has for us, what it sends.
+    fn process(&mut self, now: Instant) {
+        let mut events = Vec::new();
+        let mut drained = false;
+        let mut failed = false;
+        if let Some((handle, a)) = self.association.as_mut() {
+            while let Some(e) = a.poll() {
+                if matches!(e, SctpEvent::Stream(StreamEvent::Opened { .. })) {
+                    // Streams the peer opened queue for `accept_stream`; we track
+                    // them by their data instead, so the queue is emptied.
+                    while a.accept_stream().is_some() {}
+                    continue;
+                }
+                events.push(e);
+            }
+            while let Some(e) = a.poll_endpoint_event() {
+                drained |= e.is_drained();
+                if let Some(endpoint) = self.endpoint.as_mut() {
+                    endpoint.handle_event(*handle, e);
+                }
+            }
+        }
+        for e in events {
+            match e {
+                SctpEvent::Connected => {
+                    self.connected = true;
+                    let pending: Vec<u16> = self
+                        .channels
+                        .iter()
+                        .filter(|(_, c)| c.state == State::Pending)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in pending {
+                        self.dial(now, id);
+                    }
+                }
+                SctpEvent::Stream(StreamEvent::Readable { id }) => {
+                    self.readable.insert(id);
+                }
+                SctpEvent::AssociationLost { id, reason } => {
+                    tracing::debug!(id, "SCTP stream ended: {reason}");
+                    self.closed(id);
+                }
+                SctpEvent::HandshakeFailed { reason } => {
+                    tracing::debug!("SCTP handshake failed: {reason}");
+                    failed = true;
+                }
+                _ => {}
+            }
+        }
+        // A server's association reads Closed until the COOKIE-ECHO: only an
+        // established one that closes is over.
+        let closed = self.connected
+            && self
+                .association
+                .as_ref()
+                .is_some_and(|(_, a)| a.is_closed());
+        if closed || drained || failed {
+            self.flush(now);
+            self.association = None;
+            self.connected = false;
+            self.readable.clear();
+            let ids: Vec<u16> = self.channels.keys().copied().collect();
+            ids.into_iter().for_each(|id| self.closed(id));
+        }
+        self.read(now);
+        self.flush(now);
+    }
+
+    /// The association's packets, for DTLS.
+    fn flush(&mut self, now: Instant) {
+        let Some((_, a)) = self.association.as_mut() else {
+            return;
+        };
+        while let Some(t) = a.poll_transmit(now) {
+            if let Payload::RawEncode(packets) = t.message {
+                self.transmits.extend(packets);
+            }
+        }
+    }
+
+    /// Reads complete messages from readable streams while there is room for them.
+    fn read(&mut self, now: Instant) {
+        let ids: Vec<u16> = self.readable.iter().copied().collect();
+        for id in ids {
+            loop {
+                if self.received.len() >= MAX_RECEIVED_QUEUE {
+                    return;
+                }
+                let Some((_, a)) = self.association.as_mut() else {
+                    return;
+                };
+                // Data that came with the end of the handshake waits for Connected.
+                if a.is_handshaking() {
+                    return;
+                }
+                let chunks = match a.stream(id).and_then(|mut s| s.read_sctp()) {
+                    Ok(Some(chunks)) => chunks,
+                    Ok(None) | Err(_) => {
+                        self.readable.remove(&id);
+                        break;
+                    }
+                };
+                match chunks.to_payload(MAX_MESSAGE_SIZE as usize) {
+                    Ok(payload) => self.on_message(now, id, chunks.ppi, payload),
+                    Err(_) => {
+                        self.stats.messages_dropped_in += 1;
+                        tracing::debug!(id, len = chunks.len(), "data channel message too large");
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, id: u16, ppi: Ppi, payload: BytesMut) {
+        if ppi == Ppi::Dcep {
+            match Message::unmarshal(&mut &payload[..]) {
+                Ok(Message::DataChannelOpen(open)) => self.accept(now, id, open),
+                Ok(Message::DataChannelAck(_)) => self.opened(id),
+                Ok(_) | Err(_) => self.stats.messages_dropped_in += 1,
+            }
+            return;
+        }
+        let binary = match ppi {
+            Ppi::String | Ppi::StringEmpty => false,
+            Ppi::Binary | Ppi::BinaryEmpty => true,
+            _ => {
+                self.stats.messages_dropped_in += 1;
+                return;
+            }
+        };
+        let Some(channel) = self.channels.get(&id) else {
+            // Data on a stream no channel owns: drop it, and reset the stream so SCTP
+            // forgets it.
+            self.stats.messages_dropped_in += 1;
+            self.reset_stream(now, id);
+            return;
+        };
+        if channel.state == State::Closing {
+            self.stats.messages_dropped_in += 1;
+            return;
+        }
+        let label = channel.label.clone();
+        // RFC 8832 §6: user data before the ACK means the peer took the OPEN.
+        self.opened(id);
+        let data = if matches!(ppi, Ppi::StringEmpty | Ppi::BinaryEmpty) {
+            Bytes::new()
+        } else {
+            payload.freeze()
+        };
+        self.stats.messages_received += 1;
+        self.received.push_back(DataMessage {
+            channel_id: id,
+            label,
+            binary,
+            data,
+        });
+    }
+
+    /// The peer's DATA_CHANNEL_OPEN on stream `id`: accepted within the bounds, ACKed.
+    fn accept(&mut self, now: Instant, id: u16, open: DataChannelOpen) {
+        if self.channels.contains_key(&id) {
+            self.stats.messages_dropped_in += 1;
+            return;
+        }
+        let text = |b: Vec<u8>| {
+            (b.len() <= MAX_LABEL_BYTES)
+                .then(|| String::from_utf8(b).ok())
+                .flatten()
+        };
+        let (Some(label), Some(protocol)) = (text(open.label), text(open.protocol)) else {
+            self.stats.channels_refused += 1;
+            self.reset_stream(now, id);
+            return;
+        };
+        if self.channels.len() >= MAX_CHANNELS {
+            self.stats.channels_refused += 1;
+            tracing::debug!(id, "data channel refused: {MAX_CHANNELS} channels open");
+            self.reset_stream(now, id);
+            return;
+        }
+        let Some((_, a)) = self.association.as_mut() else {
+            return;
+        };
+        let ack = Message::DataChannelAck(DataChannelAck {}).marshal();
+        let sent = a.stream(id).and_then(|mut s| {
+            // Our side of the stream goes as the peer asked.
+            let (unordered, kind) = DataChannel::get_reliability_params(open.channel_type);
+            s.set_reliability_params(unordered, kind, open.reliability_parameter)?;
+            s.write_with_ppi(now, &ack?, Ppi::Dcep)
+        });
+        if let Err(e) = sent {
+            tracing::debug!(id, "DATA_CHANNEL_ACK not sent: {e}");
+            self.stats.channels_refused += 1;
+            return;
+        }
+        let label: Arc<str> = label.into();
+        self.channels.insert(
+            id,
+            Channel {
+                label: label.clone(),
+                protocol,
+                channel_type: open.channel_type,
+                reliability_parameter: open.reliability_parameter,
+                state: State::Open,
+            },
+        );
+        self.stats.channels_opened += 1;
+        self.events.push_back(ChannelEvent::Opened { id, label });
+    }
+
+    /// A channel of ours is acknowledged (or data arrived on it).
+    fn opened(&mut self, id: u16) {
+        if let Some(c) = self
+            .channels
+            .get_mut(&id)
+            .filter(|c| c.state == State::Connecting)
+        {
+            c.state = State::Open;
+            self.stats.channels_opened += 1;
+            self.events.push_back(ChannelEvent::Opened {
+                id,
+                label: c.label.clone(),
+            });
+        }
+    }
+
+    fn closed(&mut self, id: u16) {
+        self.readable.remove(&id);
+        if let Some(c) = self.channels.remove(&id) {
+            if c.state != State::Pending && c.state != State::Connecting {
+                self.stats.channels_closed += 1;
+            }
+            self.events.push_back(ChannelEvent::Closed { id });
+        }
+    }
+
+    fn reset_stream(&mut self, now: Instant, id: u16) {
+        if let Some((_, a)) = self.association.as_mut() {
+            if let Ok(mut s) = a.stream(id) {
+                if let Err(e) = s.close(now) {
+                    tracing::debug!(id, "stream not reset: {e}");
+                }
+            }
+        }
+    }
+
+    /// Sends our DATA_CHANNEL_OPEN for channel `id` on a new stream.
+    fn dial(&mut self, now: Instant, id: u16) {
+        let (Some((_, a)), Some(c)) = (self.association.as_mut(), self.channels.get_mut(&id))
+        else {
+            return;
+        };
+        let open = Message::DataChannelOpen(DataChannelOpen {
+            channel_type: c.channel_type,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter: c.reliability_parameter,
+            label: c.label.as_bytes().to_vec(),
+            protocol: c.protocol.as_bytes().to_vec(),
+        });
+        let sent = a.open_stream(id, Ppi::Dcep).and_then(|mut s| {
+            let (unordered, kind) = DataChannel::get_reliability_params(c.channel_type);
+            s.set_reliability_params(unordered, kind, c.reliability_parameter)?;
+            s.write_with_ppi(now, &open.marshal()?, Ppi::Dcep)
+        });
+        match sent {
+            Ok(_) => c.state = State::Connecting,
+            Err(e) => {
+                tracing::debug!(id, "DATA_CHANNEL_OPEN not sent: {e}");
+                self.closed(id);
+            }
+        }
+    }
+
+    /// Creates a channel of ours (Kurento's `createDataChannel`); returns its id. It
+    /// opens once the association is up and the peer acknowledged it.
+    pub(crate) fn create(
+        &mut self,
+        now: Instant,
+        label: &str,
+        init: &DataChannelInit,
+    ) -> Result<u16, SessionError> {
+        if label.len() > MAX_LABEL_BYTES || init.protocol.len() > MAX_LABEL_BYTES {
+            return Err(SessionError::DataChannel(format!(
+                "label and protocol are limited to {MAX_LABEL_BYTES} bytes"
+            )));
+        }
+        if self.channels.len() >= MAX_CHANNELS {
+            return Err(SessionError::DataChannel(format!(
+                "{MAX_CHANNELS} data channels are open already"
+            )));
+        }
+        let first = if self.client { 0 } else { 1 };
+        let id = (first..MAX_STREAMS)
+            .step_by(2)
+            .find(|id| !self.channels.contains_key(id) && !self.stream_in_use(*id))
+            .ok_or_else(|| SessionError::DataChannel("no free stream id".into()))?;
+        let (channel_type, reliability_parameter) =
+            DataChannel::get_channel_type_and_reliability_parameter(
+                init.ordered,
+                init.max_retransmits,
+                init.max_packet_life_time,
+            );
+        self.channels.insert(
+            id,
+            Channel {
+                label: label.into(),
+                protocol: init.protocol.clone(),
+                channel_type,
+                reliability_parameter,
+                state: State::Pending,
+            },
+        );
+        if self.connected {
+            self.dial(now, id);
+            self.flush(now);
+        }
+        Ok(id)
+    }
+
+    fn stream_in_use(&self, id: u16) -> bool {
+        self.association
+            .as_ref()
+            .is_some_and(|(_, a)| a.stream_ids().contains(&id))
+    }
+
+    /// Closes channel `id` (Kurento's `closeDataChannel`): its stream is reset, and
+    /// DataChannelClosed follows the peer's reset.
+    pub(crate) fn close(&mut self, now: Instant, id: u16) -> Result<(), SessionError> {
+        let Some(c) = self.channels.get_mut(&id) else {
+            return Err(SessionError::DataChannel(format!("no data channel {id}")));
+        };
+        match c.state {
+            State::Pending => self.closed(id),
+            State::Closing => {}
+            State::Connecting | State::Open => {
+                c.state = State::Closing;
+                self.reset_stream(now, id);
+                self.flush(now);
+            }
+        }
+        Ok(())
+    }
+
+    /// The channel a message for (`id`, `label`) goes on: the channel `id` when it has
+    /// that label, else the first with the label; without a label, `id` or the first
+    /// open channel.
+    pub(crate) fn channel_for(&self, id: Option<u16>, label: Option<&str>) -> Option<u16> {
+        let usable = |c: &Channel| c.state != State::Closing;
+        let matches = |c: &Channel| label.is_none_or(|l| &*c.label == l) && usable(c);
+        if let Some(id) = id.filter(|id| self.channels.get(id).is_some_and(matches)) {
+            return Some(id);
+        }
+        self.channels
+            .iter()
+            .find(|(_, c)| matches(c))
+            .map(|(id, _)| *id)
+    }
+
+    /// Sends one message on channel `id`.
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        id: u16,
+        binary: bool,
+        data: &Bytes,
+    ) -> Result<(), SessionError> {
+        let result = self.write(now, id, binary, data);
+        match &result {
+            Ok(()) => self.stats.messages_sent += 1,
+            Err(_) => self.stats.messages_dropped_out += 1,
+        }
+        self.flush(now);
+        result
+    }
+
+    fn write(
+        &mut self,
+        now: Instant,
+        id: u16,
+        binary: bool,
+        data: &Bytes,
+    ) -> Result<(), SessionError> {
+        let limit = match self.remote_max_message_size {
+            0 => MAX_MESSAGE_SIZE,
+            peer => peer.min(MAX_MESSAGE_SIZE),
+        };
+        if data.len() > limit as usize {
+            return Err(SessionError::DataChannel(format!(
+                "message of {} bytes, over the limit of {limit}",
+                data.len()
+            )));
+        }
+        match self.channels.get(&id).map(|c| c.state) {
+            Some(State::Connecting | State::Open) => {}
+            Some(_) => {
+                return Err(SessionError::DataChannel(format!(
+                    "data channel {id} is not open"
+                )))
+            }
+            None => return Err(SessionError::DataChannel(format!("no data channel {id}"))),
+        }
+        let Some((_, a)) = self.association.as_mut() else {
+            return Err(SessionError::DataChannel("SCTP is not up".into()));
+        };
+        let mut stream = a.stream(id).map_err(stack)?;
+        let queued = stream.buffered_amount().map_err(stack)?;
+        if queued + data.len() > MAX_BUFFERED_PER_CHANNEL {
+            return Err(SessionError::DataChannel(format!(
+                "data channel {id} has {queued} bytes queued already"
+            )));
+        }
+        // SCTP carries no empty message: the Empty PPIDs and one byte (RFC 8831 §6.6).
+        let (ppi, payload) = match (binary, data.is_empty()) {
+            (true, false) => (Ppi::Binary, data.clone()),
+            (false, false) => (Ppi::String, data.clone()),
+            (true, true) => (Ppi::BinaryEmpty, Bytes::from_static(&[0])),
+            (false, true) => (Ppi::StringEmpty, Bytes::from_static(&[0])),
+        };
+        stream
+            .write_chunk_with_ppi(now, &payload, ppi)
+            .map_err(stack)?;
+        Ok(())
+    }
+
+    /// Ends the association (W3C `close()`: an ABORT) and every channel with it.
+    pub(crate) fn shutdown(&mut self, now: Instant) {
+        self.flush(now);
+        if let Some((_, a)) = self.association.as_mut() {
+            if let Err(e) = a.abort() {
+                tracing::debug!("SCTP abort: {e}");
+            }
+        }
+        self.flush(now);
+        self.association = None;
+        self.connected = false;
+        let ids: Vec<u16> = self.channels.keys().copied().collect();
+        ids.into_iter().for_each(|id| self.closed(id));
+    }
+}
