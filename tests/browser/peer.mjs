@@ -23,6 +23,12 @@
 // comes once minFrames video packets went out on a connected call) or
 // WebRtcPeerRecvonly (no tracks sent; the result comes at minFrames decoded).
 //
+// PEER_DATA_CHANNELS=1: the offer also carries two data channels, `ordered` and
+// `unordered` ({ordered: false}); once the media result is in, the page sends 1,000
+// numbered strings on `ordered`, 200 on `unordered`, a 64 KiB string and a 1,000-byte
+// binary message on `ordered`, waits for them to come back (a loopback echoes them),
+// then closes both channels; `result.data` reports what came back.
+//
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
 
 import http from 'node:http';
@@ -38,9 +44,10 @@ const BUDGET_MS = Number(process.env.PEER_BUDGET_MS || 45_000);
 const HOLD = process.env.PEER_HOLD === '1';
 const DURATION_MS = Number(process.env.PEER_DURATION_MS || 0);
 const DIRECTION = process.env.PEER_DIRECTION || 'sendrecv';
+const DATA_CHANNELS = process.env.PEER_DATA_CHANNELS === '1';
 if (!['sendrecv', 'sendonly', 'recvonly'].includes(DIRECTION)) throw new Error(`PEER_DIRECTION ${DIRECTION}`);
 let stdinClosed = false;
-startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + DURATION_MS + 15_000, 'browser peer');
+startWatchdog((HOLD ? 2 : 1) * BUDGET_MS + DURATION_MS + 15_000 + (DATA_CHANNELS ? 60_000 : 0), 'browser peer');
 
 const send = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 const log = (...a) => console.error('[peer]', ...a);
@@ -56,7 +63,7 @@ await withTimeout(new Promise((resolve, reject) => {
 
 // Runs in the page: media first (Chromium gathers no loopback candidate without it),
 // then an offer with the codec under test preferred.
-async function start({ codec, offer, direction }) {
+async function start({ codec, offer, direction, dataChannels }) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
   const pc = new RTCPeerConnection();
   window.__pc = pc;
@@ -96,6 +103,12 @@ async function start({ codec, offer, direction }) {
     pc.addTransceiver('video', { direction: 'recvonly' });
   } else {
     for (const track of stream.getTracks()) pc.addTransceiver(track, { direction, streams: [stream] });
+  }
+  if (dataChannels) {
+    window.__dcs = {
+      ordered: pc.createDataChannel('ordered'),
+      unordered: pc.createDataChannel('unordered', { ordered: false }),
+    };
   }
   const vtx = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
   // Only the codec under test (plus rtx): the answer cannot pick another.
@@ -147,6 +160,53 @@ async function stats() {
   return out;
 }
 
+// Runs in the page: the data-channel round trip through the loopback (see the top).
+async function dataTest({ n, unorderedN, bigSize }) {
+  const { ordered, unordered } = window.__dcs;
+  const until = (pred, ms) => new Promise((resolve) => {
+    const end = performance.now() + ms;
+    const tick = () => (pred() || performance.now() > end ? resolve(pred()) : setTimeout(tick, 20));
+    tick();
+  });
+  const opened = await until(() => ordered.readyState === 'open' && unordered.readyState === 'open', 10_000);
+  if (!opened) return { ok: false, error: `channels not open: ${ordered.readyState}/${unordered.readyState}` };
+  const got = { ordered: [], unordered: [], big: null, binary: null };
+  ordered.binaryType = 'arraybuffer';
+  ordered.onmessage = (e) => {
+    if (typeof e.data !== 'string') got.binary = new Uint8Array(e.data);
+    else if (e.data.length > 1000) got.big = e.data;
+    else got.ordered.push(e.data);
+  };
+  unordered.onmessage = (e) => got.unordered.push(e.data);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) ordered.send(`m${i}`);
+  await until(() => got.ordered.length >= n, 20_000);
+  const msOrdered = performance.now() - t0;
+  for (let i = 0; i < unorderedN; i++) unordered.send(`u${i}`);
+  const big = Array.from({ length: bigSize }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+  ordered.send(big);
+  const bin = new Uint8Array(1000).map((_, i) => (i * 7) & 255);
+  ordered.send(bin);
+  await until(() => got.unordered.length >= unorderedN && got.big !== null && got.binary !== null, 20_000);
+  const data = {
+    orderedSent: n,
+    orderedReceived: got.ordered.length,
+    inOrder: got.ordered.length === n && got.ordered.every((m, i) => m === `m${i}`),
+    msOrdered,
+    unorderedSent: unorderedN,
+    unorderedReceived: new Set(got.unordered.filter((m) => /^u[0-9]+$/.test(m))).size,
+    bigSize,
+    bigOk: got.big === big,
+    binaryOk: got.binary !== null && got.binary.length === bin.length && got.binary.every((b, i) => b === bin[i]),
+    maxMessageSize: window.__pc.sctp && window.__pc.sctp.maxMessageSize,
+  };
+  ordered.close();
+  unordered.close();
+  data.closed = await until(() => ordered.readyState === 'closed' && unordered.readyState === 'closed', 10_000);
+  data.ok = data.inOrder && data.unorderedReceived === unorderedN && data.bigOk && data.binaryOk && data.closed;
+  return data;
+}
+
 let browser;
 let result = { type: 'result', ok: false };
 try {
@@ -171,7 +231,7 @@ try {
     const answer = await evaluate(page, start, { codec: CODEC, offer: offer.sdp }, 15_000, 'answer');
     send({ type: 'answer', sdp: answer });
   } else {
-    const offer = await evaluate(page, start, { codec: CODEC, direction: DIRECTION }, 15_000, 'offer');
+    const offer = await evaluate(page, start, { codec: CODEC, direction: DIRECTION, dataChannels: DATA_CHANNELS }, 15_000, 'offer');
     send({ type: 'offer', sdp: offer });
   }
 
@@ -210,6 +270,10 @@ try {
     await sleep(100);
   }
   if (!result.ok) result = { type: 'result', ok: false, ...last, msToFirstFrame: firstFrameMs, error: `fewer than ${MIN_FRAMES} frames within ${BUDGET_MS} ms` };
+  if (result.ok && DATA_CHANNELS) {
+    result.data = await evaluate(page, dataTest, { n: 1000, unorderedN: 200, bigSize: 64 * 1024 }, 60_000, 'data channels');
+    if (!result.data.ok) { result.ok = false; result.error = 'data channels: ' + JSON.stringify(result.data); }
+  }
 } catch (err) {
   result = { type: 'result', ok: false, error: String(err && err.stack ? err.stack : err) };
 } finally {

@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mediaflow_graph::{Buffer, ElementEvent, MediaType, UpstreamEvent};
+use mediaflow_graph::{Buffer, DataChannelMeta, ElementEvent, MediaType, UpstreamEvent};
 use mediaflow_rtp::{
-    MediaKind, MediaPacket, RtpSession, SessionError, SessionEvent, WebRtcSession,
+    DataMessage, MediaKind, MediaPacket, RtpSession, SessionError, SessionEvent, WebRtcSession,
 };
 use mediaflow_runtime::{Context, SocketId};
 
@@ -27,8 +27,43 @@ pub(crate) fn media_type_of(kind: MediaKind) -> MediaType {
     }
 }
 
+/// The data-channel calls of a session, as the DATA pads use them; a session without
+/// data channels (plain RTP) has none to poll and sends nothing.
+pub(crate) trait DataSession {
+    fn poll_data(&mut self) -> Option<DataMessage> {
+        None
+    }
+    fn send_data(&mut self, _now: Instant, _buffer: &Buffer) -> Result<(), SessionError> {
+        Err(SessionError::DataChannel("no data channels".into()))
+    }
+}
+
+impl DataSession for RtpSession {}
+
+impl DataSession for WebRtcSession {
+    fn poll_data(&mut self) -> Option<DataMessage> {
+        WebRtcSession::poll_data(self)
+    }
+
+    /// On the channel the buffer names by label (the loopback: the channel it came in
+    /// on), binary or text as it came; a buffer of no channel goes as binary on the
+    /// first open channel.
+    fn send_data(&mut self, now: Instant, buffer: &Buffer) -> Result<(), SessionError> {
+        match &buffer.data_channel {
+            Some(meta) => self.send_data_on(
+                now,
+                Some(meta.stream_id),
+                Some(&meta.label),
+                meta.binary,
+                &buffer.data,
+            ),
+            None => self.send_data_on(now, None, None, true, &buffer.data),
+        }
+    }
+}
+
 /// The media calls of a session, as the pads use them.
-pub(crate) trait MediaSession {
+pub(crate) trait MediaSession: DataSession {
     fn poll_event(&mut self) -> Option<SessionEvent>;
     fn poll_media(&mut self) -> Option<MediaPacket>;
     fn poll_timeout(&mut self) -> Option<Instant>;
@@ -130,6 +165,21 @@ impl Pads {
                 pts_micros: 0,
                 keyframe: m.keyframe,
                 codec: Some(m.codec),
+                data_channel: None,
+            });
+        }
+        while let Some(m) = session.poll_data() {
+            self.outputs.push_back(Buffer {
+                media_type: MediaType::Data,
+                data: m.data,
+                pts_micros: 0,
+                keyframe: false,
+                codec: None,
+                data_channel: Some(DataChannelMeta {
+                    stream_id: m.channel_id,
+                    label: m.label,
+                    binary: m.binary,
+                }),
             });
         }
         self.timeout = session.poll_timeout();
@@ -138,6 +188,14 @@ impl Pads {
 
     /// RTP reached a sink pad: to the peer.
     pub(crate) fn input(&mut self, session: &mut impl MediaSession, buffer: Buffer, now: Instant) {
+        if buffer.media_type == MediaType::Data {
+            // Refusals (no channel, too large, queue full) are counted by the session.
+            if let Err(e) = session.send_data(now, &buffer) {
+                tracing::trace!("data not sent: {e}");
+            }
+            self.flush(session);
+            return;
+        }
         let (Some(kind), Some(codec)) = (kind_of(buffer.media_type), buffer.codec) else {
             return;
         };

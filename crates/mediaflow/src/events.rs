@@ -224,6 +224,19 @@ events! {
     /// A RecorderEndpoint stopped; its file is finalised.
     Stopped(StoppedEvent), on_stopped {
     }
+
+    /// A data channel of a WebRtcEndpoint opened (one it created, acknowledged by the
+    /// peer, or one the peer created).
+    DataChannelOpened(DataChannelOpenedEvent), on_data_channel_opened {
+        /// The channel's id (its SCTP stream id).
+        channel_id: u16,
+    }
+
+    /// A data channel of a WebRtcEndpoint closed.
+    DataChannelClosed(DataChannelClosedEvent), on_data_channel_closed {
+        /// The channel's id (its SCTP stream id).
+        channel_id: u16,
+    }
 }
 
 /// The pad description Kurento uses when `connect` names none.

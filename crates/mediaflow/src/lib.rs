@@ -43,17 +43,20 @@ pub use element::{ElementConnectionData, MediaElement};
 pub use elements::{AppSink, AppSource, PassThrough};
 pub use error::{Error, Result};
 pub use events::{
-    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ElementConnectedEvent,
-    ElementDisconnectedEvent, ErrorEvent, Event, IceCandidateFoundEvent,
-    IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaFlowInStateChangedEvent,
-    MediaFlowOutStateChangedEvent, MediaStateChangedEvent, MediaTranscodingStateChangedEvent,
-    NewCandidatePairSelectedEvent, PausedEvent, RecordingEvent, StoppedEvent,
+    ConnectionStateChangedEvent, DataChannelClosedEvent, DataChannelOpenedEvent,
+    DtlsConnectionStateChangeEvent, ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent,
+    Event, IceCandidateFoundEvent, IceComponentStateChangedEvent, IceGatheringDoneEvent,
+    MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaStateChangedEvent,
+    MediaTranscodingStateChangedEvent, NewCandidatePairSelectedEvent, PausedEvent, RecordingEvent,
+    StoppedEvent,
 };
-pub use mediaflow_graph::{Buffer, ErrorType, MediaFlowState, MediaTranscodingState, MediaType};
+pub use mediaflow_graph::{
+    Buffer, DataChannelMeta, ErrorType, MediaFlowState, MediaTranscodingState, MediaType,
+};
 pub use mediaflow_rtp::{
-    codec, ConnectionState, Discards, DtlsConnectionState, IceCandidate, IceCandidatePair,
-    IceComponentState, InboundRtpStreamStats, MediaKind, MediaState, OutboundRtpStreamStats,
-    SessionStats,
+    codec, ConnectionState, DataChannelStats, Discards, DtlsConnectionState, IceCandidate,
+    IceCandidatePair, IceComponentState, InboundRtpStreamStats, MediaKind, MediaState,
+    OutboundRtpStreamStats, SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
 pub use recorder::{MediaProfile, RecorderEndpoint, RecorderEndpointBuilder};

@@ -17,9 +17,10 @@ use crate::element::MediaElement;
 use crate::endpoint::{endpoint_element, send_from, NetEndpoint, Pads};
 use crate::error::{Error, Result};
 use crate::events::{
-    ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ErrorEvent, Event,
-    IceCandidateFoundEvent, IceComponentStateChangedEvent, IceGatheringDoneEvent,
-    MediaStateChangedEvent, NewCandidatePairSelectedEvent,
+    ConnectionStateChangedEvent, DataChannelClosedEvent, DataChannelOpenedEvent,
+    DtlsConnectionStateChangeEvent, ErrorEvent, Event, IceCandidateFoundEvent,
+    IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaStateChangedEvent,
+    NewCandidatePairSelectedEvent,
 };
 use crate::pipeline::MediaPipeline;
 
@@ -33,6 +34,7 @@ impl From<SessionError> for Error {
                 Error::InvalidCandidate(format!("{candidate:?}: {reason}"))
             }
             SessionError::Media(m) | SessionError::Stack(m) => Error::Internal(m),
+            SessionError::DataChannel(m) => Error::WrongState(format!("data channel: {m}")),
         }
     }
 }
@@ -206,6 +208,22 @@ pub(crate) fn public_event(
             error_code: 0,
             error_type: ErrorType::UnexpectedElementError,
         }),
+        SessionEvent::DataChannelOpened { channel_id, .. } => {
+            Event::DataChannelOpened(DataChannelOpenedEvent {
+                source,
+                timestamp_millis,
+                tags,
+                channel_id,
+            })
+        }
+        SessionEvent::DataChannelClosed { channel_id } => {
+            Event::DataChannelClosed(DataChannelClosedEvent {
+                source,
+                timestamp_millis,
+                tags,
+                channel_id,
+            })
+        }
         SessionEvent::KeyframeRequested(_) => return None,
     })
 }
@@ -225,9 +243,20 @@ pub struct WebRtcEndpointBuilder {
     ice_tcp: bool,
     min_send_kbps: u32,
     max_send_kbps: u32,
+    data_channels: bool,
 }
 
 impl WebRtcEndpointBuilder {
+    /// Accept the peer's data channels and offer them (Kurento's `useDataChannels`):
+    /// the SDP's `m=application ... webrtc-datachannel` section is answered (SCTP over
+    /// the same DTLS), messages leave the DATA source pad and what reaches the DATA sink
+    /// pad is sent on the channel of the same label. Off by default: the section is
+    /// rejected.
+    pub fn use_data_channels(mut self, enabled: bool) -> Self {
+        self.data_channels = enabled;
+        self
+    }
+
     /// Only receive media from the peer.
     pub fn recvonly(mut self) -> Self {
         self.direction = Direction::RecvOnly;
@@ -366,6 +395,7 @@ impl WebRtcEndpointBuilder {
             relay_only: self.relay_only,
             external_addresses: self.external.clone(),
             remb: self.remb,
+            data_channels: self.data_channels,
             ..SessionConfig::default()
         };
         let (min_send_kbps, max_send_kbps) = (self.min_send_kbps, self.max_send_kbps);
@@ -552,6 +582,7 @@ impl WebRtcEndpoint {
             ice_tcp: false,
             min_send_kbps: 100,
             max_send_kbps: 500,
+            data_channels: false,
         }
     }
 
@@ -650,6 +681,42 @@ impl WebRtcEndpoint {
     /// gathering runs again (IceCandidateFound, IceGatheringDone, the states again).
     pub fn restart_ice(&self) -> Result<()> {
         self.negotiate(|e, _| e.session.restart_ice())
+    }
+
+    /// Creates a data channel to the peer (Kurento's `createDataChannel`) and returns
+    /// its id; `DataChannelOpened` follows once the peer acknowledged it. `ordered`
+    /// false lets messages arrive as they come; `max_packet_life_time` (ms) or
+    /// `max_retransmits` make it partially reliable (`None`: reliable). Needs
+    /// `use_data_channels` and a negotiated data-channel section; at most
+    /// [`mediaflow_rtp::MAX_CHANNELS`] channels.
+    pub fn create_data_channel(
+        &self,
+        label: &str,
+        ordered: bool,
+        max_packet_life_time: Option<u16>,
+        max_retransmits: Option<u16>,
+        protocol: &str,
+    ) -> Result<u16> {
+        let label = label.to_owned();
+        let init = mediaflow_rtp::DataChannelInit {
+            ordered,
+            max_packet_life_time,
+            max_retransmits,
+            protocol: protocol.to_owned(),
+        };
+        Ok(self.with_session(move |e, now| e.session.create_data_channel(now, &label, &init))??)
+    }
+
+    /// Closes data channel `channel_id` (Kurento's `closeDataChannel`);
+    /// `DataChannelClosed` follows.
+    pub fn close_data_channel(&self, channel_id: u16) -> Result<()> {
+        Ok(self.with_session(move |e, now| e.session.close_data_channel(now, channel_id))??)
+    }
+
+    /// Counters of the endpoint's data channels: opened, closed, refused, messages
+    /// received, sent and dropped.
+    pub fn data_channel_stats(&self) -> Result<mediaflow_rtp::DataChannelStats> {
+        self.with_session(|e, _| e.session.data_channel_stats())
     }
 
     /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`).
