@@ -99,6 +99,10 @@ typedef enum mf_event_type {
   MF_EVENT_PAUSED = 14,
   // `Stopped` (RecorderEndpoint).
   MF_EVENT_STOPPED = 15,
+  // `DataChannelOpened` (WebRtcEndpoint).
+  MF_EVENT_DATA_CHANNEL_OPENED = 16,
+  // `DataChannelClosed` (WebRtcEndpoint).
+  MF_EVENT_DATA_CHANNEL_CLOSED = 17,
 } mf_event_type;
 
 // Flowing or not (MediaFlowIn/OutStateChanged).
@@ -444,6 +448,10 @@ enum mf_result mf_event_candidate_pair_ids(const struct mf_event *event,
 enum mf_result mf_event_ice_component_ids(const struct mf_event *event,
                                           uint32_t *stream_id,
                                           uint32_t *component_id);
+
+// The channel (Kurento's `channelId`, the SCTP stream id) of a DataChannelOpened or
+// DataChannelClosed event.
+enum mf_result mf_event_channel_id(const struct mf_event *event, uint16_t *channel_id);
 
 // Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
 // output may be NULL.

@@ -207,6 +207,12 @@ public:
         return ErrorInfo{d, code, kind, t};
     }
 
+    // DataChannelOpened, DataChannelClosed: channel_id (the SCTP stream id).
+    std::optional<uint16_t> channel_id() const {
+        uint16_t id = 0;
+        return mf_event_channel_id(e_, &id) == MF_RESULT_OK ? std::optional(id) : std::nullopt;
+    }
+
 private:
     std::optional<std::string> text(mf_result (*get)(const mf_event *, const char **)) const {
         const char *s = nullptr;

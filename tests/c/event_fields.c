@@ -300,6 +300,14 @@ static void on_event(const mf_event *event, void *user_data) {
         /* A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World. */
         EXPECT(0, "recorder event %d in a Hello World", (int)type);
         break;
+    case MF_EVENT_DATA_CHANNEL_OPENED:
+    case MF_EVENT_DATA_CHANNEL_CLOSED: {
+        /* Endpoints without use_data_channels (browser.rs checks them): none here. */
+        uint16_t channel_id = 0;
+        CHECK(mf_event_channel_id(event, &channel_id));
+        EXPECT(0, "data channel event %d (channel %u) in a Hello World", (int)type, (unsigned)channel_id);
+        break;
+    }
     case MF_EVENT_ERROR: {
         const char *kind = NULL, *description = NULL;
         int32_t code = -1;

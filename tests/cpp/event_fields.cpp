@@ -179,6 +179,11 @@ void check(Watch &w, const Event &e) {
         // A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World.
         EXPECT(false, name + " in a Hello World");
         break;
+    case MF_EVENT_DATA_CHANNEL_OPENED:
+    case MF_EVENT_DATA_CHANNEL_CLOSED:
+        // Endpoints without use_data_channels (browser.rs checks them): none here.
+        EXPECT(false, name + " (channel " + std::to_string(e.channel_id().value_or(0)) + ") in a Hello World");
+        break;
     case MF_EVENT_ERROR: {
         auto err = *e.error();
         EXPECT(err.error_type == MF_ERROR_UNEXPECTED_ELEMENT_ERROR && err.type_string == "UNEXPECTED_ELEMENT_ERROR",

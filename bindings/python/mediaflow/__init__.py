@@ -85,6 +85,8 @@ class EventType(enum.IntEnum):
     RECORDING = 13
     PAUSED = 14
     STOPPED = 15
+    DATA_CHANNEL_OPENED = 16
+    DATA_CHANNEL_CLOSED = 17
 
 
 class FlowState(enum.IntEnum):
@@ -240,6 +242,7 @@ _sig("mf_event_ice_component_ids", [_P, _U32_OUT, _U32_OUT])
 _sig("mf_event_connection_state", [_P, _INT_OUT, _INT_OUT])
 _sig("mf_event_dtls_state", [_P, _INT_OUT])
 _sig("mf_event_dtls_ids", [_P, _CSTR_OUT, _U32_OUT, _CSTR_OUT])
+_sig("mf_event_channel_id", [_P, ctypes.POINTER(ctypes.c_uint16)])
 _sig("mf_event_error", [_P, _CSTR_OUT, _CSTR_OUT, ctypes.POINTER(ctypes.c_int32)])
 _sig("mf_event_error_type", [_P, _INT_OUT])
 _sig("mf_event_sink", [_P, _CSTR_OUT])
@@ -339,6 +342,11 @@ def _error(raw):
     return {"description": description, "error_code": code, "error_type": ErrorType(kind)}
 
 
+def _channel(raw):
+    (channel_id,) = _read(_lib.mf_event_channel_id, raw, ctypes.c_uint16)
+    return {"channel_id": channel_id}
+
+
 # Each kind's own fields (besides source, type, timestamp_millis and tags), read through
 # the C accessors, in Kurento's order.
 _FIELDS = {
@@ -355,12 +363,17 @@ _FIELDS = {
     EventType.ICE_COMPONENT_STATE_CHANGED: _ice_component,
     EventType.NEW_CANDIDATE_PAIR_SELECTED: _pair,
     EventType.DTLS_CONNECTION_STATE_CHANGE: _dtls,
+    EventType.RECORDING: lambda raw: {},
+    EventType.PAUSED: lambda raw: {},
+    EventType.STOPPED: lambda raw: {},
+    EventType.DATA_CHANNEL_OPENED: _channel,
+    EventType.DATA_CHANNEL_CLOSED: _channel,
 }
 
 _OWN_FIELDS = (
     "description", "error_code", "error_type", "sink", "media_type", "source_media_description",
     "sink_media_description", "state", "pad_name", "bin_name", "old_state", "new_state", "candidate",
-    "stream_id", "component_id", "candidate_pair", "connection_id",
+    "stream_id", "component_id", "candidate_pair", "connection_id", "channel_id",
 )
 
 
@@ -387,6 +400,8 @@ class Event:
     - NewCandidatePairSelected: candidate_pair (IceCandidatePair)
     - DtlsConnectionStateChange: stream_id (str), component_id (int), connection_id
       (str), state (DtlsConnectionState)
+    - Recording / Paused / Stopped: none
+    - DataChannelOpened / DataChannelClosed: channel_id (int)
     """
 
     def __init__(self, raw):

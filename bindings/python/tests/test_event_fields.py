@@ -224,6 +224,8 @@ def test_every_event_field_of_a_hello_world_is_typed():
         assert repr(events[0]).startswith("<")
     # Every kind but a RecorderEndpoint's (checked by crates/mediaflow/tests/recorder.rs).
     recorder = {mf.EventType.RECORDING, mf.EventType.PAUSED, mf.EventType.STOPPED}
+    # ... nor a data channel's (crates/mediaflow/tests/browser.rs checks them).
+    recorder |= {mf.EventType.DATA_CHANNEL_OPENED, mf.EventType.DATA_CHANNEL_CLOSED}
     assert kinds == set(mf.EventType) - recorder, set(mf.EventType) - recorder - kinds
 
     error = bo.of(T.ERROR)[0]

@@ -42,6 +42,10 @@ pub enum mf_event_type {
     MF_EVENT_PAUSED = 14,
     /// `Stopped` (RecorderEndpoint).
     MF_EVENT_STOPPED = 15,
+    /// `DataChannelOpened` (WebRtcEndpoint).
+    MF_EVENT_DATA_CHANNEL_OPENED = 16,
+    /// `DataChannelClosed` (WebRtcEndpoint).
+    MF_EVENT_DATA_CHANNEL_CLOSED = 17,
 }
 
 /// Flowing or not (MediaFlowIn/OutStateChanged).
@@ -351,6 +355,8 @@ pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
         Event::Recording(_) => MF_EVENT_RECORDING,
         Event::Paused(_) => MF_EVENT_PAUSED,
         Event::Stopped(_) => MF_EVENT_STOPPED,
+        Event::DataChannelOpened(_) => MF_EVENT_DATA_CHANNEL_OPENED,
+        Event::DataChannelClosed(_) => MF_EVENT_DATA_CHANNEL_CLOSED,
     }
 }
 
@@ -526,6 +532,22 @@ pub extern "C" fn mf_event_ice_component_ids(
         };
         put(stream_id, c.stream_id);
         put(component_id, c.component_id);
+        Ok(())
+    })
+}
+
+/// The channel (Kurento's `channelId`, the SCTP stream id) of a DataChannelOpened or
+/// DataChannelClosed event.
+#[no_mangle]
+pub extern "C" fn mf_event_channel_id(event: *const mf_event, channel_id: *mut u16) -> mf_result {
+    guard(|| {
+        let e = self::event(event)?;
+        let id = match &e.event {
+            Event::DataChannelOpened(o) => o.channel_id,
+            Event::DataChannelClosed(c) => c.channel_id,
+            _ => return Err(no_field(e)),
+        };
+        put(channel_id, id);
         Ok(())
     })
 }

@@ -100,6 +100,8 @@ fn detail(e: &Event) -> String {
             e.description
         ),
         Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => String::new(),
+        Event::DataChannelOpened(e) => format!("channel {}", e.channel_id),
+        Event::DataChannelClosed(e) => format!("channel {}", e.channel_id),
     }
 }
 
