@@ -386,3 +386,93 @@ fn without_the_option_there_are_no_data_channels() {
     now += Duration::from_millis(1);
     assert!(a.session.poll_data().is_none());
 }
+
+/// Channels past MAX_CHANNELS are refused (their stream reset) and counted, never
+/// accepted: A opens 10 and B 64 at the same time; each side holds its own, so each
+/// refuses what the other opened past the bound, and the refused channels close.
+#[test]
+fn channels_past_the_bound_are_refused_and_counted() {
+    use mediaflow_rtp::MAX_CHANNELS;
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected_pair(&mut now);
+    // Both associations up before the race.
+    open_channel(
+        &mut a,
+        &mut b,
+        &mut now,
+        "first",
+        &DataChannelInit::default(),
+    );
+    let first = a.opened()[0].0;
+    a.session.close_data_channel(now, first).unwrap();
+    assert!(run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(5),
+        &mut lossless(),
+        &|a, b| a.closed().contains(&first) && b.closed().contains(&first)
+    ));
+    let init = DataChannelInit::default();
+    let a_ids: Vec<u16> = (0..10)
+        .map(|i| {
+            a.session
+                .create_data_channel(now, &format!("a{i}"), &init)
+                .unwrap()
+        })
+        .collect();
+    let b_ids: Vec<u16> = (0..MAX_CHANNELS)
+        .map(|i| {
+            b.session
+                .create_data_channel(now, &format!("b{i}"), &init)
+                .unwrap()
+        })
+        .collect();
+    // B's own bound: no 65th.
+    assert!(b
+        .session
+        .create_data_channel(now, "one too many", &init)
+        .is_err());
+    run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(5),
+        &mut lossless(),
+        &|_, _| false,
+    );
+    let (sa, sb) = (
+        a.session.data_channel_stats(),
+        b.session.data_channel_stats(),
+    );
+    println!("A {sa:?}\nB {sb:?}");
+    assert_eq!(sa.channels_refused, 10, "A refuses B's past {MAX_CHANNELS}");
+    assert_eq!(sb.channels_refused, 10, "B refuses all of A's");
+    // A's 10 were refused by B: closed at A. Of B's, 10 were refused by A.
+    let closed_a = a.closed();
+    assert!(a_ids.iter().all(|id| closed_a.contains(id)), "{closed_a:?}");
+    let refused_b: Vec<u16> = b_ids
+        .iter()
+        .copied()
+        .filter(|id| b.closed().contains(id))
+        .collect();
+    assert_eq!(refused_b.len(), 10, "{:?}", b.closed());
+    let open: Vec<u16> = b_ids
+        .iter()
+        .copied()
+        .filter(|id| !refused_b.contains(id))
+        .collect();
+    assert_eq!(open.len(), MAX_CHANNELS - 10);
+    // What stays open works.
+    b.session
+        .send_data(now, open[0], false, &Bytes::from_static(b"still fine"))
+        .unwrap();
+    assert!(run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(2),
+        &mut lossless(),
+        &|a, _| !a.texts_on(open[0]).is_empty()
+    ));
+}
