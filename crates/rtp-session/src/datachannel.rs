@@ -712,3 +712,117 @@ impl DataChannels {
         ids.into_iter().for_each(|id| self.closed(id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client and a server association in memory, without DTLS, connected.
+    fn pair(now: Instant) -> (DataChannels, DataChannels) {
+        let (mut c, mut s) = (DataChannels::new(true, 0), DataChannels::new(false, 0));
+        s.start(now);
+        c.start(now);
+        shuttle(&mut c, &mut s, now);
+        assert!(c.connected && s.connected);
+        (c, s)
+    }
+
+    fn shuttle(a: &mut DataChannels, b: &mut DataChannels, now: Instant) {
+        for _ in 0..100 {
+            let ab: Vec<Bytes> = std::iter::from_fn(|| a.poll_transmit()).collect();
+            let ba: Vec<Bytes> = std::iter::from_fn(|| b.poll_transmit()).collect();
+            if ab.is_empty() && ba.is_empty() {
+                return;
+            }
+            ab.into_iter()
+                .for_each(|p| b.handle_packet(now, BytesMut::from(&p[..])));
+            ba.into_iter()
+                .for_each(|p| a.handle_packet(now, BytesMut::from(&p[..])));
+        }
+    }
+
+    /// Writes raw `payload` with `ppi` on stream `id` of `from`'s association, as a
+    /// peer that does not follow DCEP would.
+    fn raw(from: &mut DataChannels, now: Instant, id: u16, ppi: Ppi, payload: &[u8]) {
+        let (_, a) = from.association.as_mut().unwrap();
+        let mut s = match a.stream(id) {
+            Ok(s) => s,
+            Err(_) => a.open_stream(id, ppi).unwrap(),
+        };
+        s.write_with_ppi(now, payload, ppi).unwrap();
+        from.flush(now);
+    }
+
+    #[test]
+    fn garbage_and_protocol_violations_are_dropped_and_counted() {
+        let now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        // Not SCTP at all, and truncated SCTP: ignored by the endpoint.
+        for junk in [&b""[..], b"\x00", &[0xffu8; 11], &[0x13u8; 1200]] {
+            s.handle_packet(now, BytesMut::from(junk));
+        }
+        // User data on a stream no channel owns: dropped, and the stream reset.
+        raw(&mut c, now, 10, Ppi::String, b"who am I");
+        // A DATA_CHANNEL_OPEN whose label is not UTF-8: refused.
+        let open = Message::DataChannelOpen(DataChannelOpen {
+            channel_type: ChannelType::Reliable,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter: 0,
+            label: vec![0xff, 0xfe],
+            protocol: Vec::new(),
+        })
+        .marshal()
+        .unwrap();
+        raw(&mut c, now, 12, Ppi::Dcep, &open);
+        // DCEP that does not parse, and an unknown PPID on a real channel.
+        raw(&mut c, now, 14, Ppi::Dcep, &[0x03, 0x00]);
+        shuttle(&mut c, &mut s, now);
+        let id = c.create(now, "ok", &DataChannelInit::default()).unwrap();
+        shuttle(&mut c, &mut s, now);
+        while s.poll_message(now).is_some() {}
+        raw(&mut c, now, id, Ppi::Unknown, b"?");
+        shuttle(&mut c, &mut s, now);
+        assert!(s.poll_message(now).is_none());
+        let stats = s.stats();
+        assert_eq!(stats.channels_refused, 1, "{stats:?}");
+        assert_eq!(stats.messages_dropped_in, 3, "{stats:?}");
+        assert_eq!(stats.channels_opened, 1);
+        // The channel still works.
+        c.send(now, id, false, &Bytes::from_static(b"fine"))
+            .unwrap();
+        shuttle(&mut c, &mut s, now);
+        let m = s.poll_message(now).unwrap();
+        assert_eq!(
+            (m.channel_id, &*m.label, &m.data[..]),
+            (id, "ok", &b"fine"[..])
+        );
+    }
+
+    #[test]
+    fn what_a_caller_passes_is_bounded() {
+        let now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        assert!(c.create(now, &long, &DataChannelInit::default()).is_err());
+        assert!(c.close(now, 7).is_err());
+        assert!(c.send(now, 7, true, &Bytes::from_static(b"x")).is_err());
+        let id = c.create(now, "big", &DataChannelInit::default()).unwrap();
+        shuttle(&mut c, &mut s, now);
+        // Past the queue bound: refused while the first ones are unacknowledged.
+        let chunk = Bytes::from(vec![7u8; MAX_MESSAGE_SIZE as usize]);
+        let mut accepted = 0;
+        for _ in 0..8 {
+            if c.send(now, id, true, &chunk).is_ok() {
+                accepted += 1;
+            }
+        }
+        assert!(
+            accepted * chunk.len() <= MAX_BUFFERED_PER_CHANNEL,
+            "{accepted}"
+        );
+        assert!(c.stats().messages_dropped_out >= 4, "{:?}", c.stats());
+        // Too large for one message.
+        let huge = Bytes::from(vec![0u8; MAX_MESSAGE_SIZE as usize + 1]);
+        assert!(c.send(now, id, true, &huge).is_err());
+    }
+}
