@@ -27,7 +27,9 @@
 // `unordered` ({ordered: false}); once the media result is in, the page sends 1,000
 // numbered strings on `ordered`, 200 on `unordered`, a 64 KiB string and a 1,000-byte
 // binary message on `ordered`, waits for them to come back (a loopback echoes them),
-// then closes both channels; `result.data` reports what came back.
+// then closes both channels; `result.data` reports what came back. With role `answer`
+// the page instead echoes every message on any channel the test opens (hold the call
+// with PEER_HOLD=1 to use it after the result).
 //
 // Run it under tests/browser/netns-run.sh (with the Rust side) so only loopback exists.
 
@@ -84,6 +86,13 @@ async function start({ codec, offer, direction, dataChannels }) {
   if (!chosen.length) throw new Error(`${codec} not supported by this browser`);
   const prefs = [...chosen, ...caps.filter((c) => c.mimeType.toLowerCase() === 'video/rtx')];
   if (offer) {
+    if (dataChannels) {
+      pc.ondatachannel = (e) => {
+        const ch = e.channel;
+        ch.binaryType = 'arraybuffer';
+        ch.onmessage = (m) => ch.send(m.data);
+      };
+    }
     // Answering: take the remote m-lines, send our media on them.
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     for (const t of pc.getTransceivers()) {
@@ -228,7 +237,7 @@ try {
       await sleep(20);
     }
     const offer = inbox.splice(inbox.findIndex((m) => m.type === 'offer'), 1)[0];
-    const answer = await evaluate(page, start, { codec: CODEC, offer: offer.sdp }, 15_000, 'answer');
+    const answer = await evaluate(page, start, { codec: CODEC, offer: offer.sdp, dataChannels: DATA_CHANNELS }, 15_000, 'answer');
     send({ type: 'answer', sdp: answer });
   } else {
     const offer = await evaluate(page, start, { codec: CODEC, direction: DIRECTION, dataChannels: DATA_CHANNELS }, 15_000, 'offer');
@@ -270,7 +279,7 @@ try {
     await sleep(100);
   }
   if (!result.ok) result = { type: 'result', ok: false, ...last, msToFirstFrame: firstFrameMs, error: `fewer than ${MIN_FRAMES} frames within ${BUDGET_MS} ms` };
-  if (result.ok && DATA_CHANNELS) {
+  if (result.ok && DATA_CHANNELS && ROLE !== 'answer') {
     result.data = await evaluate(page, dataTest, { n: 1000, unorderedN: 200, bigSize: 64 * 1024 }, 60_000, 'data channels');
     if (!result.data.ok) { result.ok = false; result.error = 'data channels: ' + JSON.stringify(result.data); }
   }

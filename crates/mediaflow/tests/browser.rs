@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Receiver};
 use mediaflow::{
-    Event, IceCandidate, IceComponentState, MediaPipeline, MediaState, WebRtcEndpoint,
+    AppSink, AppSource, Buffer, DataChannelMeta, Event, IceCandidate, IceComponentState,
+    MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
 };
 use mediaflow_testkit::JitterRelay;
 use serde_json::{json, Value};
@@ -508,6 +509,88 @@ fn chromium_data_channels_loopback() {
     assert_eq!(stats.messages_received, 1202);
     assert_eq!(stats.messages_sent, 1202);
     assert_eq!(stats.messages_dropped_in + stats.messages_dropped_out, 0);
+    peer.finish();
+    pipeline.release().unwrap();
+}
+
+/// mediaflow offers the data-channel section, Chromium answers (so it is the DTLS and
+/// SCTP client) and echoes whatever arrives on a channel; the endpoint opens a channel
+/// itself (`create_data_channel`), and 500 messages pushed into its DATA sink pad come
+/// back out of its DATA source pad in order; closing it raises DataChannelClosed.
+#[test]
+fn chromium_data_channel_opened_by_mediaflow() {
+    if !enabled() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline)
+        .use_data_channels(true)
+        .build()
+        .unwrap();
+    endpoint.connect_media(&endpoint, MediaType::Audio).unwrap();
+    endpoint.connect_media(&endpoint, MediaType::Video).unwrap();
+    let (source, sink) = (
+        AppSource::new(&pipeline).unwrap(),
+        AppSink::new(&pipeline).unwrap(),
+    );
+    source.connect_media(&endpoint, MediaType::Data).unwrap();
+    endpoint.connect_media(&sink, MediaType::Data).unwrap();
+    let events = endpoint.events().unwrap();
+    let (result, peer, _) = drive_peer_env(
+        &endpoint,
+        "VP8",
+        Role::BrowserAnswers,
+        Path::Direct,
+        true,
+        None,
+        &[("PEER_DATA_CHANNELS", "1")],
+    );
+    assert_eq!(result["ok"], json!(true), "{result}");
+    let id = endpoint
+        .create_data_channel("echo", true, None, None, "")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let wait = |want: &dyn Fn(&Event) -> bool| loop {
+        match events.recv_deadline(deadline) {
+            Ok(e) if want(&e) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    };
+    assert!(
+        wait(&|e| matches!(e, Event::DataChannelOpened(o) if o.channel_id == id)),
+        "channel {id} did not open"
+    );
+    let started = Instant::now();
+    for i in 0..500 {
+        let mut b = Buffer::new(MediaType::Data, format!("echo {i}").into_bytes());
+        b.data_channel = Some(DataChannelMeta {
+            stream_id: id,
+            label: "echo".into(),
+            binary: false,
+        });
+        source.push(b).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 500 {
+        let Some(b) = sink.recv_timeout(Duration::from_secs(10)) else {
+            break;
+        };
+        assert_eq!(b.data_channel.as_ref().map(|m| m.stream_id), Some(id));
+        got.push(String::from_utf8_lossy(&b.data).into_owned());
+    }
+    let want: Vec<String> = (0..500).map(|i| format!("echo {i}")).collect();
+    println!(
+        "our channel {id} (we are the DTLS server): {} of 500 echoed by Chromium in {:.0} ms",
+        got.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    assert_eq!(got, want);
+    endpoint.close_data_channel(id).unwrap();
+    assert!(
+        wait(&|e| matches!(e, Event::DataChannelClosed(c) if c.channel_id == id)),
+        "channel {id} did not close"
+    );
     peer.finish();
     pipeline.release().unwrap();
 }
