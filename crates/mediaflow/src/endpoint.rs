@@ -34,7 +34,7 @@ pub(crate) trait DataSession {
         None
     }
     fn send_data(&mut self, _now: Instant, _buffer: &Buffer) -> Result<(), SessionError> {
-        Err(SessionError::DataChannel("no data channels".into()))
+        Err(mediaflow_rtp::DataChannelError::NotNegotiated.into())
     }
 }
 

@@ -34,8 +34,21 @@ impl From<SessionError> for Error {
                 Error::InvalidCandidate(format!("{candidate:?}: {reason}"))
             }
             SessionError::Media(m) | SessionError::Stack(m) => Error::Internal(m),
-            SessionError::DataChannel(m) => Error::WrongState(format!("data channel: {m}")),
+            SessionError::DataChannel(e) => data_channel_error(e),
         }
+    }
+}
+
+/// A data-channel refusal in the public error's terms: misuse of the call, the state
+/// of the channel or the session, or a bound reached.
+fn data_channel_error(e: mediaflow_rtp::DataChannelError) -> Error {
+    use mediaflow_rtp::DataChannelError as D;
+    let text = format!("data channel: {e}");
+    match e {
+        D::NoSuchChannel(_) | D::TooLarge { .. } | D::LabelTooLong => Error::InvalidArgument(text),
+        D::NotNegotiated | D::NoneOpen | D::NotOpen(_) | D::NotConnected => Error::WrongState(text),
+        D::TooManyChannels | D::NoStreamId | D::QueueFull { .. } => Error::Resource(text),
+        D::Sctp(_) => Error::Internal(text),
     }
 }
 

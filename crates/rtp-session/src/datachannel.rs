@@ -161,8 +161,57 @@ pub(crate) struct DataChannels {
     stats: DataChannelStats,
 }
 
+/// Why a data-channel call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DataChannelError {
+    /// The endpoint was built without data channels, or the peer's SDP has no
+    /// data-channel section.
+    #[error("no data channels: not enabled, or the peer's SDP has no data-channel section")]
+    NotNegotiated,
+    /// No channel has this id.
+    #[error("no data channel {0}")]
+    NoSuchChannel(u16),
+    /// No channel is open to send a message of no channel on.
+    #[error("no data channel is open")]
+    NoneOpen,
+    /// The channel waits for the association, or is closing.
+    #[error("data channel {0} is not open")]
+    NotOpen(u16),
+    /// The SCTP association is not up (yet, or any more).
+    #[error("the SCTP association is not up")]
+    NotConnected,
+    /// The message is over ours or the peer's max-message-size.
+    #[error("a message of {size} bytes is over the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// A label or protocol over `MAX_LABEL_BYTES`.
+    #[error("label and protocol are limited to {MAX_LABEL_BYTES} bytes")]
+    LabelTooLong,
+    /// [`MAX_CHANNELS`] channels are open already.
+    #[error("{MAX_CHANNELS} data channels are open already")]
+    TooManyChannels,
+    /// Every stream id of our parity is taken.
+    #[error("no free SCTP stream id")]
+    NoStreamId,
+    /// The channel has [`MAX_BUFFERED_PER_CHANNEL`] bytes queued already.
+    #[error("data channel {id} has {queued} bytes queued already")]
+    QueueFull {
+        /// The channel.
+        id: u16,
+        /// Bytes it has queued.
+        queued: usize,
+    },
+    /// rtc-sctp refused the operation.
+    #[error("SCTP: {0}")]
+    Sctp(String),
+}
+
 fn stack(e: impl std::fmt::Display) -> SessionError {
-    SessionError::Stack(format!("data channel: {e}"))
+    DataChannelError::Sctp(e.to_string()).into()
 }
 
 impl DataChannels {
@@ -555,20 +604,16 @@ impl DataChannels {
         init: &DataChannelInit,
     ) -> Result<u16, SessionError> {
         if label.len() > MAX_LABEL_BYTES || init.protocol.len() > MAX_LABEL_BYTES {
-            return Err(SessionError::DataChannel(format!(
-                "label and protocol are limited to {MAX_LABEL_BYTES} bytes"
-            )));
+            return Err(DataChannelError::LabelTooLong.into());
         }
         if self.channels.len() >= MAX_CHANNELS {
-            return Err(SessionError::DataChannel(format!(
-                "{MAX_CHANNELS} data channels are open already"
-            )));
+            return Err(DataChannelError::TooManyChannels.into());
         }
         let first = if self.client { 0 } else { 1 };
         let id = (first..MAX_STREAMS)
             .step_by(2)
             .find(|id| !self.channels.contains_key(id) && !self.stream_in_use(*id))
-            .ok_or_else(|| SessionError::DataChannel("no free stream id".into()))?;
+            .ok_or(DataChannelError::NoStreamId)?;
         let (channel_type, reliability_parameter) =
             DataChannel::get_channel_type_and_reliability_parameter(
                 init.ordered,
@@ -602,7 +647,7 @@ impl DataChannels {
     /// DataChannelClosed follows the peer's reset.
     pub(crate) fn close(&mut self, now: Instant, id: u16) -> Result<(), SessionError> {
         let Some(c) = self.channels.get_mut(&id) else {
-            return Err(SessionError::DataChannel(format!("no data channel {id}")));
+            return Err(DataChannelError::NoSuchChannel(id).into());
         };
         match c.state {
             State::Pending => self.closed(id),
@@ -660,29 +705,24 @@ impl DataChannels {
             peer => peer.min(MAX_MESSAGE_SIZE),
         };
         if data.len() > limit as usize {
-            return Err(SessionError::DataChannel(format!(
-                "message of {} bytes, over the limit of {limit}",
-                data.len()
-            )));
+            return Err(DataChannelError::TooLarge {
+                size: data.len(),
+                limit,
+            }
+            .into());
         }
         match self.channels.get(&id).map(|c| c.state) {
             Some(State::Connecting | State::Open) => {}
-            Some(_) => {
-                return Err(SessionError::DataChannel(format!(
-                    "data channel {id} is not open"
-                )))
-            }
-            None => return Err(SessionError::DataChannel(format!("no data channel {id}"))),
+            Some(_) => return Err(DataChannelError::NotOpen(id).into()),
+            None => return Err(DataChannelError::NoSuchChannel(id).into()),
         }
         let Some((_, a)) = self.association.as_mut() else {
-            return Err(SessionError::DataChannel("SCTP is not up".into()));
+            return Err(DataChannelError::NotConnected.into());
         };
         let mut stream = a.stream(id).map_err(stack)?;
         let queued = stream.buffered_amount().map_err(stack)?;
         if queued + data.len() > MAX_BUFFERED_PER_CHANNEL {
-            return Err(SessionError::DataChannel(format!(
-                "data channel {id} has {queued} bytes queued already"
-            )));
+            return Err(DataChannelError::QueueFull { id, queued }.into());
         }
         // SCTP carries no empty message: the Empty PPIDs and one byte (RFC 8831 §6.6).
         let (ppi, payload) = match (binary, data.is_empty()) {

@@ -31,8 +31,8 @@ mod turn;
 mod types;
 
 pub use datachannel::{
-    DataChannelInit, DataChannelStats, DataMessage, MAX_BUFFERED_PER_CHANNEL, MAX_CHANNELS,
-    MAX_MESSAGE_SIZE,
+    DataChannelError, DataChannelInit, DataChannelStats, DataMessage, MAX_BUFFERED_PER_CHANNEL,
+    MAX_CHANNELS, MAX_MESSAGE_SIZE,
 };
 pub use plain::{RtpLocalPorts, RtpSession, RtpSessionConfig};
 pub use remb::RembConfig;

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 
 use crate::candidates::{Cx, Gathering, Sources};
 use crate::datachannel::{
-    ChannelEvent, DataChannelInit, DataChannelStats, DataChannels, DataMessage,
+    ChannelEvent, DataChannelError, DataChannelInit, DataChannelStats, DataChannels, DataMessage,
 };
 use crate::media::{LocalSsrcs, Media, MediaTransport};
 use crate::negotiate::{LocalParams, Negotiated, Negotiator};
@@ -134,7 +134,7 @@ pub enum SessionError {
     /// A data-channel call failed (no data channels negotiated, no such channel, a
     /// bound reached).
     #[error("data channel: {0}")]
-    DataChannel(String),
+    DataChannel(#[from] crate::datachannel::DataChannelError),
 }
 
 /// A datagram to send.
@@ -725,13 +725,9 @@ impl WebRtcSession {
     }
 
     fn data_channels(&mut self) -> Result<&mut DataChannels, SessionError> {
-        self.data.as_mut().ok_or_else(|| {
-            SessionError::DataChannel(
-                "no data channels: the endpoint was built without them, or the peer's SDP \
-                 has no data-channel section"
-                    .into(),
-            )
-        })
+        self.data
+            .as_mut()
+            .ok_or(SessionError::DataChannel(DataChannelError::NotNegotiated))
     }
 
     /// Creates a data channel to the peer (Kurento's `createDataChannel`) and returns
@@ -784,9 +780,7 @@ impl WebRtcSession {
         let id = match (channels.channel_for(id, label), label) {
             (Some(id), _) => id,
             (None, Some(label)) => channels.create(now, label, &DataChannelInit::default())?,
-            (None, None) => {
-                return Err(SessionError::DataChannel("no data channel is open".into()))
-            }
+            (None, None) => return Err(DataChannelError::NoneOpen.into()),
         };
         self.send_data(now, id, binary, data)
     }
