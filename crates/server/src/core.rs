@@ -745,9 +745,7 @@ impl Core {
                 "recvonly and sendonly exclude each other",
             ));
         }
-        if flag("useDataChannels")? {
-            tracing::warn!("useDataChannels: data channels are not supported yet; ignored");
-        }
+        let data_channels = flag("useDataChannels")?;
         let pipeline = {
             let state = self.state();
             let p = state
@@ -769,7 +767,8 @@ impl Core {
         // Built without the lock: binding sockets and resolving a STUN host take time.
         let (media, endpoint) = match class {
             Class::WebRtcEndpoint => {
-                let settings = EndpointSettings::new(&self.config.endpoint, recvonly, sendonly);
+                let mut settings = EndpointSettings::new(&self.config.endpoint, recvonly, sendonly);
+                settings.use_data_channels = data_channels;
                 let endpoint = settings.build(&pipeline).map_err(media_error)?;
                 let info = EndpointInfo::new(settings);
                 info.track(&endpoint);
@@ -2028,6 +2027,94 @@ mod tests {
         );
         assert_eq!(code(&bad), 40107);
         ok(&call(&core, &mut conn, "release", json!({"object": p})));
+    }
+
+    #[test]
+    fn use_data_channels_answers_the_section_and_the_channel_calls_work() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let r = call(
+            &core,
+            &mut conn,
+            "create",
+            json!({"type": "WebRtcEndpoint",
+                   "constructorParams": {"mediaPipeline": p, "useDataChannels": true}}),
+        );
+        let e = ok(&r)["value"].as_str().unwrap().to_owned();
+        let plain = create(&core, &mut conn, "WebRtcEndpoint", Some(&p));
+        // An offer with a data-channel section, from another engine.
+        let pipeline = MediaPipeline::new().unwrap();
+        let offer = WebRtcEndpoint::builder(&pipeline)
+            .network_interfaces(["lo"])
+            .use_data_channels(true)
+            .build()
+            .unwrap()
+            .generate_offer()
+            .unwrap();
+        let answer = invoke(
+            &core,
+            &mut conn,
+            &e,
+            "processOffer",
+            json!({"offer": offer}),
+        );
+        let answer = ok(&answer)["value"].as_str().unwrap().to_owned();
+        assert!(answer.contains("a=sctp-port:5000"), "{answer}");
+        let answer = invoke(
+            &core,
+            &mut conn,
+            &plain,
+            "processOffer",
+            json!({"offer": offer}),
+        );
+        assert!(ok(&answer)["value"]
+            .as_str()
+            .unwrap()
+            .contains("m=application 0 "));
+        // Negotiated: a channel may be created (it opens once SCTP is up), with
+        // Kurento's -1 defaults and without.
+        for args in [
+            json!({}),
+            json!({"label": "chat", "ordered": false, "maxPacketLifeTime": -1, "maxRetransmits": 3, "protocol": "p"}),
+        ] {
+            ok(&invoke(&core, &mut conn, &e, "createDataChannel", args));
+        }
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &e,
+                "createDataChannel",
+                json!({"maxRetransmits": 70000})
+            )),
+            -32602
+        );
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &e,
+                "closeDataChannel",
+                json!({"channelId": 999})
+            )),
+            40107
+        );
+        assert_eq!(
+            code(&invoke(&core, &mut conn, &e, "closeDataChannel", json!({}))),
+            -32602
+        );
+        // Without useDataChannels the call is refused.
+        let r = invoke(
+            &core,
+            &mut conn,
+            &plain,
+            "createDataChannel",
+            json!({"label": "x"}),
+        );
+        assert!(r.get("error").is_some(), "{r}");
+        pipeline.release().unwrap();
+        core.shutdown();
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub(crate) struct EndpointSettings {
     min_video_recv_kbps: u32,
     min_video_send_kbps: u32,
     max_video_send_kbps: u32,
+    /// The constructor's `useDataChannels`.
+    pub(crate) use_data_channels: bool,
 }
 
 impl EndpointSettings {
@@ -78,6 +80,7 @@ impl EndpointSettings {
             min_video_recv_kbps: 0,
             min_video_send_kbps: 100,
             max_video_send_kbps: 500,
+            use_data_channels: false,
         }
     }
 
@@ -113,6 +116,7 @@ impl EndpointSettings {
             b = b.min_video_recv_bandwidth(self.min_video_recv_kbps);
         }
         b.ice_tcp(self.ice_tcp)
+            .use_data_channels(self.use_data_channels)
             .max_video_recv_bandwidth(self.max_video_recv_kbps)
             .min_video_send_bandwidth(self.min_video_send_kbps)
             .max_video_send_bandwidth(self.max_video_send_kbps)
@@ -699,10 +703,37 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
                 "{op}: mediaflow has no such setting yet"
             )))
         }
-        "createDataChannel" | "closeDataChannel" => {
-            return Err(RpcError::not_implemented(format!(
-                "{op}: data channels are not supported yet"
-            )))
+        "createDataChannel" => {
+            // Kurento's -1 defaults mean "not set"; our id is not part of its reply.
+            let limit = |name: &str| match args.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => match v.as_i64() {
+                    Some(n) if n < 0 => Ok(None),
+                    Some(n) => u16::try_from(n).map(Some).map_err(|_| {
+                        RpcError::invalid_params(format!("'{name}' is at most 65535"))
+                    }),
+                    None => Err(RpcError::invalid_params(format!(
+                        "'{name}' must be an integer"
+                    ))),
+                },
+            };
+            e.create_data_channel(
+                args.opt_str("label")?.unwrap_or(""),
+                args.opt_bool("ordered")?.unwrap_or(true),
+                limit("maxPacketLifeTime")?,
+                limit("maxRetransmits")?,
+                args.opt_str("protocol")?.unwrap_or(""),
+            )
+            .map_err(media_error)?;
+            Value::Null
+        }
+        "closeDataChannel" => {
+            let id = args
+                .opt_u64("channelId")?
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| RpcError::invalid_params("'channelId' is a channel id"))?;
+            e.close_data_channel(id).map_err(media_error)?;
+            Value::Null
         }
         _ => return Ok(None),
     }))
