@@ -81,6 +81,30 @@ fn chromium_kurento_client_hello_world_loops_video_and_gets_every_event() {
     assert_eq!(result(&pipelines)["value"], json!([]));
 }
 
+/// Kurento's data-channel tutorial with the unchanged kurento-client: `useDataChannels`,
+/// Chromium's two channels echoed by the loopback, DataChannelOpened/Closed with their
+/// channelId, createDataChannel and closeDataChannel through the protocol.
+#[test]
+fn chromium_kurento_client_data_channels() {
+    if !enabled() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let (out, success) = node(
+        "tests/kurento-client/data-channels.mjs",
+        &[&server.url],
+        Duration::from_secs(150),
+    );
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert_eq!(out["data"]["orderedReceived"], 1000, "{out}");
+    assert_eq!(out["data"]["inOrder"], true, "{out}");
+    // Chromium's two channels, then the one the application created.
+    assert_eq!(out["opened"].as_array().map(Vec::len), Some(3), "{out}");
+    assert_eq!(out["closed"].as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(out["closeUnknown"], 40107, "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+}
+
 /// No browser here, but it needs the npm packages `scripts/ensure-browser.sh` installs,
 /// so it runs in the same step: kurento-client's own protocol scenarios (ServerManager,
 /// setName, implicit transactions, release cascade → 40101, the pipeline limit → 40009).
