@@ -225,7 +225,8 @@ pub struct Discards {
     pub datagrams: u64,
     /// STUN messages ICE refused (bad integrity, unknown ufrag, not for us).
     pub stun: u64,
-    /// DTLS records refused (bad handshake, after close).
+    /// DTLS records refused (bad handshake, after close), and application data
+    /// records past what one datagram may carry to the data channels.
     pub dtls: u64,
     /// DTLS or SRTP from an address ICE has not validated.
     pub unknown_source: u64,
@@ -703,6 +704,10 @@ impl WebRtcSession {
     /// Moves SCTP packets between DTLS and the data channels, and their events out.
     fn drive_data(&mut self, now: Instant) {
         let Some(data) = self.data.as_mut() else {
+            // Application data with no data channels negotiated: nowhere to go.
+            while self.transport.poll_application_data().is_some() {
+                self.discards.dtls += 1;
+            }
             return;
         };
         while let Some(packet) = self.transport.poll_application_data() {
@@ -885,6 +890,7 @@ impl WebRtcSession {
     pub fn discards(&self) -> Discards {
         let mut d = self.discards;
         self.media.fill_discards(&mut d);
+        d.dtls += self.transport.application_data_dropped;
         d
     }
 

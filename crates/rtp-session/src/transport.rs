@@ -254,6 +254,8 @@ pub(crate) struct Transport {
     remote_lines: Vec<(SocketAddr, String)>,
     /// DTLS application data received (SCTP packets), for the data channels.
     application_data: VecDeque<BytesMut>,
+    /// Application data records dropped past `MAX_APPLICATION_DATA`.
+    pub(crate) application_data_dropped: u64,
 }
 
 /// DTLS application data held for the data channels, at most; past it (the session
@@ -358,6 +360,7 @@ impl Transport {
             ice_ticked: None,
             remote_lines: Vec::new(),
             application_data: VecDeque::new(),
+            application_data_dropped: 0,
         })
     }
 
@@ -585,6 +588,7 @@ impl Transport {
                 {
                     self.application_data.push_back(data);
                 }
+                EndpointEvent::ApplicationData(_) => self.application_data_dropped += 1,
                 _ => {}
             }
         }
