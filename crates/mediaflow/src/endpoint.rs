@@ -62,6 +62,9 @@ impl DataSession for WebRtcSession {
     }
 }
 
+/// Data-channel messages taken from a session at a time (the graph's link capacity).
+const DATA_BATCH: usize = 256;
+
 /// The media calls of a session, as the pads use them.
 pub(crate) trait MediaSession: DataSession {
     fn poll_event(&mut self) -> Option<SessionEvent>;
@@ -168,20 +171,7 @@ impl Pads {
                 data_channel: None,
             });
         }
-        while let Some(m) = session.poll_data() {
-            self.outputs.push_back(Buffer {
-                media_type: MediaType::Data,
-                data: m.data,
-                pts_micros: 0,
-                keyframe: false,
-                codec: None,
-                data_channel: Some(DataChannelMeta {
-                    stream_id: m.channel_id,
-                    label: m.label,
-                    binary: m.binary,
-                }),
-            });
-        }
+        self.pull_data(session);
         self.timeout = session.poll_timeout();
         self.remote_remb = session.remote_estimated_bitrate();
     }
@@ -228,7 +218,35 @@ impl Pads {
         self.flush(session);
     }
 
-    pub(crate) fn poll_output(&mut self) -> Option<Buffer> {
+    /// Data-channel messages, while fewer than `DATA_BATCH` buffers wait: the rest stays
+    /// in SCTP's receive buffer (whose window slows the peer) until `poll_output` has
+    /// room, so a burst of small messages cannot pile up here.
+    fn pull_data(&mut self, session: &mut impl MediaSession) {
+        while self.outputs.len() < DATA_BATCH {
+            let Some(m) = session.poll_data() else {
+                return;
+            };
+            self.outputs.push_back(Buffer {
+                media_type: MediaType::Data,
+                data: m.data,
+                pts_micros: 0,
+                keyframe: false,
+                codec: None,
+                data_channel: Some(DataChannelMeta {
+                    stream_id: m.channel_id,
+                    label: m.label,
+                    binary: m.binary,
+                }),
+            });
+        }
+    }
+
+    /// The next buffer for the graph; when none waits, more data-channel messages are
+    /// taken from the session (the graph keeps polling while it gets some).
+    pub(crate) fn poll_output(&mut self, session: &mut impl MediaSession) -> Option<Buffer> {
+        if self.outputs.is_empty() {
+            self.pull_data(session);
+        }
         self.outputs.pop_front()
     }
 
@@ -272,7 +290,7 @@ macro_rules! endpoint_element {
                 self.pads.input(&mut self.session, buffer, now);
             }
             fn poll_output(&mut self) -> Option<mediaflow_graph::Buffer> {
-                self.pads.poll_output()
+                self.pads.poll_output(&mut self.session)
             }
             fn handle_upstream(
                 &mut self,

@@ -120,6 +120,33 @@ fn loopback_echoes_data_channel_messages_through_the_graph() {
     assert_ne!(meta.stream_id, api_channel);
     assert!(got.iter().all(|b| b.media_type == MediaType::Data));
 
+    // A burst: 3,000 more, 250 per virtual millisecond, none lost between the
+    // endpoints' sessions and the graph's bounded links, all in order.
+    let mut burst = Vec::new();
+    for chunk in 0..12 {
+        for i in 0..250 {
+            source
+                .push(message("chat", &format!("burst {}", chunk * 250 + i)))
+                .unwrap();
+        }
+        runtime.advance(Duration::from_millis(1)).unwrap();
+        burst.extend(std::iter::from_fn(|| sink.try_recv()));
+    }
+    for _ in 0..2000 {
+        if burst.len() >= 3000 {
+            break;
+        }
+        runtime.advance(Duration::from_millis(5)).unwrap();
+        burst.extend(std::iter::from_fn(|| sink.try_recv()));
+    }
+    let texts: Vec<String> = burst
+        .iter()
+        .map(|b| String::from_utf8_lossy(&b.data).into_owned())
+        .collect();
+    let want: Vec<String> = (0..3000).map(|i| format!("burst {i}")).collect();
+    assert_eq!(texts.len(), 3000, "{} of 3000 came back", texts.len());
+    assert_eq!(texts, want);
+
     // Closing B's API channel: DataChannelClosed on both endpoints.
     b.close_data_channel(api_channel).unwrap();
     let closed = |seen: &[Event]| {
@@ -136,8 +163,8 @@ fn loopback_echoes_data_channel_messages_through_the_graph() {
     }
     assert!(closed(&a_seen) && closed(&b_seen), "{a_seen:?}\n{b_seen:?}");
     let stats = a.data_channel_stats().unwrap();
-    assert_eq!(stats.messages_received, 100);
-    assert_eq!(stats.messages_sent, 100);
+    assert_eq!(stats.messages_received, 3100);
+    assert_eq!(stats.messages_sent, 3100);
     assert!(b.close_data_channel(999).is_err());
     pipeline.release().unwrap();
 }
