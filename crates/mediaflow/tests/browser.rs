@@ -513,6 +513,51 @@ fn chromium_data_channels_loopback() {
     pipeline.release().unwrap();
 }
 
+/// The data-channel loopback with 10 % of the datagrams lost each way (nftables): SCTP
+/// retransmits between Chromium and our association until every message is back, in
+/// order on the reliable channel.
+#[test]
+fn chromium_data_channels_through_10_percent_loss() {
+    if !enabled() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline)
+        .port_range(47_000, 47_009)
+        .use_data_channels(true)
+        .build()
+        .unwrap();
+    endpoint.connect(&endpoint).unwrap();
+    let loss = Loss::new(47_000, 47_009, 10, 10);
+    let (result, peer, _) = drive_peer_env(
+        &endpoint,
+        "VP8",
+        Role::BrowserOffers,
+        Path::Direct,
+        false,
+        None,
+        &[("PEER_DATA_CHANNELS", "1")],
+    );
+    drop(loss);
+    let data = &result["data"];
+    println!(
+        "data channels at 10 % loss each way: {} of 1000 ordered back in order ({}) in {:.0} ms, {} of 200 unordered, 64 KiB {}, binary {}",
+        data["orderedReceived"],
+        data["inOrder"],
+        data["msOrdered"].as_f64().unwrap_or(f64::NAN),
+        data["unorderedReceived"],
+        data["bigOk"],
+        data["binaryOk"],
+    );
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert_eq!(data["inOrder"], json!(true));
+    let stats = endpoint.data_channel_stats().unwrap();
+    println!("endpoint data channel stats {stats:?}");
+    assert_eq!(stats.messages_dropped_in + stats.messages_dropped_out, 0);
+    peer.finish();
+    pipeline.release().unwrap();
+}
+
 /// mediaflow offers the data-channel section, Chromium answers (so it is the DTLS and
 /// SCTP client) and echoes whatever arrives on a channel; the endpoint opens a channel
 /// itself (`create_data_channel`), and 500 messages pushed into its DATA sink pad come
