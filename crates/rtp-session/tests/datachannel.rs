@@ -286,8 +286,8 @@ fn channels_each_way_ordered_unordered_large_and_closed() {
     );
     assert!(ok, "not closed: {:?} / {:?}", a.events, b.events);
     assert_eq!(a.closed(), vec![chat]);
-    // B closes its own; A sees it close too.
-    b.session.close_data_channel(now, back).unwrap();
+    // A closes the channel B opened: both see it close.
+    a.session.close_data_channel(now, back).unwrap();
     let ok = run(
         &mut a,
         &mut b,
