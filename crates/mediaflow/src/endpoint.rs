@@ -262,6 +262,11 @@ impl Pads {
         self.timeout
     }
 
+    /// Takes the session's next timer again (after its datagrams were taken).
+    pub(crate) fn refresh_timeout(&mut self, session: &mut impl MediaSession) {
+        self.timeout = session.poll_timeout();
+    }
+
     pub(crate) fn target_bitrate(&self, media_type: MediaType) -> Option<u32> {
         (media_type == MediaType::Video)
             .then_some(self.remote_remb)

@@ -114,6 +114,8 @@ impl NetEndpoint for WebRtcEndpointElement {
             let from = if t.tcp { &self.tcp } else { &self.sockets };
             send_from(cx, from, t.local, t.peer, &t.data);
         }
+        // Sending may have armed a timer (SCTP retransmission of what just left).
+        self.pads.refresh_timeout(&mut self.session);
     }
 
     /// A datagram arrived on one of the endpoint's UDP sockets, or a frame on an ICE-TCP

@@ -158,6 +158,9 @@ pub(crate) struct DataChannels {
     events: VecDeque<ChannelEvent>,
     /// SCTP packets for DTLS.
     transmits: VecDeque<Bytes>,
+    /// Messages were written since the last flush: `flush_pending` bundles them into
+    /// as few packets as SCTP can (a burst of small messages is not a datagram each).
+    dirty: bool,
     stats: DataChannelStats,
 }
 
@@ -227,6 +230,7 @@ impl DataChannels {
             received: VecDeque::new(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
+            dirty: false,
             stats: DataChannelStats::default(),
         }
     }
@@ -686,11 +690,21 @@ impl DataChannels {
     ) -> Result<(), SessionError> {
         let result = self.write(now, id, binary, data);
         match &result {
-            Ok(()) => self.stats.messages_sent += 1,
+            Ok(()) => {
+                self.stats.messages_sent += 1;
+                self.dirty = true;
+            }
             Err(_) => self.stats.messages_dropped_out += 1,
         }
-        self.flush(now);
         result
+    }
+
+    /// Packs what `send` wrote into SCTP packets (before the session's datagrams are
+    /// taken).
+    pub(crate) fn flush_pending(&mut self, now: Instant) {
+        if std::mem::take(&mut self.dirty) {
+            self.flush(now);
+        }
     }
 
     fn write(
@@ -769,6 +783,8 @@ mod tests {
 
     fn shuttle(a: &mut DataChannels, b: &mut DataChannels, now: Instant) {
         for _ in 0..100 {
+            a.flush_pending(now);
+            b.flush_pending(now);
             let ab: Vec<Bytes> = std::iter::from_fn(|| a.poll_transmit()).collect();
             let ba: Vec<Bytes> = std::iter::from_fn(|| b.poll_transmit()).collect();
             if ab.is_empty() && ba.is_empty() {

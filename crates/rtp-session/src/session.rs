@@ -630,6 +630,11 @@ impl WebRtcSession {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(data) = self.data.as_mut() {
+            // Data-channel messages sent since the last call, bundled.
+            data.flush_pending(self.now);
+            self.drive_data(self.now);
+        }
         loop {
             if let Some(t) = self.gathering.transmits.pop_front() {
                 return Some(t);
