@@ -791,3 +791,51 @@ pub extern "C" fn mf_event_tag(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The data-channel kinds and their one field, through the C accessors (a Hello
+    /// World in tests/c raises none: `mf_webrtc_endpoint_new` has no data-channel option).
+    #[test]
+    fn data_channel_events_have_their_kind_and_channel_id() {
+        use mediaflow::{DataChannelClosedEvent, DataChannelOpenedEvent};
+        let opened = mf_event::new(&Event::DataChannelOpened(DataChannelOpenedEvent {
+            source: "e".into(),
+            timestamp_millis: 1,
+            tags: Vec::new(),
+            channel_id: 3,
+        }));
+        let closed = mf_event::new(&Event::DataChannelClosed(DataChannelClosedEvent {
+            source: "e".into(),
+            timestamp_millis: 2,
+            tags: Vec::new(),
+            channel_id: 65535,
+        }));
+        for (e, kind, id) in [
+            (&opened, mf_event_type::MF_EVENT_DATA_CHANNEL_OPENED, 3),
+            (&closed, mf_event_type::MF_EVENT_DATA_CHANNEL_CLOSED, 65535),
+        ] {
+            assert_eq!(mf_event_get_type(e), kind);
+            let mut got = 0u16;
+            assert_eq!(mf_event_channel_id(e, &mut got), mf_result::MF_RESULT_OK);
+            assert_eq!(got, id);
+            // NULL output is allowed; another kind's field is not there.
+            assert_eq!(
+                mf_event_channel_id(e, std::ptr::null_mut()),
+                mf_result::MF_RESULT_OK
+            );
+            let mut sink = std::ptr::null();
+            assert_eq!(
+                mf_event_sink(e, &mut sink),
+                mf_result::MF_RESULT_NO_SUCH_FIELD
+            );
+        }
+        let mut got = 0u16;
+        assert_ne!(
+            mf_event_channel_id(std::ptr::null(), &mut got),
+            mf_result::MF_RESULT_OK
+        );
+    }
+}
