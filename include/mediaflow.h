@@ -99,6 +99,8 @@ typedef enum mf_event_type {
   MF_EVENT_PAUSED = 14,
   // `Stopped` (RecorderEndpoint).
   MF_EVENT_STOPPED = 15,
+  // `EndOfStream` (PlayerEndpoint).
+  MF_EVENT_END_OF_STREAM = 16,
 } mf_event_type;
 
 // Flowing or not (MediaFlowIn/OutStateChanged).

@@ -300,6 +300,10 @@ static void on_event(const mf_event *event, void *user_data) {
         /* A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World. */
         EXPECT(0, "recorder event %d in a Hello World", (int)type);
         break;
+    case MF_EVENT_END_OF_STREAM:
+        /* A PlayerEndpoint's (tests/player.rs checks it): none in a Hello World. */
+        EXPECT(0, "player event %d in a Hello World", (int)type);
+        break;
     case MF_EVENT_ERROR: {
         const char *kind = NULL, *description = NULL;
         int32_t code = -1;

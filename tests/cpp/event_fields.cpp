@@ -179,6 +179,10 @@ void check(Watch &w, const Event &e) {
         // A RecorderEndpoint's (tests/recorder.rs checks them): none in a Hello World.
         EXPECT(false, name + " in a Hello World");
         break;
+    case MF_EVENT_END_OF_STREAM:
+        // A PlayerEndpoint's (tests/player.rs checks it): none in a Hello World.
+        EXPECT(false, name + " in a Hello World");
+        break;
     case MF_EVENT_ERROR: {
         auto err = *e.error();
         EXPECT(err.error_type == MF_ERROR_UNEXPECTED_ELEMENT_ERROR && err.type_string == "UNEXPECTED_ELEMENT_ERROR",

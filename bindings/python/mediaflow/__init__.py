@@ -85,6 +85,7 @@ class EventType(enum.IntEnum):
     RECORDING = 13
     PAUSED = 14
     STOPPED = 15
+    END_OF_STREAM = 16
 
 
 class FlowState(enum.IntEnum):

@@ -222,8 +222,10 @@ def test_every_event_field_of_a_hello_world_is_typed():
             check_own(e, sinks.get(rec.id))
             kinds.add(e.type)
         assert repr(events[0]).startswith("<")
-    # Every kind but a RecorderEndpoint's (checked by crates/mediaflow/tests/recorder.rs).
-    recorder = {mf.EventType.RECORDING, mf.EventType.PAUSED, mf.EventType.STOPPED}
+    # Every kind but a RecorderEndpoint's (checked by crates/mediaflow/tests/recorder.rs)
+    # and a PlayerEndpoint's (crates/mediaflow/tests/player.rs).
+    recorder = {mf.EventType.RECORDING, mf.EventType.PAUSED, mf.EventType.STOPPED,
+                mf.EventType.END_OF_STREAM}
     assert kinds == set(mf.EventType) - recorder, set(mf.EventType) - recorder - kinds
 
     error = bo.of(T.ERROR)[0]

@@ -42,6 +42,8 @@ pub enum mf_event_type {
     MF_EVENT_PAUSED = 14,
     /// `Stopped` (RecorderEndpoint).
     MF_EVENT_STOPPED = 15,
+    /// `EndOfStream` (PlayerEndpoint).
+    MF_EVENT_END_OF_STREAM = 16,
 }
 
 /// Flowing or not (MediaFlowIn/OutStateChanged).
@@ -351,6 +353,7 @@ pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
         Event::Recording(_) => MF_EVENT_RECORDING,
         Event::Paused(_) => MF_EVENT_PAUSED,
         Event::Stopped(_) => MF_EVENT_STOPPED,
+        Event::EndOfStream(_) => MF_EVENT_END_OF_STREAM,
     }
 }
 

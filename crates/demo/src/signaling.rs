@@ -100,6 +100,7 @@ fn detail(e: &Event) -> String {
             e.description
         ),
         Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => String::new(),
+        Event::EndOfStream(_) => String::new(),
     }
 }
 

@@ -224,6 +224,11 @@ events! {
     /// A RecorderEndpoint stopped; its file is finalised.
     Stopped(StoppedEvent), on_stopped {
     }
+
+    /// A PlayerEndpoint reached the end of its file; media stops (`play()` starts it
+    /// again from the beginning).
+    EndOfStream(EndOfStreamEvent), on_end_of_stream {
+    }
 }
 
 /// The pad description Kurento uses when `connect` names none.

@@ -31,6 +31,7 @@ mod endpoint;
 mod error;
 mod events;
 mod pipeline;
+mod player;
 mod recorder;
 mod registry;
 mod rtp;
@@ -44,7 +45,7 @@ pub use elements::{AppSink, AppSource, PassThrough};
 pub use error::{Error, Result};
 pub use events::{
     ConnectionStateChangedEvent, DtlsConnectionStateChangeEvent, ElementConnectedEvent,
-    ElementDisconnectedEvent, ErrorEvent, Event, IceCandidateFoundEvent,
+    ElementDisconnectedEvent, EndOfStreamEvent, ErrorEvent, Event, IceCandidateFoundEvent,
     IceComponentStateChangedEvent, IceGatheringDoneEvent, MediaFlowInStateChangedEvent,
     MediaFlowOutStateChangedEvent, MediaStateChangedEvent, MediaTranscodingStateChangedEvent,
     NewCandidatePairSelectedEvent, PausedEvent, RecordingEvent, StoppedEvent,
@@ -56,6 +57,7 @@ pub use mediaflow_rtp::{
     SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use player::{PlayerEndpoint, PlayerEndpointBuilder, VideoInfo};
 pub use recorder::{MediaProfile, RecorderEndpoint, RecorderEndpointBuilder};
 pub use rtp::{CryptoSuite, RtpEndpoint, RtpEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};

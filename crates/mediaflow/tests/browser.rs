@@ -7,6 +7,8 @@
 //! `MEDIAFLOW_BROWSER=1 tests/browser/netns-run.sh cargo test --test browser`. Without
 //! MEDIAFLOW_BROWSER it reports itself skipped.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -775,41 +777,8 @@ fn chromium_camera_into_recorder() {
     peer.finish();
     println!("browser: {result}");
     for (profile, path, r) in &recorders {
-        let out = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-count_packets",
-                "-show_streams",
-                "-show_format",
-                "-of",
-                "json",
-            ])
-            .arg(path)
-            .output()
-            .expect("ffprobe runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let streams: Vec<(String, String, String)> = v["streams"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                (
-                    s["codec_type"].as_str().unwrap_or("").to_owned(),
-                    s["codec_name"].as_str().unwrap_or("").to_owned(),
-                    s["nb_read_packets"].as_str().unwrap_or("0").to_owned(),
-                )
-            })
-            .collect();
-        let duration: f64 = v["format"]["duration"]
-            .as_str()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0.0);
+        let (streams, duration) = common::probe::summary(&common::probe::ffprobe(path));
+        let duration = duration.unwrap_or(0.0);
         println!(
             "{}: {streams:?}, duration {duration:.3} s (recorded {:.3} s), {} frames dropped",
             profile.as_str(),

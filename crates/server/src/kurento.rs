@@ -272,6 +272,7 @@ pub fn event_data(event: &Event, source: &str, id_of: &dyn Fn(&str) -> String) -
             "state": dtls_state(e.state),
         }),
         Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => json!({}),
+        Event::EndOfStream(_) => json!({}),
     };
     if let Value::Object(own) = own {
         data.extend(own);

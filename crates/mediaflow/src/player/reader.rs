@@ -1,0 +1,417 @@
+//! The player's reader thread: opens and demuxes the file (matroska-demuxer) and hands
+//! frames to the element over a bounded channel, so the pipeline's worker never waits on
+//! the disk. The recorder's writer thread, in reverse.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+use matroska_demuxer::{Frame as MkvFrame, MatroskaFile, TrackType};
+use mediaflow_graph::ErrorType;
+
+/// Frames larger than this are dropped (counted): no VP8 or Opus frame of a real
+/// recording comes near it, so it is a corrupt or hostile file.
+pub(crate) const MAX_FRAME: usize = 4 << 20;
+/// Bytes of frames in flight between the reader and the element at most.
+const MAX_IN_FLIGHT: usize = 8 << 20;
+/// Video keyframes remembered for seeking at most (a day at one a second).
+const MAX_INDEX: usize = 1 << 17;
+/// How long the reader waits on a full channel before it looks at its commands again.
+const SEND_WAIT: Duration = Duration::from_millis(20);
+
+type Demuxer = MatroskaFile<BufReader<File>>;
+
+/// A frame for the element: its media, its time in the file, whether a decoder can
+/// start from it.
+#[derive(Debug)]
+pub(crate) struct Media {
+    pub(crate) video: bool,
+    /// Microseconds from the start of the file.
+    pub(crate) us: u64,
+    pub(crate) key: bool,
+    pub(crate) data: Vec<u8>,
+}
+
+/// What the reader sends, tagged with the generation of the command it serves.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Frame(Media),
+    /// The file ended (or could not be read further).
+    End,
+    /// Reading failed part way: reported, then the stream ends.
+    Error(ErrorType, String),
+}
+
+/// What the element asks of the reader.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Go to the video keyframe at or before this many milliseconds (audio-only: there).
+    Seek { generation: u64, ms: u64 },
+}
+
+/// What the file holds, read from its headers (Kurento's `VideoInfo` comes from it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileInfo {
+    pub(crate) duration_ms: Option<u64>,
+}
+
+/// Why a file cannot be played.
+#[derive(Debug)]
+pub(crate) struct OpenError {
+    pub(crate) error_type: ErrorType,
+    pub(crate) description: String,
+}
+
+/// A demuxer on one file with the tracks we play (the first VP8 and Opus ones).
+struct Demux {
+    mkv: Demuxer,
+    video: Option<u64>,
+    audio: Option<u64>,
+    /// Nanoseconds per timestamp tick.
+    scale_ns: u64,
+    frame: MkvFrame,
+}
+
+/// Opens `path` and finds the tracks we can play.
+fn open_demux(path: &Path) -> Result<Demux, OpenError> {
+    let file = File::open(path).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot open {}: {e}", path.display()),
+    })?;
+    let mkv =
+        MatroskaFile::open(BufReader::with_capacity(64 << 10, file)).map_err(|e| OpenError {
+            error_type: ErrorType::InvalidMedia,
+            description: format!(
+                "{} is not a readable WebM/Matroska file: {e}",
+                path.display()
+            ),
+        })?;
+    let find = |kind: TrackType, codec: &str| {
+        mkv.tracks()
+            .iter()
+            .find(|t| t.track_type() == kind && t.codec_id() == codec)
+            .map(|t| t.track_number().get())
+    };
+    let video = find(TrackType::Video, "V_VP8");
+    let audio = find(TrackType::Audio, "A_OPUS");
+    if video.is_none() && audio.is_none() {
+        let codecs: Vec<&str> = mkv.tracks().iter().map(|t| t.codec_id()).collect();
+        return Err(OpenError {
+            error_type: ErrorType::InvalidMedia,
+            description: format!(
+                "{}: no VP8 or Opus track to play (tracks: {codecs:?})",
+                path.display()
+            ),
+        });
+    }
+    let scale_ns = mkv.info().timestamp_scale().get();
+    Ok(Demux {
+        mkv,
+        video,
+        audio,
+        scale_ns,
+        frame: MkvFrame::default(),
+    })
+}
+
+impl Demux {
+    fn info(&self) -> FileInfo {
+        let duration_ms = self
+            .mkv
+            .info()
+            .duration()
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| (d * self.scale_ns as f64 / 1e6) as u64);
+        FileInfo { duration_ms }
+    }
+
+    fn micros(&self, ticks: u64) -> u64 {
+        let us = u128::from(ticks) * u128::from(self.scale_ns) / 1000;
+        u64::try_from(us).unwrap_or(u64::MAX)
+    }
+
+    /// The next frame of a track we play: `Ok(None)` at the end of the file. Frames past
+    /// `MAX_FRAME` are skipped and counted in `dropped`.
+    fn next(&mut self, dropped: &AtomicU64) -> Result<Option<Media>, String> {
+        loop {
+            match self.mkv.next_frame(&mut self.frame) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            }
+            let data = &mut self.frame.data;
+            if data.len() > MAX_FRAME {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                // Do not keep a huge buffer for the frames that follow.
+                *data = Vec::new();
+                continue;
+            }
+            let track = Some(self.frame.track);
+            let video = track == self.video;
+            if !video && track != self.audio {
+                continue;
+            }
+            // VP8's own flag (RFC 6386 §9.1): BlockGroups carry no keyframe flag.
+            let key = !video || data.first().is_some_and(|b| b & 1 == 0);
+            let data = data.clone();
+            return Ok(Some(Media {
+                video,
+                us: self.micros(self.frame.timestamp),
+                key,
+                data,
+            }));
+        }
+    }
+}
+
+/// Reads the headers of `path`: what `get_video_info` and `play` need to know first.
+pub(crate) fn probe(path: &Path) -> Result<FileInfo, OpenError> {
+    open_demux(path).map(|d| d.info())
+}
+
+/// The video keyframes of the file, learnt by a scan from its start (matroska-demuxer
+/// does not expose the Cues): on a second demuxer so playback keeps its place.
+struct KeyframeIndex {
+    path: PathBuf,
+    scanner: Option<Demux>,
+    keyframes: Vec<u64>,
+    /// Every keyframe before this time (microseconds) is known.
+    known_to: u64,
+    done: bool,
+}
+
+impl KeyframeIndex {
+    /// The last keyframe at or before `us` (the first one if none is).
+    fn at_or_before(&mut self, us: u64, dropped: &AtomicU64) -> u64 {
+        while !self.done && self.known_to <= us {
+            if self.scanner.is_none() {
+                match open_demux(&self.path) {
+                    Ok(d) => self.scanner = Some(d),
+                    Err(_) => self.done = true,
+                }
+                continue;
+            }
+            let scanner = self.scanner.as_mut().expect("opened above");
+            match scanner.next(dropped) {
+                Ok(Some(m)) => {
+                    self.known_to = self.known_to.max(m.us);
+                    if m.video
+                        && m.key
+                        && self.keyframes.len() < MAX_INDEX
+                        && self.keyframes.last().is_none_or(|&k| k < m.us)
+                    {
+                        self.keyframes.push(m.us);
+                    }
+                }
+                Ok(None) | Err(_) => self.done = true,
+            }
+        }
+        match self.keyframes.partition_point(|&k| k <= us) {
+            0 => self.keyframes.first().copied().unwrap_or(0),
+            n => self.keyframes[n - 1],
+        }
+    }
+}
+
+/// The element's end of a running reader.
+pub(crate) struct ReaderLink {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) items: Receiver<(u64, Item)>,
+    /// Bytes sent and not yet taken by the element.
+    pub(crate) in_flight: Arc<AtomicUsize>,
+}
+
+/// Opens `path` (on the caller's thread, so a missing file is known at once) and starts
+/// its reader thread. The thread ends when the element drops its [`ReaderLink`].
+pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, OpenError> {
+    let demux = open_demux(path)?;
+    let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
+    let (items_tx, items_rx) = crossbeam_channel::bounded(256);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut reader = Reader {
+        demux,
+        path: path.to_owned(),
+        index: KeyframeIndex {
+            path: path.to_owned(),
+            scanner: None,
+            keyframes: Vec::new(),
+            known_to: 0,
+            done: false,
+        },
+        generation: 0,
+        commands: commands_rx,
+        items: items_tx,
+        in_flight: in_flight.clone(),
+        dropped,
+        skip_before: None,
+        expect_key: None,
+    };
+    std::thread::Builder::new()
+        .name("mf-player".into())
+        .spawn(move || reader.run())
+        .map_err(|e| OpenError {
+            error_type: ErrorType::UnexpectedElementError,
+            description: format!("player thread: {e}"),
+        })?;
+    Ok(ReaderLink {
+        commands: commands_tx,
+        items: items_rx,
+        in_flight,
+    })
+}
+
+struct Reader {
+    demux: Demux,
+    path: PathBuf,
+    index: KeyframeIndex,
+    generation: u64,
+    commands: Receiver<Command>,
+    items: Sender<(u64, Item)>,
+    in_flight: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
+    /// After a seek: frames before this time (microseconds) are skipped.
+    skip_before: Option<u64>,
+    /// After a seek on the demuxer: the keyframe time the first video frame must have
+    /// (else the seek went wrong and the file is read again from its start).
+    expect_key: Option<u64>,
+}
+
+/// What became of a send.
+enum Sent {
+    Done,
+    /// A command came first (the item was dropped).
+    Commanded,
+    Quit,
+}
+
+impl Reader {
+    fn run(&mut self) {
+        let mut ended = false;
+        loop {
+            // Commands first: a seek makes whatever is being read moot.
+            loop {
+                match self.commands.try_recv() {
+                    Ok(c) => {
+                        self.command(c);
+                        ended = false;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                }
+            }
+            if ended {
+                // Nothing left to read: wait for a seek or the element's end.
+                match self.commands.recv() {
+                    Ok(c) => {
+                        self.command(c);
+                        ended = false;
+                        continue;
+                    }
+                    Err(_) => return,
+                }
+            }
+            let item = match self.demux.next(&self.dropped) {
+                Ok(Some(m)) if self.skip_before.is_some_and(|t| m.us < t) => continue,
+                Ok(Some(m)) if m.video && self.expect_key.is_some() => {
+                    if self.expect_key.take() != Some(m.us) || !m.key {
+                        self.reopen();
+                        continue;
+                    }
+                    Item::Frame(m)
+                }
+                Ok(Some(m)) => Item::Frame(m),
+                Ok(None) | Err(_) if self.expect_key.is_some() => {
+                    self.reopen();
+                    continue;
+                }
+                Ok(None) => Item::End,
+                Err(e) => Item::Error(
+                    ErrorType::StreamErrorFailed,
+                    format!("{}: demuxing failed: {e}", self.path.display()),
+                ),
+            };
+            ended = !matches!(item, Item::Frame(_));
+            match self.send(item) {
+                Sent::Done => {}
+                Sent::Commanded => ended = false,
+                Sent::Quit => return,
+            }
+        }
+    }
+
+    /// Jumps to the keyframe at or before the position. matroska-demuxer's seek (Cues
+    /// when the file has them, else a scan of the clusters) lands on the first block
+    /// at or after the keyframe's time; if it fails, the file is read again from the
+    /// start and everything before the keyframe skipped.
+    fn command(&mut self, command: Command) {
+        let Command::Seek { generation, ms } = command;
+        self.generation = generation;
+        let target = ms.saturating_mul(1000);
+        let at = if self.demux.video.is_some() {
+            self.index.at_or_before(target, &self.dropped)
+        } else {
+            target
+        };
+        let ticks = u128::from(at) * 1000 / u128::from(self.demux.scale_ns);
+        self.skip_before = Some(at);
+        self.expect_key = None;
+        match self
+            .demux
+            .mkv
+            .seek(u64::try_from(ticks).unwrap_or(u64::MAX))
+        {
+            Ok(()) if self.demux.video.is_some() => self.expect_key = Some(at),
+            Ok(()) => {}
+            Err(_) => self.reopen(),
+        }
+    }
+
+    /// Reads the file again from its start (the frames before `skip_before` are
+    /// skipped): the fallback when the demuxer's seek did not land where it should.
+    fn reopen(&mut self) {
+        self.expect_key = None;
+        match open_demux(&self.path) {
+            Ok(d) => self.demux = d,
+            // The file went away meanwhile: what follows ends the stream.
+            Err(e) => tracing::warn!("player: {}", e.description),
+        }
+    }
+
+    /// Sends an item, waiting (and watching for commands) while the channel or the
+    /// byte budget is full. A command arriving meanwhile drops the item.
+    fn send(&mut self, item: Item) -> Sent {
+        let size = match &item {
+            Item::Frame(m) => m.data.len(),
+            _ => 0,
+        };
+        let mut item = (self.generation, item);
+        loop {
+            let budget_ok = self.in_flight.load(Ordering::Acquire) + size <= MAX_IN_FLIGHT
+                || self.in_flight.load(Ordering::Acquire) == 0;
+            if budget_ok {
+                self.in_flight.fetch_add(size, Ordering::AcqRel);
+                match self.items.send_timeout(item, SEND_WAIT) {
+                    Ok(()) => return Sent::Done,
+                    Err(SendTimeoutError::Timeout(back)) => {
+                        self.in_flight.fetch_sub(size, Ordering::AcqRel);
+                        item = back;
+                    }
+                    Err(SendTimeoutError::Disconnected(_)) => return Sent::Quit,
+                }
+            }
+            let wait = if budget_ok { Duration::ZERO } else { SEND_WAIT };
+            match self.commands.recv_timeout(wait) {
+                Ok(c) => {
+                    self.command(c);
+                    return Sent::Commanded;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Sent::Quit,
+            }
+        }
+    }
+}
