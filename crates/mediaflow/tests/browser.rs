@@ -66,6 +66,7 @@ fn spawn_peer(
     role: Role,
     hold: bool,
     duration: Option<Duration>,
+    direction: &str,
 ) -> (Peer, Arc<Mutex<std::process::ChildStdin>>, Receiver<Value>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut child = Command::new("node")
@@ -77,6 +78,7 @@ fn spawn_peer(
             Role::BrowserAnswers => "answer",
         })
         .env("PEER_HOLD", if hold { "1" } else { "0" })
+        .env("PEER_DIRECTION", direction)
         .env(
             "PEER_DURATION_MS",
             duration.map_or(0, |d| d.as_millis()).to_string(),
@@ -212,8 +214,22 @@ fn drive_peer_for(
     hold: bool,
     duration: Option<Duration>,
 ) -> (Value, Peer, Vec<String>) {
+    drive_peer_with(endpoint, codec, role, path, hold, duration, "sendrecv")
+}
+
+/// `drive_peer_for` with the browser's transceivers in `direction` (`sendrecv`,
+/// `sendonly`, `recvonly`; its offer only).
+fn drive_peer_with(
+    endpoint: &WebRtcEndpoint,
+    codec: &str,
+    role: Role,
+    path: Path,
+    hold: bool,
+    duration: Option<Duration>,
+    direction: &str,
+) -> (Value, Peer, Vec<String>) {
     let mut trickled = Vec::new();
-    let (peer, stdin, from_peer) = spawn_peer(codec, role, hold, duration);
+    let (peer, stdin, from_peer) = spawn_peer(codec, role, hold, duration, direction);
     {
         let stdin = stdin.clone();
         let path = path.clone();
@@ -805,4 +821,85 @@ fn chromium_camera_into_recorder() {
         let _ = std::fs::remove_file(path);
     }
     pipeline.release().unwrap();
+}
+
+/// Issue 12: a file recorded by our RecorderEndpoint, played by a PlayerEndpoint into a
+/// WebRtcEndpoint that answers a recvonly Chromium: the browser decodes at least 60
+/// frames (and gets the Opus audio), and EndOfStream comes at the end of the file.
+#[test]
+fn chromium_watches_a_recorded_file() {
+    if !enabled() {
+        return;
+    }
+    use mediaflow::{
+        AppSource, DtlsConnectionState, MediaProfile, PlayerEndpoint, RecorderEndpoint,
+    };
+    let path = std::env::temp_dir().join(format!(
+        "mediaflow-chromium-play-{}.webm",
+        std::process::id()
+    ));
+    let uri = format!("file://{}", path.display());
+    {
+        let pipeline = MediaPipeline::new().unwrap();
+        let source = AppSource::new(&pipeline).unwrap();
+        let recorder = RecorderEndpoint::builder(&pipeline, &uri)
+            .media_profile(MediaProfile::Webm)
+            .build()
+            .unwrap();
+        source.connect(&recorder).unwrap();
+        recorder.record().unwrap();
+        common::media::Media::new(false).play(&source, Duration::from_secs(8));
+        recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+        pipeline.release().unwrap();
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri).build().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline).build().unwrap();
+    player.connect(&endpoint).unwrap();
+    // Playing starts once DTLS is up, so the file's first keyframe reaches the browser.
+    let starter = player.clone();
+    endpoint
+        .on_dtls_connection_state_change(move |e| {
+            if e.state == DtlsConnectionState::Connected {
+                starter.play().unwrap();
+            }
+        })
+        .unwrap();
+    let started = Instant::now();
+    let (result, peer, _) = drive_peer_with(
+        &endpoint,
+        "VP8",
+        Role::BrowserOffers,
+        Path::Direct,
+        true,
+        None,
+        "recvonly",
+    );
+    let end = common::wait_event(&events, Duration::from_secs(20), |e| {
+        matches!(e, Event::EndOfStream(_))
+    });
+    let ended_after = started.elapsed();
+    peer.finish();
+    println!(
+        "browser: {} frames decoded ({}), audio {} packets ({}), first frame {:.0} ms, \
+         EndOfStream {:?} after {:.1} s; {} keyframe requests unanswerable",
+        result["framesDecoded"],
+        result["videoCodec"],
+        result["audioPackets"],
+        result["audioCodec"],
+        result["msToFirstFrame"].as_f64().unwrap_or(f64::NAN),
+        end.is_some(),
+        ended_after.as_secs_f64(),
+        player.keyframe_requests()
+    );
+    assert_eq!(result["ok"], json!(true), "{result}");
+    assert!(result["framesDecoded"].as_u64().unwrap_or(0) >= 60);
+    assert!(result["videoCodec"]
+        .as_str()
+        .is_some_and(|c| c.eq_ignore_ascii_case("video/VP8")));
+    assert!(result["audioPackets"].as_u64().unwrap_or(0) > 0);
+    assert!(end.is_some(), "EndOfStream at the end of the file");
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&path);
 }
