@@ -506,6 +506,12 @@ fn truncated_and_damaged_files_end_without_a_hang() {
             p.end_of_stream == 1 || !p.errors.is_empty(),
             "{what}: neither EndOfStream nor an Error"
         );
+        if i == 0 {
+            // Cut short, its SeekHead names Cues past the end: what is there plays.
+            assert_eq!(p.end_of_stream, 1, "{what}");
+            assert!(p.video.len() as u64 >= file.video_packets / 2, "{what}");
+            decode(&p.video);
+        }
         player.get_position().expect("the pipeline still answers");
         pipeline.release().unwrap();
         let _ = std::fs::remove_file(&path);

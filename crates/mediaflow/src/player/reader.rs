@@ -3,14 +3,14 @@
 //! the disk. The recorder's writer thread, in reverse.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
-use matroska_demuxer::{Frame as MkvFrame, MatroskaFile, TrackType};
+use matroska_demuxer::{DemuxError, Frame as MkvFrame, MatroskaFile, TrackType};
 use mediaflow_graph::ErrorType;
 
 /// Frames larger than this are dropped (counted): no VP8 or Opus frame of a real
@@ -23,7 +23,93 @@ const MAX_INDEX: usize = 1 << 17;
 /// How long the reader waits on a full channel before it looks at its commands again.
 const SEND_WAIT: Duration = Duration::from_millis(20);
 
-type Demuxer = MatroskaFile<BufReader<File>>;
+type Demuxer = MatroskaFile<Masked>;
+
+/// The file as the demuxer reads it: as it is, or with its SeekHead shown as a Void.
+/// A file cut short (a copy or download that stopped) keeps a SeekHead naming Cues past
+/// its end, and matroska-demuxer then refuses it; without the SeekHead it walks the
+/// top-level elements that are there instead, so the part that exists plays.
+struct Masked {
+    inner: BufReader<File>,
+    pos: u64,
+    /// (offset, bytes shown there instead of the file's).
+    patch: Option<(u64, Vec<u8>)>,
+}
+
+impl Read for Masked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some((at, bytes)) = &self.patch {
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                let off = self.pos + i as u64;
+                if off >= *at && off < at + bytes.len() as u64 {
+                    *b = bytes[(off - at) as usize];
+                }
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Masked {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
+    }
+}
+
+/// An EBML variable-size integer at `b[i..]`: (value without its length marker, length).
+fn vint(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let first = *b.get(i)?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 {
+        return None;
+    }
+    let bytes = b.get(i..i + len)?;
+    let value = bytes[1..]
+        .iter()
+        .fold(u64::from(first) & (0xff >> len), |v, &x| {
+            (v << 8) | u64::from(x)
+        });
+    Some((value, len))
+}
+
+/// An element id at `b[i..]` (marker kept, as ids are written): (id, length).
+fn element_id(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let (_, len) = vint(b, i)?;
+    let id = b[i..i + len]
+        .iter()
+        .fold(0u64, |v, &x| (v << 8) | u64::from(x));
+    Some((id, len))
+}
+
+/// Where the Segment's SeekHead starts in `head` (the file's first bytes), and the
+/// header of a Void of the same total size to show there instead.
+fn seek_head_as_void(head: &[u8]) -> Option<(u64, Vec<u8>)> {
+    const EBML: u64 = 0x1A45_DFA3;
+    const SEGMENT: u64 = 0x1853_8067;
+    const SEEK_HEAD: u64 = 0x114D_9B74;
+    const VOID: u8 = 0xEC;
+    let (id, len) = element_id(head, 0)?;
+    let (size, size_len) = vint(head, len)?;
+    let i = (id == EBML).then_some(len + size_len)?;
+    let i = i.checked_add(usize::try_from(size).ok()?)?;
+    let (id, len) = element_id(head, i)?;
+    let (_, size_len) = vint(head, i + len)?;
+    let i = (id == SEGMENT).then_some(i + len + size_len)?;
+    let (id, len) = element_id(head, i)?;
+    let (size, size_len) = vint(head, i + len)?;
+    // Same total header length: a one-byte id, so the size takes three more bytes.
+    let void_len = size_len + len - 1;
+    if id != SEEK_HEAD || void_len > 8 || size >= (1u64 << (7 * void_len)) - 1 {
+        return None;
+    }
+    let marked = (size | (1u64 << (7 * void_len))).to_be_bytes();
+    let mut patch = vec![VOID];
+    patch.extend_from_slice(&marked[8 - void_len..]);
+    Some((i as u64, patch))
+}
 
 /// A frame for the element: its media, its time in the file, whether a decoder can
 /// start from it.
@@ -82,14 +168,46 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
         error_type: ErrorType::ResourceErrorOpen,
         description: format!("cannot open {}: {e}", path.display()),
     })?;
-    let mkv =
-        MatroskaFile::open(BufReader::with_capacity(64 << 10, file)).map_err(|e| OpenError {
-            error_type: ErrorType::InvalidMedia,
-            description: format!(
-                "{} is not a readable WebM/Matroska file: {e}",
-                path.display()
-            ),
-        })?;
+    let mut inner = BufReader::with_capacity(64 << 10, file);
+    let mut head = Vec::with_capacity(256);
+    let read_head = (&mut inner).take(256).read_to_end(&mut head);
+    let patch = read_head.ok().and_then(|_| seek_head_as_void(&head));
+    let open = |inner: BufReader<File>, patch| {
+        MatroskaFile::open(Masked {
+            inner,
+            pos: 0,
+            patch,
+        })
+    };
+    let bad = |e: matroska_demuxer::DemuxError| OpenError {
+        error_type: ErrorType::InvalidMedia,
+        description: format!(
+            "{} is not a readable WebM/Matroska file: {e}",
+            path.display()
+        ),
+    };
+    inner.seek(SeekFrom::Start(0)).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let mkv = match open(inner, None) {
+        Ok(mkv) => mkv,
+        Err(e) => {
+            let Some(patch) = patch else {
+                return Err(bad(e));
+            };
+            let retry = File::open(path)
+                .ok()
+                .and_then(|f| open(BufReader::with_capacity(64 << 10, f), Some(patch)).ok());
+            match retry {
+                Some(mkv) => {
+                    tracing::info!("player: {} read without its SeekHead ({e})", path.display());
+                    mkv
+                }
+                None => return Err(bad(e)),
+            }
+        }
+    };
     let find = |kind: TrackType, codec: &str| {
         mkv.tracks()
             .iter()
@@ -141,6 +259,12 @@ impl Demux {
             match self.mkv.next_frame(&mut self.frame) {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
+                // A block running past the end of the file: a file cut short (a copy or
+                // download that stopped) simply ends there.
+                Err(e @ DemuxError::ElementSizeExceedsStream { .. }) => {
+                    tracing::info!("player: the file ends inside a block ({e})");
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.to_string()),
             }
             let data = &mut self.frame.data;
@@ -413,5 +537,82 @@ impl Reader {
                 Err(RecvTimeoutError::Disconnected) => return Sent::Quit,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::mkv::{DocType, MkvWriter, TrackKind};
+
+    /// A VP8 keyframe header of 320x240 (RFC 6386 §9.1) and some bytes.
+    fn keyframe() -> Vec<u8> {
+        let mut f = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+        f.resize(500, 7);
+        f
+    }
+
+    #[test]
+    fn frames_past_the_cap_are_skipped_and_counted() {
+        let path = std::env::temp_dir().join(format!(
+            "mediaflow-player-unit-{}-huge.webm",
+            std::process::id()
+        ));
+        let tracks = [TrackKind::Vp8 {
+            width: 320,
+            height: 240,
+        }];
+        let mut w = MkvWriter::new(File::create(&path).unwrap(), DocType::Webm, &tracks).unwrap();
+        w.add_frame(1, 0, true, true, &keyframe()).unwrap();
+        w.add_frame(1, 33, true, false, &vec![1u8; MAX_FRAME + 1])
+            .unwrap();
+        w.add_frame(1, 67, true, false, &[1, 2, 3]).unwrap();
+        w.add_frame(1, 100, true, true, &keyframe()).unwrap();
+        w.finish(133).unwrap();
+        let dropped = AtomicU64::new(0);
+        let mut demux = open_demux(&path).unwrap();
+        let mut got = Vec::new();
+        while let Some(m) = demux.next(&dropped).unwrap() {
+            got.push((m.us / 1000, m.key, m.data.len()));
+        }
+        assert_eq!(got, [(0, true, 500), (67, false, 3), (100, true, 500)]);
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        assert!(demux.frame.data.capacity() <= MAX_FRAME);
+        // The keyframe index finds the keyframe at or before a position.
+        let mut index = KeyframeIndex {
+            path: path.clone(),
+            scanner: None,
+            keyframes: Vec::new(),
+            known_to: 0,
+            done: false,
+        };
+        assert_eq!(index.at_or_before(90_000, &dropped), 0);
+        assert_eq!(index.at_or_before(100_000, &dropped), 100_000);
+        assert_eq!(index.at_or_before(10_000_000, &dropped), 100_000);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_seek_head_of_a_finished_file_is_found() {
+        let path = std::env::temp_dir().join(format!(
+            "mediaflow-player-unit-{}-head.webm",
+            std::process::id()
+        ));
+        let tracks = [TrackKind::Opus { channels: 2 }];
+        let mut w = MkvWriter::new(File::create(&path).unwrap(), DocType::Webm, &tracks).unwrap();
+        w.add_frame(1, 0, false, true, &[1, 2, 3]).unwrap();
+        w.finish(20).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let (at, patch) = seek_head_as_void(&bytes).expect("a SeekHead");
+        let at = at as usize;
+        assert_eq!(&bytes[at..at + 4], &[0x11, 0x4d, 0x9b, 0x74]);
+        assert_eq!(patch[0], 0xEC);
+        // The Void's size is the SeekHead's, over the same number of bytes.
+        let (size, len) = vint(&bytes, at + 4).unwrap();
+        assert_eq!(vint(&patch, 1), Some((size, len + 3)));
+        // Garbage has none.
+        assert_eq!(seek_head_as_void(&[0xff; 64]), None);
+        assert_eq!(seek_head_as_void(&[]), None);
+        let _ = std::fs::remove_file(&path);
     }
 }

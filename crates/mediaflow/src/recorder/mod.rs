@@ -6,7 +6,7 @@
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
 //! are dropped and counted when it is full, so a slow disk never stalls media).
 
-mod mkv;
+pub(crate) mod mkv;
 mod writer;
 
 use std::any::Any;
