@@ -5,11 +5,11 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use matroska_demuxer::{DemuxError, Frame as MkvFrame, MatroskaFile, TrackType};
 use mediaflow_graph::ErrorType;
 
@@ -20,7 +20,8 @@ pub(crate) const MAX_FRAME: usize = 4 << 20;
 const MAX_IN_FLIGHT: usize = 8 << 20;
 /// Video keyframes remembered for seeking at most (a day at one a second).
 const MAX_INDEX: usize = 1 << 17;
-/// How long the reader waits on a full channel before it looks at its commands again.
+/// How long the reader waits for the element to take frames when the byte budget is
+/// spent before it looks at its commands again.
 const SEND_WAIT: Duration = Duration::from_millis(20);
 
 type Demuxer = MatroskaFile<Masked>;
@@ -162,8 +163,9 @@ struct Demux {
     frame: MkvFrame,
 }
 
-/// Opens `path` and finds the tracks we can play.
-fn open_demux(path: &Path) -> Result<Demux, OpenError> {
+/// Opens `path` for matroska-demuxer: as it is, else (a file cut short) with its
+/// SeekHead masked.
+fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
     let file = File::open(path).map_err(|e| OpenError {
         error_type: ErrorType::ResourceErrorOpen,
         description: format!("cannot open {}: {e}", path.display()),
@@ -208,6 +210,12 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
             }
         }
     };
+    Ok(mkv)
+}
+
+/// Opens `path` and finds the tracks we play.
+fn open_demux(path: &Path) -> Result<Demux, OpenError> {
+    let mkv = open_matroska(path)?;
     let find = |kind: TrackType, codec: &str| {
         mkv.tracks()
             .iter()
@@ -306,12 +314,14 @@ struct KeyframeIndex {
     /// Every keyframe before this time (microseconds) is known.
     known_to: u64,
     done: bool,
+    /// False once the element let go of the reader: a long scan stops then.
+    alive: Arc<AtomicBool>,
 }
 
 impl KeyframeIndex {
     /// The last keyframe at or before `us` (the first one if none is).
     fn at_or_before(&mut self, us: u64, dropped: &AtomicU64) -> u64 {
-        while !self.done && self.known_to <= us {
+        while !self.done && self.known_to <= us && self.alive.load(Ordering::Relaxed) {
             if self.scanner.is_none() {
                 match open_demux(&self.path) {
                     Ok(d) => self.scanner = Some(d),
@@ -347,6 +357,14 @@ pub(crate) struct ReaderLink {
     pub(crate) items: Receiver<(u64, Item)>,
     /// Bytes sent and not yet taken by the element.
     pub(crate) in_flight: Arc<AtomicUsize>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for ReaderLink {
+    fn drop(&mut self) {
+        // The channels tell the reader too, but not while it scans for keyframes.
+        self.alive.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Opens `path` (on the caller's thread, so a missing file is known at once) and starts
@@ -356,6 +374,7 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
     let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
     let (items_tx, items_rx) = crossbeam_channel::bounded(256);
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let alive = Arc::new(AtomicBool::new(true));
     let mut reader = Reader {
         demux,
         path: path.to_owned(),
@@ -365,6 +384,7 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
             keyframes: Vec::new(),
             known_to: 0,
             done: false,
+            alive: alive.clone(),
         },
         generation: 0,
         commands: commands_rx,
@@ -385,6 +405,7 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
         commands: commands_tx,
         items: items_rx,
         in_flight,
+        alive,
     })
 }
 
@@ -505,30 +526,20 @@ impl Reader {
         }
     }
 
-    /// Sends an item, waiting (and watching for commands) while the channel or the
-    /// byte budget is full. A command arriving meanwhile drops the item.
+    /// Sends an item. While the channel is full it waits on the channel and the
+    /// commands together (no polling); while the byte budget is spent (large frames) it
+    /// looks again every 20 ms. A command arriving meanwhile drops the item.
     fn send(&mut self, item: Item) -> Sent {
         let size = match &item {
             Item::Frame(m) => m.data.len(),
             _ => 0,
         };
-        let mut item = (self.generation, item);
         loop {
-            let budget_ok = self.in_flight.load(Ordering::Acquire) + size <= MAX_IN_FLIGHT
-                || self.in_flight.load(Ordering::Acquire) == 0;
-            if budget_ok {
-                self.in_flight.fetch_add(size, Ordering::AcqRel);
-                match self.items.send_timeout(item, SEND_WAIT) {
-                    Ok(()) => return Sent::Done,
-                    Err(SendTimeoutError::Timeout(back)) => {
-                        self.in_flight.fetch_sub(size, Ordering::AcqRel);
-                        item = back;
-                    }
-                    Err(SendTimeoutError::Disconnected(_)) => return Sent::Quit,
-                }
+            let in_flight = self.in_flight.load(Ordering::Acquire);
+            if in_flight == 0 || in_flight + size <= MAX_IN_FLIGHT {
+                break;
             }
-            let wait = if budget_ok { Duration::ZERO } else { SEND_WAIT };
-            match self.commands.recv_timeout(wait) {
+            match self.commands.recv_timeout(SEND_WAIT) {
                 Ok(c) => {
                     self.command(c);
                     return Sent::Commanded;
@@ -536,6 +547,26 @@ impl Reader {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Sent::Quit,
             }
+        }
+        self.in_flight.fetch_add(size, Ordering::AcqRel);
+        let (items, commands) = (self.items.clone(), self.commands.clone());
+        let mut select = Select::new();
+        let send = select.send(&items);
+        select.recv(&commands);
+        let op = select.select();
+        if op.index() == send {
+            return match op.send(&items, (self.generation, item)) {
+                Ok(()) => Sent::Done,
+                Err(_) => Sent::Quit,
+            };
+        }
+        self.in_flight.fetch_sub(size, Ordering::AcqRel);
+        match op.recv(&commands) {
+            Ok(c) => {
+                self.command(c);
+                Sent::Commanded
+            }
+            Err(_) => Sent::Quit,
         }
     }
 }
@@ -585,6 +616,7 @@ mod tests {
             keyframes: Vec::new(),
             known_to: 0,
             done: false,
+            alive: Arc::new(AtomicBool::new(true)),
         };
         assert_eq!(index.at_or_before(90_000, &dropped), 0);
         assert_eq!(index.at_or_before(100_000, &dropped), 100_000);
