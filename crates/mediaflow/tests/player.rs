@@ -346,7 +346,17 @@ fn set_position_jumps_to_the_keyframe_at_or_before_it() {
 /// and seeks through its Cues.
 #[test]
 fn an_ffmpeg_webm_plays_and_seeks() {
-    let path = temp_file("ffmpeg", "webm");
+    ffmpeg_file_plays_and_seeks("webm");
+}
+
+/// ffmpeg's Matroska has CRC-32 elements, CueRelativePosition and Tags besides.
+#[test]
+fn an_ffmpeg_mkv_plays_and_seeks() {
+    ffmpeg_file_plays_and_seeks("mkv");
+}
+
+fn ffmpeg_file_plays_and_seeks(ext: &str) {
+    let path = temp_file("ffmpeg", ext);
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-y"])
         .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
@@ -363,7 +373,7 @@ fn an_ffmpeg_webm_plays_and_seeks() {
     );
     let file = probe(path);
     eprintln!(
-        "ffmpeg: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
+        "ffmpeg {ext}: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
         file.video_packets, file.audio_packets, file.duration, file.keyframes
     );
     let (pipeline, player, mut tap) = player_into_sink(&file.path);
@@ -395,7 +405,7 @@ fn an_ffmpeg_webm_plays_and_seeks() {
     let before = tap.played.video.len();
     tap.take(Duration::from_millis(300), |_| false);
     let position = player.get_position().unwrap();
-    eprintln!("ffmpeg file: set_position(2500) -> {position} ms");
+    eprintln!("ffmpeg {ext}: set_position(2500) -> {position} ms");
     assert!((2_000..=2_400).contains(&position), "{position} ms");
     let keys: Vec<usize> = (before..tap.played.video.len())
         .filter(|&i| is_key(&tap.played.video[i].1))

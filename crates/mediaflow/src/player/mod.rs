@@ -56,6 +56,8 @@ fn error_code(t: ErrorType) -> i32 {
 
 /// How often the element looks for frames while the reader has none ready.
 const READER_POLL: Duration = Duration::from_millis(10);
+/// A gap between frames longer than this (µs) is not waited out.
+const MAX_GAP_US: u64 = 5_000_000;
 /// Frames sent at most per timer: a worker that was held up catches up over a few turns.
 const MAX_FRAMES_PER_TURN: usize = 64;
 
@@ -281,6 +283,15 @@ impl PlayerElement {
                 }
                 return;
             };
+            // A frame far past the one before (a damaged timestamp, a hole in the file)
+            // plays next rather than after a long silence.
+            if us > self.position.saturating_add(MAX_GAP_US) && self.anchor.is_some() {
+                tracing::debug!(
+                    "player: {} ms gap in the file skipped",
+                    (us - self.position) / 1000
+                );
+                self.anchor = None;
+            }
             let (at, base) = *self.anchor.get_or_insert((now, us));
             let due = at + Duration::from_micros(us.saturating_sub(base));
             if due > now {
@@ -526,6 +537,92 @@ impl PlayerEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame(us: u64, video: bool) -> Item {
+        let data = if video {
+            vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]
+        } else {
+            vec![0xfc, 1, 2, 3]
+        };
+        Item::Frame(Media {
+            video,
+            us,
+            key: true,
+            data,
+        })
+    }
+
+    fn drain(e: &mut PlayerElement) -> Vec<Buffer> {
+        std::iter::from_fn(|| e.poll_output()).collect()
+    }
+
+    /// On virtual instants: each frame leaves at its time, stale generations are
+    /// ignored, a long gap is not waited out, the end raises EndOfStream once.
+    #[test]
+    fn frames_leave_at_their_time() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut e = PlayerElement::new(t0, Arc::new(AtomicU64::new(0)));
+        let (link, items, _commands) = reader::link_for_test();
+        e.start(link, t0);
+        for item in [
+            (7, frame(0, true)),
+            (0, frame(5_000, true)),
+            (0, frame(15_000, false)),
+            (0, frame(38_000, true)),
+            (0, frame(60_000_000, true)),
+            (0, Item::End),
+        ] {
+            items.send(item).unwrap();
+        }
+        assert_eq!(e.poll_timeout(), Some(t0));
+        e.handle_timeout(t0);
+        let out = drain(&mut e);
+        assert_eq!(
+            out.len(),
+            1,
+            "the first frame at once (a stale one skipped)"
+        );
+        assert_eq!(out[0].codec, Some(names::VP8));
+        assert!(out[0].keyframe);
+        assert_eq!(e.poll_timeout(), Some(ms(10)));
+        e.handle_timeout(ms(10));
+        let audio = drain(&mut e);
+        assert_eq!(audio[0].codec, Some(names::OPUS));
+        assert_eq!(e.poll_timeout(), Some(ms(33)));
+        // Anchored on the first frame played (5 ms into the file).
+        assert_eq!(e.position_at(ms(20)), 25_000);
+        e.handle_timeout(ms(33));
+        // The frame a minute later goes at once, then the end.
+        assert_eq!(drain(&mut e).len(), 2);
+        assert!(matches!(
+            e.poll_event(),
+            Some(ElementEvent::Custom(c)) if c.is::<PlayerEvent>()
+        ));
+        assert!(e.poll_event().is_none());
+        assert_eq!(e.state, State::Stopped);
+        assert_eq!(e.poll_timeout(), None);
+    }
+
+    #[test]
+    fn rtp_timestamps_follow_the_playout_clock_across_a_pause() {
+        let t0 = Instant::now();
+        let mut e = PlayerElement::new(t0, Arc::new(AtomicU64::new(0)));
+        let (link, items, _commands) = reader::link_for_test();
+        e.start(link, t0);
+        items.send((0, frame(0, true))).unwrap();
+        items.send((0, frame(100_000, true))).unwrap();
+        e.handle_timeout(t0);
+        let first = drain(&mut e);
+        e.pause(t0 + Duration::from_millis(50));
+        assert_eq!(e.poll_timeout(), None, "paused: no timer");
+        e.resume(t0 + Duration::from_millis(1050));
+        e.handle_timeout(t0 + Duration::from_millis(1050));
+        let second = drain(&mut e);
+        let ts = |b: &Buffer| u32::from_be_bytes([b.data[4], b.data[5], b.data[6], b.data[7]]);
+        // A second and 50 ms of playout clock at 90 kHz.
+        assert_eq!(ts(&second[0]).wrapping_sub(ts(&first[0])), 94_500);
+    }
 
     #[test]
     fn only_absolute_file_uris_are_taken() {

@@ -409,6 +409,20 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
     })
 }
 
+/// A link with no reader behind it: the test plays the reader's part.
+#[cfg(test)]
+pub(crate) fn link_for_test() -> (ReaderLink, Sender<(u64, Item)>, Receiver<Command>) {
+    let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
+    let (items_tx, items_rx) = crossbeam_channel::bounded(256);
+    let link = ReaderLink {
+        commands: commands_tx,
+        items: items_rx,
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        alive: Arc::new(AtomicBool::new(true)),
+    };
+    (link, items_tx, commands_rx)
+}
+
 struct Reader {
     demux: Demux,
     path: PathBuf,
