@@ -594,3 +594,43 @@ fn a_file_plays_through_a_webrtc_pair() {
     assert!(p.audio as u64 >= file.audio_packets * 9 / 10);
     pipeline.release().unwrap();
 }
+
+/// A sink that takes only H.264 and PCMU: the graph transcodes the file's VP8 and Opus
+/// on the link (MediaTranscodingStateChanged on the player).
+#[test]
+fn a_sink_of_other_codecs_gets_the_file_transcoded() {
+    let file = recorded();
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri(&file.path))
+        .build()
+        .unwrap();
+    let sink = AppSink::with_codecs(&pipeline, 4096, &[names::H264, names::PCMU]).unwrap();
+    player.connect(&sink).unwrap();
+    player.play().unwrap();
+    let (mut h264, mut pcmu) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (h264 < 30 || pcmu < 30) && Instant::now() < deadline {
+        if let Some(b) = sink.recv_timeout(Duration::from_millis(20)) {
+            match b.codec {
+                Some(names::H264) => h264 += 1,
+                Some(names::PCMU) => pcmu += 1,
+                other => panic!("{other:?} reached a sink that takes H.264 and PCMU only"),
+            }
+        }
+    }
+    eprintln!("transcoded: {h264} H.264 and {pcmu} PCMU packets");
+    assert!(
+        h264 >= 30 && pcmu >= 30,
+        "{h264} H.264, {pcmu} PCMU packets"
+    );
+    let transcoding = wait_event(&events, Duration::from_secs(1), |e| {
+        matches!(e, Event::MediaTranscodingStateChanged(t)
+            if t.state == mediaflow::MediaTranscodingState::Transcoding && t.source == player.id())
+    });
+    assert!(
+        transcoding.is_some(),
+        "MediaTranscodingStateChanged(Transcoding)"
+    );
+    pipeline.release().unwrap();
+}
