@@ -436,10 +436,7 @@ fn missing_files_and_foreign_uris_raise_error_events() {
             "file:///nonexistent-dir/mediaflow/x.webm".to_owned(),
             ErrorType::ResourceErrorOpen,
         ),
-        (
-            "http://example.invalid/x.webm".to_owned(),
-            ErrorType::InvalidUri,
-        ),
+        ("rtsp://127.0.0.1/x.webm".to_owned(), ErrorType::InvalidUri),
         ("garbage".to_owned(), ErrorType::InvalidUri),
         ("file://relative.webm".to_owned(), ErrorType::InvalidUri),
         (uri(&text), ErrorType::InvalidMedia),
@@ -632,5 +629,114 @@ fn a_sink_of_other_codecs_gets_the_file_transcoded() {
         transcoding.is_some(),
         "MediaTranscodingStateChanged(Transcoding)"
     );
+    pipeline.release().unwrap();
+}
+
+/// Serves `body` at `/clip.webm` on 127.0.0.1 (404 elsewhere) for `connections`
+/// requests or 30 s, whichever comes first.
+fn serve(body: Vec<u8>, connections: usize) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut served = 0;
+        while served < connections && Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            served += 1;
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            if request.starts_with("GET /clip.webm ") {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: video/webm\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        }
+    });
+    port
+}
+
+/// An http:// URI: downloaded, then played like a file; a 404 and a closed port are
+/// Error events RESOURCE_ERROR_OPEN; the downloaded copy goes with the playback.
+#[test]
+fn an_http_uri_is_downloaded_and_played() {
+    let file = recorded();
+    let port = serve(std::fs::read(&file.path).unwrap(), 2);
+    let url = format!("http://127.0.0.1:{port}/clip.webm");
+    let pipeline = MediaPipeline::new().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &url).build().unwrap();
+    assert!(player.get_video_info().is_err(), "not downloaded yet");
+    let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
+    player.connect(&sink).unwrap();
+    let mut tap = Tap::new(&pipeline, sink);
+    let start = Instant::now();
+    player.play().unwrap();
+    tap.until_end(Duration::from_secs(20));
+    let p = &tap.played;
+    eprintln!(
+        "{url}: {} video, {} audio frames in {:.3} s, errors {:?}",
+        p.video.len(),
+        p.audio,
+        start.elapsed().as_secs_f64(),
+        p.errors
+    );
+    assert_eq!(p.end_of_stream, 1);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p.video.len() as u64, file.video_packets);
+    assert_eq!(p.audio as u64, file.audio_packets);
+    decode(&p.video);
+    let info = player.get_video_info().unwrap();
+    assert!(
+        (info.duration as f64 / 1000.0 - file.duration).abs() < 0.05,
+        "{info:?}"
+    );
+    // The copy is deleted once its reader has ended (at the end of the file).
+    let prefix = format!("mediaflow-player-{}-", std::process::id());
+    let copies = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while copies() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(copies(), 0, "downloaded copies left behind");
+
+    let events = pipeline.events().unwrap();
+    for bad in [
+        format!("http://127.0.0.1:{port}/missing.webm"),
+        "http://127.0.0.1:1/closed.webm".to_owned(),
+    ] {
+        let player = PlayerEndpoint::builder(&pipeline, &bad).build().unwrap();
+        player.play().unwrap();
+        let e = first_error(&events);
+        eprintln!("{bad}: {} {}", e.error_type.as_str(), e.description);
+        assert_eq!(e.error_type, ErrorType::ResourceErrorOpen, "{bad}");
+        assert_eq!(e.source, player.id());
+    }
     pipeline.release().unwrap();
 }

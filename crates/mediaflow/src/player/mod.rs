@@ -24,7 +24,7 @@ use crate::element::MediaElement;
 use crate::error::{Error, Result};
 use crate::events::{EndOfStreamEvent, Event};
 use crate::pipeline::MediaPipeline;
-use reader::{Command, Item, Media, OpenError, ReaderLink};
+use reader::{Command, FileInfo, Item, Media, OpenError, ReaderLink};
 
 /// The player's own events, carried through the graph as `ElementEvent::Custom`.
 #[derive(Debug)]
@@ -234,6 +234,10 @@ impl PlayerElement {
                     self.end();
                 }
                 Item::End => self.end(),
+                Item::Failed(error_type, description) => {
+                    self.error(error_type, description);
+                    self.stop();
+                }
             }
             return None;
         }
@@ -378,6 +382,7 @@ impl PlayerEndpointBuilder<'_> {
                 dropped: Arc::new(AtomicU64::new(0)),
                 keyframe_requests,
                 play: Mutex::new(()),
+                downloaded: Arc::new(Mutex::new(None)),
             }),
         })
     }
@@ -390,12 +395,21 @@ struct Inner {
     keyframe_requests: Arc<AtomicU64>,
     /// Serialises `play()` so two callers cannot start two readers.
     play: Mutex<()>,
+    /// The headers of the last http(s) download.
+    downloaded: Arc<Mutex<Option<FileInfo>>>,
+}
+
+/// Whether `uri` is one the player downloads.
+fn is_http(uri: &str) -> bool {
+    let scheme = uri.split_once("://").map_or("", |(s, _)| s);
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
 /// Plays a WebM or Matroska file into the pipeline (Kurento's `PlayerEndpoint`): VP8
 /// and Opus leave its VIDEO and AUDIO source pads as RTP, in real time. Events:
 /// `EndOfStream`, and `Error` (INVALID_URI, RESOURCE_ERROR_OPEN, INVALID_MEDIA,
-/// STREAM_ERROR_FAILED). Only `file://` URIs are played.
+/// STREAM_ERROR_FAILED). URIs: `file:///absolute/path`, and `http://` / `https://`
+/// (downloaded whole first, at most 2 GiB, then played).
 #[derive(Clone, Debug)]
 pub struct PlayerEndpoint {
     element: MediaElement,
@@ -457,10 +471,12 @@ impl PlayerEndpoint {
     }
 
     /// Starts playing: from the beginning when stopped or at the end of the file, from
-    /// where it was when paused. The file is opened here, on the caller's thread: a URI
-    /// that is not `file:///...` raises an `Error` event INVALID_URI, a file that cannot
-    /// be opened RESOURCE_ERROR_OPEN, one with nothing playable INVALID_MEDIA; the call
-    /// itself then returns `Ok` (as Kurento's does) and nothing plays.
+    /// where it was when paused. A local file is opened here, on the caller's thread: a
+    /// URI that is neither `file:///...` nor http(s) raises an `Error` event INVALID_URI,
+    /// a file that cannot be opened RESOURCE_ERROR_OPEN, one with nothing playable
+    /// INVALID_MEDIA; the call itself then returns `Ok` (as Kurento's does) and nothing
+    /// plays. An http(s) URI is downloaded by the player's thread (a failure is an
+    /// `Error` RESOURCE_ERROR_OPEN then).
     pub fn play(&self) -> Result<()> {
         let _serial = self
             .inner
@@ -473,6 +489,19 @@ impl PlayerEndpoint {
         })?;
         if state != State::Stopped {
             return Ok(());
+        }
+        if is_http(&self.inner.uri) {
+            let link = reader::start_download(
+                self.inner.uri.clone(),
+                self.inner.dropped.clone(),
+                self.inner.downloaded.clone(),
+            );
+            return match link {
+                Ok(link) => self
+                    .element
+                    .with_element(move |e: &mut PlayerElement, now| e.start(link, now)),
+                Err(e) => self.raise(e),
+            };
         }
         let path = match file_path(&self.inner.uri) {
             Ok(p) => p,
@@ -517,13 +546,25 @@ impl PlayerEndpoint {
     }
 
     /// What the file holds (Kurento's `videoInfo`), read from its headers on the
-    /// caller's thread. A URI or file it cannot play is a typed error here.
+    /// caller's thread (for an http(s) URI: from the last download). A URI or file it
+    /// cannot play is a typed error here.
     pub fn get_video_info(&self) -> Result<VideoInfo> {
-        let path = file_path(&self.inner.uri).map_err(Error::InvalidArgument)?;
-        let info = reader::probe(&path).map_err(|e| match e.error_type {
-            ErrorType::ResourceErrorOpen => Error::Resource(e.description),
-            _ => Error::InvalidArgument(e.description),
-        })?;
+        let info = if is_http(&self.inner.uri) {
+            let downloaded = *self
+                .inner
+                .downloaded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            downloaded.ok_or_else(|| {
+                Error::WrongState("an http(s) file is known once play() downloaded it".into())
+            })?
+        } else {
+            let path = file_path(&self.inner.uri).map_err(Error::InvalidArgument)?;
+            reader::probe(&path).map_err(|e| match e.error_type {
+                ErrorType::ResourceErrorOpen => Error::Resource(e.description),
+                _ => Error::InvalidArgument(e.description),
+            })?
+        };
         let duration = info.duration_ms.unwrap_or(0);
         Ok(VideoInfo {
             is_seekable: true,

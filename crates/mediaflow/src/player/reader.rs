@@ -131,6 +131,8 @@ pub(crate) enum Item {
     End,
     /// Reading failed part way: reported, then the stream ends.
     Error(ErrorType, String),
+    /// The resource could not be got or opened (http(s)): reported, nothing plays.
+    Failed(ErrorType, String),
 }
 
 /// What the element asks of the reader.
@@ -367,36 +369,29 @@ impl Drop for ReaderLink {
     }
 }
 
-/// Opens `path` (on the caller's thread, so a missing file is known at once) and starts
-/// its reader thread. The thread ends when the element drops its [`ReaderLink`].
-pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, OpenError> {
-    let demux = open_demux(path)?;
+/// The reader's ends of the channels to its element.
+struct ReaderEnds {
+    commands: Receiver<Command>,
+    items: Sender<(u64, Item)>,
+    in_flight: Arc<AtomicUsize>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Starts a reader thread running `body` with its ends of a new link.
+fn spawn(body: impl FnOnce(ReaderEnds) + Send + 'static) -> Result<ReaderLink, OpenError> {
     let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
     let (items_tx, items_rx) = crossbeam_channel::bounded(256);
     let in_flight = Arc::new(AtomicUsize::new(0));
     let alive = Arc::new(AtomicBool::new(true));
-    let mut reader = Reader {
-        demux,
-        path: path.to_owned(),
-        index: KeyframeIndex {
-            path: path.to_owned(),
-            scanner: None,
-            keyframes: Vec::new(),
-            known_to: 0,
-            done: false,
-            alive: alive.clone(),
-        },
-        generation: 0,
+    let ends = ReaderEnds {
         commands: commands_rx,
         items: items_tx,
         in_flight: in_flight.clone(),
-        dropped,
-        skip_before: None,
-        expect_key: None,
+        alive: alive.clone(),
     };
     std::thread::Builder::new()
         .name("mf-player".into())
-        .spawn(move || reader.run())
+        .spawn(move || body(ends))
         .map_err(|e| OpenError {
             error_type: ErrorType::UnexpectedElementError,
             description: format!("player thread: {e}"),
@@ -406,6 +401,99 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
         items: items_rx,
         in_flight,
         alive,
+    })
+}
+
+/// Opens `path` (on the caller's thread, so a missing file is known at once) and starts
+/// its reader thread. The thread ends when the element drops its [`ReaderLink`].
+pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, OpenError> {
+    let demux = open_demux(path)?;
+    let path = path.to_owned();
+    spawn(move |ends| Reader::new(demux, path, None, ends, dropped).run())
+}
+
+/// The largest file an http(s) URI may bring.
+const MAX_DOWNLOAD: u64 = 2 << 30;
+
+/// A downloaded copy of an http(s) resource, deleted when its reader ends.
+struct Download(PathBuf);
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Downloads `url` into a temporary file (at most `MAX_DOWNLOAD` bytes; every network
+/// wait bounded). matroska-demuxer reads the Cues at the end of a file when it opens
+/// it, so playing starts once the whole file is there.
+fn download(url: &str) -> Result<Download, OpenError> {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let fail = |description: String| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(15)))
+        .timeout_per_read(Some(Duration::from_secs(15)))
+        .http_status_as_error(true)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|e| fail(format!("{url}: {e}")))?;
+    if let Some(len) = response.body().content_length() {
+        if len > MAX_DOWNLOAD {
+            return Err(fail(format!(
+                "{url}: {len} bytes, more than {MAX_DOWNLOAD}"
+            )));
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "mediaflow-player-{}-{}.download",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let copy = Download(path);
+    let mut file = File::create(&copy.0).map_err(|e| {
+        fail(format!(
+            "{url}: cannot store it in {}: {e}",
+            copy.0.display()
+        ))
+    })?;
+    let mut body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_DOWNLOAD)
+        .reader();
+    io::copy(&mut body, &mut file).map_err(|e| fail(format!("{url}: {e}")))?;
+    Ok(copy)
+}
+
+/// Starts a reader thread that downloads `url`, then plays it as a file. Failing to get
+/// or open it sends `Item::Failed`. `info` gets the file's headers once it is there.
+pub(crate) fn start_download(
+    url: String,
+    dropped: Arc<AtomicU64>,
+    info: Arc<std::sync::Mutex<Option<FileInfo>>>,
+) -> Result<ReaderLink, OpenError> {
+    spawn(move |ends| {
+        let opened = download(&url).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
+        match opened {
+            Ok((demux, copy)) => {
+                *info.lock().unwrap_or_else(|p| p.into_inner()) = Some(demux.info());
+                let path = copy.0.clone();
+                Reader::new(demux, path, Some(copy), ends, dropped).run();
+            }
+            Err(e) => {
+                tracing::warn!("player: {}", e.description);
+                let _ = ends
+                    .items
+                    .send((0, Item::Failed(e.error_type, e.description)));
+            }
+        }
     })
 }
 
@@ -426,6 +514,8 @@ pub(crate) fn link_for_test() -> (ReaderLink, Sender<(u64, Item)>, Receiver<Comm
 struct Reader {
     demux: Demux,
     path: PathBuf,
+    /// The downloaded copy `path` names, for an http(s) URI: deleted with the reader.
+    _download: Option<Download>,
     index: KeyframeIndex,
     generation: u64,
     commands: Receiver<Command>,
@@ -448,6 +538,35 @@ enum Sent {
 }
 
 impl Reader {
+    fn new(
+        demux: Demux,
+        path: PathBuf,
+        download: Option<Download>,
+        ends: ReaderEnds,
+        dropped: Arc<AtomicU64>,
+    ) -> Reader {
+        Reader {
+            demux,
+            index: KeyframeIndex {
+                path: path.clone(),
+                scanner: None,
+                keyframes: Vec::new(),
+                known_to: 0,
+                done: false,
+                alive: ends.alive,
+            },
+            path,
+            _download: download,
+            generation: 0,
+            commands: ends.commands,
+            items: ends.items,
+            in_flight: ends.in_flight,
+            dropped,
+            skip_before: None,
+            expect_key: None,
+        }
+    }
+
     fn run(&mut self) {
         let mut ended = false;
         loop {
