@@ -824,8 +824,9 @@ fn chromium_camera_into_recorder() {
 }
 
 /// Issue 12: a file recorded by our RecorderEndpoint, played by a PlayerEndpoint into a
-/// WebRtcEndpoint that answers a recvonly Chromium: the browser decodes at least 60
-/// frames (and gets the Opus audio), and EndOfStream comes at the end of the file.
+/// WebRtcEndpoint that answers a recvonly Chromium: the browser decodes the file's
+/// frames (at least 60; 8 s were recorded) and gets the Opus audio, and EndOfStream
+/// comes at the end of the file.
 #[test]
 fn chromium_watches_a_recorded_file() {
     if !enabled() {
@@ -867,13 +868,14 @@ fn chromium_watches_a_recorded_file() {
         })
         .unwrap();
     let started = Instant::now();
+    // The browser reports after 10 s in the call: the whole 8 s file has been shown.
     let (result, peer, _) = drive_peer_with(
         &endpoint,
         "VP8",
         Role::BrowserOffers,
         Path::Direct,
         true,
-        None,
+        Some(Duration::from_secs(10)),
         "recvonly",
     );
     let end = common::wait_event(&events, Duration::from_secs(20), |e| {
@@ -894,11 +896,18 @@ fn chromium_watches_a_recorded_file() {
         player.keyframe_requests()
     );
     assert_eq!(result["ok"], json!(true), "{result}");
-    assert!(result["framesDecoded"].as_u64().unwrap_or(0) >= 60);
+    // The issue asks for 60; 8 s at 30 fps were recorded, most of them must show.
+    assert!(
+        result["framesDecoded"].as_u64().unwrap_or(0) >= 180,
+        "{result}"
+    );
     assert!(result["videoCodec"]
         .as_str()
         .is_some_and(|c| c.eq_ignore_ascii_case("video/VP8")));
-    assert!(result["audioPackets"].as_u64().unwrap_or(0) > 0);
+    assert!(
+        result["audioPackets"].as_u64().unwrap_or(0) >= 300,
+        "{result}"
+    );
     assert!(end.is_some(), "EndOfStream at the end of the file");
     pipeline.release().unwrap();
     let _ = std::fs::remove_file(&path);
