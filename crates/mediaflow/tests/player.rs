@@ -115,6 +115,7 @@ struct Played {
 
 struct Tap {
     sink: AppSink,
+    video_codec: &'static str,
     events: Receiver<Event>,
     video: FrameAssembler,
     audio: FrameAssembler,
@@ -123,10 +124,15 @@ struct Tap {
 
 impl Tap {
     fn new(pipeline: &MediaPipeline, sink: AppSink) -> Tap {
+        Tap::of(pipeline, sink, names::VP8)
+    }
+
+    fn of(pipeline: &MediaPipeline, sink: AppSink, video_codec: &'static str) -> Tap {
         Tap {
             sink,
+            video_codec,
             events: pipeline.events().unwrap(),
-            video: FrameAssembler::new(names::VP8).unwrap(),
+            video: FrameAssembler::new(video_codec).unwrap(),
             audio: FrameAssembler::new(names::OPUS).unwrap(),
             played: Played::default(),
         }
@@ -141,7 +147,8 @@ impl Tap {
                     MediaType::Video => (&mut self.video, true),
                     _ => (&mut self.audio, false),
                 };
-                assert_eq!(b.codec, Some(if video { names::VP8 } else { names::OPUS }));
+                let want = if video { self.video_codec } else { names::OPUS };
+                assert_eq!(b.codec, Some(want));
                 match assembler.push(&b.data) {
                     Assembled::Frame(f) if video => {
                         self.played.video.push((Instant::now(), f.data))
@@ -739,4 +746,56 @@ fn an_http_uri_is_downloaded_and_played() {
         assert_eq!(e.source, player.id());
     }
     pipeline.release().unwrap();
+}
+
+/// H.264 in Matroska (ffmpeg's libx264): the NAL units are turned into Annex B with the
+/// parameter sets before each IDR, packetized as H.264, and every frame decodes.
+#[test]
+fn an_h264_mkv_plays() {
+    let path = temp_file("h264", "mkv");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", "2", "-c:v", "libx264", "-profile:v", "baseline"])
+        .args(["-pix_fmt", "yuv420p", "-g", "30", "-c:a", "libopus"])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = probe(path);
+    let pipeline = MediaPipeline::new().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri(&file.path))
+        .build()
+        .unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
+    player.connect(&sink).unwrap();
+    let mut tap = Tap::of(&pipeline, sink, names::H264);
+    player.play().unwrap();
+    tap.until_end(Duration::from_secs(10));
+    let p = &tap.played;
+    let mut decoder = mediaflow_transcoder::H264Decoder::new().unwrap();
+    let pictures = p
+        .video
+        .iter()
+        .filter(|(_, f)| decoder.decode(f).expect("every frame decodes").is_some())
+        .count();
+    eprintln!(
+        "H.264 MKV: {} video frames ({pictures} pictures decoded), {} audio; file {} and {}",
+        p.video.len(),
+        p.audio,
+        file.video_packets,
+        file.audio_packets
+    );
+    assert_eq!(p.end_of_stream, 1);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p.video.len() as u64, file.video_packets);
+    assert_eq!(pictures as u64, file.video_packets);
+    assert_eq!(p.audio as u64, file.audio_packets);
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&file.path);
 }

@@ -1,11 +1,12 @@
-//! PlayerEndpoint (Kurento's): plays a WebM or Matroska file into the pipeline, VP8
-//! and Opus as RTP on its VIDEO and AUDIO source pads, in real time (the graph's
+//! PlayerEndpoint (Kurento's): plays a WebM or Matroska file into the pipeline, VP8 (or
+//! H.264) and Opus as RTP on its VIDEO and AUDIO source pads, in real time (the graph's
 //! transcoders convert for sinks that take other codecs).
 //!
 //! A reader thread per playback demuxes the file (`reader.rs`) into a bounded channel;
 //! the element on the worker paces the frames by their timestamps against the `now` it
 //! is given (its timers, no sleeping), packetizes them and hands them to the graph.
 
+mod avc;
 mod reader;
 
 use std::any::Any;
@@ -102,7 +103,8 @@ pub(crate) struct PlayerElement {
     /// across pauses, seeks and restarts.
     epoch: Instant,
     rtp_base: u32,
-    video: Option<RtpPacketizer>,
+    vp8: Option<RtpPacketizer>,
+    h264: Option<RtpPacketizer>,
     audio: Option<RtpPacketizer>,
     out: VecDeque<Buffer>,
     events: VecDeque<ElementEvent>,
@@ -124,7 +126,8 @@ impl PlayerElement {
             poll_at: None,
             epoch: now,
             rtp_base: random as u32,
-            video: RtpPacketizer::new(names::VP8, (random >> 32) as u32),
+            vp8: RtpPacketizer::new(names::VP8, (random >> 32) as u32),
+            h264: RtpPacketizer::new(names::H264, (random >> 32) as u32),
             audio: RtpPacketizer::new(names::OPUS, (random >> 32) as u32 ^ 0x5a5a_5a5a),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -252,11 +255,12 @@ impl PlayerElement {
 
     /// Packetizes a frame due at `due` into the output queue.
     fn send(&mut self, m: Media, due: Instant) {
-        let (packetizer, codec, clock, media_type) = if m.video {
-            (&mut self.video, names::VP8, 90_000u128, MediaType::Video)
-        } else {
-            (&mut self.audio, names::OPUS, 48_000u128, MediaType::Audio)
+        let (packetizer, clock, media_type) = match m.codec {
+            names::VP8 => (&mut self.vp8, 90_000u128, MediaType::Video),
+            names::H264 => (&mut self.h264, 90_000, MediaType::Video),
+            _ => (&mut self.audio, 48_000, MediaType::Audio),
         };
+        let codec = m.codec;
         let Some(packetizer) = packetizer.as_mut() else {
             return;
         };
@@ -405,8 +409,8 @@ fn is_http(uri: &str) -> bool {
     scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
-/// Plays a WebM or Matroska file into the pipeline (Kurento's `PlayerEndpoint`): VP8
-/// and Opus leave its VIDEO and AUDIO source pads as RTP, in real time. Events:
+/// Plays a WebM or Matroska file into the pipeline (Kurento's `PlayerEndpoint`): VP8 (or
+/// H.264) and Opus leave its VIDEO and AUDIO source pads as RTP, in real time. Events:
 /// `EndOfStream`, and `Error` (INVALID_URI, RESOURCE_ERROR_OPEN, INVALID_MEDIA,
 /// STREAM_ERROR_FAILED). URIs: `file:///absolute/path`, and `http://` / `https://`
 /// (downloaded whole first, at most 2 GiB, then played).
@@ -587,6 +591,7 @@ mod tests {
         };
         Item::Frame(Media {
             video,
+            codec: if video { names::VP8 } else { names::OPUS },
             us,
             key: true,
             data,

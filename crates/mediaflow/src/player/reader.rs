@@ -12,6 +12,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
 use matroska_demuxer::{DemuxError, Frame as MkvFrame, MatroskaFile, TrackType};
 use mediaflow_graph::ErrorType;
+use mediaflow_transcoder::rtp::names;
+
+use super::avc::Avc;
 
 /// Frames larger than this are dropped (counted): no VP8 or Opus frame of a real
 /// recording comes near it, so it is a corrupt or hostile file.
@@ -117,6 +120,8 @@ fn seek_head_as_void(head: &[u8]) -> Option<(u64, Vec<u8>)> {
 #[derive(Debug)]
 pub(crate) struct Media {
     pub(crate) video: bool,
+    /// Its codec (`video/VP8`, `video/H264`, `audio/opus`).
+    pub(crate) codec: &'static str,
     /// Microseconds from the start of the file.
     pub(crate) us: u64,
     pub(crate) key: bool,
@@ -159,6 +164,8 @@ pub(crate) struct OpenError {
 struct Demux {
     mkv: Demuxer,
     video: Option<u64>,
+    /// The video track's H.264 conversion (none: VP8).
+    avc: Option<Avc>,
     audio: Option<u64>,
     /// Nanoseconds per timestamp tick.
     scale_ns: u64,
@@ -224,14 +231,28 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
             .find(|t| t.track_type() == kind && t.codec_id() == codec)
             .map(|t| t.track_number().get())
     };
-    let video = find(TrackType::Video, "V_VP8");
+    // VP8 first (what our recorder writes); else H.264, whose NAL units are converted.
+    let (video, avc) = match find(TrackType::Video, "V_VP8") {
+        Some(track) => (Some(track), None),
+        None => {
+            let h264 = mkv
+                .tracks()
+                .iter()
+                .find(|t| t.track_type() == TrackType::Video && t.codec_id() == "V_MPEG4/ISO/AVC");
+            let avc = h264.and_then(|t| t.codec_private().and_then(Avc::from_record));
+            match (h264, avc) {
+                (Some(t), Some(avc)) => (Some(t.track_number().get()), Some(avc)),
+                _ => (None, None),
+            }
+        }
+    };
     let audio = find(TrackType::Audio, "A_OPUS");
     if video.is_none() && audio.is_none() {
         let codecs: Vec<&str> = mkv.tracks().iter().map(|t| t.codec_id()).collect();
         return Err(OpenError {
             error_type: ErrorType::InvalidMedia,
             description: format!(
-                "{}: no VP8 or Opus track to play (tracks: {codecs:?})",
+                "{}: no VP8, H.264 or Opus track to play (tracks: {codecs:?})",
                 path.display()
             ),
         });
@@ -240,6 +261,7 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
     Ok(Demux {
         mkv,
         video,
+        avc,
         audio,
         scale_ns,
         frame: MkvFrame::default(),
@@ -289,11 +311,25 @@ impl Demux {
             if !video && track != self.audio {
                 continue;
             }
-            // VP8's own flag (RFC 6386 §9.1): BlockGroups carry no keyframe flag.
-            let key = !video || data.first().is_some_and(|b| b & 1 == 0);
-            let data = data.clone();
+            let (codec, key, data) = match (&self.avc, video) {
+                (_, false) => (names::OPUS, true, data.clone()),
+                (Some(avc), true) => match avc.to_annex_b(data) {
+                    Some((annex_b, idr)) => (names::H264, idr, annex_b),
+                    None => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                // VP8's own flag (RFC 6386 §9.1): BlockGroups carry no keyframe flag.
+                (None, true) => (
+                    names::VP8,
+                    data.first().is_some_and(|b| b & 1 == 0),
+                    data.clone(),
+                ),
+            };
             return Ok(Some(Media {
                 video,
+                codec,
                 us: self.micros(self.frame.timestamp),
                 key,
                 data,
