@@ -309,7 +309,8 @@ fn set_position_jumps_to_the_keyframe_at_or_before_it() {
     tap.take(Duration::from_millis(500), |p| !p.video.is_empty());
     tap.take(Duration::from_millis(300), |_| false);
     let first = decode(&tap.played.video[..1])[0];
-    for target_ms in [3_500u64, 1_000] {
+    // Forwards, backwards, and while paused (nothing plays until play()).
+    for (target_ms, paused) in [(3_500u64, false), (1_000, false), (4_500, true)] {
         let target = target_ms as f64 / 1000.0;
         let key_time = file
             .keyframes
@@ -322,9 +323,19 @@ fn set_position_jumps_to_the_keyframe_at_or_before_it() {
             .iter()
             .position(|t| (t - key_time).abs() < 1e-6)
             .unwrap();
+        if paused {
+            player.pause().unwrap();
+            tap.take(Duration::from_millis(100), |_| false);
+        }
         player.set_position(target_ms).unwrap();
         let before = tap.played.video.len();
-        tap.take(Duration::from_secs(2), |p| p.video.len() >= before + 30);
+        if paused {
+            assert_eq!(player.get_position().unwrap(), target_ms);
+            tap.take(Duration::from_millis(300), |_| false);
+            assert_eq!(tap.played.video.len(), before, "nothing while paused");
+            player.play().unwrap();
+        }
+        tap.take(Duration::from_secs(2), |p| p.video.len() >= before + 20);
         // Frames already packetized before the seek may still come first: the jump is
         // where the stamps stop following on.
         let stamps = decode(&tap.played.video);
@@ -333,7 +344,7 @@ fn set_position_jumps_to_the_keyframe_at_or_before_it() {
             .expect("a jump");
         let position = player.get_position().unwrap();
         eprintln!(
-            "set_position({target_ms}): keyframe at {key_time} s (packet {index}), landed on \
+            "set_position({target_ms}, paused {paused}): keyframe at {key_time} s (packet {index}), landed on \
              picture {} (first {first}), position {position} ms after",
             stamps[jump]
         );
