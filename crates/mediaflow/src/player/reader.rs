@@ -36,6 +36,9 @@ type Demuxer = MatroskaFile<Masked>;
 struct Masked {
     inner: BufReader<File>,
     pos: u64,
+    /// The file's length when opened: matroska-demuxer asks for the end before every
+    /// frame, and a real seek would throw the read buffer away each time.
+    len: u64,
     /// (offset, bytes shown there instead of the file's).
     patch: Option<(u64, Vec<u8>)>,
 }
@@ -58,8 +61,18 @@ impl Read for Masked {
 
 impl Seek for Masked {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        self.pos = self.inner.seek(to)?;
-        Ok(self.pos)
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(off) => self.len.checked_add_signed(off),
+            SeekFrom::Current(off) => self.pos.checked_add_signed(off),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        // Relative, so a target inside the buffer keeps it.
+        let delta = i64::try_from(i128::from(target) - i128::from(self.pos))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek too far"))?;
+        self.inner.seek_relative(delta)?;
+        self.pos = target;
+        Ok(target)
     }
 }
 
@@ -179,6 +192,10 @@ fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
         error_type: ErrorType::ResourceErrorOpen,
         description: format!("cannot open {}: {e}", path.display()),
     })?;
+    let len = file.metadata().map(|m| m.len()).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot read {}: {e}", path.display()),
+    })?;
     let mut inner = BufReader::with_capacity(64 << 10, file);
     let mut head = Vec::with_capacity(256);
     let read_head = (&mut inner).take(256).read_to_end(&mut head);
@@ -187,6 +204,7 @@ fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
         MatroskaFile::open(Masked {
             inner,
             pos: 0,
+            len,
             patch,
         })
     };
