@@ -103,6 +103,8 @@ typedef enum mf_event_type {
   MF_EVENT_DATA_CHANNEL_OPENED = 16,
   // `DataChannelClosed` (WebRtcEndpoint).
   MF_EVENT_DATA_CHANNEL_CLOSED = 17,
+  // `EndOfStream` (PlayerEndpoint).
+  MF_EVENT_END_OF_STREAM = 16,
 } mf_event_type;
 
 // Flowing or not (MediaFlowIn/OutStateChanged).

@@ -308,6 +308,10 @@ static void on_event(const mf_event *event, void *user_data) {
         EXPECT(0, "data channel event %d (channel %u) in a Hello World", (int)type, (unsigned)channel_id);
         break;
     }
+    case MF_EVENT_END_OF_STREAM:
+        /* A PlayerEndpoint's (tests/player.rs checks it): none in a Hello World. */
+        EXPECT(0, "player event %d in a Hello World", (int)type);
+        break;
     case MF_EVENT_ERROR: {
         const char *kind = NULL, *description = NULL;
         int32_t code = -1;

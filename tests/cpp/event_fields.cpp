@@ -184,6 +184,10 @@ void check(Watch &w, const Event &e) {
         // Endpoints without use_data_channels (browser.rs checks them): none here.
         EXPECT(false, name + " (channel " + std::to_string(e.channel_id().value_or(0)) + ") in a Hello World");
         break;
+    case MF_EVENT_END_OF_STREAM:
+        // A PlayerEndpoint's (tests/player.rs checks it): none in a Hello World.
+        EXPECT(false, name + " in a Hello World");
+        break;
     case MF_EVENT_ERROR: {
         auto err = *e.error();
         EXPECT(err.error_type == MF_ERROR_UNEXPECTED_ELEMENT_ERROR && err.type_string == "UNEXPECTED_ELEMENT_ERROR",

@@ -87,6 +87,7 @@ class EventType(enum.IntEnum):
     STOPPED = 15
     DATA_CHANNEL_OPENED = 16
     DATA_CHANNEL_CLOSED = 17
+    END_OF_STREAM = 18
 
 
 class FlowState(enum.IntEnum):
@@ -368,6 +369,7 @@ _FIELDS = {
     EventType.STOPPED: lambda raw: {},
     EventType.DATA_CHANNEL_OPENED: _channel,
     EventType.DATA_CHANNEL_CLOSED: _channel,
+    EventType.END_OF_STREAM: lambda raw: {},
 }
 
 _OWN_FIELDS = (

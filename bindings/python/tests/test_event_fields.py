@@ -222,9 +222,11 @@ def test_every_event_field_of_a_hello_world_is_typed():
             check_own(e, sinks.get(rec.id))
             kinds.add(e.type)
         assert repr(events[0]).startswith("<")
-    # Every kind but a RecorderEndpoint's (checked by crates/mediaflow/tests/recorder.rs).
-    recorder = {mf.EventType.RECORDING, mf.EventType.PAUSED, mf.EventType.STOPPED}
-    # ... nor a data channel's (crates/mediaflow/tests/browser.rs checks them).
+    # Every kind but a RecorderEndpoint's (checked by crates/mediaflow/tests/recorder.rs),
+    # a PlayerEndpoint's (crates/mediaflow/tests/player.rs) and a data channel's
+    # (crates/mediaflow/tests/browser.rs).
+    recorder = {mf.EventType.RECORDING, mf.EventType.PAUSED, mf.EventType.STOPPED,
+                mf.EventType.END_OF_STREAM}
     recorder |= {mf.EventType.DATA_CHANNEL_OPENED, mf.EventType.DATA_CHANNEL_CLOSED}
     assert kinds == set(mf.EventType) - recorder, set(mf.EventType) - recorder - kinds
 

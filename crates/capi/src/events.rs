@@ -46,6 +46,8 @@ pub enum mf_event_type {
     MF_EVENT_DATA_CHANNEL_OPENED = 16,
     /// `DataChannelClosed` (WebRtcEndpoint).
     MF_EVENT_DATA_CHANNEL_CLOSED = 17,
+    /// `EndOfStream` (PlayerEndpoint).
+    MF_EVENT_END_OF_STREAM = 18,
 }
 
 /// Flowing or not (MediaFlowIn/OutStateChanged).
@@ -357,6 +359,7 @@ pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
         Event::Stopped(_) => MF_EVENT_STOPPED,
         Event::DataChannelOpened(_) => MF_EVENT_DATA_CHANNEL_OPENED,
         Event::DataChannelClosed(_) => MF_EVENT_DATA_CHANNEL_CLOSED,
+        Event::EndOfStream(_) => MF_EVENT_END_OF_STREAM,
     }
 }
 

@@ -102,6 +102,7 @@ fn detail(e: &Event) -> String {
         Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => String::new(),
         Event::DataChannelOpened(e) => format!("channel {}", e.channel_id),
         Event::DataChannelClosed(e) => format!("channel {}", e.channel_id),
+        Event::EndOfStream(_) => String::new(),
     }
 }
 

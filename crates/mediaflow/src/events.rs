@@ -237,6 +237,11 @@ events! {
         /// The channel's id (its SCTP stream id).
         channel_id: u16,
     }
+
+    /// A PlayerEndpoint reached the end of its file; media stops (`play()` starts it
+    /// again from the beginning).
+    EndOfStream(EndOfStreamEvent), on_end_of_stream {
+    }
 }
 
 /// The pad description Kurento uses when `connect` names none.

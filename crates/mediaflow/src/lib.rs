@@ -31,6 +31,7 @@ mod endpoint;
 mod error;
 mod events;
 mod pipeline;
+mod player;
 mod recorder;
 mod registry;
 mod rtp;
@@ -44,11 +45,11 @@ pub use elements::{AppSink, AppSource, PassThrough};
 pub use error::{Error, Result};
 pub use events::{
     ConnectionStateChangedEvent, DataChannelClosedEvent, DataChannelOpenedEvent,
-    DtlsConnectionStateChangeEvent, ElementConnectedEvent, ElementDisconnectedEvent, ErrorEvent,
-    Event, IceCandidateFoundEvent, IceComponentStateChangedEvent, IceGatheringDoneEvent,
-    MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent, MediaStateChangedEvent,
-    MediaTranscodingStateChangedEvent, NewCandidatePairSelectedEvent, PausedEvent, RecordingEvent,
-    StoppedEvent,
+    DtlsConnectionStateChangeEvent, ElementConnectedEvent, ElementDisconnectedEvent,
+    EndOfStreamEvent, ErrorEvent, Event, IceCandidateFoundEvent, IceComponentStateChangedEvent,
+    IceGatheringDoneEvent, MediaFlowInStateChangedEvent, MediaFlowOutStateChangedEvent,
+    MediaStateChangedEvent, MediaTranscodingStateChangedEvent, NewCandidatePairSelectedEvent,
+    PausedEvent, RecordingEvent, StoppedEvent,
 };
 pub use mediaflow_graph::{
     Buffer, DataChannelMeta, ErrorType, MediaFlowState, MediaTranscodingState, MediaType,
@@ -59,6 +60,7 @@ pub use mediaflow_rtp::{
     OutboundRtpStreamStats, SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
+pub use player::{PlayerEndpoint, PlayerEndpointBuilder, VideoInfo};
 pub use recorder::{MediaProfile, RecorderEndpoint, RecorderEndpointBuilder};
 pub use rtp::{CryptoSuite, RtpEndpoint, RtpEndpointBuilder};
 pub use runtime::{Runtime, RuntimeBuilder};

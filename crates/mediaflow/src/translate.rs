@@ -92,10 +92,15 @@ impl Elements<'_> {
                                 Ok(e) => {
                                     crate::recorder::public_event(*e, source, timestamp_millis)
                                 }
-                                Err(_) => {
-                                    tracing::debug!(%element, "element event with no public form dropped");
-                                    return None;
-                                }
+                                Err(any) => match any.downcast::<crate::player::PlayerEvent>() {
+                                    Ok(e) => {
+                                        crate::player::public_event(*e, source, timestamp_millis)
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(%element, "element event with no public form dropped");
+                                        return None;
+                                    }
+                                },
                             },
                         }
                     }

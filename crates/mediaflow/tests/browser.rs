@@ -7,6 +7,8 @@
 //! `MEDIAFLOW_BROWSER=1 tests/browser/netns-run.sh cargo test --test browser`. Without
 //! MEDIAFLOW_BROWSER it reports itself skipped.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -1020,41 +1022,8 @@ fn chromium_camera_into_recorder() {
     peer.finish();
     println!("browser: {result}");
     for (profile, path, r) in &recorders {
-        let out = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-count_packets",
-                "-show_streams",
-                "-show_format",
-                "-of",
-                "json",
-            ])
-            .arg(path)
-            .output()
-            .expect("ffprobe runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let streams: Vec<(String, String, String)> = v["streams"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                (
-                    s["codec_type"].as_str().unwrap_or("").to_owned(),
-                    s["codec_name"].as_str().unwrap_or("").to_owned(),
-                    s["nb_read_packets"].as_str().unwrap_or("0").to_owned(),
-                )
-            })
-            .collect();
-        let duration: f64 = v["format"]["duration"]
-            .as_str()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0.0);
+        let (streams, duration) = common::probe::summary(&common::probe::ffprobe(path));
+        let duration = duration.unwrap_or(0.0);
         println!(
             "{}: {streams:?}, duration {duration:.3} s (recorded {:.3} s), {} frames dropped",
             profile.as_str(),
@@ -1081,4 +1050,94 @@ fn chromium_camera_into_recorder() {
         let _ = std::fs::remove_file(path);
     }
     pipeline.release().unwrap();
+}
+
+/// Issue 12: a file recorded by our RecorderEndpoint, played by a PlayerEndpoint into a
+/// WebRtcEndpoint that answers a recvonly Chromium: the browser decodes the file's
+/// frames (at least 60; 8 s were recorded) and gets the Opus audio, and EndOfStream
+/// comes at the end of the file.
+#[test]
+fn chromium_watches_a_recorded_file() {
+    if !enabled() {
+        return;
+    }
+    use mediaflow::{
+        AppSource, DtlsConnectionState, MediaProfile, PlayerEndpoint, RecorderEndpoint,
+    };
+    let path = std::env::temp_dir().join(format!(
+        "mediaflow-chromium-play-{}.webm",
+        std::process::id()
+    ));
+    let uri = format!("file://{}", path.display());
+    {
+        let pipeline = MediaPipeline::new().unwrap();
+        let source = AppSource::new(&pipeline).unwrap();
+        let recorder = RecorderEndpoint::builder(&pipeline, &uri)
+            .media_profile(MediaProfile::Webm)
+            .build()
+            .unwrap();
+        source.connect(&recorder).unwrap();
+        recorder.record().unwrap();
+        common::media::Media::new(false).play(&source, Duration::from_secs(8));
+        recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+        pipeline.release().unwrap();
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri).build().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline).build().unwrap();
+    player.connect(&endpoint).unwrap();
+    // Playing starts once DTLS is up, so the file's first keyframe reaches the browser.
+    let starter = player.clone();
+    endpoint
+        .on_dtls_connection_state_change(move |e| {
+            if e.state == DtlsConnectionState::Connected {
+                starter.play().unwrap();
+            }
+        })
+        .unwrap();
+    let started = Instant::now();
+    // The browser reports after 10 s in the call: the whole 8 s file has been shown.
+    let (result, peer, _) = drive_peer_env(
+        &endpoint,
+        "VP8",
+        Role::BrowserOffers,
+        Path::Direct,
+        true,
+        Some(Duration::from_secs(10)),
+        &[("PEER_DIRECTION", "recvonly")],
+    );
+    let end = common::wait_event(&events, Duration::from_secs(20), |e| {
+        matches!(e, Event::EndOfStream(_))
+    });
+    let ended_after = started.elapsed();
+    peer.finish();
+    println!(
+        "browser: {} frames decoded ({}), audio {} packets ({}), first frame {:.0} ms, \
+         EndOfStream {:?} after {:.1} s; {} keyframe requests unanswerable",
+        result["framesDecoded"],
+        result["videoCodec"],
+        result["audioPackets"],
+        result["audioCodec"],
+        result["msToFirstFrame"].as_f64().unwrap_or(f64::NAN),
+        end.is_some(),
+        ended_after.as_secs_f64(),
+        player.keyframe_requests()
+    );
+    assert_eq!(result["ok"], json!(true), "{result}");
+    // The issue asks for 60; 8 s at 30 fps were recorded, most of them must show.
+    assert!(
+        result["framesDecoded"].as_u64().unwrap_or(0) >= 180,
+        "{result}"
+    );
+    assert!(result["videoCodec"]
+        .as_str()
+        .is_some_and(|c| c.eq_ignore_ascii_case("video/VP8")));
+    assert!(
+        result["audioPackets"].as_u64().unwrap_or(0) >= 300,
+        "{result}"
+    );
+    assert!(end.is_some(), "EndOfStream at the end of the file");
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&path);
 }

@@ -9,124 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::media::Media;
+use common::probe::{ffprobe, summary};
+use common::wait_event;
 use mediaflow::{
-    AppSource, Buffer, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, RecorderEndpoint,
+    AppSource, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, RecorderEndpoint,
 };
-use mediaflow_transcoder::rtp::{names, RtpPacketizer};
-use mediaflow_transcoder::{H264Encoder, I420Frame, OpusEncoder, Vp8Encoder, OPUS_FRAME};
-use serde_json::Value;
-
-/// Encodes a moving picture and a tone, and packetizes them as a sender would.
-struct Media {
-    vp8: Option<Vp8Encoder>,
-    h264: Option<H264Encoder>,
-    video: RtpPacketizer,
-    opus: OpusEncoder,
-    audio: RtpPacketizer,
-    video_codec: &'static str,
-    frames: u32,
-    audio_frames: u32,
-    /// Keyframe requests seen at the source so far: a new one makes the next frame a
-    /// keyframe, as a browser answers a PLI.
-    requests: u64,
-    force_key: bool,
-}
-
-impl Media {
-    fn new(h264: bool) -> Media {
-        let video_codec = if h264 { names::H264 } else { names::VP8 };
-        Media {
-            vp8: (!h264).then(|| Vp8Encoder::new(320, 240, 500).unwrap()),
-            h264: h264.then(|| H264Encoder::new(320, 240, 500).unwrap()),
-            video: RtpPacketizer::new(video_codec, 0x1234).unwrap(),
-            opus: OpusEncoder::new(2).unwrap(),
-            audio: RtpPacketizer::new(names::OPUS, 0x5678).unwrap(),
-            video_codec,
-            frames: 0,
-            audio_frames: 0,
-            requests: 0,
-            force_key: false,
-        }
-    }
-
-    fn video_packets(&mut self) -> Vec<Buffer> {
-        let n = self.frames;
-        self.frames += 1;
-        let mut picture = I420Frame::filled(320, 240, 0, 128);
-        for (i, b) in picture.data[..320 * 240].iter_mut().enumerate() {
-            *b = ((i as u32 % 320 + n * 4) % 256) as u8;
-        }
-        let key = n.is_multiple_of(60) || std::mem::take(&mut self.force_key);
-        let encoded = match (&mut self.vp8, &mut self.h264) {
-            (Some(e), _) => e.encode(&picture, key).unwrap(),
-            (_, Some(e)) => e.encode(&picture, key).unwrap(),
-            _ => unreachable!(),
-        };
-        let mut out = Vec::new();
-        for e in encoded {
-            for p in self
-                .video
-                .packetize(&e.data, n.wrapping_mul(3000).wrapping_add(77))
-            {
-                let mut b = Buffer::new(MediaType::Video, p);
-                b.codec = Some(self.video_codec);
-                b.keyframe = e.keyframe;
-                out.push(b);
-            }
-        }
-        out
-    }
-
-    fn audio_packets(&mut self) -> Vec<Buffer> {
-        let n = self.audio_frames;
-        self.audio_frames += 1;
-        let samples: Vec<i16> = (0..OPUS_FRAME * 2)
-            .map(|i| {
-                let t = (n as usize * OPUS_FRAME + i / 2) as f32 / 48_000.0;
-                ((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
-            })
-            .collect();
-        let frame = self.opus.encode(&samples).unwrap();
-        self.audio
-            .packetize(&frame, n.wrapping_mul(960).wrapping_add(999))
-            .into_iter()
-            .map(|p| {
-                let mut b = Buffer::new(MediaType::Audio, p);
-                b.codec = Some(names::OPUS);
-                b
-            })
-            .collect()
-    }
-
-    /// Pushes `duration` of audio (every 20 ms) and video (every 33 ms) in real time.
-    fn play(&mut self, source: &AppSource, duration: Duration) {
-        let start = Instant::now();
-        let (mut audio_at, mut video_at) = (Duration::ZERO, Duration::ZERO);
-        while start.elapsed() < duration {
-            let requests = source.keyframe_requests();
-            if requests > self.requests {
-                self.requests = requests;
-                self.force_key = true;
-            }
-            if start.elapsed() >= audio_at {
-                for b in self.audio_packets() {
-                    source.push(b).unwrap();
-                }
-                audio_at += Duration::from_millis(20);
-            }
-            if start.elapsed() >= video_at {
-                for b in self.video_packets() {
-                    source.push(b).unwrap();
-                }
-                video_at += Duration::from_micros(33_333);
-            }
-            let next = audio_at.min(video_at);
-            if let Some(wait) = next.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-    }
-}
 
 fn temp_file(name: &str, ext: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mediaflow-rec-{}-{name}.{ext}", std::process::id()))
@@ -134,55 +22,6 @@ fn temp_file(name: &str, ext: &str) -> PathBuf {
 
 fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
-}
-
-/// `ffprobe -show_streams -show_format` as JSON; panics with its stderr if it fails.
-fn ffprobe(path: &Path) -> Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_packets",
-            "-show_streams",
-            "-show_format",
-            "-of",
-            "json",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs (Debian's ffmpeg package)");
-    assert!(
-        out.status.success(),
-        "ffprobe {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// (codec_type, codec_name, packets) per stream, and the format's duration.
-fn summary(probe: &Value) -> (Vec<(String, String, u64)>, Option<f64>) {
-    let streams = probe["streams"]
-        .as_array()
-        .map(|s| {
-            s.iter()
-                .map(|s| {
-                    (
-                        s["codec_type"].as_str().unwrap_or("").to_owned(),
-                        s["codec_name"].as_str().unwrap_or("").to_owned(),
-                        s["nb_read_packets"]
-                            .as_str()
-                            .and_then(|n| n.parse().ok())
-                            .unwrap_or(0),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let duration = probe["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok());
-    (streams, duration)
 }
 
 fn expected_streams(profile: MediaProfile) -> Vec<(&'static str, &'static str)> {
@@ -249,23 +88,6 @@ fn check_file(path: &Path, profile: MediaProfile, recorded: Duration) {
         "duration {duration} for {:.3} s recorded",
         recorded.as_secs_f64()
     );
-}
-
-/// Waits for the first event `pick` accepts.
-fn wait_event(
-    events: &mediaflow::Receiver<Event>,
-    wait: Duration,
-    pick: impl Fn(&Event) -> bool,
-) -> Option<Event> {
-    let deadline = Instant::now() + wait;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match events.recv_timeout(left) {
-            Ok(e) if pick(&e) => return Some(e),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-    None
 }
 
 /// AppSource -> RecorderEndpoint for `secs`, stopped with `stop_and_wait`.

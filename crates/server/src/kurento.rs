@@ -274,6 +274,7 @@ pub fn event_data(event: &Event, source: &str, id_of: &dyn Fn(&str) -> String) -
         Event::Recording(_) | Event::Paused(_) | Event::Stopped(_) => json!({}),
         Event::DataChannelOpened(e) => json!({"channelId": e.channel_id}),
         Event::DataChannelClosed(e) => json!({"channelId": e.channel_id}),
+        Event::EndOfStream(_) => json!({}),
     };
     if let Value::Object(own) = own {
         data.extend(own);

@@ -6,7 +6,7 @@
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
 //! are dropped and counted when it is full, so a slow disk never stalls media).
 
-mod mkv;
+pub(crate) mod mkv;
 mod writer;
 
 use std::any::Any;
@@ -446,13 +446,13 @@ impl Element for RecorderElement {
 }
 
 /// The local path of a `file://` URI (`file:///abs/path`; `%XX` escapes decoded).
-fn file_path(uri: &str) -> Result<PathBuf> {
+pub(crate) fn file_path(uri: &str) -> Result<PathBuf> {
     let rest = uri
         .strip_prefix("file://")
         .filter(|r| r.starts_with('/'))
         .ok_or_else(|| {
             Error::InvalidArgument(format!(
-                "recorder URI {uri:?}: only file:///absolute/path is supported"
+                "URI {uri:?}: only file:///absolute/path is supported"
             ))
         })?;
     let bytes = rest.as_bytes();

@@ -4,9 +4,12 @@
 //! Helpers the integration tests share: endpoints on loopback, trickle through the
 //! event handlers, and video pushed until it comes out.
 
+pub mod media;
+pub mod probe;
+
 use std::time::{Duration, Instant};
 
-use mediaflow::{codec, AppSink, AppSource, MediaPipeline, WebRtcEndpoint};
+use mediaflow::{codec, AppSink, AppSource, Event, MediaPipeline, WebRtcEndpoint};
 use mediaflow_testkit::vp8;
 
 /// A WebRtcEndpoint gathering on loopback only.
@@ -61,4 +64,21 @@ pub fn pump_video(
             received += 1;
         }
     }
+}
+
+/// Waits for the first event `pick` accepts.
+pub fn wait_event(
+    events: &mediaflow::Receiver<Event>,
+    wait: Duration,
+    pick: impl Fn(&Event) -> bool,
+) -> Option<Event> {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match events.recv_timeout(left) {
+            Ok(e) if pick(&e) => return Some(e),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }

@@ -1,0 +1,837 @@
+//! The player's reader thread: opens and demuxes the file (matroska-demuxer) and hands
+//! frames to the element over a bounded channel, so the pipeline's worker never waits on
+//! the disk. The recorder's writer thread, in reverse.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
+use matroska_demuxer::{DemuxError, Frame as MkvFrame, MatroskaFile, TrackType};
+use mediaflow_graph::ErrorType;
+use mediaflow_transcoder::rtp::names;
+
+use super::avc::Avc;
+
+/// Frames larger than this are dropped (counted): no VP8 or Opus frame of a real
+/// recording comes near it, so it is a corrupt or hostile file.
+pub(crate) const MAX_FRAME: usize = 4 << 20;
+/// Bytes of frames in flight between the reader and the element at most.
+const MAX_IN_FLIGHT: usize = 8 << 20;
+/// Video keyframes remembered for seeking at most (a day at one a second).
+const MAX_INDEX: usize = 1 << 17;
+/// How long the reader waits for the element to take frames when the byte budget is
+/// spent before it looks at its commands again.
+const SEND_WAIT: Duration = Duration::from_millis(20);
+
+type Demuxer = MatroskaFile<Masked>;
+
+/// The file as the demuxer reads it: as it is, or with its SeekHead shown as a Void.
+/// A file cut short (a copy or download that stopped) keeps a SeekHead naming Cues past
+/// its end, and matroska-demuxer then refuses it; without the SeekHead it walks the
+/// top-level elements that are there instead, so the part that exists plays.
+struct Masked {
+    inner: BufReader<File>,
+    pos: u64,
+    /// The file's length when opened: matroska-demuxer asks for the end before every
+    /// frame, and a real seek would throw the read buffer away each time.
+    len: u64,
+    /// (offset, bytes shown there instead of the file's).
+    patch: Option<(u64, Vec<u8>)>,
+}
+
+impl Read for Masked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some((at, bytes)) = &self.patch {
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                let off = self.pos + i as u64;
+                if off >= *at && off < at + bytes.len() as u64 {
+                    *b = bytes[(off - at) as usize];
+                }
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Masked {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(off) => self.len.checked_add_signed(off),
+            SeekFrom::Current(off) => self.pos.checked_add_signed(off),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        // Relative, so a target inside the buffer keeps it.
+        let delta = i64::try_from(i128::from(target) - i128::from(self.pos))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek too far"))?;
+        self.inner.seek_relative(delta)?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+/// An EBML variable-size integer at `b[i..]`: (value without its length marker, length).
+fn vint(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let first = *b.get(i)?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 {
+        return None;
+    }
+    let bytes = b.get(i..i + len)?;
+    let value = bytes[1..]
+        .iter()
+        .fold(u64::from(first) & (0xff >> len), |v, &x| {
+            (v << 8) | u64::from(x)
+        });
+    Some((value, len))
+}
+
+/// An element id at `b[i..]` (marker kept, as ids are written): (id, length).
+fn element_id(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let (_, len) = vint(b, i)?;
+    let id = b[i..i + len]
+        .iter()
+        .fold(0u64, |v, &x| (v << 8) | u64::from(x));
+    Some((id, len))
+}
+
+/// Where the Segment's SeekHead starts in `head` (the file's first bytes), and the
+/// header of a Void of the same total size to show there instead.
+fn seek_head_as_void(head: &[u8]) -> Option<(u64, Vec<u8>)> {
+    const EBML: u64 = 0x1A45_DFA3;
+    const SEGMENT: u64 = 0x1853_8067;
+    const SEEK_HEAD: u64 = 0x114D_9B74;
+    const VOID: u8 = 0xEC;
+    let (id, len) = element_id(head, 0)?;
+    let (size, size_len) = vint(head, len)?;
+    let i = (id == EBML).then_some(len + size_len)?;
+    let i = i.checked_add(usize::try_from(size).ok()?)?;
+    let (id, len) = element_id(head, i)?;
+    let (_, size_len) = vint(head, i + len)?;
+    let i = (id == SEGMENT).then_some(i + len + size_len)?;
+    let (id, len) = element_id(head, i)?;
+    let (size, size_len) = vint(head, i + len)?;
+    // Same total header length: a one-byte id, so the size takes three more bytes.
+    let void_len = size_len + len - 1;
+    if id != SEEK_HEAD || void_len > 8 || size >= (1u64 << (7 * void_len)) - 1 {
+        return None;
+    }
+    let marked = (size | (1u64 << (7 * void_len))).to_be_bytes();
+    let mut patch = vec![VOID];
+    patch.extend_from_slice(&marked[8 - void_len..]);
+    Some((i as u64, patch))
+}
+
+/// A frame for the element: its media, its time in the file, whether a decoder can
+/// start from it.
+#[derive(Debug)]
+pub(crate) struct Media {
+    pub(crate) video: bool,
+    /// Its codec (`video/VP8`, `video/H264`, `audio/opus`).
+    pub(crate) codec: &'static str,
+    /// Microseconds from the start of the file.
+    pub(crate) us: u64,
+    pub(crate) key: bool,
+    pub(crate) data: Vec<u8>,
+}
+
+/// What the reader sends, tagged with the generation of the command it serves.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Frame(Media),
+    /// The file ended (or could not be read further).
+    End,
+    /// Reading failed part way: reported, then the stream ends.
+    Error(ErrorType, String),
+    /// The resource could not be got or opened (http(s)): reported, nothing plays.
+    Failed(ErrorType, String),
+}
+
+/// What the element asks of the reader.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Go to the video keyframe at or before this many milliseconds (audio-only: there).
+    Seek { generation: u64, ms: u64 },
+}
+
+/// What the file holds, read from its headers (Kurento's `VideoInfo` comes from it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FileInfo {
+    pub(crate) duration_ms: Option<u64>,
+}
+
+/// Why a file cannot be played.
+#[derive(Debug)]
+pub(crate) struct OpenError {
+    pub(crate) error_type: ErrorType,
+    pub(crate) description: String,
+}
+
+/// A demuxer on one file with the tracks we play (the first VP8 and Opus ones).
+struct Demux {
+    mkv: Demuxer,
+    video: Option<u64>,
+    /// The video track's H.264 conversion (none: VP8).
+    avc: Option<Avc>,
+    audio: Option<u64>,
+    /// Nanoseconds per timestamp tick.
+    scale_ns: u64,
+    frame: MkvFrame,
+}
+
+/// Opens `path` for matroska-demuxer: as it is, else (a file cut short) with its
+/// SeekHead masked.
+fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
+    let file = File::open(path).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot open {}: {e}", path.display()),
+    })?;
+    let len = file.metadata().map(|m| m.len()).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let mut inner = BufReader::with_capacity(64 << 10, file);
+    let mut head = Vec::with_capacity(256);
+    let read_head = (&mut inner).take(256).read_to_end(&mut head);
+    let patch = read_head.ok().and_then(|_| seek_head_as_void(&head));
+    let open = |inner: BufReader<File>, patch| {
+        MatroskaFile::open(Masked {
+            inner,
+            pos: 0,
+            len,
+            patch,
+        })
+    };
+    let bad = |e: matroska_demuxer::DemuxError| OpenError {
+        error_type: ErrorType::InvalidMedia,
+        description: format!(
+            "{} is not a readable WebM/Matroska file: {e}",
+            path.display()
+        ),
+    };
+    inner.seek(SeekFrom::Start(0)).map_err(|e| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let mkv = match open(inner, None) {
+        Ok(mkv) => mkv,
+        Err(e) => {
+            let Some(patch) = patch else {
+                return Err(bad(e));
+            };
+            let retry = File::open(path)
+                .ok()
+                .and_then(|f| open(BufReader::with_capacity(64 << 10, f), Some(patch)).ok());
+            match retry {
+                Some(mkv) => {
+                    tracing::info!("player: {} read without its SeekHead ({e})", path.display());
+                    mkv
+                }
+                None => return Err(bad(e)),
+            }
+        }
+    };
+    Ok(mkv)
+}
+
+/// Opens `path` and finds the tracks we play.
+fn open_demux(path: &Path) -> Result<Demux, OpenError> {
+    let mkv = open_matroska(path)?;
+    let find = |kind: TrackType, codec: &str| {
+        mkv.tracks()
+            .iter()
+            .find(|t| t.track_type() == kind && t.codec_id() == codec)
+            .map(|t| t.track_number().get())
+    };
+    // VP8 first (what our recorder writes); else H.264, whose NAL units are converted.
+    let (video, avc) = match find(TrackType::Video, "V_VP8") {
+        Some(track) => (Some(track), None),
+        None => {
+            let h264 = mkv
+                .tracks()
+                .iter()
+                .find(|t| t.track_type() == TrackType::Video && t.codec_id() == "V_MPEG4/ISO/AVC");
+            let avc = h264.and_then(|t| t.codec_private().and_then(Avc::from_record));
+            match (h264, avc) {
+                (Some(t), Some(avc)) => (Some(t.track_number().get()), Some(avc)),
+                _ => (None, None),
+            }
+        }
+    };
+    let audio = find(TrackType::Audio, "A_OPUS");
+    if video.is_none() && audio.is_none() {
+        let codecs: Vec<&str> = mkv.tracks().iter().map(|t| t.codec_id()).collect();
+        return Err(OpenError {
+            error_type: ErrorType::InvalidMedia,
+            description: format!(
+                "{}: no VP8, H.264 or Opus track to play (tracks: {codecs:?})",
+                path.display()
+            ),
+        });
+    }
+    let scale_ns = mkv.info().timestamp_scale().get();
+    Ok(Demux {
+        mkv,
+        video,
+        avc,
+        audio,
+        scale_ns,
+        frame: MkvFrame::default(),
+    })
+}
+
+impl Demux {
+    fn info(&self) -> FileInfo {
+        let duration_ms = self
+            .mkv
+            .info()
+            .duration()
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| (d * self.scale_ns as f64 / 1e6) as u64);
+        FileInfo { duration_ms }
+    }
+
+    fn micros(&self, ticks: u64) -> u64 {
+        let us = u128::from(ticks) * u128::from(self.scale_ns) / 1000;
+        u64::try_from(us).unwrap_or(u64::MAX)
+    }
+
+    /// The next frame of a track we play: `Ok(None)` at the end of the file. Frames past
+    /// `MAX_FRAME` are skipped and counted in `dropped`.
+    fn next(&mut self, dropped: &AtomicU64) -> Result<Option<Media>, String> {
+        loop {
+            match self.mkv.next_frame(&mut self.frame) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                // A block running past the end of the file: a file cut short (a copy or
+                // download that stopped) simply ends there.
+                Err(e @ DemuxError::ElementSizeExceedsStream { .. }) => {
+                    tracing::info!("player: the file ends inside a block ({e})");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+            let data = &mut self.frame.data;
+            if data.len() > MAX_FRAME {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                // Do not keep a huge buffer for the frames that follow.
+                *data = Vec::new();
+                continue;
+            }
+            let track = Some(self.frame.track);
+            let video = track == self.video;
+            if !video && track != self.audio {
+                continue;
+            }
+            let (codec, key, data) = match (&self.avc, video) {
+                (_, false) => (names::OPUS, true, data.clone()),
+                (Some(avc), true) => match avc.to_annex_b(data) {
+                    Some((annex_b, idr)) => (names::H264, idr, annex_b),
+                    None => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                // VP8's own flag (RFC 6386 §9.1): BlockGroups carry no keyframe flag.
+                (None, true) => (
+                    names::VP8,
+                    data.first().is_some_and(|b| b & 1 == 0),
+                    data.clone(),
+                ),
+            };
+            return Ok(Some(Media {
+                video,
+                codec,
+                us: self.micros(self.frame.timestamp),
+                key,
+                data,
+            }));
+        }
+    }
+}
+
+/// Reads the headers of `path`: what `get_video_info` and `play` need to know first.
+pub(crate) fn probe(path: &Path) -> Result<FileInfo, OpenError> {
+    open_demux(path).map(|d| d.info())
+}
+
+/// The video keyframes of the file, learnt by a scan from its start (matroska-demuxer
+/// does not expose the Cues): on a second demuxer so playback keeps its place.
+struct KeyframeIndex {
+    path: PathBuf,
+    scanner: Option<Demux>,
+    keyframes: Vec<u64>,
+    /// Every keyframe before this time (microseconds) is known.
+    known_to: u64,
+    done: bool,
+    /// False once the element let go of the reader: a long scan stops then.
+    alive: Arc<AtomicBool>,
+}
+
+impl KeyframeIndex {
+    /// The last keyframe at or before `us` (the first one if none is).
+    fn at_or_before(&mut self, us: u64, dropped: &AtomicU64) -> u64 {
+        while !self.done && self.known_to <= us && self.alive.load(Ordering::Relaxed) {
+            if self.scanner.is_none() {
+                match open_demux(&self.path) {
+                    Ok(d) => self.scanner = Some(d),
+                    Err(_) => self.done = true,
+                }
+                continue;
+            }
+            let scanner = self.scanner.as_mut().expect("opened above");
+            match scanner.next(dropped) {
+                Ok(Some(m)) => {
+                    self.known_to = self.known_to.max(m.us);
+                    if m.video
+                        && m.key
+                        && self.keyframes.len() < MAX_INDEX
+                        && self.keyframes.last().is_none_or(|&k| k < m.us)
+                    {
+                        self.keyframes.push(m.us);
+                    }
+                }
+                Ok(None) | Err(_) => self.done = true,
+            }
+        }
+        match self.keyframes.partition_point(|&k| k <= us) {
+            0 => self.keyframes.first().copied().unwrap_or(0),
+            n => self.keyframes[n - 1],
+        }
+    }
+}
+
+/// The element's end of a running reader.
+pub(crate) struct ReaderLink {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) items: Receiver<(u64, Item)>,
+    /// Bytes sent and not yet taken by the element.
+    pub(crate) in_flight: Arc<AtomicUsize>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for ReaderLink {
+    fn drop(&mut self) {
+        // The channels tell the reader too, but not while it scans for keyframes.
+        self.alive.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The reader's ends of the channels to its element.
+struct ReaderEnds {
+    commands: Receiver<Command>,
+    items: Sender<(u64, Item)>,
+    in_flight: Arc<AtomicUsize>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Starts a reader thread running `body` with its ends of a new link.
+fn spawn(body: impl FnOnce(ReaderEnds) + Send + 'static) -> Result<ReaderLink, OpenError> {
+    let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
+    let (items_tx, items_rx) = crossbeam_channel::bounded(256);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let alive = Arc::new(AtomicBool::new(true));
+    let ends = ReaderEnds {
+        commands: commands_rx,
+        items: items_tx,
+        in_flight: in_flight.clone(),
+        alive: alive.clone(),
+    };
+    std::thread::Builder::new()
+        .name("mf-player".into())
+        .spawn(move || body(ends))
+        .map_err(|e| OpenError {
+            error_type: ErrorType::UnexpectedElementError,
+            description: format!("player thread: {e}"),
+        })?;
+    Ok(ReaderLink {
+        commands: commands_tx,
+        items: items_rx,
+        in_flight,
+        alive,
+    })
+}
+
+/// Opens `path` (on the caller's thread, so a missing file is known at once) and starts
+/// its reader thread. The thread ends when the element drops its [`ReaderLink`].
+pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, OpenError> {
+    let demux = open_demux(path)?;
+    let path = path.to_owned();
+    spawn(move |ends| Reader::new(demux, path, None, ends, dropped).run())
+}
+
+/// The largest file an http(s) URI may bring.
+const MAX_DOWNLOAD: u64 = 2 << 30;
+
+/// A downloaded copy of an http(s) resource, deleted when its reader ends.
+struct Download(PathBuf);
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Downloads `url` into a temporary file (at most `MAX_DOWNLOAD` bytes; every network
+/// wait bounded). matroska-demuxer reads the Cues at the end of a file when it opens
+/// it, so playing starts once the whole file is there.
+fn download(url: &str) -> Result<Download, OpenError> {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let fail = |description: String| OpenError {
+        error_type: ErrorType::ResourceErrorOpen,
+        description,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(15)))
+        .timeout_per_read(Some(Duration::from_secs(15)))
+        .http_status_as_error(true)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|e| fail(format!("{url}: {e}")))?;
+    if let Some(len) = response.body().content_length() {
+        if len > MAX_DOWNLOAD {
+            return Err(fail(format!(
+                "{url}: {len} bytes, more than {MAX_DOWNLOAD}"
+            )));
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "mediaflow-player-{}-{}.download",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let copy = Download(path);
+    let mut file = File::create(&copy.0).map_err(|e| {
+        fail(format!(
+            "{url}: cannot store it in {}: {e}",
+            copy.0.display()
+        ))
+    })?;
+    let mut body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_DOWNLOAD)
+        .reader();
+    io::copy(&mut body, &mut file).map_err(|e| fail(format!("{url}: {e}")))?;
+    Ok(copy)
+}
+
+/// Starts a reader thread that downloads `url`, then plays it as a file. Failing to get
+/// or open it sends `Item::Failed`. `info` gets the file's headers once it is there.
+pub(crate) fn start_download(
+    url: String,
+    dropped: Arc<AtomicU64>,
+    info: Arc<std::sync::Mutex<Option<FileInfo>>>,
+) -> Result<ReaderLink, OpenError> {
+    spawn(move |ends| {
+        let opened = download(&url).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
+        match opened {
+            Ok((demux, copy)) => {
+                *info.lock().unwrap_or_else(|p| p.into_inner()) = Some(demux.info());
+                let path = copy.0.clone();
+                Reader::new(demux, path, Some(copy), ends, dropped).run();
+            }
+            Err(e) => {
+                tracing::warn!("player: {}", e.description);
+                let _ = ends
+                    .items
+                    .send((0, Item::Failed(e.error_type, e.description)));
+            }
+        }
+    })
+}
+
+/// A link with no reader behind it: the test plays the reader's part.
+#[cfg(test)]
+pub(crate) fn link_for_test() -> (ReaderLink, Sender<(u64, Item)>, Receiver<Command>) {
+    let (commands_tx, commands_rx) = crossbeam_channel::bounded(16);
+    let (items_tx, items_rx) = crossbeam_channel::bounded(256);
+    let link = ReaderLink {
+        commands: commands_tx,
+        items: items_rx,
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        alive: Arc::new(AtomicBool::new(true)),
+    };
+    (link, items_tx, commands_rx)
+}
+
+struct Reader {
+    demux: Demux,
+    path: PathBuf,
+    /// The downloaded copy `path` names, for an http(s) URI: deleted with the reader.
+    _download: Option<Download>,
+    index: KeyframeIndex,
+    generation: u64,
+    commands: Receiver<Command>,
+    items: Sender<(u64, Item)>,
+    in_flight: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
+    /// After a seek: frames before this time (microseconds) are skipped.
+    skip_before: Option<u64>,
+    /// After a seek on the demuxer: the keyframe time the first video frame must have
+    /// (else the seek went wrong and the file is read again from its start).
+    expect_key: Option<u64>,
+}
+
+/// What became of a send.
+enum Sent {
+    Done,
+    /// A command came first (the item was dropped).
+    Commanded,
+    Quit,
+}
+
+impl Reader {
+    fn new(
+        demux: Demux,
+        path: PathBuf,
+        download: Option<Download>,
+        ends: ReaderEnds,
+        dropped: Arc<AtomicU64>,
+    ) -> Reader {
+        Reader {
+            demux,
+            index: KeyframeIndex {
+                path: path.clone(),
+                scanner: None,
+                keyframes: Vec::new(),
+                known_to: 0,
+                done: false,
+                alive: ends.alive,
+            },
+            path,
+            _download: download,
+            generation: 0,
+            commands: ends.commands,
+            items: ends.items,
+            in_flight: ends.in_flight,
+            dropped,
+            skip_before: None,
+            expect_key: None,
+        }
+    }
+
+    fn run(&mut self) {
+        let mut ended = false;
+        loop {
+            // Commands first: a seek makes whatever is being read moot.
+            loop {
+                match self.commands.try_recv() {
+                    Ok(c) => {
+                        self.command(c);
+                        ended = false;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                }
+            }
+            if ended {
+                // Nothing left to read: wait for a seek or the element's end.
+                match self.commands.recv() {
+                    Ok(c) => {
+                        self.command(c);
+                        ended = false;
+                        continue;
+                    }
+                    Err(_) => return,
+                }
+            }
+            let item = match self.demux.next(&self.dropped) {
+                Ok(Some(m)) if self.skip_before.is_some_and(|t| m.us < t) => continue,
+                Ok(Some(m)) if m.video && self.expect_key.is_some() => {
+                    if self.expect_key.take() != Some(m.us) || !m.key {
+                        self.reopen();
+                        continue;
+                    }
+                    Item::Frame(m)
+                }
+                Ok(Some(m)) => Item::Frame(m),
+                Ok(None) | Err(_) if self.expect_key.is_some() => {
+                    self.reopen();
+                    continue;
+                }
+                Ok(None) => Item::End,
+                Err(e) => Item::Error(
+                    ErrorType::StreamErrorFailed,
+                    format!("{}: demuxing failed: {e}", self.path.display()),
+                ),
+            };
+            ended = !matches!(item, Item::Frame(_));
+            match self.send(item) {
+                Sent::Done => {}
+                Sent::Commanded => ended = false,
+                Sent::Quit => return,
+            }
+        }
+    }
+
+    /// Jumps to the keyframe at or before the position. matroska-demuxer's seek (Cues
+    /// when the file has them, else a scan of the clusters) lands on the first block
+    /// at or after the keyframe's time; if it fails, the file is read again from the
+    /// start and everything before the keyframe skipped.
+    fn command(&mut self, command: Command) {
+        let Command::Seek { generation, ms } = command;
+        self.generation = generation;
+        let target = ms.saturating_mul(1000);
+        let at = if self.demux.video.is_some() {
+            self.index.at_or_before(target, &self.dropped)
+        } else {
+            target
+        };
+        let ticks = u128::from(at) * 1000 / u128::from(self.demux.scale_ns);
+        self.skip_before = Some(at);
+        self.expect_key = None;
+        match self
+            .demux
+            .mkv
+            .seek(u64::try_from(ticks).unwrap_or(u64::MAX))
+        {
+            Ok(()) if self.demux.video.is_some() => self.expect_key = Some(at),
+            Ok(()) => {}
+            Err(_) => self.reopen(),
+        }
+    }
+
+    /// Reads the file again from its start (the frames before `skip_before` are
+    /// skipped): the fallback when the demuxer's seek did not land where it should.
+    fn reopen(&mut self) {
+        self.expect_key = None;
+        match open_demux(&self.path) {
+            Ok(d) => self.demux = d,
+            // The file went away meanwhile: what follows ends the stream.
+            Err(e) => tracing::warn!("player: {}", e.description),
+        }
+    }
+
+    /// Sends an item. While the channel is full it waits on the channel and the
+    /// commands together (no polling); while the byte budget is spent (large frames) it
+    /// looks again every 20 ms. A command arriving meanwhile drops the item.
+    fn send(&mut self, item: Item) -> Sent {
+        let size = match &item {
+            Item::Frame(m) => m.data.len(),
+            _ => 0,
+        };
+        loop {
+            let in_flight = self.in_flight.load(Ordering::Acquire);
+            if in_flight == 0 || in_flight + size <= MAX_IN_FLIGHT {
+                break;
+            }
+            match self.commands.recv_timeout(SEND_WAIT) {
+                Ok(c) => {
+                    self.command(c);
+                    return Sent::Commanded;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Sent::Quit,
+            }
+        }
+        self.in_flight.fetch_add(size, Ordering::AcqRel);
+        let (items, commands) = (self.items.clone(), self.commands.clone());
+        let mut select = Select::new();
+        let send = select.send(&items);
+        select.recv(&commands);
+        let op = select.select();
+        if op.index() == send {
+            return match op.send(&items, (self.generation, item)) {
+                Ok(()) => Sent::Done,
+                Err(_) => Sent::Quit,
+            };
+        }
+        self.in_flight.fetch_sub(size, Ordering::AcqRel);
+        match op.recv(&commands) {
+            Ok(c) => {
+                self.command(c);
+                Sent::Commanded
+            }
+            Err(_) => Sent::Quit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::mkv::{DocType, MkvWriter, TrackKind};
+
+    /// A VP8 keyframe header of 320x240 (RFC 6386 §9.1) and some bytes.
+    fn keyframe() -> Vec<u8> {
+        let mut f = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+        f.resize(500, 7);
+        f
+    }
+
+    #[test]
+    fn frames_past_the_cap_are_skipped_and_counted() {
+        let path = std::env::temp_dir().join(format!(
+            "mediaflow-player-unit-{}-huge.webm",
+            std::process::id()
+        ));
+        let tracks = [TrackKind::Vp8 {
+            width: 320,
+            height: 240,
+        }];
+        let mut w = MkvWriter::new(File::create(&path).unwrap(), DocType::Webm, &tracks).unwrap();
+        w.add_frame(1, 0, true, true, &keyframe()).unwrap();
+        w.add_frame(1, 33, true, false, &vec![1u8; MAX_FRAME + 1])
+            .unwrap();
+        w.add_frame(1, 67, true, false, &[1, 2, 3]).unwrap();
+        w.add_frame(1, 100, true, true, &keyframe()).unwrap();
+        w.finish(133).unwrap();
+        let dropped = AtomicU64::new(0);
+        let mut demux = open_demux(&path).unwrap();
+        let mut got = Vec::new();
+        while let Some(m) = demux.next(&dropped).unwrap() {
+            got.push((m.us / 1000, m.key, m.data.len()));
+        }
+        assert_eq!(got, [(0, true, 500), (67, false, 3), (100, true, 500)]);
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        assert!(demux.frame.data.capacity() <= MAX_FRAME);
+        // The keyframe index finds the keyframe at or before a position.
+        let mut index = KeyframeIndex {
+            path: path.clone(),
+            scanner: None,
+            keyframes: Vec::new(),
+            known_to: 0,
+            done: false,
+            alive: Arc::new(AtomicBool::new(true)),
+        };
+        assert_eq!(index.at_or_before(90_000, &dropped), 0);
+        assert_eq!(index.at_or_before(100_000, &dropped), 100_000);
+        assert_eq!(index.at_or_before(10_000_000, &dropped), 100_000);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_seek_head_of_a_finished_file_is_found() {
+        let path = std::env::temp_dir().join(format!(
+            "mediaflow-player-unit-{}-head.webm",
+            std::process::id()
+        ));
+        let tracks = [TrackKind::Opus { channels: 2 }];
+        let mut w = MkvWriter::new(File::create(&path).unwrap(), DocType::Webm, &tracks).unwrap();
+        w.add_frame(1, 0, false, true, &[1, 2, 3]).unwrap();
+        w.finish(20).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let (at, patch) = seek_head_as_void(&bytes).expect("a SeekHead");
+        let at = at as usize;
+        assert_eq!(&bytes[at..at + 4], &[0x11, 0x4d, 0x9b, 0x74]);
+        assert_eq!(patch[0], 0xEC);
+        // The Void's size is the SeekHead's, over the same number of bytes.
+        let (size, len) = vint(&bytes, at + 4).unwrap();
+        assert_eq!(vint(&patch, 1), Some((size, len + 3)));
+        // Garbage has none.
+        assert_eq!(seek_head_as_void(&[0xff; 64]), None);
+        assert_eq!(seek_head_as_void(&[]), None);
+        let _ = std::fs::remove_file(&path);
+    }
+}
