@@ -104,7 +104,7 @@ typedef enum mf_event_type {
   // `DataChannelClosed` (WebRtcEndpoint).
   MF_EVENT_DATA_CHANNEL_CLOSED = 17,
   // `EndOfStream` (PlayerEndpoint).
-  MF_EVENT_END_OF_STREAM = 16,
+  MF_EVENT_END_OF_STREAM = 18,
 } mf_event_type;
 
 // Flowing or not (MediaFlowIn/OutStateChanged).
