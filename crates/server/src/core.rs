@@ -786,7 +786,11 @@ impl Core {
                 None,
             ),
             Class::RtpEndpoint => (
-                Media::Rtp(crate::elements::build_rtp(&pipeline, constructor)?),
+                Media::Rtp(crate::elements::build_rtp(
+                    &pipeline,
+                    constructor,
+                    &self.config.endpoint,
+                )?),
                 None,
             ),
             _ => (
@@ -2491,6 +2495,25 @@ mod tests {
 
         let offer = ok(&invoke(&core, &mut conn, &a, "generateOffer", json!({})))["value"].clone();
         assert!(offer.as_str().unwrap().contains("RTP/AVPF"));
+        // On the server's interfaces (the tests' core has `lo` only).
+        assert!(
+            offer.as_str().unwrap().contains("c=IN IP4 127.0.0.1"),
+            "{offer}"
+        );
+        let v6 = create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            json!({"mediaPipeline": p, "useIpv6": true}),
+        );
+        if v6.get("error").is_none() {
+            let id = v6["result"]["value"].as_str().unwrap();
+            let sdp =
+                ok(&invoke(&core, &mut conn, id, "generateOffer", json!({})))["value"].clone();
+            assert!(sdp.as_str().unwrap().contains("c=IN IP6 ::1"), "{sdp}");
+        } else {
+            assert_eq!(code(&v6), 40009, "no IPv6 on lo: {v6}");
+        }
         let answer = ok(&invoke(
             &core,
             &mut conn,

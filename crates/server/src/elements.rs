@@ -1,7 +1,7 @@
 //! RecorderEndpoint and RtpEndpoint: their constructor parameters, their operations,
 //! and the SdpEndpoint operations RtpEndpoint shares with WebRtcEndpoint.
 
-use std::net::{IpAddr, Ipv6Addr, UdpSocket};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use mediaflow::{
@@ -9,7 +9,9 @@ use mediaflow::{
 };
 use serde_json::{Map, Value};
 
-use crate::core::{media_error, Core};
+use mediaflow_ice::NetConfig;
+
+use crate::core::{media_error, Core, EndpointOptions};
 use crate::invoke::{update, Op, Target};
 use crate::kurento;
 use crate::rpc::{Params, RpcError};
@@ -65,11 +67,12 @@ pub(crate) fn build_recorder(
         })
 }
 
-/// Builds an RtpEndpoint from Kurento's constructor parameters: `crypto` (SDES) and
-/// `useIpv6`.
+/// Builds an RtpEndpoint from Kurento's constructor parameters, `crypto` (SDES) and
+/// `useIpv6`, on the server's interfaces and port range.
 pub(crate) fn build_rtp(
     pipeline: &MediaPipeline,
     constructor: &Map<String, Value>,
+    options: &EndpointOptions,
 ) -> Result<RtpEndpoint, RpcError> {
     let mut builder = RtpEndpoint::builder(pipeline);
     match constructor.get("crypto") {
@@ -77,8 +80,9 @@ pub(crate) fn build_rtp(
         Some(Value::Object(sdes)) => builder = builder.crypto(crypto_suite(sdes)?),
         Some(_) => return Err(bad_param("crypto", "an SDES {crypto, key, keyBase64}")),
     }
-    if opt_bool(constructor, "useIpv6")? {
-        builder = builder.address(IpAddr::V6(ipv6_address()?));
+    builder = builder.address(rtp_address(options, opt_bool(constructor, "useIpv6")?)?);
+    if let Some((min, max)) = options.port_range {
+        builder = builder.port_range(min, max);
     }
     builder.build().map_err(media_error)
 }
@@ -103,21 +107,31 @@ fn crypto_suite(sdes: &Map<String, Value>) -> Result<CryptoSuite, RpcError> {
     }
 }
 
-/// This host's IPv6 address towards the Internet (the one a route would use; no
-/// datagram is sent), for `useIpv6`.
-fn ipv6_address() -> Result<Ipv6Addr, RpcError> {
-    let probe = UdpSocket::bind("[::]:0")
-        .and_then(|s| s.connect("[2001:db8::1]:9").map(|()| s))
-        .and_then(|s| s.local_addr());
-    match probe {
-        Ok(a) if !a.ip().is_unspecified() => match a.ip() {
-            IpAddr::V6(v6) => Ok(v6),
-            IpAddr::V4(_) => Err(RpcError::not_enough_resources("useIpv6: no IPv6 address")),
-        },
-        _ => Err(RpcError::not_enough_resources(
-            "useIpv6: this host has no routable IPv6 address",
-        )),
-    }
+/// The address an RtpEndpoint binds and writes in its SDP: the first IPv4 (or, with
+/// `useIpv6`, IPv6) address of the server's `--interfaces` (all when none), in the order
+/// WebRtcEndpoint offers its host candidates (loopback last).
+fn rtp_address(options: &EndpointOptions, ipv6: bool) -> Result<IpAddr, RpcError> {
+    let config = NetConfig {
+        interfaces: options.interfaces.clone(),
+        port_range: None,
+        ipv6,
+    };
+    let addresses = mediaflow_ice::host_addresses(&config)
+        .map_err(|e| RpcError::not_enough_resources(format!("RtpEndpoint: {e}")))?;
+    addresses
+        .into_iter()
+        .find(|a| a.is_ipv6() == ipv6)
+        .ok_or_else(|| {
+            RpcError::not_enough_resources(format!(
+                "RtpEndpoint: no IPv{} address on {}",
+                if ipv6 { 6 } else { 4 },
+                if options.interfaces.is_empty() {
+                    "this host".to_owned()
+                } else {
+                    options.interfaces.join(",")
+                }
+            ))
+        })
 }
 
 /// RecorderEndpoint's (and UriEndpoint's) operations.
