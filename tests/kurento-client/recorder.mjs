@@ -12,7 +12,14 @@
 // reading of the file: a VP8 and an Opus track, lasting as long as the recording
 // (within 0.5 s).
 //
-// Prints one JSON line: {ok, frames, events, probe, recordedMs, problems, ...}.
+// The same call also crosses a pair of RtpEndpoints (Kurento's plain RTP endpoint, as
+// a SIP gateway or another media server would use it): the WebRtcEndpoint feeds RtpEndpoint
+// A, which offers to RtpEndpoint B (generateOffer / processOffer / processAnswer through
+// the client); B must report ConnectionStateChanged CONNECTED and video flowing out of it
+// (received over RTP, into a PassThrough). An SDES RtpEndpoint (Kurento's SDES complex type, as the client
+// sends it) offers RTP/SAVPF with a key; one with an application's key is refused (40006).
+//
+// Prints one JSON line: {ok, frames, events, probe, recordedMs, rtp, problems, ...}.
 // Run it under tests/browser/netns-run.sh together with the server.
 
 import { execFileSync } from 'node:child_process';
@@ -40,6 +47,38 @@ function probe(path) {
   };
 }
 
+/**
+ * RtpEndpoint A (fed by `source`) offers to RtpEndpoint B; returns what B's events say
+ * (`connected`, `videoOut`) as they come. Also checks SDES through the client.
+ */
+async function rtpEndpoints(pipeline, source) {
+  const SDES = kurento.getComplexType('SDES');
+  const secure = await pipeline.create('RtpEndpoint', { crypto: SDES({ crypto: 'AES_128_CM_HMAC_SHA1_80' }) });
+  const secureOffer = await secure.generateOffer();
+  check(/RTP\/SAVPF/.test(secureOffer) && /a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:/.test(secureOffer), 'an SDES offer');
+  const keyed = await pipeline.create('RtpEndpoint', {
+    crypto: SDES({ crypto: 'AES_128_CM_HMAC_SHA1_80', key: '012345678901234567890123456789' }),
+  }).then(() => null, (err) => err);
+  out.keyedCode = keyed && keyed.code;
+  check(out.keyedCode === 40006, `an SDES key of the application's: ${keyed && keyed.message}`);
+
+  const a = await pipeline.create('RtpEndpoint');
+  const b = await pipeline.create('RtpEndpoint');
+  const seen = { connected: false, videoOut: false };
+  b.on('ConnectionStateChanged', (e) => { if (e.newState === 'CONNECTED') seen.connected = true; });
+  b.on('MediaFlowOutStateChanged', (e) => { if (e.state === 'FLOWING' && e.mediaType === 'VIDEO') seen.videoOut = true; });
+  // MediaFlowOut counts what leaves into a link: B feeds a PassThrough.
+  const pass = await pipeline.create('PassThrough');
+  await b.connect(pass);
+  await source.connect(a);
+  const offer = await a.generateOffer();
+  const answer = await b.processOffer(offer);
+  await a.processAnswer(answer);
+  check(await a.getRemoteSessionDescriptor() === answer, 'A holds B\'s answer');
+  check(await b.getConnectionState() === 'CONNECTED', 'B is CONNECTED');
+  return seen;
+}
+
 async function main() {
   const client = await kurento(WS_URI, { failAfter: 1 });
   const pipeline = await client.create('MediaPipeline');
@@ -61,6 +100,7 @@ async function main() {
 
   await webRtcEndpoint.connect(webRtcEndpoint);
   await webRtcEndpoint.connect(recorder);
+  const rtp = await rtpEndpoints(pipeline, webRtcEndpoint);
   const page = browser('browser', { hold: true, minFrames: 30, budgetMs: 45_000, problems: out.problems },
     async (sdpOffer, ready) => {
       ready(webRtcEndpoint);
@@ -90,6 +130,8 @@ async function main() {
   const changed = first.UriEndpointStateChanged;
   if (changed) check(changed.state === 'START', `UriEndpointStateChanged.state ${changed.state}`);
   check(!out.events.Error, `Error events: ${JSON.stringify(first.Error)}`);
+  check(await waitFor(() => rtp.connected && rtp.videoOut, 5_000), `the RtpEndpoint pair: ${JSON.stringify(rtp)}`);
+  out.rtp = rtp;
 
   page.close();
   await pipeline.release();
