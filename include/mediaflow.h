@@ -183,6 +183,31 @@ typedef enum mf_transcoding_state {
   MF_NOT_TRANSCODING = 1,
 } mf_transcoding_state;
 
+// Kurento's `MediaProfileSpecType`: a recording's container and the media it keeps.
+// Kurento's MP4 profiles are not written yet, so they have no value here.
+typedef enum mf_media_profile {
+  // WebM, VP8 video and Opus audio.
+  MF_MEDIA_PROFILE_WEBM = 0,
+  // WebM, Opus audio only.
+  MF_MEDIA_PROFILE_WEBM_AUDIO_ONLY = 1,
+  // WebM, VP8 video only.
+  MF_MEDIA_PROFILE_WEBM_VIDEO_ONLY = 2,
+  // Matroska, VP8 video and Opus audio.
+  MF_MEDIA_PROFILE_MKV = 3,
+  // Matroska, Opus audio only.
+  MF_MEDIA_PROFILE_MKV_AUDIO_ONLY = 4,
+  // Matroska, VP8 video only.
+  MF_MEDIA_PROFILE_MKV_VIDEO_ONLY = 5,
+} mf_media_profile;
+
+// SDES-SRTP crypto suites of an RtpEndpoint (Kurento's `CryptoSuite`).
+typedef enum mf_crypto_suite {
+  // Plain RTP, no SRTP.
+  MF_CRYPTO_SUITE_NONE = 0,
+  // AES_128_CM_HMAC_SHA1_80 (RFC 4568), with a random key of the endpoint's.
+  MF_CRYPTO_SUITE_AES_128_CM_HMAC_SHA1_80 = 1,
+} mf_crypto_suite;
+
 // An element of a pipeline (opaque): a PassThrough, a WebRtcEndpoint, ...
 typedef struct mf_element mf_element;
 
@@ -225,6 +250,31 @@ typedef struct mf_webrtc_options {
   // Also gather IPv6 host candidates.
   bool ipv6;
 } mf_webrtc_options;
+
+// Options of a new RtpEndpoint; zero-initialize it (`{0}`) for the defaults. The
+// strings are read during `mf_rtp_endpoint_new` only and may be NULL.
+typedef struct mf_rtp_options {
+  // Only receive media.
+  bool recvonly;
+  // Only send media.
+  bool sendonly;
+  // Local IP address (IPv4 or IPv6 text) to bind and to write in the SDP's `c=` line
+  // (NULL: the host's first address).
+  const char *address;
+  // UDP port range (both 0: any port). Each medium takes an even RTP port and the
+  // next one for RTCP.
+  uint16_t min_port;
+  // Upper end of the port range.
+  uint16_t max_port;
+  // SDES-SRTP (Kurento's `crypto`): an `mf_crypto_suite` value (0: plain RTP).
+  // With a suite, plain RTP/AVP(F) offers are refused.
+  uint32_t crypto;
+  // Offer RTP/AVP without RTCP feedback instead of RTP/AVPF (NACK, PLI, FIR, REMB).
+  // Offers of either profile are answered in it.
+  bool avp;
+  // Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+  uint32_t max_video_recv_bandwidth;
+} mf_rtp_options;
 
 // A callback for events. It runs on the pipeline's event thread (a dispatcher thread of
 // its runtime, shared with other pipelines, so keep it short), may call back into
@@ -355,15 +405,18 @@ enum mf_result mf_element_disconnect(const struct mf_element *source,
                                      uint32_t media);
 
 // Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
-// `mf_string_free`).
+// `mf_string_free`). Takes a WebRtcEndpoint or an RtpEndpoint: the same as
+// `mf_sdp_endpoint_process_offer`, kept under this name for existing callers.
 enum mf_result mf_webrtc_process_offer(const struct mf_element *endpoint,
                                        const char *offer,
                                        char **answer);
 
-// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
+// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`). Takes a
+// WebRtcEndpoint or an RtpEndpoint: the same as `mf_sdp_endpoint_generate_offer`.
 enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char **offer);
 
-// Applies the peer's SDP answer to our offer.
+// Applies the peer's SDP answer to our offer. Takes a WebRtcEndpoint or an
+// RtpEndpoint: the same as `mf_sdp_endpoint_process_answer`.
 enum mf_result mf_webrtc_process_answer(const struct mf_element *endpoint, const char *answer);
 
 // Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.
@@ -378,6 +431,79 @@ enum mf_result mf_webrtc_add_ice_candidate(const struct mf_element *endpoint,
 
 // RTP statistics as JSON text (W3C webrtc-stats names); free with `mf_string_free`.
 enum mf_result mf_webrtc_get_stats(const struct mf_element *endpoint, char **json);
+
+// Creates a RecorderEndpoint in `pipeline` that stores what reaches it in the file of
+// `uri` (`file:///absolute/path.webm`; NUL-terminated UTF-8, read during the call
+// only). `media_profile` is an `mf_media_profile` value (another integer:
+// `MF_RESULT_INVALID_ARGUMENT`). The file is not touched before `mf_recorder_record`.
+// `*out` receives a new handle the caller owns and frees with `mf_element_free`.
+// Errors: NULL `pipeline`/`uri`/`out` (`MF_RESULT_NULL_ARGUMENT`), a URI that is not
+// `file:///...` (`MF_RESULT_INVALID_ARGUMENT`), a released pipeline.
+enum mf_result mf_recorder_endpoint_new(const struct mf_pipeline *pipeline,
+                                        const char *uri,
+                                        uint32_t media_profile,
+                                        struct mf_element **out);
+
+// Starts recording, or resumes after `mf_recorder_pause` (Kurento's `record`). The
+// file is created by the first call; when it cannot be, the call still succeeds and an
+// Error event RESOURCE_ERROR_OPEN follows. A Recording event is raised once it
+// records. `MF_RESULT_WRONG_STATE` after `mf_recorder_stop`;
+// `MF_RESULT_WRONG_ELEMENT_TYPE` for another kind of element.
+enum mf_result mf_recorder_record(const struct mf_element *recorder_endpoint);
+
+// Pauses recording (Kurento's `pause`): media arriving meanwhile is not stored. A
+// Paused event follows.
+enum mf_result mf_recorder_pause(const struct mf_element *recorder_endpoint);
+
+// Stops recording (Kurento's `stop`); the file is finalised in the background and a
+// Stopped event follows when it is. A stopped recorder does not record again.
+enum mf_result mf_recorder_stop(const struct mf_element *recorder_endpoint);
+
+// Stops and waits until the file is finalised, at most `timeout_ms` milliseconds
+// (Kurento's `stopAndWait`; `MF_RESULT_TIMEOUT` past it, the file then finishes in the
+// background). After the element or its pipeline was released it only waits.
+enum mf_result mf_recorder_stop_and_wait(const struct mf_element *recorder_endpoint,
+                                         uint32_t timeout_ms);
+
+// Creates an RtpEndpoint (Kurento's plain RTP endpoint: SDP offer/answer with
+// RTP/AVP(F), no ICE, no DTLS) in `pipeline`; its sockets are bound now. `options` may
+// be NULL for the defaults (it is read during the call only). Negotiate with
+// `mf_sdp_endpoint_generate_offer` / `_process_offer` / `_process_answer`. `*out`
+// receives a new handle the caller owns and frees with `mf_element_free`. Errors: NULL
+// `pipeline`/`out`, a bad `address` or `crypto` value (`MF_RESULT_INVALID_ARGUMENT`),
+// no free ports (`MF_RESULT_RESOURCE`), a released pipeline.
+enum mf_result mf_rtp_endpoint_new(const struct mf_pipeline *pipeline,
+                                   const struct mf_rtp_options *options,
+                                   struct mf_element **out);
+
+// Applies the peer's SDP offer to a WebRtcEndpoint or an RtpEndpoint (Kurento's
+// `processOffer`). `offer` is NUL-terminated UTF-8, read during the call. `*answer`
+// receives our SDP answer, owned by the caller (free it with `mf_string_free`); it is
+// left untouched on error. Errors: `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`,
+// `MF_RESULT_WRONG_STATE` (already negotiated), `MF_RESULT_WRONG_ELEMENT_TYPE`.
+enum mf_result mf_sdp_endpoint_process_offer(const struct mf_element *endpoint,
+                                             const char *offer,
+                                             char **answer);
+
+// Creates an SDP offer (Kurento's `generateOffer`: audio and video). `*offer` receives
+// it, owned by the caller (free it with `mf_string_free`).
+enum mf_result mf_sdp_endpoint_generate_offer(const struct mf_element *endpoint, char **offer);
+
+// Applies the peer's SDP answer to our offer (Kurento's `processAnswer`). `answer` is
+// read during the call. `MF_RESULT_WRONG_STATE` without a generated offer.
+enum mf_result mf_sdp_endpoint_process_answer(const struct mf_element *endpoint,
+                                              const char *answer);
+
+// Our SDP once offered or answered (Kurento's `getLocalSessionDescriptor`). `*sdp`
+// receives it, owned by the caller (free it with `mf_string_free`), or NULL before
+// any negotiation.
+enum mf_result mf_sdp_endpoint_get_local_session_descriptor(const struct mf_element *endpoint,
+                                                            char **sdp);
+
+// The peer's SDP once given (Kurento's `getRemoteSessionDescriptor`). `*sdp` receives
+// it, owned by the caller (free it with `mf_string_free`), or NULL before it came.
+enum mf_result mf_sdp_endpoint_get_remote_session_descriptor(const struct mf_element *endpoint,
+                                                             char **sdp);
 
 // Calls `callback(event, user_data)` for every event `element` raises, until
 // `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-apt_ensure cmake pkg-config valgrind
+apt_ensure cmake pkg-config valgrind ffmpeg
 if ! python3 -m pytest --version > /dev/null 2>&1; then
   if is_root; then
     python3 -m pip install -q pytest
@@ -23,7 +23,7 @@ OUT="$TARGET/c-tests"
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g -Iinclude"
 passed=0
-for t in misuse hello_loopback event_fields; do
+for t in misuse hello_loopback event_fields rtp_recorder; do
   gcc $CFLAGS "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t"
   gcc $CFLAGS -fsanitize=address -fno-omit-frame-pointer "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t-asan"
   step "C: $t"
@@ -54,7 +54,7 @@ step "C++ wrapper via CMake find_package(mediaflow)"
 cmake -S tests/cpp -B "$TARGET/cpp" -Dmediaflow_DIR="$(realpath "$TARGET")/debug/cmake" > "$OUT/cmake.log" 2>&1 \
   || { cat "$OUT/cmake.log"; exit 1; }
 cmake --build "$TARGET/cpp" -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
-for t in hello_loopback event_fields; do
+for t in hello_loopback event_fields rtp_recorder; do
   timeout 180 "$TARGET/cpp/${t}_cpp" > "$OUT/$t-cpp.log" 2>&1 || { cat "$OUT/$t-cpp.log"; exit 1; }
   tail -1 "$OUT/$t-cpp.log"
   passed=$((passed + 1))

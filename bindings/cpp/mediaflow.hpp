@@ -300,21 +300,41 @@ private:
     friend class Pipeline;
 };
 
-class WebRtcEndpoint : public Element {
+/// What every SdpEndpoint (WebRtcEndpoint, RtpEndpoint) negotiates with.
+class SdpEndpoint : public Element {
 public:
     std::string process_offer(const std::string &offer) const {
         char *answer = nullptr;
-        detail::check(mf_webrtc_process_offer(raw(), offer.c_str(), &answer));
+        detail::check(mf_sdp_endpoint_process_offer(raw(), offer.c_str(), &answer));
         return detail::take(answer);
     }
     std::string generate_offer() const {
         char *offer = nullptr;
-        detail::check(mf_webrtc_generate_offer(raw(), &offer));
+        detail::check(mf_sdp_endpoint_generate_offer(raw(), &offer));
         return detail::take(offer);
     }
     void process_answer(const std::string &answer) const {
-        detail::check(mf_webrtc_process_answer(raw(), answer.c_str()));
+        detail::check(mf_sdp_endpoint_process_answer(raw(), answer.c_str()));
     }
+    /// Our SDP; empty before any offer or answer.
+    std::optional<std::string> local_session_descriptor() const {
+        char *sdp = nullptr;
+        detail::check(mf_sdp_endpoint_get_local_session_descriptor(raw(), &sdp));
+        return sdp ? std::optional(detail::take(sdp)) : std::nullopt;
+    }
+    /// The peer's SDP; empty before it came.
+    std::optional<std::string> remote_session_descriptor() const {
+        char *sdp = nullptr;
+        detail::check(mf_sdp_endpoint_get_remote_session_descriptor(raw(), &sdp));
+        return sdp ? std::optional(detail::take(sdp)) : std::nullopt;
+    }
+
+protected:
+    using Element::Element;
+};
+
+class WebRtcEndpoint : public SdpEndpoint {
+public:
     void gather_candidates() const { detail::check(mf_webrtc_gather_candidates(raw())); }
     void add_ice_candidate(const std::string &candidate, const std::string &sdp_mid, uint32_t index) const {
         detail::check(mf_webrtc_add_ice_candidate(raw(), candidate.c_str(), sdp_mid.c_str(), index));
@@ -325,6 +345,28 @@ public:
         detail::check(mf_webrtc_get_stats(raw(), &json));
         return detail::take(json);
     }
+
+private:
+    using SdpEndpoint::SdpEndpoint;
+    friend class Pipeline;
+};
+
+/// Kurento's RtpEndpoint: plain RTP/AVP(F) or SDES-SRTP, negotiated with SDP.
+class RtpEndpoint : public SdpEndpoint {
+private:
+    using SdpEndpoint::SdpEndpoint;
+    friend class Pipeline;
+};
+
+/// Kurento's RecorderEndpoint: stores what reaches it in a WebM or Matroska file.
+class RecorderEndpoint : public Element {
+public:
+    void record() const { detail::check(mf_recorder_record(raw())); }
+    void pause() const { detail::check(mf_recorder_pause(raw())); }
+    void stop() const { detail::check(mf_recorder_stop(raw())); }
+    /// Stops and waits until the file is finalised (throws with MF_RESULT_TIMEOUT past
+    /// `timeout_ms`).
+    void stop_and_wait(uint32_t timeout_ms = 10000) const { detail::check(mf_recorder_stop_and_wait(raw(), timeout_ms)); }
 
 private:
     using Element::Element;
@@ -356,6 +398,18 @@ public:
         mf_element *e = nullptr;
         detail::check(mf_webrtc_endpoint_new(raw(), options, &e));
         return WebRtcEndpoint(p_, e);
+    }
+    /// An RtpEndpoint; `options` may be null for the defaults.
+    RtpEndpoint rtp_endpoint(const mf_rtp_options *options = nullptr) const {
+        mf_element *e = nullptr;
+        detail::check(mf_rtp_endpoint_new(raw(), options, &e));
+        return RtpEndpoint(p_, e);
+    }
+    /// A RecorderEndpoint writing to `uri` (`file:///absolute/path.webm`).
+    RecorderEndpoint recorder_endpoint(const std::string &uri, mf_media_profile profile = MF_MEDIA_PROFILE_WEBM) const {
+        mf_element *e = nullptr;
+        detail::check(mf_recorder_endpoint_new(raw(), uri.c_str(), profile, &e));
+        return RecorderEndpoint(p_, e);
     }
 
 private:

@@ -14,6 +14,13 @@ use mediaflow_capi::*;
 /// Handles a program may hold at once.
 const SLOTS: usize = 4;
 
+/// The URIs recorders get: a writable file, a missing directory, a scheme we refuse.
+const RECORDER_URIS: [&CStr; 3] = [
+    c"file:///tmp/mediaflow-fuzz-capi-calls.webm",
+    c"file:///nonexistent-mediaflow-dir/x.mkv",
+    c"http://127.0.0.1:9/x.webm",
+];
+
 struct Program<'a> {
     bytes: &'a [u8],
     pipelines: [*mut mf_pipeline; SLOTS],
@@ -76,7 +83,7 @@ impl Program<'_> {
     }
 
     fn step(&mut self) {
-        match self.byte() % 20 {
+        match self.byte() % 22 {
             0 => {
                 let mut p = null_mut();
                 if mf_pipeline_new(&mut p) == mf_result::MF_RESULT_OK {
@@ -94,12 +101,38 @@ impl Program<'_> {
                 mf_pipeline_free(std::mem::replace(&mut self.pipelines[i], null_mut()));
             }
             3..=5 => {
-                let (kind, p) = (self.byte() % 3, self.pipeline());
+                let (kind, p) = (self.byte() % 5, self.pipeline());
                 let mut e = null_mut();
                 let r = match kind {
                     0 => mf_passthrough_new(p, &mut e),
                     1 => mf_app_source_new(p, &mut e),
-                    _ => mf_app_sink_new(p, usize::from(self.byte()), &mut e),
+                    2 => mf_app_sink_new(p, usize::from(self.byte()), &mut e),
+                    3 => {
+                        // Fixed URIs only: a fuzzed path could truncate any file.
+                        let uri = RECORDER_URIS[usize::from(self.byte()) % RECORDER_URIS.len()];
+                        let profile = match self.byte() {
+                            b if b & 1 == 0 => u32::from(b >> 1) % 8,
+                            _ => self.u32(),
+                        };
+                        mf_recorder_endpoint_new(p, uri.as_ptr(), profile, &mut e)
+                    }
+                    _ => {
+                        let options = mf_rtp_options {
+                            recvonly: self.byte() & 1 == 1,
+                            sendonly: self.byte() & 1 == 1,
+                            address: c"127.0.0.1".as_ptr(),
+                            min_port: 0,
+                            max_port: 0,
+                            crypto: match self.byte() {
+                                b if b & 1 == 0 => u32::from(b >> 1) % 3,
+                                _ => self.u32(),
+                            },
+                            avp: self.byte() & 1 == 1,
+                            max_video_recv_bandwidth: self.u32(),
+                        };
+                        let opts = if self.byte() & 1 == 1 { &options as *const _ } else { null() };
+                        mf_rtp_endpoint_new(p, opts, &mut e)
+                    }
                 };
                 if r == mf_result::MF_RESULT_OK {
                     self.keep_element(e);
@@ -212,6 +245,27 @@ impl Program<'_> {
                     let _ = mf_element_unsubscribe(e, sub);
                 }
                 let _ = mf_element_unsubscribe(e, u64::from(self.u32()));
+            }
+            19 => {
+                let e = self.element();
+                let _ = match self.byte() % 4 {
+                    0 => mf_recorder_record(e),
+                    1 => mf_recorder_pause(e),
+                    2 => mf_recorder_stop(e),
+                    _ => mf_recorder_stop_and_wait(e, u32::from(self.byte() % 50)),
+                };
+            }
+            20 => {
+                let (e, sdp) = (self.element(), self.string());
+                let mut out = null_mut();
+                let r = match self.byte() % 3 {
+                    0 => mf_sdp_endpoint_get_local_session_descriptor(e, &mut out),
+                    1 => mf_sdp_endpoint_get_remote_session_descriptor(e, &mut out),
+                    _ => mf_sdp_endpoint_process_offer(e, sdp.as_ptr(), &mut out),
+                };
+                if r == mf_result::MF_RESULT_OK && !out.is_null() {
+                    take_string(out);
+                }
             }
             _ => {
                 let code = self.u32() as i32;

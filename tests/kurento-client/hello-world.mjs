@@ -13,15 +13,12 @@
 // Prints one JSON line: {ok, frames, events: {type: count}, missing, problems, ...}.
 // Run it under tests/browser/netns-run.sh together with the server.
 
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import kurento from 'kurento-client';
+import { browser, checker, run, waitFor } from './common.mjs';
 
 const WS_URI = process.argv[2];
 const MIN_FRAMES = Number(process.argv[3] || 60);
 const BUDGET_MS = 90_000;
-const PEER = fileURLToPath(new URL('../browser/peer.mjs', import.meta.url));
 
 // Every event of Kurento's endpoint events list that a healthy loopback call raises
 // (Error is subscribed too, but a healthy call raises none).
@@ -34,24 +31,7 @@ const SUBSCRIBED = ['Error', ...EXPECTED, 'DataChannelOpened', 'DataChannelClose
 const ICE_STATES = ['DISCONNECTED', 'GATHERING', 'CONNECTING', 'CONNECTED', 'READY', 'FAILED'];
 
 const out = { ok: false, frames: 0, events: {}, missing: [], problems: [] };
-let peer = null;
-
-function finish(code) {
-  if (peer && peer.exitCode === null) {
-    try { process.kill(peer.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  process.exit(code);
-}
-setTimeout(() => { out.error = `timeout after ${BUDGET_MS} ms`; finish(124); }, BUDGET_MS).unref();
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const check = (cond, what) => { if (!cond) out.problems.push(what); };
-async function waitFor(pred, ms) {
-  const until = Date.now() + ms;
-  while (!pred() && Date.now() < until) await sleep(100);
-  return pred();
-}
+const check = checker(out);
 
 async function main() {
   const client = await kurento(WS_URI, { failAfter: 1 });
@@ -68,39 +48,12 @@ async function main() {
   }
   await webRtcEndpoint.connect(webRtcEndpoint);
 
-  peer = spawn(process.execPath, [PEER, 'VP8', String(MIN_FRAMES)], {
-    env: { ...process.env, PEER_HOLD: '1' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const toBrowser = (m) => peer.stdin.write(`${JSON.stringify(m)}\n`);
-  webRtcEndpoint.on('IceCandidateFound', (event) => {
-    const c = event.candidate;
-    toBrowser({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
-  });
-  const IceCandidate = kurento.getComplexType('IceCandidate');
-
-  const result = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: peer.stdout });
-    rl.on('line', async (line) => {
-      let m;
-      try { m = JSON.parse(line); } catch { return; }
-      try {
-        if (m.type === 'offer') {
-          const answer = await webRtcEndpoint.processOffer(m.sdp);
-          toBrowser({ type: 'answer', sdp: answer });
-          await webRtcEndpoint.gatherCandidates();
-        } else if (m.type === 'candidate') {
-          const candidate = IceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
-          await webRtcEndpoint.addIceCandidate(candidate);
-        } else if (m.type === 'result') {
-          resolve(m);
-        }
-      } catch (err) {
-        reject(err);
-      }
+  const page = browser('browser', { hold: true, minFrames: MIN_FRAMES, budgetMs: 45_000, problems: out.problems },
+    async (sdpOffer, ready) => {
+      ready(webRtcEndpoint);
+      return webRtcEndpoint.processOffer(sdpOffer);
     });
-    peer.on('exit', (code) => reject(new Error(`the browser peer exited (${code}) before its result`)));
-  });
+  const result = await page.result;
   out.frames = result.framesDecoded || 0;
   out.browser = { ok: result.ok, videoCodec: result.videoCodec, audioPackets: result.audioPackets, error: result.error };
   check(result.ok, `browser: ${result.error}`);
@@ -143,7 +96,7 @@ async function main() {
   await webRtcEndpoint.disconnect(webRtcEndpoint);
   await waitFor(() => out.events.ElementDisconnected, 5_000);
 
-  toBrowser({ type: 'close' });
+  page.close();
   await pipeline.release();
   // With a callback: kurento-client hands a getter's error to the callback (a promise
   // without one resolves to undefined after logging it).
@@ -158,7 +111,4 @@ async function main() {
   out.ok = out.frames >= MIN_FRAMES && out.missing.length === 0 && out.problems.length === 0;
 }
 
-main().then(
-  () => finish(out.ok ? 0 : 1),
-  (err) => { out.error = String(err && err.stack ? err.stack : err); finish(1); },
-);
+run(out, BUDGET_MS, main);

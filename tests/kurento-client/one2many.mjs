@@ -16,88 +16,20 @@
 // Prints one JSON line: {ok, viewers: [{frames, ...}], problems, ...}.
 // Run it under tests/browser/netns-run.sh together with the server.
 
-import { spawn } from 'node:child_process';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import kurento from 'kurento-client';
+import { browser as peerBrowser, checker, run, waitFor } from './common.mjs';
 
 const WS_URI = process.argv[2];
 const VIEWERS = Number(process.argv[3] || 3);
 const MIN_FRAMES = Number(process.argv[4] || 60);
 const BUDGET_MS = 150_000;
-const PEER = fileURLToPath(new URL('../browser/peer.mjs', import.meta.url));
 
 const out = { ok: false, presenter: null, viewers: [], problems: [] };
-const peers = [];
+const check = checker(out);
 
-function finish(code) {
-  for (const p of peers) {
-    if (p.exitCode === null) {
-      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-  process.exit(code);
-}
-setTimeout(() => { out.error = `timeout after ${BUDGET_MS} ms`; finish(124); }, BUDGET_MS).unref();
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const check = (cond, what) => { if (!cond) out.problems.push(what); };
-async function waitFor(pred, ms) {
-  const until = Date.now() + ms;
-  while (!pred() && Date.now() < until) await sleep(100);
-  return pred();
-}
-
-const IceCandidate = kurento.getComplexType('IceCandidate');
-
-// One browser (peer.mjs) and the application server's side of its signaling, as the
-// tutorial's server.js does it: candidates that arrive before the endpoint exists are
-// queued; `start(sdpOffer, ready)` makes the endpoint (handing it to `ready`) and
-// returns the answer; once the answer is on its way the endpoint gathers candidates.
-function browser(name, direction, hold, start) {
-  const peer = spawn(process.execPath, [PEER, 'VP8', String(MIN_FRAMES)], {
-    env: { ...process.env, PEER_DIRECTION: direction, PEER_HOLD: hold ? '1' : '0', PEER_BUDGET_MS: '60000' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  peers.push(peer);
-  const toBrowser = (m) => { if (peer.stdin.writable) peer.stdin.write(`${JSON.stringify(m)}\n`); };
-  const queue = [];
-  let endpoint = null;
-  const onCandidate = (event) => {
-    const c = event.candidate;
-    toBrowser({ type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex });
-  };
-  const result = new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: peer.stdout });
-    rl.on('line', async (line) => {
-      let m;
-      try { m = JSON.parse(line); } catch { return; }
-      try {
-        if (m.type === 'offer') {
-          const answer = await start(m.sdp, (ep) => {
-            endpoint = ep;
-            while (queue.length) endpoint.addIceCandidate(queue.shift()).catch((err) => out.problems.push(`${name}: addIceCandidate ${err}`));
-            endpoint.on('IceCandidateFound', onCandidate);
-          });
-          toBrowser({ type: 'answer', sdp: answer });
-          // As the tutorial: the answer goes to the browser, then the endpoint gathers.
-          await endpoint.gatherCandidates();
-        } else if (m.type === 'candidate') {
-          const candidate = IceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid, sdpMLineIndex: m.sdpMLineIndex });
-          if (endpoint) await endpoint.addIceCandidate(candidate);
-          else queue.push(candidate);
-        } else if (m.type === 'result') {
-          resolve(m);
-        }
-      } catch (err) {
-        reject(err);
-      }
-    });
-    peer.on('exit', (code) => reject(new Error(`${name}'s browser exited (${code}) before its result`)));
-  });
-  return { peer, result, close: () => toBrowser({ type: 'close' }) };
-}
+// One Chromium (common.mjs) with the tutorial's signaling.
+const browser = (name, direction, hold, start) =>
+  peerBrowser(name, { direction, hold, minFrames: MIN_FRAMES, budgetMs: 60000, problems: out.problems }, start);
 
 // Counts each endpoint's events (name → type → count) and keeps the first of each type.
 const events = {};
@@ -185,7 +117,4 @@ async function main() {
   out.ok = out.problems.length === 0 && out.viewers.length === VIEWERS;
 }
 
-main().then(
-  () => finish(out.ok ? 0 : 1),
-  (err) => { out.error = String(err && err.stack ? err.stack : err); finish(1); },
-);
+run(out, BUDGET_MS, main);

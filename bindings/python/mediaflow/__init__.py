@@ -90,6 +90,22 @@ class EventType(enum.IntEnum):
     END_OF_STREAM = 18
 
 
+class MediaProfile(enum.IntEnum):
+    """Kurento's MediaProfileSpecType (the MP4 profiles are not written yet)."""
+    WEBM = 0
+    WEBM_AUDIO_ONLY = 1
+    WEBM_VIDEO_ONLY = 2
+    MKV = 3
+    MKV_AUDIO_ONLY = 4
+    MKV_VIDEO_ONLY = 5
+
+
+class CryptoSuite(enum.IntEnum):
+    """SDES-SRTP suites of an RtpEndpoint (NONE: plain RTP)."""
+    NONE = 0
+    AES_128_CM_HMAC_SHA1_80 = 1
+
+
 class FlowState(enum.IntEnum):
     FLOWING = 0
     NOT_FLOWING = 1
@@ -188,6 +204,19 @@ class _Options(ctypes.Structure):
     ]
 
 
+class _RtpOptions(ctypes.Structure):
+    _fields_ = [
+        ("recvonly", ctypes.c_bool),
+        ("sendonly", ctypes.c_bool),
+        ("address", ctypes.c_char_p),
+        ("min_port", ctypes.c_uint16),
+        ("max_port", ctypes.c_uint16),
+        ("crypto", ctypes.c_uint32),
+        ("avp", ctypes.c_bool),
+        ("max_video_recv_bandwidth", ctypes.c_uint32),
+    ]
+
+
 _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _P = ctypes.c_void_p
 _PP = ctypes.POINTER(ctypes.c_void_p)
@@ -226,6 +255,17 @@ _sig("mf_element_unsubscribe", [_P, ctypes.c_uint64])
 _sig("mf_webrtc_process_offer", [_P, ctypes.c_char_p, _STR_OUT])
 _sig("mf_webrtc_generate_offer", [_P, _STR_OUT])
 _sig("mf_webrtc_process_answer", [_P, ctypes.c_char_p])
+_sig("mf_sdp_endpoint_process_offer", [_P, ctypes.c_char_p, _STR_OUT])
+_sig("mf_sdp_endpoint_generate_offer", [_P, _STR_OUT])
+_sig("mf_sdp_endpoint_process_answer", [_P, ctypes.c_char_p])
+_sig("mf_sdp_endpoint_get_local_session_descriptor", [_P, _STR_OUT])
+_sig("mf_sdp_endpoint_get_remote_session_descriptor", [_P, _STR_OUT])
+_sig("mf_rtp_endpoint_new", [_P, ctypes.POINTER(_RtpOptions), _PP])
+_sig("mf_recorder_endpoint_new", [_P, ctypes.c_char_p, ctypes.c_uint32, _PP])
+_sig("mf_recorder_record", [_P])
+_sig("mf_recorder_pause", [_P])
+_sig("mf_recorder_stop", [_P])
+_sig("mf_recorder_stop_and_wait", [_P, ctypes.c_uint32])
 _sig("mf_webrtc_gather_candidates", [_P])
 _sig("mf_webrtc_add_ice_candidate", [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint32])
 _sig("mf_webrtc_get_stats", [_P, _STR_OUT])
@@ -404,6 +444,7 @@ class Event:
       (str), state (DtlsConnectionState)
     - Recording / Paused / Stopped: none
     - DataChannelOpened / DataChannelClosed: channel_id (int)
+    - Recording / Paused / Stopped (RecorderEndpoint): none
     """
 
     def __init__(self, raw):
@@ -468,6 +509,22 @@ class Pipeline:
                            max_video_recv_bandwidth=max_video_recv_bandwidth, relay_only=relay_only,
                            external_address=_text(external_address), ipv6=ipv6)
         return WebRtcEndpoint(self, lambda p, out: _lib.mf_webrtc_endpoint_new(p, ctypes.byref(options), out))
+
+    def rtp_endpoint(self, address=None, recvonly=False, sendonly=False, port_range=None,
+                     crypto=CryptoSuite.NONE, avp=False, max_video_recv_bandwidth=0):
+        """An RtpEndpoint (Kurento's): plain RTP/AVP(F), or SDES-SRTP with ``crypto``.
+        ``address`` is the local IP to bind and announce (default: the host's first)."""
+        options = _RtpOptions(recvonly=recvonly, sendonly=sendonly, address=_text(address),
+                              min_port=port_range[0] if port_range else 0,
+                              max_port=port_range[1] if port_range else 0,
+                              crypto=int(crypto), avp=avp,
+                              max_video_recv_bandwidth=max_video_recv_bandwidth)
+        return RtpEndpoint(self, lambda p, out: _lib.mf_rtp_endpoint_new(p, ctypes.byref(options), out))
+
+    def recorder_endpoint(self, uri, profile=MediaProfile.WEBM):
+        """A RecorderEndpoint storing what reaches it at ``uri`` (``file:///path.webm``)."""
+        return RecorderEndpoint(
+            self, lambda p, out: _lib.mf_recorder_endpoint_new(p, _text(uri), int(profile), out))
 
     def __del__(self):
         if getattr(self, "_raw", None):
@@ -545,20 +602,59 @@ class AppSource(Element):
         _check(_lib.mf_app_source_push(self._raw, int(media), _text(codec), data, len(data), keyframe))
 
 
-class WebRtcEndpoint(Element):
+class SdpEndpoint(Element):
+    """What WebRtcEndpoint and RtpEndpoint negotiate with (Kurento's SdpEndpoint)."""
+
     def process_offer(self, offer):
         out = ctypes.c_void_p()
-        _check(_lib.mf_webrtc_process_offer(self._raw, _text(offer), ctypes.byref(out)))
+        _check(_lib.mf_sdp_endpoint_process_offer(self._raw, _text(offer), ctypes.byref(out)))
         return _take(out.value)
 
     def generate_offer(self):
         out = ctypes.c_void_p()
-        _check(_lib.mf_webrtc_generate_offer(self._raw, ctypes.byref(out)))
+        _check(_lib.mf_sdp_endpoint_generate_offer(self._raw, ctypes.byref(out)))
         return _take(out.value)
 
     def process_answer(self, answer):
-        _check(_lib.mf_webrtc_process_answer(self._raw, _text(answer)))
+        _check(_lib.mf_sdp_endpoint_process_answer(self._raw, _text(answer)))
 
+    @property
+    def local_session_descriptor(self):
+        """Our SDP, or None before any offer or answer."""
+        out = ctypes.c_void_p()
+        _check(_lib.mf_sdp_endpoint_get_local_session_descriptor(self._raw, ctypes.byref(out)))
+        return _take(out.value) if out.value else None
+
+    @property
+    def remote_session_descriptor(self):
+        """The peer's SDP, or None before it came."""
+        out = ctypes.c_void_p()
+        _check(_lib.mf_sdp_endpoint_get_remote_session_descriptor(self._raw, ctypes.byref(out)))
+        return _take(out.value) if out.value else None
+
+
+class RtpEndpoint(SdpEndpoint):
+    """Kurento's RtpEndpoint: plain RTP/AVP(F) or SDES-SRTP."""
+
+
+class RecorderEndpoint(Element):
+    """Kurento's RecorderEndpoint: WebM or Matroska files."""
+
+    def record(self):
+        _check(_lib.mf_recorder_record(self._raw))
+
+    def pause(self):
+        _check(_lib.mf_recorder_pause(self._raw))
+
+    def stop(self):
+        _check(_lib.mf_recorder_stop(self._raw))
+
+    def stop_and_wait(self, timeout_ms=10000):
+        """Stops and waits until the file is finalised (Error TIMEOUT past ``timeout_ms``)."""
+        _check(_lib.mf_recorder_stop_and_wait(self._raw, timeout_ms))
+
+
+class WebRtcEndpoint(SdpEndpoint):
     def gather_candidates(self):
         _check(_lib.mf_webrtc_gather_candidates(self._raw))
 

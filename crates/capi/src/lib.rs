@@ -29,7 +29,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use mediaflow::{
     AppSink, AppSource, Buffer, ConnectionState, DtlsConnectionState, Error, Event, IceCandidate,
     IceComponentState, MediaElement, MediaFlowState, MediaPipeline, MediaState, MediaType,
-    PassThrough, WebRtcEndpoint,
+    PassThrough, RecorderEndpoint, RtpEndpoint, WebRtcEndpoint,
 };
 
 /// Result of every fallible function.
@@ -291,6 +291,8 @@ pub struct mf_element {
     webrtc: Option<WebRtcEndpoint>,
     app_source: Option<AppSource>,
     app_sink: Option<AppSink>,
+    rtp: Option<RtpEndpoint>,
+    recorder: Option<RecorderEndpoint>,
 }
 
 /// A runtime (opaque): the worker and dispatcher threads pipelines run on.
@@ -415,6 +417,8 @@ fn plain(inner: MediaElement) -> mf_element {
         webrtc: None,
         app_source: None,
         app_sink: None,
+        rtp: None,
+        recorder: None,
     }
 }
 
@@ -785,47 +789,35 @@ fn webrtc(element: *const mf_element) -> Result<&'static WebRtcEndpoint, mf_resu
 }
 
 /// Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
-/// `mf_string_free`).
+/// `mf_string_free`). Takes a WebRtcEndpoint or an RtpEndpoint: the same as
+/// `mf_sdp_endpoint_process_offer`, kept under this name for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_offer(
     endpoint: *const mf_element,
     offer: *const c_char,
     answer: *mut *mut c_char,
 ) -> mf_result {
-    guard(|| {
-        let endpoint = webrtc(endpoint)?;
-        let offer = str_arg(offer, "offer")?;
-        let out = out_ptr(answer, "answer")?;
-        *out = owned_string(&endpoint.process_offer(offer).code()?);
-        Ok(())
-    })
+    mf_sdp_endpoint_process_offer(endpoint, offer, answer)
 }
 
-/// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
+/// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`). Takes a
+/// WebRtcEndpoint or an RtpEndpoint: the same as `mf_sdp_endpoint_generate_offer`.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_generate_offer(
     endpoint: *const mf_element,
     offer: *mut *mut c_char,
 ) -> mf_result {
-    guard(|| {
-        let endpoint = webrtc(endpoint)?;
-        let out = out_ptr(offer, "offer")?;
-        *out = owned_string(&endpoint.generate_offer().code()?);
-        Ok(())
-    })
+    mf_sdp_endpoint_generate_offer(endpoint, offer)
 }
 
-/// Applies the peer's SDP answer to our offer.
+/// Applies the peer's SDP answer to our offer. Takes a WebRtcEndpoint or an
+/// RtpEndpoint: the same as `mf_sdp_endpoint_process_answer`.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_answer(
     endpoint: *const mf_element,
     answer: *const c_char,
 ) -> mf_result {
-    guard(|| {
-        webrtc(endpoint)?
-            .process_answer(str_arg(answer, "answer")?)
-            .code()
-    })
+    mf_sdp_endpoint_process_answer(endpoint, answer)
 }
 
 /// Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.
@@ -903,5 +895,7 @@ pub extern "C" fn mf_webrtc_get_stats(
     })
 }
 
+mod endpoints;
 mod events;
+pub use endpoints::*;
 pub use events::*;

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use mediaflow::{
-    Event, ListenerId, MediaElement, MediaPipeline, PassThrough, Runtime, WebRtcEndpoint,
+    Event, ListenerId, MediaElement, MediaPipeline, PassThrough, RecorderEndpoint, RtpEndpoint,
+    Runtime, WebRtcEndpoint,
 };
 use serde_json::{json, Map, Value};
 
@@ -123,6 +124,8 @@ pub(crate) enum Media {
     Pipeline(MediaPipeline),
     WebRtc(WebRtcEndpoint),
     PassThrough(PassThrough),
+    Recorder(RecorderEndpoint),
+    Rtp(RtpEndpoint),
 }
 
 impl Media {
@@ -131,22 +134,22 @@ impl Media {
             Media::Pipeline(_) => None,
             Media::WebRtc(e) => Some(e),
             Media::PassThrough(e) => Some(e),
+            Media::Recorder(e) => Some(e),
+            Media::Rtp(e) => Some(e),
         }
     }
 
     fn mediaflow_id(&self) -> &str {
         match self {
             Media::Pipeline(p) => p.id(),
-            Media::WebRtc(e) => e.id(),
-            Media::PassThrough(e) => e.id(),
+            other => other.element().map_or("", MediaElement::id),
         }
     }
 
     fn remove_listener(&self, id: ListenerId) {
         match self {
             Media::Pipeline(p) => p.remove_listener(id),
-            Media::WebRtc(e) => e.remove_listener(id),
-            Media::PassThrough(e) => e.remove_listener(id),
+            other => other.element().is_some_and(|e| e.remove_listener(id)),
         };
     }
 }
@@ -170,6 +173,9 @@ pub(crate) struct Object {
     pub(crate) send_tags_in_events: bool,
     pub(crate) latency_stats: bool,
     pub(crate) endpoint: Option<Arc<EndpointInfo>>,
+    /// A RecorderEndpoint's Kurento `UriEndpointState` (STOP, START, PAUSE), as its
+    /// record/pause/stop calls left it.
+    pub(crate) uri_state: &'static str,
     sessions: HashSet<String>,
     subscriptions: HashMap<String, Subscription>,
 }
@@ -774,6 +780,18 @@ impl Core {
                 info.track(&endpoint);
                 (Media::WebRtc(endpoint), Some(info))
             }
+            Class::RecorderEndpoint => (
+                Media::Recorder(crate::elements::build_recorder(&pipeline, constructor)?),
+                None,
+            ),
+            Class::RtpEndpoint => (
+                Media::Rtp(crate::elements::build_rtp(
+                    &pipeline,
+                    constructor,
+                    &self.config.endpoint,
+                )?),
+                None,
+            ),
             _ => (
                 Media::PassThrough(PassThrough::new(&pipeline).map_err(media_error)?),
                 None,
@@ -1148,6 +1166,7 @@ impl Object {
             send_tags_in_events: false,
             latency_stats: false,
             endpoint: None,
+            uri_state: "STOP",
             sessions: HashSet::from([session.to_owned()]),
             subscriptions: HashMap::new(),
         }
@@ -1183,6 +1202,20 @@ fn listen(
     outbox: Outbox,
     ids: Arc<IdMap>,
 ) -> mediaflow::Result<Option<ListenerId>> {
+    if let (Media::Recorder(r), "UriEndpointStateChanged") = (media, event_type) {
+        // Kurento's UriEndpointStateChanged, told by the recorder's own events.
+        let object = object.to_owned();
+        return r
+            .on_event(move |e| {
+                if let Some(data) = kurento::uri_endpoint_state_changed(e, &object) {
+                    outbox.push(rpc::notification(
+                        "onEvent",
+                        kurento::on_event(&object, "UriEndpointStateChanged", data),
+                    ));
+                }
+            })
+            .map(Some);
+    }
     let wanted = event_type.to_owned();
     let object = object.to_owned();
     let event_type = event_type.to_owned();
@@ -2241,5 +2274,446 @@ mod tests {
             e.as_str()
         );
         core.shutdown();
+    }
+
+    fn create_with(core: &Core, conn: &mut Connection, ty: &str, params: Value) -> Value {
+        call(
+            core,
+            conn,
+            "create",
+            json!({"type": ty, "constructorParams": params, "properties": {}}),
+        )
+    }
+
+    fn subscribe_all(core: &Core, conn: &mut Connection, object: &str, types: &[&str]) {
+        for ty in types {
+            let r = call(
+                core,
+                conn,
+                "subscribe",
+                json!({"object": object, "type": ty}),
+            );
+            assert!(ok(&r)["value"].is_string(), "{ty}: {r}");
+        }
+    }
+
+    #[test]
+    fn recorder_endpoint_records_pauses_and_stops_with_kurentos_events() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let dir = std::env::temp_dir().join(format!("mf-server-recorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out.webm");
+        let uri = format!("file://{}", file.display());
+
+        // Constructor parameters Kurento's client sends, and the ones mediaflow refuses.
+        let mp4 = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "mediaProfile": "MP4"}),
+        );
+        assert_eq!(code(&mp4), 40006, "{mp4}");
+        assert!(mp4["error"]["message"].as_str().unwrap().contains("MP4"));
+        let no_uri = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p}),
+        );
+        assert_eq!(code(&no_uri), 40100);
+        let http = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": "http://example.com/a.webm"}),
+        );
+        assert_eq!(code(&http), 40107);
+        let bad_flag = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "stopOnEndOfStream": "yes"}),
+        );
+        assert_eq!(code(&bad_flag), 40100);
+        let r = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p,
+            "uri": uri, "mediaProfile": "WEBM", "stopOnEndOfStream": true}),
+        );
+        let rec = ok(&r)["value"].as_str().unwrap().to_owned();
+        assert!(rec.starts_with(&format!("{p}/")) && rec.ends_with("_kurento.RecorderEndpoint"));
+
+        let d = call(&core, &mut conn, "describe", json!({"object": rec}));
+        assert_eq!(ok(&d)["hierarchy"][0], "kurento.UriEndpoint");
+        assert_eq!(
+            code(&call(
+                &core,
+                &mut conn,
+                "subscribe",
+                json!({"object": rec, "type": "IceCandidateFound"})
+            )),
+            40106
+        );
+        subscribe_all(
+            &core,
+            &mut conn,
+            &rec,
+            &[
+                "Recording",
+                "Paused",
+                "Stopped",
+                "UriEndpointStateChanged",
+                "Error",
+            ],
+        );
+
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getUri", json!({})))["value"],
+            uri.as_str()
+        );
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getState", json!({})))["value"],
+            "STOP"
+        );
+        ok(&invoke(&core, &mut conn, &rec, "record", json!({})));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getState", json!({})))["value"],
+            "START"
+        );
+        let started = wait_events(&conn, &["Recording", "UriEndpointStateChanged"]);
+        let data = &started["Recording"]["params"]["value"]["data"];
+        assert_eq!(data["source"], rec.as_str());
+        assert_eq!(data["type"], "Recording");
+        assert!(data["timestampMillis"].is_string());
+        assert_eq!(data["tags"], json!([]));
+        let state = &started["UriEndpointStateChanged"]["params"]["value"];
+        assert_eq!(state["object"], rec.as_str());
+        assert_eq!(state["data"]["state"], "START");
+        assert_eq!(state["data"]["type"], "UriEndpointStateChanged");
+
+        ok(&invoke(&core, &mut conn, &rec, "pause", json!({})));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getState", json!({})))["value"],
+            "PAUSE"
+        );
+        let paused = wait_events(&conn, &["Paused"]);
+        assert_eq!(
+            paused["Paused"]["params"]["value"]["data"]["source"],
+            rec.as_str()
+        );
+        ok(&invoke(&core, &mut conn, &rec, "stopAndWait", json!({})));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getState", json!({})))["value"],
+            "STOP"
+        );
+        let stopped = wait_events(&conn, &["Stopped"]);
+        assert_eq!(
+            stopped["Stopped"]["params"]["value"]["data"]["type"],
+            "Stopped"
+        );
+        // Finalised: a WebM file (its EBML header) is there.
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(&bytes[..4], &[0x1A, 0x45, 0xDF, 0xA3]);
+        // A stopped recorder does not record again: an error, not a hang.
+        let again = invoke(&core, &mut conn, &rec, "record", json!({}));
+        assert_eq!(code(&again), 40111);
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &rec,
+                "processOffer",
+                json!({"offer": "v=0"})
+            )),
+            40105
+        );
+
+        // A file that cannot be created: record answers, an Error event follows.
+        let r = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": "file:///nonexistent-dir/x.mkv", "mediaProfile": "MKV"}),
+        );
+        let nowhere = ok(&r)["value"].as_str().unwrap().to_owned();
+        subscribe_all(&core, &mut conn, &nowhere, &["Error"]);
+        ok(&invoke(&core, &mut conn, &nowhere, "record", json!({})));
+        let error = wait_events(&conn, &["Error"]);
+        assert_eq!(
+            error["Error"]["params"]["value"]["data"]["type"],
+            "RESOURCE_ERROR_OPEN"
+        );
+
+        let info = invoke(&core, &mut conn, SERVER_MANAGER, "getInfo", json!({}));
+        let elements = &ok(&info)["value"]["modules"][1]["factories"];
+        assert_eq!(
+            *elements,
+            json!(["WebRtcEndpoint", "RtpEndpoint", "RecorderEndpoint"])
+        );
+        ok(&call(&core, &mut conn, "release", json!({"object": p})));
+        assert_eq!(
+            code(&invoke(&core, &mut conn, &rec, "record", json!({}))),
+            40101
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rtp_endpoints_negotiate_and_report_their_states() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let sdes = |extra: Value| {
+            let mut c = json!({"__module__": "kurento", "__type__": "SDES",
+                "crypto": "AES_128_CM_HMAC_SHA1_80"});
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            json!({"mediaPipeline": p, "crypto": c})
+        };
+        let keyed = create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            sdes(json!({"key": "0123456789012345678901234567890123456789"})),
+        );
+        assert_eq!(code(&keyed), 40006, "{keyed}");
+        let suite = create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            sdes(json!({"crypto": "AES_256_CM_HMAC_SHA1_80"})),
+        );
+        assert_eq!(code(&suite), 40006);
+        let not_sdes = create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            json!({"mediaPipeline": p, "crypto": "AES_128_CM_HMAC_SHA1_80"}),
+        );
+        assert_eq!(code(&not_sdes), 40100);
+        let srtp = ok(&create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            sdes(json!({})),
+        ))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let offer = ok(&invoke(&core, &mut conn, &srtp, "generateOffer", json!({})))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            offer.contains("RTP/SAVPF") && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
+            "{offer}"
+        );
+
+        let a = create(&core, &mut conn, "RtpEndpoint", Some(&p));
+        let b = create(&core, &mut conn, "RtpEndpoint", Some(&p));
+        let d = call(&core, &mut conn, "describe", json!({"object": a}));
+        assert_eq!(ok(&d)["type"], "RtpEndpoint");
+        assert_eq!(ok(&d)["hierarchy"][0], "kurento.BaseRtpEndpoint");
+        subscribe_all(
+            &core,
+            &mut conn,
+            &a,
+            &[
+                "ConnectionStateChanged",
+                "MediaStateChanged",
+                "OnKeySoftLimit",
+                "ElementConnected",
+            ],
+        );
+        assert_eq!(
+            code(&call(
+                &core,
+                &mut conn,
+                "subscribe",
+                json!({"object": a, "type": "IceGatheringDone"})
+            )),
+            40106
+        );
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "getLocalSessionDescriptor",
+                json!({})
+            )),
+            40202
+        );
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "processAnswer",
+                json!({"answer": "v=0"})
+            )),
+            40209
+        );
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "processOffer",
+                json!({"offer": "garbage"})
+            )),
+            40201
+        );
+        assert_eq!(
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "getConnectionState",
+                json!({})
+            ))["value"],
+            "DISCONNECTED"
+        );
+
+        let offer = ok(&invoke(&core, &mut conn, &a, "generateOffer", json!({})))["value"].clone();
+        assert!(offer.as_str().unwrap().contains("RTP/AVPF"));
+        // On the server's interfaces (the tests' core has `lo` only).
+        assert!(
+            offer.as_str().unwrap().contains("c=IN IP4 127.0.0.1"),
+            "{offer}"
+        );
+        let v6 = create_with(
+            &core,
+            &mut conn,
+            "RtpEndpoint",
+            json!({"mediaPipeline": p, "useIpv6": true}),
+        );
+        if v6.get("error").is_none() {
+            let id = v6["result"]["value"].as_str().unwrap();
+            let sdp =
+                ok(&invoke(&core, &mut conn, id, "generateOffer", json!({})))["value"].clone();
+            assert!(sdp.as_str().unwrap().contains("c=IN IP6 ::1"), "{sdp}");
+        } else {
+            assert_eq!(code(&v6), 40009, "no IPv6 on lo: {v6}");
+        }
+        let answer = ok(&invoke(
+            &core,
+            &mut conn,
+            &b,
+            "processOffer",
+            json!({"offer": offer}),
+        ))["value"]
+            .clone();
+        let local = ok(&invoke(
+            &core,
+            &mut conn,
+            &a,
+            "processAnswer",
+            json!({"answer": answer}),
+        ))["value"]
+            .clone();
+        assert_eq!(local, offer, "processAnswer answers the local SDP");
+        assert_eq!(
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "getRemoteSessionDescriptor",
+                json!({})
+            ))["value"],
+            answer
+        );
+        assert_eq!(
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &b,
+                "getLocalSessionDescriptor",
+                json!({})
+            ))["value"],
+            answer
+        );
+        let connected = wait_events(&conn, &["ConnectionStateChanged"]);
+        let data = &connected["ConnectionStateChanged"]["params"]["value"]["data"];
+        assert_eq!(data["source"], a.as_str());
+        assert_eq!(
+            (data["oldState"].as_str(), data["newState"].as_str()),
+            (Some("DISCONNECTED"), Some("CONNECTED"))
+        );
+        assert_eq!(
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "getConnectionState",
+                json!({})
+            ))["value"],
+            "CONNECTED"
+        );
+        assert!(ok(&invoke(&core, &mut conn, &a, "getMediaState", json!({})))["value"].is_string());
+        ok(&invoke(&core, &mut conn, &a, "requestKeyframe", json!({})));
+        let stats = ok(&invoke(&core, &mut conn, &a, "getStats", json!({})))["value"].clone();
+        assert_eq!(stats[a.as_str()]["__type__"], "EndpointStats");
+        assert_eq!(
+            ok(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "getMaxVideoSendBandwidth",
+                json!({})
+            ))["value"],
+            500
+        );
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &a,
+                "setMtu",
+                json!({"mtu": 1000})
+            )),
+            40006
+        );
+        assert_eq!(
+            code(&invoke(&core, &mut conn, &a, "gatherCandidates", json!({}))),
+            40105
+        );
+
+        // B feeds a recorder: an RtpEndpoint is a MediaElement like any other.
+        let dir = std::env::temp_dir().join(format!("mf-server-rtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rec = ok(&create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p,
+            "uri": format!("file://{}/x.webm", dir.display())}),
+        ))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &b,
+            "connect",
+            json!({"sink": rec}),
+        ));
+        let sinks = ok(&invoke(
+            &core,
+            &mut conn,
+            &b,
+            "getSinkConnections",
+            json!({}),
+        ))["value"]
+            .clone();
+        assert_eq!(sinks.as_array().unwrap().len(), 3, "{sinks}");
+        ok(&call(&core, &mut conn, "release", json!({"object": p})));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use mediaflow::{
     ConnectionState, Event, IceCandidatePair, IceComponentState, MediaElement, MediaKind,
-    MediaPipeline, MediaState, MediaType, WebRtcEndpoint,
+    MediaPipeline, MediaState, MediaType, SessionStats, WebRtcEndpoint,
 };
 use serde_json::{json, Map, Value};
 
 use crate::core::{media_error, Core, EndpointOptions, Media, Object};
+use crate::elements;
 use crate::kurento::{self, complex, Class};
 use crate::rpc::{Params, RpcError};
 
@@ -32,9 +33,15 @@ pub(crate) struct Target {
     send_tags_in_events: bool,
     latency_stats: bool,
     endpoint: Option<Arc<EndpointInfo>>,
+    pub(crate) uri_state: &'static str,
 }
 
 impl Target {
+    /// The object's Kurento id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
     pub(crate) fn of(id: &str, o: &Object) -> Target {
         Target {
             id: id.to_owned(),
@@ -48,6 +55,7 @@ impl Target {
             send_tags_in_events: o.send_tags_in_events,
             latency_stats: o.latency_stats,
             endpoint: o.endpoint.clone(),
+            uri_state: o.uri_state,
         }
     }
 }
@@ -193,7 +201,7 @@ impl EndpointInfo {
     }
 }
 
-type Op = Result<Option<Value>, RpcError>;
+pub(crate) type Op = Result<Option<Value>, RpcError>;
 
 /// Tags one object may have.
 const MAX_TAGS: usize = 64;
@@ -285,6 +293,14 @@ pub(crate) fn object(
                 None => webrtc(core, t, e, operation, args)?,
             },
             Media::PassThrough(e) => element(core, t, e, operation, args)?,
+            Media::Recorder(e) => match element(core, t, e, operation, args)? {
+                Some(v) => Some(v),
+                None => elements::recorder(core, t, e, operation, args)?,
+            },
+            Media::Rtp(e) => match element(core, t, e, operation, args)? {
+                Some(v) => Some(v),
+                None => elements::rtp(e, operation, args)?,
+            },
         },
     };
     handled.ok_or_else(|| {
@@ -293,7 +309,7 @@ pub(crate) fn object(
 }
 
 /// Changes the registry's record of the object (name, tags...); 40101 if it is gone.
-fn update(core: &Core, id: &str, f: impl FnOnce(&mut Object)) -> Result<(), RpcError> {
+pub(crate) fn update(core: &Core, id: &str, f: impl FnOnce(&mut Object)) -> Result<(), RpcError> {
     let mut state = core.state();
     let o = state
         .objects
@@ -459,7 +475,8 @@ fn element(core: &Core, t: &Target, e: &MediaElement, op: &str, args: &Map<Strin
         "getStats" => {
             let media = media_type(args, "mediaType")?;
             match &t.media {
-                Media::WebRtc(w) => stats(w, &t.id, media)?,
+                Media::WebRtc(w) => stats(w.get_stats().map_err(media_error)?, &t.id, media),
+                Media::Rtp(r) => stats(r.get_stats().map_err(media_error)?, &t.id, media),
                 _ if e.is_released() => return Err(crate::core::not_found(&t.id)),
                 _ => json!({}),
             }
@@ -507,8 +524,7 @@ fn rtp_stats(
 }
 
 /// `getStats` as Kurento shapes it: a map of id → RTC stats (complex types).
-fn stats(e: &WebRtcEndpoint, id: &str, wanted: Option<MediaType>) -> Result<Value, RpcError> {
-    let s = e.get_stats().map_err(media_error)?;
+fn stats(s: SessionStats, id: &str, wanted: Option<MediaType>) -> Value {
     let ms = kurento::now_millis();
     let timestamp = ms as f64 / 1000.0;
     let mut out = Map::new();
@@ -558,7 +574,7 @@ fn stats(e: &WebRtcEndpoint, id: &str, wanted: Option<MediaType>) -> Result<Valu
             }),
         ),
     );
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// WebRtcEndpoint's (and SdpEndpoint's, BaseRtpEndpoint's) operations.
@@ -570,41 +586,10 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
         |i| i.settings(),
     );
     let opts = settings.options.clone();
-    let sdp_error = |err: E, wrong_state: fn(String) -> RpcError| match err {
-        E::WrongState(m) => wrong_state(m),
-        other => media_error(other),
-    };
+    if let Some(v) = elements::sdp(e, op, args)? {
+        return Ok(Some(v));
+    }
     Ok(Some(match op {
-        "processOffer" => e
-            .process_offer(args.str_param("offer")?)
-            .map_err(|err| sdp_error(err, RpcError::already_negotiated))?
-            .into(),
-        "generateOffer" => e
-            .generate_offer()
-            .map_err(|err| sdp_error(err, RpcError::already_negotiated))?
-            .into(),
-        "processAnswer" => {
-            e.process_answer(args.str_param("answer")?)
-                .map_err(|err| match err {
-                    E::WrongState(m) => RpcError::not_offer_generated(m),
-                    E::InvalidSdp(m) => RpcError::process_answer(m),
-                    other => media_error(other),
-                })?;
-            e.get_local_session_descriptor()
-                .map_err(media_error)?
-                .unwrap_or_default()
-                .into()
-        }
-        "getLocalSessionDescriptor" => e
-            .get_local_session_descriptor()
-            .map_err(media_error)?
-            .ok_or_else(|| RpcError::no_local_sdp("no local SDP yet"))?
-            .into(),
-        "getRemoteSessionDescriptor" => e
-            .get_remote_session_descriptor()
-            .map_err(media_error)?
-            .ok_or_else(|| RpcError::no_remote_sdp("no remote SDP yet"))?
-            .into(),
         "gatherCandidates" => {
             if let Some(info) = info {
                 info.live().gathering = true;

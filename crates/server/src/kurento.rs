@@ -25,6 +25,10 @@ pub enum Class {
     WebRtcEndpoint,
     /// `kurento.PassThrough`.
     PassThrough,
+    /// `kurento.RecorderEndpoint`.
+    RecorderEndpoint,
+    /// `kurento.RtpEndpoint`.
+    RtpEndpoint,
 }
 
 const MEDIA_OBJECT_EVENTS: &[&str] = &["Error"];
@@ -47,6 +51,9 @@ const WEBRTC_EVENTS: &[&str] = &[
     "DataChannelClosed",
 ];
 const SERVER_MANAGER_EVENTS: &[&str] = &["ObjectCreated", "ObjectDestroyed"];
+const URI_ENDPOINT_EVENTS: &[&str] = &["UriEndpointStateChanged"];
+const RECORDER_EVENTS: &[&str] = &["Recording", "Paused", "Stopped"];
+const RTP_EVENTS: &[&str] = &["OnKeySoftLimit"];
 
 impl Class {
     /// Reads a type name of `create`/`describe`, qualified (`kurento.WebRtcEndpoint`) or
@@ -56,6 +63,8 @@ impl Class {
             "MediaPipeline" => Some(Class::MediaPipeline),
             "WebRtcEndpoint" => Some(Class::WebRtcEndpoint),
             "PassThrough" => Some(Class::PassThrough),
+            "RecorderEndpoint" => Some(Class::RecorderEndpoint),
+            "RtpEndpoint" => Some(Class::RtpEndpoint),
             _ => None,
         }
     }
@@ -67,6 +76,8 @@ impl Class {
             Class::MediaPipeline => "MediaPipeline",
             Class::WebRtcEndpoint => "WebRtcEndpoint",
             Class::PassThrough => "PassThrough",
+            Class::RecorderEndpoint => "RecorderEndpoint",
+            Class::RtpEndpoint => "RtpEndpoint",
         }
     }
 
@@ -74,7 +85,7 @@ impl Class {
     pub fn hierarchy(self) -> &'static [&'static str] {
         match self {
             Class::ServerManager | Class::MediaPipeline => &["kurento.MediaObject"],
-            Class::WebRtcEndpoint => &[
+            Class::WebRtcEndpoint | Class::RtpEndpoint => &[
                 "kurento.BaseRtpEndpoint",
                 "kurento.SdpEndpoint",
                 "kurento.SessionEndpoint",
@@ -84,6 +95,12 @@ impl Class {
             ],
             Class::PassThrough => &[
                 "kurento.Filter",
+                "kurento.MediaElement",
+                "kurento.MediaObject",
+            ],
+            Class::RecorderEndpoint => &[
+                "kurento.UriEndpoint",
+                "kurento.Endpoint",
                 "kurento.MediaElement",
                 "kurento.MediaObject",
             ],
@@ -102,6 +119,19 @@ impl Class {
                 SESSION_ENDPOINT_EVENTS,
                 BASE_RTP_EVENTS,
                 WEBRTC_EVENTS,
+            ],
+            Class::RtpEndpoint => &[
+                MEDIA_OBJECT_EVENTS,
+                MEDIA_ELEMENT_EVENTS,
+                SESSION_ENDPOINT_EVENTS,
+                BASE_RTP_EVENTS,
+                RTP_EVENTS,
+            ],
+            Class::RecorderEndpoint => &[
+                MEDIA_OBJECT_EVENTS,
+                MEDIA_ELEMENT_EVENTS,
+                URI_ENDPOINT_EVENTS,
+                RECORDER_EVENTS,
             ],
         };
         groups.iter().any(|g| g.contains(&event_type))
@@ -282,6 +312,30 @@ pub fn event_data(event: &Event, source: &str, id_of: &dyn Fn(&str) -> String) -
     Value::Object(data)
 }
 
+/// Kurento's `UriEndpointState` a recorder's own event puts it in (Recording: START,
+/// Paused: PAUSE, Stopped: STOP), for UriEndpointStateChanged.
+pub fn uri_endpoint_state(event: &Event) -> Option<&'static str> {
+    match event {
+        Event::Recording(_) => Some("START"),
+        Event::Paused(_) => Some("PAUSE"),
+        Event::Stopped(_) => Some("STOP"),
+        _ => None,
+    }
+}
+
+/// The `data` of a UriEndpointStateChanged, raised by `source` with `event` (one of
+/// the recorder's own events, whose time and tags it takes).
+pub fn uri_endpoint_state_changed(event: &Event, source: &str) -> Option<Value> {
+    let state = uri_endpoint_state(event)?;
+    Some(json!({
+        "source": source,
+        "type": "UriEndpointStateChanged",
+        "timestampMillis": event.timestamp_millis().to_string(),
+        "tags": tags(event.tags()),
+        "state": state,
+    }))
+}
+
 /// The `params` of an `onEvent` notification.
 pub fn on_event(object: &str, event_type: &str, data: Value) -> Value {
     json!({"value": {"object": object, "type": event_type, "data": data}})
@@ -318,7 +372,7 @@ pub fn server_info() -> Value {
             "version": KMS_VERSION,
             "modules": [
                 module("core", &["MediaPipeline", "PassThrough"]),
-                module("elements", &["WebRtcEndpoint"]),
+                module("elements", &["WebRtcEndpoint", "RtpEndpoint", "RecorderEndpoint"]),
                 module("filters", &[]),
             ],
             "type": "KMS",

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod core;
+mod elements;
 mod invoke;
 pub mod kurento;
 pub mod rpc;

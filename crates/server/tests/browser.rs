@@ -175,3 +175,43 @@ fn kurento_client_reconnects_to_its_session_after_a_connection_drop() {
     assert_eq!(out["problems"], json!([]), "{out}");
     assert!(success && out["ok"] == true, "{out}");
 }
+
+/// Kurento's Hello World with recording (tests/kurento-client/recorder.mjs): Chromium →
+/// WebRtcEndpoint (looped to itself) → RecorderEndpoint (WEBM) for 5 s through the
+/// unchanged kurento-client; after stopAndWait ffprobe reads a VP8 and an Opus track
+/// lasting the recording's time within 0.5 s. An MP4 recorder is refused with 40006.
+/// The call's video also crosses a pair of RtpEndpoints negotiated through the client.
+#[test]
+fn chromium_kurento_client_records_webm_through_a_recorder_endpoint() {
+    if !enabled() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mf-server-recording-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let uri = format!("file://{}/hello-world.webm", dir.display());
+    let server = Server::start(&[]);
+    let (out, success) = node(
+        "tests/kurento-client/recorder.mjs",
+        &[&server.url, &uri, "5"],
+        Duration::from_secs(120),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out["mp4Code"], 40006, "{out}");
+    assert_eq!(out["keyedCode"], 40006, "{out}");
+    assert_eq!(
+        out["rtp"]["videoOut"], true,
+        "media crossed the RtpEndpoint pair: {out}"
+    );
+    let streams = out["probe"]["streams"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(streams.contains(&json!("video/vp8")), "{out}");
+    assert!(streams.contains(&json!("audio/opus")), "{out}");
+    assert!(out["durationError"].as_f64().unwrap_or(9.0) <= 0.5, "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+    let mut c = server.client();
+    let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
+    assert_eq!(result(&pipelines)["value"], json!([]));
+}

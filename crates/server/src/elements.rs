@@ -1,0 +1,274 @@
+//! RecorderEndpoint and RtpEndpoint: their constructor parameters, their operations,
+//! and the SdpEndpoint operations RtpEndpoint shares with WebRtcEndpoint.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use mediaflow::{
+    CryptoSuite, MediaPipeline, MediaProfile, RecorderEndpoint, RtpEndpoint, WebRtcEndpoint,
+};
+use serde_json::{Map, Value};
+
+use mediaflow_ice::NetConfig;
+
+use crate::core::{media_error, Core, EndpointOptions};
+use crate::invoke::{update, Op, Target};
+use crate::kurento;
+use crate::rpc::{Params, RpcError};
+
+/// How long `stopAndWait` waits for the recording's file to be finalised.
+const STOP_AND_WAIT: Duration = Duration::from_secs(10);
+
+/// A constructor parameter of the wrong JSON type (40100, as other bad constructor
+/// parameters).
+fn bad_param(name: &str, want: &str) -> RpcError {
+    RpcError::type_not_found(format!("constructor parameter '{name}' must be {want}"))
+}
+
+fn opt_bool(constructor: &Map<String, Value>, name: &str) -> Result<bool, RpcError> {
+    match constructor.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(bad_param(name, "a boolean")),
+    }
+}
+
+/// Builds a RecorderEndpoint from Kurento's constructor parameters: `uri` (required),
+/// `mediaProfile` (default WEBM), `stopOnEndOfStream`.
+pub(crate) fn build_recorder(
+    pipeline: &MediaPipeline,
+    constructor: &Map<String, Value>,
+) -> Result<RecorderEndpoint, RpcError> {
+    let uri = match constructor.get("uri") {
+        Some(Value::String(u)) => u.as_str(),
+        _ => return Err(bad_param("uri", "a string (file:///path)")),
+    };
+    let profile = match constructor.get("mediaProfile") {
+        None | Some(Value::Null) => MediaProfile::Webm,
+        Some(Value::String(p)) => MediaProfile::parse(p).ok_or_else(|| {
+            RpcError::not_implemented(format!(
+                "mediaProfile {p}: mediaflow records WEBM, MKV and their _AUDIO_ONLY / \
+                 _VIDEO_ONLY profiles (not MP4, JPEG, FLV or the split recorder yet)"
+            ))
+        })?,
+        Some(_) => return Err(bad_param("mediaProfile", "a MediaProfileSpecType string")),
+    };
+    // Accepted for Kurento's applications; nothing in a mediaflow pipeline ends a
+    // stream yet (no PlayerEndpoint), so there is no end of stream to stop on.
+    if opt_bool(constructor, "stopOnEndOfStream")? {
+        tracing::debug!("stopOnEndOfStream: no element ends its stream yet; nothing to do");
+    }
+    RecorderEndpoint::builder(pipeline, uri)
+        .media_profile(profile)
+        .build()
+        .map_err(|e| match e {
+            mediaflow::Error::InvalidArgument(m) => RpcError::illegal_param(m),
+            other => media_error(other),
+        })
+}
+
+/// Builds an RtpEndpoint from Kurento's constructor parameters, `crypto` (SDES) and
+/// `useIpv6`, on the server's interfaces and port range.
+pub(crate) fn build_rtp(
+    pipeline: &MediaPipeline,
+    constructor: &Map<String, Value>,
+    options: &EndpointOptions,
+) -> Result<RtpEndpoint, RpcError> {
+    let mut builder = RtpEndpoint::builder(pipeline);
+    match constructor.get("crypto") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(sdes)) => builder = builder.crypto(crypto_suite(sdes)?),
+        Some(_) => return Err(bad_param("crypto", "an SDES {crypto, key, keyBase64}")),
+    }
+    builder = builder.address(rtp_address(options, opt_bool(constructor, "useIpv6")?)?);
+    if let Some((min, max)) = options.port_range {
+        builder = builder.port_range(min, max);
+    }
+    builder.build().map_err(media_error)
+}
+
+/// The suite of Kurento's `SDES`. mediaflow keys SDES-SRTP with a random key of its own
+/// (announced in its SDP, as SDES does), so an application's chosen key is refused
+/// rather than silently replaced.
+fn crypto_suite(sdes: &Map<String, Value>) -> Result<CryptoSuite, RpcError> {
+    for key in ["key", "keyBase64"] {
+        if sdes.get(key).is_some_and(|k| !k.is_null()) {
+            return Err(RpcError::not_implemented(format!(
+                "crypto.{key}: mediaflow generates its own SDES key (it is in its SDP); \
+                 omit {key}"
+            )));
+        }
+    }
+    match sdes.get("crypto").and_then(Value::as_str) {
+        None | Some("AES_128_CM_HMAC_SHA1_80") => Ok(CryptoSuite::AesCm128HmacSha1_80),
+        Some(other) => Err(RpcError::not_implemented(format!(
+            "crypto.crypto {other}: mediaflow has AES_128_CM_HMAC_SHA1_80 only"
+        ))),
+    }
+}
+
+/// The address an RtpEndpoint binds and writes in its SDP: the first IPv4 (or, with
+/// `useIpv6`, IPv6) address of the server's `--interfaces` (all when none), in the order
+/// WebRtcEndpoint offers its host candidates (loopback last).
+fn rtp_address(options: &EndpointOptions, ipv6: bool) -> Result<IpAddr, RpcError> {
+    let config = NetConfig {
+        interfaces: options.interfaces.clone(),
+        port_range: None,
+        ipv6,
+    };
+    let addresses = mediaflow_ice::host_addresses(&config)
+        .map_err(|e| RpcError::not_enough_resources(format!("RtpEndpoint: {e}")))?;
+    addresses
+        .into_iter()
+        .find(|a| a.is_ipv6() == ipv6)
+        .ok_or_else(|| {
+            RpcError::not_enough_resources(format!(
+                "RtpEndpoint: no IPv{} address on {}",
+                if ipv6 { 6 } else { 4 },
+                if options.interfaces.is_empty() {
+                    "this host".to_owned()
+                } else {
+                    options.interfaces.join(",")
+                }
+            ))
+        })
+}
+
+/// RecorderEndpoint's (and UriEndpoint's) operations.
+pub(crate) fn recorder(
+    core: &Core,
+    t: &Target,
+    e: &RecorderEndpoint,
+    op: &str,
+    _args: &Map<String, Value>,
+) -> Op {
+    let state = match op {
+        "record" => {
+            e.record().map_err(media_error)?;
+            "START"
+        }
+        "pause" => {
+            e.pause().map_err(media_error)?;
+            "PAUSE"
+        }
+        "stop" => {
+            e.stop().map_err(media_error)?;
+            "STOP"
+        }
+        "stopAndWait" => {
+            e.stop_and_wait(STOP_AND_WAIT).map_err(media_error)?;
+            "STOP"
+        }
+        "getUri" => return Ok(Some(e.uri().into())),
+        "getState" => return Ok(Some(t.uri_state.into())),
+        _ => return Ok(None),
+    };
+    update(core, t.id(), |o| o.uri_state = state)?;
+    Ok(Some(Value::Null))
+}
+
+/// RtpEndpoint's (BaseRtpEndpoint's, SdpEndpoint's) operations.
+pub(crate) fn rtp(e: &RtpEndpoint, op: &str, args: &Map<String, Value>) -> Op {
+    if let Some(v) = sdp(e, op, args)? {
+        return Ok(Some(v));
+    }
+    Ok(Some(match op {
+        "requestKeyframe" => {
+            e.request_keyframe().map_err(media_error)?;
+            Value::Null
+        }
+        "getMediaState" => kurento::media_state(e.get_media_state().map_err(media_error)?).into(),
+        "getConnectionState" => {
+            kurento::connection_state(e.get_connection_state().map_err(media_error)?).into()
+        }
+        // What mediaflow's builder used (Kurento's defaults; the server sets none).
+        "getMtu" => 1200.into(),
+        "getMaxVideoRecvBandwidth" | "getMinVideoRecvBandwidth" | "getMaxAudioRecvBandwidth" => {
+            0.into()
+        }
+        "getMinVideoSendBandwidth" => 100.into(),
+        "getMaxVideoSendBandwidth" => 500.into(),
+        "setMtu"
+        | "setMaxVideoRecvBandwidth"
+        | "setMinVideoRecvBandwidth"
+        | "setMaxAudioRecvBandwidth"
+        | "setMinVideoSendBandwidth"
+        | "setMaxVideoSendBandwidth" => {
+            return Err(RpcError::not_implemented(format!(
+                "{op}: mediaflow's RtpEndpoint takes this when it is built; the server does \
+                 not rebuild one yet"
+            )))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The SDP calls of an SdpEndpoint (WebRtcEndpoint, RtpEndpoint).
+pub(crate) trait SdpCalls {
+    fn process_offer(&self, offer: &str) -> mediaflow::Result<String>;
+    fn generate_offer(&self) -> mediaflow::Result<String>;
+    fn process_answer(&self, answer: &str) -> mediaflow::Result<()>;
+    fn local(&self) -> mediaflow::Result<Option<String>>;
+    fn remote(&self) -> mediaflow::Result<Option<String>>;
+}
+
+macro_rules! sdp_calls {
+    ($t:ty) => {
+        impl SdpCalls for $t {
+            fn process_offer(&self, offer: &str) -> mediaflow::Result<String> {
+                <$t>::process_offer(self, offer)
+            }
+            fn generate_offer(&self) -> mediaflow::Result<String> {
+                <$t>::generate_offer(self)
+            }
+            fn process_answer(&self, answer: &str) -> mediaflow::Result<()> {
+                <$t>::process_answer(self, answer)
+            }
+            fn local(&self) -> mediaflow::Result<Option<String>> {
+                self.get_local_session_descriptor()
+            }
+            fn remote(&self) -> mediaflow::Result<Option<String>> {
+                self.get_remote_session_descriptor()
+            }
+        }
+    };
+}
+
+sdp_calls!(WebRtcEndpoint);
+sdp_calls!(RtpEndpoint);
+
+/// SdpEndpoint's operations, with Kurento's error codes.
+pub(crate) fn sdp(e: &dyn SdpCalls, op: &str, args: &Map<String, Value>) -> Op {
+    use mediaflow::Error as E;
+    let negotiated = |err: E| match err {
+        E::WrongState(m) => RpcError::already_negotiated(m),
+        other => media_error(other),
+    };
+    Ok(Some(match op {
+        "processOffer" => e
+            .process_offer(args.str_param("offer")?)
+            .map_err(negotiated)?
+            .into(),
+        "generateOffer" => e.generate_offer().map_err(negotiated)?.into(),
+        "processAnswer" => {
+            e.process_answer(args.str_param("answer")?)
+                .map_err(|err| match err {
+                    E::WrongState(m) => RpcError::not_offer_generated(m),
+                    E::InvalidSdp(m) => RpcError::process_answer(m),
+                    other => media_error(other),
+                })?;
+            e.local().map_err(media_error)?.unwrap_or_default().into()
+        }
+        "getLocalSessionDescriptor" => e
+            .local()
+            .map_err(media_error)?
+            .ok_or_else(|| RpcError::no_local_sdp("no local SDP yet"))?
+            .into(),
+        "getRemoteSessionDescriptor" => e
+            .remote()
+            .map_err(media_error)?
+            .ok_or_else(|| RpcError::no_remote_sdp("no remote SDP yet"))?
+            .into(),
+        _ => return Ok(None),
+    }))
+}
