@@ -7,8 +7,9 @@ shared with other pipelines) and may call back into the API. They receive an ``E
 a copy of every field of the event (Kurento's names in Python casing, enums as
 ``enum.IntEnum``), which may be kept after the handler returns.
 
-The shared library is found through ``MEDIAFLOW_LIB`` (a path to
-libmediaflow_capi.so), else in ``target/release`` then ``target/debug`` of this repository.
+The shared library is ``MEDIAFLOW_LIB`` (a path to libmediaflow_capi.so) when set, else
+the one installed inside this package (``pip install ./bindings/python`` puts it there),
+else ``target/release`` then ``target/debug`` of the repository this file lives in.
 """
 
 import ctypes
@@ -25,16 +26,23 @@ __all__ = [
 ]
 
 
-def _find_library():
+def _find_library() -> str:
+    """The path of libmediaflow_capi.so to load (see the module's docstring)."""
     explicit = os.environ.get("MEDIAFLOW_LIB")
     if explicit:
         return explicit
+    bundled = Path(__file__).resolve().parent / "libmediaflow_capi.so"
+    if bundled.exists():
+        return str(bundled)
     root = Path(__file__).resolve().parents[3]
     for profile in ("release", "debug"):
         candidate = root / "target" / profile / "libmediaflow_capi.so"
         if candidate.exists():
             return str(candidate)
-    raise OSError("libmediaflow_capi.so not found: build it (cargo build -p mediaflow-capi) or set MEDIAFLOW_LIB")
+    raise OSError(
+        "libmediaflow_capi.so not found: pip install ./bindings/python, "
+        "or build it (cargo build -p mediaflow-capi), or set MEDIAFLOW_LIB"
+    )
 
 
 _lib = ctypes.CDLL(_find_library())

@@ -5,7 +5,9 @@
 //! answerer's events are printed as they fire; at the end the program checks they came
 //! in the order of Kurento's "Sample sequence of events: WebRtcEndpoint".
 //!
-//! `cargo run -p mediaflow --example engine_to_engine` (exits by itself, nonzero on failure)
+//! `cargo run -p mediaflow --example engine_to_engine` (exits by itself, nonzero on failure).
+//! Logs follow `RUST_LOG` (e.g. `RUST_LOG=mediaflow=debug`): each line carries the
+//! `pipeline{id=..}` and `endpoint{id=..}` it happened in.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,9 @@ const FRAMES: usize = 60;
 const WAIT: Duration = Duration::from_secs(8);
 
 fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let pipeline = MediaPipeline::new()?;
     // Loopback only, so the example needs no network.
     let offerer = WebRtcEndpoint::builder(&pipeline)

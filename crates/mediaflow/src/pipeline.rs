@@ -97,7 +97,7 @@ impl MediaPipelineBuilder {
                     lane: task_lane,
                     registry: registry.clone(),
                 };
-                PipelineTask::new(graph, events, me.clone())
+                PipelineTask::new(graph, events, me.clone(), &id)
             })
             .map_err(|e| runtime_error(e, self.call_timeout))?;
         let lane = lane.ok_or_else(|| Error::Internal("no dispatcher lane".into()))?;
@@ -331,6 +331,7 @@ impl PipelineCore {
         self.task
             .call(
                 move |w: &mut PipelineTask, cx: &mut Context<'_>| {
+                    let _pipeline = w.span.clone().entered();
                     w.now = cx.now();
                     let _ = tx.send(f(w, cx));
                 },
