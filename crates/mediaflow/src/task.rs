@@ -194,8 +194,9 @@ impl Task for PipelineTask {
         let Some(&id) = self.sockets.get(&socket) else {
             return;
         };
-        let _pipeline = self.span.clone().entered();
         self.ensure_endpoint_span(id);
+        // Borrowed, not cloned: this runs per datagram.
+        let _pipeline = self.span.enter();
         let _endpoint = self.endpoint_spans.get(&id).map(tracing::Span::enter);
         let now = cx.now();
         if let Some(endpoint) = net_endpoint(&mut self.graph, id) {
