@@ -287,13 +287,19 @@ extern "C" {
 
 // A short static text naming `result` (an `mf_result` value; any other integer gets
 // "unknown result code"). Never NULL; not to be freed.
+// Thread: any; no error of its own (does not touch `mf_last_error`).
 const char *mf_result_message(int32_t result);
 
 // The detail of the last error on the calling thread, copied into `buf` (NUL-terminated,
 // truncated to `len`). Returns the full length without the NUL.
+// `buf` may be NULL (or `len` 0) to ask for the length only; otherwise `len` writable
+// bytes at `buf`, owned by the caller. Each failing call on a thread replaces that
+// thread's detail; successful calls leave it. Never fails.
 size_t mf_last_error(char *buf, size_t len);
 
 // Frees a string returned by mediaflow. NULL is ignored.
+// Only for strings mediaflow returned through a `char **` output (not for strings read
+// from an `mf_event`, nor `mf_result_message`'s); each exactly once.
 void mf_string_free(char *s);
 
 // Creates a runtime of `workers` worker threads (0: one per core) and `dispatchers`
@@ -301,6 +307,10 @@ void mf_string_free(char *s);
 // the runtime uses one UDP socket per host address on that port (with 0, each endpoint
 // binds its own). Put pipelines on it with `mf_pipeline_new_on`. Free it with
 // `mf_runtime_free`; its threads end once it and its last pipeline are gone.
+// On success `*out` receives a new handle owned by the caller (free it with
+// `mf_runtime_free`); on error it is left untouched. Errors: `MF_RESULT_NULL_ARGUMENT`
+// (NULL `out`), `MF_RESULT_RESOURCE` (threads cannot start, or the shared UDP port
+// cannot be bound), `MF_RESULT_PANIC`.
 enum mf_result mf_runtime_new(uint32_t workers,
                               uint32_t dispatchers,
                               uint16_t shared_udp_port,
@@ -308,39 +318,82 @@ enum mf_result mf_runtime_new(uint32_t workers,
 
 // Threads the runtime runs (workers and dispatchers): fixed, whatever the number of
 // pipelines. Writes it to `*out`.
+// `runtime` is a live handle from `mf_runtime_new`; `out` a writable location of the
+// caller. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PANIC`.
 enum mf_result mf_runtime_thread_count(const struct mf_runtime *runtime, uint32_t *out);
 
 // Frees the handle. Pipelines on the runtime keep it running until they are released.
 // NULL is ignored.
+// `runtime` comes from `mf_runtime_new` and is freed once; it must not race with other
+// calls on it. Pipelines created on it stay valid.
 void mf_runtime_free(struct mf_runtime *runtime);
 
 // Creates a pipeline on `runtime` (see `mf_runtime_new`). Free it with
 // `mf_pipeline_free`.
+// `runtime` is a live handle from `mf_runtime_new`, borrowed (the pipeline keeps the
+// threads alive on its own). On success `*out` receives a new handle owned by the
+// caller (free it with `mf_pipeline_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_RESOURCE`, `MF_RESULT_TIMEOUT`,
+// `MF_RESULT_PANIC`.
 enum mf_result mf_pipeline_new_on(const struct mf_runtime *runtime, struct mf_pipeline **out);
 
 // Creates a pipeline on the process's default runtime (started on first use: one
 // worker per core, two event threads). Free it with `mf_pipeline_free`.
+// On success `*out` receives a new handle owned by the caller (free it with
+// `mf_pipeline_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT` (NULL `out`), `MF_RESULT_RESOURCE` (the default runtime's
+// threads cannot start), `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 enum mf_result mf_pipeline_new(struct mf_pipeline **out);
 
 // Releases the pipeline: its elements go and its sockets close (this call waits for its
 // worker).
 // The handle stays valid until `mf_pipeline_free`.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. It may be called from an event callback (it then does
+// not wait for that callback's lane). Element handles of the pipeline stay valid
+// (their calls give `MF_RESULT_PIPELINE_RELEASED`) until freed. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` (already released),
+// `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 enum mf_result mf_pipeline_release(const struct mf_pipeline *pipeline);
 
 // Frees the handle (releasing the pipeline if that was its last handle). NULL is
 // ignored. Must not race with other calls on this handle.
+// `pipeline` comes from `mf_pipeline_new`/`mf_pipeline_new_on` and is freed once.
+// Element handles keep the pipeline alive until they are freed or it is released.
 void mf_pipeline_free(struct mf_pipeline *pipeline);
 
 // Creates a PassThrough in `pipeline`. Free the handle with `mf_element_free`.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_passthrough_new(const struct mf_pipeline *pipeline, struct mf_element **out);
 
 // Creates an AppSource: buffers the host pushes with `mf_app_source_push` leave its
 // source pads. Free the handle with `mf_element_free`.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_app_source_new(const struct mf_pipeline *pipeline, struct mf_element **out);
 
 // Pushes one buffer (`len` bytes at `data`, copied) into an AppSource. `codec` names
 // the payload's codec by SDP mime type (`"video/VP8"`, ...) or is NULL for raw data;
 // a WebRtcEndpoint sends RTP packets of a codec it negotiated.
+// `source` is a live handle (from an `mf_*_new` function, not freed), borrowed for the
+// call. `data` points to `len` readable bytes (may be NULL when `len` is 0), copied
+// before the call returns. Strings in (`codec`) are NUL-terminated UTF-8, read during
+// the call only (the caller keeps ownership). May block while the pipeline's input
+// queue is full (at most the call timeout). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not an AppSource),
+// `MF_RESULT_INVALID_ARGUMENT` (`media` not AUDIO/VIDEO/DATA, unknown `codec`),
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_app_source_push(const struct mf_element *source,
                                   uint32_t media,
                                   const char *codec,
@@ -350,6 +403,12 @@ enum mf_result mf_app_source_push(const struct mf_element *source,
 
 // Creates an AppSink holding up to `capacity` buffers (0: 1024) for the host to take
 // with `mf_app_sink_pull`. Free the handle with `mf_element_free`.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_app_sink_new(const struct mf_pipeline *pipeline,
                                size_t capacity,
                                struct mf_element **out);
@@ -358,6 +417,14 @@ enum mf_result mf_app_sink_new(const struct mf_pipeline *pipeline,
 // (`MF_RESULT_TIMEOUT` when none came). Its bytes are copied into `buf` (up to
 // `capacity`; `*len` receives the full size, which may be larger). `media` and
 // `keyframe` may be NULL.
+// `sink` is a live handle (from an `mf_*_new` function, not freed), borrowed for the
+// call. `buf` points to `capacity` writable bytes (may be NULL when `capacity` is 0);
+// `len`, `media`, `keyframe` are writable locations of the caller. Blocks the calling
+// thread up to `timeout_ms`. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `sink` or `len`,
+// NULL `buf` with a capacity), `MF_RESULT_WRONG_ELEMENT_TYPE` (not an AppSink),
+// `MF_RESULT_TIMEOUT` (no buffer in time; also once the pipeline is released),
+// `MF_RESULT_PANIC`. A buffer larger than `capacity` is taken and truncated (`*len`
+// tells its size).
 enum mf_result mf_app_sink_pull(const struct mf_element *sink,
                                 uint32_t timeout_ms,
                                 uint8_t *buf,
@@ -368,38 +435,79 @@ enum mf_result mf_app_sink_pull(const struct mf_element *sink,
 
 // Creates a WebRtcEndpoint in `pipeline` (`options` may be NULL for the defaults).
 // Free the handle with `mf_element_free`.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. `options` and its strings are read during the call
+// only. On success `*out` receives a new handle owned by the caller (free it with
+// `mf_element_free`); on error it is left untouched. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`, `MF_RESULT_INVALID_ARGUMENT` (a
+// bad `external_address`, `turn_url` or STUN host, `relay_only` without TURN),
+// `MF_RESULT_RESOURCE` (no port to bind), `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_webrtc_endpoint_new(const struct mf_pipeline *pipeline,
                                       const struct mf_webrtc_options *options,
                                       struct mf_element **out);
 
 // Removes the element from its pipeline (its links are disconnected). The handle
 // stays valid until `mf_element_free`.
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Links are reported as ElementDisconnected on their sources. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_release(const struct mf_element *element);
 
 // Frees the handle. NULL is ignored. Must not race with other calls on this handle.
+// `element` comes from an `mf_*_new` function and is freed once. Freeing a handle does
+// not release the element: `mf_element_release` or the pipeline's release does.
 void mf_element_free(struct mf_element *element);
 
 // The element's object id, e.g. `7_mediaflow.WebRtcEndpoint`. Free with
 // `mf_string_free`.
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. On success `*out` receives a NUL-terminated UTF-8 string owned by the
+// caller (free it with `mf_string_free`). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_PANIC` (works on released elements too).
 enum mf_result mf_element_id(const struct mf_element *element, char **out);
 
 // Sets a tag on the element (Kurento's addTag); an existing key is replaced.
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Strings in (`key`, `value`) are NUL-terminated UTF-8, read during the call
+// only (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_add_tag(const struct mf_element *element,
                                   const char *key,
                                   const char *value);
 
 // Whether the element's events carry its tags (Kurento's sendTagsInEvents).
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_set_send_tags_in_events(const struct mf_element *element, bool send);
 
 // Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`
 // (`media` is an `mf_media_type` value; others give `MF_RESULT_INVALID_ARGUMENT`). A
 // sink pad has one source: a previous one is disconnected.
+// `source` and `sink` are live element handles (may be the same: a loopback),
+// borrowed. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (`media`),
+// `MF_RESULT_DIFFERENT_PIPELINES`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_connect(const struct mf_element *source,
                                   const struct mf_element *sink,
                                   uint32_t media);
 
 // Removes the link(s) from `source` to `sink` for one media type or all (`media` as
 // in `mf_element_connect`).
+// `source` and `sink` are live element handles, borrowed. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (`media`),
+// `MF_RESULT_NOT_CONNECTED` (no such link), `MF_RESULT_DIFFERENT_PIPELINES`,
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_disconnect(const struct mf_element *source,
                                      const struct mf_element *sink,
                                      uint32_t media);
@@ -407,6 +515,15 @@ enum mf_result mf_element_disconnect(const struct mf_element *source,
 // Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
 // `mf_string_free`). Takes a WebRtcEndpoint or an RtpEndpoint: the same as
 // `mf_sdp_endpoint_process_offer`, kept under this name for existing callers.
+// `mf_string_free`).
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Strings in (`offer`) are NUL-terminated UTF-8, read during the call only
+// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE`,
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug); `*answer` is untouched on error.
 enum mf_result mf_webrtc_process_offer(const struct mf_element *endpoint,
                                        const char *offer,
                                        char **answer);
@@ -417,19 +534,56 @@ enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char 
 
 // Applies the peer's SDP answer to our offer. Takes a WebRtcEndpoint or an
 // RtpEndpoint: the same as `mf_sdp_endpoint_process_answer`.
+// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`,
+// `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint), `MF_RESULT_WRONG_STATE`,
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug); `*offer` is untouched on error.
+enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char **offer);
+
+// Applies the peer's SDP answer to our offer.
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Strings in (`answer`) are NUL-terminated UTF-8, read during the call only
+// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE` (no
+// offer of ours pending), `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED`
+// after a release, `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_webrtc_process_answer(const struct mf_element *endpoint, const char *answer);
 
 // Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. The events reach subscribed callbacks on the pipeline's event thread.
+// Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_WRONG_ELEMENT_TYPE`,
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_webrtc_gather_candidates(const struct mf_element *endpoint);
 
 // Adds a candidate of the peer (at any time: before the remote description it is kept).
 // `sdp_mid` may be NULL ("0").
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. Strings in (`candidate`, `sdp_mid`) are NUL-terminated UTF-8, read during
+// the call only (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+// `MF_RESULT_INVALID_CANDIDATE`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_webrtc_add_ice_candidate(const struct mf_element *endpoint,
                                            const char *candidate,
                                            const char *sdp_mid,
                                            uint32_t sdp_m_line_index);
 
 // RTP statistics as JSON text (W3C webrtc-stats names); free with `mf_string_free`.
+// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. On success `*json` receives a NUL-terminated UTF-8 string owned by the
+// caller (free it with `mf_string_free`). Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_WRONG_ELEMENT_TYPE`, `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_webrtc_get_stats(const struct mf_element *endpoint, char **json);
 
 // Creates a RecorderEndpoint in `pipeline` that stores what reaches it in the file of
@@ -508,49 +662,98 @@ enum mf_result mf_sdp_endpoint_get_remote_session_descriptor(const struct mf_ele
 // Calls `callback(event, user_data)` for every event `element` raises, until
 // `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for
 // unsubscribing (may be NULL).
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. `callback` must not be NULL; it runs on the pipeline's event thread (a
+// dispatcher thread of its runtime, never the caller's), one event at a time and in
+// order per pipeline, and may call back into the API. `user_data` is passed through
+// untouched and is used on that thread: it must stay valid until the subscription ends
+// (`mf_element_unsubscribe` returned, or the element or pipeline was released and its
+// release call returned); synchronising it is the caller's part. `subscription` is
+// NULL or a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `element` or `callback`), `MF_RESULT_PIPELINE_RELEASED` /
+// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_element_subscribe(const struct mf_element *element,
                                     mf_event_callback callback,
                                     void *user_data,
                                     uint64_t *subscription);
 
 // Calls `callback(event, user_data)` for every event of the pipeline and its elements.
+// Until `mf_pipeline_unsubscribe` or the pipeline's release; `*subscription` receives
+// an id for unsubscribing (may be NULL). `pipeline` is a live handle (from
+// `mf_pipeline_new`/`mf_pipeline_new_on`, not freed), borrowed for the call. Callback
+// thread and `user_data` rules: as `mf_element_subscribe`. Errors:
+// `MF_RESULT_NULL_ARGUMENT` (NULL `pipeline` or `callback`),
+// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+// `MF_RESULT_PANIC` (a bug).
 enum mf_result mf_pipeline_subscribe(const struct mf_pipeline *pipeline,
                                      mf_event_callback callback,
                                      void *user_data,
                                      uint64_t *subscription);
 
 // Ends a subscription made with `mf_element_subscribe` on this element.
+// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+// the call. After it returns, the callback is not called again except for an event
+// being delivered on the event thread at that moment. Errors:
+// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (unknown `subscription`),
+// `MF_RESULT_PANIC`.
 enum mf_result mf_element_unsubscribe(const struct mf_element *element, uint64_t subscription);
 
 // Ends a subscription made on this pipeline or any of its elements; no more calls
 // after the event being delivered, if any. `MF_RESULT_INVALID_ARGUMENT` if unknown.
+// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+// freed), borrowed for the call. Errors: `MF_RESULT_NULL_ARGUMENT`,
+// `MF_RESULT_INVALID_ARGUMENT`, `MF_RESULT_PANIC`.
 enum mf_result mf_pipeline_unsubscribe(const struct mf_pipeline *pipeline, uint64_t subscription);
 
 // The event's kind. An invalid (NULL) event gives `MF_EVENT_ERROR`.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Never fails.
 enum mf_event_type mf_event_get_type(const struct mf_event *event);
 
 // Kurento's name of the event (`"IceCandidateFound"`...); valid during the callback.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Returns a static string (never NULL, not to be freed); "" for a NULL event.
 const char *mf_event_type_name(const struct mf_event *event);
 
 // Id of the object that raised it; valid during the callback.
+// `event` is the pointer the callback received, used only while that callback runs.
+// The string is owned by the event (not to be freed); "" for a NULL event.
 const char *mf_event_source(const struct mf_event *event);
 
 // When it was raised, in milliseconds since the Unix epoch (0 for NULL).
+// `event` is the pointer the callback received, used only while that callback runs.
+// Never fails.
 uint64_t mf_event_timestamp_millis(const struct mf_event *event);
 
 // The media type of MediaFlowIn/Out, MediaTranscoding and ElementConnected/
 // Disconnected events.
+// `event` is the pointer the callback received, used only while that callback runs.
+// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 enum mf_result mf_event_media_type(const struct mf_event *event, enum mf_media_type *out);
 
 // The state of a MediaFlowIn/OutStateChanged event.
+// `event` is the pointer the callback received, used only while that callback runs.
+// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 enum mf_result mf_event_flow_state(const struct mf_event *event, enum mf_media_flow_state *out);
 
 // The state of an IceComponentStateChanged event.
+// `event` is the pointer the callback received, used only while that callback runs.
+// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than
+// IceComponentStateChanged).
 enum mf_result mf_event_ice_component_state(const struct mf_event *event,
                                             enum mf_ice_component_state *out);
 
 // The candidate of an IceCandidateFound event: its `candidate:` line and sdpMid
 // (valid during the callback) and m-line index. Any output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than IceCandidateFound).
 enum mf_result mf_event_candidate(const struct mf_event *event,
                                   const char **candidate,
                                   const char **sdp_mid,
@@ -560,6 +763,10 @@ enum mf_result mf_event_candidate(const struct mf_event *event,
 // `candidate:` lines (valid during the callback): the local one as IceCandidateFound
 // announced it, the remote one as the peer trickled it (or a peer-reflexive one learned
 // from its checks). Either output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than NewCandidatePairSelected).
 enum mf_result mf_event_candidate_pair(const struct mf_event *event,
                                        const char **local,
                                        const char **remote);
@@ -567,12 +774,19 @@ enum mf_result mf_event_candidate_pair(const struct mf_event *event,
 // The pair's ICE stream (Kurento's string `streamID`, valid during the callback) and
 // component (`componentID`) of a NewCandidatePairSelected event. Either output may be
 // NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than NewCandidatePairSelected).
 enum mf_result mf_event_candidate_pair_ids(const struct mf_event *event,
                                            const char **stream_id,
                                            uint32_t *component_id);
 
 // The ICE stream and component (Kurento's integers `streamId`, `componentId`) of an
 // IceComponentStateChanged event. Either output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD` (an
+// event of another kind than IceComponentStateChanged).
 enum mf_result mf_event_ice_component_ids(const struct mf_event *event,
                                           uint32_t *stream_id,
                                           uint32_t *component_id);
@@ -583,16 +797,27 @@ enum mf_result mf_event_channel_id(const struct mf_event *event, uint16_t *chann
 
 // Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
 // output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD` (an
+// event of another kind than those two).
 enum mf_result mf_event_connection_state(const struct mf_event *event,
                                          enum mf_connection_state *old_state,
                                          enum mf_connection_state *new_state);
 
 // The state of a DtlsConnectionStateChange event.
+// `event` is the pointer the callback received, used only while that callback runs.
+// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than
+// DtlsConnectionStateChange).
 enum mf_result mf_event_dtls_state(const struct mf_event *event, enum mf_dtls_state *out);
 
 // The ICE stream (Kurento's string `streamId`), component (`componentId`) and DTLS
 // connection (`connectionId`) of a DtlsConnectionStateChange event (strings valid
 // during the callback). Any output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than DtlsConnectionStateChange).
 enum mf_result mf_event_dtls_ids(const struct mf_event *event,
                                  const char **stream_id,
                                  uint32_t *component_id,
@@ -600,6 +825,10 @@ enum mf_result mf_event_dtls_ids(const struct mf_event *event,
 
 // Kurento's `type` string, the description and the code of an Error event (strings
 // valid during the callback). Any output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than Error).
 enum mf_result mf_event_error(const struct mf_event *event,
                               const char **error_type,
                               const char **description,
@@ -607,33 +836,58 @@ enum mf_result mf_event_error(const struct mf_event *event,
 
 // The `type` of an Error event as an `mf_error_type` (its string is
 // `mf_event_error`'s).
+// `event` is the pointer the callback received, used only while that callback runs.
+// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than Error).
 enum mf_result mf_event_error_type(const struct mf_event *event, enum mf_error_type *out);
 
 // The sink's object id of an ElementConnected/Disconnected event (valid during the
 // callback).
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. `sink` must not be NULL. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`),
+// `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 enum mf_result mf_event_sink(const struct mf_event *event, const char **sink);
 
 // The source and sink pad descriptions (Kurento's `sourceMediaDescription`,
 // `sinkMediaDescription`; valid during the callback) of an ElementConnected/
 // Disconnected event. Either output may be NULL.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than those).
 enum mf_result mf_event_media_descriptions(const struct mf_event *event,
                                            const char **source_media_description,
                                            const char **sink_media_description);
 
 // The pad name (Kurento's `padName`, valid during the callback) of a
 // MediaFlowIn/OutStateChanged event.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. `pad_name` must not be NULL. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 enum mf_result mf_event_pad_name(const struct mf_event *event, const char **pad_name);
 
 // The state and branch name (valid during the callback; may be NULL) of a
 // MediaTranscodingStateChanged event.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+// (an event of another kind than MediaTranscodingStateChanged).
 enum mf_result mf_event_transcoding_state(const struct mf_event *event,
                                           enum mf_transcoding_state *state,
                                           const char **bin_name);
 
 // How many tags the event carries (its source's, when it sends tags in events).
+// `event` is the pointer the callback received, used only while that callback runs. 0
+// for a NULL event; never fails.
 size_t mf_event_tag_count(const struct mf_event *event);
 
 // Tag `index` (< `mf_event_tag_count`): key and value, valid during the callback.
+// `event` is the pointer the callback received, used only while that callback runs.
+// Strings written are owned by the event: valid until the callback returns, not to be
+// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`, `key` or `value`),
+// `MF_RESULT_INVALID_ARGUMENT` (`index` out of range).
 enum mf_result mf_event_tag(const struct mf_event *event,
                             size_t index,
                             const char **key,

@@ -4,24 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-apt_ensure cmake pkg-config valgrind ffmpeg
-if ! python3 -m pytest --version > /dev/null 2>&1; then
-  if is_root; then
-    python3 -m pip install -q pytest
-  else
-    echo "pytest missing; run: python3 -m pip install --user pytest" >&2
-    exit 1
-  fi
-fi
+apt_ensure cmake pkg-config valgrind ffmpeg python3-venv
 
 cargo run -q -j2 -p mediaflow-gen-header -- --check
-cargo build -q -j2 -p mediaflow-capi
 TARGET="${CARGO_TARGET_DIR:-target}"
-LIB="$TARGET/debug/libmediaflow_capi.a"
-LIBS="-lvpx -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 OUT="$TARGET/c-tests"
 mkdir -p "$OUT"
-CFLAGS="-std=c11 -Wall -Wextra -Werror -g -Iinclude"
+# Everything below builds against an installed prefix only, as a distribution package's
+# user would: scripts/install.sh (the debug build, already compiled by the steps before)
+# into a fresh directory, then pkg-config and CMake pointed at it.
+step "install into a fresh prefix (scripts/install.sh --debug)"
+PREFIX="$(mktemp -d "${TMPDIR:-/tmp}/mediaflow-prefix.XXXXXX")"
+trap 'rm -rf "$PREFIX"' EXIT
+bash scripts/install.sh --debug "$PREFIX"
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+# Static linking: the archive itself, then what it needs from the system (Libs.private).
+LIB="$(pkg-config --variable=libdir mediaflow)/libmediaflow_capi.a"
+LIBS="$(pkg-config --static --libs-only-l mediaflow | sed 's/-lmediaflow_capi//')"
+CFLAGS="-std=c11 -Wall -Wextra -Werror -g $(pkg-config --cflags mediaflow)"
 passed=0
 for t in misuse hello_loopback event_fields rtp_recorder; do
   gcc $CFLAGS "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t"
@@ -43,15 +43,15 @@ for t in misuse hello_loopback event_fields rtp_recorder; do
   tail -1 "$OUT/$t-valgrind.log"
   passed=$((passed + 1))
 done
-step "C via pkg-config (the .pc written next to the library)"
+step "C via pkg-config, shared library of the prefix"
 # shellcheck disable=SC2046
-gcc $CFLAGS tests/c/misuse.c $(PKG_CONFIG_PATH="$TARGET/debug" pkg-config --cflags --libs --static mediaflow) \
-  -o "$OUT/misuse-pkgconfig"
-LD_LIBRARY_PATH="$TARGET/debug" timeout 60 "$OUT/misuse-pkgconfig" | tail -1
+gcc $CFLAGS tests/c/misuse.c $(pkg-config --libs mediaflow) -o "$OUT/misuse-pkgconfig"
+LD_LIBRARY_PATH="$PREFIX/lib" timeout 60 "$OUT/misuse-pkgconfig" | tail -1
 passed=$((passed + 1))
 
-step "C++ wrapper via CMake find_package(mediaflow)"
-cmake -S tests/cpp -B "$TARGET/cpp" -Dmediaflow_DIR="$(realpath "$TARGET")/debug/cmake" > "$OUT/cmake.log" 2>&1 \
+step "C++ wrapper via CMake find_package(mediaflow), CMAKE_PREFIX_PATH=the prefix"
+rm -rf "$TARGET/cpp"
+cmake -S tests/cpp -B "$TARGET/cpp" -DCMAKE_PREFIX_PATH="$PREFIX" > "$OUT/cmake.log" 2>&1 \
   || { cat "$OUT/cmake.log"; exit 1; }
 cmake --build "$TARGET/cpp" -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
 for t in hello_loopback event_fields rtp_recorder; do
@@ -60,8 +60,17 @@ for t in hello_loopback event_fields rtp_recorder; do
   passed=$((passed + 1))
 done
 
-step "Python (ctypes) with pytest"
-MEDIAFLOW_LIB="$(realpath "$TARGET")/debug/libmediaflow_capi.so" timeout 300 python3 -m pytest -q bindings/python/tests
+step "Python: pip install ./bindings/python into a fresh virtualenv, pytest against it"
+# As a user would: a new venv, pip builds the package (its build step runs cargo; the
+# debug profile reuses what is built) and bundles the library: no MEDIAFLOW_LIB.
+ROOT="$PWD"
+VENV="$PREFIX/venv"
+python3 -m venv "$VENV"
+MEDIAFLOW_CARGO_PROFILE=debug timeout 600 "$VENV/bin/pip" install -q "./bindings/python[test]" \
+  > "$OUT/pip.log" 2>&1 || { cat "$OUT/pip.log"; exit 1; }
+rm -rf bindings/python/build bindings/python/*.egg-info
+(cd "$PREFIX" && env -u MEDIAFLOW_LIB MEDIAFLOW_EXPECT_INSTALLED=1 timeout 300 \
+  "$VENV/bin/python" -m pytest -q "$ROOT/bindings/python/tests")
 
 # In cargo's words, so the summary counts the C and C++ programs too (pytest prints its own).
 echo "test result: ok. $passed passed; 0 failed; 0 ignored; 0 measured; 0 filtered out (C ABI programs)"

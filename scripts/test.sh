@@ -26,6 +26,17 @@ step "cargo test (workspace)"
 # The browser tests run below, inside a loopback-only network namespace.
 cargo test --workspace -j2 -- --skip chromium_ 2>&1 | tee target/test-output.txt
 
+step "examples (each bounded; a nonzero exit fails)"
+# The programs users start from (crates/mediaflow/examples) must keep running, not only
+# compiling: each exits by itself within seconds.
+cargo build -q -j2 -p mediaflow --examples
+for e in passthrough engine_to_engine transcoding "hello_world_signaling -- --self-test"; do
+  # shellcheck disable=SC2086
+  timeout 60 cargo run -q -j2 -p mediaflow --example $e > "target/example-${e%% *}.txt" 2>&1 \
+    || { cat "target/example-${e%% *}.txt"; echo "example $e failed" >&2; exit 1; }
+  echo "example $e: ok ($(tail -1 "target/example-${e%% *}.txt"))"
+done
+
 step "load harness, tiny load (mediaflow, str0m, rtc, raw SRTP loop; no figure is checked)"
 # So the harness of benches/load cannot rot: 2 sessions for a few seconds per system.
 timeout 600 cargo run -q -j2 -p mediaflow-load --bin loadbench -- --smoke 2>&1 | tee target/load-smoke.txt | tail -8

@@ -7,15 +7,18 @@ shared with other pipelines) and may call back into the API. They receive an ``E
 a copy of every field of the event (Kurento's names in Python casing, enums as
 ``enum.IntEnum``), which may be kept after the handler returns.
 
-The shared library is found through ``MEDIAFLOW_LIB`` (a path to
-libmediaflow_capi.so), else in ``target/release`` then ``target/debug`` of this repository.
+The shared library is ``MEDIAFLOW_LIB`` (a path to libmediaflow_capi.so) when set, else
+the one installed inside this package (``pip install ./bindings/python`` puts it there),
+else ``target/release`` then ``target/debug`` of the repository this file lives in.
 """
+
+from __future__ import annotations
 
 import ctypes
 import enum
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 __all__ = [
     "Error", "Result", "MediaType", "EventType", "FlowState", "MediaFlowState", "IceState",
@@ -25,22 +28,31 @@ __all__ = [
 ]
 
 
-def _find_library():
+def _find_library() -> str:
+    """The path of libmediaflow_capi.so to load (see the module's docstring)."""
     explicit = os.environ.get("MEDIAFLOW_LIB")
     if explicit:
         return explicit
+    bundled = Path(__file__).resolve().parent / "libmediaflow_capi.so"
+    if bundled.exists():
+        return str(bundled)
     root = Path(__file__).resolve().parents[3]
     for profile in ("release", "debug"):
         candidate = root / "target" / profile / "libmediaflow_capi.so"
         if candidate.exists():
             return str(candidate)
-    raise OSError("libmediaflow_capi.so not found: build it (cargo build -p mediaflow-capi) or set MEDIAFLOW_LIB")
+    raise OSError(
+        "libmediaflow_capi.so not found: pip install ./bindings/python, "
+        "or build it (cargo build -p mediaflow-capi), or set MEDIAFLOW_LIB"
+    )
 
 
 _lib = ctypes.CDLL(_find_library())
 
 
 class Result(enum.IntEnum):
+    """The C ABI's ``mf_result`` codes; ``Error.code`` is one."""
+
     OK = 0
     NULL_ARGUMENT = 1
     INVALID_UTF8 = 2
@@ -62,6 +74,8 @@ class Result(enum.IntEnum):
 
 
 class MediaType(enum.IntEnum):
+    """Media types of pads (Kurento's MediaType); ALL only for connect/disconnect."""
+
     AUDIO = 0
     VIDEO = 1
     DATA = 2
@@ -69,6 +83,8 @@ class MediaType(enum.IntEnum):
 
 
 class EventType(enum.IntEnum):
+    """Kinds of events (``Event.type``); ``Event.type_name`` is Kurento's name."""
+
     ERROR = 0
     ELEMENT_CONNECTED = 1
     ELEMENT_DISCONNECTED = 2
@@ -107,11 +123,15 @@ class CryptoSuite(enum.IntEnum):
 
 
 class FlowState(enum.IntEnum):
+    """``state`` of MediaFlowIn/OutStateChanged events."""
+
     FLOWING = 0
     NOT_FLOWING = 1
 
 
 class IceState(enum.IntEnum):
+    """``state`` of IceComponentStateChanged events (Kurento's IceComponentState)."""
+
     DISCONNECTED = 0
     GATHERING = 1
     CONNECTING = 2
@@ -138,6 +158,8 @@ class MediaState(enum.IntEnum):
 
 
 class DtlsConnectionState(enum.IntEnum):
+    """``state`` of DtlsConnectionStateChange events."""
+
     NEW = 0
     CONNECTING = 1
     CONNECTED = 2
@@ -146,6 +168,8 @@ class DtlsConnectionState(enum.IntEnum):
 
 
 class MediaTranscodingState(enum.IntEnum):
+    """``state`` of MediaTranscodingStateChanged events."""
+
     TRANSCODING = 0
     NOT_TRANSCODING = 1
 
@@ -181,7 +205,9 @@ class IceCandidatePair(NamedTuple):
 class Error(Exception):
     """A failed call: ``code`` is the mf_result, the message its detail."""
 
-    def __init__(self, code, message):
+    code: "Result"
+
+    def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = Result(code)
 
@@ -442,12 +468,37 @@ class Event:
     - NewCandidatePairSelected: candidate_pair (IceCandidatePair)
     - DtlsConnectionStateChange: stream_id (str), component_id (int), connection_id
       (str), state (DtlsConnectionState)
-    - Recording / Paused / Stopped: none
+    - Recording / Paused / Stopped (RecorderEndpoint), EndOfStream (PlayerEndpoint): none
     - DataChannelOpened / DataChannelClosed: channel_id (int)
-    - Recording / Paused / Stopped (RecorderEndpoint): none
     """
 
-    def __init__(self, raw):
+    type: EventType
+    type_name: str
+    source: str
+    timestamp_millis: int
+    tags: Dict[str, str]
+    fields: Tuple[str, ...]
+    # The kinds' own fields (None on events of other kinds; see above).
+    description: Optional[str]
+    error_code: Optional[int]
+    error_type: Optional[ErrorType]
+    sink: Optional[str]
+    media_type: Optional[MediaType]
+    source_media_description: Optional[str]
+    sink_media_description: Optional[str]
+    state: Any
+    pad_name: Optional[str]
+    bin_name: Optional[str]
+    old_state: Any
+    new_state: Any
+    candidate: Optional[IceCandidate]
+    stream_id: Union[int, str, None]
+    component_id: Optional[int]
+    candidate_pair: Optional[IceCandidatePair]
+    connection_id: Optional[str]
+    channel_id: Optional[int]
+
+    def __init__(self, raw: Any) -> None:
         self.type = EventType(_lib.mf_event_get_type(raw))
         self.type_name = _lib.mf_event_type_name(raw).decode()
         self.source = _lib.mf_event_source(raw).decode()
@@ -465,16 +516,16 @@ class Event:
         self.fields = tuple(own)
 
     @property
-    def flow_state(self):
+    def flow_state(self) -> Optional[FlowState]:
         """``state`` of a MediaFlowIn/OutStateChanged event, else None."""
         return self.state if isinstance(self.state, FlowState) else None
 
     @property
-    def ice_state(self):
+    def ice_state(self) -> Optional[IceState]:
         """``state`` of an IceComponentStateChanged event, else None."""
         return self.state if isinstance(self.state, IceState) else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         own = ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.fields)
         return "<%s from %s at %d%s%s>" % (self.type_name, self.source, self.timestamp_millis,
                                           " tags=%r" % self.tags if self.tags else "",
@@ -482,25 +533,47 @@ class Event:
 
 
 class Pipeline:
-    """A media pipeline (Kurento's MediaPipeline)."""
+    """A media pipeline (Kurento's MediaPipeline), on the library's default runtime.
 
-    def __init__(self):
+    Elements are made with its factory methods (``webrtc_endpoint()``, ...). The
+    pipeline runs until ``release()`` or until it and all its elements are collected.
+    Raises ``Error`` if the library cannot start its threads.
+    """
+
+    def __init__(self) -> None:
         raw = ctypes.c_void_p()
         _check(_lib.mf_pipeline_new(ctypes.byref(raw)))
         self._raw = raw
 
-    def release(self):
+    def release(self) -> None:
+        """Releases the pipeline: its elements go, its sockets close (waits for its worker).
+
+        Later calls on it or its elements raise ``Error`` (``PIPELINE_RELEASED``).
+        """
         _check(_lib.mf_pipeline_release(self._raw))
 
-    def pass_through(self):
+    def pass_through(self) -> PassThrough:
+        """A new PassThrough (Kurento's): forwards its input unchanged."""
         return PassThrough(self, _lib.mf_passthrough_new)
 
-    def app_source(self):
+    def app_source(self) -> AppSource:
+        """A new AppSource: buffers given to ``push()`` leave its source pads."""
         return AppSource(self, _lib.mf_app_source_new)
 
-    def webrtc_endpoint(self, network_interfaces=None, recvonly=False, sendonly=False, stun=None,
-                        turn_url=None, ice_tcp=False, max_video_recv_bandwidth=0, relay_only=False,
-                        external_address=None, ipv6=False):
+    def webrtc_endpoint(self, network_interfaces: Optional[str] = None, recvonly: bool = False,
+                        sendonly: bool = False, stun: Optional[Tuple[str, int]] = None,
+                        turn_url: Optional[str] = None, ice_tcp: bool = False,
+                        max_video_recv_bandwidth: int = 0, relay_only: bool = False,
+                        external_address: Optional[str] = None,
+                        ipv6: bool = False) -> WebRtcEndpoint:
+        """A new WebRtcEndpoint (Kurento's), with its builder's options.
+
+        ``network_interfaces``: comma-separated names to gather on (None: all);
+        ``stun``: (host, port); ``turn_url``: ``user:password@host:port``;
+        ``max_video_recv_bandwidth``: kbps announced with REMB (0: 2 Mbps);
+        ``relay_only`` needs ``turn_url``; ``external_address``: this host's public IP
+        behind a 1:1 NAT. Raises ``Error`` (``INVALID_ARGUMENT``, ``RESOURCE``...).
+        """
         options = _Options(recvonly=recvonly, sendonly=sendonly,
                            network_interfaces=_text(network_interfaces),
                            stun_server_address=_text(stun[0]) if stun else None,
@@ -533,40 +606,57 @@ class Pipeline:
 
 
 class Element:
-    """Any element; subclasses add their own calls."""
+    """Any element of a pipeline (Kurento's MediaElement); subclasses add their own calls.
 
-    def __init__(self, pipeline, create):
+    Every method raises ``Error`` on failure (``ELEMENT_RELEASED``, ``PIPELINE_RELEASED``,
+    ``DIFFERENT_PIPELINES``...).
+    """
+
+    def __init__(self, pipeline: Pipeline, create: Callable[[Any, Any], int]) -> None:
         raw = ctypes.c_void_p()
         _check(create(pipeline._raw, ctypes.byref(raw)))
         self._pipeline = pipeline  # keeps the pipeline handle alive
         self._raw = raw
-        self._callbacks = {}
+        self._callbacks: Dict[int, Any] = {}
 
     @property
-    def id(self):
+    def id(self) -> str:
+        """The element's object id, e.g. ``"7_mediaflow.WebRtcEndpoint"``."""
         out = ctypes.c_void_p()
         _check(_lib.mf_element_id(self._raw, ctypes.byref(out)))
         return _take(out.value)
 
-    def connect(self, sink, media=MediaType.ALL):
+    def connect(self, sink: Element, media: MediaType = MediaType.ALL) -> None:
+        """Links this element's output of ``media`` (all by default) to ``sink``'s input.
+
+        A sink pad has one source: a previous one is disconnected. ``sink`` may be this
+        element (a loopback).
+        """
         _check(_lib.mf_element_connect(self._raw, sink._raw, int(media)))
 
-    def disconnect(self, sink, media=MediaType.ALL):
+    def disconnect(self, sink: Element, media: MediaType = MediaType.ALL) -> None:
+        """Removes the link(s) to ``sink``; raises ``Error`` (``NOT_CONNECTED``) if none."""
         _check(_lib.mf_element_disconnect(self._raw, sink._raw, int(media)))
 
-    def release(self):
+    def release(self) -> None:
+        """Removes the element from its pipeline (its links are disconnected)."""
         _check(_lib.mf_element_release(self._raw))
 
-    def add_tag(self, key, value):
+    def add_tag(self, key: str, value: str) -> None:
         """Sets a tag (Kurento's addTag); an existing key is replaced."""
         _check(_lib.mf_element_add_tag(self._raw, _text(key), _text(value)))
 
-    def set_send_tags_in_events(self, send):
+    def set_send_tags_in_events(self, send: bool) -> None:
         """Whether this element's events carry its tags (Kurento's sendTagsInEvents)."""
         _check(_lib.mf_element_set_send_tags_in_events(self._raw, bool(send)))
 
-    def on_event(self, handler):
-        """Calls ``handler(Event)`` for each event of this element; returns an id."""
+    def on_event(self, handler: Callable[[Event], Any]) -> int:
+        """Calls ``handler(Event)`` for each event of this element; returns an id.
+
+        The handler runs on the pipeline's event thread (not the caller's), one event at
+        a time in order, and may call back into the API. An exception it raises is
+        printed, not propagated. ``remove_handler(id)`` ends it.
+        """
 
         def trampoline(raw_event, _user_data):
             try:
@@ -580,7 +670,8 @@ class Element:
         self._callbacks[sub.value] = callback  # ctypes callbacks must outlive their use
         return sub.value
 
-    def remove_handler(self, sub):
+    def remove_handler(self, sub: int) -> None:
+        """Ends a subscription made with ``on_event``; ``Error`` if unknown."""
         _check(_lib.mf_element_unsubscribe(self._raw, sub))
         self._callbacks.pop(sub, None)
 
@@ -593,11 +684,19 @@ class Element:
 
 
 class PassThrough(Element):
-    pass
+    """Forwards its input unchanged (Kurento's PassThrough)."""
 
 
 class AppSource(Element):
-    def push(self, media, data, codec=None, keyframe=False):
+    """Feeds buffers from Python into the pipeline."""
+
+    def push(self, media: MediaType, data: Union[bytes, bytearray, memoryview],
+             codec: Optional[str] = None, keyframe: bool = False) -> None:
+        """Pushes one buffer (copied) of ``media`` (not ALL).
+
+        ``codec`` names an RTP payload's codec by SDP mime type (``"video/VP8"``...);
+        None for raw data. Raises ``Error`` (``INVALID_ARGUMENT`` for an unknown codec).
+        """
         data = bytes(data)
         _check(_lib.mf_app_source_push(self._raw, int(media), _text(codec), data, len(data), keyframe))
 
@@ -605,28 +704,34 @@ class AppSource(Element):
 class SdpEndpoint(Element):
     """What WebRtcEndpoint and RtpEndpoint negotiate with (Kurento's SdpEndpoint)."""
 
-    def process_offer(self, offer):
+    def process_offer(self, offer: str) -> str:
+        """Applies the peer's SDP offer and returns the answer (no candidates in it).
+
+        Raises ``Error`` (``INVALID_SDP``, ``NO_COMMON_CODEC``, ``WRONG_STATE``).
+        """
         out = ctypes.c_void_p()
         _check(_lib.mf_sdp_endpoint_process_offer(self._raw, _text(offer), ctypes.byref(out)))
         return _take(out.value)
 
-    def generate_offer(self):
+    def generate_offer(self) -> str:
+        """Creates an SDP offer for the peer."""
         out = ctypes.c_void_p()
         _check(_lib.mf_sdp_endpoint_generate_offer(self._raw, ctypes.byref(out)))
         return _take(out.value)
 
-    def process_answer(self, answer):
+    def process_answer(self, answer: str) -> None:
+        """Applies the peer's answer to our offer (``WRONG_STATE`` without an offer)."""
         _check(_lib.mf_sdp_endpoint_process_answer(self._raw, _text(answer)))
 
     @property
-    def local_session_descriptor(self):
+    def local_session_descriptor(self) -> Optional[str]:
         """Our SDP, or None before any offer or answer."""
         out = ctypes.c_void_p()
         _check(_lib.mf_sdp_endpoint_get_local_session_descriptor(self._raw, ctypes.byref(out)))
         return _take(out.value) if out.value else None
 
     @property
-    def remote_session_descriptor(self):
+    def remote_session_descriptor(self) -> Optional[str]:
         """The peer's SDP, or None before it came."""
         out = ctypes.c_void_p()
         _check(_lib.mf_sdp_endpoint_get_remote_session_descriptor(self._raw, ctypes.byref(out)))
@@ -640,28 +745,38 @@ class RtpEndpoint(SdpEndpoint):
 class RecorderEndpoint(Element):
     """Kurento's RecorderEndpoint: WebM or Matroska files."""
 
-    def record(self):
+    def record(self) -> None:
+        """Starts (or resumes) writing; Recording follows."""
         _check(_lib.mf_recorder_record(self._raw))
 
-    def pause(self):
+    def pause(self) -> None:
+        """Pauses; the paused time is cut out of the file. Paused follows."""
         _check(_lib.mf_recorder_pause(self._raw))
 
-    def stop(self):
+    def stop(self) -> None:
+        """Stops; the file is finalised off the worker. Stopped follows."""
         _check(_lib.mf_recorder_stop(self._raw))
 
-    def stop_and_wait(self, timeout_ms=10000):
+    def stop_and_wait(self, timeout_ms: int = 10000) -> None:
         """Stops and waits until the file is finalised (Error TIMEOUT past ``timeout_ms``)."""
         _check(_lib.mf_recorder_stop_and_wait(self._raw, timeout_ms))
 
 
 class WebRtcEndpoint(SdpEndpoint):
-    def gather_candidates(self):
+    """A WebRTC peer (Kurento's WebRtcEndpoint): SDP, ICE, DTLS-SRTP, RTP/RTCP."""
+
+    def gather_candidates(self) -> None:
+        """Starts ICE gathering: IceCandidateFound events, then IceGatheringDone."""
         _check(_lib.mf_webrtc_gather_candidates(self._raw))
 
-    def add_ice_candidate(self, candidate, sdp_mid="0", sdp_m_line_index=0):
+    def add_ice_candidate(self, candidate: str, sdp_mid: str = "0", sdp_m_line_index: int = 0) -> None:
+        """Adds a candidate of the peer (an SDP ``candidate:`` line), at any time.
+
+        Raises ``Error`` (``INVALID_CANDIDATE``).
+        """
         _check(_lib.mf_webrtc_add_ice_candidate(self._raw, _text(candidate), _text(sdp_mid), sdp_m_line_index))
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """RTP statistics as a dict (W3C webrtc-stats names)."""
         import json
         out = ctypes.c_void_p()

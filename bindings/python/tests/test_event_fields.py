@@ -3,12 +3,9 @@ connected to itself answering a second one, both on 127.0.0.1), an ElementDiscon
 and, from a second call whose answer carries a wrong DTLS fingerprint, an Error."""
 
 import struct
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mediaflow as mf  # noqa: E402
 

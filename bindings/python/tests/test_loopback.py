@@ -1,12 +1,9 @@
 """The Hello World loopback from Python, and misuse raising mediaflow.Error."""
 
 import struct
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pytest  # noqa: E402
 

@@ -246,6 +246,17 @@ fn forward(
 /// Calls `callback(event, user_data)` for every event `element` raises, until
 /// `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for
 /// unsubscribing (may be NULL).
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. `callback` must not be NULL; it runs on the pipeline's event thread (a
+/// dispatcher thread of its runtime, never the caller's), one event at a time and in
+/// order per pipeline, and may call back into the API. `user_data` is passed through
+/// untouched and is used on that thread: it must stay valid until the subscription ends
+/// (`mf_element_unsubscribe` returned, or the element or pipeline was released and its
+/// release call returned); synchronising it is the caller's part. `subscription` is
+/// NULL or a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `element` or `callback`), `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_subscribe(
     element: *const mf_element,
@@ -268,6 +279,14 @@ pub extern "C" fn mf_element_subscribe(
 }
 
 /// Calls `callback(event, user_data)` for every event of the pipeline and its elements.
+/// Until `mf_pipeline_unsubscribe` or the pipeline's release; `*subscription` receives
+/// an id for unsubscribing (may be NULL). `pipeline` is a live handle (from
+/// `mf_pipeline_new`/`mf_pipeline_new_on`, not freed), borrowed for the call. Callback
+/// thread and `user_data` rules: as `mf_element_subscribe`. Errors:
+/// `MF_RESULT_NULL_ARGUMENT` (NULL `pipeline` or `callback`),
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_pipeline_subscribe(
     pipeline: *const mf_pipeline,
@@ -290,6 +309,11 @@ pub extern "C" fn mf_pipeline_subscribe(
 }
 
 /// Ends a subscription made with `mf_element_subscribe` on this element.
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. After it returns, the callback is not called again except for an event
+/// being delivered on the event thread at that moment. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (unknown `subscription`),
+/// `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_element_unsubscribe(
     element: *const mf_element,
@@ -310,6 +334,9 @@ pub extern "C" fn mf_element_unsubscribe(
 
 /// Ends a subscription made on this pipeline or any of its elements; no more calls
 /// after the event being delivered, if any. `MF_RESULT_INVALID_ARGUMENT` if unknown.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_ARGUMENT`, `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_unsubscribe(
     pipeline: *const mf_pipeline,
@@ -333,6 +360,8 @@ fn event<'a>(e: *const mf_event) -> Result<&'a mf_event, mf_result> {
 }
 
 /// The event's kind. An invalid (NULL) event gives `MF_EVENT_ERROR`.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Never fails.
 #[no_mangle]
 pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
     use mf_event_type::*;
@@ -364,6 +393,8 @@ pub extern "C" fn mf_event_get_type(event: *const mf_event) -> mf_event_type {
 }
 
 /// Kurento's name of the event (`"IceCandidateFound"`...); valid during the callback.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Returns a static string (never NULL, not to be freed); "" for a NULL event.
 #[no_mangle]
 pub extern "C" fn mf_event_type_name(event: *const mf_event) -> *const c_char {
     // SAFETY: NULL or an event passed to a running callback.
@@ -371,6 +402,8 @@ pub extern "C" fn mf_event_type_name(event: *const mf_event) -> *const c_char {
 }
 
 /// Id of the object that raised it; valid during the callback.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// The string is owned by the event (not to be freed); "" for a NULL event.
 #[no_mangle]
 pub extern "C" fn mf_event_source(event: *const mf_event) -> *const c_char {
     // SAFETY: NULL or an event passed to a running callback.
@@ -378,6 +411,8 @@ pub extern "C" fn mf_event_source(event: *const mf_event) -> *const c_char {
 }
 
 /// When it was raised, in milliseconds since the Unix epoch (0 for NULL).
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Never fails.
 #[no_mangle]
 pub extern "C" fn mf_event_timestamp_millis(event: *const mf_event) -> u64 {
     // SAFETY: NULL or an event passed to a running callback.
@@ -393,6 +428,9 @@ fn no_field(e: &mf_event) -> mf_result {
 
 /// The media type of MediaFlowIn/Out, MediaTranscoding and ElementConnected/
 /// Disconnected events.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 #[no_mangle]
 pub extern "C" fn mf_event_media_type(
     event: *const mf_event,
@@ -414,6 +452,9 @@ pub extern "C" fn mf_event_media_type(
 }
 
 /// The state of a MediaFlowIn/OutStateChanged event.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 #[no_mangle]
 pub extern "C" fn mf_event_flow_state(
     event: *const mf_event,
@@ -435,6 +476,10 @@ pub extern "C" fn mf_event_flow_state(
 }
 
 /// The state of an IceComponentStateChanged event.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than
+/// IceComponentStateChanged).
 #[no_mangle]
 pub extern "C" fn mf_event_ice_component_state(
     event: *const mf_event,
@@ -460,6 +505,10 @@ pub extern "C" fn mf_event_ice_component_state(
 
 /// The candidate of an IceCandidateFound event: its `candidate:` line and sdpMid
 /// (valid during the callback) and m-line index. Any output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than IceCandidateFound).
 #[no_mangle]
 pub extern "C" fn mf_event_candidate(
     event: *const mf_event,
@@ -483,6 +532,10 @@ pub extern "C" fn mf_event_candidate(
 /// `candidate:` lines (valid during the callback): the local one as IceCandidateFound
 /// announced it, the remote one as the peer trickled it (or a peer-reflexive one learned
 /// from its checks). Either output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than NewCandidatePairSelected).
 #[no_mangle]
 pub extern "C" fn mf_event_candidate_pair(
     event: *const mf_event,
@@ -503,6 +556,10 @@ pub extern "C" fn mf_event_candidate_pair(
 /// The pair's ICE stream (Kurento's string `streamID`, valid during the callback) and
 /// component (`componentID`) of a NewCandidatePairSelected event. Either output may be
 /// NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than NewCandidatePairSelected).
 #[no_mangle]
 pub extern "C" fn mf_event_candidate_pair_ids(
     event: *const mf_event,
@@ -522,6 +579,9 @@ pub extern "C" fn mf_event_candidate_pair_ids(
 
 /// The ICE stream and component (Kurento's integers `streamId`, `componentId`) of an
 /// IceComponentStateChanged event. Either output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD` (an
+/// event of another kind than IceComponentStateChanged).
 #[no_mangle]
 pub extern "C" fn mf_event_ice_component_ids(
     event: *const mf_event,
@@ -565,6 +625,9 @@ fn connection(state: bool) -> mf_connection_state {
 
 /// Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either
 /// output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD` (an
+/// event of another kind than those two).
 #[no_mangle]
 pub extern "C" fn mf_event_connection_state(
     event: *const mf_event,
@@ -591,6 +654,10 @@ pub extern "C" fn mf_event_connection_state(
 }
 
 /// The state of a DtlsConnectionStateChange event.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than
+/// DtlsConnectionStateChange).
 #[no_mangle]
 pub extern "C" fn mf_event_dtls_state(
     event: *const mf_event,
@@ -616,6 +683,10 @@ pub extern "C" fn mf_event_dtls_state(
 /// The ICE stream (Kurento's string `streamId`), component (`componentId`) and DTLS
 /// connection (`connectionId`) of a DtlsConnectionStateChange event (strings valid
 /// during the callback). Any output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than DtlsConnectionStateChange).
 #[no_mangle]
 pub extern "C" fn mf_event_dtls_ids(
     event: *const mf_event,
@@ -637,6 +708,10 @@ pub extern "C" fn mf_event_dtls_ids(
 
 /// Kurento's `type` string, the description and the code of an Error event (strings
 /// valid during the callback). Any output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than Error).
 #[no_mangle]
 pub extern "C" fn mf_event_error(
     event: *const mf_event,
@@ -658,6 +733,9 @@ pub extern "C" fn mf_event_error(
 
 /// The `type` of an Error event as an `mf_error_type` (its string is
 /// `mf_event_error`'s).
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// `out` is a writable location of the caller. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than Error).
 #[no_mangle]
 pub extern "C" fn mf_event_error_type(
     event: *const mf_event,
@@ -686,6 +764,10 @@ pub extern "C" fn mf_event_error_type(
 
 /// The sink's object id of an ElementConnected/Disconnected event (valid during the
 /// callback).
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. `sink` must not be NULL. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`),
+/// `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 #[no_mangle]
 pub extern "C" fn mf_event_sink(event: *const mf_event, sink: *mut *const c_char) -> mf_result {
     guard(|| {
@@ -704,6 +786,10 @@ pub extern "C" fn mf_event_sink(event: *const mf_event, sink: *mut *const c_char
 /// The source and sink pad descriptions (Kurento's `sourceMediaDescription`,
 /// `sinkMediaDescription`; valid during the callback) of an ElementConnected/
 /// Disconnected event. Either output may be NULL.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than those).
 #[no_mangle]
 pub extern "C" fn mf_event_media_descriptions(
     event: *const mf_event,
@@ -726,6 +812,10 @@ pub extern "C" fn mf_event_media_descriptions(
 
 /// The pad name (Kurento's `padName`, valid during the callback) of a
 /// MediaFlowIn/OutStateChanged event.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. `pad_name` must not be NULL. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL
+/// `event`), `MF_RESULT_NO_SUCH_FIELD` (an event of another kind than those).
 #[no_mangle]
 pub extern "C" fn mf_event_pad_name(
     event: *const mf_event,
@@ -746,6 +836,10 @@ pub extern "C" fn mf_event_pad_name(
 
 /// The state and branch name (valid during the callback; may be NULL) of a
 /// MediaTranscodingStateChanged event.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`), `MF_RESULT_NO_SUCH_FIELD`
+/// (an event of another kind than MediaTranscodingStateChanged).
 #[no_mangle]
 pub extern "C" fn mf_event_transcoding_state(
     event: *const mf_event,
@@ -769,6 +863,8 @@ pub extern "C" fn mf_event_transcoding_state(
 }
 
 /// How many tags the event carries (its source's, when it sends tags in events).
+/// `event` is the pointer the callback received, used only while that callback runs. 0
+/// for a NULL event; never fails.
 #[no_mangle]
 pub extern "C" fn mf_event_tag_count(event: *const mf_event) -> usize {
     // SAFETY: NULL or an event passed to a running callback.
@@ -776,6 +872,10 @@ pub extern "C" fn mf_event_tag_count(event: *const mf_event) -> usize {
 }
 
 /// Tag `index` (< `mf_event_tag_count`): key and value, valid during the callback.
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Strings written are owned by the event: valid until the callback returns, not to be
+/// freed. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event`, `key` or `value`),
+/// `MF_RESULT_INVALID_ARGUMENT` (`index` out of range).
 #[no_mangle]
 pub extern "C" fn mf_event_tag(
     event: *const mf_event,

@@ -159,6 +159,7 @@ fn owned_string(s: &str) -> *mut c_char {
 
 /// A short static text naming `result` (an `mf_result` value; any other integer gets
 /// "unknown result code"). Never NULL; not to be freed.
+/// Thread: any; no error of its own (does not touch `mf_last_error`).
 #[no_mangle]
 pub extern "C" fn mf_result_message(result: i32) -> *const c_char {
     let known = usize::try_from(result).ok().and_then(|i| RESULTS.get(i));
@@ -190,6 +191,9 @@ pub extern "C" fn mf_result_message(result: i32) -> *const c_char {
 
 /// The detail of the last error on the calling thread, copied into `buf` (NUL-terminated,
 /// truncated to `len`). Returns the full length without the NUL.
+/// `buf` may be NULL (or `len` 0) to ask for the length only; otherwise `len` writable
+/// bytes at `buf`, owned by the caller. Each failing call on a thread replaces that
+/// thread's detail; successful calls leave it. Never fails.
 #[no_mangle]
 pub extern "C" fn mf_last_error(buf: *mut c_char, len: usize) -> usize {
     catch_unwind(|| {
@@ -210,6 +214,8 @@ pub extern "C" fn mf_last_error(buf: *mut c_char, len: usize) -> usize {
 }
 
 /// Frees a string returned by mediaflow. NULL is ignored.
+/// Only for strings mediaflow returned through a `char **` output (not for strings read
+/// from an `mf_event`, nor `mf_result_message`'s); each exactly once.
 #[no_mangle]
 pub extern "C" fn mf_string_free(s: *mut c_char) {
     if !s.is_null() {
@@ -305,6 +311,10 @@ pub struct mf_runtime {
 /// the runtime uses one UDP socket per host address on that port (with 0, each endpoint
 /// binds its own). Put pipelines on it with `mf_pipeline_new_on`. Free it with
 /// `mf_runtime_free`; its threads end once it and its last pipeline are gone.
+/// On success `*out` receives a new handle owned by the caller (free it with
+/// `mf_runtime_free`); on error it is left untouched. Errors: `MF_RESULT_NULL_ARGUMENT`
+/// (NULL `out`), `MF_RESULT_RESOURCE` (threads cannot start, or the shared UDP port
+/// cannot be bound), `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_runtime_new(
     workers: u32,
@@ -332,6 +342,8 @@ pub extern "C" fn mf_runtime_new(
 
 /// Threads the runtime runs (workers and dispatchers): fixed, whatever the number of
 /// pipelines. Writes it to `*out`.
+/// `runtime` is a live handle from `mf_runtime_new`; `out` a writable location of the
+/// caller. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_runtime_thread_count(runtime: *const mf_runtime, out: *mut u32) -> mf_result {
     guard(|| {
@@ -344,6 +356,8 @@ pub extern "C" fn mf_runtime_thread_count(runtime: *const mf_runtime, out: *mut 
 
 /// Frees the handle. Pipelines on the runtime keep it running until they are released.
 /// NULL is ignored.
+/// `runtime` comes from `mf_runtime_new` and is freed once; it must not race with other
+/// calls on it. Pipelines created on it stay valid.
 #[no_mangle]
 pub extern "C" fn mf_runtime_free(runtime: *mut mf_runtime) {
     if !runtime.is_null() {
@@ -356,6 +370,11 @@ pub extern "C" fn mf_runtime_free(runtime: *mut mf_runtime) {
 
 /// Creates a pipeline on `runtime` (see `mf_runtime_new`). Free it with
 /// `mf_pipeline_free`.
+/// `runtime` is a live handle from `mf_runtime_new`, borrowed (the pipeline keeps the
+/// threads alive on its own). On success `*out` receives a new handle owned by the
+/// caller (free it with `mf_pipeline_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_RESOURCE`, `MF_RESULT_TIMEOUT`,
+/// `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_new_on(
     runtime: *const mf_runtime,
@@ -375,6 +394,10 @@ pub extern "C" fn mf_pipeline_new_on(
 
 /// Creates a pipeline on the process's default runtime (started on first use: one
 /// worker per core, two event threads). Free it with `mf_pipeline_free`.
+/// On success `*out` receives a new handle owned by the caller (free it with
+/// `mf_pipeline_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT` (NULL `out`), `MF_RESULT_RESOURCE` (the default runtime's
+/// threads cannot start), `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_new(out: *mut *mut mf_pipeline) -> mf_result {
     guard(|| {
@@ -388,6 +411,12 @@ pub extern "C" fn mf_pipeline_new(out: *mut *mut mf_pipeline) -> mf_result {
 /// Releases the pipeline: its elements go and its sockets close (this call waits for its
 /// worker).
 /// The handle stays valid until `mf_pipeline_free`.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. It may be called from an event callback (it then does
+/// not wait for that callback's lane). Element handles of the pipeline stay valid
+/// (their calls give `MF_RESULT_PIPELINE_RELEASED`) until freed. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` (already released),
+/// `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_release(pipeline: *const mf_pipeline) -> mf_result {
     guard(|| non_null(pipeline, "pipeline")?.inner.release().code())
@@ -395,6 +424,8 @@ pub extern "C" fn mf_pipeline_release(pipeline: *const mf_pipeline) -> mf_result
 
 /// Frees the handle (releasing the pipeline if that was its last handle). NULL is
 /// ignored. Must not race with other calls on this handle.
+/// `pipeline` comes from `mf_pipeline_new`/`mf_pipeline_new_on` and is freed once.
+/// Element handles keep the pipeline alive until they are freed or it is released.
 #[no_mangle]
 pub extern "C" fn mf_pipeline_free(pipeline: *mut mf_pipeline) {
     if !pipeline.is_null() {
@@ -423,6 +454,12 @@ fn plain(inner: MediaElement) -> mf_element {
 }
 
 /// Creates a PassThrough in `pipeline`. Free the handle with `mf_element_free`.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+/// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_passthrough_new(
     pipeline: *const mf_pipeline,
@@ -437,6 +474,12 @@ pub extern "C" fn mf_passthrough_new(
 
 /// Creates an AppSource: buffers the host pushes with `mf_app_source_push` leave its
 /// source pads. Free the handle with `mf_element_free`.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+/// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_app_source_new(
     pipeline: *const mf_pipeline,
@@ -458,6 +501,16 @@ pub extern "C" fn mf_app_source_new(
 /// Pushes one buffer (`len` bytes at `data`, copied) into an AppSource. `codec` names
 /// the payload's codec by SDP mime type (`"video/VP8"`, ...) or is NULL for raw data;
 /// a WebRtcEndpoint sends RTP packets of a codec it negotiated.
+/// `source` is a live handle (from an `mf_*_new` function, not freed), borrowed for the
+/// call. `data` points to `len` readable bytes (may be NULL when `len` is 0), copied
+/// before the call returns. Strings in (`codec`) are NUL-terminated UTF-8, read during
+/// the call only (the caller keeps ownership). May block while the pipeline's input
+/// queue is full (at most the call timeout). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not an AppSource),
+/// `MF_RESULT_INVALID_ARGUMENT` (`media` not AUDIO/VIDEO/DATA, unknown `codec`),
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_app_source_push(
     source: *const mf_element,
@@ -505,6 +558,12 @@ pub extern "C" fn mf_app_source_push(
 
 /// Creates an AppSink holding up to `capacity` buffers (0: 1024) for the host to take
 /// with `mf_app_sink_pull`. Free the handle with `mf_element_free`.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. On success `*out` receives a new handle owned by the
+/// caller (free it with `mf_element_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_app_sink_new(
     pipeline: *const mf_pipeline,
@@ -529,6 +588,14 @@ pub extern "C" fn mf_app_sink_new(
 /// (`MF_RESULT_TIMEOUT` when none came). Its bytes are copied into `buf` (up to
 /// `capacity`; `*len` receives the full size, which may be larger). `media` and
 /// `keyframe` may be NULL.
+/// `sink` is a live handle (from an `mf_*_new` function, not freed), borrowed for the
+/// call. `buf` points to `capacity` writable bytes (may be NULL when `capacity` is 0);
+/// `len`, `media`, `keyframe` are writable locations of the caller. Blocks the calling
+/// thread up to `timeout_ms`. Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `sink` or `len`,
+/// NULL `buf` with a capacity), `MF_RESULT_WRONG_ELEMENT_TYPE` (not an AppSink),
+/// `MF_RESULT_TIMEOUT` (no buffer in time; also once the pipeline is released),
+/// `MF_RESULT_PANIC`. A buffer larger than `capacity` is taken and truncated (`*len`
+/// tells its size).
 #[no_mangle]
 pub extern "C" fn mf_app_sink_pull(
     sink: *const mf_element,
@@ -615,6 +682,15 @@ fn opt_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, mf_resul
 
 /// Creates a WebRtcEndpoint in `pipeline` (`options` may be NULL for the defaults).
 /// Free the handle with `mf_element_free`.
+/// `pipeline` is a live handle (from `mf_pipeline_new`/`mf_pipeline_new_on`, not
+/// freed), borrowed for the call. `options` and its strings are read during the call
+/// only. On success `*out` receives a new handle owned by the caller (free it with
+/// `mf_element_free`); on error it is left untouched. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`, `MF_RESULT_INVALID_ARGUMENT` (a
+/// bad `external_address`, `turn_url` or STUN host, `relay_only` without TURN),
+/// `MF_RESULT_RESOURCE` (no port to bind), `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_webrtc_endpoint_new(
     pipeline: *const mf_pipeline,
@@ -684,12 +760,19 @@ pub extern "C" fn mf_webrtc_endpoint_new(
 
 /// Removes the element from its pipeline (its links are disconnected). The handle
 /// stays valid until `mf_element_free`.
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Links are reported as ElementDisconnected on their sources. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_release(element: *const mf_element) -> mf_result {
     guard(|| non_null(element, "element")?.inner.release().code())
 }
 
 /// Frees the handle. NULL is ignored. Must not race with other calls on this handle.
+/// `element` comes from an `mf_*_new` function and is freed once. Freeing a handle does
+/// not release the element: `mf_element_release` or the pipeline's release does.
 #[no_mangle]
 pub extern "C" fn mf_element_free(element: *mut mf_element) {
     if !element.is_null() {
@@ -702,6 +785,10 @@ pub extern "C" fn mf_element_free(element: *mut mf_element) {
 
 /// The element's object id, e.g. `7_mediaflow.WebRtcEndpoint`. Free with
 /// `mf_string_free`.
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. On success `*out` receives a NUL-terminated UTF-8 string owned by the
+/// caller (free it with `mf_string_free`). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_PANIC` (works on released elements too).
 #[no_mangle]
 pub extern "C" fn mf_element_id(element: *const mf_element, out: *mut *mut c_char) -> mf_result {
     guard(|| {
@@ -712,6 +799,12 @@ pub extern "C" fn mf_element_id(element: *const mf_element, out: *mut *mut c_cha
 }
 
 /// Sets a tag on the element (Kurento's addTag); an existing key is replaced.
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Strings in (`key`, `value`) are NUL-terminated UTF-8, read during the call
+/// only (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_add_tag(
     element: *const mf_element,
@@ -728,6 +821,10 @@ pub extern "C" fn mf_element_add_tag(
 }
 
 /// Whether the element's events carry its tags (Kurento's sendTagsInEvents).
+/// `element` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_set_send_tags_in_events(
     element: *const mf_element,
@@ -744,6 +841,11 @@ pub extern "C" fn mf_element_set_send_tags_in_events(
 /// Connects `source` to `sink` for one media type, or all with `MF_MEDIA_ALL`
 /// (`media` is an `mf_media_type` value; others give `MF_RESULT_INVALID_ARGUMENT`). A
 /// sink pad has one source: a previous one is disconnected.
+/// `source` and `sink` are live element handles (may be the same: a loopback),
+/// borrowed. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (`media`),
+/// `MF_RESULT_DIFFERENT_PIPELINES`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_connect(
     source: *const mf_element,
@@ -762,6 +864,12 @@ pub extern "C" fn mf_element_connect(
 
 /// Removes the link(s) from `source` to `sink` for one media type or all (`media` as
 /// in `mf_element_connect`).
+/// `source` and `sink` are live element handles, borrowed. Errors:
+/// `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_ARGUMENT` (`media`),
+/// `MF_RESULT_NOT_CONNECTED` (no such link), `MF_RESULT_DIFFERENT_PIPELINES`,
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_element_disconnect(
     source: *const mf_element,
@@ -789,8 +897,16 @@ fn webrtc(element: *const mf_element) -> Result<&'static WebRtcEndpoint, mf_resu
 }
 
 /// Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
-/// `mf_string_free`). Takes a WebRtcEndpoint or an RtpEndpoint: the same as
-/// `mf_sdp_endpoint_process_offer`, kept under this name for existing callers.
+/// `mf_string_free`).
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Strings in (`offer`) are NUL-terminated UTF-8, read during the call only
+/// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint),
+/// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE`,
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug); `*answer` is untouched on error.
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_offer(
     endpoint: *const mf_element,
@@ -800,8 +916,14 @@ pub extern "C" fn mf_webrtc_process_offer(
     mf_sdp_endpoint_process_offer(endpoint, offer, answer)
 }
 
-/// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`). Takes a
-/// WebRtcEndpoint or an RtpEndpoint: the same as `mf_sdp_endpoint_generate_offer`.
+/// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`,
+/// `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint), `MF_RESULT_WRONG_STATE`,
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug); `*offer` is untouched on error.
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_generate_offer(
     endpoint: *const mf_element,
@@ -810,8 +932,16 @@ pub extern "C" fn mf_webrtc_generate_offer(
     mf_sdp_endpoint_generate_offer(endpoint, offer)
 }
 
-/// Applies the peer's SDP answer to our offer. Takes a WebRtcEndpoint or an
-/// RtpEndpoint: the same as `mf_sdp_endpoint_process_answer`.
+/// Applies the peer's SDP answer to our offer.
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Strings in (`answer`) are NUL-terminated UTF-8, read during the call only
+/// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint),
+/// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE` (no
+/// offer of ours pending), `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED`
+/// after a release, `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug).
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_answer(
     endpoint: *const mf_element,
@@ -821,6 +951,12 @@ pub extern "C" fn mf_webrtc_process_answer(
 }
 
 /// Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. The events reach subscribed callbacks on the pipeline's event thread.
+/// Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_WRONG_ELEMENT_TYPE`,
+/// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
+/// `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_webrtc_gather_candidates(endpoint: *const mf_element) -> mf_result {
     guard(|| webrtc(endpoint)?.gather_candidates().code())
@@ -828,6 +964,13 @@ pub extern "C" fn mf_webrtc_gather_candidates(endpoint: *const mf_element) -> mf
 
 /// Adds a candidate of the peer (at any time: before the remote description it is kept).
 /// `sdp_mid` may be NULL ("0").
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. Strings in (`candidate`, `sdp_mid`) are NUL-terminated UTF-8, read during
+/// the call only (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+/// `MF_RESULT_INVALID_CANDIDATE`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_webrtc_add_ice_candidate(
     endpoint: *const mf_element,
@@ -847,6 +990,12 @@ pub extern "C" fn mf_webrtc_add_ice_candidate(
 }
 
 /// RTP statistics as JSON text (W3C webrtc-stats names); free with `mf_string_free`.
+/// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
+/// the call. On success `*json` receives a NUL-terminated UTF-8 string owned by the
+/// caller (free it with `mf_string_free`). Errors: `MF_RESULT_NULL_ARGUMENT`,
+/// `MF_RESULT_WRONG_ELEMENT_TYPE`, `MF_RESULT_PIPELINE_RELEASED` /
+/// `MF_RESULT_ELEMENT_RELEASED` after a release, `MF_RESULT_TIMEOUT` if the pipeline's
+/// worker does not answer (5 s), `MF_RESULT_PANIC` (a bug).
 #[no_mangle]
 pub extern "C" fn mf_webrtc_get_stats(
     endpoint: *const mf_element,

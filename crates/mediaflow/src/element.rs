@@ -23,6 +23,19 @@ pub(crate) struct ElementShared {
 
 /// A handle to an element of a pipeline (Kurento's `MediaElement`): cheap to clone,
 /// usable from any thread. Typed handles (`PassThrough`, ...) deref to it.
+///
+/// ```
+/// use mediaflow::{MediaElement, MediaPipeline, PassThrough};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let pass = PassThrough::new(&pipeline)?;
+/// // A typed handle derefs to MediaElement, and converts into one.
+/// assert_eq!(pass.type_name(), "PassThrough");
+/// let element: MediaElement = pass.clone().into();
+/// assert_eq!(element.id(), pass.id());
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct MediaElement {
     pub(crate) core: Arc<PipelineCore>,
@@ -52,6 +65,21 @@ impl AsRef<MediaElement> for MediaElement {
 }
 
 /// One link between two elements (Kurento's `ElementConnectionData`).
+///
+/// ```
+/// use mediaflow::{MediaPipeline, MediaType, PassThrough};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let a = PassThrough::new(&pipeline)?;
+/// let b = PassThrough::new(&pipeline)?;
+/// a.connect_media(&b, MediaType::Video)?;
+/// let links = b.get_source_connections(None)?;
+/// assert_eq!(links.len(), 1);
+/// assert_eq!((&links[0].source, &links[0].sink), (&*a, &*b));
+/// assert_eq!(links[0].media_type, MediaType::Video);
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElementConnectionData {
     /// The element whose source pad feeds the link.
@@ -76,16 +104,45 @@ impl MediaElement {
     }
 
     /// The element's object id, unique in the process.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// assert!(pass.id().ends_with("_mediaflow.PassThrough")); // what events name as `source`
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn id(&self) -> &str {
         &self.shared.object_id
     }
 
     /// Kurento's class name, e.g. `PassThrough`.
+    ///
+    /// ```
+    /// use mediaflow::{AppSink, MediaPipeline};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// assert_eq!(AppSink::new(&pipeline)?.type_name(), "AppSink");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn type_name(&self) -> &'static str {
         self.shared.type_name
     }
 
     /// The pipeline the element belongs to.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// assert_eq!(pass.media_pipeline(), pipeline);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn media_pipeline(&self) -> MediaPipeline {
         MediaPipeline {
             core: self.core.clone(),
@@ -93,6 +150,19 @@ impl MediaElement {
     }
 
     /// True once the element or its pipeline was released.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.release()?;
+    /// assert!(a.is_released() && !b.is_released());
+    /// pipeline.release()?;
+    /// assert!(b.is_released()); // released with its pipeline
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn is_released(&self) -> bool {
         self.shared.released.load(Ordering::Acquire) || self.media_pipeline().is_released()
     }
@@ -125,11 +195,41 @@ impl MediaElement {
     /// Connects every media type (AUDIO, VIDEO, DATA) of this element to `sink`. The sink
     /// pads' previous sources are disconnected. An element may be connected to itself
     /// (a loopback).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?; // AUDIO, VIDEO and DATA
+    /// assert_eq!(a.get_sink_connections(None)?.len(), 3);
+    /// // Elements of another pipeline cannot be linked.
+    /// let other = MediaPipeline::new()?;
+    /// let c = PassThrough::new(&other)?;
+    /// assert!(matches!(a.connect(&c), Err(mediaflow::Error::DifferentPipelines { .. })));
+    /// pipeline.release()?;
+    /// other.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn connect(&self, sink: &impl AsRef<MediaElement>) -> Result<()> {
         self.link(sink.as_ref(), None, true)
     }
 
     /// Connects one media type of this element to `sink`.
+    ///
+    /// ```
+    /// use mediaflow::{AppSink, AppSource, MediaPipeline, MediaType};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let source = AppSource::new(&pipeline)?;
+    /// let sink = AppSink::new(&pipeline)?;
+    /// source.connect_media(&sink, MediaType::Audio)?; // audio only
+    /// assert_eq!(sink.get_source_connections(Some(MediaType::Video))?.len(), 0);
+    /// assert_eq!(sink.get_source_connections(Some(MediaType::Audio))?.len(), 1);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn connect_media(
         &self,
         sink: &impl AsRef<MediaElement>,
@@ -139,11 +239,41 @@ impl MediaElement {
     }
 
     /// Removes every link from this element to `sink`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?;
+    /// a.disconnect(&b)?;
+    /// assert!(a.get_sink_connections(None)?.is_empty());
+    /// // Nothing left to remove: a typed error, not a panic.
+    /// assert!(matches!(a.disconnect(&b), Err(mediaflow::Error::NotConnected { .. })));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn disconnect(&self, sink: &impl AsRef<MediaElement>) -> Result<()> {
         self.link(sink.as_ref(), None, false)
     }
 
     /// Removes the link from this element to `sink` for one media type.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, MediaType, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?;
+    /// a.disconnect_media(&b, MediaType::Data)?;
+    /// let left: Vec<MediaType> = a.get_sink_connections(None)?.iter().map(|c| c.media_type).collect();
+    /// assert!(left.contains(&MediaType::Audio) && left.contains(&MediaType::Video));
+    /// assert!(!left.contains(&MediaType::Data));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn disconnect_media(
         &self,
         sink: &impl AsRef<MediaElement>,
@@ -187,6 +317,20 @@ impl MediaElement {
 
     /// Links feeding this element (Kurento's `getSourceConnections`), for one media type or
     /// all.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, MediaType, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?;
+    /// let video = b.get_source_connections(Some(MediaType::Video))?;
+    /// assert_eq!(video[0].source, *a);
+    /// assert_eq!(b.get_source_connections(None)?.len(), 3);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_source_connections(
         &self,
         media_type: Option<MediaType>,
@@ -196,6 +340,20 @@ impl MediaElement {
 
     /// Links fed by this element (Kurento's `getSinkConnections`), for one media type or
     /// all.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, MediaType, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let (b, c) = (PassThrough::new(&pipeline)?, PassThrough::new(&pipeline)?);
+    /// a.connect_media(&b, MediaType::Video)?;
+    /// a.connect_media(&c, MediaType::Video)?; // one source may feed many sinks
+    /// let sinks: Vec<_> = a.get_sink_connections(Some(MediaType::Video))?.into_iter().map(|l| l.sink).collect();
+    /// assert_eq!(sinks, vec![(*b).clone(), (*c).clone()]);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_sink_connections(
         &self,
         media_type: Option<MediaType>,
@@ -241,11 +399,49 @@ impl MediaElement {
     }
 
     /// True while media arrives at this element's sink pad of `media_type`.
+    ///
+    /// ```
+    /// use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let source = AppSource::new(&pipeline)?;
+    /// let sink = AppSink::new(&pipeline)?;
+    /// source.connect(&sink)?;
+    /// assert!(!sink.is_media_flowing_in(MediaType::Video)?);
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while !sink.is_media_flowing_in(MediaType::Video)? {
+    ///     assert!(Instant::now() < deadline);
+    ///     source.push(Buffer::new(MediaType::Video, &b"frame"[..]))?;
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn is_media_flowing_in(&self, media_type: MediaType) -> Result<bool> {
         self.flowing(media_type, true)
     }
 
     /// True while media leaves this element's source pad of `media_type`.
+    ///
+    /// ```
+    /// use mediaflow::{AppSink, AppSource, Buffer, MediaPipeline, MediaType};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let source = AppSource::new(&pipeline)?;
+    /// let sink = AppSink::new(&pipeline)?;
+    /// source.connect(&sink)?;
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while !source.is_media_flowing_out(MediaType::Audio)? {
+    ///     assert!(Instant::now() < deadline);
+    ///     source.push(Buffer::new(MediaType::Audio, &b"sample"[..]))?;
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert!(!source.is_media_flowing_out(MediaType::Video)?);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn is_media_flowing_out(&self, media_type: MediaType) -> Result<bool> {
         self.flowing(media_type, false)
     }
@@ -294,6 +490,18 @@ impl MediaElement {
     }
 
     /// Sets a tag (Kurento's `addTag`); an existing tag of that key is replaced.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pass.add_tag("room", "42")?;
+    /// pass.add_tag("room", "43")?; // replaces
+    /// assert_eq!(pass.get_tag("room")?.as_deref(), Some("43"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn add_tag(&self, key: &str, value: &str) -> Result<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.with_meta(move |w, id| {
@@ -306,6 +514,19 @@ impl MediaElement {
     }
 
     /// Removes a tag; removing an absent key is not an error.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pass.add_tag("user", "ana")?;
+    /// pass.remove_tag("user")?;
+    /// pass.remove_tag("never-set")?; // not an error
+    /// assert_eq!(pass.get_tag("user")?, None);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn remove_tag(&self, key: &str) -> Result<()> {
         let key = key.to_owned();
         self.with_meta(move |w, id| {
@@ -317,6 +538,18 @@ impl MediaElement {
     }
 
     /// The value of a tag, if set.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// assert_eq!(pass.get_tag("user")?, None);
+    /// pass.add_tag("user", "ana")?;
+    /// assert_eq!(pass.get_tag("user")?.as_deref(), Some("ana"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_tag(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_owned();
         let tags = self.get_tags()?;
@@ -324,12 +557,40 @@ impl MediaElement {
     }
 
     /// All tags, in the order they were first set.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pass.add_tag("b", "2")?;
+    /// pass.add_tag("a", "1")?;
+    /// assert_eq!(pass.get_tags()?, vec![("b".into(), "2".into()), ("a".into(), "1".into())]);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_tags(&self) -> Result<Vec<(String, String)>> {
         let tags = self.with_meta(|w, id| w.elements.get(&id).map(|m| m.tags.clone()))?;
         Ok(tags.flatten().unwrap_or_default())
     }
 
     /// Whether this element's events carry its tags (Kurento's `sendTagsInEvents`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pass.add_tag("call", "7")?;
+    /// pass.set_send_tags_in_events(true)?;
+    /// let events = pass.events()?;
+    /// pass.connect(&pass)?;
+    /// let e = events.recv_timeout(Duration::from_secs(5)).expect("ElementConnected");
+    /// assert_eq!(e.tags(), &[("call".to_string(), "7".to_string())]);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn set_send_tags_in_events(&self, send: bool) -> Result<()> {
         self.with_meta(move |w, id| {
             if let Some(meta) = w.elements.get_mut(&id) {
@@ -340,6 +601,23 @@ impl MediaElement {
     }
 
     /// A receiver of every event this element raises; dropping it unsubscribes.
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, PassThrough};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// let events = a.events()?; // a's events only
+    /// a.connect(&b)?;
+    /// match events.recv_timeout(Duration::from_secs(5)) {
+    ///     Ok(Event::ElementConnected(c)) => assert_eq!(c.sink, b.id()),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn events(&self) -> Result<Receiver<Event>> {
         let (tx, rx) = unbounded();
         self.add_listener(None, move |e| tx.send(e.clone()).is_ok())?;
@@ -347,6 +625,22 @@ impl MediaElement {
     }
 
     /// Calls `handler` for every event this element raises, on the dispatcher thread.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// // Runs on a dispatcher thread of the runtime, in event order; may call the API.
+    /// pass.on_event(move |e| {
+    ///     let _ = tx.send(e.type_name());
+    /// })?;
+    /// pass.connect(&pass)?;
+    /// assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap(), "ElementConnected");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
     where
         F: Fn(&Event) + Send + Sync + 'static,
@@ -368,6 +662,18 @@ impl MediaElement {
     }
 
     /// Removes a handler added with an `on_*` method; false if it was not there.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// let id = pass.on_event(|e| println!("{}", e.type_name()))?;
+    /// assert!(pass.remove_listener(id));
+    /// assert!(!pass.remove_listener(id));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         self.core.remove_listener(id)
     }
@@ -375,6 +681,20 @@ impl MediaElement {
     /// Removes the element from its pipeline: its links are disconnected (each reported
     /// as `ElementDisconnected` on the link's source), its handlers dropped, its memory
     /// freed. Further calls on it return [`Error::ElementReleased`].
+    ///
+    /// ```
+    /// use mediaflow::{Error, MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?;
+    /// b.release()?; // its links go, reported as ElementDisconnected on `a`
+    /// assert!(a.get_sink_connections(None)?.is_empty());
+    /// assert!(matches!(b.add_tag("k", "v"), Err(Error::ElementReleased(_))));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn release(&self) -> Result<()> {
         self.check()?;
         let id = self.shared.id;

@@ -6,6 +6,23 @@ use mediaflow_graph::MediaType;
 
 /// Why an API call failed. Every misuse (released handles, elements of different
 /// pipelines, bad arguments) is one of these; none is a panic.
+///
+/// ```
+/// use mediaflow::{Error, MediaPipeline, PassThrough, WebRtcEndpoint};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+/// match endpoint.process_offer("garbled") {
+///     Err(Error::InvalidSdp(why)) => println!("bad offer from the browser: {why}"),
+///     Err(Error::NoCommonCodec) => println!("no codec in common"),
+///     Err(other) => return Err(other),
+///     Ok(answer) => println!("answer: {answer}"),
+/// }
+/// pipeline.release()?;
+/// assert_eq!(PassThrough::new(&pipeline).unwrap_err(), Error::PipelineReleased);
+/// assert_eq!(Error::PipelineReleased.to_string(), "the media pipeline was released");
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The pipeline was released (explicitly, or when its last handle was dropped).
@@ -59,4 +76,19 @@ pub enum Error {
 }
 
 /// Result of the public API.
+///
+/// ```
+/// use mediaflow::{MediaPipeline, PassThrough};
+///
+/// fn two_in_a_row(pipeline: &MediaPipeline) -> mediaflow::Result<(PassThrough, PassThrough)> {
+///     let a = PassThrough::new(pipeline)?;
+///     let b = PassThrough::new(pipeline)?;
+///     a.connect(&b)?;
+///     Ok((a, b))
+/// }
+/// let pipeline = MediaPipeline::new()?;
+/// two_in_a_row(&pipeline)?;
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

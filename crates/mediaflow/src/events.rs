@@ -24,6 +24,23 @@ macro_rules! events {
     )*) => {
         $(
             $(#[$doc])*
+            ///
+            /// ```
+            /// # let pipeline = mediaflow::MediaPipeline::new()?;
+            /// # let element = mediaflow::PassThrough::new(&pipeline)?;
+            #[doc = concat!("let events = element.events()?; // also: element.", stringify!($on), "(|e| ...)")]
+            /// for event in events.try_iter() {
+            #[doc = concat!("    if let mediaflow::Event::", stringify!($variant), "(e) = event {")]
+            #[doc = concat!("        assert_eq!(event_type(&e), \"", stringify!($variant), "\");")]
+            ///         println!("{:?} from {} at {} ms", e, e.source, e.timestamp_millis);
+            ///     }
+            /// }
+            #[doc = concat!("fn event_type(_: &mediaflow::", stringify!($name), ") -> &'static str {")]
+            #[doc = concat!("    mediaflow::", stringify!($name), "::TYPE")]
+            /// }
+            /// pipeline.release()?;
+            /// # Ok::<(), mediaflow::Error>(())
+            /// ```
             #[derive(Clone, Debug, PartialEq, Eq)]
             pub struct $name {
                 /// Id of the MediaObject that raised the event.
@@ -42,6 +59,24 @@ macro_rules! events {
         )*
 
         /// Any event, as delivered by event receivers.
+        ///
+        /// ```
+        /// use mediaflow::{Event, MediaPipeline, PassThrough};
+        /// use std::time::Duration;
+        ///
+        /// let pipeline = MediaPipeline::new()?;
+        /// let pass = PassThrough::new(&pipeline)?;
+        /// let events = pipeline.events()?;
+        /// pass.connect(&pass)?;
+        /// match events.recv_timeout(Duration::from_secs(5)) {
+        ///     Ok(Event::ElementConnected(c)) => println!("{} -> {} ({})", c.source, c.sink, c.media_type),
+        ///     Ok(Event::Error(e)) => eprintln!("{}: {}", e.error_type.as_str(), e.description),
+        ///     Ok(other) => println!("{}", other.type_name()),
+        ///     Err(_) => panic!("no event"),
+        /// }
+        /// pipeline.release()?;
+        /// # Ok::<(), mediaflow::Error>(())
+        /// ```
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum Event {
             $( $(#[$doc])* $variant($name), )*
@@ -49,21 +84,80 @@ macro_rules! events {
 
         impl Event {
             /// Kurento's name of the event type (its `type` field).
+            ///
+            /// ```
+            /// use mediaflow::{MediaPipeline, PassThrough};
+            /// use std::time::Duration;
+            ///
+            /// let pipeline = MediaPipeline::new()?;
+            /// let pass = PassThrough::new(&pipeline)?;
+            /// let events = pass.events()?;
+            /// pass.connect(&pass)?;
+            /// let e = events.recv_timeout(Duration::from_secs(5)).expect("an event");
+            /// assert_eq!(e.type_name(), "ElementConnected");
+            /// pipeline.release()?;
+            /// # Ok::<(), mediaflow::Error>(())
+            /// ```
             pub fn type_name(&self) -> &'static str {
                 match self { $( Event::$variant(_) => $name::TYPE, )* }
             }
 
             /// Id of the MediaObject that raised it.
+            ///
+            /// ```
+            /// use mediaflow::{MediaPipeline, PassThrough};
+            /// use std::time::Duration;
+            ///
+            /// let pipeline = MediaPipeline::new()?;
+            /// let pass = PassThrough::new(&pipeline)?;
+            /// let events = pass.events()?;
+            /// pass.connect(&pass)?;
+            /// let e = events.recv_timeout(Duration::from_secs(5)).expect("an event");
+            /// assert_eq!(e.source(), pass.id());
+            /// pipeline.release()?;
+            /// # Ok::<(), mediaflow::Error>(())
+            /// ```
             pub fn source(&self) -> &str {
                 match self { $( Event::$variant(e) => &e.source, )* }
             }
 
             /// When it was raised, in milliseconds since the Unix epoch.
+            ///
+            /// ```
+            /// use mediaflow::{MediaPipeline, PassThrough};
+            /// use std::time::Duration;
+            ///
+            /// let pipeline = MediaPipeline::new()?;
+            /// let pass = PassThrough::new(&pipeline)?;
+            /// let events = pass.events()?;
+            /// pass.connect(&pass)?;
+            /// let e = events.recv_timeout(Duration::from_secs(5)).expect("an event");
+            /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            /// assert!(e.timestamp_millis() <= now.as_millis() as u64);
+            /// pipeline.release()?;
+            /// # Ok::<(), mediaflow::Error>(())
+            /// ```
             pub fn timestamp_millis(&self) -> u64 {
                 match self { $( Event::$variant(e) => e.timestamp_millis, )* }
             }
 
             /// The source's tags, when sent in events.
+            ///
+            /// ```
+            /// use mediaflow::{MediaPipeline, PassThrough};
+            /// use std::time::Duration;
+            ///
+            /// let pipeline = MediaPipeline::new()?;
+            /// let pass = PassThrough::new(&pipeline)?;
+            /// pass.add_tag("room", "7")?;
+            /// pass.set_send_tags_in_events(true)?;
+            /// let events = pass.events()?;
+            /// pass.connect(&pass)?;
+            /// let e = events.recv_timeout(Duration::from_secs(5)).expect("an event");
+            /// assert_eq!(e.tags(), &[("room".to_string(), "7".to_string())]);
+            /// pipeline.release()?;
+            /// # Ok::<(), mediaflow::Error>(())
+            /// ```
             pub fn tags(&self) -> &[(String, String)] {
                 match self { $( Event::$variant(e) => &e.tags, )* }
             }
@@ -77,6 +171,16 @@ macro_rules! events {
             $(
                 #[doc = concat!("Calls `handler` on the dispatcher thread for every `", stringify!($variant),
                     "` this element raises. The handler may call back into the API.")]
+                ///
+                /// ```
+                /// # let pipeline = mediaflow::MediaPipeline::new()?;
+                /// # let element = mediaflow::PassThrough::new(&pipeline)?;
+                #[doc = concat!("let id = element.", stringify!($on), "(|e| println!(\"{e:?}\"))?;")]
+                /// // ... until it is not wanted any more:
+                /// assert!(element.remove_listener(id));
+                /// pipeline.release()?;
+                /// # Ok::<(), mediaflow::Error>(())
+                /// ```
                 pub fn $on<F>(&self, handler: F) -> Result<ListenerId>
                 where
                     F: Fn(&$name) + Send + Sync + 'static,

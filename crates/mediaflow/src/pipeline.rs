@@ -32,6 +32,19 @@ pub(crate) fn object_id(type_name: &str) -> String {
 }
 
 /// Settings of a pipeline; see [`MediaPipeline::builder`].
+///
+/// ```
+/// use mediaflow::MediaPipeline;
+/// use std::time::Duration;
+///
+/// let pipeline = MediaPipeline::builder()
+///     .flow_idle_timeout(Duration::from_millis(500))
+///     .link_capacity(64)
+///     .call_timeout(Duration::from_secs(2))
+///     .build()?;
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct MediaPipelineBuilder {
     graph: GraphConfig,
@@ -42,6 +55,19 @@ pub struct MediaPipelineBuilder {
 impl MediaPipelineBuilder {
     /// How long a pad stays `Flowing` without buffers before `NotFlowing` is reported
     /// (default 2 s).
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::builder()
+    ///     .flow_idle_timeout(Duration::from_millis(300))
+    ///     .build()?;
+    /// // Zero is refused: a pad could never be Flowing.
+    /// assert!(MediaPipeline::builder().flow_idle_timeout(Duration::ZERO).build().is_err());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn flow_idle_timeout(mut self, idle: Duration) -> Self {
         self.graph.flow_idle = idle;
         self
@@ -49,24 +75,67 @@ impl MediaPipelineBuilder {
 
     /// Buffers a link holds for a busy consumer before dropping the oldest non-keyframes
     /// (default 256).
+    ///
+    /// ```
+    /// use mediaflow::{Error, MediaPipeline};
+    ///
+    /// let pipeline = MediaPipeline::builder().link_capacity(1024).build()?;
+    /// assert!(matches!(
+    ///     MediaPipeline::builder().link_capacity(0).build(),
+    ///     Err(Error::InvalidArgument(_))
+    /// ));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn link_capacity(mut self, buffers: usize) -> Self {
         self.graph.link_capacity = buffers;
         self
     }
 
     /// How long a synchronous call waits for the pipeline's worker (default 5 s).
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    /// use std::time::Duration;
+    ///
+    /// // Calls (connect, process_offer, ...) give up with Error::Timeout after 1 s.
+    /// let pipeline = MediaPipeline::builder().call_timeout(Duration::from_secs(1)).build()?;
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
         self
     }
 
     /// The runtime to run on (default: [`Runtime::global`]).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, Runtime};
+    ///
+    /// let runtime = Runtime::builder().workers(1).dispatchers(1).build()?;
+    /// let a = MediaPipeline::builder().runtime(&runtime).build()?;
+    /// let b = MediaPipeline::builder().runtime(&runtime).build()?;
+    /// assert_eq!(runtime.worker_count(), 1); // both pipelines share the one worker
+    /// a.release()?;
+    /// b.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn runtime(mut self, runtime: &Runtime) -> Self {
         self.runtime = Some(runtime.clone());
         self
     }
 
     /// Places the pipeline on a worker of its runtime.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::builder().build()?;
+    /// assert!(!pipeline.is_released());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn build(self) -> Result<MediaPipeline> {
         if self.graph.link_capacity == 0 {
             return Err(Error::InvalidArgument(
@@ -97,7 +166,7 @@ impl MediaPipelineBuilder {
                     lane: task_lane,
                     registry: registry.clone(),
                 };
-                PipelineTask::new(graph, events, me.clone())
+                PipelineTask::new(graph, events, me.clone(), &id)
             })
             .map_err(|e| runtime_error(e, self.call_timeout))?;
         let lane = lane.ok_or_else(|| Error::Internal("no dispatcher lane".into()))?;
@@ -129,6 +198,20 @@ fn runtime_error(e: RuntimeError, timeout: Duration) -> Error {
 /// Handles are cheap to clone and usable from any thread. The pipeline is released by
 /// [`release`](MediaPipeline::release), or when the last handle to it or to one of its
 /// elements is dropped. Event handlers that hold handles keep it alive until `release`.
+///
+/// ```
+/// use mediaflow::{MediaPipeline, PassThrough};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// // Handles are Clone + Send + Sync: use them from any thread.
+/// let elsewhere = pipeline.clone();
+/// let pass = std::thread::spawn(move || PassThrough::new(&elsewhere))
+///     .join()
+///     .unwrap()?;
+/// assert_eq!(pass.media_pipeline(), pipeline);
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct MediaPipeline {
     pub(crate) core: Arc<PipelineCore>,
@@ -150,11 +233,30 @@ impl Eq for MediaPipeline {}
 
 impl MediaPipeline {
     /// A pipeline with default settings.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::new()?; // on Runtime::global()
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn new() -> Result<MediaPipeline> {
         MediaPipeline::builder().build()
     }
 
     /// Settings for a new pipeline.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::builder()
+    ///     .flow_idle_timeout(Duration::from_secs(1))
+    ///     .build()?;
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn builder() -> MediaPipelineBuilder {
         MediaPipelineBuilder {
             graph: GraphConfig::default(),
@@ -164,16 +266,47 @@ impl MediaPipeline {
     }
 
     /// The pipeline's object id.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// assert!(pipeline.id().ends_with("_mediaflow.MediaPipeline")); // Kurento's shape
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn id(&self) -> &str {
         &self.core.id
     }
 
     /// True once released.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// assert!(!pipeline.is_released());
+    /// pipeline.release()?;
+    /// assert!(pipeline.is_released());
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn is_released(&self) -> bool {
         self.core.released.load(Ordering::Acquire)
     }
 
     /// Every live element of the pipeline (Kurento's `getChildren`).
+    ///
+    /// ```
+    /// use mediaflow::{AppSink, MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// let sink = AppSink::new(&pipeline)?;
+    /// let children = pipeline.get_children()?;
+    /// assert_eq!(children, vec![(*pass).clone(), (*sink).clone()]); // in creation order
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_children(&self) -> Result<Vec<MediaElement>> {
         let mut shared = self.core.call(|w| {
             w.elements
@@ -192,12 +325,39 @@ impl MediaPipeline {
     /// freed (this call waits for its worker, and for the handlers of events raised
     /// before it, except when called from a handler). Further calls on it or its elements return
     /// [`Error::PipelineReleased`].
+    ///
+    /// ```
+    /// use mediaflow::{Error, MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pipeline.release()?; // elements released, sockets closed, worker freed
+    /// assert_eq!(PassThrough::new(&pipeline).unwrap_err(), Error::PipelineReleased);
+    /// assert!(pass.add_tag("k", "v").is_err());
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn release(&self) -> Result<()> {
         self.core.shutdown()
     }
 
     /// A receiver of every event of the pipeline and its elements. Dropping the receiver
     /// unsubscribes it.
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, PassThrough};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let events = pipeline.events()?;
+    /// let a = PassThrough::new(&pipeline)?;
+    /// let b = PassThrough::new(&pipeline)?;
+    /// a.connect(&b)?;
+    /// let e = events.recv_timeout(Duration::from_secs(5)).expect("an event");
+    /// assert!(matches!(e, Event::ElementConnected(_)));
+    /// assert_eq!(e.source(), a.id());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn events(&self) -> Result<Receiver<Event>> {
         let (tx, rx) = unbounded();
         self.core
@@ -207,6 +367,22 @@ impl MediaPipeline {
 
     /// Calls `handler` for every event of the pipeline and its elements, on the
     /// pipeline's dispatcher thread (one of its runtime's, in event order).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PassThrough};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pipeline.on_event(move |e| {
+    ///     let _ = tx.send(format!("{} from {}", e.type_name(), e.source()));
+    /// })?;
+    /// let pass = PassThrough::new(&pipeline)?;
+    /// pass.connect(&pass)?;
+    /// let line = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("an event");
+    /// assert!(line.starts_with("ElementConnected"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn on_event<F>(&self, handler: F) -> Result<ListenerId>
     where
         F: Fn(&Event) + Send + Sync + 'static,
@@ -219,6 +395,16 @@ impl MediaPipeline {
 
     /// Calls `handler` for errors no element handled: `Error` events of elements that have
     /// no error handler of their own (Kurento's pipeline error handler).
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // Errors of elements without an error handler of their own land here.
+    /// pipeline.on_error(|e| eprintln!("{}: {} ({})", e.source, e.description, e.error_type.as_str()))?;
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn on_error<F>(&self, handler: F) -> Result<ListenerId>
     where
         F: Fn(&ErrorEvent) + Send + Sync + 'static,
@@ -233,6 +419,17 @@ impl MediaPipeline {
     }
 
     /// Removes a handler added with any `on_*` method; false if it was not there.
+    ///
+    /// ```
+    /// use mediaflow::MediaPipeline;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let id = pipeline.on_event(|e| println!("{e:?}"))?;
+    /// assert!(pipeline.remove_listener(id));
+    /// assert!(!pipeline.remove_listener(id)); // already gone
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         self.core.remove_listener(id)
     }
@@ -280,16 +477,48 @@ impl MediaPipeline {
 }
 
 /// Identifies a handler, for removal.
+///
+/// ```
+/// use mediaflow::{MediaPipeline, PassThrough};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let pass = PassThrough::new(&pipeline)?;
+/// let id = pass.on_element_connected(|e| println!("connected to {}", e.sink))?;
+/// assert!(pass.remove_listener(id));
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
 impl ListenerId {
     /// The id as a number (for bindings).
+    ///
+    /// ```
+    /// use mediaflow::{ListenerId, MediaPipeline};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let id = pipeline.on_event(|_| {})?;
+    /// let n: u64 = id.as_u64(); // e.g. kept by a C or Python binding
+    /// assert_eq!(ListenerId::from_u64(n), id);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
 
     /// An id from `as_u64`.
+    ///
+    /// ```
+    /// use mediaflow::{ListenerId, MediaPipeline};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let n = pipeline.on_event(|_| {})?.as_u64();
+    /// assert!(pipeline.remove_listener(ListenerId::from_u64(n)));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn from_u64(id: u64) -> ListenerId {
         ListenerId(id)
     }
@@ -331,6 +560,7 @@ impl PipelineCore {
         self.task
             .call(
                 move |w: &mut PipelineTask, cx: &mut Context<'_>| {
+                    let _pipeline = w.span.clone().entered();
                     w.now = cx.now();
                     let _ = tx.send(f(w, cx));
                 },

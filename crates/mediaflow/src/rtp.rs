@@ -110,6 +110,17 @@ fn bind_pair(
 }
 
 /// SDES-SRTP crypto suites (Kurento's `CryptoSuite`).
+///
+/// ```
+/// use mediaflow::{CryptoSuite, MediaPipeline, RtpEndpoint};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let srtp = RtpEndpoint::builder(&pipeline).crypto(CryptoSuite::AesCm128HmacSha1_80).build()?;
+/// let offer = srtp.generate_offer()?;
+/// assert!(offer.contains("RTP/SAVPF") && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CryptoSuite {
     /// AES_CM_128_HMAC_SHA1_80 (RFC 4568).
@@ -117,6 +128,22 @@ pub enum CryptoSuite {
 }
 
 /// Options of a new [`RtpEndpoint`] (Kurento's `RtpEndpoint.Builder`).
+///
+/// ```
+/// use mediaflow::{MediaPipeline, RtpEndpoint};
+/// use std::time::Duration;
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let endpoint = RtpEndpoint::builder(&pipeline)
+///     .address("127.0.0.1".parse().unwrap())
+///     .port_range(40000, 40100)
+///     .avpf(false)
+///     .media_timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert!(endpoint.generate_offer()?.contains(" RTP/AVP "));
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RtpEndpointBuilder {
     pipeline: MediaPipeline,
@@ -129,12 +156,32 @@ pub struct RtpEndpointBuilder {
 
 impl RtpEndpointBuilder {
     /// Only receive media from the peer.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).recvonly().build()?;
+    /// assert!(endpoint.generate_offer()?.contains("a=recvonly"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn recvonly(mut self) -> Self {
         self.config.direction = Direction::RecvOnly;
         self
     }
 
     /// Only send media to the peer.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).sendonly().build()?;
+    /// assert!(endpoint.generate_offer()?.contains("a=sendonly"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn sendonly(mut self) -> Self {
         self.config.direction = Direction::SendOnly;
         self
@@ -142,12 +189,33 @@ impl RtpEndpointBuilder {
 
     /// The local address to bind and to write in our SDP's `c=` line (default: the
     /// first host address, as WebRtcEndpoint's first candidate).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).address("127.0.0.1".parse().unwrap()).build()?;
+    /// assert!(endpoint.generate_offer()?.contains("c=IN IP4 127.0.0.1"));
+    /// assert!(endpoint.local_addresses()?.iter().all(|a| a.ip().is_loopback()));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn address(mut self, ip: IpAddr) -> Self {
         self.address = Some(ip);
         self
     }
 
     /// Bind the endpoint's UDP sockets within `min..=max`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).port_range(41000, 41999).build()?;
+    /// assert!(endpoint.local_addresses()?.iter().all(|a| (41000..=41999).contains(&a.port())));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn port_range(mut self, min: u16, max: u16) -> Self {
         self.port_range = Some((min.min(max), max.max(min)));
         self
@@ -155,6 +223,17 @@ impl RtpEndpointBuilder {
 
     /// Offer RTP/AVPF with NACK, PLI, FIR and REMB (true, the default) or RTP/AVP
     /// without feedback. Offers of either profile are answered in it.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let plain = RtpEndpoint::builder(&pipeline).avpf(false).build()?;
+    /// let offer = plain.generate_offer()?;
+    /// assert!(offer.contains(" RTP/AVP ") && !offer.contains("a=rtcp-fb"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn avpf(mut self, avpf: bool) -> Self {
         self.config.avpf = avpf;
         self
@@ -163,6 +242,18 @@ impl RtpEndpointBuilder {
     /// SDES-SRTP (Kurento's `crypto` option, RFC 4568): offer and accept RTP/SAVP(F)
     /// with an `a=crypto` key of this suite (a random one of ours per endpoint); plain
     /// RTP/AVP(F) offers are then refused.
+    ///
+    /// ```
+    /// use mediaflow::{CryptoSuite, MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let plain = RtpEndpoint::new(&pipeline)?;
+    /// let srtp = RtpEndpoint::builder(&pipeline).crypto(CryptoSuite::AesCm128HmacSha1_80).build()?;
+    /// // An SDES endpoint refuses a plain RTP offer.
+    /// assert!(srtp.process_offer(&plain.generate_offer()?).is_err());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn crypto(mut self, suite: CryptoSuite) -> Self {
         match suite {
             CryptoSuite::AesCm128HmacSha1_80 => self.config.sdes = true,
@@ -171,6 +262,18 @@ impl RtpEndpointBuilder {
     }
 
     /// MediaState turns Disconnected after this long without RTCP (15 s by default).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // MediaStateChanged(Disconnected) after 3 s without RTCP from the peer.
+    /// let endpoint = RtpEndpoint::builder(&pipeline).media_timeout(Duration::from_secs(3)).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn media_timeout(mut self, timeout: Duration) -> Self {
         self.config.media_timeout = timeout;
         self
@@ -178,6 +281,16 @@ impl RtpEndpointBuilder {
 
     /// Most video the peer may send us, in kbps (Kurento's `maxVideoRecvBandwidth`;
     /// 0 = the 2 Mbps default), announced with REMB under AVPF.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).max_video_recv_bandwidth(800).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn max_video_recv_bandwidth(mut self, kbps: u32) -> Self {
         let remb = &mut self.config.remb;
         remb.max_bps = if kbps == 0 {
@@ -191,6 +304,19 @@ impl RtpEndpointBuilder {
 
     /// Least video bitrate a transcoder feeding this endpoint encodes at, in kbps
     /// (Kurento's `minVideoSendBandwidth`, 100 by default).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline)
+    ///     .min_video_send_bandwidth(200)
+    ///     .max_video_send_bandwidth(1500)
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn min_video_send_bandwidth(mut self, kbps: u32) -> Self {
         self.min_send_kbps = kbps;
         self
@@ -198,12 +324,33 @@ impl RtpEndpointBuilder {
 
     /// Most video bitrate a transcoder feeding this endpoint encodes at, in kbps
     /// (Kurento's `maxVideoSendBandwidth`, 500 by default).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // A transcoder feeding this endpoint encodes video at 1 Mbps at most.
+    /// let endpoint = RtpEndpoint::builder(&pipeline).max_video_send_bandwidth(1000).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn max_video_send_bandwidth(mut self, kbps: u32) -> Self {
         self.max_send_kbps = kbps;
         self
     }
 
     /// Creates the endpoint: binds its sockets and starts receiving.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).build()?; // sockets bound here
+    /// assert_eq!(endpoint.local_addresses()?.len(), 4);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn build(self) -> Result<RtpEndpoint> {
         let ip = match self.address {
             Some(ip) => ip,
@@ -253,6 +400,39 @@ impl RtpEndpointBuilder {
 /// pipelines of different processes. Raises ConnectionStateChanged (Connected once the
 /// SDP exchange completed), MediaStateChanged (RTCP from the peer) and the media flow
 /// events as a WebRtcEndpoint does.
+///
+/// ```
+/// use mediaflow::{AppSink, AppSource, Buffer, MediaType};
+/// use std::time::Duration;
+///
+/// use mediaflow::{MediaPipeline, RtpEndpoint};
+/// use std::net::{IpAddr, Ipv4Addr};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+/// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+/// // a sends what an AppSource gives it; b hands what it receives to an AppSink.
+/// let (source, sink) = (AppSource::new(&pipeline)?, AppSink::new(&pipeline)?);
+/// source.connect(&a)?;
+/// b.connect(&sink)?;
+/// let answer = b.process_offer(&a.generate_offer()?)?;
+/// a.process_answer(&answer)?;
+/// let mut vp8 = vec![0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7, 0x10, 0x00, 0x9d, 0x01, 0x2a];
+/// vp8.resize(100, 0);
+/// let mut packet = Buffer::new(MediaType::Video, vp8);
+/// packet.codec = Some(mediaflow::codec::VP8);
+/// packet.keyframe = true;
+/// let mut got = None;
+/// for _ in 0..100 {
+///     source.push(packet.clone())?;
+///     got = sink.recv_timeout(Duration::from_millis(50));
+///     if got.is_some() { break; }
+/// }
+/// assert_eq!(got.expect("RTP over UDP").codec, Some(mediaflow::codec::VP8));
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtpEndpoint {
     element: MediaElement,
@@ -279,6 +459,16 @@ impl From<RtpEndpoint> for MediaElement {
 
 impl RtpEndpoint {
     /// Options for a new endpoint in `pipeline`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).recvonly().avpf(true).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn builder(pipeline: &MediaPipeline) -> RtpEndpointBuilder {
         RtpEndpointBuilder {
             pipeline: pipeline.clone(),
@@ -291,6 +481,16 @@ impl RtpEndpoint {
     }
 
     /// An endpoint with default options.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::new(&pipeline)?;
+    /// assert_eq!(endpoint.type_name(), "RtpEndpoint");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn new(pipeline: &MediaPipeline) -> Result<RtpEndpoint> {
         RtpEndpoint::builder(pipeline).build()
     }
@@ -308,54 +508,210 @@ impl RtpEndpoint {
     }
 
     /// Applies the peer's SDP offer and returns the answer (Kurento's `processOffer`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// assert!(answer.starts_with("v=0"));
+    /// assert!(matches!(b.process_offer("garbage"), Err(mediaflow::Error::InvalidSdp(_))));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn process_offer(&self, offer: &str) -> Result<String> {
         let offer = offer.to_owned();
         Ok(self.with_session(move |s, now| s.process_offer(&offer, now))??)
     }
 
     /// Creates an SDP offer for the peer (Kurento's `generateOffer`): audio and video.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let offer = RtpEndpoint::new(&pipeline)?.generate_offer()?;
+    /// assert!(offer.contains("m=audio") && offer.contains("m=video"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn generate_offer(&self) -> Result<String> {
         Ok(self.with_session(|s, now| s.generate_offer(now))??)
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
+    ///
+    /// ```
+    /// use mediaflow::ConnectionState;
+    ///
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// // An answer without an offer is a state error.
+    /// assert!(matches!(a.process_answer("v=0"), Err(mediaflow::Error::WrongState(_))));
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// a.process_answer(&answer)?;
+    /// assert_eq!(a.get_connection_state()?, ConnectionState::Connected);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn process_answer(&self, answer: &str) -> Result<()> {
         let answer = answer.to_owned();
         Ok(self.with_session(move |s, now| s.process_answer(&answer, now))??)
     }
 
     /// Our SDP, once offered or answered.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// assert_eq!(a.get_local_session_descriptor()?, None);
+    /// let offer = a.generate_offer()?;
+    /// assert_eq!(a.get_local_session_descriptor()?, Some(offer));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_local_session_descriptor(&self) -> Result<Option<String>> {
         self.with_session(|s, _| s.local_description())
     }
 
     /// The peer's SDP, once given.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let offer = a.generate_offer()?;
+    /// b.process_offer(&offer)?;
+    /// assert_eq!(b.get_remote_session_descriptor()?, Some(offer));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_remote_session_descriptor(&self) -> Result<Option<String>> {
         self.with_session(|s, _| s.remote_description())
     }
 
     /// Kurento's `connectionState`: Connected once the SDP exchange completed.
+    ///
+    /// ```
+    /// use mediaflow::ConnectionState;
+    ///
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// assert_eq!(b.get_connection_state()?, ConnectionState::Disconnected);
+    /// b.process_offer(&a.generate_offer()?)?;
+    /// assert_eq!(b.get_connection_state()?, ConnectionState::Connected);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_connection_state(&self) -> Result<ConnectionState> {
         self.with_session(|s, _| s.states().0)
     }
 
     /// Kurento's `mediaState`: Connected while RTCP arrives from the peer.
+    ///
+    /// ```
+    /// use mediaflow::MediaState;
+    ///
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// // Connected only once RTCP arrives from the peer.
+    /// assert_eq!(a.get_media_state()?, MediaState::Disconnected);
+    /// # drop(b);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_media_state(&self) -> Result<MediaState> {
         self.with_session(|s, _| s.states().1)
     }
 
     /// RTP statistics: one entry per SSRC received and sent, plus discard counters.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let stats = a.get_stats()?;
+    /// assert!(stats.inbound.is_empty() && stats.outbound.is_empty()); // nothing sent yet
+    /// # drop(b);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_stats(&self) -> Result<mediaflow_rtp::SessionStats> {
         self.with_session(|s, _| s.stats())
     }
 
     /// Datagrams refused so far, and media that could not be sent.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// b.process_offer(&a.generate_offer()?)?;
+    /// // A stranger's datagram to b's RTP port is refused and counted, not processed.
+    /// let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// stranger.send_to(b"junk", b.local_addresses()?[2]).unwrap();
+    /// std::thread::sleep(std::time::Duration::from_millis(200));
+    /// println!("refused: {:?}", b.discards()?);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn discards(&self) -> Result<mediaflow_rtp::Discards> {
         self.with_session(|s, _| s.discards())
     }
 
     /// The local addresses of the endpoint's sockets: audio RTP, audio RTCP, video
     /// RTP, video RTCP.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let [audio_rtp, audio_rtcp, video_rtp, video_rtcp] = a.local_addresses()?[..] else { panic!() };
+    /// println!("audio {audio_rtp}/{audio_rtcp}, video {video_rtp}/{video_rtcp}");
+    /// # drop(b);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn local_addresses(&self) -> Result<Vec<SocketAddr>> {
         self.element.with_element(|e: &mut RtpEndpointElement, _| {
             e.sockets.iter().map(|(_, a)| *a).collect()
@@ -364,6 +720,21 @@ impl RtpEndpoint {
 
     /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`;
     /// a PLI, which needs RTP/AVPF to be heard).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    /// use std::net::{IpAddr, Ipv4Addr};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let a = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let b = RtpEndpoint::builder(&pipeline).address(local).build()?;
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// a.process_answer(&answer)?;
+    /// b.request_keyframe()?; // a PLI to a: an AppSource behind it would count it
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn request_keyframe(&self) -> Result<()> {
         self.with_session(|s, now| s.request_keyframe(now, MediaKind::Video))
     }

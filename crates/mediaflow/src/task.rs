@@ -52,10 +52,21 @@ pub(crate) struct PipelineTask {
     pub(crate) now: Instant,
     /// A `Wake` is on its way: transcoders do not send another.
     wake_pending: Arc<AtomicBool>,
+    /// `pipeline{id=..}`: entered whenever the worker runs this pipeline, so whatever is
+    /// logged meanwhile names the pipeline (ERROR level: enabled whenever any of our
+    /// logs are, since a span only gives context).
+    pub(crate) span: tracing::Span,
+    /// `endpoint{id=..}` inside the pipeline's span, per endpoint, made on first use.
+    endpoint_spans: HashMap<ElementId, tracing::Span>,
 }
 
 impl PipelineTask {
-    pub(crate) fn new(mut graph: Graph, events: EventSink, me: TaskSender<PipelineTask>) -> Self {
+    pub(crate) fn new(
+        mut graph: Graph,
+        events: EventSink,
+        me: TaskSender<PipelineTask>,
+        id: &str,
+    ) -> Self {
         let wake_pending = Arc::new(AtomicBool::new(false));
         let (pending, sender) = (wake_pending.clone(), me);
         graph.set_wake(Arc::new(move || {
@@ -72,6 +83,20 @@ impl PipelineTask {
             events,
             now: Instant::now(),
             wake_pending,
+            span: tracing::error_span!("pipeline", id),
+            endpoint_spans: HashMap::new(),
+        }
+    }
+
+    /// Makes the span of endpoint `id` once its object id is known.
+    fn ensure_endpoint_span(&mut self, id: ElementId) {
+        if self.endpoint_spans.contains_key(&id) {
+            return;
+        }
+        if let Some(meta) = self.elements.get(&id) {
+            let span =
+                tracing::error_span!(parent: &self.span, "endpoint", id = %meta.shared.object_id);
+            self.endpoint_spans.insert(id, span);
         }
     }
 
@@ -81,6 +106,7 @@ impl PipelineTask {
             let Some((scope, event)) = Elements(&self.elements).public_event(event) else {
                 continue;
             };
+            tracing::debug!(source = event.source(), "{}", event.type_name());
             let registry = self.events.registry.clone();
             self.events.lane.submit(Box::new(move || {
                 registry::deliver(&registry, scope, &event)
@@ -112,6 +138,7 @@ impl PipelineTask {
             self.sockets.retain(|_, e| *e != id);
             self.endpoints.retain(|e| *e != id);
         }
+        self.endpoint_spans.remove(&id);
         if self.graph.remove(id).is_err() {
             return false;
         }
@@ -143,6 +170,7 @@ impl Task for PipelineTask {
     type Input = Input;
 
     fn handle_input(&mut self, input: Input, cx: &mut Context<'_>) {
+        let _pipeline = self.span.clone().entered();
         self.now = cx.now();
         match input {
             // Released meanwhile: what was on its way to it is dropped.
@@ -166,8 +194,12 @@ impl Task for PipelineTask {
         let Some(&id) = self.sockets.get(&socket) else {
             return;
         };
+        self.ensure_endpoint_span(id);
+        // Borrowed, not cloned: this runs per datagram.
+        let _pipeline = self.span.enter();
+        let _endpoint = self.endpoint_spans.get(&id).map(tracing::Span::enter);
         let now = cx.now();
-        if let Some(endpoint) = self.endpoint(id) {
+        if let Some(endpoint) = net_endpoint(&mut self.graph, id) {
             endpoint.handle_datagram(socket, peer, data, now);
         }
     }
@@ -177,14 +209,19 @@ impl Task for PipelineTask {
     }
 
     fn handle_timeout(&mut self, cx: &mut Context<'_>) {
+        let _pipeline = self.span.clone().entered();
         self.now = cx.now();
         self.graph.handle_timeout(self.now);
     }
 
     fn run(&mut self, cx: &mut Context<'_>) {
+        let _pipeline = self.span.clone().entered();
         self.now = cx.now();
         self.graph.run(self.now);
-        for &id in &self.endpoints {
+        for i in 0..self.endpoints.len() {
+            let id = self.endpoints[i];
+            self.ensure_endpoint_span(id);
+            let _endpoint = self.endpoint_spans.get(&id).map(tracing::Span::enter);
             if let Some(endpoint) = net_endpoint(&mut self.graph, id) {
                 endpoint.send_transmits(cx);
             }
@@ -193,6 +230,8 @@ impl Task for PipelineTask {
     }
 
     fn shutdown(&mut self, cx: &mut Context<'_>) {
+        let _pipeline = self.span.clone().entered();
+        self.endpoint_spans.clear();
         // Tell each peer (DTLS close_notify) while the sockets still exist.
         for id in std::mem::take(&mut self.endpoints) {
             if let Some(endpoint) = self.endpoint(id) {

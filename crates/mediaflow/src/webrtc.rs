@@ -244,6 +244,20 @@ pub(crate) fn public_event(
 }
 
 /// Options of a new [`WebRtcEndpoint`] (Kurento's `WebRtcEndpoint.Builder`).
+///
+/// ```
+/// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let endpoint = WebRtcEndpoint::builder(&pipeline)
+///     .network_interfaces(["lo"])
+///     .port_range(40000, 40999)
+///     .max_video_recv_bandwidth(1500)
+///     .build()?;
+/// assert!(endpoint.local_addresses()?.iter().all(|a| a.port() >= 40000 && a.port() <= 40999));
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WebRtcEndpointBuilder {
     pipeline: MediaPipeline,
@@ -273,18 +287,48 @@ impl WebRtcEndpointBuilder {
     }
 
     /// Only receive media from the peer.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let viewer_side = WebRtcEndpoint::builder(&pipeline).recvonly().build()?;
+    /// assert!(viewer_side.generate_offer()?.contains("a=recvonly"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn recvonly(mut self) -> Self {
         self.direction = Direction::RecvOnly;
         self
     }
 
     /// Only send media to the peer.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let presenter_side = WebRtcEndpoint::builder(&pipeline).sendonly().build()?;
+    /// assert!(presenter_side.generate_offer()?.contains("a=sendonly"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn sendonly(mut self) -> Self {
         self.direction = Direction::SendOnly;
         self
     }
 
     /// Gather host candidates on these interfaces only (Kurento's `networkInterfaces`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// assert!(endpoint.local_addresses()?.iter().all(|a| a.ip().is_loopback()));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn network_interfaces<I: Into<String>>(
         mut self,
         names: impl IntoIterator<Item = I>,
@@ -294,6 +338,16 @@ impl WebRtcEndpointBuilder {
     }
 
     /// Bind the endpoint's UDP sockets within `min..=max`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).port_range(42000, 42099).build()?;
+    /// assert!(endpoint.local_addresses()?.iter().all(|a| (42000..=42099).contains(&a.port())));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn port_range(mut self, min: u16, max: u16) -> Self {
         self.net.port_range = Some((min.min(max), max.max(min)));
         self
@@ -301,12 +355,39 @@ impl WebRtcEndpointBuilder {
 
     /// STUN server to learn server-reflexive candidates from (Kurento's
     /// `stunServerAddress`): a host name or an IP address.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // A server-reflexive candidate is learnt from it when gathering.
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .stun_server_address("127.0.0.1")
+    ///     .stun_server_port(3478)
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn stun_server_address(mut self, address: impl Into<String>) -> Self {
         self.stun_address = Some(address.into());
         self
     }
 
     /// Port of the STUN server (Kurento's `stunServerPort`; 3478 by default).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .stun_server_address("127.0.0.1")
+    ///     .stun_server_port(19302)
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn stun_server_port(mut self, port: u16) -> Self {
         self.stun_port = port;
         self
@@ -315,6 +396,19 @@ impl WebRtcEndpointBuilder {
     /// TURN server for a relayed candidate (Kurento's `turnUrl`):
     /// `user:password@host:port`, optionally `?transport=udp` (TURN over TCP/TLS is
     /// not supported yet).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .turn_url("user:secret@127.0.0.1:3478")
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// assert!(WebRtcEndpoint::builder(&pipeline).turn_url("no-credentials").build().is_err());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn turn_url(mut self, url: impl Into<String>) -> Self {
         self.turn_url = Some(url.into());
         self
@@ -322,6 +416,24 @@ impl WebRtcEndpointBuilder {
 
     /// Connect through the relayed candidate only (W3C `iceTransportPolicy: "relay"`),
     /// e.g. to keep host addresses private. Needs a TURN server.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let private = WebRtcEndpoint::builder(&pipeline)
+    ///     .turn_url("user:secret@127.0.0.1:3478")
+    ///     .relay_only(true)
+    ///     .build()?;
+    /// # drop(private);
+    /// // Without a TURN server there is nothing to relay through.
+    /// assert!(matches!(
+    ///     WebRtcEndpoint::builder(&pipeline).relay_only(true).build(),
+    ///     Err(mediaflow::Error::InvalidArgument(_))
+    /// ));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn relay_only(mut self, relay_only: bool) -> Self {
         self.relay_only = relay_only;
         self
@@ -329,6 +441,19 @@ impl WebRtcEndpointBuilder {
 
     /// This host's public IPv4 address, when it sits behind a 1:1 NAT or a port
     /// forward (Kurento's `externalIPv4`): host sockets are also announced there.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // Behind a 1:1 NAT: host sockets are also announced on the public address.
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .external_ipv4("203.0.113.7".parse().unwrap())
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn external_ipv4(mut self, ip: std::net::Ipv4Addr) -> Self {
         self.external.retain(|a| !a.is_ipv4());
         self.external.push(ip.into());
@@ -336,6 +461,18 @@ impl WebRtcEndpointBuilder {
     }
 
     /// This host's public IPv6 address (Kurento's `externalIPv6`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .external_ipv6("2001:db8::7".parse().unwrap())
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn external_ipv6(mut self, ip: std::net::Ipv6Addr) -> Self {
         self.external.retain(|a| !a.is_ipv6());
         self.external.push(ip.into());
@@ -344,6 +481,17 @@ impl WebRtcEndpointBuilder {
 
     /// Most video the peer may send us, in kbps (Kurento's `maxVideoRecvBandwidth`;
     /// 0 = the 2 Mbps default). Announced to the sender with REMB.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // REMB tells the sender to stay within 1 Mbps.
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).max_video_recv_bandwidth(1000).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn max_video_recv_bandwidth(mut self, kbps: u32) -> Self {
         self.remb.max_bps = if kbps == 0 {
             2_000_000
@@ -356,6 +504,19 @@ impl WebRtcEndpointBuilder {
 
     /// Least video bandwidth announced with REMB, in kbps (Kurento's
     /// `minVideoRecvBandwidth`; default 30).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline)
+    ///     .min_video_recv_bandwidth(300)
+    ///     .max_video_recv_bandwidth(2000)
+    ///     .build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn min_video_recv_bandwidth(mut self, kbps: u32) -> Self {
         self.remb.min_bps = kbps.saturating_mul(1000).min(self.remb.max_bps);
         self
@@ -363,6 +524,16 @@ impl WebRtcEndpointBuilder {
 
     /// Least video bitrate a transcoder feeding this endpoint encodes at, in kbps
     /// (Kurento's `minVideoSendBandwidth`, 100 by default).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).min_video_send_bandwidth(250).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn min_video_send_bandwidth(mut self, kbps: u32) -> Self {
         self.min_send_kbps = kbps;
         self
@@ -370,6 +541,17 @@ impl WebRtcEndpointBuilder {
 
     /// Most video bitrate a transcoder feeding this endpoint encodes at, in kbps
     /// (Kurento's `maxVideoSendBandwidth`, 500 by default); within it, the peer's REMB.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // A transcoder feeding this endpoint encodes at 1.5 Mbps at most.
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).max_video_send_bandwidth(1500).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn max_video_send_bandwidth(mut self, kbps: u32) -> Self {
         self.max_send_kbps = kbps;
         self
@@ -377,18 +559,48 @@ impl WebRtcEndpointBuilder {
 
     /// Also offer passive ICE-TCP candidates (Kurento's `iceTcp`; off by default here):
     /// peers that cannot use UDP connect over TCP (RFC 6544, RFC 4571 framing).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).ice_tcp(true).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn ice_tcp(mut self, enabled: bool) -> Self {
         self.ice_tcp = enabled;
         self
     }
 
     /// Also gather IPv6 host candidates.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).ipv6(true).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn ipv6(mut self, enabled: bool) -> Self {
         self.net.ipv6 = enabled;
         self
     }
 
     /// Creates the endpoint: binds its sockets and starts receiving.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).build()?; // sockets bound here
+    /// assert!(!endpoint.local_addresses()?.is_empty());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn build(self) -> Result<WebRtcEndpoint> {
         let stun_server = match &self.stun_address {
             Some(host) => Some(resolve(host, self.stun_port, self.net.ipv6)?),
@@ -557,6 +769,35 @@ fn resolve(host: &str, port: u16, ipv6: bool) -> Result<std::net::SocketAddr> {
 /// A WebRTC peer in a pipeline (Kurento's `WebRtcEndpoint`): negotiates SDP, runs ICE
 /// and DTLS-SRTP, and exchanges RTP/RTCP with a browser or another engine. Connected to
 /// itself, it sends the peer's media back (the Hello World loopback).
+///
+/// ```
+/// use mediaflow::{ConnectionState, Event};
+/// use std::time::Duration;
+///
+/// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+/// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+/// // Trickle ICE through the handlers, as signaling would carry the candidates.
+/// for (from, to) in [(&a, &b), (&b, &a)] {
+///     let to = to.clone();
+///     from.on_ice_candidate_found(move |e| {
+///         let _ = to.add_ice_candidate(e.candidate.clone());
+///     })?;
+/// }
+/// let events = b.events()?;
+/// let answer = b.process_offer(&a.generate_offer()?)?;
+/// a.process_answer(&answer)?;
+/// a.gather_candidates()?;
+/// b.gather_candidates()?;
+/// // ICE, then DTLS: the transport is up.
+/// let connected = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(10)).ok())
+///     .any(|e| matches!(e, Event::ConnectionStateChanged(c) if c.new_state == ConnectionState::Connected));
+/// assert!(connected);
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebRtcEndpoint {
     element: MediaElement,
@@ -583,6 +824,16 @@ impl From<WebRtcEndpoint> for MediaElement {
 
 impl WebRtcEndpoint {
     /// Options for a new endpoint in `pipeline`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).recvonly().build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn builder(pipeline: &MediaPipeline) -> WebRtcEndpointBuilder {
         WebRtcEndpointBuilder {
             pipeline: pipeline.clone(),
@@ -602,6 +853,18 @@ impl WebRtcEndpoint {
     }
 
     /// An endpoint with default options.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // Kurento's Hello World: one endpoint connected to itself.
+    /// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+    /// endpoint.connect(&endpoint)?;
+    /// assert_eq!(endpoint.type_name(), "WebRtcEndpoint");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn new(pipeline: &MediaPipeline) -> Result<WebRtcEndpoint> {
         WebRtcEndpoint::builder(pipeline).build()
     }
@@ -632,34 +895,118 @@ impl WebRtcEndpoint {
 
     /// Applies the peer's SDP offer and returns the answer (Kurento's `processOffer`).
     /// The answer carries no candidates: call `gather_candidates` and trickle them.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let offer = a.generate_offer()?; // a browser's offer, in a real application
+    /// let answer = b.process_offer(&offer)?;
+    /// assert!(answer.contains("a=setup:active") && !answer.contains("a=candidate"));
+    /// assert!(matches!(b.process_offer("not sdp"), Err(mediaflow::Error::InvalidSdp(_))));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn process_offer(&self, offer: &str) -> Result<String> {
         let offer = offer.to_owned();
         Ok(self.negotiate(move |e, now| e.session.process_offer(&offer, now))??)
     }
 
     /// Creates an SDP offer for the peer (Kurento's `generateOffer`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+    /// let offer = endpoint.generate_offer()?;
+    /// assert!(offer.contains("m=audio") && offer.contains("m=video") && offer.contains("a=fingerprint:"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn generate_offer(&self) -> Result<String> {
         Ok(self.negotiate(|e, now| e.session.generate_offer(now))??)
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// assert!(matches!(a.process_answer("v=0"), Err(mediaflow::Error::WrongState(_)))); // no offer yet
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// a.process_answer(&answer)?;
+    /// assert_eq!(a.get_remote_session_descriptor()?, Some(answer));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn process_answer(&self, answer: &str) -> Result<()> {
         let answer = answer.to_owned();
         Ok(self.negotiate(move |e, now| e.session.process_answer(&answer, now))??)
     }
 
     /// Our SDP, once negotiated or offered.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// assert_eq!(b.get_local_session_descriptor()?, None);
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// assert_eq!(b.get_local_session_descriptor()?, Some(answer));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_local_session_descriptor(&self) -> Result<Option<String>> {
         self.with_session(|e, _| e.session.local_description())
     }
 
     /// The peer's SDP, once given.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let offer = a.generate_offer()?;
+    /// b.process_offer(&offer)?;
+    /// assert_eq!(b.get_remote_session_descriptor()?, Some(offer));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_remote_session_descriptor(&self) -> Result<Option<String>> {
         self.with_session(|e, _| e.session.remote_description())
     }
 
     /// Starts ICE gathering: `IceCandidateFound` for each local candidate, then
     /// `IceGatheringDone` (Kurento's `gatherCandidates`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// endpoint.on_ice_candidate_found(move |e| {
+    ///     let _ = tx.send(e.candidate.candidate.clone()); // to the browser, by your signaling
+    /// })?;
+    /// endpoint.process_offer(&WebRtcEndpoint::new(&pipeline)?.generate_offer()?)?;
+    /// endpoint.gather_candidates()?;
+    /// let first = rx.recv_timeout(Duration::from_secs(5)).expect("a candidate");
+    /// assert!(first.contains("127.0.0.1") && first.contains("typ host"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn gather_candidates(&self) -> Result<()> {
         Ok(self.with_session(|e, now| {
             let addrs = e.local_addrs();
@@ -669,6 +1016,25 @@ impl WebRtcEndpoint {
 
     /// Adds a candidate of the peer (Kurento's `addIceCandidate`), at any time: before
     /// the remote description it is kept until then.
+    ///
+    /// ```
+    /// use mediaflow::IceCandidate;
+    ///
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+    /// // From the browser's `onicecandidate`, possibly before its offer arrives.
+    /// endpoint.add_ice_candidate(IceCandidate {
+    ///     candidate: "candidate:1 1 udp 2122260223 192.0.2.10 50000 typ host".into(),
+    ///     sdp_mid: "0".into(),
+    ///     sdp_m_line_index: 0,
+    /// })?;
+    /// let garbled = IceCandidate { candidate: "nonsense".into(), sdp_mid: "0".into(), sdp_m_line_index: 0 };
+    /// assert!(matches!(endpoint.add_ice_candidate(garbled), Err(mediaflow::Error::InvalidCandidate(_))));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn add_ice_candidate(&self, candidate: IceCandidate) -> Result<()> {
         Ok(self.with_session(move |e, _| e.session.add_ice_candidate(candidate))??)
     }
@@ -676,17 +1042,62 @@ impl WebRtcEndpoint {
     /// RTP statistics: one entry per SSRC received and sent, named after the W3C
     /// webrtc-stats fields (packets, bytes, lost, jitter, NACK/PLI/FIR counts,
     /// round-trip time), plus discard counters.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+    /// let stats = endpoint.get_stats()?;
+    /// for s in &stats.inbound {
+    ///     println!("{:?}: {} packets, {} lost", s.kind, s.packets_received, s.packets_lost);
+    /// }
+    /// assert_eq!(stats.datagrams_discarded, 0);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_stats(&self) -> Result<mediaflow_rtp::SessionStats> {
         self.with_session(|e, now| e.session.stats(now))
     }
 
     /// Datagrams refused so far (garbage, not a protocol of ours), and media that could
     /// not be sent (not connected, codec not negotiated).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// // Garbage to the endpoint's port is counted and dropped.
+    /// let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// stranger.send_to(&[0xff; 40], endpoint.local_addresses()?[0]).unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while endpoint.discards()?.datagrams == 0 {
+    ///     assert!(Instant::now() < deadline);
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn discards(&self) -> Result<mediaflow_rtp::Discards> {
         self.with_session(|e, _| e.session.discards())
     }
 
     /// The local addresses of the endpoint's sockets (its host candidates).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// for addr in endpoint.local_addresses()? {
+    ///     println!("host candidate on {addr}");
+    /// }
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn local_addresses(&self) -> Result<Vec<std::net::SocketAddr>> {
         self.with_session(|e, _| e.local_addrs())
     }
@@ -694,6 +1105,22 @@ impl WebRtcEndpoint {
     /// Restarts ICE with the next `generate_offer` (W3C `restartIce`). When the peer's
     /// offer restarts ICE, `process_offer` handles it by itself: new credentials, and
     /// gathering runs again (IceCandidateFound, IceGatheringDone, the states again).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let first = a.generate_offer()?;
+    /// a.process_answer(&b.process_offer(&first)?)?;
+    /// a.restart_ice()?;
+    /// let second = a.generate_offer()?; // new ICE credentials
+    /// let ufrag = |sdp: &str| sdp.lines().find(|l| l.starts_with("a=ice-ufrag:")).map(str::to_owned);
+    /// assert_ne!(ufrag(&first), ufrag(&second));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn restart_ice(&self) -> Result<()> {
         self.negotiate(|e, _| e.session.restart_ice())
     }
@@ -735,6 +1162,19 @@ impl WebRtcEndpoint {
     }
 
     /// Asks the peer for a keyframe of the video it sends (Kurento's `requestKeyframe`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let a = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let b = WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).build()?;
+    /// let answer = b.process_offer(&a.generate_offer()?)?;
+    /// a.process_answer(&answer)?;
+    /// b.request_keyframe()?; // a PLI to the peer once connected
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn request_keyframe(&self) -> Result<()> {
         self.with_session(|e, now| e.session.request_keyframe(now, MediaKind::Video))
     }

@@ -29,6 +29,14 @@ use mkv::DocType;
 use writer::{Frame, Layout, Status};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
+///
+/// ```
+/// use mediaflow::MediaProfile;
+///
+/// assert_eq!(MediaProfile::parse("webm_video_only"), Some(MediaProfile::WebmVideoOnly));
+/// assert_eq!(MediaProfile::Mkv.as_str(), "MKV");
+/// assert_eq!(MediaProfile::parse("MP4"), None); // not supported
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MediaProfile {
     /// WebM with VP8 video and Opus audio.
@@ -47,6 +55,14 @@ pub enum MediaProfile {
 
 impl MediaProfile {
     /// Every profile, for iteration.
+    ///
+    /// ```
+    /// use mediaflow::MediaProfile;
+    ///
+    /// for p in MediaProfile::ALL {
+    ///     assert_eq!(MediaProfile::parse(p.as_str()), Some(p));
+    /// }
+    /// ```
     pub const ALL: [MediaProfile; 6] = [
         MediaProfile::Webm,
         MediaProfile::WebmAudioOnly,
@@ -57,6 +73,12 @@ impl MediaProfile {
     ];
 
     /// Kurento's spelling (`WEBM`, `MKV_AUDIO_ONLY` ...).
+    ///
+    /// ```
+    /// use mediaflow::MediaProfile;
+    ///
+    /// assert_eq!(MediaProfile::WebmAudioOnly.as_str(), "WEBM_AUDIO_ONLY");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             MediaProfile::Webm => "WEBM",
@@ -69,6 +91,13 @@ impl MediaProfile {
     }
 
     /// Parses Kurento's spelling (case-insensitive).
+    ///
+    /// ```
+    /// use mediaflow::MediaProfile;
+    ///
+    /// assert_eq!(MediaProfile::parse("mkv_audio_only"), Some(MediaProfile::MkvAudioOnly));
+    /// assert_eq!(MediaProfile::parse(""), None);
+    /// ```
     pub fn parse(s: &str) -> Option<MediaProfile> {
         MediaProfile::ALL
             .into_iter()
@@ -475,6 +504,18 @@ pub(crate) fn file_path(uri: &str) -> Result<PathBuf> {
 }
 
 /// Builds a [`RecorderEndpoint`] (Kurento's constructor parameters).
+///
+/// ```
+/// use mediaflow::{MediaPipeline, MediaProfile, RecorderEndpoint};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/never-written.mkv")
+///     .media_profile(MediaProfile::Mkv)
+///     .build()?; // the file is not touched before record()
+/// assert_eq!(recorder.media_profile(), MediaProfile::Mkv);
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct RecorderEndpointBuilder<'a> {
     pipeline: &'a MediaPipeline,
@@ -484,12 +525,36 @@ pub struct RecorderEndpointBuilder<'a> {
 
 impl RecorderEndpointBuilder<'_> {
     /// The container and media kept (Kurento's `mediaProfile`; default WEBM).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, MediaProfile, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let audio_only = RecorderEndpoint::builder(&pipeline, "file:///tmp/voice.webm")
+    ///     .media_profile(MediaProfile::WebmAudioOnly)
+    ///     .build()?;
+    /// # drop(audio_only);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn media_profile(mut self, profile: MediaProfile) -> Self {
         self.profile = profile;
         self
     }
 
     /// Creates the endpoint. The file is not touched before `record()`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/call.webm").build()?;
+    /// assert_eq!(recorder.type_name(), "RecorderEndpoint");
+    /// // Only file:// URIs are recorded to.
+    /// assert!(RecorderEndpoint::builder(&pipeline, "http://example.com/x.webm").build().is_err());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn build(self) -> Result<RecorderEndpoint> {
         let path = file_path(&self.uri)?;
         let dropped = Arc::new(AtomicU64::new(0));
@@ -525,6 +590,31 @@ struct Inner {
 /// Matroska with VP8 and Opus as they arrive. Events: `Recording`, `Paused`,
 /// `Stopped`, and `Error` (RESOURCE_ERROR_OPEN / _WRITE / _NO_SPACE_LEFT). The file is
 /// finalised on `stop()`, and when the element or its pipeline is released.
+///
+/// ```
+/// use mediaflow::{AppSource, MediaPipeline, RecorderEndpoint};
+/// use std::time::Duration;
+///
+/// let path = std::env::temp_dir().join(format!("mediaflow-doc-recorder-{}.webm", std::process::id()));
+/// let uri = format!("file://{}", path.display());
+/// let pipeline = MediaPipeline::new()?;
+/// let camera = AppSource::new(&pipeline)?; // or a WebRtcEndpoint, an RtpEndpoint...
+/// let recorder = RecorderEndpoint::builder(&pipeline, &uri).build()?;
+/// let events = recorder.events()?;
+/// camera.connect(&recorder)?;
+/// recorder.record()?;
+/// recorder.stop_and_wait(Duration::from_secs(5))?;
+/// // Events reach handlers on a dispatcher thread: wait for them, bounded.
+/// let kinds: Vec<&str> = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+///     .map(|e| e.type_name())
+///     .take_while(|&k| k != "Stopped")
+///     .collect();
+/// assert_eq!(kinds, ["Recording"]);
+/// assert!(path.exists());
+/// # std::fs::remove_file(&path).ok();
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RecorderEndpoint {
     element: MediaElement,
@@ -552,6 +642,16 @@ impl From<RecorderEndpoint> for MediaElement {
 
 impl RecorderEndpoint {
     /// A builder for a recorder writing to `uri` (`file:///path/name.webm`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/room-1.webm").build()?;
+    /// # drop(recorder);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn builder<'a>(pipeline: &'a MediaPipeline, uri: &str) -> RecorderEndpointBuilder<'a> {
         RecorderEndpointBuilder {
             pipeline,
@@ -561,16 +661,46 @@ impl RecorderEndpoint {
     }
 
     /// The URI it records to.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/a.webm").build()?;
+    /// assert_eq!(recorder.uri(), "file:///tmp/a.webm");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn uri(&self) -> &str {
         &self.inner.uri
     }
 
     /// Its media profile.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, MediaProfile, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/a.webm").build()?;
+    /// assert_eq!(recorder.media_profile(), MediaProfile::Webm); // the default
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn media_profile(&self) -> MediaProfile {
         self.inner.profile
     }
 
     /// Frames dropped because the writer fell behind the media.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/a.webm").build()?;
+    /// assert_eq!(recorder.dropped_frames(), 0);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn dropped_frames(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
@@ -579,6 +709,23 @@ impl RecorderEndpoint {
     /// source. The file is created (truncated) by the first call, on the caller's
     /// thread; if it cannot be, an `Error` event RESOURCE_ERROR_OPEN follows and
     /// nothing is recorded. `Recording` is raised once it records.
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, RecorderEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // A file that cannot be created: an Error event, not a failed call.
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///nonexistent-dir/x.webm").build()?;
+    /// let events = recorder.events()?;
+    /// recorder.record()?;
+    /// let error = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+    ///     .find_map(|e| match e { Event::Error(e) => Some(e), _ => None })
+    ///     .expect("an Error event");
+    /// assert_eq!(error.error_type.as_str(), "RESOURCE_ERROR_OPEN");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn record(&self) -> Result<()> {
         let mut done = self
             .inner
@@ -636,6 +783,26 @@ impl RecorderEndpoint {
 
     /// Pauses: media arriving meanwhile is not stored, and the file's timeline goes on
     /// without the pause. `Paused` is raised.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let path = std::env::temp_dir().join(format!("mediaflow-doc-pause-{}.webm", std::process::id()));
+    /// let uri = format!("file://{}", path.display());
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, &uri).build()?;
+    /// let events = recorder.events()?;
+    /// recorder.record()?;
+    /// recorder.pause()?; // media arriving now is not stored
+    /// recorder.record()?; // resumes
+    /// recorder.stop_and_wait(Duration::from_secs(5))?;
+    /// let mut events = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok());
+    /// assert!(events.any(|e| e.type_name() == "Paused"));
+    /// # std::fs::remove_file(&path).ok();
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn pause(&self) -> Result<()> {
         self.element
             .with_element(|e: &mut RecorderElement, now| e.pause(now))
@@ -643,6 +810,25 @@ impl RecorderEndpoint {
 
     /// Stops recording; the file is finalised in the background (`Stopped` when it
     /// is). A stopped recorder does not record again.
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, RecorderEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let path = std::env::temp_dir().join(format!("mediaflow-doc-stop-{}.webm", std::process::id()));
+    /// let uri = format!("file://{}", path.display());
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, &uri).build()?;
+    /// let events = recorder.events()?;
+    /// recorder.record()?;
+    /// recorder.stop()?; // returns at once; Stopped follows when the file is finalised
+    /// let stopped = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+    ///     .find(|e| matches!(e, Event::Stopped(_)));
+    /// assert!(stopped.is_some());
+    /// # std::fs::remove_file(&path).ok();
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn stop(&self) -> Result<()> {
         self.element
             .with_element(|e: &mut RecorderElement, _| e.stop())
@@ -650,6 +836,22 @@ impl RecorderEndpoint {
 
     /// Stops and waits until the file is finalised, at most `timeout` (Kurento's
     /// `stopAndWait`). After the element or its pipeline was released it only waits.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let path = std::env::temp_dir().join(format!("mediaflow-doc-stop-and-wait-{}.webm", std::process::id()));
+    /// let uri = format!("file://{}", path.display());
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, &uri).build()?;
+    /// recorder.record()?;
+    /// recorder.stop_and_wait(Duration::from_secs(5))?;
+    /// assert!(std::fs::metadata(&path).is_ok()); // finalised: safe to move or upload
+    /// # std::fs::remove_file(&path).ok();
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn stop_and_wait(&self, timeout: Duration) -> Result<()> {
         match self.stop() {
             Ok(()) | Err(Error::PipelineReleased) | Err(Error::ElementReleased(_)) => {}
