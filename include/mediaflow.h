@@ -513,45 +513,46 @@ enum mf_result mf_element_disconnect(const struct mf_element *source,
                                      uint32_t media);
 
 // Applies the peer's SDP offer; `*answer` receives the SDP answer (free it with
-// `mf_string_free`). Takes a WebRtcEndpoint or an RtpEndpoint: the same as
-// `mf_sdp_endpoint_process_offer`, kept under this name for existing callers.
 // `mf_string_free`).
 // `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 // the call. Strings in (`offer`) are NUL-terminated UTF-8, read during the call only
 // (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
-// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+// RtpEndpoint),
 // `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE`,
 // `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
 // `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 // `MF_RESULT_PANIC` (a bug); `*answer` is untouched on error.
+// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+// of this name, kept for existing callers.
 enum mf_result mf_webrtc_process_offer(const struct mf_element *endpoint,
                                        const char *offer,
                                        char **answer);
 
-// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`). Takes a
-// WebRtcEndpoint or an RtpEndpoint: the same as `mf_sdp_endpoint_generate_offer`.
-enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char **offer);
-
-// Applies the peer's SDP answer to our offer. Takes a WebRtcEndpoint or an
-// RtpEndpoint: the same as `mf_sdp_endpoint_process_answer`.
 // Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
 // `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 // the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`,
-// `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint), `MF_RESULT_WRONG_STATE`,
+// `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+// RtpEndpoint), `MF_RESULT_WRONG_STATE`,
 // `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
 // `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 // `MF_RESULT_PANIC` (a bug); `*offer` is untouched on error.
+// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+// of this name, kept for existing callers.
 enum mf_result mf_webrtc_generate_offer(const struct mf_element *endpoint, char **offer);
 
 // Applies the peer's SDP answer to our offer.
 // `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 // the call. Strings in (`answer`) are NUL-terminated UTF-8, read during the call only
 // (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
-// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (not a WebRtcEndpoint),
+// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+// RtpEndpoint),
 // `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE` (no
 // offer of ours pending), `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED`
 // after a release, `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 // `MF_RESULT_PANIC` (a bug).
+// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+// of this name, kept for existing callers.
 enum mf_result mf_webrtc_process_answer(const struct mf_element *endpoint, const char *answer);
 
 // Starts ICE gathering: IceCandidateFound events, then IceGatheringDone.

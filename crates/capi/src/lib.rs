@@ -901,12 +901,14 @@ fn webrtc(element: *const mf_element) -> Result<&'static WebRtcEndpoint, mf_resu
 /// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 /// the call. Strings in (`offer`) are NUL-terminated UTF-8, read during the call only
 /// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
-/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint),
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+/// RtpEndpoint),
 /// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE`,
 /// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
 /// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 /// `MF_RESULT_PANIC` (a bug); `*answer` is untouched on error.
-/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+/// of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_offer(
     endpoint: *const mf_element,
@@ -919,11 +921,13 @@ pub extern "C" fn mf_webrtc_process_offer(
 /// Creates an SDP offer; `*offer` receives it (free it with `mf_string_free`).
 /// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 /// the call. Errors: `MF_RESULT_NULL_ARGUMENT`, `MF_RESULT_INVALID_UTF8`,
-/// `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint), `MF_RESULT_WRONG_STATE`,
+/// `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+/// RtpEndpoint), `MF_RESULT_WRONG_STATE`,
 /// `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED` after a release,
 /// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 /// `MF_RESULT_PANIC` (a bug); `*offer` is untouched on error.
-/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+/// of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_generate_offer(
     endpoint: *const mf_element,
@@ -936,12 +940,14 @@ pub extern "C" fn mf_webrtc_generate_offer(
 /// `endpoint` is a live handle (from an `mf_*_new` function, not freed), borrowed for
 /// the call. Strings in (`answer`) are NUL-terminated UTF-8, read during the call only
 /// (the caller keeps ownership). Errors: `MF_RESULT_NULL_ARGUMENT`,
-/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an RtpEndpoint),
+/// `MF_RESULT_INVALID_UTF8`, `MF_RESULT_WRONG_ELEMENT_TYPE` (neither a WebRtcEndpoint nor an
+/// RtpEndpoint),
 /// `MF_RESULT_INVALID_SDP`, `MF_RESULT_NO_COMMON_CODEC`, `MF_RESULT_WRONG_STATE` (no
 /// offer of ours pending), `MF_RESULT_PIPELINE_RELEASED` / `MF_RESULT_ELEMENT_RELEASED`
 /// after a release, `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s),
 /// `MF_RESULT_PANIC` (a bug).
-/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call of this name, kept for existing callers.
+/// Takes a WebRtcEndpoint or an RtpEndpoint: the same as the `mf_sdp_endpoint_` call
+/// of this name, kept for existing callers.
 #[no_mangle]
 pub extern "C" fn mf_webrtc_process_answer(
     endpoint: *const mf_element,
