@@ -156,7 +156,10 @@ pub(crate) fn recorder(
             "STOP"
         }
         "stopAndWait" => {
-            e.stop_and_wait(STOP_AND_WAIT).map_err(media_error)?;
+            // A timeout still stopped the recorder (only the file's end is late).
+            let waited = e.stop_and_wait(STOP_AND_WAIT);
+            update(core, t.id(), |o| o.uri_state = "STOP")?;
+            waited.map_err(media_error)?;
             "STOP"
         }
         "getUri" => return Ok(Some(e.uri().into())),
