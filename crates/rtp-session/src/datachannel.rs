@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rtc::datachannel::data_channel::DataChannel;
@@ -54,6 +54,11 @@ const MAX_STREAMS: u16 = 1024;
 const RECEIVE_BUFFER: u32 = 1024 * 1024;
 /// Longest label or protocol accepted in a DATA_CHANNEL_OPEN, in bytes.
 const MAX_LABEL_BYTES: usize = 1024;
+
+/// How long a channel we closed waits for the peer's reset of its stream: past it, the
+/// channel is closed without (a peer that ignores our reset cannot keep it, and its
+/// place among MAX_CHANNELS, forever).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The association is the only one over its DTLS connection: a placeholder address.
 const SCTP_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
@@ -143,6 +148,8 @@ struct Channel {
     channel_type: ChannelType,
     reliability_parameter: u32,
     state: State,
+    /// Closing: closed without the peer's reset at this time.
+    close_deadline: Option<Instant>,
 }
 
 /// The data channels of one session: the SCTP endpoint, its association, the channels.
@@ -296,9 +303,12 @@ impl DataChannels {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.association
+        let sctp = self
+            .association
             .as_ref()
-            .and_then(|(_, a)| a.poll_timeout())
+            .and_then(|(_, a)| a.poll_timeout());
+        let closing = self.channels.values().filter_map(|c| c.close_deadline);
+        sctp.into_iter().chain(closing).min()
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
@@ -308,6 +318,16 @@ impl DataChannels {
             }
         }
         self.process(now);
+        let expired: Vec<u16> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.close_deadline.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            tracing::debug!(id, "data channel closed without the peer's stream reset");
+            self.closed(id);
+        }
     }
 
     /// The next SCTP packet to send over DTLS.
@@ -543,6 +563,7 @@ impl DataChannels {
                 channel_type: open.channel_type,
                 reliability_parameter: open.reliability_parameter,
                 state: State::Open,
+                close_deadline: None,
             },
         );
         self.stats.channels_opened += 1;
@@ -645,6 +666,7 @@ impl DataChannels {
                 channel_type,
                 reliability_parameter,
                 state: State::Pending,
+                close_deadline: None,
             },
         );
         if self.connected {
@@ -661,7 +683,7 @@ impl DataChannels {
     }
 
     /// Closes channel `id` (Kurento's `closeDataChannel`): its stream is reset, and
-    /// DataChannelClosed follows the peer's reset.
+    /// DataChannelClosed follows the peer's reset, or CLOSE_TIMEOUT without it.
     pub(crate) fn close(&mut self, now: Instant, id: u16) -> Result<(), SessionError> {
         let Some(c) = self.channels.get_mut(&id) else {
             return Err(DataChannelError::NoSuchChannel(id).into());
@@ -671,6 +693,7 @@ impl DataChannels {
             State::Closing => {}
             State::Connecting | State::Open => {
                 c.state = State::Closing;
+                c.close_deadline = Some(now + CLOSE_TIMEOUT);
                 self.reset_stream(now, id);
                 self.flush(now);
             }
@@ -783,7 +806,6 @@ impl DataChannels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// A client and a server association in memory, without DTLS, connected.
     fn pair(now: Instant) -> (DataChannels, DataChannels) {
@@ -894,6 +916,73 @@ mod tests {
         // Too large for one message.
         let huge = Bytes::from(vec![0u8; MAX_MESSAGE_SIZE as usize + 1]);
         assert!(c.send(now, id, true, &huge).is_err());
+    }
+
+    /// An SCTP packet with a RE-CONFIG chunk (type 130) in it: a stream reset.
+    fn has_reconfig(packet: &[u8]) -> bool {
+        let mut at = 12;
+        while at + 4 <= packet.len() {
+            if packet[at] == 130 {
+                return true;
+            }
+            let len = u16::from_be_bytes([packet[at + 2], packet[at + 3]]) as usize;
+            at += len.max(4).div_ceil(4) * 4;
+        }
+        false
+    }
+
+    /// A peer that ignores our stream resets (none of its RE-CONFIG chunks reach us)
+    /// cannot keep our closed channels Closing, and taking MAX_CHANNELS places, for
+    /// ever: they close after CLOSE_TIMEOUT.
+    #[test]
+    fn channels_whose_reset_the_peer_ignores_close_after_a_timeout() {
+        let mut now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        let init = DataChannelInit::default();
+        let ids: Vec<u16> = (0..MAX_CHANNELS)
+            .map(|i| c.create(now, &format!("c{i}"), &init).unwrap())
+            .collect();
+        shuttle(&mut c, &mut s, now);
+        let opened = std::iter::from_fn(|| c.poll_event())
+            .filter(|e| matches!(e, ChannelEvent::Opened { .. }))
+            .count();
+        assert_eq!(opened, MAX_CHANNELS);
+        for id in &ids {
+            c.close(now, *id).unwrap();
+        }
+        let end = now + CLOSE_TIMEOUT + Duration::from_secs(1);
+        let mut full_while_closing = false;
+        while now < end {
+            c.flush_pending(now);
+            let cs: Vec<Bytes> = std::iter::from_fn(|| c.poll_transmit()).collect();
+            cs.into_iter()
+                .for_each(|p| s.handle_packet(now, BytesMut::from(&p[..])));
+            let sc: Vec<Bytes> = std::iter::from_fn(|| s.poll_transmit()).collect();
+            sc.into_iter()
+                .filter(|p| !has_reconfig(p))
+                .for_each(|p| c.handle_packet(now, BytesMut::from(&p[..])));
+            if now + CLOSE_TIMEOUT / 2 < end && !full_while_closing {
+                full_while_closing = true;
+                assert!(c.channels.values().all(|ch| ch.state == State::Closing));
+                assert!(c.create(now, "full", &init).is_err());
+            }
+            now += Duration::from_millis(100);
+            c.handle_timeout(now);
+            s.handle_timeout(now);
+        }
+        let closed: Vec<u16> = std::iter::from_fn(|| c.poll_event())
+            .filter_map(|e| match e {
+                ChannelEvent::Closed { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, ids);
+        assert!(c.channels.is_empty());
+        assert_eq!(c.stats().channels_closed, MAX_CHANNELS as u64);
+        // Room again, on a stream the closed ones no longer hold.
+        let id = c.create(now, "again", &init).unwrap();
+        shuttle(&mut c, &mut s, now);
+        assert!(matches!(c.poll_event(), Some(ChannelEvent::Opened { id: i, .. }) if i == id));
     }
 
     /// Moves packets both ways, then advances to the next timer of either side.
