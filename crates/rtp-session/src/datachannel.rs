@@ -523,6 +523,14 @@ impl DataChannels {
             self.stats.messages_dropped_in += 1;
             return;
         }
+        // RFC 8832 §6: the DTLS client's channels take even ids, the server's odd ones;
+        // an OPEN on an id of our parity could take the stream of a channel of ours.
+        if id % 2 == self.first_id() {
+            self.stats.channels_refused += 1;
+            tracing::debug!(id, "data channel refused: the stream id has our parity");
+            self.reset_stream(now, id);
+            return;
+        }
         let text = |b: Vec<u8>| {
             (b.len() <= MAX_LABEL_BYTES)
                 .then(|| String::from_utf8(b).ok())
@@ -647,8 +655,7 @@ impl DataChannels {
         if self.channels.len() >= MAX_CHANNELS {
             return Err(DataChannelError::TooManyChannels.into());
         }
-        let first = if self.client { 0 } else { 1 };
-        let id = (first..MAX_STREAMS)
+        let id = (self.first_id()..MAX_STREAMS)
             .step_by(2)
             .find(|id| !self.channels.contains_key(id) && !self.stream_in_use(*id))
             .ok_or(DataChannelError::NoStreamId)?;
@@ -674,6 +681,15 @@ impl DataChannels {
             self.flush(now);
         }
         Ok(id)
+    }
+
+    /// The first stream id of our parity: 0 as DTLS client, 1 as server.
+    fn first_id(&self) -> u16 {
+        if self.client {
+            0
+        } else {
+            1
+        }
     }
 
     fn stream_in_use(&self, id: u16) -> bool {
@@ -916,6 +932,76 @@ mod tests {
         // Too large for one message.
         let huge = Bytes::from(vec![0u8; MAX_MESSAGE_SIZE as usize + 1]);
         assert!(c.send(now, id, true, &huge).is_err());
+    }
+
+    fn open_message(label: &str) -> Vec<u8> {
+        Message::DataChannelOpen(DataChannelOpen {
+            channel_type: ChannelType::Reliable,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter: 0,
+            label: label.as_bytes().to_vec(),
+            protocol: Vec::new(),
+        })
+        .marshal()
+        .unwrap()
+        .to_vec()
+    }
+
+    /// RFC 8832 §6: the client (`c`) opens channels on even ids, the server (`s`) on
+    /// odd ones. A DATA_CHANNEL_OPEN on an id of the receiver's own parity is refused
+    /// (counted, its stream reset), one of the sender's parity accepted; each side's
+    /// own channels keep their parity.
+    #[test]
+    fn an_open_on_a_stream_id_of_our_parity_is_refused() {
+        let now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        // c opens on 7, odd: s's parity. And s on 4, even: c's.
+        raw(
+            &mut c,
+            now,
+            7,
+            Ppi::Dcep,
+            &open_message("odd from the client"),
+        );
+        raw(
+            &mut s,
+            now,
+            4,
+            Ppi::Dcep,
+            &open_message("even from the server"),
+        );
+        shuttle(&mut c, &mut s, now);
+        assert_eq!(s.stats().channels_refused, 1, "{:?}", s.stats());
+        assert_eq!(c.stats().channels_refused, 1, "{:?}", c.stats());
+        assert!(s.channels.is_empty() && c.channels.is_empty());
+        assert!(s.poll_event().is_none() && c.poll_event().is_none());
+        // The right parity is accepted.
+        raw(
+            &mut c,
+            now,
+            8,
+            Ppi::Dcep,
+            &open_message("even from the client"),
+        );
+        raw(
+            &mut s,
+            now,
+            9,
+            Ppi::Dcep,
+            &open_message("odd from the server"),
+        );
+        shuttle(&mut c, &mut s, now);
+        assert!(matches!(
+            s.poll_event(),
+            Some(ChannelEvent::Opened { id: 8, .. })
+        ));
+        assert!(matches!(
+            c.poll_event(),
+            Some(ChannelEvent::Opened { id: 9, .. })
+        ));
+        let init = DataChannelInit::default();
+        assert_eq!(c.create(now, "mine", &init).unwrap() % 2, 0);
+        assert_eq!(s.create(now, "mine", &init).unwrap() % 2, 1);
     }
 
     /// An SCTP packet with a RE-CONFIG chunk (type 130) in it: a stream reset.
