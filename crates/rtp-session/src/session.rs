@@ -386,6 +386,9 @@ impl WebRtcSession {
             negotiated.dtls_role,
             negotiated.remote_fingerprint.clone(),
         )?;
+        if let Some((role, _)) = self.transport.dtls_state() {
+            self.negotiator.set_dtls_role(role);
+        }
         self.media.apply(&negotiated.sections, now);
         if let (Some(app), None) = (&negotiated.application, &self.data) {
             // The live DTLS role decides (a renegotiation keeps the connection, whatever

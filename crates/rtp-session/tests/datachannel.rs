@@ -561,6 +561,9 @@ fn a_renegotiation_that_adds_data_channels_starts_them_with_the_live_roles() {
     assert!(reoffer.contains("a=setup:actpass"), "{reoffer}");
     let reanswer = a.session.process_offer(&reoffer, now).unwrap();
     assert!(reanswer.contains("m=application 9"), "{reanswer}");
+    // A stays the DTLS server: its answer says so (a browser refuses a reversed role).
+    assert!(reanswer.contains("a=setup:passive"), "{reanswer}");
+    assert!(!reanswer.contains("a=setup:active"), "{reanswer}");
     b.session.process_answer(&reanswer, now).unwrap();
 
     let from_a = open_channel(
