@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rtc::datachannel::data_channel::DataChannel;
@@ -44,12 +44,21 @@ pub const MAX_BUFFERED_PER_CHANNEL: usize = 1024 * 1024;
 /// Received messages waiting for `poll_message`: past it, the rest stays in SCTP's
 /// receive buffer, whose shrinking window slows the peer down.
 const MAX_RECEIVED_QUEUE: usize = 1024;
+/// Bytes of received messages waiting for `poll_message`, at most (the SCTP receive
+/// window's worth): no message is read from SCTP that could take the queue past it, so
+/// a peer is held back by the window (nothing lost) rather than queued without bound.
+const MAX_RECEIVED_BYTES: usize = RECEIVE_BUFFER as usize;
 /// SCTP streams negotiated each way (channel ids must be below it).
 const MAX_STREAMS: u16 = 1024;
 /// The association's receive window.
 const RECEIVE_BUFFER: u32 = 1024 * 1024;
 /// Longest label or protocol accepted in a DATA_CHANNEL_OPEN, in bytes.
 const MAX_LABEL_BYTES: usize = 1024;
+
+/// How long a channel we closed waits for the peer's reset of its stream: past it, the
+/// channel is closed without (a peer that ignores our reset cannot keep it, and its
+/// place among MAX_CHANNELS, forever).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The association is the only one over its DTLS connection: a placeholder address.
 const SCTP_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
@@ -139,6 +148,8 @@ struct Channel {
     channel_type: ChannelType,
     reliability_parameter: u32,
     state: State,
+    /// Closing: closed without the peer's reset at this time.
+    close_deadline: Option<Instant>,
 }
 
 /// The data channels of one session: the SCTP endpoint, its association, the channels.
@@ -155,6 +166,8 @@ pub(crate) struct DataChannels {
     /// Streams with data SCTP holds for us (its `Readable` is edge-triggered).
     readable: BTreeSet<u16>,
     received: VecDeque<DataMessage>,
+    /// The bytes of `received`'s messages.
+    received_bytes: usize,
     events: VecDeque<ChannelEvent>,
     /// SCTP packets for DTLS.
     transmits: VecDeque<Bytes>,
@@ -228,6 +241,7 @@ impl DataChannels {
             channels: BTreeMap::new(),
             readable: BTreeSet::new(),
             received: VecDeque::new(),
+            received_bytes: 0,
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             dirty: false,
@@ -289,9 +303,12 @@ impl DataChannels {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.association
+        let sctp = self
+            .association
             .as_ref()
-            .and_then(|(_, a)| a.poll_timeout())
+            .and_then(|(_, a)| a.poll_timeout());
+        let closing = self.channels.values().filter_map(|c| c.close_deadline);
+        sctp.into_iter().chain(closing).min()
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
@@ -301,6 +318,16 @@ impl DataChannels {
             }
         }
         self.process(now);
+        let expired: Vec<u16> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.close_deadline.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            tracing::debug!(id, "data channel closed without the peer's stream reset");
+            self.closed(id);
+        }
     }
 
     /// The next SCTP packet to send over DTLS.
@@ -318,7 +345,9 @@ impl DataChannels {
             self.read(now);
             self.flush(now);
         }
-        self.received.pop_front()
+        let m = self.received.pop_front()?;
+        self.received_bytes -= m.data.len();
+        Some(m)
     }
 
     pub(crate) fn stats(&self) -> DataChannelStats {
@@ -411,7 +440,10 @@ impl DataChannels {
         let ids: Vec<u16> = self.readable.iter().copied().collect();
         for id in ids {
             loop {
-                if self.received.len() >= MAX_RECEIVED_QUEUE {
+                // Room for one more message of the largest size, in count and bytes.
+                if self.received.len() >= MAX_RECEIVED_QUEUE
+                    || self.received_bytes + MAX_MESSAGE_SIZE as usize > MAX_RECEIVED_BYTES
+                {
                     return;
                 }
                 let Some((_, a)) = self.association.as_mut() else {
@@ -476,6 +508,7 @@ impl DataChannels {
             payload.freeze()
         };
         self.stats.messages_received += 1;
+        self.received_bytes += data.len();
         self.received.push_back(DataMessage {
             channel_id: id,
             label,
@@ -488,6 +521,14 @@ impl DataChannels {
     fn accept(&mut self, now: Instant, id: u16, open: DataChannelOpen) {
         if self.channels.contains_key(&id) {
             self.stats.messages_dropped_in += 1;
+            return;
+        }
+        // RFC 8832 §6: the DTLS client's channels take even ids, the server's odd ones;
+        // an OPEN on an id of our parity could take the stream of a channel of ours.
+        if id % 2 == self.first_id() {
+            self.stats.channels_refused += 1;
+            tracing::debug!(id, "data channel refused: the stream id has our parity");
+            self.reset_stream(now, id);
             return;
         }
         let text = |b: Vec<u8>| {
@@ -530,6 +571,7 @@ impl DataChannels {
                 channel_type: open.channel_type,
                 reliability_parameter: open.reliability_parameter,
                 state: State::Open,
+                close_deadline: None,
             },
         );
         self.stats.channels_opened += 1;
@@ -613,8 +655,7 @@ impl DataChannels {
         if self.channels.len() >= MAX_CHANNELS {
             return Err(DataChannelError::TooManyChannels.into());
         }
-        let first = if self.client { 0 } else { 1 };
-        let id = (first..MAX_STREAMS)
+        let id = (self.first_id()..MAX_STREAMS)
             .step_by(2)
             .find(|id| !self.channels.contains_key(id) && !self.stream_in_use(*id))
             .ok_or(DataChannelError::NoStreamId)?;
@@ -632,6 +673,7 @@ impl DataChannels {
                 channel_type,
                 reliability_parameter,
                 state: State::Pending,
+                close_deadline: None,
             },
         );
         if self.connected {
@@ -641,6 +683,15 @@ impl DataChannels {
         Ok(id)
     }
 
+    /// The first stream id of our parity: 0 as DTLS client, 1 as server.
+    fn first_id(&self) -> u16 {
+        if self.client {
+            0
+        } else {
+            1
+        }
+    }
+
     fn stream_in_use(&self, id: u16) -> bool {
         self.association
             .as_ref()
@@ -648,7 +699,7 @@ impl DataChannels {
     }
 
     /// Closes channel `id` (Kurento's `closeDataChannel`): its stream is reset, and
-    /// DataChannelClosed follows the peer's reset.
+    /// DataChannelClosed follows the peer's reset, or CLOSE_TIMEOUT without it.
     pub(crate) fn close(&mut self, now: Instant, id: u16) -> Result<(), SessionError> {
         let Some(c) = self.channels.get_mut(&id) else {
             return Err(DataChannelError::NoSuchChannel(id).into());
@@ -658,6 +709,7 @@ impl DataChannels {
             State::Closing => {}
             State::Connecting | State::Open => {
                 c.state = State::Closing;
+                c.close_deadline = Some(now + CLOSE_TIMEOUT);
                 self.reset_stream(now, id);
                 self.flush(now);
             }
@@ -880,5 +932,200 @@ mod tests {
         // Too large for one message.
         let huge = Bytes::from(vec![0u8; MAX_MESSAGE_SIZE as usize + 1]);
         assert!(c.send(now, id, true, &huge).is_err());
+    }
+
+    fn open_message(label: &str) -> Vec<u8> {
+        Message::DataChannelOpen(DataChannelOpen {
+            channel_type: ChannelType::Reliable,
+            priority: CHANNEL_PRIORITY_NORMAL,
+            reliability_parameter: 0,
+            label: label.as_bytes().to_vec(),
+            protocol: Vec::new(),
+        })
+        .marshal()
+        .unwrap()
+        .to_vec()
+    }
+
+    /// RFC 8832 §6: the client (`c`) opens channels on even ids, the server (`s`) on
+    /// odd ones. A DATA_CHANNEL_OPEN on an id of the receiver's own parity is refused
+    /// (counted, its stream reset), one of the sender's parity accepted; each side's
+    /// own channels keep their parity.
+    #[test]
+    fn an_open_on_a_stream_id_of_our_parity_is_refused() {
+        let now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        // c opens on 7, odd: s's parity. And s on 4, even: c's.
+        raw(
+            &mut c,
+            now,
+            7,
+            Ppi::Dcep,
+            &open_message("odd from the client"),
+        );
+        raw(
+            &mut s,
+            now,
+            4,
+            Ppi::Dcep,
+            &open_message("even from the server"),
+        );
+        shuttle(&mut c, &mut s, now);
+        assert_eq!(s.stats().channels_refused, 1, "{:?}", s.stats());
+        assert_eq!(c.stats().channels_refused, 1, "{:?}", c.stats());
+        assert!(s.channels.is_empty() && c.channels.is_empty());
+        assert!(s.poll_event().is_none() && c.poll_event().is_none());
+        // The right parity is accepted.
+        raw(
+            &mut c,
+            now,
+            8,
+            Ppi::Dcep,
+            &open_message("even from the client"),
+        );
+        raw(
+            &mut s,
+            now,
+            9,
+            Ppi::Dcep,
+            &open_message("odd from the server"),
+        );
+        shuttle(&mut c, &mut s, now);
+        assert!(matches!(
+            s.poll_event(),
+            Some(ChannelEvent::Opened { id: 8, .. })
+        ));
+        assert!(matches!(
+            c.poll_event(),
+            Some(ChannelEvent::Opened { id: 9, .. })
+        ));
+        let init = DataChannelInit::default();
+        assert_eq!(c.create(now, "mine", &init).unwrap() % 2, 0);
+        assert_eq!(s.create(now, "mine", &init).unwrap() % 2, 1);
+    }
+
+    /// An SCTP packet with a RE-CONFIG chunk (type 130) in it: a stream reset.
+    fn has_reconfig(packet: &[u8]) -> bool {
+        let mut at = 12;
+        while at + 4 <= packet.len() {
+            if packet[at] == 130 {
+                return true;
+            }
+            let len = u16::from_be_bytes([packet[at + 2], packet[at + 3]]) as usize;
+            at += len.max(4).div_ceil(4) * 4;
+        }
+        false
+    }
+
+    /// A peer that ignores our stream resets (none of its RE-CONFIG chunks reach us)
+    /// cannot keep our closed channels Closing, and taking MAX_CHANNELS places, for
+    /// ever: they close after CLOSE_TIMEOUT.
+    #[test]
+    fn channels_whose_reset_the_peer_ignores_close_after_a_timeout() {
+        let mut now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        let init = DataChannelInit::default();
+        let ids: Vec<u16> = (0..MAX_CHANNELS)
+            .map(|i| c.create(now, &format!("c{i}"), &init).unwrap())
+            .collect();
+        shuttle(&mut c, &mut s, now);
+        let opened = std::iter::from_fn(|| c.poll_event())
+            .filter(|e| matches!(e, ChannelEvent::Opened { .. }))
+            .count();
+        assert_eq!(opened, MAX_CHANNELS);
+        for id in &ids {
+            c.close(now, *id).unwrap();
+        }
+        let end = now + CLOSE_TIMEOUT + Duration::from_secs(1);
+        let mut full_while_closing = false;
+        while now < end {
+            c.flush_pending(now);
+            let cs: Vec<Bytes> = std::iter::from_fn(|| c.poll_transmit()).collect();
+            cs.into_iter()
+                .for_each(|p| s.handle_packet(now, BytesMut::from(&p[..])));
+            let sc: Vec<Bytes> = std::iter::from_fn(|| s.poll_transmit()).collect();
+            sc.into_iter()
+                .filter(|p| !has_reconfig(p))
+                .for_each(|p| c.handle_packet(now, BytesMut::from(&p[..])));
+            if now + CLOSE_TIMEOUT / 2 < end && !full_while_closing {
+                full_while_closing = true;
+                assert!(c.channels.values().all(|ch| ch.state == State::Closing));
+                assert!(c.create(now, "full", &init).is_err());
+            }
+            now += Duration::from_millis(100);
+            c.handle_timeout(now);
+            s.handle_timeout(now);
+        }
+        let closed: Vec<u16> = std::iter::from_fn(|| c.poll_event())
+            .filter_map(|e| match e {
+                ChannelEvent::Closed { id } => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, ids);
+        assert!(c.channels.is_empty());
+        assert_eq!(c.stats().channels_closed, MAX_CHANNELS as u64);
+        // Room again, on a stream the closed ones no longer hold.
+        let id = c.create(now, "again", &init).unwrap();
+        shuttle(&mut c, &mut s, now);
+        assert!(matches!(c.poll_event(), Some(ChannelEvent::Opened { id: i, .. }) if i == id));
+    }
+
+    /// Moves packets both ways, then advances to the next timer of either side.
+    fn step(c: &mut DataChannels, s: &mut DataChannels, now: &mut Instant) {
+        shuttle(c, s, *now);
+        let next = [c.poll_timeout(), s.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(*now + Duration::from_millis(20));
+        *now = next.clamp(
+            *now + Duration::from_millis(1),
+            *now + Duration::from_millis(200),
+        );
+        c.handle_timeout(*now);
+        s.handle_timeout(*now);
+    }
+
+    /// A burst of the largest messages while nobody polls: what waits to be polled stays
+    /// within MAX_RECEIVED_BYTES (the rest is held back by SCTP's window, the sender's
+    /// queue full), and once polled every message arrives, in order.
+    #[test]
+    fn received_messages_are_held_up_to_a_byte_bound_then_all_arrive() {
+        let mut now = Instant::now();
+        let (mut c, mut s) = pair(now);
+        let id = c.create(now, "bulk", &DataChannelInit::default()).unwrap();
+        shuttle(&mut c, &mut s, now);
+        assert!(s.poll_message(now).is_none());
+        let total = 24;
+        let message = |i: usize| Bytes::from(vec![i as u8; MAX_MESSAGE_SIZE as usize]);
+        let (mut sent, mut got, mut most_held) = (0, Vec::new(), 0);
+        let start = now;
+        for _ in 0..5000 {
+            while sent < total && c.send(now, id, true, &message(sent)).is_ok() {
+                sent += 1;
+            }
+            step(&mut c, &mut s, &mut now);
+            let held: usize = s.received.iter().map(|m| m.data.len()).sum();
+            assert_eq!(held, s.received_bytes);
+            assert!(held <= MAX_RECEIVED_BYTES, "{held} bytes held");
+            most_held = most_held.max(held);
+            // Nobody polls for 2 s, then everything is. (Not much longer: SCTP counts
+            // the zero-window probes it drops as losses, and after 6 T3-rtx in a row,
+            // about a minute, gives the association up.)
+            if now - start >= Duration::from_secs(2) {
+                got.extend(std::iter::from_fn(|| s.poll_message(now)));
+            }
+            if got.len() == total {
+                break;
+            }
+        }
+        assert!(most_held > MAX_RECEIVED_BYTES / 2, "{most_held}");
+        assert_eq!(got.len(), total, "sent {sent}, {:?}", s.stats());
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.data, message(i));
+        }
+        assert_eq!(s.stats().messages_dropped_in, 0);
+        assert_eq!(s.received_bytes, 0);
     }
 }

@@ -1146,6 +1146,9 @@ pub(crate) struct Negotiator {
     pending: Option<Vec<Slot>>,
     last_local: Option<LocalSdp>,
     last_remote: Option<String>,
+    /// The DTLS role of the connection in use, once there is one: a renegotiation
+    /// keeps it, so an answer to a re-offer states it.
+    dtls_role: Option<DtlsRole>,
 }
 
 impl Negotiator {
@@ -1158,7 +1161,13 @@ impl Negotiator {
             pending: None,
             last_local: None,
             last_remote: None,
+            dtls_role: None,
         }
+    }
+
+    /// The DTLS connection in use has this role: answers to later offers keep it.
+    pub fn set_dtls_role(&mut self, role: DtlsRole) {
+        self.dtls_role = Some(role);
     }
 
     /// New ICE credentials (ICE restart): the next SDP we produce carries them.
@@ -1266,6 +1275,11 @@ impl Negotiator {
             Some("active") => ("passive", DtlsRole::Server),
             Some("holdconn") => {
                 return Err(invalid("a=setup:holdconn is not supported"));
+            }
+            // A re-offer (actpass) while we are the DTLS server: the connection stays,
+            // and a browser refuses an answer that reverses its role.
+            Some("actpass") | None if self.dtls_role == Some(DtlsRole::Server) => {
+                ("passive", DtlsRole::Server)
             }
             _ => ("active", DtlsRole::Client),
         };

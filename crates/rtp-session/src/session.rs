@@ -386,10 +386,24 @@ impl WebRtcSession {
             negotiated.dtls_role,
             negotiated.remote_fingerprint.clone(),
         )?;
+        if let Some((role, _)) = self.transport.dtls_state() {
+            self.negotiator.set_dtls_role(role);
+        }
         self.media.apply(&negotiated.sections, now);
         if let (Some(app), None) = (&negotiated.application, &self.data) {
-            let client = negotiated.dtls_role == crate::negotiate::DtlsRole::Client;
-            self.data = Some(DataChannels::new(client, app.remote_max_message_size));
+            // The live DTLS role decides (a renegotiation keeps the connection, whatever
+            // its a=setup says), and a connection that is up already brings no
+            // DtlsConnected: the association starts now.
+            let (role, connected) = self
+                .transport
+                .dtls_state()
+                .unwrap_or((negotiated.dtls_role, false));
+            let client = role == crate::negotiate::DtlsRole::Client;
+            let mut data = DataChannels::new(client, app.remote_max_message_size);
+            if connected {
+                data.start(now);
+            }
+            self.data = Some(data);
         }
         for (line, mid) in &negotiated.remote_candidates {
             let c = IceCandidate {

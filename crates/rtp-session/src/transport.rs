@@ -442,6 +442,14 @@ impl Transport {
         Ok(())
     }
 
+    /// The DTLS role in use, and whether the handshake is done (None before the first
+    /// negotiation). A renegotiation keeps both, whatever its `a=setup` says.
+    pub(crate) fn dtls_state(&self) -> Option<(DtlsRole, bool)> {
+        self.dtls
+            .as_ref()
+            .map(|d| (d.role, d.connected && !d.closed))
+    }
+
     /// Fresh credentials (ICE restart): the agent forgets pairs and candidates; DTLS and
     /// SRTP keep running over whatever pair comes next.
     pub(crate) fn restart(&mut self, now: Instant) -> Result<(), SessionError> {

@@ -476,3 +476,126 @@ fn channels_past_the_bound_are_refused_and_counted() {
         &|a, _| !a.texts_on(open[0]).is_empty()
     ));
 }
+
+/// `sdp` without its m=application section (nor its mid in the BUNDLE group), and that
+/// section's mid.
+fn without_application(sdp: &str) -> (String, String) {
+    let at = sdp.find("m=application").expect("an m=application section");
+    let (head, app) = sdp.split_at(at);
+    let mid = app
+        .lines()
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .expect("the section's mid")
+        .trim();
+    let head = head
+        .lines()
+        .map(|l| {
+            if l.starts_with("a=group:BUNDLE") {
+                l.split(' ')
+                    .filter(|t| *t != mid)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\r\n")
+        .collect();
+    (head, mid.to_owned())
+}
+
+/// A call that is up with media only; the peer re-offers with a data-channel section
+/// (a browser's createDataChannel after the call is up), its setup actpass. DTLS stays
+/// connected, so no DtlsConnected starts the association: it must start when the
+/// section is applied, with the live DTLS roles (A offered first: A is the DTLS
+/// server, odd ids; B the client, even ids), whatever the re-offer's setup says.
+#[test]
+fn a_renegotiation_that_adds_data_channels_starts_them_with_the_live_roles() {
+    let mut now = Instant::now();
+    let mut a = Peer::new(15_000, true, now);
+    let mut b = Peer::new(16_000, true, now);
+    // B sees A's offer without its data-channel section, and A sees that section
+    // rejected in B's answer: a call with media only.
+    let (offer, mid) = without_application(&a.session.generate_offer(now).unwrap());
+    assert!(!offer.contains("m=application"), "{offer}");
+    let mut answer = b.session.process_offer(&offer, now).unwrap();
+    assert!(!answer.contains("m=application"), "{answer}");
+    answer.push_str(&format!(
+        "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n\
+         a=mid:{mid}\r\na=inactive\r\n"
+    ));
+    assert!(answer.contains("a=setup:active"), "{answer}");
+    a.session.process_answer(&answer, now).unwrap();
+    a.session.gather_candidates(&[a.addr], now).unwrap();
+    b.session.gather_candidates(&[b.addr], now).unwrap();
+    a.collect();
+    b.collect();
+    for (from, to) in [(&a.events, &mut b.session), (&b.events, &mut a.session)] {
+        for e in from {
+            if let SessionEvent::IceCandidateFound(c) = e {
+                to.add_ice_candidate(c.clone()).unwrap();
+            }
+        }
+    }
+    let up = |p: &Peer| p.session.states().1 == ConnectionState::Connected;
+    assert!(run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(10),
+        &mut lossless(),
+        &|a, b| up(a) && up(b)
+    ));
+    assert!(matches!(
+        a.session
+            .create_data_channel(now, "x", &DataChannelInit::default()),
+        Err(SessionError::DataChannel(_))
+    ));
+
+    // B re-offers, now with m=application, actpass as a browser's re-offer.
+    let reoffer = b.session.generate_offer(now).unwrap();
+    assert!(
+        reoffer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"),
+        "{reoffer}"
+    );
+    assert!(reoffer.contains("a=setup:actpass"), "{reoffer}");
+    let reanswer = a.session.process_offer(&reoffer, now).unwrap();
+    assert!(reanswer.contains("m=application 9"), "{reanswer}");
+    // A stays the DTLS server: its answer says so (a browser refuses a reversed role).
+    assert!(reanswer.contains("a=setup:passive"), "{reanswer}");
+    assert!(!reanswer.contains("a=setup:active"), "{reanswer}");
+    b.session.process_answer(&reanswer, now).unwrap();
+
+    let from_a = open_channel(
+        &mut a,
+        &mut b,
+        &mut now,
+        "from-a",
+        &DataChannelInit::default(),
+    );
+    let from_b = open_channel(
+        &mut b,
+        &mut a,
+        &mut now,
+        "from-b",
+        &DataChannelInit::default(),
+    );
+    assert_eq!(from_a % 2, 1, "A is the DTLS server: odd ids");
+    assert_eq!(from_b % 2, 0, "B is the DTLS client: even ids");
+    a.session
+        .send_data(now, from_a, false, &Bytes::from_static(b"hello B"))
+        .unwrap();
+    b.session
+        .send_data(now, from_b, false, &Bytes::from_static(b"hello A"))
+        .unwrap();
+    assert!(run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(5),
+        &mut lossless(),
+        &|a, b| !b.texts_on(from_a).is_empty() && !a.texts_on(from_b).is_empty()
+    ));
+    assert_eq!(b.texts_on(from_a), ["hello B"]);
+    assert_eq!(a.texts_on(from_b), ["hello A"]);
+}
