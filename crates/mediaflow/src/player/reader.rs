@@ -587,6 +587,33 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
 
 /// The largest file an http(s) URI may bring.
 const MAX_DOWNLOAD: u64 = 2 << 30;
+/// The longest a download may take, all of it.
+const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(600);
+
+/// The body of a download as it is copied: fails once the player let go of the reader
+/// (`alive` false) or past the deadline, so a slow or trickling server cannot keep the
+/// thread (and the copy) for ever. A read already waiting on the network ends within
+/// the per-read timeout.
+struct Cancellable<R> {
+    inner: R,
+    alive: Arc<AtomicBool>,
+    deadline: std::time::Instant,
+}
+
+impl<R: Read> Read for Cancellable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.alive.load(Ordering::Relaxed) {
+            return Err(io::Error::other("the player let go of the download"));
+        }
+        if std::time::Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("not downloaded within {} s", DOWNLOAD_DEADLINE.as_secs()),
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// A downloaded copy of an http(s) resource, deleted when its reader ends.
 struct Download(PathBuf);
@@ -600,7 +627,7 @@ impl Drop for Download {
 /// Downloads `url` into a temporary file (at most `MAX_DOWNLOAD` bytes; every network
 /// wait bounded). matroska-demuxer reads the Cues at the end of a file when it opens
 /// it, so playing starts once the whole file is there.
-fn download(url: &str) -> Result<Download, OpenError> {
+fn download(url: &str, alive: &Arc<AtomicBool>) -> Result<Download, OpenError> {
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let fail = |description: String| OpenError {
         error_type: ErrorType::ResourceErrorOpen,
@@ -610,6 +637,7 @@ fn download(url: &str) -> Result<Download, OpenError> {
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_recv_response(Some(Duration::from_secs(15)))
         .timeout_per_read(Some(Duration::from_secs(15)))
+        .timeout_global(Some(DOWNLOAD_DEADLINE))
         .http_status_as_error(true)
         .build()
         .into();
@@ -636,11 +664,15 @@ fn download(url: &str) -> Result<Download, OpenError> {
             copy.0.display()
         ))
     })?;
-    let mut body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_DOWNLOAD)
-        .reader();
+    let mut body = Cancellable {
+        inner: response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD)
+            .reader(),
+        alive: alive.clone(),
+        deadline: std::time::Instant::now() + DOWNLOAD_DEADLINE,
+    };
     io::copy(&mut body, &mut file).map_err(|e| fail(format!("{url}: {e}")))?;
     Ok(copy)
 }
@@ -653,7 +685,7 @@ pub(crate) fn start_download(
     info: Arc<std::sync::Mutex<Option<FileInfo>>>,
 ) -> Result<ReaderLink, OpenError> {
     spawn(move |ends| {
-        let opened = download(&url).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
+        let opened = download(&url, &ends.alive).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
         match opened {
             Ok((demux, copy)) => {
                 *info.lock().unwrap_or_else(|p| p.into_inner()) = Some(demux.info());
