@@ -228,7 +228,9 @@ impl PlayerElement {
             if let Item::Frame(m) = &item {
                 link.in_flight.fetch_sub(m.data.len(), Ordering::AcqRel);
             }
-            if generation != self.generation {
+            // A failed download fails whatever seek came meanwhile (its thread tags it
+            // with the generation it started with).
+            if generation != self.generation && !matches!(item, Item::Failed(..)) {
                 continue;
             }
             match item {
@@ -694,6 +696,35 @@ mod tests {
             assert_eq!(drain(&mut e).len(), 1, "{what}");
             assert_eq!(e.poll_timeout(), Some(ms(99)), "{what}");
         }
+    }
+
+    /// A download failing after a seek: the failure is reported (not dropped as stale
+    /// and turned into EndOfStream by the disconnect).
+    #[test]
+    fn a_failed_download_after_a_seek_is_an_error() {
+        let t0 = Instant::now();
+        let mut e = PlayerElement::new(t0, Arc::new(AtomicU64::new(0)));
+        let (link, items, _commands) = reader::link_for_test();
+        e.start(link, t0);
+        e.handle_timeout(t0);
+        e.seek(500, t0).unwrap();
+        items
+            .send((
+                0,
+                Item::Failed(ErrorType::ResourceErrorOpen, "connection refused".into()),
+            ))
+            .unwrap();
+        drop(items);
+        e.handle_timeout(t0 + Duration::from_millis(10));
+        assert!(matches!(
+            e.poll_event(),
+            Some(ElementEvent::Error {
+                error_type: ErrorType::ResourceErrorOpen,
+                ..
+            })
+        ));
+        assert!(e.poll_event().is_none(), "no EndOfStream");
+        assert_eq!(e.state, State::Stopped);
     }
 
     #[test]
