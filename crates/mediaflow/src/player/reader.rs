@@ -616,19 +616,23 @@ impl<R: Read> Read for Cancellable<R> {
 }
 
 /// A downloaded copy of an http(s) resource, deleted when its reader ends.
-struct Download(PathBuf);
+struct Download(tempfile::TempPath);
 
-impl Drop for Download {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// A new file for a download in the temporary directory: a random name, created anew
+/// (never an existing file or link someone put there), readable by this user only.
+fn temp_copy() -> io::Result<(File, Download)> {
+    let (file, path) = tempfile::Builder::new()
+        .prefix(&format!("mediaflow-player-{}-", std::process::id()))
+        .suffix(".download")
+        .tempfile()?
+        .into_parts();
+    Ok((file, Download(path)))
 }
 
 /// Downloads `url` into a temporary file (at most `MAX_DOWNLOAD` bytes; every network
 /// wait bounded). matroska-demuxer reads the Cues at the end of a file when it opens
 /// it, so playing starts once the whole file is there.
 fn download(url: &str, alive: &Arc<AtomicBool>) -> Result<Download, OpenError> {
-    static COUNT: AtomicU64 = AtomicU64::new(0);
     let fail = |description: String| OpenError {
         error_type: ErrorType::ResourceErrorOpen,
         description,
@@ -652,16 +656,10 @@ fn download(url: &str, alive: &Arc<AtomicBool>) -> Result<Download, OpenError> {
             )));
         }
     }
-    let path = std::env::temp_dir().join(format!(
-        "mediaflow-player-{}-{}.download",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let copy = Download(path);
-    let mut file = File::create(&copy.0).map_err(|e| {
+    let (mut file, copy) = temp_copy().map_err(|e| {
         fail(format!(
             "{url}: cannot store it in {}: {e}",
-            copy.0.display()
+            std::env::temp_dir().display()
         ))
     })?;
     let mut body = Cancellable {
@@ -689,7 +687,7 @@ pub(crate) fn start_download(
         match opened {
             Ok((demux, copy)) => {
                 *info.lock().unwrap_or_else(|p| p.into_inner()) = Some(demux.info());
-                let path = copy.0.clone();
+                let path = copy.0.to_path_buf();
                 Reader::new(demux, path, Some(copy), ends, dropped).run();
             }
             Err(e) => {
@@ -1060,5 +1058,29 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert!(seek_head_is_safe(&bytes, bytes.len() as u64));
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A download's copy: a new file of a random name, private to this user, deleted
+    /// with its `Download`.
+    #[cfg(unix)]
+    #[test]
+    fn download_copies_are_private_and_unpredictable() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_a, first) = temp_copy().unwrap();
+        let (_b, second) = temp_copy().unwrap();
+        assert_ne!(first.0.to_path_buf(), second.0.to_path_buf());
+        let mode = std::fs::metadata(&first.0).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Not the old guessable `<pid>-<counter>` name.
+        let name = first.0.file_name().unwrap().to_string_lossy().into_owned();
+        let pid = std::process::id();
+        assert!(
+            name.starts_with(&format!("mediaflow-player-{pid}-")),
+            "{name}"
+        );
+        assert!((0..16).all(|n| name != format!("mediaflow-player-{pid}-{n}.download")));
+        let path = first.0.to_path_buf();
+        drop(first);
+        assert!(!path.exists(), "deleted with its Download");
     }
 }
