@@ -759,6 +759,32 @@ fn an_http_uri_is_downloaded_and_played() {
     pipeline.release().unwrap();
 }
 
+/// A download that fails after set_position was called (the server hangs up after
+/// 500 ms; a refused port fails before any seek can come): still RESOURCE_ERROR_OPEN,
+/// not EndOfStream.
+#[test]
+fn a_download_failing_after_a_seek_is_an_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            std::thread::sleep(Duration::from_millis(500));
+            drop(stream);
+        }
+    });
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let url = format!("http://127.0.0.1:{port}/hangs-up.webm");
+    let player = PlayerEndpoint::builder(&pipeline, &url).build().unwrap();
+    player.play().unwrap();
+    player.set_position(500).unwrap();
+    let e = first_error(&events);
+    eprintln!("{url}: {} {}", e.error_type.as_str(), e.description);
+    assert_eq!(e.error_type, ErrorType::ResourceErrorOpen);
+    assert_eq!(e.source, player.id());
+    pipeline.release().unwrap();
+}
+
 /// H.264 in Matroska (ffmpeg's libx264): the NAL units are turned into Annex B with the
 /// parameter sets before each IDR, packetized as H.264, and every frame decodes.
 #[test]

@@ -1,9 +1,13 @@
-//! Releasing pipelines with PlayerEndpoints (playing, paused, seeking) ends their reader
+//! Releasing pipelines with PlayerEndpoints (playing, paused, seeking, downloading) ends their reader
 //! threads and frees their memory. One test in this binary, so no other test's
 //! allocations or threads blur the counts.
 
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mediaflow::{AppSink, MediaPipeline, PlayerEndpoint};
@@ -102,4 +106,88 @@ fn releasing_pipelines_with_players_ends_their_readers_and_frees_memory() {
         "live heap grew by {growth} bytes over 4 pipelines of 3 players"
     );
     let _ = std::fs::remove_file(&path);
+
+    released_downloads_end();
+}
+
+/// A server that sends the head of a 10 MB response, then a byte every 50 ms, until
+/// `stop`: a download that never ends on its own.
+fn trickle(stop: Arc<AtomicBool>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut clients = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok((mut stream, _)) = listener.accept() {
+                stream.set_nonblocking(false).unwrap();
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: video/webm\r\nContent-Length: 10000000\r\n\r\n",
+                );
+                clients.push(stream);
+            }
+            for c in &mut clients {
+                let _ = c.write_all(&[0x1a]);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    port
+}
+
+/// The downloads of http players whose pipeline goes (released, stopped, dropped) end
+/// within a second, and their copies go with them.
+fn released_downloads_end() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = trickle(stop.clone());
+    let url = format!("http://127.0.0.1:{port}/slow.webm");
+    let prefix = format!("mediaflow-player-{}-", std::process::id());
+    let copies = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .count()
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let threads_before = threads();
+    for how in ["release", "stop", "drop"] {
+        let pipeline = MediaPipeline::new().unwrap();
+        let player = PlayerEndpoint::builder(&pipeline, &url).build().unwrap();
+        player.play().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while copies() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(copies(), 1, "{how}: the download started");
+        std::thread::sleep(Duration::from_millis(200));
+        let released = Instant::now();
+        match how {
+            "release" => pipeline.release().unwrap(),
+            "stop" => {
+                player.stop().unwrap();
+                // The stopped player's download ends though the pipeline stays.
+                while copies() > 0 && released.elapsed() < Duration::from_secs(3) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert_eq!(copies(), 0, "stop: the copy is gone");
+                assert!(released.elapsed() < Duration::from_millis(1500), "stop");
+                pipeline.release().unwrap();
+            }
+            _ => drop(pipeline),
+        }
+        drop(player);
+        let settled = settle(threads_before);
+        eprintln!(
+            "{how}: {settled} threads ({threads_before} before) {:?} after",
+            released.elapsed()
+        );
+        assert_eq!(settled, threads_before, "{how}: download thread left");
+        assert!(
+            released.elapsed() < Duration::from_millis(1500),
+            "{how}: the download ended within a second or so"
+        );
+        assert_eq!(copies(), 0, "{how}: the copy is gone");
+    }
+    stop.store(true, Ordering::Relaxed);
 }

@@ -57,7 +57,8 @@ fn error_code(t: ErrorType) -> i32 {
 
 /// How often the element looks for frames while the reader has none ready.
 const READER_POLL: Duration = Duration::from_millis(10);
-/// A gap between frames longer than this (µs) is not waited out.
+/// A frame further than this (µs) from the time being played, ahead (a gap, not waited
+/// out) or behind (a jump back), re-anchors the pacing on it.
 const MAX_GAP_US: u64 = 5_000_000;
 /// Frames sent at most per timer: a worker that was held up catches up over a few turns.
 const MAX_FRAMES_PER_TURN: usize = 64;
@@ -227,7 +228,9 @@ impl PlayerElement {
             if let Item::Frame(m) = &item {
                 link.in_flight.fetch_sub(m.data.len(), Ordering::AcqRel);
             }
-            if generation != self.generation {
+            // A failed download fails whatever seek came meanwhile (its thread tags it
+            // with the generation it started with).
+            if generation != self.generation && !matches!(item, Item::Failed(..)) {
                 continue;
             }
             match item {
@@ -291,14 +294,20 @@ impl PlayerElement {
                 }
                 return;
             };
-            // A frame far past the one before (a damaged timestamp, a hole in the file)
-            // plays next rather than after a long silence.
-            if us > self.position.saturating_add(MAX_GAP_US) && self.anchor.is_some() {
-                tracing::debug!(
-                    "player: {} ms gap in the file skipped",
-                    (us - self.position) / 1000
-                );
-                self.anchor = None;
+            // A frame far from the time being played, either way (a damaged timestamp,
+            // a hole in the file, recordings joined end to end): the pacing starts
+            // again from it, so it plays next and the frames after it keep their pace.
+            if let Some((at, base)) = self.anchor {
+                let playing =
+                    base.saturating_add(now.saturating_duration_since(at).as_micros() as u64);
+                if us.abs_diff(playing) > MAX_GAP_US {
+                    tracing::debug!(
+                        "player: the file's time jumps from {} ms to {} ms; paced from there",
+                        playing / 1000,
+                        us / 1000
+                    );
+                    self.anchor = None;
+                }
             }
             let (at, base) = *self.anchor.get_or_insert((now, us));
             let due = at + Duration::from_micros(us.saturating_sub(base));
@@ -648,6 +657,74 @@ mod tests {
         assert!(e.poll_event().is_none());
         assert_eq!(e.state, State::Stopped);
         assert_eq!(e.poll_timeout(), None);
+    }
+
+    /// On virtual instants: one damaged timestamp far ahead, or a jump back (recordings
+    /// joined end to end), plays at once, and the frames after it keep their pace
+    /// instead of all being due at once.
+    #[test]
+    fn frames_after_a_time_jump_keep_their_pace() {
+        for (what, jump) in [("ahead", 60_000_000), ("back", 0)] {
+            let t0 = Instant::now();
+            let ms = |n| t0 + Duration::from_millis(n);
+            let mut e = PlayerElement::new(t0, Arc::new(AtomicU64::new(0)));
+            let (link, items, _commands) = reader::link_for_test();
+            e.start(link, t0);
+            // 30 fps from 30 s, with the third frame at `jump`, then on from there (back)
+            // or from where it was (ahead).
+            let after = if jump == 0 { 0 } else { 30_066_000 };
+            let mut times = vec![30_000_000, 30_033_000, jump];
+            times.extend((1..=20).map(|i| after + i * 33_000));
+            for us in times {
+                items.send((0, frame(us, true))).unwrap();
+            }
+            e.handle_timeout(t0);
+            assert_eq!(drain(&mut e).len(), 1, "{what}");
+            assert_eq!(e.poll_timeout(), Some(ms(33)), "{what}");
+            e.handle_timeout(ms(33));
+            // 30.033, the jump, and (ahead) the damaged frame's successor, which is
+            // back on the file's time: each re-anchors and plays at once.
+            let sent = drain(&mut e).len();
+            let want = if jump == 0 { 2 } else { 3 };
+            assert_eq!(sent, want, "{what}: the rest is not a burst");
+            assert_eq!(
+                e.poll_timeout(),
+                Some(ms(66)),
+                "{what}: the next frame 33 ms on"
+            );
+            e.handle_timeout(ms(66));
+            assert_eq!(drain(&mut e).len(), 1, "{what}");
+            assert_eq!(e.poll_timeout(), Some(ms(99)), "{what}");
+        }
+    }
+
+    /// A download failing after a seek: the failure is reported (not dropped as stale
+    /// and turned into EndOfStream by the disconnect).
+    #[test]
+    fn a_failed_download_after_a_seek_is_an_error() {
+        let t0 = Instant::now();
+        let mut e = PlayerElement::new(t0, Arc::new(AtomicU64::new(0)));
+        let (link, items, _commands) = reader::link_for_test();
+        e.start(link, t0);
+        e.handle_timeout(t0);
+        e.seek(500, t0).unwrap();
+        items
+            .send((
+                0,
+                Item::Failed(ErrorType::ResourceErrorOpen, "connection refused".into()),
+            ))
+            .unwrap();
+        drop(items);
+        e.handle_timeout(t0 + Duration::from_millis(10));
+        assert!(matches!(
+            e.poll_event(),
+            Some(ElementEvent::Error {
+                error_type: ErrorType::ResourceErrorOpen,
+                ..
+            })
+        ));
+        assert!(e.poll_event().is_none(), "no EndOfStream");
+        assert_eq!(e.state, State::Stopped);
     }
 
     #[test]

@@ -28,6 +28,8 @@ const MAX_INDEX: usize = 1 << 17;
 const SEND_WAIT: Duration = Duration::from_millis(20);
 
 type Demuxer = MatroskaFile<Masked>;
+/// The bytes read from a file's start to find and check its SeekHead.
+const HEAD: usize = 16 << 10;
 
 /// The file as the demuxer reads it: as it is, or with its SeekHead shown as a Void.
 /// A file cut short (a copy or download that stopped) keeps a SeekHead naming Cues past
@@ -101,31 +103,131 @@ fn element_id(b: &[u8], i: usize) -> Option<(u64, usize)> {
     Some((id, len))
 }
 
-/// Where the Segment's SeekHead starts in `head` (the file's first bytes), and the
-/// header of a Void of the same total size to show there instead.
-fn seek_head_as_void(head: &[u8]) -> Option<(u64, Vec<u8>)> {
+const SEEK_HEAD: u64 = 0x114D_9B74;
+
+/// Where the demuxer looks for the Segment's SeekHead in `head` (the file's first
+/// bytes): (offset of the Segment's data, offset of the SeekHead, its id's length, its
+/// size, its size's length). Like matroska-demuxer, CRC-32 elements before it are
+/// skipped.
+fn locate_seek_head(head: &[u8]) -> Option<(usize, usize, usize, u64, usize)> {
     const EBML: u64 = 0x1A45_DFA3;
     const SEGMENT: u64 = 0x1853_8067;
-    const SEEK_HEAD: u64 = 0x114D_9B74;
-    const VOID: u8 = 0xEC;
+    const CRC32: u64 = 0xBF;
     let (id, len) = element_id(head, 0)?;
     let (size, size_len) = vint(head, len)?;
     let i = (id == EBML).then_some(len + size_len)?;
     let i = i.checked_add(usize::try_from(size).ok()?)?;
     let (id, len) = element_id(head, i)?;
     let (_, size_len) = vint(head, i + len)?;
-    let i = (id == SEGMENT).then_some(i + len + size_len)?;
-    let (id, len) = element_id(head, i)?;
-    let (size, size_len) = vint(head, i + len)?;
+    let segment_data = (id == SEGMENT).then_some(i + len + size_len)?;
+    let mut i = segment_data;
+    loop {
+        let (id, len) = element_id(head, i)?;
+        let (size, size_len) = vint(head, i + len)?;
+        match id {
+            SEEK_HEAD => return Some((segment_data, i, len, size, size_len)),
+            CRC32 => {
+                i = i
+                    .checked_add(len + size_len)?
+                    .checked_add(usize::try_from(size).ok()?)?
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Where the Segment's SeekHead starts in `head` (the file's first bytes), and the
+/// header of a Void of the same total size to show there instead.
+fn seek_head_as_void(head: &[u8]) -> Option<(u64, Vec<u8>)> {
+    const VOID: u8 = 0xEC;
+    let (_, i, len, size, size_len) = locate_seek_head(head)?;
     // Same total header length: a one-byte id, so the size takes three more bytes.
     let void_len = size_len + len - 1;
-    if id != SEEK_HEAD || void_len > 8 || size >= (1u64 << (7 * void_len)) - 1 {
+    if void_len > 8 || size >= (1u64 << (7 * void_len)) - 1 {
         return None;
     }
     let marked = (size | (1u64 << (7 * void_len))).to_be_bytes();
     let mut patch = vec![VOID];
     patch.extend_from_slice(&marked[8 - void_len..]);
     Some((i as u64, patch))
+}
+
+/// The elements directly inside `b[from..to]`: (id, data range). `None` if one is
+/// malformed, of unknown size or runs past `to`.
+fn children(b: &[u8], from: usize, to: usize) -> Option<Vec<(u64, usize, usize)>> {
+    let mut out = Vec::new();
+    let mut i = from;
+    while i < to {
+        let (id, len) = element_id(b, i)?;
+        let (size, size_len) = vint(b, i + len)?;
+        if size == (1u64 << (7 * size_len)) - 1 {
+            return None;
+        }
+        let start = i + len + size_len;
+        let end = start.checked_add(usize::try_from(size).ok()?)?;
+        if end > to {
+            return None;
+        }
+        out.push((id, start, end));
+        i = end;
+    }
+    Some(out)
+}
+
+/// Whether matroska-demuxer may read the SeekHead found in `head` (none found: nothing
+/// to check). It follows an entry naming a SeekHead without looking where it has been
+/// (an entry naming the SeekHead itself loops forever, two such entries panic), and
+/// adds positions without checking (a huge one overflows): every entry must name
+/// another element inside the file, and the whole SeekHead must be in `head` for that
+/// to be checked.
+fn seek_head_is_safe(head: &[u8], file_len: u64) -> bool {
+    const SEEK: u64 = 0x4DBB;
+    const SEEK_ID: u64 = 0x53AB;
+    const SEEK_POSITION: u64 = 0x53AC;
+    let Some((segment_data, at, len, size, size_len)) = locate_seek_head(head) else {
+        return true;
+    };
+    let start = at + len + size_len;
+    let Some(end) = usize::try_from(size)
+        .ok()
+        .and_then(|s| start.checked_add(s))
+        .filter(|&end| end <= head.len())
+    else {
+        return false;
+    };
+    let Some(entries) = children(head, start, end) else {
+        return false;
+    };
+    let room = file_len.saturating_sub(segment_data as u64);
+    let be =
+        |b: &[u8]| (b.len() <= 8).then(|| b.iter().fold(0u64, |v, &x| (v << 8) | u64::from(x)));
+    entries
+        .iter()
+        .filter(|(id, _, _)| *id == SEEK)
+        .all(|&(_, from, to)| {
+            let Some(fields) = children(head, from, to) else {
+                return false;
+            };
+            fields.iter().all(|&(id, from, to)| match id {
+                SEEK_ID => be(&head[from..to]).is_some_and(|id| id != SEEK_HEAD),
+                SEEK_POSITION => be(&head[from..to]).is_some_and(|p| p < room),
+                _ => true,
+            })
+        })
+}
+
+/// Runs a matroska-demuxer call, its panic (a hostile file can cause some) made an
+/// error.
+fn unpanicked<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::warn!("player: matroska-demuxer panicked: {why}");
+        format!("the demuxer failed on it ({why})")
+    })
 }
 
 /// A frame for the element: its media, its time in the file, whether a decoder can
@@ -197,18 +299,27 @@ fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
         description: format!("cannot read {}: {e}", path.display()),
     })?;
     let mut inner = BufReader::with_capacity(64 << 10, file);
-    let mut head = Vec::with_capacity(256);
-    let read_head = (&mut inner).take(256).read_to_end(&mut head);
-    let patch = read_head.ok().and_then(|_| seek_head_as_void(&head));
+    let mut head = Vec::with_capacity(HEAD);
+    let read_head = (&mut inner).take(HEAD as u64).read_to_end(&mut head);
+    let patch = read_head
+        .as_ref()
+        .ok()
+        .and_then(|_| seek_head_as_void(&head));
+    // A SeekHead the demuxer must not read (hostile, or naming what a cut-short file
+    // lacks) is shown as a Void from the start: the demuxer walks the elements instead.
+    let unsafe_head = read_head.is_ok() && patch.is_some() && !seek_head_is_safe(&head, len);
     let open = |inner: BufReader<File>, patch| {
-        MatroskaFile::open(Masked {
-            inner,
-            pos: 0,
-            len,
-            patch,
+        unpanicked(|| {
+            MatroskaFile::open(Masked {
+                inner,
+                pos: 0,
+                len,
+                patch,
+            })
         })
+        .and_then(|r| r.map_err(|e| e.to_string()))
     };
-    let bad = |e: matroska_demuxer::DemuxError| OpenError {
+    let bad = |e: String| OpenError {
         error_type: ErrorType::InvalidMedia,
         description: format!(
             "{} is not a readable WebM/Matroska file: {e}",
@@ -219,6 +330,13 @@ fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
         error_type: ErrorType::ResourceErrorOpen,
         description: format!("cannot read {}: {e}", path.display()),
     })?;
+    if unsafe_head {
+        tracing::info!(
+            "player: {} read without its SeekHead (it names a SeekHead or a place outside the file)",
+            path.display()
+        );
+        return open(inner, patch).map_err(bad);
+    }
     let mkv = match open(inner, None) {
         Ok(mkv) => mkv,
         Err(e) => {
@@ -306,7 +424,8 @@ impl Demux {
     /// `MAX_FRAME` are skipped and counted in `dropped`.
     fn next(&mut self, dropped: &AtomicU64) -> Result<Option<Media>, String> {
         loop {
-            match self.mkv.next_frame(&mut self.frame) {
+            let (mkv, frame) = (&mut self.mkv, &mut self.frame);
+            match unpanicked(|| mkv.next_frame(frame))? {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
                 // A block running past the end of the file: a file cut short (a copy or
@@ -468,21 +587,52 @@ pub(crate) fn start(path: &Path, dropped: Arc<AtomicU64>) -> Result<ReaderLink, 
 
 /// The largest file an http(s) URI may bring.
 const MAX_DOWNLOAD: u64 = 2 << 30;
+/// The longest a download may take, all of it.
+const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(600);
+
+/// The body of a download as it is copied: fails once the player let go of the reader
+/// (`alive` false) or past the deadline, so a slow or trickling server cannot keep the
+/// thread (and the copy) for ever. A read already waiting on the network ends within
+/// the per-read timeout.
+struct Cancellable<R> {
+    inner: R,
+    alive: Arc<AtomicBool>,
+    deadline: std::time::Instant,
+}
+
+impl<R: Read> Read for Cancellable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.alive.load(Ordering::Relaxed) {
+            return Err(io::Error::other("the player let go of the download"));
+        }
+        if std::time::Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("not downloaded within {} s", DOWNLOAD_DEADLINE.as_secs()),
+            ));
+        }
+        self.inner.read(buf)
+    }
+}
 
 /// A downloaded copy of an http(s) resource, deleted when its reader ends.
-struct Download(PathBuf);
+struct Download(tempfile::TempPath);
 
-impl Drop for Download {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// A new file for a download in the temporary directory: a random name, created anew
+/// (never an existing file or link someone put there), readable by this user only.
+fn temp_copy() -> io::Result<(File, Download)> {
+    let (file, path) = tempfile::Builder::new()
+        .prefix(&format!("mediaflow-player-{}-", std::process::id()))
+        .suffix(".download")
+        .tempfile()?
+        .into_parts();
+    Ok((file, Download(path)))
 }
 
 /// Downloads `url` into a temporary file (at most `MAX_DOWNLOAD` bytes; every network
 /// wait bounded). matroska-demuxer reads the Cues at the end of a file when it opens
 /// it, so playing starts once the whole file is there.
-fn download(url: &str) -> Result<Download, OpenError> {
-    static COUNT: AtomicU64 = AtomicU64::new(0);
+fn download(url: &str, alive: &Arc<AtomicBool>) -> Result<Download, OpenError> {
     let fail = |description: String| OpenError {
         error_type: ErrorType::ResourceErrorOpen,
         description,
@@ -491,6 +641,7 @@ fn download(url: &str) -> Result<Download, OpenError> {
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_recv_response(Some(Duration::from_secs(15)))
         .timeout_per_read(Some(Duration::from_secs(15)))
+        .timeout_global(Some(DOWNLOAD_DEADLINE))
         .http_status_as_error(true)
         .build()
         .into();
@@ -505,23 +656,21 @@ fn download(url: &str) -> Result<Download, OpenError> {
             )));
         }
     }
-    let path = std::env::temp_dir().join(format!(
-        "mediaflow-player-{}-{}.download",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let copy = Download(path);
-    let mut file = File::create(&copy.0).map_err(|e| {
+    let (mut file, copy) = temp_copy().map_err(|e| {
         fail(format!(
             "{url}: cannot store it in {}: {e}",
-            copy.0.display()
+            std::env::temp_dir().display()
         ))
     })?;
-    let mut body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_DOWNLOAD)
-        .reader();
+    let mut body = Cancellable {
+        inner: response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD)
+            .reader(),
+        alive: alive.clone(),
+        deadline: std::time::Instant::now() + DOWNLOAD_DEADLINE,
+    };
     io::copy(&mut body, &mut file).map_err(|e| fail(format!("{url}: {e}")))?;
     Ok(copy)
 }
@@ -534,11 +683,11 @@ pub(crate) fn start_download(
     info: Arc<std::sync::Mutex<Option<FileInfo>>>,
 ) -> Result<ReaderLink, OpenError> {
     spawn(move |ends| {
-        let opened = download(&url).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
+        let opened = download(&url, &ends.alive).and_then(|copy| Ok((open_demux(&copy.0)?, copy)));
         match opened {
             Ok((demux, copy)) => {
                 *info.lock().unwrap_or_else(|p| p.into_inner()) = Some(demux.info());
-                let path = copy.0.clone();
+                let path = copy.0.to_path_buf();
                 Reader::new(demux, path, Some(copy), ends, dropped).run();
             }
             Err(e) => {
@@ -691,14 +840,11 @@ impl Reader {
         let ticks = u128::from(at) * 1000 / u128::from(self.demux.scale_ns);
         self.skip_before = Some(at);
         self.expect_key = None;
-        match self
-            .demux
-            .mkv
-            .seek(u64::try_from(ticks).unwrap_or(u64::MAX))
-        {
-            Ok(()) if self.demux.video.is_some() => self.expect_key = Some(at),
-            Ok(()) => {}
-            Err(_) => self.reopen(),
+        let mkv = &mut self.demux.mkv;
+        match unpanicked(|| mkv.seek(u64::try_from(ticks).unwrap_or(u64::MAX))) {
+            Ok(Ok(())) if self.demux.video.is_some() => self.expect_key = Some(at),
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => self.reopen(),
         }
     }
 
@@ -833,5 +979,108 @@ mod tests {
         assert_eq!(seek_head_as_void(&[0xff; 64]), None);
         assert_eq!(seek_head_as_void(&[]), None);
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A recorded file whose SeekHead is replaced (in place, padded with a Void) by one
+    /// with these (element id, position) entries.
+    fn with_seek_head(name: &str, entries: &[(u32, u64)]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "mediaflow-player-unit-{}-seek-head-{name}.webm",
+            std::process::id()
+        ));
+        let tracks = [TrackKind::Vp8 {
+            width: 320,
+            height: 240,
+        }];
+        let mut w = MkvWriter::new(File::create(&path).unwrap(), DocType::Webm, &tracks).unwrap();
+        for i in 0..10 {
+            w.add_frame(1, i * 33, true, i % 5 == 0, &keyframe())
+                .unwrap();
+        }
+        w.finish(330).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let (at, _) = seek_head_as_void(&bytes).expect("a SeekHead");
+        let at = at as usize;
+        let mut body = Vec::new();
+        for &(id, position) in entries {
+            body.extend_from_slice(&[0x4d, 0xbb, 0x80 | 18, 0x53, 0xab, 0x84]);
+            body.extend_from_slice(&id.to_be_bytes());
+            body.extend_from_slice(&[0x53, 0xac, 0x88]);
+            body.extend_from_slice(&position.to_be_bytes());
+        }
+        let mut head = vec![0x11, 0x4d, 0x9b, 0x74, 0x80 | body.len() as u8];
+        head.extend_from_slice(&body);
+        // The writer keeps 96 bytes for its SeekHead: the rest is a Void.
+        let rest = 96 - head.len();
+        head.extend_from_slice(&[0xec, 0x80 | (rest - 2) as u8]);
+        head.resize(96, 0);
+        bytes[at..at + 96].copy_from_slice(&head);
+        std::fs::write(&path, &bytes).unwrap();
+        path
+    }
+
+    /// Hostile SeekHeads (one naming itself: matroska-demuxer 0.8.1 loops forever; two
+    /// such entries: it panics; a huge position: it overflows) open without it, on a
+    /// thread given 10 s, and their frames are read.
+    #[test]
+    fn hostile_seek_heads_are_not_followed() {
+        const SELF: u32 = SEEK_HEAD as u32;
+        const INFO: u32 = 0x1549_A966;
+        let cases: [(&str, &[(u32, u64)]); 4] = [
+            ("self", &[(SELF, 0)]),
+            ("twice", &[(SELF, 0), (SELF, 0)]),
+            ("huge", &[(INFO, u64::MAX - 3)]),
+            ("outside", &[(INFO, 1 << 30)]),
+        ];
+        for (name, entries) in cases {
+            let path = with_seek_head(name, entries);
+            let (done_tx, done) = crossbeam_channel::bounded(1);
+            let probed = path.clone();
+            std::thread::spawn(move || {
+                let dropped = AtomicU64::new(0);
+                let frames = open_demux(&probed).map(|mut d| {
+                    let mut n = 0;
+                    while let Ok(Some(_)) = d.next(&dropped) {
+                        n += 1;
+                    }
+                    (d.info().duration_ms, n)
+                });
+                let _ = done_tx.send(frames.map_err(|e| e.error_type));
+            });
+            let got = done
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("{name}: the open hangs or panicked"));
+            assert_eq!(got.ok(), Some((Some(330), 10)), "{name}");
+            let _ = std::fs::remove_file(&path);
+        }
+        // A file's own SeekHead is safe.
+        let path = with_seek_head("plain", &[]);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(seek_head_is_safe(&bytes, bytes.len() as u64));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A download's copy: a new file of a random name, private to this user, deleted
+    /// with its `Download`.
+    #[cfg(unix)]
+    #[test]
+    fn download_copies_are_private_and_unpredictable() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_a, first) = temp_copy().unwrap();
+        let (_b, second) = temp_copy().unwrap();
+        assert_ne!(first.0.to_path_buf(), second.0.to_path_buf());
+        let mode = std::fs::metadata(&first.0).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Not the old guessable `<pid>-<counter>` name.
+        let name = first.0.file_name().unwrap().to_string_lossy().into_owned();
+        let pid = std::process::id();
+        assert!(
+            name.starts_with(&format!("mediaflow-player-{pid}-")),
+            "{name}"
+        );
+        assert!((0..16).all(|n| name != format!("mediaflow-player-{pid}-{n}.download")));
+        let path = first.0.to_path_buf();
+        drop(first);
+        assert!(!path.exists(), "deleted with its Download");
     }
 }
