@@ -1265,11 +1265,11 @@ fn listen(
     }
     if let (Media::Player(p), "UriEndpointStateChanged") = (media, event_type) {
         // The calls' changes are told by `Core::notify_uri_state`; the end of the file
-        // (STOP) by the player's EndOfStream.
+        // (STOP) by the player's EndOfStream, a play() that started nothing by its Error.
         let object = object.to_owned();
         return p
             .on_event(move |e| {
-                if let Event::EndOfStream(_) = e {
+                if matches!(e, Event::EndOfStream(_)) || crate::elements::ends_play(e) {
                     let data = json!({
                         "source": object,
                         "type": "UriEndpointStateChanged",
@@ -3008,9 +3008,18 @@ mod tests {
                 json!({"mediaPipeline": p, "uri": bad}),
             );
             let id = ok(&r)["value"].as_str().unwrap().to_owned();
-            subscribe_all(&core, &mut conn, &id, &["Error"]);
+            subscribe_all(&core, &mut conn, &id, &["Error", "UriEndpointStateChanged"]);
             ok(&invoke(&core, &mut conn, &id, "play", json!({})));
             let error = wait_for(&conn, &mut kept, |v| event_is(v, &id, "Error"));
+            wait_for(&conn, &mut kept, |v| uri_state_is(v, &id, "START"));
+            wait_for(&conn, &mut kept, |v| uri_state_is(v, &id, "STOP"));
+            let start_at = kept.iter().position(|v| uri_state_is(v, &id, "START"));
+            let stop_at = kept.iter().position(|v| uri_state_is(v, &id, "STOP"));
+            assert!(start_at < stop_at, "START then STOP: {kept:?}");
+            assert_eq!(
+                ok(&invoke(&core, &mut conn, &id, "getState", json!({})))["value"],
+                "STOP"
+            );
             let data = &error["params"]["value"]["data"];
             assert_eq!(data["type"], error_type, "{bad}: {error}");
             assert!(data["errorCode"].is_i64(), "{error}");

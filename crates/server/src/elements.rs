@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mediaflow::{
-    CryptoSuite, Event, MediaPipeline, MediaProfile, PlayerEndpoint, RecorderEndpoint, RtpEndpoint,
-    WebRtcEndpoint,
+    CryptoSuite, ErrorType, Event, MediaPipeline, MediaProfile, PlayerEndpoint, RecorderEndpoint,
+    RtpEndpoint, WebRtcEndpoint,
 };
 use serde_json::{json, Map, Value};
 
@@ -127,17 +127,30 @@ pub(crate) fn build_player(
         .build()
         .map_err(media_error)?;
     let (state, recorders) = (state.clone(), stop_on_eos.clone());
-    let listened = player.on_event(move |e| {
-        if let Event::EndOfStream(end) = e {
+    let listened = player.on_event(move |e| match e {
+        Event::EndOfStream(end) => {
             state.set("STOP");
             recorders.end_of_stream(&end.source);
         }
+        e if ends_play(e) => {
+            state.set("STOP");
+        }
+        _ => {}
     });
     if let Err(e) = listened {
         let _ = player.release();
         return Err(media_error(e));
     }
     Ok(player)
+}
+
+/// Whether `e` is a player's Error that means `play()` started nothing (a URI or file it
+/// cannot play).
+pub(crate) fn ends_play(e: &Event) -> bool {
+    matches!(e, Event::Error(err) if matches!(
+        err.error_type,
+        ErrorType::InvalidUri | ErrorType::ResourceErrorOpen | ErrorType::InvalidMedia
+    ))
 }
 
 /// PlayerEndpoint's (and UriEndpoint's) operations. A change of state is told to the
@@ -151,8 +164,17 @@ pub(crate) fn player(
 ) -> Op {
     let state = match op {
         "play" => {
-            e.play().map_err(media_error)?;
-            "START"
+            // START is set and told before the call: a URI it cannot play raises an
+            // Error inside it, whose handler sets STOP again (and tells it) after.
+            let before = t.uri_state.set("START");
+            if before != "START" {
+                core.notify_uri_state(t.id(), "START");
+            }
+            if let Err(err) = e.play() {
+                t.uri_state.set(before);
+                return Err(media_error(err));
+            }
+            return Ok(Some(Value::Null));
         }
         "pause" => {
             e.pause().map_err(media_error)?;
@@ -195,7 +217,6 @@ pub(crate) fn player(
         "getState" => return Ok(Some(t.uri_state.get().into())),
         _ => return Ok(None),
     };
-    // A play() of a URI it cannot play raised an Error and nothing plays.
     let before = t.uri_state.set(state);
     if before != state {
         core.notify_uri_state(t.id(), state);
