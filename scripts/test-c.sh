@@ -23,7 +23,7 @@ LIB="$(pkg-config --variable=libdir mediaflow)/libmediaflow_capi.a"
 LIBS="$(pkg-config --static --libs-only-l mediaflow | sed 's/-lmediaflow_capi//')"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g $(pkg-config --cflags mediaflow)"
 passed=0
-for t in misuse hello_loopback event_fields rtp_recorder; do
+for t in misuse hello_loopback event_fields rtp_recorder player; do
   gcc $CFLAGS "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t"
   gcc $CFLAGS -fsanitize=address -fno-omit-frame-pointer "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t-asan"
   step "C: $t"
