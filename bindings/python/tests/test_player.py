@@ -1,6 +1,7 @@
 """PlayerEndpoint and data channels from Python: a 1.2 s VP8 + Opus WebM made by Debian's
 ffmpeg plays through a PlayerEndpoint into a RecorderEndpoint to its EndOfStream; the
-recorded file holds the media. Positions, bad URIs and the data-channel calls' errors.
+recorded file holds the media. Positions, bad URIs, the data-channel calls' errors, and a
+channel opened and closed between two WebRtcEndpoints on the loopback interface.
 Every wait is bounded."""
 
 import subprocess
@@ -100,4 +101,48 @@ def test_bad_uri_and_data_channel_errors():
     pass_through = pipeline.pass_through()
     with pytest.raises(AttributeError):
         pass_through.play()
+    pipeline.release()
+
+
+def test_data_channel_opens_and_closes_between_two_endpoints():
+    pipeline = mf.Pipeline()
+    a = pipeline.webrtc_endpoint(network_interfaces="lo", use_data_channels=True)
+    b = pipeline.webrtc_endpoint(network_interfaces="lo", use_data_channels=True)
+    opened = {a: threading.Event(), b: threading.Event()}
+    closed = {a: threading.Event(), b: threading.Event()}
+    ids = {a: [], b: []}
+
+    def events_of(me, peer):
+        def on_event(e):
+            if e.candidate:
+                peer.add_ice_candidate(*e.candidate)
+            if e.type == mf.EventType.DATA_CHANNEL_OPENED:
+                ids[me].append(e.channel_id)
+                opened[me].set()
+            if e.type == mf.EventType.DATA_CHANNEL_CLOSED:
+                closed[me].set()
+        return on_event
+
+    a.on_event(events_of(a, b))
+    b.on_event(events_of(b, a))
+    a.process_answer(b.process_offer(a.generate_offer()))
+    b.gather_candidates()
+    a.gather_candidates()
+    # The SCTP association comes up after ICE and DTLS: until then WRONG_STATE.
+    deadline = time.monotonic() + 20
+    channel = None
+    while channel is None:
+        try:
+            channel = a.create_data_channel("chat", ordered=False, max_retransmits=3, protocol="p")
+        except mf.Error as err:
+            assert err.code == mf.Result.WRONG_STATE, err
+            assert time.monotonic() < deadline, "no SCTP association within 20 s"
+            time.sleep(0.05)
+    assert opened[a].wait(10) and opened[b].wait(10), "DataChannelOpened on both sides"
+    assert ids[a] == [channel] and ids[b] == [channel], ids
+    a.close_data_channel(channel)
+    assert closed[a].wait(10) and closed[b].wait(10), "DataChannelClosed on both sides"
+    with pytest.raises(mf.Error) as err:
+        a.close_data_channel(channel)
+    assert err.value.code == mf.Result.INVALID_ARGUMENT
     pipeline.release()
