@@ -249,6 +249,9 @@ typedef struct mf_webrtc_options {
   const char *external_address;
   // Also gather IPv6 host candidates.
   bool ipv6;
+  // Negotiate an SCTP data-channel section (Kurento's `useDataChannels`), for
+  // `mf_webrtc_create_data_channel` and the peer's channels.
+  bool use_data_channels;
 } mf_webrtc_options;
 
 // Options of a new RtpEndpoint; zero-initialize it (`{0}`) for the defaults. The
@@ -659,6 +662,79 @@ enum mf_result mf_sdp_endpoint_get_local_session_descriptor(const struct mf_elem
 // it, owned by the caller (free it with `mf_string_free`), or NULL before it came.
 enum mf_result mf_sdp_endpoint_get_remote_session_descriptor(const struct mf_element *endpoint,
                                                              char **sdp);
+
+// Creates a PlayerEndpoint in `pipeline` that plays the WebM or Matroska file of `uri`
+// (`file:///absolute/path.webm`, or `http://` / `https://`, downloaded whole first;
+// NUL-terminated UTF-8, read during the call only): its first VP8 (else H.264) track
+// and first Opus track leave as RTP in real time once `mf_player_play` is called.
+// The URI is looked at by `mf_player_play` (as in Kurento: a URI or file it cannot
+// play is an Error event INVALID_URI, RESOURCE_ERROR_OPEN or INVALID_MEDIA then).
+// `*out` receives a new handle the caller owns and frees with `mf_element_free`; on
+// error it is left untouched. Errors: NULL `pipeline`/`uri`/`out`
+// (`MF_RESULT_NULL_ARGUMENT`), `MF_RESULT_INVALID_UTF8`, a released pipeline,
+// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s), `MF_RESULT_PANIC`.
+enum mf_result mf_player_endpoint_new(const struct mf_pipeline *pipeline,
+                                      const char *uri,
+                                      struct mf_element **out);
+
+// Starts playing (Kurento's `play`): from the start when stopped or at the end of the
+// file, from where it was when paused. A local file is opened during the call; a URI
+// or file it cannot play raises an Error event and the call still succeeds. An
+// EndOfStream event follows the end of the file. Errors: NULL
+// (`MF_RESULT_NULL_ARGUMENT`), not a PlayerEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`),
+// a released element or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
+enum mf_result mf_player_play(const struct mf_element *player_endpoint);
+
+// Pauses (Kurento's `pause`): media stops, the position holds; `mf_player_play`
+// resumes. Errors as `mf_player_play`.
+enum mf_result mf_player_pause(const struct mf_element *player_endpoint);
+
+// Stops (Kurento's `stop`): media stops and the position goes back to the start.
+// Errors as `mf_player_play`.
+enum mf_result mf_player_stop(const struct mf_element *player_endpoint);
+
+// `*position_ms` receives the position in the file, in milliseconds (Kurento's
+// `position`); on error it is left untouched. Errors: NULL `player_endpoint` or
+// `position_ms` (`MF_RESULT_NULL_ARGUMENT`), others as `mf_player_play`.
+enum mf_result mf_player_get_position(const struct mf_element *player_endpoint,
+                                      uint64_t *position_ms);
+
+// Jumps to `position_ms` milliseconds into the file while playing or paused
+// (Kurento's `setPosition`); playback resumes at the video keyframe at or before it.
+// Errors: a position it cannot go to (`MF_RESULT_INVALID_ARGUMENT`), not playing or
+// paused (`MF_RESULT_WRONG_STATE`), others as `mf_player_play`.
+enum mf_result mf_player_set_position(const struct mf_element *player_endpoint,
+                                      uint64_t position_ms);
+
+// Creates a data channel to the peer (Kurento's `createDataChannel`); `*channel_id`
+// receives its id (on error it is left untouched), and a DataChannelOpened event
+// follows once the peer acknowledged it. The endpoint needs `use_data_channels` in its
+// `mf_webrtc_options` and a negotiated data-channel section. `label` (NUL-terminated
+// UTF-8) is required; `protocol` may be NULL (none). `ordered` false lets messages
+// arrive as they come; `max_packet_life_time` (ms) or `max_retransmits` make it
+// partially reliable, -1 for neither (Kurento's defaults). Errors: NULL
+// `webrtc_endpoint`/`label`/`channel_id` (`MF_RESULT_NULL_ARGUMENT`),
+// `MF_RESULT_INVALID_UTF8`, a bound outside -1..65535 (`MF_RESULT_INVALID_ARGUMENT`),
+// not a WebRtcEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), no data-channel section
+// negotiated (`MF_RESULT_WRONG_STATE`), a label too long (`MF_RESULT_INVALID_ARGUMENT`),
+// too many channels (`MF_RESULT_RESOURCE`), a released element or pipeline,
+// `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
+enum mf_result mf_webrtc_create_data_channel(const struct mf_element *webrtc_endpoint,
+                                             const char *label,
+                                             bool ordered,
+                                             int32_t max_packet_life_time,
+                                             int32_t max_retransmits,
+                                             const char *protocol,
+                                             uint16_t *channel_id);
+
+// Closes data channel `channel_id` (Kurento's `closeDataChannel`); a
+// DataChannelClosed event follows. Errors: NULL (`MF_RESULT_NULL_ARGUMENT`), not a
+// WebRtcEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), no such channel
+// (`MF_RESULT_INVALID_ARGUMENT`), no data-channel section negotiated
+// (`MF_RESULT_WRONG_STATE`), a released element or pipeline, `MF_RESULT_TIMEOUT`,
+// `MF_RESULT_PANIC`.
+enum mf_result mf_webrtc_close_data_channel(const struct mf_element *webrtc_endpoint,
+                                            uint16_t channel_id);
 
 // Calls `callback(event, user_data)` for every event `element` raises, until
 // `mf_element_unsubscribe` or the element's release. `*subscription` receives an id for

@@ -23,7 +23,7 @@ LIB="$(pkg-config --variable=libdir mediaflow)/libmediaflow_capi.a"
 LIBS="$(pkg-config --static --libs-only-l mediaflow | sed 's/-lmediaflow_capi//')"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g $(pkg-config --cflags mediaflow)"
 passed=0
-for t in misuse hello_loopback event_fields rtp_recorder; do
+for t in misuse hello_loopback event_fields rtp_recorder player; do
   gcc $CFLAGS "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t"
   gcc $CFLAGS -fsanitize=address -fno-omit-frame-pointer "tests/c/$t.c" "$LIB" $LIBS -o "$OUT/$t-asan"
   step "C: $t"
@@ -54,7 +54,7 @@ rm -rf "$TARGET/cpp"
 cmake -S tests/cpp -B "$TARGET/cpp" -DCMAKE_PREFIX_PATH="$PREFIX" > "$OUT/cmake.log" 2>&1 \
   || { cat "$OUT/cmake.log"; exit 1; }
 cmake --build "$TARGET/cpp" -j2 > "$OUT/cmake-build.log" 2>&1 || { cat "$OUT/cmake-build.log"; exit 1; }
-for t in hello_loopback event_fields rtp_recorder; do
+for t in hello_loopback event_fields rtp_recorder player; do
   timeout 180 "$TARGET/cpp/${t}_cpp" > "$OUT/$t-cpp.log" 2>&1 || { cat "$OUT/$t-cpp.log"; exit 1; }
   tail -1 "$OUT/$t-cpp.log"
   passed=$((passed + 1))

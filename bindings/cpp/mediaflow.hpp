@@ -345,6 +345,19 @@ public:
         detail::check(mf_webrtc_get_stats(raw(), &json));
         return detail::take(json);
     }
+    /// Creates a data channel (needs `use_data_channels` in the options and a negotiated
+    /// data-channel section) and returns its id; DataChannelOpened follows. -1 bounds
+    /// mean none (reliable); an empty protocol is none.
+    uint16_t create_data_channel(const std::string &label, bool ordered = true,
+                                 int32_t max_packet_life_time = -1, int32_t max_retransmits = -1,
+                                 const std::string &protocol = std::string()) const {
+        uint16_t id = 0;
+        detail::check(mf_webrtc_create_data_channel(raw(), label.c_str(), ordered, max_packet_life_time,
+                                                    max_retransmits, protocol.c_str(), &id));
+        return id;
+    }
+    /// Closes data channel `channel_id`; DataChannelClosed follows.
+    void close_data_channel(uint16_t channel_id) const { detail::check(mf_webrtc_close_data_channel(raw(), channel_id)); }
 
 private:
     using SdpEndpoint::SdpEndpoint;
@@ -367,6 +380,28 @@ public:
     /// Stops and waits until the file is finalised (throws with MF_RESULT_TIMEOUT past
     /// `timeout_ms`).
     void stop_and_wait(uint32_t timeout_ms = 10000) const { detail::check(mf_recorder_stop_and_wait(raw(), timeout_ms)); }
+
+private:
+    using Element::Element;
+    friend class Pipeline;
+};
+
+/// Kurento's PlayerEndpoint: plays a WebM or Matroska file as RTP in real time.
+/// EndOfStream follows the end of the file; a URI it cannot play is an Error event after
+/// `play()`.
+class PlayerEndpoint : public Element {
+public:
+    void play() const { detail::check(mf_player_play(raw())); }
+    void pause() const { detail::check(mf_player_pause(raw())); }
+    void stop() const { detail::check(mf_player_stop(raw())); }
+    /// The position in the file, in milliseconds.
+    uint64_t position() const {
+        uint64_t ms = 0;
+        detail::check(mf_player_get_position(raw(), &ms));
+        return ms;
+    }
+    /// Seeks (to the video keyframe at or before `ms`) while playing or paused.
+    void set_position(uint64_t ms) const { detail::check(mf_player_set_position(raw(), ms)); }
 
 private:
     using Element::Element;
@@ -410,6 +445,12 @@ public:
         mf_element *e = nullptr;
         detail::check(mf_recorder_endpoint_new(raw(), uri.c_str(), profile, &e));
         return RecorderEndpoint(p_, e);
+    }
+    /// A PlayerEndpoint of `uri` (`file:///absolute/path.webm`, `http(s)://...`).
+    PlayerEndpoint player_endpoint(const std::string &uri) const {
+        mf_element *e = nullptr;
+        detail::check(mf_player_endpoint_new(raw(), uri.c_str(), &e));
+        return PlayerEndpoint(p_, e);
     }
 
 private:

@@ -155,6 +155,7 @@ impl Program<'_> {
                     relay_only: false,
                     external_address: null(),
                     ipv6: false,
+                    use_data_channels: self.byte() & 1 == 1,
                 };
                 let with_options = self.byte() & 1 == 1;
                 let mut e = null_mut();

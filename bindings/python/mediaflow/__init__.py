@@ -24,7 +24,7 @@ __all__ = [
     "Error", "Result", "MediaType", "EventType", "FlowState", "MediaFlowState", "IceState",
     "IceComponentState", "ConnectionState", "MediaState", "DtlsConnectionState",
     "MediaTranscodingState", "ErrorType", "IceCandidate", "IceCandidatePair",
-    "Pipeline", "Element", "PassThrough", "AppSource", "WebRtcEndpoint", "Event",
+    "Pipeline", "Element", "PassThrough", "AppSource", "WebRtcEndpoint", "PlayerEndpoint", "Event",
 ]
 
 
@@ -227,6 +227,7 @@ class _Options(ctypes.Structure):
         ("relay_only", ctypes.c_bool),
         ("external_address", ctypes.c_char_p),
         ("ipv6", ctypes.c_bool),
+        ("use_data_channels", ctypes.c_bool),
     ]
 
 
@@ -292,6 +293,16 @@ _sig("mf_recorder_record", [_P])
 _sig("mf_recorder_pause", [_P])
 _sig("mf_recorder_stop", [_P])
 _sig("mf_recorder_stop_and_wait", [_P, ctypes.c_uint32])
+_sig("mf_player_endpoint_new", [_P, ctypes.c_char_p, _PP])
+_sig("mf_player_play", [_P])
+_sig("mf_player_pause", [_P])
+_sig("mf_player_stop", [_P])
+_sig("mf_player_get_position", [_P, ctypes.POINTER(ctypes.c_uint64)])
+_sig("mf_player_set_position", [_P, ctypes.c_uint64])
+_sig("mf_webrtc_create_data_channel", [_P, ctypes.c_char_p, ctypes.c_bool, ctypes.c_int32,
+                                       ctypes.c_int32, ctypes.c_char_p,
+                                       ctypes.POINTER(ctypes.c_uint16)])
+_sig("mf_webrtc_close_data_channel", [_P, ctypes.c_uint16])
 _sig("mf_webrtc_gather_candidates", [_P])
 _sig("mf_webrtc_add_ice_candidate", [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint32])
 _sig("mf_webrtc_get_stats", [_P, _STR_OUT])
@@ -565,14 +576,15 @@ class Pipeline:
                         turn_url: Optional[str] = None, ice_tcp: bool = False,
                         max_video_recv_bandwidth: int = 0, relay_only: bool = False,
                         external_address: Optional[str] = None,
-                        ipv6: bool = False) -> WebRtcEndpoint:
+                        ipv6: bool = False, use_data_channels: bool = False) -> WebRtcEndpoint:
         """A new WebRtcEndpoint (Kurento's), with its builder's options.
 
         ``network_interfaces``: comma-separated names to gather on (None: all);
         ``stun``: (host, port); ``turn_url``: ``user:password@host:port``;
         ``max_video_recv_bandwidth``: kbps announced with REMB (0: 2 Mbps);
         ``relay_only`` needs ``turn_url``; ``external_address``: this host's public IP
-        behind a 1:1 NAT. Raises ``Error`` (``INVALID_ARGUMENT``, ``RESOURCE``...).
+        behind a 1:1 NAT; ``use_data_channels``: negotiate data channels (Kurento's
+        ``useDataChannels``). Raises ``Error`` (``INVALID_ARGUMENT``, ``RESOURCE``...).
         """
         options = _Options(recvonly=recvonly, sendonly=sendonly,
                            network_interfaces=_text(network_interfaces),
@@ -580,7 +592,8 @@ class Pipeline:
                            stun_server_port=stun[1] if stun else 0,
                            turn_url=_text(turn_url), ice_tcp=ice_tcp,
                            max_video_recv_bandwidth=max_video_recv_bandwidth, relay_only=relay_only,
-                           external_address=_text(external_address), ipv6=ipv6)
+                           external_address=_text(external_address), ipv6=ipv6,
+                           use_data_channels=use_data_channels)
         return WebRtcEndpoint(self, lambda p, out: _lib.mf_webrtc_endpoint_new(p, ctypes.byref(options), out))
 
     def rtp_endpoint(self, address=None, recvonly=False, sendonly=False, port_range=None,
@@ -598,6 +611,11 @@ class Pipeline:
         """A RecorderEndpoint storing what reaches it at ``uri`` (``file:///path.webm``)."""
         return RecorderEndpoint(
             self, lambda p, out: _lib.mf_recorder_endpoint_new(p, _text(uri), int(profile), out))
+
+    def player_endpoint(self, uri: str) -> "PlayerEndpoint":
+        """A PlayerEndpoint playing the WebM/Matroska file at ``uri`` (``file:///path.webm``,
+        ``http(s)://``) once ``play()`` is called."""
+        return PlayerEndpoint(self, lambda p, out: _lib.mf_player_endpoint_new(p, _text(uri), out))
 
     def __del__(self):
         if getattr(self, "_raw", None):
@@ -762,8 +780,62 @@ class RecorderEndpoint(Element):
         _check(_lib.mf_recorder_stop_and_wait(self._raw, timeout_ms))
 
 
+class PlayerEndpoint(Element):
+    """Kurento's PlayerEndpoint: a WebM or Matroska file's VP8 (or H.264) and Opus, played
+    as RTP in real time. EndOfStream follows the end of the file; a URI it cannot play is
+    an Error event (INVALID_URI, RESOURCE_ERROR_OPEN, INVALID_MEDIA) after ``play()``."""
+
+    def play(self) -> None:
+        """Starts (from the top when stopped or at the end) or resumes playing."""
+        _check(_lib.mf_player_play(self._raw))
+
+    def pause(self) -> None:
+        """Pauses; the position holds."""
+        _check(_lib.mf_player_pause(self._raw))
+
+    def stop(self) -> None:
+        """Stops; the position goes back to 0."""
+        _check(_lib.mf_player_stop(self._raw))
+
+    @property
+    def position(self) -> int:
+        """The position in the file in ms; setting it seeks (to the video keyframe at or
+        before it) while playing or paused."""
+        ms = ctypes.c_uint64()
+        _check(_lib.mf_player_get_position(self._raw, ctypes.byref(ms)))
+        return ms.value
+
+    @position.setter
+    def position(self, ms: int) -> None:
+        if not 0 <= ms < 2**64:
+            raise ValueError("position must be 0 to 2**64-1 ms")
+        _check(_lib.mf_player_set_position(self._raw, ms))
+
+
 class WebRtcEndpoint(SdpEndpoint):
     """A WebRTC peer (Kurento's WebRtcEndpoint): SDP, ICE, DTLS-SRTP, RTP/RTCP."""
+
+    def create_data_channel(self, label: str, ordered: bool = True,
+                            max_packet_life_time: int = -1, max_retransmits: int = -1,
+                            protocol: Optional[str] = None) -> int:
+        """Creates a data channel to the peer (Kurento's ``createDataChannel``; needs
+        ``use_data_channels`` and a negotiated data-channel section) and returns its id;
+        DataChannelOpened follows. -1 bounds mean none (reliable)."""
+        for name, v in (("max_packet_life_time", max_packet_life_time),
+                        ("max_retransmits", max_retransmits)):
+            if not -(2**31) <= v < 2**31:
+                raise ValueError("%s must be -1 or 0-65535" % name)
+        channel = ctypes.c_uint16()
+        _check(_lib.mf_webrtc_create_data_channel(self._raw, _text(label), ordered,
+                                                  max_packet_life_time, max_retransmits,
+                                                  _text(protocol), ctypes.byref(channel)))
+        return channel.value
+
+    def close_data_channel(self, channel_id: int) -> None:
+        """Closes data channel ``channel_id``; DataChannelClosed follows."""
+        if not 0 <= channel_id <= 65535:
+            raise ValueError("channel_id must be 0-65535")
+        _check(_lib.mf_webrtc_close_data_channel(self._raw, channel_id))
 
     def gather_candidates(self) -> None:
         """Starts ICE gathering: IceCandidateFound events, then IceGatheringDone."""

@@ -1,10 +1,13 @@
-//! RecorderEndpoint and RtpEndpoint through the C ABI, and the SDP calls every
-//! SdpEndpoint (WebRtcEndpoint, RtpEndpoint) shares.
+//! RecorderEndpoint, PlayerEndpoint and RtpEndpoint through the C ABI, the SDP calls
+//! every SdpEndpoint (WebRtcEndpoint, RtpEndpoint) shares, and a WebRtcEndpoint's data
+//! channels.
 
 use std::ffi::c_char;
 use std::time::Duration;
 
-use mediaflow::{CryptoSuite, MediaProfile, RecorderEndpoint, RtpEndpoint, WebRtcEndpoint};
+use mediaflow::{
+    CryptoSuite, MediaProfile, PlayerEndpoint, RecorderEndpoint, RtpEndpoint, WebRtcEndpoint,
+};
 
 use super::*;
 
@@ -362,5 +365,172 @@ pub extern "C" fn mf_sdp_endpoint_get_remote_session_descriptor(
         .code()?;
         optional_sdp(remote, out);
         Ok(())
+    })
+}
+
+fn player(element: *const mf_element) -> Result<&'static PlayerEndpoint, mf_result> {
+    let element: &'static mf_element = non_null(element, "player")?;
+    element.player.as_ref().ok_or_else(|| {
+        fail(
+            MF_RESULT_WRONG_ELEMENT_TYPE,
+            "the element is not a PlayerEndpoint",
+        )
+    })
+}
+
+/// Creates a PlayerEndpoint in `pipeline` that plays the WebM or Matroska file of `uri`
+/// (`file:///absolute/path.webm`, or `http://` / `https://`, downloaded whole first;
+/// NUL-terminated UTF-8, read during the call only): its first VP8 (else H.264) track
+/// and first Opus track leave as RTP in real time once `mf_player_play` is called.
+/// The URI is looked at by `mf_player_play` (as in Kurento: a URI or file it cannot
+/// play is an Error event INVALID_URI, RESOURCE_ERROR_OPEN or INVALID_MEDIA then).
+/// `*out` receives a new handle the caller owns and frees with `mf_element_free`; on
+/// error it is left untouched. Errors: NULL `pipeline`/`uri`/`out`
+/// (`MF_RESULT_NULL_ARGUMENT`), `MF_RESULT_INVALID_UTF8`, a released pipeline,
+/// `MF_RESULT_TIMEOUT` if the pipeline's worker does not answer (5 s), `MF_RESULT_PANIC`.
+#[no_mangle]
+pub extern "C" fn mf_player_endpoint_new(
+    pipeline: *const mf_pipeline,
+    uri: *const c_char,
+    out: *mut *mut mf_element,
+) -> mf_result {
+    guard(|| {
+        let pipeline = non_null(pipeline, "pipeline")?;
+        let uri = str_arg(uri, "uri")?;
+        out_ptr(out, "out")?;
+        let player = PlayerEndpoint::builder(&pipeline.inner, uri)
+            .build()
+            .code()?;
+        new_element(
+            out,
+            mf_element {
+                player: Some(player.clone()),
+                ..plain(player.into())
+            },
+        )
+    })
+}
+
+/// Starts playing (Kurento's `play`): from the start when stopped or at the end of the
+/// file, from where it was when paused. A local file is opened during the call; a URI
+/// or file it cannot play raises an Error event and the call still succeeds. An
+/// EndOfStream event follows the end of the file. Errors: NULL
+/// (`MF_RESULT_NULL_ARGUMENT`), not a PlayerEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`),
+/// a released element or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
+#[no_mangle]
+pub extern "C" fn mf_player_play(player_endpoint: *const mf_element) -> mf_result {
+    guard(|| player(player_endpoint)?.play().code())
+}
+
+/// Pauses (Kurento's `pause`): media stops, the position holds; `mf_player_play`
+/// resumes. Errors as `mf_player_play`.
+#[no_mangle]
+pub extern "C" fn mf_player_pause(player_endpoint: *const mf_element) -> mf_result {
+    guard(|| player(player_endpoint)?.pause().code())
+}
+
+/// Stops (Kurento's `stop`): media stops and the position goes back to the start.
+/// Errors as `mf_player_play`.
+#[no_mangle]
+pub extern "C" fn mf_player_stop(player_endpoint: *const mf_element) -> mf_result {
+    guard(|| player(player_endpoint)?.stop().code())
+}
+
+/// `*position_ms` receives the position in the file, in milliseconds (Kurento's
+/// `position`); on error it is left untouched. Errors: NULL `player_endpoint` or
+/// `position_ms` (`MF_RESULT_NULL_ARGUMENT`), others as `mf_player_play`.
+#[no_mangle]
+pub extern "C" fn mf_player_get_position(
+    player_endpoint: *const mf_element,
+    position_ms: *mut u64,
+) -> mf_result {
+    guard(|| {
+        let p = player(player_endpoint)?;
+        out_ptr(position_ms, "position_ms")?;
+        let ms = p.get_position().code()?;
+        *out_ptr(position_ms, "position_ms")? = ms;
+        Ok(())
+    })
+}
+
+/// Jumps to `position_ms` milliseconds into the file while playing or paused
+/// (Kurento's `setPosition`); playback resumes at the video keyframe at or before it.
+/// Errors: a position it cannot go to (`MF_RESULT_INVALID_ARGUMENT`), not playing or
+/// paused (`MF_RESULT_WRONG_STATE`), others as `mf_player_play`.
+#[no_mangle]
+pub extern "C" fn mf_player_set_position(
+    player_endpoint: *const mf_element,
+    position_ms: u64,
+) -> mf_result {
+    guard(|| player(player_endpoint)?.set_position(position_ms).code())
+}
+
+/// A data channel's partial-reliability bound from C: -1 for none (Kurento's
+/// default), else 0-65535.
+fn reliability_arg(value: i32, what: &str) -> Result<Option<u16>, mf_result> {
+    match value {
+        -1 => Ok(None),
+        v => u16::try_from(v).map(Some).map_err(|_| {
+            fail(
+                MF_RESULT_INVALID_ARGUMENT,
+                &format!("{what} {v} is neither -1 (none) nor 0-65535"),
+            )
+        }),
+    }
+}
+
+/// Creates a data channel to the peer (Kurento's `createDataChannel`); `*channel_id`
+/// receives its id (on error it is left untouched), and a DataChannelOpened event
+/// follows once the peer acknowledged it. The endpoint needs `use_data_channels` in its
+/// `mf_webrtc_options` and a negotiated data-channel section. `label` (NUL-terminated
+/// UTF-8) is required; `protocol` may be NULL (none). `ordered` false lets messages
+/// arrive as they come; `max_packet_life_time` (ms) or `max_retransmits` make it
+/// partially reliable, -1 for neither (Kurento's defaults). Errors: NULL
+/// `webrtc_endpoint`/`label`/`channel_id` (`MF_RESULT_NULL_ARGUMENT`),
+/// `MF_RESULT_INVALID_UTF8`, a bound outside -1..65535 (`MF_RESULT_INVALID_ARGUMENT`),
+/// not a WebRtcEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), no data-channel section
+/// negotiated (`MF_RESULT_WRONG_STATE`), a label too long (`MF_RESULT_INVALID_ARGUMENT`),
+/// too many channels (`MF_RESULT_RESOURCE`), a released element or pipeline,
+/// `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
+#[no_mangle]
+pub extern "C" fn mf_webrtc_create_data_channel(
+    webrtc_endpoint: *const mf_element,
+    label: *const c_char,
+    ordered: bool,
+    max_packet_life_time: i32,
+    max_retransmits: i32,
+    protocol: *const c_char,
+    channel_id: *mut u16,
+) -> mf_result {
+    guard(|| {
+        let e = webrtc(webrtc_endpoint)?;
+        let label = str_arg(label, "label")?;
+        let protocol = opt_str(protocol, "protocol")?.unwrap_or("");
+        let life = reliability_arg(max_packet_life_time, "max_packet_life_time")?;
+        let retransmits = reliability_arg(max_retransmits, "max_retransmits")?;
+        out_ptr(channel_id, "channel_id")?;
+        let id = e
+            .create_data_channel(label, ordered, life, retransmits, protocol)
+            .code()?;
+        *out_ptr(channel_id, "channel_id")? = id;
+        Ok(())
+    })
+}
+
+/// Closes data channel `channel_id` (Kurento's `closeDataChannel`); a
+/// DataChannelClosed event follows. Errors: NULL (`MF_RESULT_NULL_ARGUMENT`), not a
+/// WebRtcEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), no such channel
+/// (`MF_RESULT_INVALID_ARGUMENT`), no data-channel section negotiated
+/// (`MF_RESULT_WRONG_STATE`), a released element or pipeline, `MF_RESULT_TIMEOUT`,
+/// `MF_RESULT_PANIC`.
+#[no_mangle]
+pub extern "C" fn mf_webrtc_close_data_channel(
+    webrtc_endpoint: *const mf_element,
+    channel_id: u16,
+) -> mf_result {
+    guard(|| {
+        webrtc(webrtc_endpoint)?
+            .close_data_channel(channel_id)
+            .code()
     })
 }

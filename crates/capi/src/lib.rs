@@ -299,6 +299,7 @@ pub struct mf_element {
     app_sink: Option<AppSink>,
     rtp: Option<RtpEndpoint>,
     recorder: Option<RecorderEndpoint>,
+    player: Option<mediaflow::PlayerEndpoint>,
 }
 
 /// A runtime (opaque): the worker and dispatcher threads pipelines run on.
@@ -450,6 +451,7 @@ fn plain(inner: MediaElement) -> mf_element {
         app_sink: None,
         rtp: None,
         recorder: None,
+        player: None,
     }
 }
 
@@ -670,6 +672,9 @@ pub struct mf_webrtc_options {
     pub external_address: *const c_char,
     /// Also gather IPv6 host candidates.
     pub ipv6: bool,
+    /// Negotiate an SCTP data-channel section (Kurento's `useDataChannels`), for
+    /// `mf_webrtc_create_data_channel` and the peer's channels.
+    pub use_data_channels: bool,
 }
 
 fn opt_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, mf_result> {
@@ -744,6 +749,7 @@ pub extern "C" fn mf_webrtc_endpoint_new(
             builder = builder
                 .ice_tcp(o.ice_tcp)
                 .ipv6(o.ipv6)
+                .use_data_channels(o.use_data_channels)
                 .relay_only(o.relay_only)
                 .max_video_recv_bandwidth(o.max_video_recv_bandwidth);
         }

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use mediaflow::{
-    Event, ListenerId, MediaElement, MediaPipeline, PassThrough, RecorderEndpoint, RtpEndpoint,
-    Runtime, WebRtcEndpoint,
+    Event, ListenerId, MediaElement, MediaPipeline, PassThrough, PlayerEndpoint, RecorderEndpoint,
+    RtpEndpoint, Runtime, WebRtcEndpoint,
 };
 use serde_json::{json, Map, Value};
 
+use crate::elements::{StopOnEndOfStream, UriState};
 use crate::invoke::{self, EndpointInfo, EndpointSettings, Target};
 use crate::kurento::{self, Class, SERVER_MANAGER};
 use crate::rpc::{self, Params, Request, RpcError};
@@ -125,6 +126,7 @@ pub(crate) enum Media {
     WebRtc(WebRtcEndpoint),
     PassThrough(PassThrough),
     Recorder(RecorderEndpoint),
+    Player(PlayerEndpoint),
     Rtp(RtpEndpoint),
 }
 
@@ -135,6 +137,7 @@ impl Media {
             Media::WebRtc(e) => Some(e),
             Media::PassThrough(e) => Some(e),
             Media::Recorder(e) => Some(e),
+            Media::Player(e) => Some(e),
             Media::Rtp(e) => Some(e),
         }
     }
@@ -173,9 +176,9 @@ pub(crate) struct Object {
     pub(crate) send_tags_in_events: bool,
     pub(crate) latency_stats: bool,
     pub(crate) endpoint: Option<Arc<EndpointInfo>>,
-    /// A RecorderEndpoint's Kurento `UriEndpointState` (STOP, START, PAUSE), as its
-    /// record/pause/stop calls left it.
-    pub(crate) uri_state: &'static str,
+    /// A RecorderEndpoint's or PlayerEndpoint's Kurento `UriEndpointState` (STOP, START,
+    /// PAUSE), as its calls (and a player's end of file) left it.
+    pub(crate) uri_state: UriState,
     sessions: HashSet<String>,
     subscriptions: HashMap<String, Subscription>,
 }
@@ -277,6 +280,7 @@ pub struct Core {
     server_id: String,
     state: Mutex<State>,
     ids: Arc<IdMap>,
+    stop_on_eos: StopOnEndOfStream,
 }
 
 fn new_uuid() -> String {
@@ -299,6 +303,7 @@ impl Core {
             server_id: new_uuid(),
             state: Mutex::new(State::default()),
             ids: Arc::new(IdMap::default()),
+            stop_on_eos: StopOnEndOfStream::default(),
         }
     }
 
@@ -771,6 +776,7 @@ impl Core {
             handle.clone()
         };
         // Built without the lock: binding sockets and resolving a STUN host take time.
+        let uri_state = UriState::default();
         let (media, endpoint) = match class {
             Class::WebRtcEndpoint => {
                 let mut settings = EndpointSettings::new(&self.config.endpoint, recvonly, sendonly);
@@ -780,8 +786,21 @@ impl Core {
                 info.track(&endpoint);
                 (Media::WebRtc(endpoint), Some(info))
             }
-            Class::RecorderEndpoint => (
-                Media::Recorder(crate::elements::build_recorder(&pipeline, constructor)?),
+            Class::RecorderEndpoint => {
+                let (recorder, stop_on_eos) =
+                    crate::elements::build_recorder(&pipeline, constructor)?;
+                if stop_on_eos {
+                    self.stop_on_eos.add(&recorder, &uri_state);
+                }
+                (Media::Recorder(recorder), None)
+            }
+            Class::PlayerEndpoint => (
+                Media::Player(crate::elements::build_player(
+                    &pipeline,
+                    constructor,
+                    &uri_state,
+                    &self.stop_on_eos,
+                )?),
                 None,
             ),
             Class::RtpEndpoint => (
@@ -807,6 +826,7 @@ impl Core {
         self.ids.insert(media.mediaflow_id(), &id);
         let mut object = Object::new(class, media, pipeline_id, session);
         object.endpoint = endpoint;
+        object.uri_state = uri_state;
         state.objects.insert(id.clone(), object);
         Ok(id)
     }
@@ -934,6 +954,33 @@ impl Core {
                 .map_err(media_error)?;
         }
         Ok(())
+    }
+
+    /// Tells the UriEndpointStateChanged subscribers of the object `id` that its state
+    /// is now `state` (a PlayerEndpoint's play/pause/stop).
+    pub(crate) fn notify_uri_state(&self, id: &str, state: &'static str) {
+        let state_now = self.state();
+        let Some(o) = state_now.objects.get(id) else {
+            return;
+        };
+        let data = json!({
+            "source": id,
+            "type": "UriEndpointStateChanged",
+            "timestampMillis": kurento::now_millis().to_string(),
+            "tags": [],
+            "state": state,
+        });
+        for sub in o.subscriptions.values() {
+            if sub.event_type != "UriEndpointStateChanged" {
+                continue;
+            }
+            if let Some(s) = state_now.sessions.get(&sub.session) {
+                s.outbox.push(rpc::notification(
+                    "onEvent",
+                    kurento::on_event(id, "UriEndpointStateChanged", data.clone()),
+                ));
+            }
+        }
     }
 
     /// Kurento's id of a mediaflow element id.
@@ -1166,7 +1213,7 @@ impl Object {
             send_tags_in_events: false,
             latency_stats: false,
             endpoint: None,
-            uri_state: "STOP",
+            uri_state: UriState::default(),
             sessions: HashSet::from([session.to_owned()]),
             subscriptions: HashMap::new(),
         }
@@ -1208,6 +1255,28 @@ fn listen(
         return r
             .on_event(move |e| {
                 if let Some(data) = kurento::uri_endpoint_state_changed(e, &object) {
+                    outbox.push(rpc::notification(
+                        "onEvent",
+                        kurento::on_event(&object, "UriEndpointStateChanged", data),
+                    ));
+                }
+            })
+            .map(Some);
+    }
+    if let (Media::Player(p), "UriEndpointStateChanged") = (media, event_type) {
+        // The calls' changes are told by `Core::notify_uri_state`; the end of the file
+        // (STOP) by the player's EndOfStream, a play() that started nothing by its Error.
+        let object = object.to_owned();
+        return p
+            .on_event(move |e| {
+                if matches!(e, Event::EndOfStream(_)) || crate::elements::ends_play(e) {
+                    let data = json!({
+                        "source": object,
+                        "type": "UriEndpointStateChanged",
+                        "timestampMillis": e.timestamp_millis().to_string(),
+                        "tags": kurento::tags(e.tags()),
+                        "state": "STOP",
+                    });
                     outbox.push(rpc::notification(
                         "onEvent",
                         kurento::on_event(&object, "UriEndpointStateChanged", data),
@@ -2452,7 +2521,12 @@ mod tests {
         let elements = &ok(&info)["value"]["modules"][1]["factories"];
         assert_eq!(
             *elements,
-            json!(["WebRtcEndpoint", "RtpEndpoint", "RecorderEndpoint"])
+            json!([
+                "WebRtcEndpoint",
+                "RtpEndpoint",
+                "RecorderEndpoint",
+                "PlayerEndpoint"
+            ])
         );
         ok(&call(&core, &mut conn, "release", json!({"object": p})));
         assert_eq!(
@@ -2714,6 +2788,252 @@ mod tests {
             .clone();
         assert_eq!(sinks.as_array().unwrap().len(), 3, "{sinks}");
         ok(&call(&core, &mut conn, "release", json!({"object": p})));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Waits (bounded, 15 s) for a notification matching `want` among those arriving
+    /// (and those already kept in `kept`, where every notification read is kept).
+    fn wait_for(conn: &Connection, kept: &mut Vec<Value>, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            for n in conn.take_notifications() {
+                kept.push(serde_json::from_str(&n).unwrap());
+            }
+            if let Some(v) = kept.iter().find(|v| want(v)) {
+                return v.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such notification within 15 s: {kept:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn event_is(v: &Value, object: &str, ty: &str) -> bool {
+        v["params"]["value"]["object"] == object && v["params"]["value"]["type"] == ty
+    }
+
+    fn uri_state_is(v: &Value, object: &str, state: &str) -> bool {
+        event_is(v, object, "UriEndpointStateChanged")
+            && v["params"]["value"]["data"]["state"] == state
+    }
+
+    /// A 1.2 s VP8 + Opus WebM made by Debian's ffmpeg.
+    fn small_webm(path: &std::path::Path) {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=160x120:rate=15")
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args(["-t", "1.2", "-c:v", "libvpx", "-b:v", "100k", "-g", "5"])
+            .args(["-deadline", "realtime", "-c:a", "libopus"])
+            .arg(path)
+            .output()
+            .expect("ffmpeg (Debian's) makes the test file");
+        assert!(out.status.success(), "ffmpeg: {out:?}");
+    }
+
+    #[test]
+    fn player_endpoint_plays_a_file_to_its_end_and_stops_a_recorder() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let dir = std::env::temp_dir().join(format!("mf-server-player-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("in.webm");
+        small_webm(&file);
+        let uri = format!("file://{}", file.display());
+
+        // Constructor parameters: uri required, useEncodedMedia/networkCache typed.
+        let no_uri = create_with(
+            &core,
+            &mut conn,
+            "PlayerEndpoint",
+            json!({"mediaPipeline": p}),
+        );
+        assert_eq!(code(&no_uri), 40100, "{no_uri}");
+        let bad_cache = create_with(
+            &core,
+            &mut conn,
+            "PlayerEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "networkCache": "lots"}),
+        );
+        assert_eq!(code(&bad_cache), 40100);
+        let bad_encoded = create_with(
+            &core,
+            &mut conn,
+            "PlayerEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "useEncodedMedia": 1}),
+        );
+        assert_eq!(code(&bad_encoded), 40100);
+        let r = create_with(
+            &core,
+            &mut conn,
+            "PlayerEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "useEncodedMedia": false, "networkCache": 2000}),
+        );
+        let player = ok(&r)["value"].as_str().unwrap().to_owned();
+        assert!(player.ends_with("_kurento.PlayerEndpoint"));
+        let d = call(&core, &mut conn, "describe", json!({"object": player}));
+        assert_eq!(ok(&d)["type"], "PlayerEndpoint");
+        assert_eq!(ok(&d)["hierarchy"][0], "kurento.UriEndpoint");
+        assert_eq!(
+            code(&call(
+                &core,
+                &mut conn,
+                "subscribe",
+                json!({"object": player, "type": "Recording"})
+            )),
+            40106
+        );
+        subscribe_all(
+            &core,
+            &mut conn,
+            &player,
+            &["EndOfStream", "UriEndpointStateChanged", "Error"],
+        );
+
+        let info = ok(&invoke(
+            &core,
+            &mut conn,
+            &player,
+            "getVideoInfo",
+            json!({}),
+        ))["value"]
+            .clone();
+        assert_eq!(info["__module__"], "kurento");
+        assert_eq!(info["__type__"], "VideoInfo");
+        assert_eq!(info["isSeekable"], true);
+        assert_eq!(info["seekableInit"], 0);
+        let duration = info["duration"].as_u64().unwrap();
+        assert!((1100..=1300).contains(&duration), "{info}");
+        assert_eq!(info["seekableEnd"], duration);
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &player, "getUri", json!({})))["value"],
+            uri.as_str()
+        );
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &player, "getState", json!({})))["value"],
+            "STOP"
+        );
+
+        // A recorder with stopOnEndOfStream, fed by the player.
+        let out = dir.join("out.webm");
+        let rec = ok(&create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": format!("file://{}", out.display()),
+                "stopOnEndOfStream": true}),
+        ))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        subscribe_all(&core, &mut conn, &rec, &["Stopped"]);
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &player,
+            "connect",
+            json!({"sink": rec}),
+        ));
+        ok(&invoke(&core, &mut conn, &rec, "record", json!({})));
+
+        let mut kept = Vec::new();
+        ok(&invoke(&core, &mut conn, &player, "play", json!({})));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &player, "getState", json!({})))["value"],
+            "START"
+        );
+        let started = wait_for(&conn, &mut kept, |v| uri_state_is(v, &player, "START"));
+        assert!(started["params"]["value"]["data"]["timestampMillis"].is_string());
+        ok(&invoke(&core, &mut conn, &player, "pause", json!({})));
+        wait_for(&conn, &mut kept, |v| uri_state_is(v, &player, "PAUSE"));
+        let at = ok(&invoke(&core, &mut conn, &player, "getPosition", json!({})))["value"]
+            .as_u64()
+            .unwrap();
+        assert!(at <= duration, "{at}");
+        assert_eq!(
+            code(&invoke(
+                &core,
+                &mut conn,
+                &player,
+                "setPosition",
+                json!({"position": -5})
+            )),
+            40107
+        );
+        ok(&invoke(
+            &core,
+            &mut conn,
+            &player,
+            "setPosition",
+            json!({"position": 0}),
+        ));
+        ok(&invoke(&core, &mut conn, &player, "play", json!({})));
+        let end = wait_for(&conn, &mut kept, |v| event_is(v, &player, "EndOfStream"));
+        let data = &end["params"]["value"]["data"];
+        assert_eq!(data["source"], player.as_str());
+        assert_eq!(data["type"], "EndOfStream");
+        assert_eq!(data["tags"], json!([]));
+        wait_for(&conn, &mut kept, |v| uri_state_is(v, &player, "STOP"));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &player, "getState", json!({})))["value"],
+            "STOP"
+        );
+        // The recorder stopped by itself: its file is finalised.
+        wait_for(&conn, &mut kept, |v| event_is(v, &rec, "Stopped"));
+        assert_eq!(
+            ok(&invoke(&core, &mut conn, &rec, "getState", json!({})))["value"],
+            "STOP"
+        );
+        assert_eq!(
+            &std::fs::read(&out).unwrap()[..4],
+            &[0x1A, 0x45, 0xDF, 0xA3]
+        );
+        assert!(
+            !kept.iter().any(|v| event_is(v, &player, "Error")),
+            "{kept:?}"
+        );
+
+        // URIs it cannot play: the call answers, an Error event says why.
+        for (bad, error_type) in [
+            ("rtsp://127.0.0.1/stream", "INVALID_URI"),
+            ("file:///nonexistent-dir/x.webm", "RESOURCE_ERROR_OPEN"),
+        ] {
+            let r = create_with(
+                &core,
+                &mut conn,
+                "PlayerEndpoint",
+                json!({"mediaPipeline": p, "uri": bad}),
+            );
+            let id = ok(&r)["value"].as_str().unwrap().to_owned();
+            subscribe_all(&core, &mut conn, &id, &["Error", "UriEndpointStateChanged"]);
+            ok(&invoke(&core, &mut conn, &id, "play", json!({})));
+            let error = wait_for(&conn, &mut kept, |v| event_is(v, &id, "Error"));
+            wait_for(&conn, &mut kept, |v| uri_state_is(v, &id, "START"));
+            wait_for(&conn, &mut kept, |v| uri_state_is(v, &id, "STOP"));
+            let start_at = kept.iter().position(|v| uri_state_is(v, &id, "START"));
+            let stop_at = kept.iter().position(|v| uri_state_is(v, &id, "STOP"));
+            assert!(start_at < stop_at, "START then STOP: {kept:?}");
+            assert_eq!(
+                ok(&invoke(&core, &mut conn, &id, "getState", json!({})))["value"],
+                "STOP"
+            );
+            let data = &error["params"]["value"]["data"];
+            assert_eq!(data["type"], error_type, "{bad}: {error}");
+            assert!(data["errorCode"].is_i64(), "{error}");
+            assert!(data["description"].is_string());
+            // No video info either: a typed error, not a hang.
+            let info = invoke(&core, &mut conn, &id, "getVideoInfo", json!({}));
+            assert!(info.get("error").is_some(), "{info}");
+        }
+
+        ok(&call(&core, &mut conn, "release", json!({"object": p})));
+        assert_eq!(
+            code(&invoke(&core, &mut conn, &player, "play", json!({}))),
+            40101
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

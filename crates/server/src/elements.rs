@@ -1,13 +1,16 @@
-//! RecorderEndpoint and RtpEndpoint: their constructor parameters, their operations,
-//! and the SdpEndpoint operations RtpEndpoint shares with WebRtcEndpoint.
+//! RecorderEndpoint, PlayerEndpoint and RtpEndpoint: their constructor parameters, their
+//! operations, and the SdpEndpoint operations RtpEndpoint shares with WebRtcEndpoint.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mediaflow::{
-    CryptoSuite, MediaPipeline, MediaProfile, RecorderEndpoint, RtpEndpoint, WebRtcEndpoint,
+    CryptoSuite, ErrorType, Event, MediaPipeline, MediaProfile, PlayerEndpoint, RecorderEndpoint,
+    RtpEndpoint, WebRtcEndpoint,
 };
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use mediaflow_ice::NetConfig;
 
@@ -33,12 +36,201 @@ fn opt_bool(constructor: &Map<String, Value>, name: &str) -> Result<bool, RpcErr
     }
 }
 
+/// A UriEndpoint's Kurento `UriEndpointState` (STOP, START, PAUSE), shared between the
+/// registry's record of the object and the event handlers that change it (a player's
+/// EndOfStream, a recorder stopped by it).
+#[derive(Clone, Debug)]
+pub(crate) struct UriState(Arc<Mutex<&'static str>>);
+
+impl Default for UriState {
+    fn default() -> UriState {
+        UriState(Arc::new(Mutex::new("STOP")))
+    }
+}
+
+impl UriState {
+    /// The state now.
+    pub(crate) fn get(&self) -> &'static str {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the state; returns the one before.
+    pub(crate) fn set(&self, state: &'static str) -> &'static str {
+        std::mem::replace(
+            &mut *self.0.lock().unwrap_or_else(|p| p.into_inner()),
+            state,
+        )
+    }
+}
+
+/// The RecorderEndpoints built with `stopOnEndOfStream`, by mediaflow element id, with
+/// their state: a PlayerEndpoint's EndOfStream stops those it feeds directly. Released
+/// recorders are pruned whenever one is added and at every EndOfStream.
+#[derive(Clone, Default)]
+pub(crate) struct StopOnEndOfStream(Arc<Mutex<HashMap<String, (RecorderEndpoint, UriState)>>>);
+
+impl StopOnEndOfStream {
+    /// Registers a recorder built with `stopOnEndOfStream`.
+    pub(crate) fn add(&self, recorder: &RecorderEndpoint, state: &UriState) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (r, _)| !r.is_released());
+        map.insert(recorder.id().to_owned(), (recorder.clone(), state.clone()));
+    }
+
+    /// Stops the registered recorders fed directly by the element `source` (a player
+    /// that reached the end of its file).
+    fn end_of_stream(&self, source: &str) {
+        let fed: Vec<(RecorderEndpoint, UriState)> = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, (r, _)| !r.is_released());
+            map.values()
+                .filter(|(r, _)| {
+                    r.get_source_connections(None)
+                        .is_ok_and(|links| links.iter().any(|c| c.source.id() == source))
+                })
+                .cloned()
+                .collect()
+        };
+        for (recorder, state) in fed {
+            match recorder.stop() {
+                Ok(()) => {
+                    state.set("STOP");
+                }
+                Err(e) => tracing::debug!("stopOnEndOfStream: {e}"),
+            }
+        }
+    }
+}
+
+/// Builds a PlayerEndpoint from Kurento's constructor parameters: `uri` (required; a URI
+/// it cannot play is an `Error` event at `play()`, as in Kurento), `useEncodedMedia`
+/// and `networkCache` (accepted and ignored: the player always hands out encoded media,
+/// and downloads an http(s) file whole). Its state follows its calls and turns STOP at
+/// the end of the file, which also stops the `stopOnEndOfStream` recorders it feeds.
+pub(crate) fn build_player(
+    pipeline: &MediaPipeline,
+    constructor: &Map<String, Value>,
+    state: &UriState,
+    stop_on_eos: &StopOnEndOfStream,
+) -> Result<PlayerEndpoint, RpcError> {
+    let uri = match constructor.get("uri") {
+        Some(Value::String(u)) => u.as_str(),
+        _ => return Err(bad_param("uri", "a string (file:///path, http(s)://...)")),
+    };
+    opt_bool(constructor, "useEncodedMedia")?;
+    match constructor.get("networkCache") {
+        None | Some(Value::Null) => {}
+        Some(v) if v.is_i64() || v.is_u64() => {}
+        Some(_) => return Err(bad_param("networkCache", "an integer")),
+    }
+    let player = PlayerEndpoint::builder(pipeline, uri)
+        .build()
+        .map_err(media_error)?;
+    let (state, recorders) = (state.clone(), stop_on_eos.clone());
+    let listened = player.on_event(move |e| match e {
+        Event::EndOfStream(end) => {
+            state.set("STOP");
+            recorders.end_of_stream(&end.source);
+        }
+        e if ends_play(e) => {
+            state.set("STOP");
+        }
+        _ => {}
+    });
+    if let Err(e) = listened {
+        let _ = player.release();
+        return Err(media_error(e));
+    }
+    Ok(player)
+}
+
+/// Whether `e` is a player's Error that means `play()` started nothing (a URI or file it
+/// cannot play).
+pub(crate) fn ends_play(e: &Event) -> bool {
+    matches!(e, Event::Error(err) if matches!(
+        err.error_type,
+        ErrorType::InvalidUri | ErrorType::ResourceErrorOpen | ErrorType::InvalidMedia
+    ))
+}
+
+/// PlayerEndpoint's (and UriEndpoint's) operations. A change of state is told to the
+/// object's UriEndpointStateChanged subscribers.
+pub(crate) fn player(
+    core: &Core,
+    t: &Target,
+    e: &PlayerEndpoint,
+    op: &str,
+    args: &Map<String, Value>,
+) -> Op {
+    let state = match op {
+        "play" => {
+            // START is set and told before the call: a URI it cannot play raises an
+            // Error inside it, whose handler sets STOP again (and tells it) after.
+            let before = t.uri_state.set("START");
+            if before != "START" {
+                core.notify_uri_state(t.id(), "START");
+            }
+            if let Err(err) = e.play() {
+                t.uri_state.set(before);
+                return Err(media_error(err));
+            }
+            return Ok(Some(Value::Null));
+        }
+        "pause" => {
+            e.pause().map_err(media_error)?;
+            "PAUSE"
+        }
+        "stop" => {
+            e.stop().map_err(media_error)?;
+            "STOP"
+        }
+        "getPosition" => return Ok(Some(e.get_position().map_err(media_error)?.into())),
+        "setPosition" => {
+            let ms = match args.get("position") {
+                Some(v) => v.as_u64().ok_or_else(|| {
+                    RpcError::illegal_param("'position' must be a non-negative integer (ms)")
+                })?,
+                None => return Err(RpcError::invalid_params("'position' is required")),
+            };
+            e.set_position(ms).map_err(|err| match err {
+                mediaflow::Error::InvalidArgument(m) => RpcError::illegal_param(m),
+                other => media_error(other),
+            })?;
+            return Ok(Some(Value::Null));
+        }
+        "getVideoInfo" => {
+            let info = e.get_video_info().map_err(|err| match err {
+                mediaflow::Error::InvalidArgument(m) => RpcError::illegal_param(m),
+                other => media_error(other),
+            })?;
+            return Ok(Some(kurento::complex(
+                "VideoInfo",
+                json!({
+                    "isSeekable": info.is_seekable,
+                    "seekableInit": info.seekable_init,
+                    "seekableEnd": info.seekable_end,
+                    "duration": info.duration,
+                }),
+            )));
+        }
+        "getUri" => return Ok(Some(e.uri().into())),
+        "getState" => return Ok(Some(t.uri_state.get().into())),
+        _ => return Ok(None),
+    };
+    let before = t.uri_state.set(state);
+    if before != state {
+        core.notify_uri_state(t.id(), state);
+    }
+    Ok(Some(Value::Null))
+}
+
 /// Builds a RecorderEndpoint from Kurento's constructor parameters: `uri` (required),
-/// `mediaProfile` (default WEBM), `stopOnEndOfStream`.
+/// `mediaProfile` (default WEBM), `stopOnEndOfStream` (the second value: whether a
+/// PlayerEndpoint's EndOfStream stops it).
 pub(crate) fn build_recorder(
     pipeline: &MediaPipeline,
     constructor: &Map<String, Value>,
-) -> Result<RecorderEndpoint, RpcError> {
+) -> Result<(RecorderEndpoint, bool), RpcError> {
     let uri = match constructor.get("uri") {
         Some(Value::String(u)) => u.as_str(),
         _ => return Err(bad_param("uri", "a string (file:///path)")),
@@ -53,14 +245,11 @@ pub(crate) fn build_recorder(
         })?,
         Some(_) => return Err(bad_param("mediaProfile", "a MediaProfileSpecType string")),
     };
-    // Accepted for Kurento's applications; nothing in a mediaflow pipeline ends a
-    // stream yet (no PlayerEndpoint), so there is no end of stream to stop on.
-    if opt_bool(constructor, "stopOnEndOfStream")? {
-        tracing::debug!("stopOnEndOfStream: no element ends its stream yet; nothing to do");
-    }
+    let stop_on_eos = opt_bool(constructor, "stopOnEndOfStream")?;
     RecorderEndpoint::builder(pipeline, uri)
         .media_profile(profile)
         .build()
+        .map(|r| (r, stop_on_eos))
         .map_err(|e| match e {
             mediaflow::Error::InvalidArgument(m) => RpcError::illegal_param(m),
             other => media_error(other),
@@ -158,15 +347,19 @@ pub(crate) fn recorder(
         "stopAndWait" => {
             // A timeout still stopped the recorder (only the file's end is late).
             let waited = e.stop_and_wait(STOP_AND_WAIT);
-            update(core, t.id(), |o| o.uri_state = "STOP")?;
+            update(core, t.id(), |o| {
+                o.uri_state.set("STOP");
+            })?;
             waited.map_err(media_error)?;
             "STOP"
         }
         "getUri" => return Ok(Some(e.uri().into())),
-        "getState" => return Ok(Some(t.uri_state.into())),
+        "getState" => return Ok(Some(t.uri_state.get().into())),
         _ => return Ok(None),
     };
-    update(core, t.id(), |o| o.uri_state = state)?;
+    update(core, t.id(), |o| {
+        o.uri_state.set(state);
+    })?;
     Ok(Some(Value::Null))
 }
 

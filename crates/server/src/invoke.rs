@@ -33,7 +33,7 @@ pub(crate) struct Target {
     send_tags_in_events: bool,
     latency_stats: bool,
     endpoint: Option<Arc<EndpointInfo>>,
-    pub(crate) uri_state: &'static str,
+    pub(crate) uri_state: crate::elements::UriState,
 }
 
 impl Target {
@@ -55,7 +55,7 @@ impl Target {
             send_tags_in_events: o.send_tags_in_events,
             latency_stats: o.latency_stats,
             endpoint: o.endpoint.clone(),
-            uri_state: o.uri_state,
+            uri_state: o.uri_state.clone(),
         }
     }
 }
@@ -296,6 +296,10 @@ pub(crate) fn object(
             Media::Recorder(e) => match element(core, t, e, operation, args)? {
                 Some(v) => Some(v),
                 None => elements::recorder(core, t, e, operation, args)?,
+            },
+            Media::Player(e) => match element(core, t, e, operation, args)? {
+                Some(v) => Some(v),
+                None => elements::player(core, t, e, operation, args)?,
             },
             Media::Rtp(e) => match element(core, t, e, operation, args)? {
                 Some(v) => Some(v),

@@ -29,6 +29,8 @@ pub enum Class {
     RecorderEndpoint,
     /// `kurento.RtpEndpoint`.
     RtpEndpoint,
+    /// `kurento.PlayerEndpoint`.
+    PlayerEndpoint,
 }
 
 const MEDIA_OBJECT_EVENTS: &[&str] = &["Error"];
@@ -53,6 +55,7 @@ const WEBRTC_EVENTS: &[&str] = &[
 const SERVER_MANAGER_EVENTS: &[&str] = &["ObjectCreated", "ObjectDestroyed"];
 const URI_ENDPOINT_EVENTS: &[&str] = &["UriEndpointStateChanged"];
 const RECORDER_EVENTS: &[&str] = &["Recording", "Paused", "Stopped"];
+const PLAYER_EVENTS: &[&str] = &["EndOfStream"];
 const RTP_EVENTS: &[&str] = &["OnKeySoftLimit"];
 
 impl Class {
@@ -65,6 +68,7 @@ impl Class {
             "PassThrough" => Some(Class::PassThrough),
             "RecorderEndpoint" => Some(Class::RecorderEndpoint),
             "RtpEndpoint" => Some(Class::RtpEndpoint),
+            "PlayerEndpoint" => Some(Class::PlayerEndpoint),
             _ => None,
         }
     }
@@ -78,6 +82,7 @@ impl Class {
             Class::PassThrough => "PassThrough",
             Class::RecorderEndpoint => "RecorderEndpoint",
             Class::RtpEndpoint => "RtpEndpoint",
+            Class::PlayerEndpoint => "PlayerEndpoint",
         }
     }
 
@@ -98,7 +103,7 @@ impl Class {
                 "kurento.MediaElement",
                 "kurento.MediaObject",
             ],
-            Class::RecorderEndpoint => &[
+            Class::RecorderEndpoint | Class::PlayerEndpoint => &[
                 "kurento.UriEndpoint",
                 "kurento.Endpoint",
                 "kurento.MediaElement",
@@ -132,6 +137,12 @@ impl Class {
                 MEDIA_ELEMENT_EVENTS,
                 URI_ENDPOINT_EVENTS,
                 RECORDER_EVENTS,
+            ],
+            Class::PlayerEndpoint => &[
+                MEDIA_OBJECT_EVENTS,
+                MEDIA_ELEMENT_EVENTS,
+                URI_ENDPOINT_EVENTS,
+                PLAYER_EVENTS,
             ],
         };
         groups.iter().any(|g| g.contains(&event_type))
@@ -372,7 +383,10 @@ pub fn server_info() -> Value {
             "version": KMS_VERSION,
             "modules": [
                 module("core", &["MediaPipeline", "PassThrough"]),
-                module("elements", &["WebRtcEndpoint", "RtpEndpoint", "RecorderEndpoint"]),
+                module(
+                    "elements",
+                    &["WebRtcEndpoint", "RtpEndpoint", "RecorderEndpoint", "PlayerEndpoint"],
+                ),
                 module("filters", &[]),
             ],
             "type": "KMS",
@@ -423,7 +437,13 @@ mod tests {
             Class::parse_creatable("kurento.WebRtcEndpoint"),
             Some(Class::WebRtcEndpoint)
         );
-        assert_eq!(Class::parse_creatable("PlayerEndpoint"), None);
+        assert_eq!(
+            Class::parse_creatable("PlayerEndpoint"),
+            Some(Class::PlayerEndpoint)
+        );
+        assert_eq!(Class::parse_creatable("Composite"), None);
+        assert!(Class::PlayerEndpoint.raises("EndOfStream"));
+        assert!(!Class::RecorderEndpoint.raises("EndOfStream"));
         assert!(Class::WebRtcEndpoint.raises("IceCandidateFound"));
         assert!(!Class::PassThrough.raises("IceCandidateFound"));
         assert!(Class::ServerManager.raises("ObjectCreated"));

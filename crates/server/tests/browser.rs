@@ -215,3 +215,68 @@ fn chromium_kurento_client_records_webm_through_a_recorder_endpoint() {
     let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
     assert_eq!(result(&pipelines)["value"], json!([]));
 }
+
+/// Kurento's Player tutorial (tests/kurento-client/player.mjs): a PlayerEndpoint plays a
+/// 6 s VP8 + Opus WebM of Debian's ffmpeg into a WebRtcEndpoint watched by a recvonly
+/// Chromium through the unchanged kurento-client: the browser decodes the video, then
+/// EndOfStream and UriEndpointStateChanged STOP; getVideoInfo, getPosition, getState;
+/// an rtsp:// URI raises Error INVALID_URI after play().
+#[test]
+fn chromium_kurento_client_watches_a_file_through_a_player_endpoint() {
+    if !enabled() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mf-server-player-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clip.webm");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "6",
+        ])
+        .args([
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "300k",
+            "-g",
+            "30",
+            "-deadline",
+            "realtime",
+        ])
+        .args(["-c:a", "libopus"])
+        .arg(&file)
+        .status()
+        .expect("ffmpeg (Debian's) makes the clip");
+    assert!(made.success());
+    let uri = format!("file://{}", file.display());
+    let server = Server::start(&[]);
+    let (out, success) = node(
+        "tests/kurento-client/player.mjs",
+        &[&server.url, &uri],
+        Duration::from_secs(120),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out["frames"].as_u64().unwrap_or(0) >= 30, "{out}");
+    assert_eq!(out["events"]["EndOfStream"], 1, "{out}");
+    assert_eq!(out["badType"], "INVALID_URI", "{out}");
+    assert_eq!(out["videoInfo"]["isSeekable"], true, "{out}");
+    assert_eq!(out["problems"], json!([]), "{out}");
+    assert!(success && out["ok"] == true, "{out}");
+    let mut c = server.client();
+    let pipelines = c.invoke("manager_ServerManager", "getPipelines", json!({}));
+    assert_eq!(result(&pipelines)["value"], json!([]));
+}
