@@ -130,7 +130,11 @@ impl Program<'_> {
                             avp: self.byte() & 1 == 1,
                             max_video_recv_bandwidth: self.u32(),
                         };
-                        let opts = if self.byte() & 1 == 1 { &options as *const _ } else { null() };
+                        let opts = if self.byte() & 1 == 1 {
+                            &options as *const _
+                        } else {
+                            null()
+                        };
                         mf_rtp_endpoint_new(p, opts, &mut e)
                     }
                 };
@@ -159,7 +163,11 @@ impl Program<'_> {
                 };
                 let with_options = self.byte() & 1 == 1;
                 let mut e = null_mut();
-                let opts = if with_options { &options as *const _ } else { null() };
+                let opts = if with_options {
+                    &options as *const _
+                } else {
+                    null()
+                };
                 if mf_webrtc_endpoint_new(p, opts, &mut e) == mf_result::MF_RESULT_OK {
                     self.keep_element(e);
                 }
@@ -190,7 +198,11 @@ impl Program<'_> {
             12 => {
                 let (e, sdp) = (self.element(), self.string());
                 let mut answer = null_mut();
-                let out = if self.byte() & 7 == 7 { null_mut() } else { &mut answer as *mut _ };
+                let out = if self.byte() & 7 == 7 {
+                    null_mut()
+                } else {
+                    &mut answer as *mut _
+                };
                 if mf_webrtc_process_offer(e, sdp.as_ptr(), out) == mf_result::MF_RESULT_OK {
                     take_string(answer);
                 }
@@ -205,8 +217,13 @@ impl Program<'_> {
                 let _ = mf_webrtc_process_answer(e, answer.as_ptr());
             }
             14 => {
-                let (e, line, mid, index) = (self.element(), self.string(), self.string(), self.u32());
-                let mid_ptr = if self.byte() & 1 == 1 { mid.as_ptr() } else { null() };
+                let (e, line, mid, index) =
+                    (self.element(), self.string(), self.string(), self.u32());
+                let mid_ptr = if self.byte() & 1 == 1 {
+                    mid.as_ptr()
+                } else {
+                    null()
+                };
                 let _ = mf_webrtc_add_ice_candidate(e, line.as_ptr(), mid_ptr, index);
                 let _ = mf_webrtc_gather_candidates(e);
             }
@@ -222,7 +239,11 @@ impl Program<'_> {
                 let (e, media, codec) = (self.element(), self.u32(), self.string());
                 let keyframe = self.byte() & 1 == 1;
                 let data = self.chunk().to_vec();
-                let ptr = if data.is_empty() && keyframe { null() } else { data.as_ptr() };
+                let ptr = if data.is_empty() && keyframe {
+                    null()
+                } else {
+                    data.as_ptr()
+                };
                 let _ = mf_app_source_push(e, media, codec.as_ptr(), ptr, data.len(), keyframe);
             }
             17 => {
@@ -230,8 +251,20 @@ impl Program<'_> {
                 let capacity = usize::from(self.byte()) * 8;
                 let mut buf = vec![0u8; capacity];
                 let (mut len, mut media, mut key) = (0usize, mf_media_type::MF_MEDIA_VIDEO, false);
-                let keyframe = if self.byte() & 1 == 1 { &mut key as *mut bool } else { null_mut() };
-                let r = mf_app_sink_pull(e, 0, buf.as_mut_ptr(), capacity, &mut len, &mut media, keyframe);
+                let keyframe = if self.byte() & 1 == 1 {
+                    &mut key as *mut bool
+                } else {
+                    null_mut()
+                };
+                let r = mf_app_sink_pull(
+                    e,
+                    0,
+                    buf.as_mut_ptr(),
+                    capacity,
+                    &mut len,
+                    &mut media,
+                    keyframe,
+                );
                 if r == mf_result::MF_RESULT_OK {
                     assert!(len <= capacity, "pulled {len} bytes into {capacity}");
                 }

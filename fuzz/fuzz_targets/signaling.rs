@@ -55,11 +55,13 @@ fn demo_threads() -> usize {
 }
 
 fn check(reply: &Value) {
-    let id = reply["id"].as_str().unwrap_or_else(|| panic!("no id: {reply}"));
+    let id = reply["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {reply}"));
     match id {
-        "startResponse" => common::assert_well_formed(
-            reply["sdpAnswer"].as_str().expect("an answer is a string"),
-        ),
+        "startResponse" => {
+            common::assert_well_formed(reply["sdpAnswer"].as_str().expect("an answer is a string"))
+        }
         "error" => assert!(reply["message"].is_string(), "{reply}"),
         "iceCandidate" => assert!(reply["candidate"]["candidate"].is_string(), "{reply}"),
         "event" => assert!(reply["type"].is_string() && reply["detail"].is_string()),
