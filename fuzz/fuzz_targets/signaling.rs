@@ -4,7 +4,6 @@
 #![no_main]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use libfuzzer_sys::fuzz_target;
@@ -30,29 +29,7 @@ fuzz_target!(|data: &[u8]| {
     for reply in rx.try_iter() {
         check(&reply);
     }
-    demo_threads_gone();
 });
-
-/// A call's "demo-events" thread forwards the endpoint's events until its pipeline is
-/// gone, so it ends a moment after `stop`. LeakSanitizer checks after each input: a
-/// thread still exiting then shows its `Thread` and glibc's thread_local destructor
-/// node as leaked (seen twice in 30-minute campaigns). Wait for it, bounded.
-fn demo_threads_gone() {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && demo_threads() > 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn demo_threads() -> usize {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim_end() == "demo-events")
-        .count()
-}
 
 fn check(reply: &Value) {
     let id = reply["id"]

@@ -191,21 +191,13 @@ impl Session {
                 "sdpMLineIndex": e.candidate.sdp_m_line_index,
             }}));
         })?;
-        let events = endpoint.events()?;
         let out = self.out.clone();
-        // Forwards the endpoint's events to the page's log until the pipeline is gone.
-        std::thread::Builder::new()
-            .name("demo-events".into())
-            .spawn(move || {
-                for e in events {
-                    let message =
-                        json!({"id": "event", "type": e.type_name(), "detail": detail(&e)});
-                    if out.send(message).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| mediaflow::Error::Resource(e.to_string()))?;
+        // Forwards the endpoint's events to the page's log, on the runtime's dispatcher
+        // (a thread per call here once outlived its call: the fuzz target's leak check
+        // caught it exiting).
+        endpoint.on_event(move |e| {
+            let _ = out.send(json!({"id": "event", "type": e.type_name(), "detail": detail(e)}));
+        })?;
         endpoint.connect(endpoint)?;
         let answer = endpoint.process_offer(offer)?;
         // The answer goes out before any candidate, so the browser has a remote
