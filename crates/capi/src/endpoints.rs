@@ -72,12 +72,8 @@ fn crypto_arg(crypto: u32) -> Result<Option<CryptoSuite>, mf_result> {
 }
 
 fn recorder(element: *const mf_element) -> Result<&'static RecorderEndpoint, mf_result> {
-    let element: &'static mf_element = non_null(element, "recorder")?;
-    element.recorder.as_ref().ok_or_else(|| {
-        fail(
-            MF_RESULT_WRONG_ELEMENT_TYPE,
-            "the element is not a RecorderEndpoint",
-        )
+    typed(element, "recorder", "a RecorderEndpoint", |e| {
+        e.recorder.as_ref()
     })
 }
 
@@ -369,13 +365,7 @@ pub extern "C" fn mf_sdp_endpoint_get_remote_session_descriptor(
 }
 
 fn player(element: *const mf_element) -> Result<&'static PlayerEndpoint, mf_result> {
-    let element: &'static mf_element = non_null(element, "player")?;
-    element.player.as_ref().ok_or_else(|| {
-        fail(
-            MF_RESULT_WRONG_ELEMENT_TYPE,
-            "the element is not a PlayerEndpoint",
-        )
-    })
+    typed(element, "player", "a PlayerEndpoint", |e| e.player.as_ref())
 }
 
 /// Creates a PlayerEndpoint in `pipeline` that plays the WebM or Matroska file of `uri`

@@ -135,6 +135,24 @@ fn non_null<'a, T>(p: *const T, what: &str) -> Result<&'a T, mf_result> {
     unsafe { p.as_ref() }.ok_or_else(|| fail(MF_RESULT_NULL_ARGUMENT, &format!("{what} is NULL")))
 }
 
+/// `element` as the kind `pick` takes out of it: NULL is `MF_RESULT_NULL_ARGUMENT` (named
+/// `arg`), another kind of element `MF_RESULT_WRONG_ELEMENT_TYPE` ("the element is not
+/// {kind}").
+pub(crate) fn typed<T>(
+    element: *const mf_element,
+    arg: &str,
+    kind: &str,
+    pick: fn(&mf_element) -> Option<&T>,
+) -> Result<&'static T, mf_result> {
+    let element: &'static mf_element = non_null(element, arg)?;
+    pick(element).ok_or_else(|| {
+        fail(
+            MF_RESULT_WRONG_ELEMENT_TYPE,
+            &format!("the element is not {kind}"),
+        )
+    })
+}
+
 fn out_ptr<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, mf_result> {
     // SAFETY: as `non_null`, for an output location the caller owns.
     unsafe { p.as_mut() }.ok_or_else(|| fail(MF_RESULT_NULL_ARGUMENT, &format!("{what} is NULL")))
@@ -523,13 +541,7 @@ pub extern "C" fn mf_app_source_push(
     keyframe: bool,
 ) -> mf_result {
     guard(|| {
-        let element = non_null(source, "source")?;
-        let source = element.app_source.as_ref().ok_or_else(|| {
-            fail(
-                MF_RESULT_WRONG_ELEMENT_TYPE,
-                "the element is not an AppSource",
-            )
-        })?;
+        let source = typed(source, "source", "an AppSource", |e| e.app_source.as_ref())?;
         let media = media_arg(media)?.ok_or_else(|| {
             fail(
                 MF_RESULT_INVALID_ARGUMENT,
@@ -609,13 +621,7 @@ pub extern "C" fn mf_app_sink_pull(
     keyframe: *mut bool,
 ) -> mf_result {
     guard(|| {
-        let element = non_null(sink, "sink")?;
-        let sink = element.app_sink.as_ref().ok_or_else(|| {
-            fail(
-                MF_RESULT_WRONG_ELEMENT_TYPE,
-                "the element is not an AppSink",
-            )
-        })?;
+        let sink = typed(sink, "sink", "an AppSink", |e| e.app_sink.as_ref())?;
         let len = out_ptr(len, "len")?;
         if buf.is_null() && capacity > 0 {
             return Err(fail(MF_RESULT_NULL_ARGUMENT, "buf is NULL"));
@@ -893,12 +899,8 @@ pub extern "C" fn mf_element_disconnect(
 }
 
 fn webrtc(element: *const mf_element) -> Result<&'static WebRtcEndpoint, mf_result> {
-    let element: &'static mf_element = non_null(element, "element")?;
-    element.webrtc.as_ref().ok_or_else(|| {
-        fail(
-            MF_RESULT_WRONG_ELEMENT_TYPE,
-            "the element is not a WebRtcEndpoint",
-        )
+    typed(element, "element", "a WebRtcEndpoint", |e| {
+        e.webrtc.as_ref()
     })
 }
 
