@@ -142,6 +142,8 @@ async function stats() {
       out.videoPacketsLost = r.packetsLost || 0;
       out.videoNacksSent = r.nackCount || 0;
       out.videoRetransmittedPacketsReceived = r.retransmittedPacketsReceived || 0;
+      out.videoPlisSent = r.pliCount || 0;
+      out.framesDropped = r.framesDropped || 0;
       out.videoCodec = codec && codec.mimeType;
       out.frameWidth = r.frameWidth;
     } else if (r.kind === 'audio') {
@@ -156,7 +158,12 @@ async function stats() {
       out.videoPacketsSent = r.packetsSent || 0;
       out.videoRetransmittedPacketsSent = r.retransmittedPacketsSent || 0;
       out.videoNacksReceived = r.nackCount || 0;
+      out.videoPlisReceived = r.pliCount || 0;
+      out.framesEncoded = r.framesEncoded || 0;
+      out.framesSent = r.framesSent || 0;
+      out.qualityLimitation = r.qualityLimitationReason;
     }
+    if (r.type === 'media-source' && r.kind === 'video') out.framesCaptured = r.frames || 0;
     if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.availableOutgoingBitrate = r.availableOutgoingBitrate;
     // Which half of "connecting" a call is stuck in, when it is.
     if (r.type === 'transport') {
@@ -260,7 +267,14 @@ try {
     const cands = await evaluate(page, (n) => window.__cands.slice(n), sentCands, 5_000, 'candidates');
     for (const c of cands) send({ type: 'candidate', ...c });
     sentCands += cands.length;
+    const before = last;
     last = await evaluate(page, stats, null, 5_000, 'getStats');
+    // A freeze, with what each side of Chromium did around it (capture, encode, decode).
+    if (before && last.freezeCount > (before.freezeCount || 0)) {
+      const pick = ({ t, framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent }) =>
+        ({ t: Math.round(t), framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent });
+      log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all): before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}`);
+    }
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
     if (DIRECTION === 'sendonly') {
       // Nothing comes back: done once the call is up and video went out.

@@ -53,7 +53,8 @@ async function main() {
   await webRtcEndpoint.connect(webRtcEndpoint);
 
   peer = spawn(process.execPath, [PEER, 'VP8', '30'], {
-    env: { ...process.env, PEER_DATA_CHANNELS: '1' },
+    // PEER_HOLD: the call stays up after the result, for the server's own channel below.
+    env: { ...process.env, PEER_DATA_CHANNELS: '1', PEER_HOLD: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const toBrowser = (m) => peer.stdin.write(`${JSON.stringify(m)}\n`);
@@ -97,12 +98,7 @@ async function main() {
   // the page does not listen for it) and closing an unknown one fails.
   await webRtcEndpoint.createDataChannel('from-server', true, -1, -1, '');
   out.serverChannelOpened = await waitFor(() => out.opened.length >= 3, 10_000);
-  // KNOWN DEFECT, reported rather than failed (stop 17's note): with the machine loaded,
-  // a channel created after Chromium closed its two sometimes never opens (4 of 8 runs
-  // beside two CPU hogs, 1 of 9 otherwise; no DataChannelOpened, no error). The Rust
-  // side prints it; mediaflow-created channels are checked by
-  // chromium_data_channel_opened_by_mediaflow.
-  if (!out.serverChannelOpened) out.knownDefects = ['the server-created channel did not open'];
+  check(out.serverChannelOpened, `the server's channel did not open: opened ${out.opened}`);
   // With a callback: kurento-client hands an error to it (a bare promise resolves).
   const closeUnknown = await new Promise((resolve) => {
     webRtcEndpoint.closeDataChannel(999, (err) => resolve(err || null));

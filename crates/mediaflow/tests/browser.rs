@@ -830,19 +830,34 @@ fn lossy_loopback_through(
         .inbound
         .iter()
         .filter(|s| video(s.kind))
-        .map(|s| (s.packets_received, s.packets_lost, s.nack_count))
+        .map(|s| {
+            (
+                s.packets_received,
+                s.packets_lost,
+                s.nack_count,
+                s.pli_count,
+            )
+        })
         .max();
     let video_out = stats
         .outbound
         .iter()
         .filter(|s| video(s.kind))
-        .map(|s| (s.packets_sent, s.retransmitted_packets_sent, s.nack_count))
+        .map(|s| {
+            (
+                s.packets_sent,
+                s.retransmitted_packets_sent,
+                s.nack_count,
+                s.pli_count,
+            )
+        })
         .max();
     println!(
         "{label}, {} s: frames decoded {}, freezes {} ({} s frozen), Chromium lost {} of \
          {} video packets received ({} of them resent by us, {} NACKs sent), sent {} and \
          resent {} for {} NACKs; mediaflow \
-         received/lost/NACKs sent {video_in:?}, sent/resent/NACKs received {video_out:?}",
+         received/lost/NACKs/PLIs sent {video_in:?}, sent/resent/NACKs/PLIs received {video_out:?}; \
+         Chromium PLIs sent {} received {}, frames encoded {} dropped {}",
         call.as_secs(),
         result["framesDecoded"],
         result["freezeCount"],
@@ -854,6 +869,10 @@ fn lossy_loopback_through(
         result["videoPacketsSent"],
         result["videoRetransmittedPacketsSent"],
         result["videoNacksReceived"],
+        result["videoPlisSent"],
+        result["videoPlisReceived"],
+        result["framesEncoded"],
+        result["framesDropped"],
     );
     if result["ok"] != json!(true) {
         // What the engine saw of a call that did not come up.

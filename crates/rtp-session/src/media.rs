@@ -146,6 +146,9 @@ pub(crate) struct Media {
     accepted: [Vec<&'static str>; 2],
     feedback: Vec<Feedback>,
     resend: Vec<Bytes>,
+    /// The path's round trip NACK retries are spaced by, and whether RTCP measured it
+    /// (ICE's checks only seed it until then).
+    rtt: Option<(Duration, bool)>,
 }
 
 fn kind_index(kind: MediaKind) -> u8 {
@@ -183,6 +186,23 @@ impl Media {
             accepted: [Vec::new(), Vec::new()],
             feedback: Vec::new(),
             resend: Vec::new(),
+            rtt: None,
+        }
+    }
+
+    /// The round trip ICE measured on the selected pair: until RTCP measures one (a
+    /// second or more into the call), NACK retries are spaced by it rather than by a
+    /// 100 ms guess, which at 10 % loss each way is what froze the video at the start.
+    pub(crate) fn seed_rtt(&mut self, rtt: Duration) {
+        if self.rtt.is_none_or(|(_, from_rtcp)| !from_rtcp) {
+            self.set_rtt(rtt, false);
+        }
+    }
+
+    fn set_rtt(&mut self, rtt: Duration, from_rtcp: bool) {
+        self.rtt = Some((rtt, from_rtcp));
+        for r in &mut self.receivers {
+            r.stream.set_rtt(rtt);
         }
     }
 
@@ -215,7 +235,8 @@ impl Media {
                 let is_rtx = section.remote_rtx.iter().any(|&(_, r)| r == ssrc);
                 if !is_rtx && self.receiver(ssrc).is_none() && self.receivers.len() < MAX_RECEIVERS
                 {
-                    let r = new_receiver(section, index, ssrc, self.remb_config, now);
+                    let rtt = self.rtt.map(|(rtt, _)| rtt);
+                    let r = new_receiver(section, index, ssrc, self.remb_config, rtt, now);
                     self.receivers.push(r);
                 }
             }
@@ -381,6 +402,7 @@ impl Media {
             index,
             header.ssrc,
             self.remb_config,
+            self.rtt.map(|(rtt, _)| rtt),
             now,
         );
         self.receivers.push(receiver);
@@ -530,9 +552,15 @@ impl Media {
             } => {
                 states.rtcp_report_seen(now);
                 if let Some(i) = self.receiver(ssrc) {
-                    self.receivers[i]
+                    let first = self.receivers[i]
                         .stream
                         .on_sender_report(now, ntp_time, rtp_time);
+                    // Our answer to the peer's first SR is how it learns the round trip
+                    // (its NACK retries wait 100 ms until then): it goes now, not up to a
+                    // second later.
+                    if first && self.next_report.is_some_and(|t| t > now) {
+                        self.next_report = Some(now);
+                    }
                 }
                 self.on_report_blocks(now, &reports);
             }
@@ -581,10 +609,7 @@ impl Media {
                 s.stream.on_report_block(now, block);
                 // The path is the same both ways: our NACKs are spaced by it.
                 if let Some(rtt) = s.stream.stats().round_trip_time {
-                    let rtt = Duration::from_secs_f64(rtt.clamp(0.0, 10.0));
-                    for r in &mut self.receivers {
-                        r.stream.set_rtt(rtt);
-                    }
+                    self.set_rtt(Duration::from_secs_f64(rtt.clamp(0.0, 10.0)), true);
                 }
             }
         }
@@ -864,17 +889,22 @@ fn new_receiver(
     index: usize,
     ssrc: u32,
     remb: RembConfig,
+    rtt: Option<Duration>,
     now: Instant,
 ) -> Receiver {
     let first = section.codecs.first();
     let clock_rate = first.map_or(90_000, |c| c.clock_rate);
     let nack = first.is_some_and(|c| c.nack);
     let video = section.kind == MediaKind::Video;
+    let mut stream = RecvStream::new(ssrc, clock_rate, nack);
+    if let Some(rtt) = rtt {
+        stream.set_rtt(rtt);
+    }
     Receiver {
         kind: section.kind,
         ssrc,
         section: index,
-        stream: RecvStream::new(ssrc, clock_rate, nack),
+        stream,
         remb: (video && first.is_some_and(|c| c.remb)).then(|| RembEstimator::new(remb, now)),
         pli: 0,
         fir: 0,

@@ -826,6 +826,11 @@ impl WebRtcSession {
     }
 
     fn on_transport_event(&mut self, event: TransportEvent, now: Instant) {
+        if matches!(event, TransportEvent::DtlsConnected) {
+            if let Some(rtt) = self.transport.pair_rtt(now) {
+                self.media.seed_rtt(rtt);
+            }
+        }
         let s = &mut self.states;
         match event {
             TransportEvent::IceChecking => {

@@ -618,8 +618,9 @@ impl RecvStream {
         self.missing.len()
     }
 
-    pub fn on_sender_report(&mut self, now: Instant, ntp_time: u64, rtp_time: u32) {
-        self.last_sr = Some((now, ntp_time, rtp_time));
+    /// The peer's SR about this stream; true when it is the first.
+    pub fn on_sender_report(&mut self, now: Instant, ntp_time: u64, rtp_time: u32) -> bool {
+        self.last_sr.replace((now, ntp_time, rtp_time)).is_none()
     }
 
     /// A reception report block for our next RR/SR: fraction lost since the last block,

@@ -442,6 +442,18 @@ impl Transport {
         Ok(())
     }
 
+    /// The round trip of the selected pair's last answered check, when there is one.
+    pub(crate) fn pair_rtt(&self, now: Instant) -> Option<Duration> {
+        let (local, remote) = self.agent.get_selected_candidate_pair()?;
+        let (local, remote) = (local.id(), remote.id());
+        self.agent
+            .get_candidate_pairs_stats(now)
+            .into_iter()
+            .find(|p| p.local_candidate_id == local && p.remote_candidate_id == remote)
+            .filter(|p| p.responses_received > 0)
+            .map(|p| Duration::from_secs_f64(p.current_round_trip_time.clamp(0.0, 10.0)))
+    }
+
     /// The DTLS role in use, and whether the handshake is done (None before the first
     /// negotiation). A renegotiation keeps both, whatever its `a=setup` says.
     pub(crate) fn dtls_state(&self) -> Option<(DtlsRole, bool)> {

@@ -894,6 +894,67 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
     assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 5);
 }
 
+/// Until RTCP measures the round trip (a second or more into the call), NACK retries
+/// are spaced by the round trip ICE measured, not by a 100 ms guess: at 10 % loss each
+/// way a guess that long froze a browser's looped video at the start of the call.
+#[test]
+fn nack_retries_at_the_start_follow_the_ice_round_trip() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    // 1002 never comes: b asks for it at once, then again every 20 ms (the floor).
+    for seq in [1000u16, 1001, 1003] {
+        a.session
+            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 7))
+            .unwrap();
+    }
+    run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_millis(50),
+        |_, _| false,
+    );
+    let video = a.session.stats(now).outbound;
+    let nacks: u32 = video.iter().map(|s| s.nack_count).sum();
+    assert!(nacks >= 3, "NACKs in the first 50 ms: {nacks} ({video:?})");
+}
+
+/// The peer's first SR is answered at once: the report block with its LSR is how the
+/// peer learns the round trip (Chromium spaces its NACK retries by 100 ms until then).
+#[test]
+fn the_first_sender_report_is_answered_at_once() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    let start = now;
+    let rtt_known = |a: &mut Peer, now| {
+        a.session
+            .stats(now)
+            .outbound
+            .iter()
+            .any(|s| s.kind == Some(MediaKind::Video) && s.round_trip_time.is_some())
+    };
+    let mut seq = 1000u16;
+    while !rtt_known(&mut a, now) && now < start + Duration::from_secs(3) {
+        a.session
+            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 7))
+            .unwrap();
+        seq += 1;
+        run(
+            &mut a,
+            &mut b,
+            &mut now,
+            Duration::from_millis(10),
+            |_, _| false,
+        );
+    }
+    // a's first SR leaves a second after the negotiation; b's answer follows it.
+    assert!(
+        now < start + Duration::from_millis(1100),
+        "the round trip was known {:?} after media started",
+        now - start
+    );
+}
+
 /// `run`, with every datagram either way passed through `keep` (false: lost).
 fn run_lossy(
     a: &mut Peer,

@@ -100,9 +100,6 @@ fn chromium_kurento_client_data_channels() {
         Duration::from_secs(150),
     );
     assert_eq!(out["problems"], json!([]), "{out}");
-    if let Some(known) = out.get("knownDefects") {
-        eprintln!("KNOWN DEFECT (see data-channels.mjs): {known}");
-    }
     assert_eq!(out["data"]["orderedReceived"], 1000, "{out}");
     assert_eq!(out["data"]["inOrder"], true, "{out}");
     // Chromium's two channels, then the one the application created.
