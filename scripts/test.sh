@@ -30,7 +30,8 @@ step "examples (each bounded; a nonzero exit fails)"
 # The programs users start from (crates/mediaflow/examples) must keep running, not only
 # compiling: each exits by itself within seconds.
 cargo build -q -j2 -p mediaflow --examples
-for e in passthrough engine_to_engine transcoding "hello_world_signaling -- --self-test"; do
+for e in passthrough engine_to_engine transcoding record_and_play rtp_endpoint data_channels \
+    "hello_world_signaling -- --self-test"; do
   # shellcheck disable=SC2086
   timeout 60 cargo run -q -j2 -p mediaflow --example $e > "target/example-${e%% *}.txt" 2>&1 \
     || { cat "target/example-${e%% *}.txt"; echo "example $e failed" >&2; exit 1; }

@@ -507,7 +507,11 @@ impl Media {
             rtp: packet,
             keyframe,
         });
-        if first && kind == MediaKind::Video {
+        // A stream that starts mid-picture (its keyframe's first packet lost, or joined
+        // late) needs one; one that starts with a keyframe does not, and asking anyway
+        // makes the sender encode a second one at once, whose overshoot its rate control
+        // pays for by dropping the next frames (a freeze at the start of the call).
+        if first && kind == MediaKind::Video && !keyframe {
             self.request_keyframe(now, MediaKind::Video, transport);
         }
     }

@@ -419,6 +419,16 @@ impl RecvStream {
             self.base_ext = self.base_ext.min(ext);
             if let Ok(i) = self.missing.binary_search_by_key(&ext, |m| m.ext) {
                 if let Some(m) = self.missing.remove(i) {
+                    let took = now.saturating_duration_since(m.since);
+                    if took >= Duration::from_millis(60) {
+                        tracing::debug!(
+                            ssrc = self.ssrc,
+                            seq = sequence,
+                            ?took,
+                            tries = m.tries,
+                            "gap filled late"
+                        );
+                    }
                     // An original that came before a resend could have: late, not lost
                     // (a peer without RTX resends on this SSRC, a round trip after we ask).
                     let early = m
@@ -570,6 +580,7 @@ impl RecvStream {
             if now.saturating_duration_since(m.since) >= NACK_MAX_AGE
                 || (due && m.tries >= NACK_MAX_TRIES)
             {
+                tracing::debug!(seq = m.ext as u16, tries = m.tries, "NACK given up");
                 given_up += 1;
                 return false;
             }
@@ -780,7 +791,14 @@ impl SendStream {
     pub fn on_sent(&mut self, now: Instant, packet: Bytes, header: &RtpHeader) {
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += header.payload_len as u64;
-        self.last_sent = Some((now, header.timestamp));
+        // A packet forwarded late (recovered upstream by NACK) must not pull our SRs'
+        // RTP/NTP mapping back by its lateness: the peer's A/V sync rests on it.
+        let newer = self
+            .last_sent
+            .is_none_or(|(_, ts)| header.timestamp.wrapping_sub(ts) < 0x8000_0000);
+        if newer {
+            self.last_sent = Some((now, header.timestamp));
+        }
         // Not the header of this packet: count it, but do not keep it.
         if packet.len() < 12
             || header.header_len < 12 + 4 * usize::from(packet[0] & 0x0f)
@@ -844,6 +862,7 @@ impl SendStream {
                 let index = usize::from(seq) & self.mask;
                 let Some(sent) = self.history[index].as_mut() else {
                     self.stats.nack_unknown += 1;
+                    tracing::trace!(ssrc = self.ssrc, seq, "NACKed, not sent yet");
                     continue;
                 };
                 if sent.seq != seq || now.saturating_duration_since(sent.sent_at) > HISTORY_RETAIN {

@@ -919,6 +919,42 @@ fn nack_retries_at_the_start_follow_the_ice_round_trip() {
     assert!(nacks >= 3, "NACKs in the first 50 ms: {nacks} ({video:?})");
 }
 
+/// A video stream that starts with a keyframe is not asked for another (the sender
+/// would encode a second at once and drop frames to pay for it); one that starts
+/// mid-picture is, with one PLI.
+#[test]
+fn a_keyframe_is_requested_only_when_the_stream_starts_without_one() {
+    for starts_with_keyframe in [true, false] {
+        let mut now = Instant::now();
+        let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+        for seq in 1000u16..1003 {
+            let mut packet = vp8_packet(seq, 7);
+            if !starts_with_keyframe {
+                packet[13] = 0x01; // the VP8 frame tag's P bit: an interframe
+            }
+            a.session
+                .send_rtp(now, MediaKind::Video, codec::VP8, &packet)
+                .unwrap();
+        }
+        run(
+            &mut a,
+            &mut b,
+            &mut now,
+            Duration::from_millis(50),
+            |_, _| false,
+        );
+        let plis: u32 = a
+            .session
+            .stats(now)
+            .outbound
+            .iter()
+            .map(|s| s.pli_count)
+            .sum();
+        let want = u32::from(!starts_with_keyframe);
+        assert_eq!(plis, want, "starts with a keyframe: {starts_with_keyframe}");
+    }
+}
+
 /// The peer's first SR is answered at once: the report block with its LSR is how the
 /// peer learns the round trip (Chromium spaces its NACK retries by 100 ms until then).
 #[test]

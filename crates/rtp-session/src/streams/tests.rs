@@ -862,6 +862,20 @@ fn sender_report_values() {
     assert!(sr.reports.is_empty());
 }
 
+/// A packet forwarded late (a loopback's upstream repair) keeps its old timestamp; the
+/// SR still maps the newest one to its send time.
+#[test]
+fn a_late_packet_does_not_move_the_sender_report_back() {
+    let t0 = Instant::now();
+    let mut s = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
+    send(&mut s, t0, simple(1, 3000, 0x1111, &[0; 10]));
+    send(&mut s, t0 + 50 * MS, simple(3, 7500, 0x1111, &[0; 10]));
+    send(&mut s, t0 + 80 * MS, simple(2, 3000, 0x1111, &[0; 10]));
+    let sr = s.sender_report(t0 + 100 * MS).unwrap();
+    assert_eq!(sr.rtp_time, 7500 + 50 * 90);
+    assert_eq!(sr.packet_count, 3);
+}
+
 #[test]
 fn round_trip_time_from_report_block() {
     let t0 = Instant::now();
