@@ -679,7 +679,12 @@ impl Media {
                 "no SRTP keys or candidate pair yet".into(),
             ));
         }
-        sender.stream.on_sent(now, packet, &header);
+        let mut again = std::mem::take(&mut self.resend);
+        sender.stream.on_sent(now, packet, &header, &mut again);
+        for packet in again.drain(..) {
+            transport.send_rtp(&packet);
+        }
+        self.resend = again;
         self.media_active(now);
         Ok(())
     }

@@ -689,6 +689,19 @@ const RESEND_SUPPRESS: Duration = Duration::from_millis(10);
 const HISTORY_RETAIN: Duration = Duration::from_secs(1);
 /// Slots `expire` looks at per packet sent: more than one, so it catches up after gaps.
 const EXPIRE_PER_SEND: usize = 4;
+/// Sequence numbers NACKed before they were sent that are remembered.
+const MAX_AWAITED: usize = 64;
+
+/// What became of one NACKed sequence number.
+enum Resend {
+    Sent,
+    /// Resent under `RESEND_SUPPRESS` ago.
+    Suppressed,
+    /// Newer than anything sent: the peer saw a gap we have not filled yet.
+    NotSentYet,
+    /// Too old, or never kept.
+    Unknown,
+}
 
 #[derive(Debug)]
 struct Sent {
@@ -721,6 +734,8 @@ pub(crate) struct SendStats {
     pub nack_unknown: u64,
     /// NACKed sequence numbers ignored: resent under 10 ms ago, or over the per-NACK cap.
     pub nack_suppressed: u64,
+    /// Packets the peer NACKed before we sent them, resent right after sending.
+    pub awaited_resent: u64,
     /// Seconds.
     pub round_trip_time: Option<f64>,
     pub fraction_lost: Option<f64>,
@@ -742,6 +757,8 @@ pub(crate) struct SendStream {
     /// The oldest sequence number that may still hold a packet: packets past
     /// `HISTORY_RETAIN` are dropped from here as new ones are sent.
     oldest: Option<u16>,
+    /// Sequence numbers the peer NACKed before we had them, and when.
+    awaited: VecDeque<(u16, Instant)>,
     anchor: (Instant, SystemTime),
     last_sent: Option<(Instant, u32)>,
     stats: SendStats,
@@ -771,6 +788,7 @@ impl SendStream {
             history: ring,
             mask: size - 1,
             oldest: None,
+            awaited: VecDeque::new(),
             anchor,
             last_sent: None,
             stats: SendStats::default(),
@@ -788,7 +806,18 @@ impl SendStream {
 
     /// We are sending this RTP packet (plaintext, final header): keep it for
     /// retransmission (a `Bytes` clone, no copy) and count it.
-    pub fn on_sent(&mut self, now: Instant, packet: Bytes, header: &RtpHeader) {
+    ///
+    /// A packet the peer already asked for before we had it (a loopback forwarding one
+    /// it got late, repaired upstream) goes out a second time at once, as RTX, into
+    /// `out`: the peer has been waiting for it, and losing it again would cost another
+    /// round trip, often a frozen picture.
+    pub fn on_sent(
+        &mut self,
+        now: Instant,
+        packet: Bytes,
+        header: &RtpHeader,
+        out: &mut Vec<Bytes>,
+    ) {
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += header.payload_len as u64;
         // A packet forwarded late (recovered upstream by NACK) must not pull our SRs'
@@ -816,6 +845,10 @@ impl SendStream {
             sent_at: now,
             resent_at: None,
         });
+        if !self.awaited.is_empty() && self.was_awaited(now, header.sequence) {
+            self.stats.awaited_resent += 1;
+            self.resend(now, header.sequence, out);
+        }
     }
 
     /// Frees packets older than `HISTORY_RETAIN`, a few per call from the oldest on, so
@@ -845,7 +878,8 @@ impl SendStream {
 
     /// The peer NACKed these sequence numbers: push the packets to resend into `out`
     /// (RTX-wrapped per RFC 4588 when configured, else the original bytes). At most 64
-    /// per call; a sequence is resent at most once per 10 ms; unknown ones are skipped.
+    /// per call; a sequence is resent at most once per 10 ms; unknown ones are skipped,
+    /// and those not sent yet are remembered (see [`on_sent`](Self::on_sent)).
     /// A NACK for another media SSRC is ignored.
     pub fn on_nack(&mut self, now: Instant, nack: &TransportLayerNack, out: &mut Vec<Bytes>) {
         if nack.media_ssrc != self.ssrc {
@@ -859,38 +893,81 @@ impl SendStream {
                     self.stats.nack_suppressed += 1;
                     continue;
                 }
-                let index = usize::from(seq) & self.mask;
-                let Some(sent) = self.history[index].as_mut() else {
-                    self.stats.nack_unknown += 1;
-                    tracing::trace!(ssrc = self.ssrc, seq, "NACKed, not sent yet");
-                    continue;
-                };
-                if sent.seq != seq || now.saturating_duration_since(sent.sent_at) > HISTORY_RETAIN {
-                    self.stats.nack_unknown += 1;
-                    continue;
-                }
-                if sent
-                    .resent_at
-                    .is_some_and(|t| now.saturating_duration_since(t) < RESEND_SUPPRESS)
-                {
-                    self.stats.nack_suppressed += 1;
-                    continue;
-                }
-                sent.resent_at = Some(now);
-                let payload_len = sent.payload_len;
-                let packet = match self.rtx.as_mut() {
-                    None => sent.packet.clone(),
-                    Some(rtx) => {
-                        let p = rtx_packet(rtx, sent);
-                        rtx.next_seq = rtx.next_seq.wrapping_add(1);
-                        p
+                match self.resend(now, seq, out) {
+                    Resend::Sent => resent += 1,
+                    Resend::Suppressed => self.stats.nack_suppressed += 1,
+                    Resend::NotSentYet => {
+                        self.stats.nack_unknown += 1;
+                        self.await_packet(now, seq);
                     }
-                };
-                out.push(packet);
-                resent += 1;
-                self.stats.retransmitted_packets_sent += 1;
-                self.stats.retransmitted_bytes_sent += payload_len as u64;
+                    Resend::Unknown => self.stats.nack_unknown += 1,
+                }
             }
+        }
+    }
+
+    /// Resends `seq` from the history into `out`, unless it was resent under 10 ms ago.
+    fn resend(&mut self, now: Instant, seq: u16, out: &mut Vec<Bytes>) -> Resend {
+        let index = usize::from(seq) & self.mask;
+        let Some(sent) = self.history[index].as_mut() else {
+            return Resend::NotSentYet;
+        };
+        if sent.seq != seq {
+            // The slot holds an older packet: `seq` has not been sent yet.
+            let ahead = seq.wrapping_sub(sent.seq) < 0x8000;
+            return if ahead {
+                Resend::NotSentYet
+            } else {
+                Resend::Unknown
+            };
+        }
+        if now.saturating_duration_since(sent.sent_at) > HISTORY_RETAIN {
+            return Resend::Unknown;
+        }
+        if sent
+            .resent_at
+            .is_some_and(|t| now.saturating_duration_since(t) < RESEND_SUPPRESS)
+        {
+            return Resend::Suppressed;
+        }
+        sent.resent_at = Some(now);
+        let payload_len = sent.payload_len;
+        let packet = match self.rtx.as_mut() {
+            None => sent.packet.clone(),
+            Some(rtx) => {
+                let p = rtx_packet(rtx, sent);
+                rtx.next_seq = rtx.next_seq.wrapping_add(1);
+                p
+            }
+        };
+        out.push(packet);
+        self.stats.retransmitted_packets_sent += 1;
+        self.stats.retransmitted_bytes_sent += payload_len as u64;
+        Resend::Sent
+    }
+
+    /// Remembers that the peer asked for `seq` before we had it (bounded, oldest out).
+    fn await_packet(&mut self, now: Instant, seq: u16) {
+        if self.awaited.iter().any(|&(s, _)| s == seq) {
+            return;
+        }
+        if self.awaited.len() >= MAX_AWAITED {
+            self.awaited.pop_front();
+        }
+        self.awaited.push_back((seq, now));
+    }
+
+    /// Whether the peer asked for `seq` before it was sent (and not too long ago); it is
+    /// forgotten either way.
+    fn was_awaited(&mut self, now: Instant, seq: u16) -> bool {
+        self.awaited
+            .retain(|&(_, at)| now.saturating_duration_since(at) <= HISTORY_RETAIN);
+        match self.awaited.iter().position(|&(s, _)| s == seq) {
+            Some(i) => {
+                self.awaited.remove(i);
+                true
+            }
+            None => false,
         }
     }
 

@@ -674,7 +674,7 @@ fn anchor(t0: Instant) -> (Instant, SystemTime) {
 fn send(s: &mut SendStream, now: Instant, packet: Vec<u8>) -> Bytes {
     let b = Bytes::from(packet);
     let h = RtpHeader::parse(&b).unwrap();
-    s.on_sent(now, b.clone(), &h);
+    s.on_sent(now, b.clone(), &h, &mut Vec::new());
     b
 }
 
@@ -860,6 +860,33 @@ fn sender_report_values() {
     assert_eq!(sr.ntp_time >> 32, secs);
     assert!(((sr.ntp_time & 0xffff_ffff) as i64 - frac as i64).abs() <= 1);
     assert!(sr.reports.is_empty());
+}
+
+/// A packet the peer NACKed before we had it (a loopback's packet lost upstream) goes
+/// out twice when it comes: once as itself, once more at once as RTX. One NACKed
+/// after it was sent, or never NACKed, goes once.
+#[test]
+fn a_packet_nacked_before_it_was_sent_is_sent_twice() {
+    let t0 = Instant::now();
+    let mut s = SendStream::new(0x1111, 90000, Some((0x2222, 97)), 256, anchor(t0));
+    send(&mut s, t0, simple(10, 0, 0x1111, b"a"));
+    send(&mut s, t0, simple(12, 0, 0x1111, b"c"));
+    let mut out = Vec::new();
+    s.on_nack(t0, &nack_of(0x1111, &[11]), &mut out);
+    assert!(out.is_empty(), "nothing to resend yet");
+    let late = Bytes::from(simple(11, 0, 0x1111, b"b"));
+    let h = RtpHeader::parse(&late).unwrap();
+    s.on_sent(t0 + 40 * MS, late, &h, &mut out);
+    assert_eq!(out.len(), 1, "the late packet again, as RTX");
+    let rtx = RtpHeader::parse(&out[0]).unwrap();
+    assert_eq!(rtx.ssrc, 0x2222);
+    assert_eq!(&rtx.payload(&out[0])[..2], &11u16.to_be_bytes());
+    assert_eq!(s.stats.awaited_resent, 1);
+    out.clear();
+    let next = Bytes::from(simple(13, 0, 0x1111, b"d"));
+    let h = RtpHeader::parse(&next).unwrap();
+    s.on_sent(t0 + 50 * MS, next, &h, &mut out);
+    assert!(out.is_empty());
 }
 
 /// A packet forwarded late (a loopback's upstream repair) keeps its old timestamp; the
