@@ -647,6 +647,16 @@ enum mf_result mf_sdp_endpoint_process_offer(const struct mf_element *endpoint,
 // it, owned by the caller (free it with `mf_string_free`).
 enum mf_result mf_sdp_endpoint_generate_offer(const struct mf_element *endpoint, char **offer);
 
+// Creates an SDP offer asking to receive only the kinds named (Kurento's
+// `generateOffer(OfferOptions {offerToReceiveAudio, offerToReceiveVideo})`): a kind not
+// asked for is offered `sendonly` (`inactive` for an endpoint that does not send it
+// either). `*offer` receives it, owned by the caller (free it with `mf_string_free`).
+// Errors as `mf_sdp_endpoint_generate_offer`.
+enum mf_result mf_sdp_endpoint_generate_offer_with(const struct mf_element *endpoint,
+                                                   bool offer_to_receive_audio,
+                                                   bool offer_to_receive_video,
+                                                   char **offer);
+
 // Applies the peer's SDP answer to our offer (Kurento's `processAnswer`). `answer` is
 // read during the call. `MF_RESULT_WRONG_STATE` without a generated offer.
 enum mf_result mf_sdp_endpoint_process_answer(const struct mf_element *endpoint,

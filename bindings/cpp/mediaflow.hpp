@@ -308,9 +308,12 @@ public:
         detail::check(mf_sdp_endpoint_process_offer(raw(), offer.c_str(), &answer));
         return detail::take(answer);
     }
-    std::string generate_offer() const {
+    /// Kurento's OfferOptions: a kind not asked to receive is offered sendonly.
+    std::string generate_offer(bool offer_to_receive_audio = true,
+                               bool offer_to_receive_video = true) const {
         char *offer = nullptr;
-        detail::check(mf_sdp_endpoint_generate_offer(raw(), &offer));
+        detail::check(mf_sdp_endpoint_generate_offer_with(raw(), offer_to_receive_audio,
+                                                          offer_to_receive_video, &offer));
         return detail::take(offer);
     }
     void process_answer(const std::string &answer) const {

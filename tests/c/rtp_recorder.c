@@ -205,6 +205,12 @@ static void misuse(mf_pipeline *pipeline) {
     int savpf = strstr(text, "RTP/SAVPF") != NULL && strstr(text, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") != NULL;
     EXPECT(savpf ? MF_RESULT_OK : MF_RESULT_INVALID_SDP, MF_RESULT_OK);
     mf_string_free(text);
+    /* OfferOptions: no audio asked for, so the audio m-line is sendonly. */
+    CHECK(mf_sdp_endpoint_generate_offer_with(secure, false, true, &text));
+    const char *video_line = strstr(text, "m=video");
+    const char *sendonly = strstr(text, "a=sendonly");
+    EXPECT(video_line && sendonly && sendonly < video_line ? MF_RESULT_OK : MF_RESULT_INVALID_SDP, MF_RESULT_OK);
+    mf_string_free(text);
     EXPECT(mf_recorder_pause(secure), MF_RESULT_WRONG_ELEMENT_TYPE);
     CHECK(mf_element_release(secure));
     EXPECT(mf_sdp_endpoint_generate_offer(secure, &text), MF_RESULT_ELEMENT_RELEASED);

@@ -284,6 +284,7 @@ _sig("mf_webrtc_generate_offer", [_P, _STR_OUT])
 _sig("mf_webrtc_process_answer", [_P, ctypes.c_char_p])
 _sig("mf_sdp_endpoint_process_offer", [_P, ctypes.c_char_p, _STR_OUT])
 _sig("mf_sdp_endpoint_generate_offer", [_P, _STR_OUT])
+_sig("mf_sdp_endpoint_generate_offer_with", [_P, ctypes.c_bool, ctypes.c_bool, _STR_OUT])
 _sig("mf_sdp_endpoint_process_answer", [_P, ctypes.c_char_p])
 _sig("mf_sdp_endpoint_get_local_session_descriptor", [_P, _STR_OUT])
 _sig("mf_sdp_endpoint_get_remote_session_descriptor", [_P, _STR_OUT])
@@ -731,10 +732,17 @@ class SdpEndpoint(Element):
         _check(_lib.mf_sdp_endpoint_process_offer(self._raw, _text(offer), ctypes.byref(out)))
         return _take(out.value)
 
-    def generate_offer(self) -> str:
-        """Creates an SDP offer for the peer."""
+    def generate_offer(
+        self, offer_to_receive_audio: bool = True, offer_to_receive_video: bool = True
+    ) -> str:
+        """Creates an SDP offer for the peer (Kurento's OfferOptions: a kind not asked
+        to receive is offered ``sendonly``)."""
         out = ctypes.c_void_p()
-        _check(_lib.mf_sdp_endpoint_generate_offer(self._raw, ctypes.byref(out)))
+        _check(
+            _lib.mf_sdp_endpoint_generate_offer_with(
+                self._raw, offer_to_receive_audio, offer_to_receive_video, ctypes.byref(out)
+            )
+        )
         return _take(out.value)
 
     def process_answer(self, answer: str) -> None:

@@ -109,3 +109,13 @@ def test_misuse_raises_typed_errors(tmp_path):
     with pytest.raises(mf.Error) as err:
         recorder.record()
     assert err.value.code == mf.Result.PIPELINE_RELEASED
+
+
+def test_offer_options_choose_what_the_offer_asks_to_receive():
+    pipeline = mf.Pipeline()
+    endpoint = pipeline.rtp_endpoint(address="127.0.0.1")
+    offer = endpoint.generate_offer(offer_to_receive_video=False)
+    audio, video = offer.split("m=video", 1)
+    assert "a=sendrecv" in audio
+    assert "a=sendonly" in video
+    pipeline.release()

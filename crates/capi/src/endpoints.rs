@@ -292,12 +292,31 @@ pub extern "C" fn mf_sdp_endpoint_generate_offer(
     endpoint: *const mf_element,
     offer: *mut *mut c_char,
 ) -> mf_result {
+    mf_sdp_endpoint_generate_offer_with(endpoint, true, true, offer)
+}
+
+/// Creates an SDP offer asking to receive only the kinds named (Kurento's
+/// `generateOffer(OfferOptions {offerToReceiveAudio, offerToReceiveVideo})`): a kind not
+/// asked for is offered `sendonly` (`inactive` for an endpoint that does not send it
+/// either). `*offer` receives it, owned by the caller (free it with `mf_string_free`).
+/// Errors as `mf_sdp_endpoint_generate_offer`.
+#[no_mangle]
+pub extern "C" fn mf_sdp_endpoint_generate_offer_with(
+    endpoint: *const mf_element,
+    offer_to_receive_audio: bool,
+    offer_to_receive_video: bool,
+    offer: *mut *mut c_char,
+) -> mf_result {
     guard(|| {
         let endpoint = sdp_endpoint(endpoint)?;
         let out = out_ptr(offer, "offer")?;
+        let options = mediaflow::OfferOptions {
+            offer_to_receive_audio,
+            offer_to_receive_video,
+        };
         let sdp = match endpoint {
-            Sdp::WebRtc(e) => e.generate_offer(),
-            Sdp::Rtp(e) => e.generate_offer(),
+            Sdp::WebRtc(e) => e.generate_offer_with(options),
+            Sdp::Rtp(e) => e.generate_offer_with(options),
         }
         .code()?;
         *out = owned_string(&sdp);

@@ -57,7 +57,7 @@ pub use mediaflow_graph::{
 pub use mediaflow_rtp::{
     codec, ConnectionState, DataChannelStats, Discards, DtlsConnectionState, IceCandidate,
     IceCandidatePair, IceComponentState, InboundRtpStreamStats, MediaKind, MediaState,
-    OutboundRtpStreamStats, SessionStats,
+    OfferOptions, OutboundRtpStreamStats, SessionStats,
 };
 pub use pipeline::{ListenerId, MediaPipeline, MediaPipelineBuilder};
 pub use player::{PlayerEndpoint, PlayerEndpointBuilder, VideoInfo};

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use mediaflow_graph::Element;
 use mediaflow_ice::NetConfig;
 use mediaflow_rtp::{
-    ConnectionState, Direction, MediaKind, MediaState, RtpLocalPorts, RtpSession, RtpSessionConfig,
+    ConnectionState, Direction, MediaKind, MediaState, OfferOptions, RtpLocalPorts, RtpSession,
+    RtpSessionConfig,
 };
 use mediaflow_runtime::{Context, SocketId};
 
@@ -540,7 +541,25 @@ impl RtpEndpoint {
     /// # Ok::<(), mediaflow::Error>(())
     /// ```
     pub fn generate_offer(&self) -> Result<String> {
-        Ok(self.with_session(|s, now| s.generate_offer(now))??)
+        self.generate_offer_with(OfferOptions::default())
+    }
+
+    /// Creates an SDP offer that asks to receive only what `options` say (Kurento's
+    /// `generateOffer(OfferOptions)`): a kind not asked for is offered `sendonly`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, OfferOptions, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let options = OfferOptions { offer_to_receive_audio: false, ..OfferOptions::default() };
+    /// let offer = RtpEndpoint::new(&pipeline)?.generate_offer_with(options)?;
+    /// let (audio, video) = offer.split_at(offer.find("m=video").unwrap());
+    /// assert!(audio.contains("a=sendonly") && video.contains("a=sendrecv"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn generate_offer_with(&self, options: OfferOptions) -> Result<String> {
+        Ok(self.with_session(move |s, now| s.generate_offer_with(options, now))??)
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use mediaflow_graph::{Element, ErrorType};
 use mediaflow_ice::{NetConfig, NetError};
 use mediaflow_rtp::{
-    Direction, IceCandidate, MediaKind, SessionConfig, SessionError, SessionEvent, WebRtcSession,
+    Direction, IceCandidate, MediaKind, OfferOptions, SessionConfig, SessionError, SessionEvent,
+    WebRtcSession,
 };
 use mediaflow_runtime::{Context, SocketId};
 
@@ -927,7 +928,26 @@ impl WebRtcEndpoint {
     /// # Ok::<(), mediaflow::Error>(())
     /// ```
     pub fn generate_offer(&self) -> Result<String> {
-        Ok(self.negotiate(|e, now| e.session.generate_offer(now))??)
+        self.generate_offer_with(OfferOptions::default())
+    }
+
+    /// Creates an SDP offer that asks to receive only what `options` say (Kurento's
+    /// `generateOffer(OfferOptions)`): a kind not asked for is offered `sendonly`.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, OfferOptions, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::new(&pipeline)?;
+    /// let options = OfferOptions { offer_to_receive_video: false, ..OfferOptions::default() };
+    /// let offer = endpoint.generate_offer_with(options)?;
+    /// let video = &offer[offer.find("m=video").unwrap()..];
+    /// assert!(video.contains("a=sendonly"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn generate_offer_with(&self, options: OfferOptions) -> Result<String> {
+        Ok(self.negotiate(move |e, now| e.session.generate_offer_with(options, now))??)
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).

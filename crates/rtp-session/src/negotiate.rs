@@ -13,7 +13,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use crate::{codec, Direction, MediaKind, SessionError};
+use crate::{codec, Direction, MediaKind, OfferOptions, SessionError};
 
 pub(crate) mod plain;
 
@@ -1301,13 +1301,19 @@ impl Negotiator {
     }
 
     /// Our offer: audio and video (or the m-lines of the last negotiation), all our codecs.
+    #[cfg(test)]
     pub fn generate_offer(&mut self) -> String {
+        self.generate_offer_with(OfferOptions::default())
+    }
+
+    /// Our offer, asking to receive only the kinds `options` name.
+    pub fn generate_offer_with(&mut self, options: OfferOptions) -> String {
         let (send, recv) = local_direction(self.local.direction);
         let fresh = |kind, mid: String| Plan {
             kind,
             mid,
             send,
-            recv,
+            recv: recv && options.receives(kind),
             codecs: default_codecs(kind),
             rtcp_rsize: true,
             mid_ext: Some(1),
@@ -2399,6 +2405,34 @@ a=fmtp:103 apt=102
         assert!(nb.sections.iter().all(|s| s.send && !s.recv));
         let na = a.process_answer(&ans).expect("applied");
         assert!(na.sections.iter().all(|s| !s.send && s.recv));
+    }
+
+    /// Kurento's OfferOptions: a kind not asked for is offered sendonly (inactive when
+    /// we do not send it either), answered recvonly, and nothing is received on it.
+    #[test]
+    fn offer_options_say_what_the_offer_asks_to_receive() {
+        let no_video = OfferOptions {
+            offer_to_receive_video: false,
+            ..OfferOptions::default()
+        };
+        let mut a = Negotiator::new(params(Direction::SendRecv));
+        let offer = a.generate_offer_with(no_video);
+        assert!(section_lines(&offer, 0).contains(&"a=sendrecv"), "{offer}");
+        assert!(section_lines(&offer, 1).contains(&"a=sendonly"), "{offer}");
+        let mut b = Negotiator::new(other_params());
+        let (ans, _) = b.process_offer(&offer).expect("answer");
+        assert!(section_lines(&ans, 1).contains(&"a=recvonly"), "{ans}");
+        let na = a.process_answer(&ans).expect("applied");
+        let video = na.sections.iter().find(|s| s.kind == MediaKind::Video);
+        assert!(
+            video.is_some_and(|s| s.send && !s.recv),
+            "{:?}",
+            na.sections
+        );
+        // A recvonly endpoint asking for no video: inactive.
+        let mut r = Negotiator::new(params(Direction::RecvOnly));
+        let offer = r.generate_offer_with(no_video);
+        assert!(section_lines(&offer, 1).contains(&"a=inactive"), "{offer}");
     }
 
     #[test]

@@ -269,8 +269,17 @@ impl RtpSession {
     }
 
     /// Creates our offer (Kurento's `generateOffer`): audio and video.
-    pub fn generate_offer(&mut self, _now: Instant) -> Result<String, SessionError> {
-        Ok(self.negotiator.generate_offer())
+    pub fn generate_offer(&mut self, now: Instant) -> Result<String, SessionError> {
+        self.generate_offer_with(crate::OfferOptions::default(), now)
+    }
+
+    /// Our offer, asking to receive only the kinds `options` name.
+    pub fn generate_offer_with(
+        &mut self,
+        options: crate::OfferOptions,
+        _now: Instant,
+    ) -> Result<String, SessionError> {
+        Ok(self.negotiator.generate_offer_with(options))
     }
 
     /// Applies the peer's answer to our offer (Kurento's `processAnswer`).

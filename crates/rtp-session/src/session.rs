@@ -41,6 +41,36 @@ pub enum Direction {
     SendOnly,
 }
 
+/// What an offer asks to receive (Kurento's `OfferOptions`): both kinds by default.
+/// A kind not asked for is offered `sendonly` (or `inactive` when we do not send it
+/// either); the m-line stays, so a later offer can ask for it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferOptions {
+    /// Ask the peer for audio (Kurento's `offerToReceiveAudio`).
+    pub offer_to_receive_audio: bool,
+    /// Ask the peer for video (Kurento's `offerToReceiveVideo`).
+    pub offer_to_receive_video: bool,
+}
+
+impl Default for OfferOptions {
+    fn default() -> OfferOptions {
+        OfferOptions {
+            offer_to_receive_audio: true,
+            offer_to_receive_video: true,
+        }
+    }
+}
+
+impl OfferOptions {
+    /// Whether the offer asks to receive `kind`.
+    pub fn receives(&self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Audio => self.offer_to_receive_audio,
+            MediaKind::Video => self.offer_to_receive_video,
+        }
+    }
+}
+
 /// SRTP protection profiles (RFC 5764, RFC 7714).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SrtpProfile {
@@ -350,10 +380,19 @@ impl WebRtcSession {
 
     /// Creates our offer (Kurento's `generateOffer`), audio and video.
     pub fn generate_offer(&mut self, now: Instant) -> Result<String, SessionError> {
+        self.generate_offer_with(OfferOptions::default(), now)
+    }
+
+    /// Our offer, asking to receive only what `options` say.
+    pub fn generate_offer_with(
+        &mut self,
+        options: OfferOptions,
+        now: Instant,
+    ) -> Result<String, SessionError> {
         if std::mem::take(&mut self.restart_requested) && self.negotiated.is_some() {
             self.new_credentials(now)?;
         }
-        let offer = self.negotiator.generate_offer();
+        let offer = self.negotiator.generate_offer_with(options);
         self.pump(now);
         Ok(offer)
     }

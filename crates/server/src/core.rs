@@ -2014,6 +2014,28 @@ mod tests {
         assert_eq!(ok(&sessions)["value"].as_array().unwrap().len(), 1);
     }
 
+    /// generateOffer's OfferOptions, as kurento-client sends them: a kind not asked for
+    /// is offered sendonly; a malformed `options` is a -32602, and the endpoint still
+    /// offers afterwards.
+    #[test]
+    fn generate_offer_takes_kurentos_offer_options() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let e = create(&core, &mut conn, "WebRtcEndpoint", Some(&p));
+        let bad = invoke(&core, &mut conn, &e, "generateOffer", json!({"options": 7}));
+        assert_eq!(code(&bad), -32602, "{bad}");
+        let options = json!({"options": {"offerToReceiveAudio": false,
+            "offerToReceiveVideo": true, "__module__": "kurento", "__type__": "OfferOptions"}});
+        let offer = ok(&invoke(&core, &mut conn, &e, "generateOffer", options))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (audio, video) = offer.split_at(offer.find("m=video").unwrap());
+        assert!(audio.contains("a=sendonly\r\n"), "{offer}");
+        assert!(video.contains("a=sendrecv\r\n"), "{offer}");
+    }
+
     #[test]
     fn build_time_properties_rebuild_the_endpoint_before_negotiation_only() {
         let core = core();

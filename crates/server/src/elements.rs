@@ -399,10 +399,33 @@ pub(crate) fn rtp(e: &RtpEndpoint, op: &str, args: &Map<String, Value>) -> Op {
     }))
 }
 
+/// generateOffer's optional `options` (Kurento's OfferOptions complex type): what the
+/// offer asks to receive, both kinds unless said otherwise.
+fn offer_options(args: &Map<String, Value>) -> Result<mediaflow::OfferOptions, RpcError> {
+    let mut options = mediaflow::OfferOptions::default();
+    match args.get("options") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) => {
+            if let Some(audio) = o.opt_bool("offerToReceiveAudio")? {
+                options.offer_to_receive_audio = audio;
+            }
+            if let Some(video) = o.opt_bool("offerToReceiveVideo")? {
+                options.offer_to_receive_video = video;
+            }
+        }
+        Some(_) => {
+            return Err(RpcError::invalid_params(
+                "'options' must be an OfferOptions object",
+            ))
+        }
+    }
+    Ok(options)
+}
+
 /// The SDP calls of an SdpEndpoint (WebRtcEndpoint, RtpEndpoint).
 pub(crate) trait SdpCalls {
     fn process_offer(&self, offer: &str) -> mediaflow::Result<String>;
-    fn generate_offer(&self) -> mediaflow::Result<String>;
+    fn generate_offer(&self, options: mediaflow::OfferOptions) -> mediaflow::Result<String>;
     fn process_answer(&self, answer: &str) -> mediaflow::Result<()>;
     fn local(&self) -> mediaflow::Result<Option<String>>;
     fn remote(&self) -> mediaflow::Result<Option<String>>;
@@ -414,8 +437,11 @@ macro_rules! sdp_calls {
             fn process_offer(&self, offer: &str) -> mediaflow::Result<String> {
                 <$t>::process_offer(self, offer)
             }
-            fn generate_offer(&self) -> mediaflow::Result<String> {
-                <$t>::generate_offer(self)
+            fn generate_offer(
+                &self,
+                options: mediaflow::OfferOptions,
+            ) -> mediaflow::Result<String> {
+                <$t>::generate_offer_with(self, options)
             }
             fn process_answer(&self, answer: &str) -> mediaflow::Result<()> {
                 <$t>::process_answer(self, answer)
@@ -445,7 +471,10 @@ pub(crate) fn sdp(e: &dyn SdpCalls, op: &str, args: &Map<String, Value>) -> Op {
             .process_offer(args.str_param("offer")?)
             .map_err(negotiated)?
             .into(),
-        "generateOffer" => e.generate_offer().map_err(negotiated)?.into(),
+        "generateOffer" => e
+            .generate_offer(offer_options(args)?)
+            .map_err(negotiated)?
+            .into(),
         "processAnswer" => {
             e.process_answer(args.str_param("answer")?)
                 .map_err(|err| match err {

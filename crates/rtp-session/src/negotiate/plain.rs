@@ -15,7 +15,7 @@ use super::{
     random_session_id, remote_direction, remote_pts, ssrc_info, validate_attrs, NegotiatedCodec,
     RawSdp, RawSection, Section,
 };
-use crate::{Direction, MediaKind, SessionError};
+use crate::{Direction, MediaKind, OfferOptions, SessionError};
 
 /// What we bring to a plain RTP negotiation.
 pub(crate) struct PlainLocal {
@@ -324,7 +324,13 @@ impl PlainNegotiator {
     }
 
     /// Our offer: an audio and a video m-line with all our codecs.
+    #[cfg(test)]
     pub fn generate_offer(&mut self) -> String {
+        self.generate_offer_with(OfferOptions::default())
+    }
+
+    /// Our offer, asking to receive only the kinds `options` name.
+    pub fn generate_offer_with(&mut self, options: OfferOptions) -> String {
         let (send, recv) = local_direction(self.local.direction);
         let avpf = self.local.avpf;
         let secure = self.local.crypto.is_some();
@@ -334,7 +340,7 @@ impl PlainNegotiator {
                 Slot::Media(Plan {
                     kind,
                     send,
-                    recv,
+                    recv: recv && options.receives(kind),
                     codecs: for_profile(default_codecs(kind), avpf),
                     avpf,
                     rtcp_mux: true,
