@@ -241,7 +241,8 @@ typedef struct mf_webrtc_options {
   const char *turn_url;
   // Offer passive ICE-TCP candidates too.
   bool ice_tcp;
-  // Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+  // Most video the peer may send, in kbps (0: 2 Mbps), announced as `b=AS` and
+  // with REMB.
   uint32_t max_video_recv_bandwidth;
   // Connect through the TURN relay only (needs `turn_url`).
   bool relay_only;
@@ -252,6 +253,9 @@ typedef struct mf_webrtc_options {
   // Negotiate an SCTP data-channel section (Kurento's `useDataChannels`), for
   // `mf_webrtc_create_data_channel` and the peer's channels.
   bool use_data_channels;
+  // Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`
+  // (Kurento's `maxAudioRecvBandwidth`).
+  uint32_t max_audio_recv_bandwidth;
 } mf_webrtc_options;
 
 // Options of a new RtpEndpoint; zero-initialize it (`{0}`) for the defaults. The
@@ -275,8 +279,11 @@ typedef struct mf_rtp_options {
   // Offer RTP/AVP without RTCP feedback instead of RTP/AVPF (NACK, PLI, FIR, REMB).
   // Offers of either profile are answered in it.
   bool avp;
-  // Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+  // Most video the peer may send, in kbps (0: 2 Mbps), announced as `b=AS` and
+  // with REMB.
   uint32_t max_video_recv_bandwidth;
+  // Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`.
+  uint32_t max_audio_recv_bandwidth;
 } mf_rtp_options;
 
 // A callback for events. It runs on the pipeline's event thread (a dispatcher thread of

@@ -228,6 +228,7 @@ class _Options(ctypes.Structure):
         ("external_address", ctypes.c_char_p),
         ("ipv6", ctypes.c_bool),
         ("use_data_channels", ctypes.c_bool),
+        ("max_audio_recv_bandwidth", ctypes.c_uint32),
     ]
 
 
@@ -241,6 +242,7 @@ class _RtpOptions(ctypes.Structure):
         ("crypto", ctypes.c_uint32),
         ("avp", ctypes.c_bool),
         ("max_video_recv_bandwidth", ctypes.c_uint32),
+        ("max_audio_recv_bandwidth", ctypes.c_uint32),
     ]
 
 
@@ -577,12 +579,14 @@ class Pipeline:
                         turn_url: Optional[str] = None, ice_tcp: bool = False,
                         max_video_recv_bandwidth: int = 0, relay_only: bool = False,
                         external_address: Optional[str] = None,
-                        ipv6: bool = False, use_data_channels: bool = False) -> WebRtcEndpoint:
+                        ipv6: bool = False, use_data_channels: bool = False,
+                        max_audio_recv_bandwidth: int = 0) -> WebRtcEndpoint:
         """A new WebRtcEndpoint (Kurento's), with its builder's options.
 
         ``network_interfaces``: comma-separated names to gather on (None: all);
         ``stun``: (host, port); ``turn_url``: ``user:password@host:port``;
-        ``max_video_recv_bandwidth``: kbps announced with REMB (0: 2 Mbps);
+        ``max_video_recv_bandwidth``: kbps announced as ``b=AS`` and with REMB (0: 2 Mbps);
+        ``max_audio_recv_bandwidth``: kbps announced as ``b=AS`` (0: no limit);
         ``relay_only`` needs ``turn_url``; ``external_address``: this host's public IP
         behind a 1:1 NAT; ``use_data_channels``: negotiate data channels (Kurento's
         ``useDataChannels``). Raises ``Error`` (``INVALID_ARGUMENT``, ``RESOURCE``...).
@@ -594,18 +598,21 @@ class Pipeline:
                            turn_url=_text(turn_url), ice_tcp=ice_tcp,
                            max_video_recv_bandwidth=max_video_recv_bandwidth, relay_only=relay_only,
                            external_address=_text(external_address), ipv6=ipv6,
-                           use_data_channels=use_data_channels)
+                           use_data_channels=use_data_channels,
+                           max_audio_recv_bandwidth=max_audio_recv_bandwidth)
         return WebRtcEndpoint(self, lambda p, out: _lib.mf_webrtc_endpoint_new(p, ctypes.byref(options), out))
 
     def rtp_endpoint(self, address=None, recvonly=False, sendonly=False, port_range=None,
-                     crypto=CryptoSuite.NONE, avp=False, max_video_recv_bandwidth=0):
+                     crypto=CryptoSuite.NONE, avp=False, max_video_recv_bandwidth=0,
+                     max_audio_recv_bandwidth=0):
         """An RtpEndpoint (Kurento's): plain RTP/AVP(F), or SDES-SRTP with ``crypto``.
         ``address`` is the local IP to bind and announce (default: the host's first)."""
         options = _RtpOptions(recvonly=recvonly, sendonly=sendonly, address=_text(address),
                               min_port=port_range[0] if port_range else 0,
                               max_port=port_range[1] if port_range else 0,
                               crypto=int(crypto), avp=avp,
-                              max_video_recv_bandwidth=max_video_recv_bandwidth)
+                              max_video_recv_bandwidth=max_video_recv_bandwidth,
+                              max_audio_recv_bandwidth=max_audio_recv_bandwidth)
         return RtpEndpoint(self, lambda p, out: _lib.mf_rtp_endpoint_new(p, ctypes.byref(options), out))
 
     def recorder_endpoint(self, uri, profile=MediaProfile.WEBM):

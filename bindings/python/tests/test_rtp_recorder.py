@@ -118,4 +118,6 @@ def test_offer_options_choose_what_the_offer_asks_to_receive():
     audio, video = offer.split("m=video", 1)
     assert "a=sendrecv" in audio
     assert "a=sendonly" in video
+    limited = pipeline.rtp_endpoint(address="127.0.0.1", max_audio_recv_bandwidth=48)
+    assert "b=AS:48" in limited.generate_offer()
     pipeline.release()

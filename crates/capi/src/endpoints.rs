@@ -171,8 +171,11 @@ pub struct mf_rtp_options {
     /// Offer RTP/AVP without RTCP feedback instead of RTP/AVPF (NACK, PLI, FIR, REMB).
     /// Offers of either profile are answered in it.
     pub avp: bool,
-    /// Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+    /// Most video the peer may send, in kbps (0: 2 Mbps), announced as `b=AS` and
+    /// with REMB.
     pub max_video_recv_bandwidth: u32,
+    /// Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`.
+    pub max_audio_recv_bandwidth: u32,
 }
 
 /// Creates an RtpEndpoint (Kurento's plain RTP endpoint: SDP offer/answer with
@@ -223,7 +226,8 @@ pub extern "C" fn mf_rtp_endpoint_new(
             }
             builder = builder
                 .avpf(!o.avp)
-                .max_video_recv_bandwidth(o.max_video_recv_bandwidth);
+                .max_video_recv_bandwidth(o.max_video_recv_bandwidth)
+                .max_audio_recv_bandwidth(o.max_audio_recv_bandwidth);
         }
         let endpoint = builder.build().code()?;
         new_element(

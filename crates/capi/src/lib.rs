@@ -670,7 +670,8 @@ pub struct mf_webrtc_options {
     pub turn_url: *const c_char,
     /// Offer passive ICE-TCP candidates too.
     pub ice_tcp: bool,
-    /// Most video the peer may send, in kbps (0: 2 Mbps), announced with REMB.
+    /// Most video the peer may send, in kbps (0: 2 Mbps), announced as `b=AS` and
+    /// with REMB.
     pub max_video_recv_bandwidth: u32,
     /// Connect through the TURN relay only (needs `turn_url`).
     pub relay_only: bool,
@@ -681,6 +682,9 @@ pub struct mf_webrtc_options {
     /// Negotiate an SCTP data-channel section (Kurento's `useDataChannels`), for
     /// `mf_webrtc_create_data_channel` and the peer's channels.
     pub use_data_channels: bool,
+    /// Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`
+    /// (Kurento's `maxAudioRecvBandwidth`).
+    pub max_audio_recv_bandwidth: u32,
 }
 
 fn opt_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, mf_result> {
@@ -757,7 +761,8 @@ pub extern "C" fn mf_webrtc_endpoint_new(
                 .ipv6(o.ipv6)
                 .use_data_channels(o.use_data_channels)
                 .relay_only(o.relay_only)
-                .max_video_recv_bandwidth(o.max_video_recv_bandwidth);
+                .max_video_recv_bandwidth(o.max_video_recv_bandwidth)
+                .max_audio_recv_bandwidth(o.max_audio_recv_bandwidth);
         }
         let endpoint = builder.build().code()?;
         new_element(

@@ -281,7 +281,8 @@ impl RtpEndpointBuilder {
     }
 
     /// Most video the peer may send us, in kbps (Kurento's `maxVideoRecvBandwidth`;
-    /// 0 = the 2 Mbps default), announced with REMB under AVPF.
+    /// 0 = the 2 Mbps default), announced as `b=AS` on the video m-line and with REMB
+    /// under AVPF.
     ///
     /// ```
     /// use mediaflow::{MediaPipeline, RtpEndpoint};
@@ -300,6 +301,24 @@ impl RtpEndpointBuilder {
             kbps.saturating_mul(1000)
         };
         remb.min_bps = remb.min_bps.min(remb.max_bps);
+        self.config.max_recv_kbps.video = kbps;
+        self
+    }
+
+    /// Most audio the peer may send us, in kbps (Kurento's `maxAudioRecvBandwidth`; 0 =
+    /// no limit), announced as `b=AS` on the audio m-line.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RtpEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = RtpEndpoint::builder(&pipeline).max_audio_recv_bandwidth(64).build()?;
+    /// assert!(endpoint.generate_offer()?.contains("b=AS:64"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn max_audio_recv_bandwidth(mut self, kbps: u32) -> Self {
+        self.config.max_recv_kbps.audio = kbps;
         self
     }
 

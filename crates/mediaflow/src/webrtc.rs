@@ -270,6 +270,7 @@ pub struct WebRtcEndpointBuilder {
     relay_only: bool,
     external: Vec<std::net::IpAddr>,
     remb: mediaflow_rtp::RembConfig,
+    max_recv_kbps: mediaflow_rtp::MaxRecvKbps,
     ice_tcp: bool,
     min_send_kbps: u32,
     max_send_kbps: u32,
@@ -481,7 +482,8 @@ impl WebRtcEndpointBuilder {
     }
 
     /// Most video the peer may send us, in kbps (Kurento's `maxVideoRecvBandwidth`;
-    /// 0 = the 2 Mbps default). Announced to the sender with REMB.
+    /// 0 = the 2 Mbps default). Announced to the sender as `b=AS` on the video m-line
+    /// and with REMB.
     ///
     /// ```
     /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
@@ -500,6 +502,24 @@ impl WebRtcEndpointBuilder {
             kbps.saturating_mul(1000)
         };
         self.remb.min_bps = self.remb.min_bps.min(self.remb.max_bps);
+        self.max_recv_kbps.video = kbps;
+        self
+    }
+
+    /// Most audio the peer may send us, in kbps (Kurento's `maxAudioRecvBandwidth`; 0 =
+    /// no limit), announced as `b=AS` on the audio m-line.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).max_audio_recv_bandwidth(64).build()?;
+    /// assert!(endpoint.generate_offer()?.contains("b=AS:64"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn max_audio_recv_bandwidth(mut self, kbps: u32) -> Self {
+        self.max_recv_kbps.audio = kbps;
         self
     }
 
@@ -623,6 +643,7 @@ impl WebRtcEndpointBuilder {
             relay_only: self.relay_only,
             external_addresses: self.external.clone(),
             remb: self.remb,
+            max_recv_kbps: self.max_recv_kbps,
             data_channels: self.data_channels,
             ..SessionConfig::default()
         };
@@ -846,6 +867,7 @@ impl WebRtcEndpoint {
             relay_only: false,
             external: Vec::new(),
             remb: mediaflow_rtp::RembConfig::default(),
+            max_recv_kbps: mediaflow_rtp::MaxRecvKbps::default(),
             ice_tcp: false,
             min_send_kbps: 100,
             max_send_kbps: 500,

@@ -38,8 +38,8 @@ pub use plain::{RtpLocalPorts, RtpSession, RtpSessionConfig};
 pub use remb::RembConfig;
 pub use rewrite::Rewriter;
 pub use session::{
-    Direction, Discards, MediaKind, MediaPacket, OfferOptions, SessionConfig, SessionError,
-    SessionEvent, SrtpProfile, Transmit, WebRtcSession,
+    Direction, Discards, MaxRecvKbps, MediaKind, MediaPacket, OfferOptions, SessionConfig,
+    SessionError, SessionEvent, SrtpProfile, Transmit, WebRtcSession,
 };
 pub use stats::{InboundRtpStreamStats, OutboundRtpStreamStats, SessionStats};
 pub use turn::TurnServer;

@@ -42,6 +42,7 @@ const H264_LEVEL: u8 = 0x1f;
 const STREAM_ID: &str = "mediaflow";
 
 /// What we bring to the negotiation.
+#[derive(Clone)]
 pub(crate) struct LocalParams {
     pub ice_ufrag: String,
     pub ice_pwd: String,
@@ -54,6 +55,14 @@ pub(crate) struct LocalParams {
     pub direction: Direction,
     /// Accept (and offer) an SCTP data-channel section (Kurento's `useDataChannels`).
     pub data_channels: bool,
+    /// `b=AS` on the m-lines we receive on.
+    pub max_recv_kbps: crate::MaxRecvKbps,
+}
+
+/// `b=AS:<kbps>` (RFC 4566 §5.8) for an m-line we receive on, when there is a limit:
+/// the peer's sender takes it as its maximum for that m-line (Chromium does).
+pub(crate) fn bandwidth_line(recv: bool, kbps: u32) -> Option<String> {
+    (recv && kbps > 0).then(|| format!("b=AS:{kbps}"))
 }
 
 /// A DTLS role.
@@ -1570,6 +1579,9 @@ impl Negotiator {
         let mut out = vec![
             format!("m={} 9 {PROTO} {}", kind_name(p.kind), pts.join(" ")),
             "c=IN IP4 0.0.0.0".to_string(),
+        ];
+        out.extend(bandwidth_line(p.recv, l.max_recv_kbps.of(p.kind)));
+        out.extend([
             "a=rtcp:9 IN IP4 0.0.0.0".to_string(),
             format!("a=ice-ufrag:{}", l.ice_ufrag),
             format!("a=ice-pwd:{}", l.ice_pwd),
@@ -1577,7 +1589,7 @@ impl Negotiator {
             format!("a=fingerprint:sha-256 {}", l.fingerprint),
             format!("a=setup:{setup}"),
             format!("a=mid:{}", p.mid),
-        ];
+        ]);
         if let Some(id) = p.mid_ext {
             out.push(format!("a=extmap:{id} {MID_URI}"));
         }
@@ -1865,6 +1877,7 @@ a=max-message-size:262144
             video_rtx_ssrc: 3333,
             direction,
             data_channels: false,
+            max_recv_kbps: crate::MaxRecvKbps::default(),
         }
     }
 
@@ -1879,6 +1892,7 @@ a=max-message-size:262144
             video_rtx_ssrc: 6666,
             direction: Direction::SendRecv,
             data_channels: false,
+            max_recv_kbps: crate::MaxRecvKbps::default(),
         }
     }
 
@@ -2433,6 +2447,29 @@ a=fmtp:103 apt=102
         let mut r = Negotiator::new(params(Direction::RecvOnly));
         let offer = r.generate_offer_with(no_video);
         assert!(section_lines(&offer, 1).contains(&"a=inactive"), "{offer}");
+    }
+
+    /// Kurento's maxAudio/VideoRecvBandwidth: `b=AS` right after `c=` on each m-line we
+    /// receive on, in offers and answers; none on a line we only send on, none at 0.
+    #[test]
+    fn receive_limits_are_announced_as_b_as() {
+        let mut p = params(Direction::SendRecv);
+        p.max_recv_kbps = crate::MaxRecvKbps {
+            audio: 40,
+            video: 1500,
+        };
+        let offer = Negotiator::new(p.clone()).generate_offer();
+        assert_eq!(section_lines(&offer, 0)[2], "b=AS:40", "{offer}");
+        assert_eq!(section_lines(&offer, 1)[2], "b=AS:1500", "{offer}");
+        let (answer, _) = Negotiator::new(p.clone())
+            .process_offer(&chrome_offer())
+            .expect("answer");
+        assert!(section_lines(&answer, 1).contains(&"b=AS:1500"), "{answer}");
+        let sendonly = chrome_offer().replace("a=sendrecv", "a=recvonly");
+        let (answer, _) = Negotiator::new(p).process_offer(&sendonly).expect("answer");
+        assert!(!answer.contains("b=AS"), "{answer}");
+        let plain = Negotiator::new(params(Direction::SendRecv)).generate_offer();
+        assert!(!plain.contains("b=AS"), "{plain}");
     }
 
     #[test]

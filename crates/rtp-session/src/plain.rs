@@ -35,6 +35,8 @@ pub struct RtpSessionConfig {
     /// SDES-SRTP (Kurento's `crypto` option; RFC 4568, AES_CM_128_HMAC_SHA1_80): offer
     /// and accept RTP/SAVP(F) with `a=crypto` keys only.
     pub sdes: bool,
+    /// `b=AS` on the m-lines we receive on (see [`crate::SessionConfig::max_recv_kbps`]).
+    pub max_recv_kbps: crate::MaxRecvKbps,
 }
 
 impl Default for RtpSessionConfig {
@@ -45,6 +47,7 @@ impl Default for RtpSessionConfig {
             avpf: true,
             remb: crate::remb::RembConfig::default(),
             sdes: false,
+            max_recv_kbps: crate::MaxRecvKbps::default(),
         }
     }
 }
@@ -229,6 +232,7 @@ impl RtpSession {
             audio_ports: (0, 0),
             video_ports: (0, 0),
             avpf: config.avpf,
+            max_recv_kbps: config.max_recv_kbps,
             crypto: local_key.as_ref().map(|k| {
                 use base64::Engine as _;
                 base64::engine::general_purpose::STANDARD.encode(k)

@@ -71,6 +71,25 @@ impl OfferOptions {
     }
 }
 
+/// Receive bandwidth limits per kind, in kbps (0: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaxRecvKbps {
+    /// Audio (Kurento's `maxAudioRecvBandwidth`).
+    pub audio: u32,
+    /// Video (Kurento's `maxVideoRecvBandwidth`).
+    pub video: u32,
+}
+
+impl MaxRecvKbps {
+    /// The limit for `kind`.
+    pub fn of(&self, kind: MediaKind) -> u32 {
+        match kind {
+            MediaKind::Audio => self.audio,
+            MediaKind::Video => self.video,
+        }
+    }
+}
+
 /// SRTP protection profiles (RFC 5764, RFC 7714).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SrtpProfile {
@@ -116,6 +135,10 @@ pub struct SessionConfig {
     /// Accept and offer a data-channel section (Kurento's `useDataChannels`); without
     /// it the peer's is rejected.
     pub data_channels: bool,
+    /// Most the peer may send us, in kbps, announced as `b=AS` on the m-lines we
+    /// receive on (Kurento's `maxAudioRecvBandwidth` / `maxVideoRecvBandwidth`; video is
+    /// also capped by REMB); 0 announces nothing.
+    pub max_recv_kbps: MaxRecvKbps,
 }
 
 impl Default for SessionConfig {
@@ -129,6 +152,7 @@ impl Default for SessionConfig {
             relay_only: false,
             external_addresses: Vec::new(),
             data_channels: false,
+            max_recv_kbps: MaxRecvKbps::default(),
             remb: crate::remb::RembConfig::default(),
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::AesCm128HmacSha1_80],
         }
@@ -337,6 +361,7 @@ impl WebRtcSession {
             video_rtx_ssrc: ssrcs.video_rtx,
             direction: config.direction,
             data_channels: config.data_channels,
+            max_recv_kbps: config.max_recv_kbps,
         });
         let gathering = Gathering::new(Sources {
             stun_server: config.stun_server,

@@ -2036,6 +2036,32 @@ mod tests {
         assert!(video.contains("a=sendrecv\r\n"), "{offer}");
     }
 
+    /// setMaxAudioRecvBandwidth / setMaxVideoRecvBandwidth before negotiating: read back,
+    /// and announced as b=AS on the m-lines of the offer.
+    #[test]
+    fn receive_bandwidths_are_announced_in_the_sdp() {
+        let core = core();
+        let mut conn = Connection::default();
+        let p = create(&core, &mut conn, "MediaPipeline", None);
+        let e = create(&core, &mut conn, "WebRtcEndpoint", Some(&p));
+        for (op, kbps) in [
+            ("MaxAudioRecvBandwidth", 48),
+            ("MaxVideoRecvBandwidth", 900),
+        ] {
+            let set = json!({format!("max{}", &op[3..]): kbps});
+            ok(&invoke(&core, &mut conn, &e, &format!("set{op}"), set));
+            let got = invoke(&core, &mut conn, &e, &format!("get{op}"), json!({}));
+            assert_eq!(ok(&got)["value"], kbps, "{op}");
+        }
+        let offer = ok(&invoke(&core, &mut conn, &e, "generateOffer", json!({})))["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (audio, video) = offer.split_at(offer.find("m=video").unwrap());
+        assert!(audio.contains("b=AS:48\r\n"), "{offer}");
+        assert!(video.contains("b=AS:900\r\n"), "{offer}");
+    }
+
     #[test]
     fn build_time_properties_rebuild_the_endpoint_before_negotiation_only() {
         let core = core();

@@ -69,6 +69,7 @@ pub(crate) struct EndpointSettings {
     sendonly: bool,
     ice_tcp: bool,
     max_video_recv_kbps: u32,
+    max_audio_recv_kbps: u32,
     min_video_recv_kbps: u32,
     min_video_send_kbps: u32,
     max_video_send_kbps: u32,
@@ -85,6 +86,7 @@ impl EndpointSettings {
             sendonly,
             ice_tcp: false,
             max_video_recv_kbps: 0,
+            max_audio_recv_kbps: 0,
             min_video_recv_kbps: 0,
             min_video_send_kbps: 100,
             max_video_send_kbps: 500,
@@ -126,6 +128,7 @@ impl EndpointSettings {
         b.ice_tcp(self.ice_tcp)
             .use_data_channels(self.use_data_channels)
             .max_video_recv_bandwidth(self.max_video_recv_kbps)
+            .max_audio_recv_bandwidth(self.max_audio_recv_kbps)
             .min_video_send_bandwidth(self.min_video_send_kbps)
             .max_video_send_bandwidth(self.max_video_send_kbps)
             .build()
@@ -669,7 +672,7 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
         "getMinVideoRecvBandwidth" => settings.min_video_recv_kbps.into(),
         "getMinVideoSendBandwidth" => settings.min_video_send_kbps.into(),
         "getMaxVideoSendBandwidth" => settings.max_video_send_kbps.into(),
-        "getMaxAudioRecvBandwidth" => 0.into(),
+        "getMaxAudioRecvBandwidth" => settings.max_audio_recv_kbps.into(),
         "setStunServerAddress"
         | "setStunServerPort"
         | "setTurnUrl"
@@ -678,6 +681,7 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
         | "setExternalIPv6"
         | "setIceTcp"
         | "setMaxVideoRecvBandwidth"
+        | "setMaxAudioRecvBandwidth"
         | "setMinVideoRecvBandwidth"
         | "setMinVideoSendBandwidth"
         | "setMaxVideoSendBandwidth" => {
@@ -687,7 +691,7 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
             set_built_property(core, t, e, info, op, args)?;
             Value::Null
         }
-        "setMtu" | "setMaxAudioRecvBandwidth" | "setExternalAddress" => {
+        "setMtu" | "setExternalAddress" => {
             return Err(RpcError::not_implemented(format!(
                 "{op}: mediaflow has no such setting yet"
             )))
@@ -806,6 +810,7 @@ fn set_built_property(
                 .ok_or_else(|| RpcError::invalid_params(format!("'{name}' is required")))?;
         }
         "setMaxVideoRecvBandwidth" => s.max_video_recv_kbps = kbps()?,
+        "setMaxAudioRecvBandwidth" => s.max_audio_recv_kbps = kbps()?,
         "setMinVideoRecvBandwidth" => s.min_video_recv_kbps = kbps()?,
         "setMinVideoSendBandwidth" => s.min_video_send_kbps = kbps()?,
         _ => s.max_video_send_kbps = kbps()?,

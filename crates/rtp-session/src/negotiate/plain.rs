@@ -34,6 +34,8 @@ pub(crate) struct PlainLocal {
     /// SDES-SRTP (RFC 4568): our AES_CM_128_HMAC_SHA1_80 master key and salt, base64.
     /// With it we offer and accept RTP/SAVP(F) only; without, RTP/AVP(F) only.
     pub crypto: Option<String>,
+    /// `b=AS` on the m-lines we receive on.
+    pub max_recv_kbps: crate::MaxRecvKbps,
 }
 
 /// The one SDES suite we carry.
@@ -546,6 +548,7 @@ impl PlainNegotiator {
             kind_name(p.kind),
             pts.join(" ")
         ));
+        out.extend(super::bandwidth_line(p.recv, l.max_recv_kbps.of(p.kind)));
         out.push(format!("a=rtcp:{rtcp}"));
         if p.rtcp_mux {
             out.push("a=rtcp-mux".to_string());
@@ -588,6 +591,7 @@ mod tests {
             video_ports: (5002, 5003),
             avpf: true,
             crypto: None,
+            max_recv_kbps: crate::MaxRecvKbps::default(),
         }
     }
 
@@ -658,6 +662,7 @@ mod tests {
         };
         let secure = || PlainLocal {
             crypto: Some(key(1)),
+            max_recv_kbps: crate::MaxRecvKbps::default(),
             ..local()
         };
         let mut a = PlainNegotiator::new(secure());
@@ -669,6 +674,7 @@ mod tests {
         );
         let mut b = PlainNegotiator::new(PlainLocal {
             crypto: Some(key(2)),
+            max_recv_kbps: crate::MaxRecvKbps::default(),
             ..local()
         });
         let (answer, sections) = b.process_offer(&offer).unwrap();
