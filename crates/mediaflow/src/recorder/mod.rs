@@ -6,6 +6,7 @@
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
 //! are dropped and counted when it is full, so a slow disk never stalls media).
 
+mod avc;
 pub(crate) mod mkv;
 mod writer;
 
@@ -26,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, PausedEvent, RecordingEvent, StoppedEvent};
 use crate::pipeline::MediaPipeline;
 use mkv::DocType;
-use writer::{Frame, Layout, Status};
+use writer::{Frame, Layout, Shared, Status, VideoCodec};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
 ///
@@ -239,10 +240,12 @@ pub(crate) struct RecorderElement {
     upstream: VecDeque<(MediaType, UpstreamEvent)>,
     events: VecDeque<ElementEvent>,
     dropped: Arc<AtomicU64>,
+    skipped: Arc<AtomicU64>,
+    video_codec: Arc<VideoCodec>,
 }
 
 impl RecorderElement {
-    fn new(layout: Layout, dropped: Arc<AtomicU64>) -> RecorderElement {
+    fn new(layout: Layout, counters: &Counters, video_codec: Arc<VideoCodec>) -> RecorderElement {
         RecorderElement {
             layout,
             state: State::Idle,
@@ -257,7 +260,9 @@ impl RecorderElement {
             last_request: None,
             upstream: VecDeque::new(),
             events: VecDeque::new(),
-            dropped,
+            dropped: counters.dropped.clone(),
+            skipped: counters.skipped.clone(),
+            video_codec,
         }
     }
 
@@ -356,16 +361,54 @@ impl RecorderElement {
         }
     }
 
-    fn frame(&mut self, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
+    /// A video frame that cannot be stored yet (no keyframe since the start, a loss,
+    /// a drop): counted, and a keyframe asked for.
+    fn skip(&mut self, now: Instant) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.want_keyframe = true;
+        self.request_keyframe(now);
+    }
+
+    /// Whether a video frame goes to the file: after a keyframe, and in the file's one
+    /// video codec, which the first keyframe queued chooses (an H.264 one must carry
+    /// the parameter sets the track header is made of).
+    fn admit_video(&mut self, codec: &'static str, data: &[u8], now: Instant) -> Option<bool> {
+        let (key, starts_track) = if codec == names::H264 {
+            let kind = avc::kind(data);
+            (kind.idr, kind.idr && kind.parameter_sets)
+        } else {
+            let key = data.first().is_some_and(|b| b & 1 == 0);
+            (key, key)
+        };
+        if self.want_keyframe && !key {
+            self.skip(now);
+            return None;
+        }
+        if self.video_codec.get().is_none()
+            && !(starts_track
+                && (codec != names::H264 || avc::AvcConfig::from_access_unit(data).is_some()))
+        {
+            self.skip(now);
+            return None;
+        }
+        if self.video_codec.choose(codec) != codec {
+            // The writer chose the other codec (its header went out before any video):
+            // from the next buffer on the graph converts to it.
+            self.skip(now);
+            return None;
+        }
+        if key {
+            self.want_keyframe = false;
+        }
+        Some(key)
+    }
+
+    fn frame(&mut self, codec: &'static str, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
         let mut key = true;
         if video {
-            key = data.first().is_some_and(|b| b & 1 == 0);
-            if self.want_keyframe && !key {
-                self.request_keyframe(now);
-                return;
-            }
-            if key {
-                self.want_keyframe = false;
+            match self.admit_video(codec, &data, now) {
+                Some(k) => key = k,
+                None => return,
             }
         }
         let at = self.elapsed + self.since.map_or(Duration::ZERO, |s| now.duration_since(s));
@@ -377,6 +420,7 @@ impl RecorderElement {
         let Some(frames) = &self.frames else { return };
         let frame = Frame {
             video,
+            codec,
             ms: t.as_millis() as u64,
             key,
             data,
@@ -394,6 +438,19 @@ impl RecorderElement {
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
+
+    /// The video codecs the file can take now: the one chosen, else what the container
+    /// allows (VP8 first: what the graph converts other codecs to).
+    fn video_codecs(&self) -> &'static [&'static str] {
+        const VP8: &[&str] = &[names::VP8];
+        const H264: &[&str] = &[names::H264];
+        const EITHER: &[&str] = &[names::VP8, names::H264];
+        match (self.video_codec.get(), self.layout.doc) {
+            (Some(names::H264), _) => H264,
+            (Some(_), _) | (None, DocType::Webm) => VP8,
+            (None, DocType::Matroska) => EITHER,
+        }
+    }
 }
 
 impl Element for RecorderElement {
@@ -402,10 +459,9 @@ impl Element for RecorderElement {
     }
 
     fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
-        const VIDEO: &[&str] = &[names::VP8];
         const AUDIO: &[&str] = &[names::OPUS];
         match media_type {
-            MediaType::Video if self.layout.video => Some(VIDEO),
+            MediaType::Video if self.layout.video => Some(self.video_codecs()),
             MediaType::Audio if self.layout.audio => Some(AUDIO),
             // Media the profile does not keep is dropped as it is: nothing to convert.
             _ => None,
@@ -417,7 +473,11 @@ impl Element for RecorderElement {
             return;
         }
         let (video, codec) = match (buffer.media_type, buffer.codec) {
-            (MediaType::Video, Some(c)) if self.layout.video && c == names::VP8 => (true, c),
+            (MediaType::Video, Some(c))
+                if self.layout.video && self.video_codecs().contains(&c) =>
+            {
+                (true, c)
+            }
             (MediaType::Audio, Some(c)) if self.layout.audio && c == names::OPUS => (false, c),
             _ => return,
         };
@@ -434,7 +494,7 @@ impl Element for RecorderElement {
             return;
         };
         match assembler.push(&buffer.data) {
-            Assembled::Frame(f) => self.frame(video, f.timestamp, f.data, now),
+            Assembled::Frame(f) => self.frame(codec, video, f.timestamp, f.data, now),
             Assembled::Pending => {}
             // A lost packet: video waits for the next keyframe (asked for at once);
             // audio just has a gap.
@@ -557,22 +617,35 @@ impl RecorderEndpointBuilder<'_> {
     /// ```
     pub fn build(self) -> Result<RecorderEndpoint> {
         let path = file_path(&self.uri)?;
-        let dropped = Arc::new(AtomicU64::new(0));
+        let counters = Counters::default();
+        let video_codec = Arc::new(VideoCodec::default());
         let layout = self.profile.layout();
-        let element = self
-            .pipeline
-            .add_element(Box::new(RecorderElement::new(layout, dropped.clone())))?;
+        let element = self.pipeline.add_element(Box::new(RecorderElement::new(
+            layout,
+            &counters,
+            video_codec.clone(),
+        )))?;
         Ok(RecorderEndpoint {
             element,
             inner: Arc::new(Inner {
                 uri: self.uri,
                 path,
                 profile: self.profile,
-                dropped,
+                counters,
+                video_codec,
                 done: Mutex::new(None),
             }),
         })
     }
+}
+
+/// What the element and its writer count, read by the handle.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Frames dropped: the writer fell behind, or a frame it could not store.
+    dropped: Arc<AtomicU64>,
+    /// Video frames not stored while waiting for a keyframe.
+    skipped: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -580,7 +653,9 @@ struct Inner {
     uri: String,
     path: PathBuf,
     profile: MediaProfile,
-    dropped: Arc<AtomicU64>,
+    counters: Counters,
+    /// The file's video codec once chosen (VP8 or H.264 in Matroska).
+    video_codec: Arc<VideoCodec>,
     /// Disconnects when the writer thread has finalised the file; also serialises
     /// `record()` so two callers cannot start two writers.
     done: Mutex<Option<Receiver<()>>>,
@@ -690,7 +765,8 @@ impl RecorderEndpoint {
         self.inner.profile
     }
 
-    /// Frames dropped because the writer fell behind the media.
+    /// Frames dropped because the writer fell behind the media (or could not store
+    /// them: an H.264 frame without a NAL unit).
     ///
     /// ```
     /// use mediaflow::{MediaPipeline, RecorderEndpoint};
@@ -702,7 +778,25 @@ impl RecorderEndpoint {
     /// # Ok::<(), mediaflow::Error>(())
     /// ```
     pub fn dropped_frames(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.inner.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Video frames not stored because no keyframe had come since the recording
+    /// started or resumed, a packet was lost or a frame dropped (a decoder could not
+    /// use them); a keyframe is asked for from the source meanwhile. An H.264 file's
+    /// first keyframe must also carry the SPS and PPS its track header is made of.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/a.mkv").build()?;
+    /// assert_eq!(recorder.skipped_frames(), 0);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn skipped_frames(&self) -> u64 {
+        self.inner.counters.skipped.load(Ordering::Relaxed)
     }
 
     /// Starts recording (or resumes after `pause()`); a keyframe is requested from the
@@ -770,9 +864,13 @@ impl RecorderEndpoint {
         let (status_tx, status_rx) = bounded(16);
         let (done_tx, done_rx) = bounded::<()>(0);
         let layout = self.inner.profile.layout();
+        let shared = Shared {
+            dropped: self.inner.counters.dropped.clone(),
+            video_codec: self.inner.video_codec.clone(),
+        };
         std::thread::Builder::new()
             .name("mf-recorder".into())
-            .spawn(move || writer::run(file, layout, frames_rx, status_tx, done_tx))
+            .spawn(move || writer::run(file, layout, shared, frames_rx, status_tx, done_tx))
             .map_err(|e| Error::Resource(format!("recorder thread: {e}")))?;
         *done = Some(done_rx);
         self.element
