@@ -278,6 +278,59 @@ fn h264_stored_into_mkv_video_only_plays_back() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// A file has one video track of one codec: the first keyframe stored chose H.264, so a
+/// VP8 source connected later is converted to H.264 on its link, and the file stays
+/// one decodable h264 stream.
+#[test]
+fn a_later_source_of_another_codec_is_converted_to_the_files() {
+    let path = temp_file("switch", "mkv");
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let first = AppSource::new(&pipeline).unwrap();
+    let second = AppSource::new(&pipeline).unwrap();
+    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
+        .media_profile(MediaProfile::MkvVideoOnly)
+        .build()
+        .unwrap();
+    let transcoded = |source: &AppSource| {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = flag.clone();
+        source
+            .on_media_transcoding_state_changed(move |e| {
+                if e.state == mediaflow::MediaTranscodingState::Transcoding {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .unwrap();
+        flag
+    };
+    let (first_transcoded, second_transcoded) = (transcoded(&first), transcoded(&second));
+    first.connect(&recorder).unwrap();
+    let start = Instant::now();
+    recorder.record().unwrap();
+    assert!(wait_event(&events, Duration::from_secs(5), |e| matches!(
+        e,
+        Event::Recording(_)
+    ))
+    .is_some());
+    Media::new(true).play(&first, Duration::from_secs(2));
+    // Connecting another source replaces the first on the recorder's video pad.
+    second.connect(&recorder).unwrap();
+    Media::new(false).play(&second, Duration::from_secs(2));
+    recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+    let recorded = start.elapsed();
+    eprintln!(
+        "switch: {} skipped, {} dropped",
+        recorder.skipped_frames(),
+        recorder.dropped_frames()
+    );
+    assert!(!first_transcoded.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(second_transcoded.load(std::sync::atomic::Ordering::Relaxed));
+    pipeline.release().unwrap();
+    check_file_of(&path, MediaProfile::MkvVideoOnly, "h264", recorded);
+    let _ = std::fs::remove_file(&path);
+}
+
 /// Engine to engine on 127.0.0.1: AppSource -> WebRtcEndpoint => WebRtcEndpoint ->
 /// RecorderEndpoint, so the recorder gets what a session delivers (SRTP-decrypted RTP
 /// with the sender's timestamps).

@@ -1,6 +1,7 @@
 //! RecorderEndpoint (Kurento's): stores the media reaching its sink pads in a WebM or
-//! Matroska file, as it arrives (VP8, Opus: no re-encoding; other codecs reach it
-//! through the graph's transcoders).
+//! Matroska file, as it arrives when the container takes its codec (VP8 and Opus; H.264
+//! too in Matroska: no re-encoding); other codecs reach it through the graph's
+//! transcoders.
 //!
 //! The element lives on the pipeline's worker and only depacketizes and timestamps;
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
@@ -31,6 +32,12 @@ use writer::{Frame, Layout, Shared, Status, VideoCodec};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
 ///
+/// Each profile stores as they arrive the codecs its container takes: Opus audio; VP8
+/// video in WebM; VP8 or H.264 video in Matroska (the first video keyframe stored
+/// chooses, and a later source of the other codec is converted to it). Other codecs,
+/// H.264 into WebM among them, are transcoded by the graph on the way in
+/// (MediaTranscodingStateChanged TRANSCODING on the link's source).
+///
 /// ```
 /// use mediaflow::MediaProfile;
 ///
@@ -40,17 +47,17 @@ use writer::{Frame, Layout, Shared, Status, VideoCodec};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MediaProfile {
-    /// WebM with VP8 video and Opus audio.
+    /// WebM with VP8 video and Opus audio (H.264 is transcoded to VP8).
     Webm,
     /// WebM, Opus audio only.
     WebmAudioOnly,
-    /// WebM, VP8 video only.
+    /// WebM, VP8 video only (H.264 is transcoded to VP8).
     WebmVideoOnly,
-    /// Matroska with VP8 video and Opus audio.
+    /// Matroska with VP8 or H.264 video, as it comes, and Opus audio.
     Mkv,
     /// Matroska, Opus audio only.
     MkvAudioOnly,
-    /// Matroska, VP8 video only.
+    /// Matroska, VP8 or H.264 video only, as it comes.
     MkvVideoOnly,
 }
 
@@ -661,8 +668,10 @@ struct Inner {
     done: Mutex<Option<Receiver<()>>>,
 }
 
-/// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM or
-/// Matroska with VP8 and Opus as they arrive. Events: `Recording`, `Paused`,
+/// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM with VP8
+/// and Opus, or Matroska with VP8 or H.264 and Opus, as they arrive (no re-encoding;
+/// other codecs are transcoded by the graph, see [`MediaProfile`]). H.264 is stored as
+/// `V_MPEG4/ISO/AVC` from its first IDR frame that carries the SPS and PPS. Events: `Recording`, `Paused`,
 /// `Stopped`, and `Error` (RESOURCE_ERROR_OPEN / _WRITE / _NO_SPACE_LEFT). The file is
 /// finalised on `stop()`, and when the element or its pipeline is released.
 ///
@@ -984,6 +993,57 @@ mod tests {
         assert_eq!(
             MediaProfile::parse("mkv_audio_only"),
             Some(MediaProfile::MkvAudioOnly)
+        );
+    }
+
+    /// An H.264 file starts at an IDR that brings its SPS and PPS: an IDR without them,
+    /// or a frame that is no IDR, is skipped and counted, and a keyframe asked for.
+    #[test]
+    fn h264_starts_at_an_idr_with_its_parameter_sets() {
+        let layout = MediaProfile::MkvVideoOnly.layout();
+        let counters = Counters::default();
+        let chosen = Arc::new(VideoCodec::default());
+        let mut el = RecorderElement::new(layout, &counters, chosen.clone());
+        let (tx, rx) = bounded(16);
+        let (_status_tx, status_rx) = bounded(1);
+        let now = Instant::now();
+        el.record(Some((tx, status_rx)), now);
+        assert_eq!(
+            el.accepted_codecs(MediaType::Video),
+            Some(&[names::VP8, names::H264][..])
+        );
+        el.upstream.clear();
+        let mut enc = mediaflow_transcoder::H264Encoder::new(160, 120, 300).unwrap();
+        let picture = mediaflow_transcoder::I420Frame::filled(160, 120, 90, 128);
+        let idr = enc.encode(&picture, true).unwrap().remove(0).data;
+        let slices: Vec<u8> = avc::nal_units(&idr)
+            .filter(|n| n[0] & 0x1f == 5)
+            .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
+            .collect();
+        let later = now + KEYFRAME_INTERVAL;
+        el.frame(names::H264, true, 0, slices, later);
+        el.frame(names::H264, true, 3000, vec![0, 0, 0, 1, 0x41, 0x9a], later);
+        assert_eq!(counters.skipped.load(Ordering::Relaxed), 2);
+        assert_eq!(el.upstream.len(), 1, "one keyframe request (rate-limited)");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(chosen.get(), None);
+        el.frame(names::H264, true, 6000, idr, later);
+        let stored = rx.try_recv().expect("the IDR with SPS and PPS is queued");
+        assert!(stored.key && stored.codec == names::H264);
+        assert_eq!(chosen.get(), Some(names::H264));
+        assert_eq!(
+            el.accepted_codecs(MediaType::Video),
+            Some(&[names::H264][..])
+        );
+        // WebM takes VP8 only: H.264 reaches it through a transcoder.
+        let webm = RecorderElement::new(
+            MediaProfile::Webm.layout(),
+            &Counters::default(),
+            Arc::default(),
+        );
+        assert_eq!(
+            webm.accepted_codecs(MediaType::Video),
+            Some(&[names::VP8][..])
         );
     }
 

@@ -314,6 +314,93 @@ pub(crate) fn run(
 mod tests {
     use super::*;
 
+    fn writer(layout: Layout) -> (FileWriter, tempfile::NamedTempFile) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let writer = FileWriter {
+            layout,
+            file: Some(tmp.reopen().unwrap()),
+            mkv: None,
+            video_codec: None,
+            held: VecDeque::new(),
+            chosen: Arc::new(VideoCodec::default()),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (writer, tmp)
+    }
+
+    fn frame(codec: &'static str, ms: u64, data: Vec<u8>) -> Frame {
+        Frame {
+            video: codec != names::OPUS,
+            codec,
+            ms,
+            key: true,
+            data,
+        }
+    }
+
+    const MKV: Layout = Layout {
+        doc: DocType::Matroska,
+        audio: true,
+        video: true,
+    };
+
+    fn h264_keyframe() -> Vec<u8> {
+        let mut enc = mediaflow_transcoder::H264Encoder::new(160, 120, 300).unwrap();
+        let picture = mediaflow_transcoder::I420Frame::filled(160, 120, 90, 128);
+        enc.encode(&picture, true).unwrap().remove(0).data
+    }
+
+    fn codec_ids(file: &tempfile::NamedTempFile) -> Vec<String> {
+        let mkv = matroska_demuxer::MatroskaFile::open(file.reopen().unwrap()).unwrap();
+        mkv.tracks()
+            .iter()
+            .map(|t| t.codec_id().to_owned())
+            .collect()
+    }
+
+    /// Audio with no video for too long: the header goes out with a VP8 track, VP8 is
+    /// chosen for the element, and an H.264 frame that still comes is dropped, counted.
+    #[test]
+    fn a_header_without_video_chooses_vp8_and_other_video_is_dropped() {
+        let (mut w, tmp) = writer(MKV);
+        for i in 0..MAX_HELD as u64 {
+            w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
+        }
+        assert_eq!(w.chosen.get(), Some(names::VP8));
+        assert_eq!(
+            w.chosen.choose(names::H264),
+            names::VP8,
+            "the first choice holds"
+        );
+        w.write(frame(names::H264, 5_000, h264_keyframe())).unwrap();
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 1);
+        w.finish(5_000).unwrap();
+        assert_eq!(codec_ids(&tmp), ["V_VP8", "A_OPUS"]);
+    }
+
+    /// H.264 chosen by the element before its keyframe reached the writer: the audio
+    /// held meanwhile stays bounded (the oldest dropped, counted), and the keyframe
+    /// then starts an H.264 track.
+    #[test]
+    fn audio_held_for_an_h264_keyframe_is_bounded() {
+        let (mut w, tmp) = writer(MKV);
+        w.chosen.choose(names::H264);
+        for i in 0..(MAX_HELD + 50) as u64 {
+            w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
+        }
+        assert!(w.mkv.is_none());
+        assert_eq!(w.held.len(), MAX_HELD - 1);
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 51);
+        // A frame without a NAL unit cannot start the track either.
+        w.write(frame(names::H264, 6_000, vec![1, 2, 3])).unwrap();
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 52);
+        w.write(frame(names::H264, 6_000, h264_keyframe())).unwrap();
+        assert_eq!(w.video_codec, Some(names::H264));
+        assert!(w.held.is_empty());
+        w.finish(6_000).unwrap();
+        assert_eq!(codec_ids(&tmp), ["V_MPEG4/ISO/AVC", "A_OPUS"]);
+    }
+
     #[test]
     fn vp8_keyframes_give_their_size() {
         let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01];
