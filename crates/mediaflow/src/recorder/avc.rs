@@ -214,6 +214,49 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a peer sends: no panic, and the AVCC form is the NAL units found,
+        /// each behind its length.
+        #[test]
+        fn any_bytes_are_read_without_a_panic(
+            au in proptest::collection::vec(
+                proptest::prop_oneof![0u8..4, proptest::prelude::any::<u8>()],
+                0..512,
+            )
+        ) {
+            let _ = kind(&au);
+            let _ = AvcConfig::from_access_unit(&au);
+            let nals: Vec<&[u8]> = nal_units(&au).collect();
+            let avcc = to_avcc(&au);
+            proptest::prop_assert_eq!(avcc.is_some(), !nals.is_empty());
+            let mut rest = &avcc.unwrap_or_default()[..];
+            for nal in nals {
+                let (len, tail) = rest.split_at(4);
+                proptest::prop_assert_eq!(u32::from_be_bytes(len.try_into().unwrap()) as usize, nal.len());
+                proptest::prop_assert_eq!(&tail[..nal.len()], nal);
+                rest = &tail[nal.len()..];
+            }
+            proptest::prop_assert!(rest.is_empty());
+        }
+    }
+
+    proptest::proptest! {
+        /// A random SPS (behind a valid profile byte) next to a PPS and an IDR slice:
+        /// the SPS parser meets every shape of field, and a record made is well formed.
+        #[test]
+        fn any_sps_is_parsed_without_a_panic(
+            profile in proptest::prop_oneof![proptest::strategy::Just(66u8), proptest::strategy::Just(100u8), proptest::prelude::any::<u8>()],
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut au = vec![0, 0, 0, 1, 0x67, profile];
+            au.extend_from_slice(&body);
+            au.extend_from_slice(&[0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1, 0x65, 0x88]);
+            if let Some(config) = AvcConfig::from_access_unit(&au) {
+                proptest::prop_assert!(Avc::from_record(&config.record).is_some());
+            }
+        }
+    }
+
     /// An encoder's keyframe gives a record the player reads back, with the picture size.
     #[test]
     fn an_encoded_keyframe_gives_its_size_and_a_record_the_player_reads() {
