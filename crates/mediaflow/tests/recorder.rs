@@ -232,6 +232,9 @@ fn h264_stored_into_mkv_video_only_plays_back() {
         (Some(320), Some(240)),
         "{video}"
     );
+    // Length-prefixed NAL units (4-byte lengths) described by an avcC record.
+    assert_eq!(video["is_avc"].as_str(), Some("true"), "{video}");
+    assert_eq!(video["nal_length_size"].as_str(), Some("4"), "{video}");
     let (streams, _) = summary(&probe);
     let stored = streams[0].2;
 
