@@ -1,7 +1,8 @@
 //! RecorderEndpoint: real VP8 and Opus (encoded here, paced in real time) into files
 //! that Debian's `ffprobe` reads: every WebM/MKV profile, over a WebRtcEndpoint pair,
-//! H.264 transcoded into WebM, a released pipeline, a copy taken mid-recording (what a
-//! killed process leaves), an unwritable path and a full disk.
+//! H.264 stored as it comes into MKV (and played back) and transcoded into WebM, a
+//! released pipeline, a copy taken mid-recording (what a killed process leaves), an
+//! unwritable path and a full disk.
 
 mod common;
 
@@ -13,8 +14,11 @@ use common::media::Media;
 use common::probe::{ffprobe, summary};
 use common::wait_event;
 use mediaflow::{
-    AppSource, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, RecorderEndpoint,
+    AppSink, AppSource, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, PlayerEndpoint,
+    RecorderEndpoint,
 };
+use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler};
+use mediaflow_transcoder::H264Decoder;
 
 fn temp_file(name: &str, ext: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mediaflow-rec-{}-{name}.{ext}", std::process::id()))
@@ -24,11 +28,15 @@ fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-fn expected_streams(profile: MediaProfile) -> Vec<(&'static str, &'static str)> {
+/// The streams a file of `profile` holds, its video in `video` (ffprobe's codec name).
+fn expected_streams(
+    profile: MediaProfile,
+    video: &'static str,
+) -> Vec<(&'static str, &'static str)> {
     let name = profile.as_str();
     let mut s = Vec::new();
     if !name.ends_with("AUDIO_ONLY") {
-        s.push(("video", "vp8"));
+        s.push(("video", video));
     }
     if !name.ends_with("VIDEO_ONLY") {
         s.push(("audio", "opus"));
@@ -37,6 +45,12 @@ fn expected_streams(profile: MediaProfile) -> Vec<(&'static str, &'static str)> 
 }
 
 fn check_file(path: &Path, profile: MediaProfile, recorded: Duration) {
+    check_file_of(path, profile, "vp8", recorded);
+}
+
+/// `path` holds the streams of `profile` (video in `video`), lasting `recorded` within
+/// 0.5 s, ~30 frames and 50 audio packets a second, each decoding without an error.
+fn check_file_of(path: &Path, profile: MediaProfile, video: &'static str, recorded: Duration) {
     let probe = ffprobe(path);
     let (streams, duration) = summary(&probe);
     eprintln!(
@@ -49,7 +63,12 @@ fn check_file(path: &Path, profile: MediaProfile, recorded: Duration) {
         .iter()
         .map(|(t, c, _)| (t.as_str(), c.as_str()))
         .collect();
-    assert_eq!(kinds, expected_streams(profile), "{}", profile.as_str());
+    assert_eq!(
+        kinds,
+        expected_streams(profile, video),
+        "{}",
+        profile.as_str()
+    );
     for (kind, _, packets) in &streams {
         // ~30 video frames and 50 audio frames a second.
         let least = (recorded.as_secs_f64() * if kind == "video" { 20.0 } else { 40.0 }) as u64;
@@ -90,8 +109,19 @@ fn check_file(path: &Path, profile: MediaProfile, recorded: Duration) {
     );
 }
 
-/// AppSource -> RecorderEndpoint for `secs`, stopped with `stop_and_wait`.
-fn record_profile(profile: MediaProfile, name: &str, h264: bool) {
+/// AppSource -> RecorderEndpoint for 5 s, stopped with `stop_and_wait`; the file is
+/// checked with ffprobe (video stored as `video`) and removed.
+fn record_profile(profile: MediaProfile, name: &str, h264: bool, video: &'static str) {
+    let (path, recorded) = record(profile, name, h264);
+    check_file_of(&path, profile, video, recorded);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// AppSource (VP8 or H.264, and Opus) -> RecorderEndpoint for 5 s, stopped with
+/// `stop_and_wait`: the file and how long it recorded. Checks that nothing was dropped
+/// or skipped, and that the link transcoded only what the container cannot hold
+/// (H.264 into WebM).
+fn record(profile: MediaProfile, name: &str, h264: bool) -> (PathBuf, Duration) {
     let ext = if profile.as_str().starts_with("MKV") {
         "mkv"
     } else {
@@ -138,47 +168,170 @@ fn record_profile(profile: MediaProfile, name: &str, h264: bool) {
         "Stopped"
     );
     assert_eq!(recorder.dropped_frames(), 0);
-    // H.264 is transcoded to VP8 on the link; VP8 and Opus are stored as they came.
+    // The source starts with a keyframe (an H.264 one with its SPS and PPS).
+    assert_eq!(recorder.skipped_frames(), 0, "{name}: skipped");
+    // H.264 is transcoded to VP8 on the link into WebM; stored as it came into MKV.
     assert_eq!(
         transcoding.load(std::sync::atomic::Ordering::Relaxed),
-        h264,
+        h264 && ext == "webm",
         "{name}: transcoding"
     );
     pipeline.release().unwrap();
-    check_file(&path, profile, recorded);
-    let _ = std::fs::remove_file(&path);
+    (path, recorded)
 }
 
 #[test]
 fn webm() {
-    record_profile(MediaProfile::Webm, "webm", false);
+    record_profile(MediaProfile::Webm, "webm", false, "vp8");
 }
 
 #[test]
 fn mkv() {
-    record_profile(MediaProfile::Mkv, "mkv", false);
+    record_profile(MediaProfile::Mkv, "mkv", false, "vp8");
 }
 
 #[test]
 fn webm_audio_only() {
-    record_profile(MediaProfile::WebmAudioOnly, "webm-audio", false);
+    record_profile(MediaProfile::WebmAudioOnly, "webm-audio", false, "vp8");
 }
 
 #[test]
 fn webm_video_only() {
-    record_profile(MediaProfile::WebmVideoOnly, "webm-video", false);
+    record_profile(MediaProfile::WebmVideoOnly, "webm-video", false, "vp8");
 }
 
 #[test]
 fn mkv_audio_only_and_video_only() {
-    record_profile(MediaProfile::MkvAudioOnly, "mkv-audio", false);
-    record_profile(MediaProfile::MkvVideoOnly, "mkv-video", false);
+    record_profile(MediaProfile::MkvAudioOnly, "mkv-audio", false, "vp8");
+    record_profile(MediaProfile::MkvVideoOnly, "mkv-video", false, "vp8");
 }
 
 /// H.264 does not fit WebM: the graph transcodes it to VP8 on the way in.
 #[test]
 fn h264_is_transcoded_into_webm() {
-    record_profile(MediaProfile::Webm, "webm-h264", true);
+    record_profile(MediaProfile::Webm, "webm-h264", true, "vp8");
+    record_profile(MediaProfile::WebmVideoOnly, "webm-video-h264", true, "vp8");
+}
+
+/// H.264 fits Matroska: stored as it came (no transcoding), beside Opus.
+#[test]
+fn h264_is_stored_into_mkv() {
+    record_profile(MediaProfile::Mkv, "mkv-h264", true, "h264");
+}
+
+/// H.264 into MKV_VIDEO_ONLY: ffprobe reads an h264 stream of the sent size, and our
+/// PlayerEndpoint plays the file back as H.264 that decodes.
+#[test]
+fn h264_stored_into_mkv_video_only_plays_back() {
+    let (path, recorded) = record(MediaProfile::MkvVideoOnly, "mkv-video-h264", true);
+    check_file_of(&path, MediaProfile::MkvVideoOnly, "h264", recorded);
+    let probe = ffprobe(&path);
+    let video = &probe["streams"][0];
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{video}"
+    );
+    // Length-prefixed NAL units (4-byte lengths) described by an avcC record.
+    assert_eq!(video["is_avc"].as_str(), Some("true"), "{video}");
+    assert_eq!(video["nal_length_size"].as_str(), Some("4"), "{video}");
+    let (streams, _) = summary(&probe);
+    let stored = streams[0].2;
+
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri(&path))
+        .build()
+        .unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
+    player.connect(&sink).unwrap();
+    player.play().unwrap();
+    let mut assembler = FrameAssembler::new(names::H264).unwrap();
+    let mut decoder = H264Decoder::new().unwrap();
+    let (mut frames, mut pictures, mut ended) = (0u64, 0u64, false);
+    let deadline = Instant::now() + recorded + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(b) = sink.recv_timeout(Duration::from_millis(20)) {
+            assert_eq!(b.codec, Some(names::H264));
+            if let Assembled::Frame(f) = assembler.push(&b.data) {
+                frames += 1;
+                if decoder
+                    .decode(&f.data)
+                    .expect("every frame decodes")
+                    .is_some()
+                {
+                    pictures += 1;
+                }
+            }
+        } else if ended {
+            break; // the end was seen and nothing is left on the way
+        }
+        while let Ok(e) = events.try_recv() {
+            assert!(!matches!(e, Event::Error(_)), "{e:?}");
+            ended |= matches!(e, Event::EndOfStream(_));
+        }
+    }
+    eprintln!("played back: {frames} frames, {pictures} pictures decoded, {stored} stored");
+    assert!(ended, "EndOfStream");
+    assert!(
+        pictures * 10 >= stored * 8,
+        "{pictures} pictures of {stored} frames stored"
+    );
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A file has one video track of one codec: the first keyframe stored chose H.264, so a
+/// VP8 source connected later is converted to H.264 on its link, and the file stays
+/// one decodable h264 stream.
+#[test]
+fn a_later_source_of_another_codec_is_converted_to_the_files() {
+    let path = temp_file("switch", "mkv");
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    let first = AppSource::new(&pipeline).unwrap();
+    let second = AppSource::new(&pipeline).unwrap();
+    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
+        .media_profile(MediaProfile::MkvVideoOnly)
+        .build()
+        .unwrap();
+    let transcoded = |source: &AppSource| {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = flag.clone();
+        source
+            .on_media_transcoding_state_changed(move |e| {
+                if e.state == mediaflow::MediaTranscodingState::Transcoding {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .unwrap();
+        flag
+    };
+    let (first_transcoded, second_transcoded) = (transcoded(&first), transcoded(&second));
+    first.connect(&recorder).unwrap();
+    let start = Instant::now();
+    recorder.record().unwrap();
+    assert!(wait_event(&events, Duration::from_secs(5), |e| matches!(
+        e,
+        Event::Recording(_)
+    ))
+    .is_some());
+    Media::new(true).play(&first, Duration::from_secs(2));
+    // Connecting another source replaces the first on the recorder's video pad.
+    second.connect(&recorder).unwrap();
+    Media::new(false).play(&second, Duration::from_secs(2));
+    recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+    let recorded = start.elapsed();
+    eprintln!(
+        "switch: {} skipped, {} dropped",
+        recorder.skipped_frames(),
+        recorder.dropped_frames()
+    );
+    assert!(!first_transcoded.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(second_transcoded.load(std::sync::atomic::Ordering::Relaxed));
+    pipeline.release().unwrap();
+    check_file_of(&path, MediaProfile::MkvVideoOnly, "h264", recorded);
+    let _ = std::fs::remove_file(&path);
 }
 
 /// Engine to engine on 127.0.0.1: AppSource -> WebRtcEndpoint => WebRtcEndpoint ->

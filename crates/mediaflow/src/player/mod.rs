@@ -6,7 +6,7 @@
 //! the element on the worker paces the frames by their timestamps against the `now` it
 //! is given (its timers, no sleeping), packetizes them and hands them to the graph.
 
-mod avc;
+pub(crate) mod avc;
 mod reader;
 
 use std::any::Any;

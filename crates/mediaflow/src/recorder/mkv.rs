@@ -76,6 +76,13 @@ pub(crate) enum DocType {
 pub(crate) enum TrackKind {
     /// VP8 video of these dimensions.
     Vp8 { width: u16, height: u16 },
+    /// H.264 video of these dimensions; `record` is its AVCDecoderConfigurationRecord,
+    /// and frames are NAL units behind 4-byte lengths.
+    H264 {
+        width: u16,
+        height: u16,
+        record: Vec<u8>,
+    },
     /// Opus audio at 48 kHz.
     Opus { channels: u8 },
 }
@@ -224,6 +231,19 @@ impl<W: Write + Seek> MkvWriter<W> {
                                 uint(v, id::PIXEL_HEIGHT, u64::from(*height));
                             });
                         }
+                        TrackKind::H264 {
+                            width,
+                            height,
+                            record,
+                        } => {
+                            uint(e, id::TRACK_TYPE, 1);
+                            element(e, id::CODEC_ID, b"V_MPEG4/ISO/AVC");
+                            element(e, id::CODEC_PRIVATE, record);
+                            master(e, id::VIDEO, |v| {
+                                uint(v, id::PIXEL_WIDTH, u64::from(*width));
+                                uint(v, id::PIXEL_HEIGHT, u64::from(*height));
+                            });
+                        }
                         TrackKind::Opus { channels } => {
                             uint(e, id::TRACK_TYPE, 2);
                             element(e, id::CODEC_ID, b"A_OPUS");
@@ -247,7 +267,9 @@ impl<W: Write + Seek> MkvWriter<W> {
             duration_at,
             info_pos,
             tracks_pos,
-            has_video: tracks.iter().any(|t| matches!(t, TrackKind::Vp8 { .. })),
+            has_video: tracks
+                .iter()
+                .any(|t| matches!(t, TrackKind::Vp8 { .. } | TrackKind::H264 { .. })),
             cluster: None,
             cues: Vec::new(),
             pos: head.len() as u64,

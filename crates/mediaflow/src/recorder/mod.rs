@@ -1,11 +1,13 @@
 //! RecorderEndpoint (Kurento's): stores the media reaching its sink pads in a WebM or
-//! Matroska file, as it arrives (VP8, Opus: no re-encoding; other codecs reach it
-//! through the graph's transcoders).
+//! Matroska file, as it arrives when the container takes its codec (VP8 and Opus; H.264
+//! too in Matroska: no re-encoding); other codecs reach it through the graph's
+//! transcoders.
 //!
 //! The element lives on the pipeline's worker and only depacketizes and timestamps;
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
 //! are dropped and counted when it is full, so a slow disk never stalls media).
 
+mod avc;
 pub(crate) mod mkv;
 mod writer;
 
@@ -26,9 +28,15 @@ use crate::error::{Error, Result};
 use crate::events::{Event, PausedEvent, RecordingEvent, StoppedEvent};
 use crate::pipeline::MediaPipeline;
 use mkv::DocType;
-use writer::{Frame, Layout, Status};
+use writer::{Frame, Layout, Shared, Status, VideoCodec};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
+///
+/// Each profile stores as they arrive the codecs its container takes: Opus audio; VP8
+/// video in WebM; VP8 or H.264 video in Matroska (the first video keyframe stored
+/// chooses, and a later source of the other codec is converted to it). Other codecs,
+/// H.264 into WebM among them, are transcoded by the graph on the way in
+/// (MediaTranscodingStateChanged TRANSCODING on the link's source).
 ///
 /// ```
 /// use mediaflow::MediaProfile;
@@ -39,17 +47,17 @@ use writer::{Frame, Layout, Status};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MediaProfile {
-    /// WebM with VP8 video and Opus audio.
+    /// WebM with VP8 video and Opus audio (H.264 is transcoded to VP8).
     Webm,
     /// WebM, Opus audio only.
     WebmAudioOnly,
-    /// WebM, VP8 video only.
+    /// WebM, VP8 video only (H.264 is transcoded to VP8).
     WebmVideoOnly,
-    /// Matroska with VP8 video and Opus audio.
+    /// Matroska with VP8 or H.264 video, as it comes, and Opus audio.
     Mkv,
     /// Matroska, Opus audio only.
     MkvAudioOnly,
-    /// Matroska, VP8 video only.
+    /// Matroska, VP8 or H.264 video only, as it comes.
     MkvVideoOnly,
 }
 
@@ -239,10 +247,12 @@ pub(crate) struct RecorderElement {
     upstream: VecDeque<(MediaType, UpstreamEvent)>,
     events: VecDeque<ElementEvent>,
     dropped: Arc<AtomicU64>,
+    skipped: Arc<AtomicU64>,
+    video_codec: Arc<VideoCodec>,
 }
 
 impl RecorderElement {
-    fn new(layout: Layout, dropped: Arc<AtomicU64>) -> RecorderElement {
+    fn new(layout: Layout, counters: &Counters, video_codec: Arc<VideoCodec>) -> RecorderElement {
         RecorderElement {
             layout,
             state: State::Idle,
@@ -257,7 +267,9 @@ impl RecorderElement {
             last_request: None,
             upstream: VecDeque::new(),
             events: VecDeque::new(),
-            dropped,
+            dropped: counters.dropped.clone(),
+            skipped: counters.skipped.clone(),
+            video_codec,
         }
     }
 
@@ -356,16 +368,54 @@ impl RecorderElement {
         }
     }
 
-    fn frame(&mut self, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
+    /// A video frame that cannot be stored yet (no keyframe since the start, a loss,
+    /// a drop): counted, and a keyframe asked for.
+    fn skip(&mut self, now: Instant) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.want_keyframe = true;
+        self.request_keyframe(now);
+    }
+
+    /// Whether a video frame goes to the file: after a keyframe, and in the file's one
+    /// video codec, which the first keyframe queued chooses (an H.264 one must carry
+    /// the parameter sets the track header is made of).
+    fn admit_video(&mut self, codec: &'static str, data: &[u8], now: Instant) -> Option<bool> {
+        let (key, starts_track) = if codec == names::H264 {
+            let kind = avc::kind(data);
+            (kind.idr, kind.idr && kind.parameter_sets)
+        } else {
+            let key = data.first().is_some_and(|b| b & 1 == 0);
+            (key, key)
+        };
+        if self.want_keyframe && !key {
+            self.skip(now);
+            return None;
+        }
+        if self.video_codec.get().is_none()
+            && !(starts_track
+                && (codec != names::H264 || avc::AvcConfig::from_access_unit(data).is_some()))
+        {
+            self.skip(now);
+            return None;
+        }
+        if self.video_codec.choose(codec) != codec {
+            // The writer chose the other codec (its header went out before any video):
+            // from the next buffer on the graph converts to it.
+            self.skip(now);
+            return None;
+        }
+        if key {
+            self.want_keyframe = false;
+        }
+        Some(key)
+    }
+
+    fn frame(&mut self, codec: &'static str, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
         let mut key = true;
         if video {
-            key = data.first().is_some_and(|b| b & 1 == 0);
-            if self.want_keyframe && !key {
-                self.request_keyframe(now);
-                return;
-            }
-            if key {
-                self.want_keyframe = false;
+            match self.admit_video(codec, &data, now) {
+                Some(k) => key = k,
+                None => return,
             }
         }
         let at = self.elapsed + self.since.map_or(Duration::ZERO, |s| now.duration_since(s));
@@ -377,6 +427,7 @@ impl RecorderElement {
         let Some(frames) = &self.frames else { return };
         let frame = Frame {
             video,
+            codec,
             ms: t.as_millis() as u64,
             key,
             data,
@@ -394,6 +445,19 @@ impl RecorderElement {
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
+
+    /// The video codecs the file can take now: the one chosen, else what the container
+    /// allows (VP8 first: what the graph converts other codecs to).
+    fn video_codecs(&self) -> &'static [&'static str] {
+        const VP8: &[&str] = &[names::VP8];
+        const H264: &[&str] = &[names::H264];
+        const EITHER: &[&str] = &[names::VP8, names::H264];
+        match (self.video_codec.get(), self.layout.doc) {
+            (Some(names::H264), _) => H264,
+            (Some(_), _) | (None, DocType::Webm) => VP8,
+            (None, DocType::Matroska) => EITHER,
+        }
+    }
 }
 
 impl Element for RecorderElement {
@@ -402,10 +466,9 @@ impl Element for RecorderElement {
     }
 
     fn accepted_codecs(&self, media_type: MediaType) -> Option<&[&'static str]> {
-        const VIDEO: &[&str] = &[names::VP8];
         const AUDIO: &[&str] = &[names::OPUS];
         match media_type {
-            MediaType::Video if self.layout.video => Some(VIDEO),
+            MediaType::Video if self.layout.video => Some(self.video_codecs()),
             MediaType::Audio if self.layout.audio => Some(AUDIO),
             // Media the profile does not keep is dropped as it is: nothing to convert.
             _ => None,
@@ -417,7 +480,11 @@ impl Element for RecorderElement {
             return;
         }
         let (video, codec) = match (buffer.media_type, buffer.codec) {
-            (MediaType::Video, Some(c)) if self.layout.video && c == names::VP8 => (true, c),
+            (MediaType::Video, Some(c))
+                if self.layout.video && self.video_codecs().contains(&c) =>
+            {
+                (true, c)
+            }
             (MediaType::Audio, Some(c)) if self.layout.audio && c == names::OPUS => (false, c),
             _ => return,
         };
@@ -434,7 +501,7 @@ impl Element for RecorderElement {
             return;
         };
         match assembler.push(&buffer.data) {
-            Assembled::Frame(f) => self.frame(video, f.timestamp, f.data, now),
+            Assembled::Frame(f) => self.frame(codec, video, f.timestamp, f.data, now),
             Assembled::Pending => {}
             // A lost packet: video waits for the next keyframe (asked for at once);
             // audio just has a gap.
@@ -557,22 +624,35 @@ impl RecorderEndpointBuilder<'_> {
     /// ```
     pub fn build(self) -> Result<RecorderEndpoint> {
         let path = file_path(&self.uri)?;
-        let dropped = Arc::new(AtomicU64::new(0));
+        let counters = Counters::default();
+        let video_codec = Arc::new(VideoCodec::default());
         let layout = self.profile.layout();
-        let element = self
-            .pipeline
-            .add_element(Box::new(RecorderElement::new(layout, dropped.clone())))?;
+        let element = self.pipeline.add_element(Box::new(RecorderElement::new(
+            layout,
+            &counters,
+            video_codec.clone(),
+        )))?;
         Ok(RecorderEndpoint {
             element,
             inner: Arc::new(Inner {
                 uri: self.uri,
                 path,
                 profile: self.profile,
-                dropped,
+                counters,
+                video_codec,
                 done: Mutex::new(None),
             }),
         })
     }
+}
+
+/// What the element and its writer count, read by the handle.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Frames dropped: the writer fell behind, or a frame it could not store.
+    dropped: Arc<AtomicU64>,
+    /// Video frames not stored while waiting for a keyframe.
+    skipped: Arc<AtomicU64>,
 }
 
 #[derive(Debug)]
@@ -580,14 +660,18 @@ struct Inner {
     uri: String,
     path: PathBuf,
     profile: MediaProfile,
-    dropped: Arc<AtomicU64>,
+    counters: Counters,
+    /// The file's video codec once chosen (VP8 or H.264 in Matroska).
+    video_codec: Arc<VideoCodec>,
     /// Disconnects when the writer thread has finalised the file; also serialises
     /// `record()` so two callers cannot start two writers.
     done: Mutex<Option<Receiver<()>>>,
 }
 
-/// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM or
-/// Matroska with VP8 and Opus as they arrive. Events: `Recording`, `Paused`,
+/// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM with VP8
+/// and Opus, or Matroska with VP8 or H.264 and Opus, as they arrive (no re-encoding;
+/// other codecs are transcoded by the graph, see [`MediaProfile`]). H.264 is stored as
+/// `V_MPEG4/ISO/AVC` from its first IDR frame that carries the SPS and PPS. Events: `Recording`, `Paused`,
 /// `Stopped`, and `Error` (RESOURCE_ERROR_OPEN / _WRITE / _NO_SPACE_LEFT). The file is
 /// finalised on `stop()`, and when the element or its pipeline is released.
 ///
@@ -690,7 +774,8 @@ impl RecorderEndpoint {
         self.inner.profile
     }
 
-    /// Frames dropped because the writer fell behind the media.
+    /// Frames dropped because the writer fell behind the media (or could not store
+    /// them: an H.264 frame without a NAL unit).
     ///
     /// ```
     /// use mediaflow::{MediaPipeline, RecorderEndpoint};
@@ -702,7 +787,25 @@ impl RecorderEndpoint {
     /// # Ok::<(), mediaflow::Error>(())
     /// ```
     pub fn dropped_frames(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.inner.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Video frames not stored because no keyframe had come since the recording
+    /// started or resumed, a packet was lost or a frame dropped (a decoder could not
+    /// use them); a keyframe is asked for from the source meanwhile. An H.264 file's
+    /// first keyframe must also carry the SPS and PPS its track header is made of.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, RecorderEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let recorder = RecorderEndpoint::builder(&pipeline, "file:///tmp/a.mkv").build()?;
+    /// assert_eq!(recorder.skipped_frames(), 0);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn skipped_frames(&self) -> u64 {
+        self.inner.counters.skipped.load(Ordering::Relaxed)
     }
 
     /// Starts recording (or resumes after `pause()`); a keyframe is requested from the
@@ -770,9 +873,13 @@ impl RecorderEndpoint {
         let (status_tx, status_rx) = bounded(16);
         let (done_tx, done_rx) = bounded::<()>(0);
         let layout = self.inner.profile.layout();
+        let shared = Shared {
+            dropped: self.inner.counters.dropped.clone(),
+            video_codec: self.inner.video_codec.clone(),
+        };
         std::thread::Builder::new()
             .name("mf-recorder".into())
-            .spawn(move || writer::run(file, layout, frames_rx, status_tx, done_tx))
+            .spawn(move || writer::run(file, layout, shared, frames_rx, status_tx, done_tx))
             .map_err(|e| Error::Resource(format!("recorder thread: {e}")))?;
         *done = Some(done_rx);
         self.element
@@ -886,6 +993,57 @@ mod tests {
         assert_eq!(
             MediaProfile::parse("mkv_audio_only"),
             Some(MediaProfile::MkvAudioOnly)
+        );
+    }
+
+    /// An H.264 file starts at an IDR that brings its SPS and PPS: an IDR without them,
+    /// or a frame that is no IDR, is skipped and counted, and a keyframe asked for.
+    #[test]
+    fn h264_starts_at_an_idr_with_its_parameter_sets() {
+        let layout = MediaProfile::MkvVideoOnly.layout();
+        let counters = Counters::default();
+        let chosen = Arc::new(VideoCodec::default());
+        let mut el = RecorderElement::new(layout, &counters, chosen.clone());
+        let (tx, rx) = bounded(16);
+        let (_status_tx, status_rx) = bounded(1);
+        let now = Instant::now();
+        el.record(Some((tx, status_rx)), now);
+        assert_eq!(
+            el.accepted_codecs(MediaType::Video),
+            Some(&[names::VP8, names::H264][..])
+        );
+        el.upstream.clear();
+        let mut enc = mediaflow_transcoder::H264Encoder::new(160, 120, 300).unwrap();
+        let picture = mediaflow_transcoder::I420Frame::filled(160, 120, 90, 128);
+        let idr = enc.encode(&picture, true).unwrap().remove(0).data;
+        let slices: Vec<u8> = avc::nal_units(&idr)
+            .filter(|n| n[0] & 0x1f == 5)
+            .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
+            .collect();
+        let later = now + KEYFRAME_INTERVAL;
+        el.frame(names::H264, true, 0, slices, later);
+        el.frame(names::H264, true, 3000, vec![0, 0, 0, 1, 0x41, 0x9a], later);
+        assert_eq!(counters.skipped.load(Ordering::Relaxed), 2);
+        assert_eq!(el.upstream.len(), 1, "one keyframe request (rate-limited)");
+        assert!(rx.try_recv().is_err());
+        assert_eq!(chosen.get(), None);
+        el.frame(names::H264, true, 6000, idr, later);
+        let stored = rx.try_recv().expect("the IDR with SPS and PPS is queued");
+        assert!(stored.key && stored.codec == names::H264);
+        assert_eq!(chosen.get(), Some(names::H264));
+        assert_eq!(
+            el.accepted_codecs(MediaType::Video),
+            Some(&[names::H264][..])
+        );
+        // WebM takes VP8 only: H.264 reaches it through a transcoder.
+        let webm = RecorderElement::new(
+            MediaProfile::Webm.layout(),
+            &Counters::default(),
+            Arc::default(),
+        );
+        assert_eq!(
+            webm.accepted_codecs(MediaType::Video),
+            Some(&[names::VP8][..])
         );
     }
 

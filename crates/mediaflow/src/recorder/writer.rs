@@ -1,19 +1,26 @@
 //! The recorder's writer thread: takes frames over a bounded channel and writes the
 //! file, so the pipeline's worker never waits on the disk.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use mediaflow_graph::ErrorType;
+use mediaflow_transcoder::rtp::names;
 
+use super::avc::{self, AvcConfig};
 use super::mkv::{DocType, MkvWriter, TrackKind};
 
 /// What the element hands the writer.
 pub(crate) struct Frame {
     /// Video (else audio).
     pub(crate) video: bool,
+    /// Its codec (`video/VP8`, `video/H264` as Annex B, `audio/opus`).
+    pub(crate) codec: &'static str,
     /// Milliseconds from the start of the recording.
     pub(crate) ms: u64,
     /// A video keyframe (audio: always true).
@@ -38,8 +45,41 @@ pub(crate) struct Layout {
     pub(crate) video: bool,
 }
 
-/// Audio frames held while the first video keyframe (which gives the dimensions for
-/// the track header) has not come; past this the header is written with defaults.
+/// The file's video codec once chosen, shared by the element and its writer: a
+/// Matroska file takes VP8 or H.264, but its one video track has one codec, written in
+/// the header. The element chooses with the first keyframe it queues; the writer
+/// chooses VP8 when it must write the header before any video came. Whoever comes
+/// second follows (the element then has the graph convert to the chosen codec).
+#[derive(Debug, Default)]
+pub(crate) struct VideoCodec(AtomicU8);
+
+impl VideoCodec {
+    const CODECS: [&'static str; 2] = [names::VP8, names::H264];
+
+    pub(crate) fn get(&self) -> Option<&'static str> {
+        let i = self.0.load(Ordering::Acquire);
+        Self::CODECS.get(usize::from(i).checked_sub(1)?).copied()
+    }
+
+    /// Chooses `codec` unless one was chosen already; the codec in force.
+    pub(crate) fn choose(&self, codec: &'static str) -> &'static str {
+        let Some(i) = Self::CODECS.iter().position(|&c| c == codec) else {
+            return self.get().unwrap_or(codec);
+        };
+        match self
+            .0
+            .compare_exchange(0, i as u8 + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => codec,
+            Err(_) => self.get().unwrap_or(codec),
+        }
+    }
+}
+
+/// Audio frames held while the first video keyframe (which gives the track header its
+/// dimensions, and H.264's parameter sets) has not come; past this the header is written
+/// with a VP8 track of default dimensions, or, when the element already chose H.264 and
+/// its keyframe is on the way, the oldest held frames are dropped.
 const MAX_HELD: usize = 250;
 
 pub(crate) fn error_type(e: &io::Error) -> ErrorType {
@@ -60,44 +100,192 @@ fn vp8_size(frame: &[u8]) -> Option<(u16, u16)> {
     (w > 0 && h > 0).then_some((w, h))
 }
 
+/// The video track a keyframe can start: VP8's size, H.264's size and parameter sets.
+fn video_track(frame: &Frame) -> Option<TrackKind> {
+    match frame.codec {
+        names::VP8 => vp8_size(&frame.data).map(|(width, height)| TrackKind::Vp8 { width, height }),
+        names::H264 => AvcConfig::from_access_unit(&frame.data).map(|c| TrackKind::H264 {
+            width: c.width,
+            height: c.height,
+            record: c.record,
+        }),
+        _ => None,
+    }
+}
+
+/// The file's writer: opens the Matroska header once the video track is known, then
+/// writes frames in order.
+struct FileWriter {
+    layout: Layout,
+    file: Option<File>,
+    mkv: Option<MkvWriter<BufWriter<File>>>,
+    /// The codec of the video track written in the header.
+    video_codec: Option<&'static str>,
+    held: VecDeque<Frame>,
+    chosen: Arc<VideoCodec>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl FileWriter {
+    fn audio_track(&self) -> u8 {
+        if self.layout.video {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Writes the header; a missing video track is VP8 of default dimensions.
+    fn open(&mut self, video: Option<TrackKind>) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let mut tracks = Vec::new();
+        if self.layout.video {
+            let video = video.unwrap_or(TrackKind::Vp8 {
+                width: 640,
+                height: 480,
+            });
+            self.video_codec = Some(match video {
+                TrackKind::H264 { .. } => names::H264,
+                _ => names::VP8,
+            });
+            tracks.push(video);
+        }
+        if self.layout.audio {
+            tracks.push(TrackKind::Opus { channels: 2 });
+        }
+        let mut mkv = MkvWriter::new(
+            BufWriter::with_capacity(256 << 10, file),
+            self.layout.doc,
+            &tracks,
+        )?;
+        let audio_track = self.audio_track();
+        for f in self.held.drain(..) {
+            mkv.add_frame(audio_track, f.ms, false, true, &f.data)?;
+        }
+        self.mkv = Some(mkv);
+        Ok(())
+    }
+
+    fn drop_frame(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Before the header: holds audio, opens on the first video keyframe that can start
+    /// the track (or on too much audio held without one).
+    fn before_header(&mut self, frame: Frame) -> io::Result<()> {
+        if !self.layout.video {
+            self.held.push_back(frame);
+            return self.open(None);
+        }
+        if frame.video {
+            match video_track(&frame) {
+                Some(track) => {
+                    self.open(Some(track))?;
+                    self.write(frame)
+                }
+                // The element queues only frames that start a track first: a frame
+                // that cannot is not stored.
+                None => {
+                    self.drop_frame();
+                    Ok(())
+                }
+            }
+        } else {
+            self.held.push_back(frame);
+            if self.held.len() < MAX_HELD {
+                return Ok(());
+            }
+            if self.chosen.choose(names::VP8) == names::VP8 {
+                return self.open(None);
+            }
+            // H.264 was chosen and its keyframe is on the way (or asked for again).
+            self.held.pop_front();
+            self.drop_frame();
+            Ok(())
+        }
+    }
+
+    fn write(&mut self, frame: Frame) -> io::Result<()> {
+        let audio_track = self.audio_track();
+        let Some(mkv) = self.mkv.as_mut() else {
+            return self.before_header(frame);
+        };
+        if !frame.video {
+            return mkv.add_frame(audio_track, frame.ms, false, true, &frame.data);
+        }
+        if Some(frame.codec) != self.video_codec {
+            self.drop_frame();
+            return Ok(());
+        }
+        if frame.codec == names::H264 {
+            match avc::to_avcc(&frame.data) {
+                Some(avcc) => mkv.add_frame(1, frame.ms, true, frame.key, &avcc),
+                None => {
+                    self.drop_frame();
+                    Ok(())
+                }
+            }
+        } else {
+            mkv.add_frame(1, frame.ms, true, frame.key, &frame.data)
+        }
+    }
+
+    /// The header if none was written (no video came), then the end of the file.
+    fn finish(mut self, end_ms: u64) -> io::Result<()> {
+        if self.mkv.is_none() {
+            self.chosen.choose(names::VP8);
+            self.open(None)?;
+        }
+        let Some(mkv) = self.mkv.take() else {
+            return Ok(());
+        };
+        // The duration is that of the media written: its last frame plus one frame's
+        // length (20 ms audio, ~33 ms video).
+        let file = mkv
+            .finish(end_ms + 20)?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.sync_data()
+    }
+}
+
+/// What the writer shares with its element.
+pub(crate) struct Shared {
+    /// Frames dropped (counted for `dropped_frames()`).
+    pub(crate) dropped: Arc<AtomicU64>,
+    pub(crate) video_codec: Arc<VideoCodec>,
+}
+
 /// Runs until the element drops its sender (stop, release), then finalises the file.
 /// `done` is dropped last: whoever waits on it knows the file is complete.
 pub(crate) fn run(
     file: File,
     layout: Layout,
+    shared: Shared,
     frames: Receiver<Frame>,
     status: Sender<Status>,
     done: Sender<()>,
 ) {
-    let mut held: Vec<Frame> = Vec::new();
-    let mut mkv: Option<MkvWriter<BufWriter<File>>> = None;
-    let mut file = Some(file);
-    let mut failed = false;
-    let mut end_ms = 0u64;
-    let audio_track = if layout.video { 2 } else { 1 };
-    let fail = |e: io::Error, failed: &mut bool| {
+    let mut writer = FileWriter {
+        layout,
+        file: Some(file),
+        mkv: None,
+        video_codec: None,
+        held: VecDeque::new(),
+        chosen: shared.video_codec,
+        dropped: shared.dropped,
+    };
+    let fail = |e: io::Error| {
         tracing::warn!("recorder: writing failed: {e}");
         let _ = status.send(Status::Error(
             error_type(&e),
             format!("writing failed: {e}"),
         ));
-        *failed = true;
     };
-    let open = |file: File, size: Option<(u16, u16)>| {
-        let mut tracks = Vec::new();
-        if layout.video {
-            let (width, height) = size.unwrap_or((640, 480));
-            tracks.push(TrackKind::Vp8 { width, height });
-        }
-        if layout.audio {
-            tracks.push(TrackKind::Opus { channels: 2 });
-        }
-        MkvWriter::new(
-            BufWriter::with_capacity(256 << 10, file),
-            layout.doc,
-            &tracks,
-        )
-    };
+    let mut failed = false;
+    let mut end_ms = 0u64;
     loop {
         let frame = match frames.recv_timeout(Duration::from_secs(1)) {
             Ok(f) => f,
@@ -108,64 +296,14 @@ pub(crate) fn run(
             continue;
         }
         end_ms = end_ms.max(frame.ms);
-        if mkv.is_none() {
-            let size = frame.video.then(|| vp8_size(&frame.data)).flatten();
-            let ready = !layout.video || size.is_some() || held.len() >= MAX_HELD;
-            if !ready {
-                if !frame.video {
-                    held.push(frame);
-                }
-                continue;
-            }
-            match open(file.take().expect("the file is opened once"), size) {
-                Ok(m) => mkv = Some(m),
-                Err(e) => {
-                    fail(e, &mut failed);
-                    continue;
-                }
-            }
-        }
-        let m = mkv.as_mut().expect("opened above");
-        for f in held.drain(..).chain(std::iter::once(frame)) {
-            let track = if f.video { 1 } else { audio_track };
-            if let Err(e) = m.add_frame(track, f.ms, f.video, f.key, &f.data) {
-                fail(e, &mut failed);
-                break;
-            }
+        if let Err(e) = writer.write(frame) {
+            fail(e);
+            failed = true;
         }
     }
     if !failed {
-        if mkv.is_none() {
-            // No video came: the header with default dimensions, the audio held.
-            if let Some(file) = file.take() {
-                match open(file, None) {
-                    Ok(mut m) => {
-                        for f in held.drain(..) {
-                            if let Err(e) = m.add_frame(audio_track, f.ms, false, true, &f.data) {
-                                fail(e, &mut failed);
-                                break;
-                            }
-                        }
-                        mkv = Some(m);
-                    }
-                    Err(e) => fail(e, &mut failed),
-                }
-            }
-        }
-        if let Some(m) = mkv.take() {
-            // The duration is that of the media written: its last frame plus one
-            // frame's length (20 ms audio, ~33 ms video).
-            match m
-                .finish(end_ms + 20)
-                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-            {
-                Ok(f) => {
-                    if let Err(e) = f.sync_data() {
-                        fail(e, &mut failed);
-                    }
-                }
-                Err(e) => fail(e, &mut failed),
-            }
+        if let Err(e) = writer.finish(end_ms) {
+            fail(e);
         }
     }
     let _ = status.send(Status::Stopped);
@@ -175,6 +313,93 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn writer(layout: Layout) -> (FileWriter, tempfile::NamedTempFile) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        let writer = FileWriter {
+            layout,
+            file: Some(tmp.reopen().unwrap()),
+            mkv: None,
+            video_codec: None,
+            held: VecDeque::new(),
+            chosen: Arc::new(VideoCodec::default()),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (writer, tmp)
+    }
+
+    fn frame(codec: &'static str, ms: u64, data: Vec<u8>) -> Frame {
+        Frame {
+            video: codec != names::OPUS,
+            codec,
+            ms,
+            key: true,
+            data,
+        }
+    }
+
+    const MKV: Layout = Layout {
+        doc: DocType::Matroska,
+        audio: true,
+        video: true,
+    };
+
+    fn h264_keyframe() -> Vec<u8> {
+        let mut enc = mediaflow_transcoder::H264Encoder::new(160, 120, 300).unwrap();
+        let picture = mediaflow_transcoder::I420Frame::filled(160, 120, 90, 128);
+        enc.encode(&picture, true).unwrap().remove(0).data
+    }
+
+    fn codec_ids(file: &tempfile::NamedTempFile) -> Vec<String> {
+        let mkv = matroska_demuxer::MatroskaFile::open(file.reopen().unwrap()).unwrap();
+        mkv.tracks()
+            .iter()
+            .map(|t| t.codec_id().to_owned())
+            .collect()
+    }
+
+    /// Audio with no video for too long: the header goes out with a VP8 track, VP8 is
+    /// chosen for the element, and an H.264 frame that still comes is dropped, counted.
+    #[test]
+    fn a_header_without_video_chooses_vp8_and_other_video_is_dropped() {
+        let (mut w, tmp) = writer(MKV);
+        for i in 0..MAX_HELD as u64 {
+            w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
+        }
+        assert_eq!(w.chosen.get(), Some(names::VP8));
+        assert_eq!(
+            w.chosen.choose(names::H264),
+            names::VP8,
+            "the first choice holds"
+        );
+        w.write(frame(names::H264, 5_000, h264_keyframe())).unwrap();
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 1);
+        w.finish(5_000).unwrap();
+        assert_eq!(codec_ids(&tmp), ["V_VP8", "A_OPUS"]);
+    }
+
+    /// H.264 chosen by the element before its keyframe reached the writer: the audio
+    /// held meanwhile stays bounded (the oldest dropped, counted), and the keyframe
+    /// then starts an H.264 track.
+    #[test]
+    fn audio_held_for_an_h264_keyframe_is_bounded() {
+        let (mut w, tmp) = writer(MKV);
+        w.chosen.choose(names::H264);
+        for i in 0..(MAX_HELD + 50) as u64 {
+            w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
+        }
+        assert!(w.mkv.is_none());
+        assert_eq!(w.held.len(), MAX_HELD - 1);
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 51);
+        // A frame without a NAL unit cannot start the track either.
+        w.write(frame(names::H264, 6_000, vec![1, 2, 3])).unwrap();
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 52);
+        w.write(frame(names::H264, 6_000, h264_keyframe())).unwrap();
+        assert_eq!(w.video_codec, Some(names::H264));
+        assert!(w.held.is_empty());
+        w.finish(6_000).unwrap();
+        assert_eq!(codec_ids(&tmp), ["V_MPEG4/ISO/AVC", "A_OPUS"]);
+    }
 
     #[test]
     fn vp8_keyframes_give_their_size() {
