@@ -197,7 +197,8 @@ struct Track {
     ext: i64,
     /// (extended RTP time, recording time) of the frame the track is aligned on.
     anchor: Option<(i64, Duration)>,
-    last: Duration,
+    /// The previous frame's time.
+    last: Option<Duration>,
 }
 
 impl Track {
@@ -217,8 +218,16 @@ impl Track {
             self.anchor = Some((self.ext, now));
             t = now;
         }
-        t = t.max(self.last);
-        self.last = t;
+        // Matroska stamps blocks in milliseconds: a frame at or before the previous one
+        // (a transcoder that fell behind and sent two at once, a re-anchor) would give
+        // the track two blocks at one time, which ffmpeg's muxers refuse; it goes 1 ms
+        // after instead.
+        if let Some(last) = self.last {
+            if t.as_millis() <= last.as_millis() {
+                t = Duration::from_millis(last.as_millis() as u64 + 1);
+            }
+        }
+        self.last = Some(t);
         t
     }
 
@@ -1066,5 +1075,12 @@ mod tests {
         // A jump far from the wall clock re-anchors.
         let now = Duration::from_secs(1);
         assert_eq!(t.time(90_000 * 100, 90_000, now), now);
+        // Two frames with one RTP time, or one in the same millisecond: each block of
+        // the track gets a later millisecond than the one before.
+        let mut s = Track::default();
+        assert_eq!(s.time(500, 90_000, at), at);
+        assert_eq!(s.time(500, 90_000, at), at + Duration::from_millis(1));
+        assert_eq!(s.time(545, 90_000, at), at + Duration::from_millis(2));
+        assert_eq!(s.time(500 + 900, 90_000, at), at + Duration::from_millis(10));
     }
 }
