@@ -1081,6 +1081,9 @@ mod tests {
         assert_eq!(s.time(500, 90_000, at), at);
         assert_eq!(s.time(500, 90_000, at), at + Duration::from_millis(1));
         assert_eq!(s.time(545, 90_000, at), at + Duration::from_millis(2));
-        assert_eq!(s.time(500 + 900, 90_000, at), at + Duration::from_millis(10));
+        assert_eq!(
+            s.time(500 + 900, 90_000, at),
+            at + Duration::from_millis(10)
+        );
     }
 }
