@@ -129,6 +129,7 @@ impl Program<'_> {
                             },
                             avp: self.byte() & 1 == 1,
                             max_video_recv_bandwidth: self.u32(),
+                            max_audio_recv_bandwidth: self.u32(),
                         };
                         let opts = if self.byte() & 1 == 1 {
                             &options as *const _
@@ -160,6 +161,7 @@ impl Program<'_> {
                     external_address: null(),
                     ipv6: false,
                     use_data_channels: self.byte() & 1 == 1,
+                    max_audio_recv_bandwidth: self.u32(),
                 };
                 let with_options = self.byte() & 1 == 1;
                 let mut e = null_mut();
@@ -210,7 +212,18 @@ impl Program<'_> {
             13 => {
                 let e = self.element();
                 let mut offer = null_mut();
-                if mf_webrtc_generate_offer(e, &mut offer) == mf_result::MF_RESULT_OK {
+                let flags = self.byte();
+                let made = if flags & 1 == 1 {
+                    mf_sdp_endpoint_generate_offer_with(
+                        e,
+                        flags & 2 == 2,
+                        flags & 4 == 4,
+                        &mut offer,
+                    )
+                } else {
+                    mf_webrtc_generate_offer(e, &mut offer)
+                };
+                if made == mf_result::MF_RESULT_OK {
                     take_string(offer);
                 }
                 let answer = self.string();
