@@ -9,16 +9,16 @@
 //! Logs follow `RUST_LOG` (e.g. `RUST_LOG=mediaflow=debug`): each line carries the
 //! `pipeline{id=..}` and `endpoint{id=..}` it happened in.
 
+mod camera;
+
 use std::time::{Duration, Instant};
 
+use camera::{Camera, Result};
 use mediaflow::{
-    AppSink, AppSource, Buffer, Event, IceComponentState, MediaPipeline, MediaState, MediaType,
+    AppSink, AppSource, Event, IceComponentState, MediaPipeline, MediaState, MediaType,
     WebRtcEndpoint,
 };
-use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler, RtpPacketizer};
-use mediaflow_transcoder::{I420Frame, Vp8Encoder};
-
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler};
 
 const FRAMES: usize = 60;
 const WAIT: Duration = Duration::from_secs(8);
@@ -65,32 +65,16 @@ fn main() -> Result<()> {
     offerer.gather_candidates()?;
 
     // A moving picture at 30 fps, as a camera would send it; keyframes on request.
-    let mut encoder = Vp8Encoder::new(320, 240, 500)?;
-    let mut packetizer = RtpPacketizer::new(names::VP8, 0x5eed).ok_or("no VP8 packetizer")?;
+    let mut camera = Camera::new(320, 240)?;
     // What comes out of the sink is RTP: whole frames are counted by reassembling them.
     let mut assembler = FrameAssembler::new(names::VP8).ok_or("no VP8 assembler")?;
-    let (mut n, mut requests_seen, mut frames) = (0u32, 0, 0usize);
+    let mut frames = 0usize;
     let deadline = Instant::now() + WAIT;
     while frames < FRAMES {
         if Instant::now() > deadline {
             return Err(format!("only {frames} of {FRAMES} frames arrived in {WAIT:?}").into());
         }
-        let requests = source.keyframe_requests();
-        let keyframe = n == 0 || requests > requests_seen;
-        requests_seen = requests;
-        let mut picture = I420Frame::filled(320, 240, 0, 128);
-        for (i, y) in picture.data[..320 * 240].iter_mut().enumerate() {
-            *y = ((i as u32 % 320 + i as u32 / 320 + n * 4) % 256) as u8;
-        }
-        n += 1;
-        for f in encoder.encode(&picture, keyframe)? {
-            for p in packetizer.packetize(&f.data, n * 3000) {
-                let mut b = Buffer::new(MediaType::Video, p);
-                b.codec = Some("video/VP8");
-                b.keyframe = f.keyframe;
-                source.push(b)?;
-            }
-        }
+        camera.push_frame(&source)?;
         std::thread::sleep(Duration::from_millis(33));
         while let Some(b) = sink.try_recv() {
             if let Assembled::Frame(_) = assembler.push(&b.data) {

@@ -6,13 +6,14 @@
 //!
 //! `cargo run -p mediaflow --example transcoding` (exits by itself, nonzero on failure)
 
+mod camera;
+
 use std::time::{Duration, Instant};
 
-use mediaflow::{AppSink, AppSource, Buffer, Event, MediaPipeline, MediaType, WebRtcEndpoint};
-use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler, RtpPacketizer};
-use mediaflow_transcoder::{H264Decoder, I420Frame, Vp8Encoder};
-
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use camera::{Camera, Result};
+use mediaflow::{AppSink, AppSource, Event, MediaPipeline, MediaType, WebRtcEndpoint};
+use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler};
+use mediaflow_transcoder::H264Decoder;
 
 fn main() -> Result<()> {
     let pipeline = MediaPipeline::new()?;
@@ -49,33 +50,17 @@ fn main() -> Result<()> {
     sender.gather_candidates()?;
     h264_peer.gather_candidates()?;
 
-    let mut encoder = Vp8Encoder::new(320, 240, 500)?;
-    let mut packetizer = RtpPacketizer::new(names::VP8, 0x1234).ok_or("no VP8 packetizer")?;
+    // Like a real encoder: a keyframe when downstream (the transcoder) asks.
+    let mut pattern = Camera::new(320, 240)?;
     let mut assembler = FrameAssembler::new(names::H264).ok_or("no H.264 assembler")?;
     let mut decoder = H264Decoder::new()?;
-    let (mut n, mut requests_seen, mut pictures) = (0u32, 0, 0);
+    let mut pictures = 0;
     let deadline = Instant::now() + Duration::from_secs(8);
     while pictures < 20 {
         if Instant::now() > deadline {
             return Err(format!("only {pictures} H.264 pictures decoded").into());
         }
-        // Like a real encoder: a keyframe when downstream (the transcoder) asks.
-        let requests = camera.keyframe_requests();
-        let keyframe = n == 0 || requests > requests_seen;
-        requests_seen = requests;
-        let mut picture = I420Frame::filled(320, 240, 0, 128);
-        for (i, y) in picture.data[..320 * 240].iter_mut().enumerate() {
-            *y = ((i as u32 % 320 + i as u32 / 320 + n * 3) % 256) as u8;
-        }
-        n += 1;
-        for f in encoder.encode(&picture, keyframe)? {
-            for p in packetizer.packetize(&f.data, n * 3000) {
-                let mut b = Buffer::new(MediaType::Video, p);
-                b.codec = Some("video/VP8");
-                b.keyframe = f.keyframe;
-                camera.push(b)?;
-            }
-        }
+        pattern.push_frame(&camera)?;
         std::thread::sleep(Duration::from_millis(33));
         while let Some(b) = screen.try_recv() {
             if b.codec != Some("video/H264") {
