@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mediaflow_rtp::{
-    codec, ConnectionState, IceComponentState, MediaKind, MediaState, SessionConfig, SessionEvent,
-    WebRtcSession,
+    codec, ConnectionState, IceComponentState, MediaKind, MediaState, OutboundRtpStreamStats,
+    SessionConfig, SessionEvent, WebRtcSession,
 };
 use rtc::shared::marshal::Marshal;
 
@@ -894,17 +894,17 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
     assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 5);
 }
 
-/// Until RTCP measures the round trip (a second or more into the call), NACK retries
-/// are spaced by the round trip ICE measured, not by a 100 ms guess: at 10 % loss each
-/// way a guess that long froze a browser's looped video at the start of the call.
-#[test]
-fn nack_retries_at_the_start_follow_the_ice_round_trip() {
+/// What `a` reports of its outbound streams after sending `packets` (VP8 RTP) to `b` over
+/// a fresh connected pair and 50 virtual milliseconds of exchange: `b`'s NACKs and PLIs
+/// about them, as counted by `a`.
+fn outbound_after_sending(
+    packets: impl IntoIterator<Item = Vec<u8>>,
+) -> Vec<OutboundRtpStreamStats> {
     let mut now = Instant::now();
     let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
-    // 1002 never comes: b asks for it at once, then again every 20 ms (the floor).
-    for seq in [1000u16, 1001, 1003] {
+    for packet in packets {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 7))
+            .send_rtp(now, MediaKind::Video, codec::VP8, &packet)
             .unwrap();
     }
     run(
@@ -914,7 +914,16 @@ fn nack_retries_at_the_start_follow_the_ice_round_trip() {
         Duration::from_millis(50),
         |_, _| false,
     );
-    let video = a.session.stats(now).outbound;
+    a.session.stats(now).outbound
+}
+
+/// Until RTCP measures the round trip (a second or more into the call), NACK retries
+/// are spaced by the round trip ICE measured, not by a 100 ms guess: at 10 % loss each
+/// way a guess that long froze a browser's looped video at the start of the call.
+#[test]
+fn nack_retries_at_the_start_follow_the_ice_round_trip() {
+    // 1002 never comes: b asks for it at once, then again every 20 ms (the floor).
+    let video = outbound_after_sending([1000u16, 1001, 1003].map(|seq| vp8_packet(seq, 7)));
     let nacks: u32 = video.iter().map(|s| s.nack_count).sum();
     assert!(nacks >= 3, "NACKs in the first 50 ms: {nacks} ({video:?})");
 }
@@ -925,28 +934,14 @@ fn nack_retries_at_the_start_follow_the_ice_round_trip() {
 #[test]
 fn a_keyframe_is_requested_only_when_the_stream_starts_without_one() {
     for starts_with_keyframe in [true, false] {
-        let mut now = Instant::now();
-        let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
-        for seq in 1000u16..1003 {
+        let packets = (1000u16..1003).map(|seq| {
             let mut packet = vp8_packet(seq, 7);
             if !starts_with_keyframe {
                 packet[13] = 0x01; // the VP8 frame tag's P bit: an interframe
             }
-            a.session
-                .send_rtp(now, MediaKind::Video, codec::VP8, &packet)
-                .unwrap();
-        }
-        run(
-            &mut a,
-            &mut b,
-            &mut now,
-            Duration::from_millis(50),
-            |_, _| false,
-        );
-        let plis: u32 = a
-            .session
-            .stats(now)
-            .outbound
+            packet
+        });
+        let plis: u32 = outbound_after_sending(packets)
             .iter()
             .map(|s| s.pli_count)
             .sum();
