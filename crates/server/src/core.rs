@@ -1451,6 +1451,14 @@ mod tests {
         )
     }
 
+    /// The SDP an SdpEndpoint's `generateOffer` with `args` answers.
+    fn generated_offer(core: &Core, conn: &mut Connection, e: &str, args: Value) -> String {
+        ok(&invoke(core, conn, e, "generateOffer", args))["value"]
+            .as_str()
+            .expect("generateOffer answers a string")
+            .to_owned()
+    }
+
     /// Waits (bounded) until a notification of each of `types` arrived; returns the
     /// first of each.
     fn wait_events(conn: &Connection, types: &[&str]) -> HashMap<String, Value> {
@@ -2027,10 +2035,7 @@ mod tests {
         assert_eq!(code(&bad), -32602, "{bad}");
         let options = json!({"options": {"offerToReceiveAudio": false,
             "offerToReceiveVideo": true, "__module__": "kurento", "__type__": "OfferOptions"}});
-        let offer = ok(&invoke(&core, &mut conn, &e, "generateOffer", options))["value"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let offer = generated_offer(&core, &mut conn, &e, options);
         let (audio, video) = offer.split_at(offer.find("m=video").unwrap());
         assert!(audio.contains("a=sendonly\r\n"), "{offer}");
         assert!(video.contains("a=sendrecv\r\n"), "{offer}");
@@ -2053,10 +2058,7 @@ mod tests {
             let got = invoke(&core, &mut conn, &e, &format!("get{op}"), json!({}));
             assert_eq!(ok(&got)["value"], kbps, "{op}");
         }
-        let offer = ok(&invoke(&core, &mut conn, &e, "generateOffer", json!({})))["value"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let offer = generated_offer(&core, &mut conn, &e, json!({}));
         let (audio, video) = offer.split_at(offer.find("m=video").unwrap());
         assert!(audio.contains("b=AS:48\r\n"), "{offer}");
         assert!(video.contains("b=AS:900\r\n"), "{offer}");
@@ -2627,10 +2629,7 @@ mod tests {
             .as_str()
             .unwrap()
             .to_owned();
-        let offer = ok(&invoke(&core, &mut conn, &srtp, "generateOffer", json!({})))["value"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let offer = generated_offer(&core, &mut conn, &srtp, json!({}));
         assert!(
             offer.contains("RTP/SAVPF") && offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80"),
             "{offer}"
