@@ -599,3 +599,50 @@ fn a_renegotiation_that_adds_data_channels_starts_them_with_the_live_roles() {
     assert_eq!(b.texts_on(from_a), ["hello B"]);
     assert_eq!(a.texts_on(from_b), ["hello A"]);
 }
+
+/// The peer's side of a close is a stream reset of its own, sent with its answer to
+/// ours. When that datagram is lost it must be sent again (RFC 6525 §5.1.1): the
+/// closing side (Chromium has no timeout of its own) otherwise waits forever. rtc-sctp
+/// 0.21.1 stored the request but armed no timer for it (vendor/rtc-sctp's patch).
+#[test]
+fn a_lost_stream_reset_answering_a_close_is_sent_again() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected_pair(&mut now);
+    let chat = open_channel(
+        &mut a,
+        &mut b,
+        &mut now,
+        "chat",
+        &DataChannelInit::default(),
+    );
+    a.session.close_data_channel(now, chat).unwrap();
+    // A's reset request reaches B; B's reply (its own reset request, then its answer)
+    // loses its first datagram.
+    while let Some(t) = a.session.poll_transmit() {
+        b.session.handle_datagram(now, t.peer, t.local, &t.data);
+    }
+    let mut replies = std::iter::from_fn(|| b.session.poll_transmit()).collect::<Vec<_>>();
+    assert!(!replies.is_empty(), "B answered nothing");
+    replies.remove(0);
+    for t in replies {
+        a.session.handle_datagram(now, t.peer, t.local, &t.data);
+    }
+    // Within SCTP's retransmission timeout (1 s at least), well before our own
+    // 5 s close timeout would close A's channel without the peer's reset.
+    let started = now;
+    let ok = run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(4),
+        &mut lossless(),
+        &|a, b| a.closed().contains(&chat) && b.closed().contains(&chat),
+    );
+    assert!(
+        ok,
+        "not closed after {:?}: {:?} / {:?}",
+        now - started,
+        a.events,
+        b.events
+    );
+}
