@@ -600,6 +600,42 @@ fn a_renegotiation_that_adds_data_channels_starts_them_with_the_live_roles() {
     assert_eq!(a.texts_on(from_b), ["hello A"]);
 }
 
+/// A closes a channel while its message on another channel is lost: B cannot reset the
+/// stream before every earlier TSN arrived (RFC 6525 "In progress"), does so when SCTP
+/// resends the message, and must then reset its own side too, or A's channel waits
+/// for it (until our 5 s close timeout; Chromium has none). rtc-sctp 0.21.1 performed
+/// such a deferred reset without sending its own (vendor/rtc-sctp's patch).
+#[test]
+fn a_close_behind_a_lost_message_completes_both_ways() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected_pair(&mut now);
+    let init = DataChannelInit::default();
+    let chat = open_channel(&mut a, &mut b, &mut now, "chat", &init);
+    let other = open_channel(&mut a, &mut b, &mut now, "other", &init);
+    a.session
+        .send_data(now, other, false, &Bytes::from_static(b"lost once"))
+        .unwrap();
+    while a.session.poll_transmit().is_some() {}
+    a.session.close_data_channel(now, chat).unwrap();
+    let started = now;
+    let ok = run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(4),
+        &mut lossless(),
+        &|a, b| a.closed().contains(&chat) && b.closed().contains(&chat),
+    );
+    assert!(
+        ok,
+        "not closed after {:?}: {:?} / {:?}",
+        now - started,
+        a.events,
+        b.events
+    );
+    assert_eq!(b.texts_on(other), vec!["lost once".to_owned()]);
+}
+
 /// The peer's side of a close is a stream reset of its own, sent with its answer to
 /// ours. When that datagram is lost it must be sent again (RFC 6525 §5.1.1): the
 /// closing side (Chromium has no timeout of its own) otherwise waits forever. rtc-sctp

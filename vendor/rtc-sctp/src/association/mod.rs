@@ -1672,7 +1672,10 @@ impl Association {
             let rst_reqs: Vec<ParamOutgoingResetRequest> =
                 self.reconfig_requests.values().cloned().collect();
             for rst_req in rst_reqs {
-                self.reset_streams_if_any(&rst_req, false, &mut reply)?;
+                // mediaflow patch: a reset deferred until this DATA arrived is answered
+                // with our own reset too (respond), as an immediate one is; without it
+                // the peer's channel waits for our side's reset for good.
+                self.reset_streams_if_any(&rst_req, true, &mut reply)?;
             }
         }
 
@@ -1716,6 +1719,15 @@ impl Association {
             self.reset_streams_if_any(p, true, reply)?;
             Ok(())
         } else if let Some(p) = raw.as_any().downcast_ref::<ParamReconfigResponse>() {
+            // mediaflow patch, RFC 6525 5.2.7: "In progress" (the peer has not received
+            // all our DATA before the reset) keeps the request, and its timer sends it
+            // again; dropping it left the peer's stream (a Chromium channel) unreset.
+            if p.result == ReconfigResult::InProgress
+                && self.reconfigs.contains_key(&p.reconfig_response_sequence_number)
+            {
+                self.reconfig_timer_wanted = true;
+                return Ok(());
+            }
             self.reconfigs.remove(&p.reconfig_response_sequence_number);
             if self.reconfigs.is_empty() {
                 self.timers.stop(Timer::Reconfig);
