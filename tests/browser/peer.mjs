@@ -226,7 +226,10 @@ async function dataTest({ n, unorderedN, bigSize }) {
 let browser;
 let result = { type: 'result', ok: false };
 try {
-  browser = await launchChromium();
+  // PEER_CHROME_ARGS: extra Chromium flags when tracing a failure (say
+  // `--enable-logging=stderr --vmodule=*dcsctp*=2`, shown with DEBUG=pw:browser).
+  const extraArgs = (process.env.PEER_CHROME_ARGS || '').split(' ').filter(Boolean);
+  browser = await launchChromium({ extraArgs });
   const page = await browser.newPage();
   pipePageLogs(page, 'peer');
   await page.goto(`http://127.0.0.1:${server.address().port}/`, { waitUntil: 'load' });

@@ -1722,8 +1722,17 @@ impl Association {
             // mediaflow patch, RFC 6525 5.2.7: "In progress" (the peer has not received
             // all our DATA before the reset) keeps the request, and its timer sends it
             // again; dropping it left the peer's stream (a Chromium channel) unreset.
-            if p.result == ReconfigResult::InProgress
-                && self.reconfigs.contains_key(&p.reconfig_response_sequence_number)
+            // So does "Bad sequence number": two channels closed back to back send two
+            // requests, and when the first is lost the peer refuses the second as out
+            // of sequence (it takes one at a time, 5.1.1); the timer then sends both
+            // again, in order.
+            let retry = matches!(
+                p.result,
+                ReconfigResult::InProgress
+                    | ReconfigResult::ErrorBadSequenceNumber
+                    | ReconfigResult::ErrorRequestAlreadyInProgress
+            );
+            if retry && self.reconfigs.contains_key(&p.reconfig_response_sequence_number)
             {
                 self.reconfig_timer_wanted = true;
                 return Ok(());
@@ -2357,7 +2366,12 @@ impl Association {
                     self.side,
                     self.reconfigs.len()
                 );
-                for c in self.reconfigs.values() {
+                // mediaflow patch: oldest request first (the peer takes them in
+                // sequence only, RFC 6525 5.1.1; the map's order is arbitrary).
+                let next = self.my_next_rsn;
+                let mut pending: Vec<(&u32, &ChunkReconfig)> = self.reconfigs.iter().collect();
+                pending.sort_by_key(|(rsn, _)| std::cmp::Reverse(next.wrapping_sub(**rsn)));
+                for (_, c) in pending {
                     let p = self.create_packet(vec![Box::new(c.clone())]);
                     if let Ok(raw) = p.marshal() {
                         raw_packets.push(raw);
@@ -3123,7 +3137,7 @@ impl Association {
     /// generate_next_rsn returns the my_next_rsn and increases it. The caller should hold the lock.
     fn generate_next_rsn(&mut self) -> u32 {
         let rsn = self.my_next_rsn;
-        self.my_next_rsn += 1;
+        self.my_next_rsn = self.my_next_rsn.wrapping_add(1); // mediaflow patch: wraps
         rsn
     }
 
