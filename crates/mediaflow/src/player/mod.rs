@@ -64,6 +64,14 @@ const MAX_GAP_US: u64 = 5_000_000;
 const MAX_FRAMES_PER_TURN: usize = 64;
 
 /// Kurento's `VideoInfo` of a PlayerEndpoint's file. Times are in milliseconds.
+///
+/// ```
+/// use mediaflow::VideoInfo;
+///
+/// // What `PlayerEndpoint::get_video_info` gives for a 10 s recording.
+/// let info = VideoInfo { is_seekable: true, seekable_init: 0, seekable_end: 10_000, duration: 10_000 };
+/// assert!(info.is_seekable && info.seekable_end == info.duration);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VideoInfo {
     /// Whether `set_position` can jump in the file (true for any file it can play).
@@ -381,6 +389,17 @@ pub struct PlayerEndpointBuilder<'a> {
 impl PlayerEndpointBuilder<'_> {
     /// Creates the endpoint. The URI is looked at by `play()` (as in Kurento, a bad
     /// one is an `Error` event then, INVALID_URI or RESOURCE_ERROR_OPEN).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // Not opened yet: building succeeds whatever the URI.
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///no/such/file.webm").build()?;
+    /// assert_eq!(player.uri(), "file:///no/such/file.webm");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn build(self) -> Result<PlayerEndpoint> {
         let keyframe_requests = Arc::new(AtomicU64::new(0));
         let requests = keyframe_requests.clone();
@@ -423,6 +442,24 @@ fn is_http(uri: &str) -> bool {
 /// `EndOfStream`, and `Error` (INVALID_URI, RESOURCE_ERROR_OPEN, INVALID_MEDIA,
 /// STREAM_ERROR_FAILED). URIs: `file:///absolute/path`, and `http://` / `https://`
 /// (downloaded whole first, at most 2 GiB, then played).
+///
+/// ```
+/// use mediaflow::{AppSink, Event, MediaPipeline, PlayerEndpoint};
+/// use std::time::Duration;
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let player = PlayerEndpoint::builder(&pipeline, "file:///no/such/file.webm").build()?;
+/// let screen = AppSink::new(&pipeline)?; // or a WebRtcEndpoint, a RecorderEndpoint...
+/// player.connect(&screen)?;
+/// let events = player.events()?;
+/// player.play()?; // a file that cannot be opened is an Error event, as in Kurento
+/// let error = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+///     .find_map(|e| match e { Event::Error(e) => Some(e), _ => None })
+///     .expect("an Error event");
+/// assert_eq!(error.error_type.as_str(), "RESOURCE_ERROR_OPEN");
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PlayerEndpoint {
     element: MediaElement,
@@ -450,6 +487,16 @@ impl From<PlayerEndpoint> for MediaElement {
 
 impl PlayerEndpoint {
     /// A builder for a player of `uri` (`file:///path/name.webm`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "https://example.com/talk.webm").build()?;
+    /// assert!(player.uri().starts_with("https://"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn builder<'a>(pipeline: &'a MediaPipeline, uri: &str) -> PlayerEndpointBuilder<'a> {
         PlayerEndpointBuilder {
             pipeline,
@@ -458,18 +505,48 @@ impl PlayerEndpoint {
     }
 
     /// The URI it plays.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// assert_eq!(player.uri(), "file:///var/media/intro.mkv");
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn uri(&self) -> &str {
         &self.inner.uri
     }
 
     /// Frames skipped because they were larger than a frame can be (4 MiB): a corrupt
     /// or hostile file.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// assert_eq!(player.dropped_frames(), 0);
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn dropped_frames(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Keyframe requests from consumers so far. A file cannot make a keyframe: they
     /// are counted and the consumer decodes from the file's next keyframe.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// assert_eq!(player.keyframe_requests(), 0); // nothing has asked yet
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn keyframe_requests(&self) -> u64 {
         self.inner.keyframe_requests.load(Ordering::Relaxed)
     }
@@ -490,6 +567,22 @@ impl PlayerEndpoint {
     /// INVALID_MEDIA; the call itself then returns `Ok` (as Kurento's does) and nothing
     /// plays. An http(s) URI is downloaded by the player's thread (a failure is an
     /// `Error` RESOURCE_ERROR_OPEN then).
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, PlayerEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "ftp://example.com/a.webm").build()?;
+    /// let events = player.events()?;
+    /// player.play()?; // Ok: the URI's fault is reported as an event
+    /// let error = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)).ok())
+    ///     .find_map(|e| match e { Event::Error(e) => Some(e), _ => None })
+    ///     .expect("an Error event");
+    /// assert_eq!(error.error_type.as_str(), "INVALID_URI");
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn play(&self) -> Result<()> {
         let _serial = self
             .inner
@@ -534,18 +627,50 @@ impl PlayerEndpoint {
     }
 
     /// Pauses: media stops and the position holds; `play()` resumes from it.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// player.pause()?; // nothing playing: nothing to pause, and no error
+    /// assert_eq!(player.get_position()?, 0);
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn pause(&self) -> Result<()> {
         self.element
             .with_element(|e: &mut PlayerElement, now| e.pause(now))
     }
 
     /// Stops: media stops and the position goes back to the start.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// player.stop()?;
+    /// assert_eq!(player.get_position()?, 0);
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn stop(&self) -> Result<()> {
         self.element
             .with_element(|e: &mut PlayerElement, _| e.stop())
     }
 
     /// The position in the file, in milliseconds (Kurento's `position`).
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// assert_eq!(player.get_position()?, 0); // not started
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_position(&self) -> Result<u64> {
         self.element
             .with_element(|e: &mut PlayerElement, now| e.position_at(now) / 1000)
@@ -553,6 +678,17 @@ impl PlayerEndpoint {
 
     /// Jumps to `ms` milliseconds into the file while playing or paused. Playback
     /// resumes at the video keyframe at or before it (a decoder needs one to start).
+    ///
+    /// ```
+    /// use mediaflow::{Error, MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.mkv").build()?;
+    /// // A stopped player has no file open to jump in.
+    /// assert!(matches!(player.set_position(5_000), Err(Error::WrongState(_))));
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn set_position(&self, ms: u64) -> Result<()> {
         self.element
             .with_element(move |e: &mut PlayerElement, now| e.seek(ms, now))?
@@ -561,6 +697,16 @@ impl PlayerEndpoint {
     /// What the file holds (Kurento's `videoInfo`), read from its headers on the
     /// caller's thread (for an http(s) URI: from the last download). A URI or file it
     /// cannot play is a typed error here.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, PlayerEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let player = PlayerEndpoint::builder(&pipeline, "file:///no/such/file.webm").build()?;
+    /// assert!(player.get_video_info().is_err());
+    /// # pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn get_video_info(&self) -> Result<VideoInfo> {
         let info = if is_http(&self.inner.uri) {
             let downloaded = *self
