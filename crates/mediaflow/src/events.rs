@@ -53,7 +53,13 @@ macro_rules! events {
             }
 
             impl $name {
-                /// Kurento's name for this event type.
+                /// Kurento's name for this event type (what `Event::type_name` gives
+                /// and the Kurento Protocol's `type` field carries).
+                ///
+                /// ```
+                /// assert_eq!(mediaflow::MediaStateChangedEvent::TYPE, "MediaStateChanged");
+                /// assert_eq!(mediaflow::ErrorEvent::TYPE, "Error");
+                /// ```
                 pub const TYPE: &'static str = stringify!($variant);
             }
         )*

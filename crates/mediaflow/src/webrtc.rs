@@ -283,6 +283,16 @@ impl WebRtcEndpointBuilder {
     /// the same DTLS), messages leave the DATA source pad and what reaches the DATA sink
     /// pad is sent on the channel of the same label. Off by default: the section is
     /// rejected.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let chat = WebRtcEndpoint::builder(&pipeline).use_data_channels(true).build()?;
+    /// assert!(chat.generate_offer()?.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn use_data_channels(mut self, enabled: bool) -> Self {
         self.data_channels = enabled;
         self
@@ -1173,6 +1183,32 @@ impl WebRtcEndpoint {
     /// `max_retransmits` make it partially reliable (`None`: reliable). Needs
     /// `use_data_channels` and a negotiated data-channel section; at most
     /// [`mediaflow_rtp::MAX_CHANNELS`] channels.
+    ///
+    /// ```
+    /// use mediaflow::{Event, MediaPipeline, WebRtcEndpoint};
+    /// use std::time::Duration;
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let peer = || WebRtcEndpoint::builder(&pipeline).network_interfaces(["lo"]).use_data_channels(true).build();
+    /// let (a, b) = (peer()?, peer()?);
+    /// for (from, to) in [(&a, &b), (&b, &a)] {
+    ///     let to = to.clone();
+    ///     from.on_ice_candidate_found(move |e| {
+    ///         let _ = to.add_ice_candidate(e.candidate.clone());
+    ///     })?;
+    /// }
+    /// let events = b.events()?;
+    /// a.process_answer(&b.process_offer(&a.generate_offer()?)?)?;
+    /// // Made now, opened once SCTP is up (reliable and ordered here).
+    /// let id = a.create_data_channel("chat", true, None, None, "")?;
+    /// a.gather_candidates()?;
+    /// b.gather_candidates()?;
+    /// let opened = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(10)).ok())
+    ///     .find_map(|e| match e { Event::DataChannelOpened(o) => Some(o.channel_id), _ => None });
+    /// assert_eq!(opened, Some(id));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn create_data_channel(
         &self,
         label: &str,
@@ -1193,12 +1229,34 @@ impl WebRtcEndpoint {
 
     /// Closes data channel `channel_id` (Kurento's `closeDataChannel`);
     /// `DataChannelClosed` follows.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).use_data_channels(true).build()?;
+    /// // No such channel: a typed error, nothing closed.
+    /// assert!(endpoint.close_data_channel(7).is_err());
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn close_data_channel(&self, channel_id: u16) -> Result<()> {
         Ok(self.with_session(move |e, now| e.session.close_data_channel(now, channel_id))??)
     }
 
     /// Counters of the endpoint's data channels: opened, closed, refused, messages
     /// received, sent and dropped.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).use_data_channels(true).build()?;
+    /// let stats = endpoint.data_channel_stats()?;
+    /// assert_eq!((stats.channels_opened, stats.messages_dropped_in), (0, 0));
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
     pub fn data_channel_stats(&self) -> Result<mediaflow_rtp::DataChannelStats> {
         self.with_session(|e, _| e.session.data_channel_stats())
     }

@@ -380,6 +380,17 @@ fn file_path(uri: &str) -> std::result::Result<PathBuf, String> {
 }
 
 /// Builds a [`PlayerEndpoint`] (Kurento's constructor parameters).
+///
+/// ```
+/// use mediaflow::{MediaPipeline, PlayerEndpoint, PlayerEndpointBuilder};
+///
+/// let pipeline = MediaPipeline::new()?;
+/// let builder: PlayerEndpointBuilder<'_> = PlayerEndpoint::builder(&pipeline, "file:///var/media/intro.webm");
+/// let player = builder.build()?;
+/// assert_eq!(player.uri(), "file:///var/media/intro.webm");
+/// pipeline.release()?;
+/// # Ok::<(), mediaflow::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PlayerEndpointBuilder<'a> {
     pipeline: &'a MediaPipeline,
