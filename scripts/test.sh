@@ -38,6 +38,14 @@ for e in passthrough engine_to_engine transcoding record_and_play rtp_endpoint d
   echo "example $e: ok ($(tail -1 "target/example-${e%% *}.txt"))"
 done
 
+step "cargo package: the crates meant for users (packaged together: they are not on crates.io yet)"
+# --no-verify: the packaged manifests name each other by version, which a registry
+# would resolve; the build itself is what the test step above checked.
+cargo package -p mediaflow-graph -p mediaflow-ice -p mediaflow-rtp -p mediaflow-runtime \
+  -p mediaflow-transcoder -p mediaflow --no-verify --allow-dirty > target/package.txt 2>&1 \
+  || { cat target/package.txt; echo "cargo package failed" >&2; exit 1; }
+grep "Packaged" target/package.txt
+
 step "load harness, tiny load (mediaflow, str0m, rtc, raw SRTP loop; no figure is checked)"
 # So the harness of benches/load cannot rot: 2 sessions for a few seconds per system.
 timeout 600 cargo run -q -j2 -p mediaflow-load --bin loadbench -- --smoke 2>&1 | tee target/load-smoke.txt | tail -8
