@@ -6,6 +6,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/*
+ * Conventions of every function below (each function's comment says what differs):
+ * - Handles (mf_runtime, mf_pipeline, mf_element) are owned by whoever received them
+ *   from a *_new function and freed with their *_free; an argument handle is only
+ *   borrowed for the call. Releasing (mf_pipeline_release, mf_element_release) ends
+ *   the media object; the handle stays valid until freed, and calls on it then fail
+ *   with MF_RESULT_PIPELINE_RELEASED / MF_RESULT_ELEMENT_RELEASED.
+ * - Strings passed in are NUL-terminated UTF-8 read during the call only. Strings
+ *   returned through a char ** are owned by the caller: free them with mf_string_free.
+ *   Pointers inside an mf_event are valid only while the callback that received it runs.
+ * - Every function may be called from any thread, including from an event callback.
+ *   Callbacks run on a dispatcher thread of the pipeline's runtime, never the caller's.
+ * - Functions returning mf_result: MF_RESULT_NULL_ARGUMENT for a required NULL
+ *   pointer, MF_RESULT_INVALID_UTF8 for a bad string, MF_RESULT_PANIC if a bug in
+ *   mediaflow panicked (caught at the boundary); mf_last_error copies the detail of the
+ *   last failure on the calling thread. Integer arguments standing for enums are
+ *   validated: an unknown value is MF_RESULT_INVALID_ARGUMENT, never undefined.
+ */
 
 #define MEDIAFLOW_VERSION "0.1.0"
 #define MEDIAFLOW_VERSION_MAJOR 0
@@ -617,11 +635,16 @@ enum mf_result mf_recorder_endpoint_new(const struct mf_pipeline *pipeline,
 enum mf_result mf_recorder_record(const struct mf_element *recorder_endpoint);
 
 // Pauses recording (Kurento's `pause`): media arriving meanwhile is not stored. A
-// Paused event follows.
+// Paused event follows. `recorder_endpoint` is borrowed for the call. Errors: NULL
+// (`MF_RESULT_NULL_ARGUMENT`), not a RecorderEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`),
+// a released element or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`. Pausing what
+// is not recording (before `mf_recorder_record`, after `mf_recorder_stop`) does nothing.
 enum mf_result mf_recorder_pause(const struct mf_element *recorder_endpoint);
 
 // Stops recording (Kurento's `stop`); the file is finalised in the background and a
 // Stopped event follows when it is. A stopped recorder does not record again.
+// `recorder_endpoint` is borrowed for the call. Errors as `mf_recorder_pause` (a second
+// stop is not an error).
 enum mf_result mf_recorder_stop(const struct mf_element *recorder_endpoint);
 
 // Stops and waits until the file is finalised, at most `timeout_ms` milliseconds
@@ -651,7 +674,10 @@ enum mf_result mf_sdp_endpoint_process_offer(const struct mf_element *endpoint,
                                              char **answer);
 
 // Creates an SDP offer (Kurento's `generateOffer`: audio and video). `*offer` receives
-// it, owned by the caller (free it with `mf_string_free`).
+// it, owned by the caller (free it with `mf_string_free`); it is left untouched on
+// error. Errors: NULL `endpoint`/`offer` (`MF_RESULT_NULL_ARGUMENT`), not a
+// WebRtcEndpoint or RtpEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), a released element
+// or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 enum mf_result mf_sdp_endpoint_generate_offer(const struct mf_element *endpoint, char **offer);
 
 // Creates an SDP offer asking to receive only the kinds named (Kurento's
@@ -886,7 +912,10 @@ enum mf_result mf_event_ice_component_ids(const struct mf_event *event,
                                           uint32_t *component_id);
 
 // The channel (Kurento's `channelId`, the SCTP stream id) of a DataChannelOpened or
-// DataChannelClosed event.
+// DataChannelClosed event, written to `*channel_id` (caller's storage).
+// `event` is the pointer the callback received, used only while that callback runs.
+// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event` or `channel_id`),
+// `MF_RESULT_NO_SUCH_FIELD` (an event of another kind).
 enum mf_result mf_event_channel_id(const struct mf_event *event, uint16_t *channel_id);
 
 // Old and new state of a ConnectionStateChanged or MediaStateChanged event. Either

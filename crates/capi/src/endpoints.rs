@@ -121,7 +121,10 @@ pub extern "C" fn mf_recorder_record(recorder_endpoint: *const mf_element) -> mf
 }
 
 /// Pauses recording (Kurento's `pause`): media arriving meanwhile is not stored. A
-/// Paused event follows.
+/// Paused event follows. `recorder_endpoint` is borrowed for the call. Errors: NULL
+/// (`MF_RESULT_NULL_ARGUMENT`), not a RecorderEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`),
+/// a released element or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`. Pausing what
+/// is not recording (before `mf_recorder_record`, after `mf_recorder_stop`) does nothing.
 #[no_mangle]
 pub extern "C" fn mf_recorder_pause(recorder_endpoint: *const mf_element) -> mf_result {
     guard(|| recorder(recorder_endpoint)?.pause().code())
@@ -129,6 +132,8 @@ pub extern "C" fn mf_recorder_pause(recorder_endpoint: *const mf_element) -> mf_
 
 /// Stops recording (Kurento's `stop`); the file is finalised in the background and a
 /// Stopped event follows when it is. A stopped recorder does not record again.
+/// `recorder_endpoint` is borrowed for the call. Errors as `mf_recorder_pause` (a second
+/// stop is not an error).
 #[no_mangle]
 pub extern "C" fn mf_recorder_stop(recorder_endpoint: *const mf_element) -> mf_result {
     guard(|| recorder(recorder_endpoint)?.stop().code())
@@ -290,7 +295,10 @@ pub extern "C" fn mf_sdp_endpoint_process_offer(
 }
 
 /// Creates an SDP offer (Kurento's `generateOffer`: audio and video). `*offer` receives
-/// it, owned by the caller (free it with `mf_string_free`).
+/// it, owned by the caller (free it with `mf_string_free`); it is left untouched on
+/// error. Errors: NULL `endpoint`/`offer` (`MF_RESULT_NULL_ARGUMENT`), not a
+/// WebRtcEndpoint or RtpEndpoint (`MF_RESULT_WRONG_ELEMENT_TYPE`), a released element
+/// or pipeline, `MF_RESULT_TIMEOUT`, `MF_RESULT_PANIC`.
 #[no_mangle]
 pub extern "C" fn mf_sdp_endpoint_generate_offer(
     endpoint: *const mf_element,

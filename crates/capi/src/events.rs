@@ -600,7 +600,10 @@ pub extern "C" fn mf_event_ice_component_ids(
 }
 
 /// The channel (Kurento's `channelId`, the SCTP stream id) of a DataChannelOpened or
-/// DataChannelClosed event.
+/// DataChannelClosed event, written to `*channel_id` (caller's storage).
+/// `event` is the pointer the callback received, used only while that callback runs.
+/// Errors: `MF_RESULT_NULL_ARGUMENT` (NULL `event` or `channel_id`),
+/// `MF_RESULT_NO_SUCH_FIELD` (an event of another kind).
 #[no_mangle]
 pub extern "C" fn mf_event_channel_id(event: *const mf_event, channel_id: *mut u16) -> mf_result {
     guard(|| {

@@ -22,8 +22,10 @@ fn main() -> ExitCode {
         parts.next().unwrap_or(0),
         parts.next().unwrap_or(0),
     );
+    // The version defines follow the conventions text of cbindgen.toml's after_includes.
+    let conventions = config.after_includes.take().unwrap_or_default();
     config.after_includes = Some(format!(
-        "\n#define MEDIAFLOW_VERSION \"{version}\"\n#define MEDIAFLOW_VERSION_MAJOR {major}\n#define MEDIAFLOW_VERSION_MINOR {minor}\n#define MEDIAFLOW_VERSION_PATCH {patch}"
+        "{conventions}\n#define MEDIAFLOW_VERSION \"{version}\"\n#define MEDIAFLOW_VERSION_MAJOR {major}\n#define MEDIAFLOW_VERSION_MINOR {minor}\n#define MEDIAFLOW_VERSION_PATCH {patch}"
     ));
     let bindings = match cbindgen::Builder::new()
         .with_crate(&crate_dir)
