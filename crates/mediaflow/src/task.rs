@@ -39,12 +39,18 @@ pub(crate) struct EventSink {
     pub(crate) registry: Arc<Mutex<Registry>>,
 }
 
+/// Where a socket's datagrams go: its endpoint, and the endpoint's span once made.
+struct Route {
+    id: ElementId,
+    span: Option<tracing::Span>,
+}
+
 /// One pipeline on its worker.
 pub(crate) struct PipelineTask {
     pub(crate) graph: Graph,
     pub(crate) elements: HashMap<ElementId, ElementMeta>,
-    /// Which endpoint each socket belongs to.
-    sockets: HashMap<SocketId, ElementId>,
+    /// Which endpoint each socket belongs to (one lookup per datagram).
+    sockets: HashMap<SocketId, Route>,
     /// Endpoints, whose transmits are sent after each run.
     endpoints: Vec<ElementId>,
     events: EventSink,
@@ -90,14 +96,7 @@ impl PipelineTask {
 
     /// Makes the span of endpoint `id` once its object id is known.
     fn ensure_endpoint_span(&mut self, id: ElementId) {
-        if self.endpoint_spans.contains_key(&id) {
-            return;
-        }
-        if let Some(meta) = self.elements.get(&id) {
-            let span =
-                tracing::error_span!(parent: &self.span, "endpoint", id = %meta.shared.object_id);
-            self.endpoint_spans.insert(id, span);
-        }
+        endpoint_span(&self.span, &self.elements, &mut self.endpoint_spans, id);
     }
 
     /// Turns graph events into public events and hands them to the dispatcher.
@@ -122,7 +121,7 @@ impl PipelineTask {
         sockets: impl IntoIterator<Item = &'a (SocketId, SocketAddr)>,
     ) {
         for (socket, _) in sockets {
-            self.sockets.insert(*socket, id);
+            self.sockets.insert(*socket, Route { id, span: None });
         }
         self.endpoints.push(id);
     }
@@ -135,7 +134,7 @@ impl PipelineTask {
     pub(crate) fn release_element(&mut self, id: ElementId, cx: &mut Context<'_>) -> bool {
         if let Some(endpoint) = self.endpoint(id) {
             endpoint.close(cx);
-            self.sockets.retain(|_, e| *e != id);
+            self.sockets.retain(|_, route| route.id != id);
             self.endpoints.retain(|e| *e != id);
         }
         self.endpoint_spans.remove(&id);
@@ -154,15 +153,34 @@ impl PipelineTask {
     }
 }
 
-/// The endpoint (WebRtcEndpoint or RtpEndpoint) with sockets that `id` is, if any.
+/// The span of endpoint `id` (made, inside the pipeline's, the first time its object id
+/// is known); `None` while it is not.
+fn endpoint_span(
+    pipeline: &tracing::Span,
+    elements: &HashMap<ElementId, ElementMeta>,
+    spans: &mut HashMap<ElementId, tracing::Span>,
+    id: ElementId,
+) -> Option<tracing::Span> {
+    if let Some(span) = spans.get(&id) {
+        return Some(span.clone());
+    }
+    let meta = elements.get(&id)?;
+    let span = tracing::error_span!(parent: pipeline, "endpoint", id = %meta.shared.object_id);
+    spans.insert(id, span.clone());
+    Some(span)
+}
+
+/// The endpoint (WebRtcEndpoint or RtpEndpoint) with sockets that `id` is, if any: one
+/// element lookup (this runs per datagram).
 fn net_endpoint(graph: &mut Graph, id: ElementId) -> Option<&mut dyn NetEndpoint> {
-    if graph.element_as::<WebRtcEndpointElement>(id).is_some() {
-        return graph
-            .element_as::<WebRtcEndpointElement>(id)
+    let element = graph.element_mut(id).ok()?.as_any_mut();
+    if element.is::<WebRtcEndpointElement>() {
+        return element
+            .downcast_mut::<WebRtcEndpointElement>()
             .map(|e| e as &mut dyn NetEndpoint);
     }
-    graph
-        .element_as::<RtpEndpointElement>(id)
+    element
+        .downcast_mut::<RtpEndpointElement>()
         .map(|e| e as &mut dyn NetEndpoint)
 }
 
@@ -191,13 +209,16 @@ impl Task for PipelineTask {
         data: &[u8],
         cx: &mut Context<'_>,
     ) {
-        let Some(&id) = self.sockets.get(&socket) else {
+        let Some(route) = self.sockets.get_mut(&socket) else {
             return;
         };
-        self.ensure_endpoint_span(id);
+        let id = route.id;
+        if route.span.is_none() {
+            route.span = endpoint_span(&self.span, &self.elements, &mut self.endpoint_spans, id);
+        }
         // Borrowed, not cloned: this runs per datagram.
         let _pipeline = self.span.enter();
-        let _endpoint = self.endpoint_spans.get(&id).map(tracing::Span::enter);
+        let _endpoint = route.span.as_ref().map(tracing::Span::enter);
         let now = cx.now();
         if let Some(endpoint) = net_endpoint(&mut self.graph, id) {
             endpoint.handle_datagram(socket, peer, data, now);
