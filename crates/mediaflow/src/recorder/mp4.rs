@@ -63,6 +63,8 @@ struct Track {
     last_duration_ms: Option<u64>,
     /// Where the last sample written ends.
     end_ms: u64,
+    /// A sample came.
+    started: bool,
 }
 
 /// The `avcC` box of an H.264 track; `None` when the record does not parse.
@@ -274,6 +276,7 @@ impl<W: Write + Seek> Mp4Writer<W> {
                     data: Vec::new(),
                     last_duration_ms: None,
                     end_ms: 0,
+                    started: false,
                 }
             })
             .collect();
@@ -366,8 +369,14 @@ impl<W: Write + Seek> Mp4Writer<W> {
         let (_, bytes) = self.fragment.get_or_insert((ms, 0));
         *bytes += data.len();
         let t = &mut self.tracks[index];
+        // A track's first sample is presented from the recording's start (video that
+        // waited for its keyframe shows it from 0): ffmpeg takes a fragmented track's
+        // duration as where it ends and adds where it starts, so a track starting at
+        // 0.6 s made the file 0.6 s too long. Later samples keep their times (and sync).
+        let at = if t.started { ms } else { 0 };
+        t.started = true;
         t.samples.push(Sample {
-            ms,
+            ms: at,
             duration_ms: None,
             key: key || !video,
             size,
@@ -479,8 +488,8 @@ mod tests {
 
     /// Video at 0, 40, 80 ... ms with a keyframe every 1.2 s, audio every 20 ms from
     /// 5 ms: fragments start at the keyframes past a second, each sample's data where
-    /// its trun says, durations from the next sample, and the moov's durations where
-    /// the last samples end.
+    /// its trun says, durations from the next sample (the first one of a track from
+    /// 0), and the moov's durations where the last samples end.
     #[test]
     fn fragments_parse_back_with_their_samples_and_durations() {
         let (video, key) = h264_track();
@@ -501,7 +510,7 @@ mod tests {
             if ms % 20 == 5 {
                 let data = vec![0xfc, ms as u8, (ms >> 8) as u8];
                 w.add_frame(2, ms, false, true, &data).unwrap();
-                expected.push((2u32, ms, data));
+                expected.push((2u32, if ms == 5 { 0 } else { ms }, data));
             }
         }
         let file = w.finish().unwrap().into_inner();
