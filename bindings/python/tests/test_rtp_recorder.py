@@ -85,7 +85,7 @@ def test_misuse_raises_typed_errors(tmp_path):
         pipeline.recorder_endpoint("http://example.com/a.webm")
     assert err.value.code == mf.Result.INVALID_ARGUMENT
     with pytest.raises(mf.Error) as err:
-        pipeline.recorder_endpoint("file:///tmp/a.mp4", 6)  # MP4: not a profile we write
+        pipeline.recorder_endpoint("file:///tmp/a.mp4", 9)  # not an mf_media_profile
     assert err.value.code == mf.Result.INVALID_ARGUMENT
     with pytest.raises(mf.Error) as err:
         pipeline.rtp_endpoint(address="not-an-ip")
