@@ -101,71 +101,81 @@ fn minf(video: bool, codec: mp4_atom::Codec) -> Minf {
     }
 }
 
+/// An H.264 track's sample entry and header.
+fn avc1(width: u16, height: u16, record: &[u8]) -> io::Result<(mp4_atom::Codec, Tkhd)> {
+    let avcc = avcc(record)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unreadable avcC record"))?;
+    let visual = Visual {
+        data_reference_index: 1,
+        width,
+        height,
+        ..Default::default()
+    };
+    let avc1 = Avc1 {
+        visual,
+        avcc,
+        btrt: None,
+        colr: None,
+        pasp: None,
+        taic: None,
+        fiel: None,
+        spatial: None,
+    };
+    let tkhd = Tkhd {
+        width: width.into(),
+        height: height.into(),
+        ..Default::default()
+    };
+    Ok((avc1.into(), tkhd))
+}
+
+/// An Opus track's sample entry and header.
+fn opus(channels: u8) -> (mp4_atom::Codec, Tkhd) {
+    let opus = Opus {
+        audio: Audio {
+            data_reference_index: 1,
+            channel_count: u16::from(channels),
+            sample_size: 16,
+            sample_rate: 48_000u16.into(),
+        },
+        dops: Dops {
+            output_channel_count: channels,
+            // As in Matroska's OpusHead: unknown for a live stream.
+            pre_skip: 0,
+            input_sample_rate: 48_000,
+            output_gain: 0,
+            channel_mapping: None,
+        },
+        btrt: None,
+    };
+    let tkhd = Tkhd {
+        volume: 1.into(),
+        alternate_group: 1,
+        ..Default::default()
+    };
+    (opus.into(), tkhd)
+}
+
 /// A track's `trak`: its sample description, no samples (they come in fragments).
 fn trak(id: u32, kind: &TrackKind) -> io::Result<Trak> {
-    let (handler, name, timescale, codec, tkhd) = match kind {
+    let (video, (codec, tkhd)) = match kind {
         TrackKind::H264 {
             width,
             height,
             record,
-        } => {
-            let avcc = avcc(record).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "unreadable avcC record")
-            })?;
-            let visual = Visual {
-                data_reference_index: 1,
-                width: *width,
-                height: *height,
-                ..Default::default()
-            };
-            let avc1 = Avc1 {
-                visual,
-                avcc,
-                btrt: None,
-                colr: None,
-                pasp: None,
-                taic: None,
-                fiel: None,
-                spatial: None,
-            };
-            let tkhd = Tkhd {
-                width: (*width).into(),
-                height: (*height).into(),
-                ..Default::default()
-            };
-            (b"vide", "VideoHandler", MOVIE_TIMESCALE, avc1.into(), tkhd)
-        }
-        TrackKind::Opus { channels } => {
-            let opus = Opus {
-                audio: Audio {
-                    data_reference_index: 1,
-                    channel_count: u16::from(*channels),
-                    sample_size: 16,
-                    sample_rate: 48_000u16.into(),
-                },
-                dops: Dops {
-                    output_channel_count: *channels,
-                    // As in Matroska's OpusHead: unknown for a live stream.
-                    pre_skip: 0,
-                    input_sample_rate: 48_000,
-                    output_gain: 0,
-                    channel_mapping: None,
-                },
-                btrt: None,
-            };
-            let tkhd = Tkhd {
-                volume: 1.into(),
-                alternate_group: 1,
-                ..Default::default()
-            };
-            (b"soun", "SoundHandler", AUDIO_TIMESCALE, opus.into(), tkhd)
-        }
+        } => (true, avc1(*width, *height, record)?),
+        TrackKind::Opus { channels } => (false, opus(*channels)),
         TrackKind::Vp8 { .. } => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "VP8 is not stored in MP4",
             ))
         }
+    };
+    let (handler, name, timescale) = if video {
+        (b"vide", "VideoHandler", MOVIE_TIMESCALE)
+    } else {
+        (b"soun", "SoundHandler", AUDIO_TIMESCALE)
     };
     Ok(Trak {
         tkhd: Tkhd {
@@ -184,7 +194,7 @@ fn trak(id: u32, kind: &TrackKind) -> io::Result<Trak> {
                 handler: FourCC::new(handler),
                 name: name.into(),
             },
-            minf: minf(handler == b"vide", codec),
+            minf: minf(video, codec),
         },
         ..Default::default()
     })
@@ -542,6 +552,17 @@ mod tests {
         ));
 
         // Fragments: moof + mdat pairs, video ones starting at 0, 1200, 2400 ms.
+        let (mut got, video_starts) = samples(&file, &all);
+        assert_eq!(video_starts, [0, 1_200, 2_400]);
+        got.sort_by_key(|(track, ms, _)| (*ms, *track));
+        expected.sort_by_key(|(track, ms, _)| (*ms, *track));
+        assert_eq!(got, expected);
+    }
+
+    /// Each sample of the fragments (track, ms, data) as their truns give them, and the
+    /// video fragments' start times; the fragments end the file.
+    #[allow(clippy::type_complexity)]
+    fn samples(file: &[u8], all: &[Any]) -> (Vec<(u32, u64, Vec<u8>)>, Vec<u64>) {
         let mut offset = all[..2].iter().map(encoded_len).sum::<usize>();
         let mut got = Vec::new();
         let mut video_starts = Vec::new();
@@ -568,10 +589,7 @@ mod tests {
             offset += pair.iter().map(encoded_len).sum::<usize>();
         }
         assert_eq!(offset, file.len());
-        assert_eq!(video_starts, [0, 1_200, 2_400]);
-        got.sort_by_key(|(track, ms, _)| (*ms, *track));
-        expected.sort_by_key(|(track, ms, _)| (*ms, *track));
-        assert_eq!(got, expected);
+        (got, video_starts)
     }
 
     fn encoded_len(b: &Any) -> usize {
