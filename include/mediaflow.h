@@ -202,7 +202,6 @@ typedef enum mf_transcoding_state {
 } mf_transcoding_state;
 
 // Kurento's `MediaProfileSpecType`: a recording's container and the media it keeps.
-// Kurento's MP4 profiles are not written yet, so they have no value here.
 typedef enum mf_media_profile {
   // WebM, VP8 video and Opus audio.
   MF_MEDIA_PROFILE_WEBM = 0,
@@ -216,6 +215,12 @@ typedef enum mf_media_profile {
   MF_MEDIA_PROFILE_MKV_AUDIO_ONLY = 4,
   // Matroska, VP8 video only.
   MF_MEDIA_PROFILE_MKV_VIDEO_ONLY = 5,
+  // Fragmented MP4, H.264 video (VP8 is transcoded to it) and Opus audio.
+  MF_MEDIA_PROFILE_MP4 = 6,
+  // Fragmented MP4, Opus audio only.
+  MF_MEDIA_PROFILE_MP4_AUDIO_ONLY = 7,
+  // Fragmented MP4, H.264 video only (VP8 is transcoded to it).
+  MF_MEDIA_PROFILE_MP4_VIDEO_ONLY = 8,
 } mf_media_profile;
 
 // SDES-SRTP crypto suites of an RtpEndpoint (Kurento's `CryptoSuite`).

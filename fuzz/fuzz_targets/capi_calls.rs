@@ -111,7 +111,7 @@ impl Program<'_> {
                         // Fixed URIs only: a fuzzed path could truncate any file.
                         let uri = RECORDER_URIS[usize::from(self.byte()) % RECORDER_URIS.len()];
                         let profile = match self.byte() {
-                            b if b & 1 == 0 => u32::from(b >> 1) % 8,
+                            b if b & 1 == 0 => u32::from(b >> 1) % 10,
                             _ => self.u32(),
                         };
                         mf_recorder_endpoint_new(p, uri.as_ptr(), profile, &mut e)

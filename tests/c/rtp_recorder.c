@@ -169,7 +169,10 @@ static pid_t spawn_ffmpeg(char *const argv[], const char *log) {
 static void misuse(mf_pipeline *pipeline) {
     mf_element *e = NULL, *pass = NULL;
     CHECK(mf_passthrough_new(pipeline, &pass));
-    EXPECT(mf_recorder_endpoint_new(pipeline, "file:///tmp/x.webm", 6, &e), MF_RESULT_INVALID_ARGUMENT);
+    EXPECT(mf_recorder_endpoint_new(pipeline, "file:///tmp/x.webm", 9, &e), MF_RESULT_INVALID_ARGUMENT);
+    CHECK(mf_recorder_endpoint_new(pipeline, "file:///tmp/x.mp4", MF_MEDIA_PROFILE_MP4_VIDEO_ONLY, &e));
+    mf_element_free(e);
+    e = NULL;
     EXPECT(mf_recorder_endpoint_new(pipeline, "file:///tmp/x.webm", 0xffffffffu, &e), MF_RESULT_INVALID_ARGUMENT);
     EXPECT(mf_recorder_endpoint_new(pipeline, "http://example.com/x.webm", MF_MEDIA_PROFILE_WEBM, &e),
            MF_RESULT_INVALID_ARGUMENT);

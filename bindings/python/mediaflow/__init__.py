@@ -107,13 +107,16 @@ class EventType(enum.IntEnum):
 
 
 class MediaProfile(enum.IntEnum):
-    """Kurento's MediaProfileSpecType (the MP4 profiles are not written yet)."""
+    """Kurento's MediaProfileSpecType (the MP4 ones: fragmented MP4, H.264 and Opus)."""
     WEBM = 0
     WEBM_AUDIO_ONLY = 1
     WEBM_VIDEO_ONLY = 2
     MKV = 3
     MKV_AUDIO_ONLY = 4
     MKV_VIDEO_ONLY = 5
+    MP4 = 6
+    MP4_AUDIO_ONLY = 7
+    MP4_VIDEO_ONLY = 8
 
 
 class CryptoSuite(enum.IntEnum):

@@ -85,7 +85,7 @@ def test_misuse_raises_typed_errors(tmp_path):
         pipeline.recorder_endpoint("http://example.com/a.webm")
     assert err.value.code == mf.Result.INVALID_ARGUMENT
     with pytest.raises(mf.Error) as err:
-        pipeline.recorder_endpoint("file:///tmp/a.mp4", 6)  # MP4: not a profile we write
+        pipeline.recorder_endpoint("file:///tmp/a.mp4", 9)  # not an mf_media_profile
     assert err.value.code == mf.Result.INVALID_ARGUMENT
     with pytest.raises(mf.Error) as err:
         pipeline.rtp_endpoint(address="not-an-ip")
@@ -101,6 +101,8 @@ def test_misuse_raises_typed_errors(tmp_path):
     with pytest.raises(mf.Error) as err:
         plain.process_answer("v=0\r\ngarbage")
     assert err.value.code in (mf.Result.INVALID_SDP, mf.Result.WRONG_STATE)
+    mp4 = pipeline.recorder_endpoint("file://%s" % (tmp_path / "x.mp4"), mf.MediaProfile.MP4_AUDIO_ONLY)
+    assert mp4 is not None
     recorder = pipeline.recorder_endpoint("file://%s" % (tmp_path / "x.mkv"), mf.MediaProfile.MKV)
     with pytest.raises(mf.Error) as err:
         mf.SdpEndpoint.generate_offer(recorder)

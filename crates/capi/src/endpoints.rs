@@ -12,7 +12,6 @@ use mediaflow::{
 use super::*;
 
 /// Kurento's `MediaProfileSpecType`: a recording's container and the media it keeps.
-/// Kurento's MP4 profiles are not written yet, so they have no value here.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum mf_media_profile {
@@ -28,6 +27,12 @@ pub enum mf_media_profile {
     MF_MEDIA_PROFILE_MKV_AUDIO_ONLY = 4,
     /// Matroska, VP8 video only.
     MF_MEDIA_PROFILE_MKV_VIDEO_ONLY = 5,
+    /// Fragmented MP4, H.264 video (VP8 is transcoded to it) and Opus audio.
+    MF_MEDIA_PROFILE_MP4 = 6,
+    /// Fragmented MP4, Opus audio only.
+    MF_MEDIA_PROFILE_MP4_AUDIO_ONLY = 7,
+    /// Fragmented MP4, H.264 video only (VP8 is transcoded to it).
+    MF_MEDIA_PROFILE_MP4_VIDEO_ONLY = 8,
 }
 
 /// A media profile from C, as an integer (C may pass a value the enum does not name).
@@ -39,12 +44,13 @@ fn profile_arg(profile: u32) -> Result<MediaProfile, mf_result> {
         3 => MediaProfile::Mkv,
         4 => MediaProfile::MkvAudioOnly,
         5 => MediaProfile::MkvVideoOnly,
+        6 => MediaProfile::Mp4,
+        7 => MediaProfile::Mp4AudioOnly,
+        8 => MediaProfile::Mp4VideoOnly,
         other => {
             return Err(fail(
                 MF_RESULT_INVALID_ARGUMENT,
-                &format!(
-                    "media profile {other} is not an mf_media_profile (0-5; MP4 is not supported)"
-                ),
+                &format!("media profile {other} is not an mf_media_profile (0-8)"),
             ))
         }
     })

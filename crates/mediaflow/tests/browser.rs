@@ -998,8 +998,8 @@ fn chromium_camera_into_recorder() {
     }
 }
 
-/// Issue 12: Chromium sending H.264: MKV and MKV_VIDEO_ONLY store it as sent (ffprobe
-/// reads h264, no transcoder on their links), WebM gets it transcoded to VP8.
+/// Issue 12: Chromium sending H.264: MKV, MKV_VIDEO_ONLY and MP4 store it as sent
+/// (ffprobe reads h264, no transcoder on their links), WebM gets it transcoded to VP8.
 #[test]
 fn chromium_h264_camera_into_recorder() {
     if enabled() {
@@ -1009,6 +1009,7 @@ fn chromium_h264_camera_into_recorder() {
             &[
                 MediaProfile::Mkv,
                 MediaProfile::MkvVideoOnly,
+                MediaProfile::Mp4,
                 MediaProfile::Webm,
             ],
         );
@@ -1017,7 +1018,8 @@ fn chromium_h264_camera_into_recorder() {
 
 /// Chromium restricted to `codec` into a looped WebRtcEndpoint that also feeds one
 /// RecorderEndpoint per profile for 10 s. Each file holds the profile's streams (video
-/// as sent when the container takes it, else VP8) lasting the recording within 0.5 s,
+/// as sent when the container takes it, else the container's: VP8, MP4's H.264) lasting
+/// the recording within 0.5 s,
 /// and the endpoint's video links transcode exactly for the files that need it.
 fn camera_into_recorders(codec: &str, profiles: &[mediaflow::MediaProfile]) {
     use mediaflow::{MediaProfile, MediaTranscodingState, MediaType, RecorderEndpoint};
@@ -1034,15 +1036,19 @@ fn camera_into_recorders(codec: &str, profiles: &[mediaflow::MediaProfile]) {
             }
         })
         .unwrap();
-    let stored_as_sent = |p: MediaProfile| codec == "VP8" || p.as_str().starts_with("MKV");
+    // WebM takes VP8, MP4 H.264, Matroska either.
+    let stored_as_sent = |p: MediaProfile| {
+        let name = p.as_str();
+        name.starts_with("MKV") || (codec == "VP8") != name.starts_with("MP4")
+    };
     let dir = std::env::temp_dir();
     let recorders: Vec<(MediaProfile, PathBuf, RecorderEndpoint)> = profiles
         .iter()
         .map(|&p| {
-            let ext = if p.as_str().starts_with("MKV") {
-                "mkv"
-            } else {
-                "webm"
+            let ext = match p.as_str().split('_').next() {
+                Some("MKV") => "mkv",
+                Some("MP4") => "mp4",
+                _ => "webm",
             };
             let path = dir.join(format!(
                 "mediaflow-chromium-{}-{}.{ext}",
@@ -1101,11 +1107,12 @@ fn camera_into_recorders(codec: &str, profiles: &[mediaflow::MediaProfile]) {
         let name = profile.as_str();
         let mut want = Vec::new();
         if !name.ends_with("AUDIO_ONLY") {
-            let video = if stored_as_sent(*profile) && codec == "H264" {
-                "h264"
+            let h264 = if stored_as_sent(*profile) {
+                codec == "H264"
             } else {
-                "vp8"
+                name.starts_with("MP4")
             };
+            let video = if h264 { "h264" } else { "vp8" };
             want.push(("video", video));
         }
         if !name.ends_with("VIDEO_ONLY") {

@@ -1,8 +1,8 @@
 //! RecorderEndpoint: real VP8 and Opus (encoded here, paced in real time) into files
-//! that Debian's `ffprobe` reads: every WebM/MKV profile, over a WebRtcEndpoint pair,
-//! H.264 stored as it comes into MKV (and played back) and transcoded into WebM, a
-//! released pipeline, a copy taken mid-recording (what a killed process leaves), an
-//! unwritable path and a full disk.
+//! that Debian's `ffprobe` reads: every WebM/MKV/MP4 profile, over a WebRtcEndpoint
+//! pair, H.264 stored as it comes into MKV (and played back) and MP4 and transcoded
+//! into WebM, VP8 transcoded into MP4, a released pipeline, a copy taken mid-recording
+//! (what a killed process leaves), an unwritable path and a full disk.
 
 mod common;
 
@@ -120,16 +120,24 @@ fn record_profile(profile: MediaProfile, name: &str, h264: bool, video: &'static
     let _ = std::fs::remove_file(&path);
 }
 
+/// The file extension of `profile`'s container.
+fn extension(profile: MediaProfile) -> &'static str {
+    let name = profile.as_str();
+    if name.starts_with("MKV") {
+        "mkv"
+    } else if name.starts_with("MP4") {
+        "mp4"
+    } else {
+        "webm"
+    }
+}
+
 /// AppSource (VP8 or H.264, and Opus) -> RecorderEndpoint for 5 s, stopped with
 /// `stop_and_wait`: the file and how long it recorded. Checks that nothing was dropped
 /// or skipped, and that the link transcoded only what the container cannot hold
 /// (H.264 into WebM).
 fn record(profile: MediaProfile, name: &str, h264: bool) -> (PathBuf, Duration) {
-    let ext = if profile.as_str().starts_with("MKV") {
-        "mkv"
-    } else {
-        "webm"
-    };
+    let ext = extension(profile);
     let path = temp_file(name, ext);
     let pipeline = MediaPipeline::new().unwrap();
     let events = pipeline.events().unwrap();
@@ -173,10 +181,12 @@ fn record(profile: MediaProfile, name: &str, h264: bool) -> (PathBuf, Duration) 
     assert_eq!(recorder.dropped_frames(), 0);
     // The source starts with a keyframe (an H.264 one with its SPS and PPS).
     assert_eq!(recorder.skipped_frames(), 0, "{name}: skipped");
-    // H.264 is transcoded to VP8 on the link into WebM; stored as it came into MKV.
+    // H.264 is transcoded to VP8 on the link into WebM, VP8 to H.264 into MP4 (when it
+    // keeps video); stored as they came into MKV.
+    let keeps_video = !profile.as_str().ends_with("AUDIO_ONLY");
     assert_eq!(
         transcoding.load(std::sync::atomic::Ordering::Relaxed),
-        h264 && ext == "webm",
+        keeps_video && ((h264 && ext == "webm") || (!h264 && ext == "mp4")),
         "{name}: transcoding"
     );
     pipeline.release().unwrap();
@@ -224,6 +234,24 @@ fn h264_is_stored_into_mkv() {
 
 /// H.264 into MKV_VIDEO_ONLY: ffprobe reads an h264 stream of the sent size, and our
 /// PlayerEndpoint plays the file back as H.264 that decodes.
+/// H.264 and Opus stored as they come into fragmented MP4 (avc1 + avcC, Opus + dOps).
+#[test]
+fn h264_is_stored_into_mp4() {
+    record_profile(MediaProfile::Mp4, "mp4-h264", true, "h264");
+}
+
+/// MP4 takes H.264 only: VP8 reaches it through a transcoder.
+#[test]
+fn vp8_is_transcoded_into_mp4() {
+    record_profile(MediaProfile::Mp4, "mp4-vp8", false, "h264");
+}
+
+#[test]
+fn mp4_audio_only_and_video_only() {
+    record_profile(MediaProfile::Mp4AudioOnly, "mp4-audio", true, "h264");
+    record_profile(MediaProfile::Mp4VideoOnly, "mp4-video", true, "h264");
+}
+
 #[test]
 fn h264_stored_into_mkv_video_only_plays_back() {
     let (path, recorded) = record(MediaProfile::MkvVideoOnly, "mkv-video-h264", true);
@@ -392,16 +420,29 @@ fn webrtc_pair_into_webm() {
 /// cluster.
 #[test]
 fn released_pipeline_and_killed_recording_leave_readable_files() {
-    let path = temp_file("released", "mkv");
-    let copy = temp_file("killed", "mkv");
+    released_and_killed(MediaProfile::Mkv, false, "vp8");
+}
+
+/// The same for fragmented MP4: readable up to its last fragment.
+#[test]
+fn released_pipeline_and_killed_mp4_recording_leave_readable_files() {
+    released_and_killed(MediaProfile::Mp4, true, "h264");
+}
+
+/// Records `profile` from VP8 or H.264 for 4 s, copying the file at 3 s, then releases
+/// the pipeline: the file is whole, the copy readable with more than 40 packets a track.
+fn released_and_killed(profile: MediaProfile, h264: bool, video: &'static str) {
+    let ext = extension(profile);
+    let path = temp_file(&format!("released-{ext}"), ext);
+    let copy = temp_file(&format!("killed-{ext}"), ext);
     let pipeline = MediaPipeline::new().unwrap();
     let source = AppSource::new(&pipeline).unwrap();
     let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-        .media_profile(MediaProfile::Mkv)
+        .media_profile(profile)
         .build()
         .unwrap();
     source.connect(&recorder).unwrap();
-    let mut media = Media::new(false);
+    let mut media = Media::new(h264);
     let start = Instant::now();
     recorder.record().unwrap();
     media.play(&source, Duration::from_secs(3));
@@ -411,7 +452,7 @@ fn released_pipeline_and_killed_recording_leave_readable_files() {
     let recorded = start.elapsed();
     // Released: the handle can still wait for the writer to finish.
     recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
-    check_file(&path, MediaProfile::Mkv, recorded);
+    check_file_of(&path, profile, video, recorded);
 
     let (streams, _) = summary(&ffprobe(&copy));
     eprintln!("mid-recording copy: {streams:?}");

@@ -2427,14 +2427,23 @@ mod tests {
         let uri = format!("file://{}", file.display());
 
         // Constructor parameters Kurento's client sends, and the ones mediaflow refuses.
+        let mp4_uri = format!("file://{}", dir.join("out.mp4").display());
         let mp4 = create_with(
             &core,
             &mut conn,
             "RecorderEndpoint",
-            json!({"mediaPipeline": p, "uri": uri, "mediaProfile": "MP4"}),
+            json!({"mediaPipeline": p, "uri": mp4_uri, "mediaProfile": "MP4"}),
         );
-        assert_eq!(code(&mp4), 40006, "{mp4}");
-        assert!(mp4["error"]["message"].as_str().unwrap().contains("MP4"));
+        let mp4 = ok(&mp4)["value"].as_str().unwrap().to_owned();
+        assert!(mp4.ends_with("_kurento.RecorderEndpoint"), "{mp4}");
+        let jpeg = create_with(
+            &core,
+            &mut conn,
+            "RecorderEndpoint",
+            json!({"mediaPipeline": p, "uri": uri, "mediaProfile": "JPEG_VIDEO_ONLY"}),
+        );
+        assert_eq!(code(&jpeg), 40006, "{jpeg}");
+        assert!(jpeg["error"]["message"].as_str().unwrap().contains("JPEG"));
         let no_uri = create_with(
             &core,
             &mut conn,

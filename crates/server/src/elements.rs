@@ -239,8 +239,8 @@ pub(crate) fn build_recorder(
         None | Some(Value::Null) => MediaProfile::Webm,
         Some(Value::String(p)) => MediaProfile::parse(p).ok_or_else(|| {
             RpcError::not_implemented(format!(
-                "mediaProfile {p}: mediaflow records WEBM, MKV and their _AUDIO_ONLY / \
-                 _VIDEO_ONLY profiles (not MP4, JPEG, FLV or the split recorder yet)"
+                "mediaProfile {p}: mediaflow records WEBM, MKV, MP4 and their _AUDIO_ONLY / \
+                 _VIDEO_ONLY profiles (not JPEG, FLV or the split recorder yet)"
             ))
         })?,
         Some(_) => return Err(bad_param("mediaProfile", "a MediaProfileSpecType string")),

@@ -1,7 +1,7 @@
-//! RecorderEndpoint (Kurento's): stores the media reaching its sink pads in a WebM or
-//! Matroska file, as it arrives when the container takes its codec (VP8 and Opus; H.264
-//! too in Matroska: no re-encoding); other codecs reach it through the graph's
-//! transcoders.
+//! RecorderEndpoint (Kurento's): stores the media reaching its sink pads in a WebM,
+//! Matroska or fragmented MP4 file, as it arrives when the container takes its codec
+//! (VP8 and Opus; H.264 too in Matroska; H.264 and Opus in MP4: no re-encoding); other
+//! codecs reach it through the graph's transcoders.
 //!
 //! The element lives on the pipeline's worker and only depacketizes and timestamps;
 //! a writer thread per recording owns the file, fed through a bounded channel (frames
@@ -9,6 +9,7 @@
 
 mod avc;
 pub(crate) mod mkv;
+mod mp4;
 mod writer;
 
 use std::any::Any;
@@ -27,23 +28,28 @@ use crate::element::MediaElement;
 use crate::error::{Error, Result};
 use crate::events::{Event, PausedEvent, RecordingEvent, StoppedEvent};
 use crate::pipeline::MediaPipeline;
-use mkv::DocType;
-use writer::{Frame, Layout, Shared, Status, VideoCodec};
+use writer::{Container, Frame, Layout, Shared, Status, VideoCodec};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
 ///
 /// Each profile stores as they arrive the codecs its container takes: Opus audio; VP8
 /// video in WebM; VP8 or H.264 video in Matroska (the first video keyframe stored
-/// chooses, and a later source of the other codec is converted to it). Other codecs,
-/// H.264 into WebM among them, are transcoded by the graph on the way in
-/// (MediaTranscodingStateChanged TRANSCODING on the link's source).
+/// chooses, and a later source of the other codec is converted to it); H.264 video in
+/// MP4. Other codecs, H.264 into WebM and VP8 into MP4 among them, are transcoded by the
+/// graph on the way in (MediaTranscodingStateChanged TRANSCODING on the link's source).
+///
+/// MP4 files are fragmented (a `moof` + `mdat` fragment a second or so, at video
+/// keyframes), so a recording whose process died plays up to its last fragment. An MP4
+/// file with video starts at its first H.264 keyframe (audio is held meanwhile, at most
+/// 5 s: older audio is dropped and counted); one that got no video has no video track.
 ///
 /// ```
 /// use mediaflow::MediaProfile;
 ///
 /// assert_eq!(MediaProfile::parse("webm_video_only"), Some(MediaProfile::WebmVideoOnly));
 /// assert_eq!(MediaProfile::Mkv.as_str(), "MKV");
-/// assert_eq!(MediaProfile::parse("MP4"), None); // not supported
+/// assert_eq!(MediaProfile::parse("mp4"), Some(MediaProfile::Mp4));
+/// assert_eq!(MediaProfile::parse("MP3"), None); // not a profile
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MediaProfile {
@@ -59,6 +65,12 @@ pub enum MediaProfile {
     MkvAudioOnly,
     /// Matroska, VP8 or H.264 video only, as it comes.
     MkvVideoOnly,
+    /// Fragmented MP4 with H.264 video and Opus audio (VP8 is transcoded to H.264).
+    Mp4,
+    /// Fragmented MP4, Opus audio only.
+    Mp4AudioOnly,
+    /// Fragmented MP4, H.264 video only (VP8 is transcoded to H.264).
+    Mp4VideoOnly,
 }
 
 impl MediaProfile {
@@ -71,13 +83,16 @@ impl MediaProfile {
     ///     assert_eq!(MediaProfile::parse(p.as_str()), Some(p));
     /// }
     /// ```
-    pub const ALL: [MediaProfile; 6] = [
+    pub const ALL: [MediaProfile; 9] = [
         MediaProfile::Webm,
         MediaProfile::WebmAudioOnly,
         MediaProfile::WebmVideoOnly,
         MediaProfile::Mkv,
         MediaProfile::MkvAudioOnly,
         MediaProfile::MkvVideoOnly,
+        MediaProfile::Mp4,
+        MediaProfile::Mp4AudioOnly,
+        MediaProfile::Mp4VideoOnly,
     ];
 
     /// Kurento's spelling (`WEBM`, `MKV_AUDIO_ONLY` ...).
@@ -95,6 +110,9 @@ impl MediaProfile {
             MediaProfile::Mkv => "MKV",
             MediaProfile::MkvAudioOnly => "MKV_AUDIO_ONLY",
             MediaProfile::MkvVideoOnly => "MKV_VIDEO_ONLY",
+            MediaProfile::Mp4 => "MP4",
+            MediaProfile::Mp4AudioOnly => "MP4_AUDIO_ONLY",
+            MediaProfile::Mp4VideoOnly => "MP4_VIDEO_ONLY",
         }
     }
 
@@ -114,14 +132,15 @@ impl MediaProfile {
 
     fn layout(self) -> Layout {
         use MediaProfile::*;
-        let doc = match self {
-            Webm | WebmAudioOnly | WebmVideoOnly => DocType::Webm,
-            Mkv | MkvAudioOnly | MkvVideoOnly => DocType::Matroska,
+        let container = match self {
+            Webm | WebmAudioOnly | WebmVideoOnly => Container::Webm,
+            Mkv | MkvAudioOnly | MkvVideoOnly => Container::Matroska,
+            Mp4 | Mp4AudioOnly | Mp4VideoOnly => Container::Mp4,
         };
         Layout {
-            doc,
-            audio: !matches!(self, WebmVideoOnly | MkvVideoOnly),
-            video: !matches!(self, WebmAudioOnly | MkvAudioOnly),
+            container,
+            audio: !matches!(self, WebmVideoOnly | MkvVideoOnly | Mp4VideoOnly),
+            video: !matches!(self, WebmAudioOnly | MkvAudioOnly | Mp4AudioOnly),
         }
     }
 }
@@ -461,10 +480,10 @@ impl RecorderElement {
         const VP8: &[&str] = &[names::VP8];
         const H264: &[&str] = &[names::H264];
         const EITHER: &[&str] = &[names::VP8, names::H264];
-        match (self.video_codec.get(), self.layout.doc) {
-            (Some(names::H264), _) => H264,
-            (Some(_), _) | (None, DocType::Webm) => VP8,
-            (None, DocType::Matroska) => EITHER,
+        match (self.video_codec.get(), self.layout.container) {
+            (Some(names::H264), _) | (_, Container::Mp4) => H264,
+            (Some(_), _) | (None, Container::Webm) => VP8,
+            (None, Container::Matroska) => EITHER,
         }
     }
 }
@@ -670,7 +689,7 @@ struct Inner {
     path: PathBuf,
     profile: MediaProfile,
     counters: Counters,
-    /// The file's video codec once chosen (VP8 or H.264 in Matroska).
+    /// The file's video codec once chosen (VP8 or H.264 in Matroska; H.264 in MP4).
     video_codec: Arc<VideoCodec>,
     /// Disconnects when the writer thread has finalised the file; also serialises
     /// `record()` so two callers cannot start two writers.
@@ -678,9 +697,10 @@ struct Inner {
 }
 
 /// Stores the media it receives in a file (Kurento's `RecorderEndpoint`): WebM with VP8
-/// and Opus, or Matroska with VP8 or H.264 and Opus, as they arrive (no re-encoding;
-/// other codecs are transcoded by the graph, see [`MediaProfile`]). H.264 is stored as
-/// `V_MPEG4/ISO/AVC` from its first IDR frame that carries the SPS and PPS. Events: `Recording`, `Paused`,
+/// and Opus, Matroska with VP8 or H.264 and Opus, or fragmented MP4 with H.264 and Opus,
+/// as they arrive (no re-encoding; other codecs are transcoded by the graph, see
+/// [`MediaProfile`]). H.264 is stored (Matroska's `V_MPEG4/ISO/AVC`, MP4's `avc1`) from
+/// its first IDR frame that carries the SPS and PPS. Events: `Recording`, `Paused`,
 /// `Stopped`, and `Error` (RESOURCE_ERROR_OPEN / _WRITE / _NO_SPACE_LEFT). The file is
 /// finalised on `stop()`, and when the element or its pipeline is released.
 ///

@@ -14,6 +14,7 @@ use mediaflow_transcoder::rtp::names;
 
 use super::avc::{self, AvcConfig};
 use super::mkv::{DocType, MkvWriter, TrackKind};
+use super::mp4::{self, Mp4Writer};
 
 /// What the element hands the writer.
 pub(crate) struct Frame {
@@ -37,10 +38,19 @@ pub(crate) enum Status {
     Stopped,
 }
 
+/// The file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Container {
+    Webm,
+    Matroska,
+    /// Fragmented MP4: H.264 and Opus.
+    Mp4,
+}
+
 /// The file's shape.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Layout {
-    pub(crate) doc: DocType,
+    pub(crate) container: Container,
     pub(crate) audio: bool,
     pub(crate) video: bool,
 }
@@ -113,59 +123,100 @@ fn video_track(frame: &Frame) -> Option<TrackKind> {
     }
 }
 
-/// The file's writer: opens the Matroska header once the video track is known, then
-/// writes frames in order.
+/// The container writer behind a [`FileWriter`].
+enum Sink {
+    Mkv(MkvWriter<BufWriter<File>>),
+    // Boxed: it keeps its moov (to rewrite at the end), one allocation a recording.
+    Mp4(Box<Mp4Writer<BufWriter<File>>>),
+}
+
+impl Sink {
+    fn add_frame(
+        &mut self,
+        track: u8,
+        ms: u64,
+        video: bool,
+        key: bool,
+        data: &[u8],
+    ) -> io::Result<()> {
+        match self {
+            Sink::Mkv(w) => w.add_frame(track, ms, video, key, data),
+            Sink::Mp4(w) => w.add_frame(track, ms, video, key, data),
+        }
+    }
+
+    /// Ends the file; `end_ms` is the last frame's time.
+    fn finish(self, end_ms: u64) -> io::Result<BufWriter<File>> {
+        match self {
+            // The duration is that of the media written: its last frame plus one
+            // frame's length (20 ms audio, ~33 ms video).
+            Sink::Mkv(w) => w.finish(end_ms + 20),
+            // MP4 samples have durations: the file's is where its last sample ends.
+            Sink::Mp4(w) => w.finish(),
+        }
+    }
+}
+
+/// The file's writer: opens the container's header once the video track is known,
+/// then writes frames in order.
 struct FileWriter {
     layout: Layout,
     file: Option<File>,
-    mkv: Option<MkvWriter<BufWriter<File>>>,
+    sink: Option<Sink>,
     /// The codec of the video track written in the header.
     video_codec: Option<&'static str>,
+    /// The audio track's number (1-based; 2 behind a video track).
+    audio_track: u8,
     held: VecDeque<Frame>,
     chosen: Arc<VideoCodec>,
     dropped: Arc<AtomicU64>,
 }
 
 impl FileWriter {
-    fn audio_track(&self) -> u8 {
-        if self.layout.video {
-            2
-        } else {
-            1
-        }
-    }
-
-    /// Writes the header; a missing video track is VP8 of default dimensions.
+    /// Writes the header; a missing video track is VP8 of default dimensions in
+    /// Matroska, and no video track in MP4 (which has no codec to take what may come).
     fn open(&mut self, video: Option<TrackKind>) -> io::Result<()> {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
+        let mp4 = self.layout.container == Container::Mp4;
         let mut tracks = Vec::new();
-        if self.layout.video {
-            let video = video.unwrap_or(TrackKind::Vp8 {
+        let video = match video {
+            Some(v) => Some(v),
+            None if mp4 => None,
+            None => Some(TrackKind::Vp8 {
                 width: 640,
                 height: 480,
-            });
+            }),
+        };
+        if let Some(video) = video.filter(|_| self.layout.video) {
             self.video_codec = Some(match video {
                 TrackKind::H264 { .. } => names::H264,
                 _ => names::VP8,
             });
             tracks.push(video);
         }
+        self.audio_track = tracks.len() as u8 + 1;
         if self.layout.audio {
             tracks.push(TrackKind::Opus { channels: 2 });
         }
-        let mut mkv = MkvWriter::new(
-            BufWriter::with_capacity(256 << 10, file),
-            self.layout.doc,
-            &tracks,
-        )?;
-        let audio_track = self.audio_track();
+        let out = BufWriter::with_capacity(256 << 10, file);
+        let mut sink = match self.layout.container {
+            Container::Webm => Sink::Mkv(MkvWriter::new(out, DocType::Webm, &tracks)?),
+            Container::Matroska => Sink::Mkv(MkvWriter::new(out, DocType::Matroska, &tracks)?),
+            Container::Mp4 => Sink::Mp4(Box::new(Mp4Writer::new(out, &tracks)?)),
+        };
         for f in self.held.drain(..) {
-            mkv.add_frame(audio_track, f.ms, false, true, &f.data)?;
+            sink.add_frame(self.audio_track, f.ms, false, true, &f.data)?;
         }
-        self.mkv = Some(mkv);
+        self.sink = Some(sink);
         Ok(())
+    }
+
+    /// Whether the container can start a video track of this kind (MP4: H.264 whose
+    /// record `mp4-atom` reads).
+    fn can_start(&self, track: &TrackKind) -> bool {
+        self.layout.container != Container::Mp4 || mp4::accepts(track)
     }
 
     fn drop_frame(&self) {
@@ -180,7 +231,7 @@ impl FileWriter {
             return self.open(None);
         }
         if frame.video {
-            match video_track(&frame) {
+            match video_track(&frame).filter(|t| self.can_start(t)) {
                 Some(track) => {
                     self.open(Some(track))?;
                     self.write(frame)
@@ -197,10 +248,14 @@ impl FileWriter {
             if self.held.len() < MAX_HELD {
                 return Ok(());
             }
-            if self.chosen.choose(names::VP8) == names::VP8 {
+            // MP4 waits for its H.264 keyframe: it has no other video codec.
+            if self.layout.container != Container::Mp4
+                && self.chosen.choose(names::VP8) == names::VP8
+            {
                 return self.open(None);
             }
-            // H.264 was chosen and its keyframe is on the way (or asked for again).
+            // H.264 was chosen (or MP4's, the only one) and its keyframe is on the way
+            // (or asked for again).
             self.held.pop_front();
             self.drop_frame();
             Ok(())
@@ -208,12 +263,12 @@ impl FileWriter {
     }
 
     fn write(&mut self, frame: Frame) -> io::Result<()> {
-        let audio_track = self.audio_track();
-        let Some(mkv) = self.mkv.as_mut() else {
+        let audio_track = self.audio_track;
+        let Some(sink) = self.sink.as_mut() else {
             return self.before_header(frame);
         };
         if !frame.video {
-            return mkv.add_frame(audio_track, frame.ms, false, true, &frame.data);
+            return sink.add_frame(audio_track, frame.ms, false, true, &frame.data);
         }
         if Some(frame.codec) != self.video_codec {
             self.drop_frame();
@@ -221,30 +276,30 @@ impl FileWriter {
         }
         if frame.codec == names::H264 {
             match avc::to_avcc(&frame.data) {
-                Some(avcc) => mkv.add_frame(1, frame.ms, true, frame.key, &avcc),
+                Some(avcc) => sink.add_frame(1, frame.ms, true, frame.key, &avcc),
                 None => {
                     self.drop_frame();
                     Ok(())
                 }
             }
         } else {
-            mkv.add_frame(1, frame.ms, true, frame.key, &frame.data)
+            sink.add_frame(1, frame.ms, true, frame.key, &frame.data)
         }
     }
 
     /// The header if none was written (no video came), then the end of the file.
     fn finish(mut self, end_ms: u64) -> io::Result<()> {
-        if self.mkv.is_none() {
-            self.chosen.choose(names::VP8);
+        if self.sink.is_none() {
+            if self.layout.container != Container::Mp4 {
+                self.chosen.choose(names::VP8);
+            }
             self.open(None)?;
         }
-        let Some(mkv) = self.mkv.take() else {
+        let Some(sink) = self.sink.take() else {
             return Ok(());
         };
-        // The duration is that of the media written: its last frame plus one frame's
-        // length (20 ms audio, ~33 ms video).
-        let file = mkv
-            .finish(end_ms + 20)?
+        let file = sink
+            .finish(end_ms)?
             .into_inner()
             .map_err(|e| e.into_error())?;
         file.sync_data()
@@ -271,7 +326,8 @@ pub(crate) fn run(
     let mut writer = FileWriter {
         layout,
         file: Some(file),
-        mkv: None,
+        sink: None,
+        audio_track: 1,
         video_codec: None,
         held: VecDeque::new(),
         chosen: shared.video_codec,
@@ -313,13 +369,15 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mp4_atom::Decode;
 
     fn writer(layout: Layout) -> (FileWriter, tempfile::NamedTempFile) {
         let tmp = tempfile::NamedTempFile::new().unwrap();
         let writer = FileWriter {
             layout,
             file: Some(tmp.reopen().unwrap()),
-            mkv: None,
+            sink: None,
+            audio_track: 1,
             video_codec: None,
             held: VecDeque::new(),
             chosen: Arc::new(VideoCodec::default()),
@@ -339,7 +397,7 @@ mod tests {
     }
 
     const MKV: Layout = Layout {
-        doc: DocType::Matroska,
+        container: Container::Matroska,
         audio: true,
         video: true,
     };
@@ -388,7 +446,7 @@ mod tests {
         for i in 0..(MAX_HELD + 50) as u64 {
             w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
         }
-        assert!(w.mkv.is_none());
+        assert!(w.sink.is_none());
         assert_eq!(w.held.len(), MAX_HELD - 1);
         assert_eq!(w.dropped.load(Ordering::Relaxed), 51);
         // A frame without a NAL unit cannot start the track either.
@@ -399,6 +457,42 @@ mod tests {
         assert!(w.held.is_empty());
         w.finish(6_000).unwrap();
         assert_eq!(codec_ids(&tmp), ["V_MPEG4/ISO/AVC", "A_OPUS"]);
+    }
+
+    /// MP4 has no VP8: a VP8 keyframe cannot start its video track (dropped, counted);
+    /// audio held past the limit drops its oldest rather than giving up on video; a
+    /// recording with no video at all has an audio track only.
+    #[test]
+    fn mp4_waits_for_h264_and_without_video_keeps_audio_only() {
+        let mp4 = Layout {
+            container: Container::Mp4,
+            audio: true,
+            video: true,
+        };
+        let (mut w, tmp) = writer(mp4);
+        let vp8_key = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01];
+        w.write(frame(names::VP8, 0, vp8_key)).unwrap();
+        for i in 0..(MAX_HELD + 10) as u64 {
+            w.write(frame(names::OPUS, i * 20, vec![0xfc, 1])).unwrap();
+        }
+        assert!(w.sink.is_none());
+        assert_eq!(w.chosen.get(), None, "no VP8 chosen for MP4");
+        assert_eq!(w.dropped.load(Ordering::Relaxed), 1 + 11);
+        w.finish(6_000).unwrap();
+        let file = std::fs::read(tmp.path()).unwrap();
+        let mut buf = &file[..];
+        let mut moov = None;
+        while !buf.is_empty() {
+            if let mp4_atom::Any::Moov(m) = mp4_atom::Any::decode(&mut buf).unwrap() {
+                moov = Some(m);
+            }
+        }
+        let moov = moov.expect("a moov");
+        assert_eq!(moov.trak.len(), 1);
+        assert_eq!(
+            moov.trak[0].mdia.hdlr.handler,
+            mp4_atom::FourCC::new(b"soun")
+        );
     }
 
     #[test]
