@@ -652,6 +652,21 @@ enum mf_result mf_recorder_pause(const struct mf_element *recorder_endpoint);
 // stop is not an error).
 enum mf_result mf_recorder_stop(const struct mf_element *recorder_endpoint);
 
+// `*out` receives how many frames the recorder dropped because its writer fell behind
+// the media (a slow disk) or could not store them (an H.264 frame without a NAL unit).
+// `recorder_endpoint` is borrowed for the call; `*out` is the caller's. Errors: NULL
+// `recorder_endpoint` or `out` (`MF_RESULT_NULL_ARGUMENT`), not a RecorderEndpoint
+// (`MF_RESULT_WRONG_ELEMENT_TYPE`), `MF_RESULT_PANIC`. Readable after release too.
+enum mf_result mf_recorder_dropped_frames(const struct mf_element *recorder_endpoint,
+                                          uint64_t *out);
+
+// `*out` receives how many video frames the recorder did not store because no keyframe
+// had come since recording started or resumed, a packet was lost or a frame dropped (a
+// decoder could not use them; a keyframe is asked for meanwhile). Ownership and errors
+// as `mf_recorder_dropped_frames`.
+enum mf_result mf_recorder_skipped_frames(const struct mf_element *recorder_endpoint,
+                                          uint64_t *out);
+
 // Stops and waits until the file is finalised, at most `timeout_ms` milliseconds
 // (Kurento's `stopAndWait`; `MF_RESULT_TIMEOUT` past it, the file then finishes in the
 // background). After the element or its pipeline was released it only waits.
@@ -740,6 +755,16 @@ enum mf_result mf_player_pause(const struct mf_element *player_endpoint);
 // Stops (Kurento's `stop`): media stops and the position goes back to the start.
 // Errors as `mf_player_play`.
 enum mf_result mf_player_stop(const struct mf_element *player_endpoint);
+
+// `*out` receives how many frames the player skipped because they were larger than a
+// frame can be (4 MiB: a corrupt or hostile file). Ownership and errors as
+// `mf_recorder_dropped_frames` (for a PlayerEndpoint).
+enum mf_result mf_player_dropped_frames(const struct mf_element *player_endpoint, uint64_t *out);
+
+// `*out` receives how many keyframe requests consumers sent the player (a file cannot
+// make a keyframe: they are counted, and the consumer decodes from the file's next
+// one). Ownership and errors as `mf_player_dropped_frames`.
+enum mf_result mf_player_keyframe_requests(const struct mf_element *player_endpoint, uint64_t *out);
 
 // `*position_ms` receives the position in the file, in milliseconds (Kurento's
 // `position`); on error it is left untouched. Errors: NULL `player_endpoint` or

@@ -267,6 +267,12 @@ public:
 
 protected:
     Element(std::shared_ptr<mf_pipeline> pipeline, mf_element *e) : pipeline_(std::move(pipeline)), e_(e) {}
+    /// A counter read through one of the C ABI's `mf_*_frames`-style getters.
+    uint64_t counter(mf_result (*get)(const mf_element *, uint64_t *)) const {
+        uint64_t n = 0;
+        detail::check(get(raw(), &n));
+        return n;
+    }
 
 private:
     static void trampoline(const mf_event *event, void *user_data) {
@@ -383,6 +389,10 @@ public:
     /// Stops and waits until the file is finalised (throws with MF_RESULT_TIMEOUT past
     /// `timeout_ms`).
     void stop_and_wait(uint32_t timeout_ms = 10000) const { detail::check(mf_recorder_stop_and_wait(raw(), timeout_ms)); }
+    /// Frames dropped because the writer fell behind (a slow disk) or could not store them.
+    uint64_t dropped_frames() const { return counter(mf_recorder_dropped_frames); }
+    /// Video frames not stored while waiting for a keyframe (start, resume, loss).
+    uint64_t skipped_frames() const { return counter(mf_recorder_skipped_frames); }
 
 private:
     using Element::Element;
@@ -405,6 +415,10 @@ public:
     }
     /// Seeks (to the video keyframe at or before `ms`) while playing or paused.
     void set_position(uint64_t ms) const { detail::check(mf_player_set_position(raw(), ms)); }
+    /// Frames skipped for being larger than a frame can be (a corrupt or hostile file).
+    uint64_t dropped_frames() const { return counter(mf_player_dropped_frames); }
+    /// Keyframe requests from consumers (counted: a file cannot make a keyframe).
+    uint64_t keyframe_requests() const { return counter(mf_player_keyframe_requests); }
 
 private:
     using Element::Element;

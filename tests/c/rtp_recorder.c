@@ -318,6 +318,17 @@ int main(void) {
     double recorded = now_s() - started;
     CHECK(mf_recorder_stop_and_wait(recorder, 10000));
     EXPECT(wait_for(&seen.stopped, 5) ? MF_RESULT_OK : MF_RESULT_TIMEOUT, MF_RESULT_OK);
+    /* Its counters: nothing dropped by a writer on a local disk; frames before the first
+     * keyframe may be skipped. Misuse: NULL out, another kind of element. */
+    uint64_t dropped = 99, skipped = 99;
+    CHECK(mf_recorder_dropped_frames(recorder, &dropped));
+    CHECK(mf_recorder_skipped_frames(recorder, &skipped));
+    printf("recorder: %llu frames dropped, %llu skipped\n", (unsigned long long)dropped,
+           (unsigned long long)skipped);
+    EXPECT(dropped == 0 ? MF_RESULT_OK : MF_RESULT_INTERNAL, MF_RESULT_OK);
+    EXPECT(mf_recorder_dropped_frames(recorder, NULL), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_recorder_skipped_frames(NULL, &skipped), MF_RESULT_NULL_ARGUMENT);
+    EXPECT(mf_player_dropped_frames(recorder, &dropped), MF_RESULT_WRONG_ELEMENT_TYPE);
     stop_ffmpeg();
     EXPECT(atomic_load(&seen.errors) == 0 ? MF_RESULT_OK : MF_RESULT_INTERNAL, MF_RESULT_OK);
 

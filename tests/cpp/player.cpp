@@ -54,6 +54,11 @@ int main() {
         expect(wait_until(ended, 10), "EndOfStream within 10 s");
         expect(errors == 0, "no Error event");
         recorder.stop_and_wait(10000);
+        expect(recorder.dropped_frames() == 0, "the recorder dropped no frame");
+        expect(player.dropped_frames() == 0, "the player skipped no frame of a sound file");
+        std::printf("recorder skipped %llu frames; player had %llu keyframe requests\n",
+                    (unsigned long long)recorder.skipped_frames(),
+                    (unsigned long long)player.keyframe_requests());
         player.play();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         player.pause();

@@ -304,6 +304,13 @@ _sig("mf_player_play", [_P])
 _sig("mf_player_pause", [_P])
 _sig("mf_player_stop", [_P])
 _sig("mf_player_get_position", [_P, ctypes.POINTER(ctypes.c_uint64)])
+for _counter in (
+    "mf_recorder_dropped_frames",
+    "mf_recorder_skipped_frames",
+    "mf_player_dropped_frames",
+    "mf_player_keyframe_requests",
+):
+    _sig(_counter, [_P, ctypes.POINTER(ctypes.c_uint64)])
 _sig("mf_player_set_position", [_P, ctypes.c_uint64])
 _sig("mf_webrtc_create_data_channel", [_P, ctypes.c_char_p, ctypes.c_bool, ctypes.c_int32,
                                        ctypes.c_int32, ctypes.c_char_p,
@@ -648,6 +655,11 @@ class Element:
         self._raw = raw
         self._callbacks: Dict[int, Any] = {}
 
+    def _counter(self, get: Any) -> int:
+        n = ctypes.c_uint64()
+        _check(get(self._raw, ctypes.byref(n)))
+        return n.value
+
     @property
     def id(self) -> str:
         """The element's object id, e.g. ``"7_mediaflow.WebRtcEndpoint"``."""
@@ -779,7 +791,7 @@ class RtpEndpoint(SdpEndpoint):
 
 
 class RecorderEndpoint(Element):
-    """Kurento's RecorderEndpoint: WebM or Matroska files."""
+    """Kurento's RecorderEndpoint: WebM, Matroska or MP4 files."""
 
     def record(self) -> None:
         """Starts (or resumes) writing; Recording follows."""
@@ -796,6 +808,16 @@ class RecorderEndpoint(Element):
     def stop_and_wait(self, timeout_ms: int = 10000) -> None:
         """Stops and waits until the file is finalised (Error TIMEOUT past ``timeout_ms``)."""
         _check(_lib.mf_recorder_stop_and_wait(self._raw, timeout_ms))
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames dropped because the writer fell behind (a slow disk) or could not store them."""
+        return self._counter(_lib.mf_recorder_dropped_frames)
+
+    @property
+    def skipped_frames(self) -> int:
+        """Video frames not stored while waiting for a keyframe (start, resume, loss)."""
+        return self._counter(_lib.mf_recorder_skipped_frames)
 
 
 class PlayerEndpoint(Element):
@@ -828,6 +850,16 @@ class PlayerEndpoint(Element):
         if not 0 <= ms < 2**64:
             raise ValueError("position must be 0 to 2**64-1 ms")
         _check(_lib.mf_player_set_position(self._raw, ms))
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames skipped for being larger than a frame can be (a corrupt or hostile file)."""
+        return self._counter(_lib.mf_player_dropped_frames)
+
+    @property
+    def keyframe_requests(self) -> int:
+        """Keyframe requests from consumers (counted: a file cannot make a keyframe)."""
+        return self._counter(_lib.mf_player_keyframe_requests)
 
 
 class WebRtcEndpoint(SdpEndpoint):

@@ -53,6 +53,9 @@ def test_player_plays_a_file_to_its_end(tmp_path):
     assert time.monotonic() - started >= 1.0, "played in real time"
     assert not errors, errors
     recorder.stop_and_wait(10000)
+    assert recorder.dropped_frames == 0
+    assert player.dropped_frames == 0
+    assert recorder.skipped_frames >= 0 and player.keyframe_requests >= 0
     data = out.read_bytes()
     assert data[:4] == b"\x1a\x45\xdf\xa3" and len(data) > 2000, len(data)
 

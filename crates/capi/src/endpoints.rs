@@ -145,6 +145,52 @@ pub extern "C" fn mf_recorder_stop(recorder_endpoint: *const mf_element) -> mf_r
     guard(|| recorder(recorder_endpoint)?.stop().code())
 }
 
+/// Writes a counter of an element to `*out` (untouched on error).
+fn counter<E>(
+    element: Result<&'static E, mf_result>,
+    out: *mut u64,
+    read: impl FnOnce(&E) -> u64,
+) -> mf_result {
+    guard(|| {
+        let e = element?;
+        *out_ptr(out, "out")? = read(e);
+        Ok(())
+    })
+}
+
+/// `*out` receives how many frames the recorder dropped because its writer fell behind
+/// the media (a slow disk) or could not store them (an H.264 frame without a NAL unit).
+/// `recorder_endpoint` is borrowed for the call; `*out` is the caller's. Errors: NULL
+/// `recorder_endpoint` or `out` (`MF_RESULT_NULL_ARGUMENT`), not a RecorderEndpoint
+/// (`MF_RESULT_WRONG_ELEMENT_TYPE`), `MF_RESULT_PANIC`. Readable after release too.
+#[no_mangle]
+pub extern "C" fn mf_recorder_dropped_frames(
+    recorder_endpoint: *const mf_element,
+    out: *mut u64,
+) -> mf_result {
+    counter(
+        recorder(recorder_endpoint),
+        out,
+        RecorderEndpoint::dropped_frames,
+    )
+}
+
+/// `*out` receives how many video frames the recorder did not store because no keyframe
+/// had come since recording started or resumed, a packet was lost or a frame dropped (a
+/// decoder could not use them; a keyframe is asked for meanwhile). Ownership and errors
+/// as `mf_recorder_dropped_frames`.
+#[no_mangle]
+pub extern "C" fn mf_recorder_skipped_frames(
+    recorder_endpoint: *const mf_element,
+    out: *mut u64,
+) -> mf_result {
+    counter(
+        recorder(recorder_endpoint),
+        out,
+        RecorderEndpoint::skipped_frames,
+    )
+}
+
 /// Stops and waits until the file is finalised, at most `timeout_ms` milliseconds
 /// (Kurento's `stopAndWait`; `MF_RESULT_TIMEOUT` past it, the file then finishes in the
 /// background). After the element or its pipeline was released it only waits.
@@ -461,6 +507,32 @@ pub extern "C" fn mf_player_pause(player_endpoint: *const mf_element) -> mf_resu
 #[no_mangle]
 pub extern "C" fn mf_player_stop(player_endpoint: *const mf_element) -> mf_result {
     guard(|| player(player_endpoint)?.stop().code())
+}
+
+/// `*out` receives how many frames the player skipped because they were larger than a
+/// frame can be (4 MiB: a corrupt or hostile file). Ownership and errors as
+/// `mf_recorder_dropped_frames` (for a PlayerEndpoint).
+#[no_mangle]
+pub extern "C" fn mf_player_dropped_frames(
+    player_endpoint: *const mf_element,
+    out: *mut u64,
+) -> mf_result {
+    counter(player(player_endpoint), out, PlayerEndpoint::dropped_frames)
+}
+
+/// `*out` receives how many keyframe requests consumers sent the player (a file cannot
+/// make a keyframe: they are counted, and the consumer decodes from the file's next
+/// one). Ownership and errors as `mf_player_dropped_frames`.
+#[no_mangle]
+pub extern "C" fn mf_player_keyframe_requests(
+    player_endpoint: *const mf_element,
+    out: *mut u64,
+) -> mf_result {
+    counter(
+        player(player_endpoint),
+        out,
+        PlayerEndpoint::keyframe_requests,
+    )
 }
 
 /// `*position_ms` receives the position in the file, in milliseconds (Kurento's
