@@ -980,8 +980,9 @@ fn chromium_jitter_reordering_and_loss_are_survived() {
 }
 
 /// Issue 12: Chromium's camera and microphone (fake devices) into a WebRtcEndpoint
-/// connected to a RecorderEndpoint for 10 s, per WebM/MKV profile: ffprobe reads each
-/// file, with VP8 and Opus stored as sent and a duration within 0.5 s.
+/// connected to a RecorderEndpoint for 10 s, per WebM/MKV profile and MP4: ffprobe
+/// reads each file, with VP8 and Opus stored as sent (MP4: VP8 transcoded to H.264)
+/// and a duration within 0.5 s.
 #[test]
 fn chromium_camera_into_recorder() {
     if enabled() {
@@ -993,6 +994,7 @@ fn chromium_camera_into_recorder() {
                 MediaProfile::Mkv,
                 MediaProfile::WebmAudioOnly,
                 MediaProfile::WebmVideoOnly,
+                MediaProfile::Mp4,
             ],
         );
     }
