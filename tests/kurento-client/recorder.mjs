@@ -8,7 +8,7 @@
 // RecorderEndpoint (WEBM), processOffer, gatherCandidates, trickle both ways. Once the
 // browser decodes its looped video, record() for `seconds`, then stopAndWait(). It
 // checks the recorder's events (Recording, UriEndpointStateChanged, Stopped), getUri
-// and getState, that an MP4 recorder is refused with Kurento's error, and ffprobe's
+// and getState, that an MP4 recorder is made and a JPEG one refused with Kurento's error, and ffprobe's
 // reading of the file: a VP8 and an Opus track, lasting as long as the recording
 // (within 0.5 s).
 //
@@ -92,11 +92,17 @@ async function main() {
       if (!first[type]) first[type] = event;
     });
   }
-  // What mediaflow does not record yet is refused with Kurento's error, not a hang.
+  // An MP4 recorder is made (the file is not touched before record()); what mediaflow
+  // does not record yet (JPEG) is refused with Kurento's error, not a hang.
   const mp4 = await pipeline.create('RecorderEndpoint', { uri: `${URI}.mp4`, mediaProfile: 'MP4' })
+    .then((r) => r, (err) => err);
+  out.mp4Created = Boolean(mp4 && mp4.id && mp4.id.endsWith('_kurento.RecorderEndpoint'));
+  check(out.mp4Created, `an MP4 recorder: ${mp4 && (mp4.message || mp4.id)}`);
+  if (out.mp4Created) await mp4.release();
+  const jpeg = await pipeline.create('RecorderEndpoint', { uri: `${URI}.jpg`, mediaProfile: 'JPEG_VIDEO_ONLY' })
     .then(() => null, (err) => err);
-  out.mp4Code = mp4 && mp4.code;
-  check(out.mp4Code === 40006, `an MP4 recorder: ${mp4 && mp4.message}`);
+  out.unsupportedCode = jpeg && jpeg.code;
+  check(out.unsupportedCode === 40006, `a JPEG recorder: ${jpeg && jpeg.message}`);
 
   await webRtcEndpoint.connect(webRtcEndpoint);
   await webRtcEndpoint.connect(recorder);
