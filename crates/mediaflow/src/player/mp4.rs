@@ -106,15 +106,17 @@ fn box_at(r: &mut BufReader<File>, at: u64, len: u64) -> io::Result<Option<([u8;
     let mut head = [0u8; 16];
     r.read_exact(&mut head[..8])?;
     let kind = [head[4], head[5], head[6], head[7]];
-    let size = match u32::from_be_bytes([head[0], head[1], head[2], head[3]]) {
-        0 => len - at,
+    let (size, header) = match u32::from_be_bytes([head[0], head[1], head[2], head[3]]) {
+        0 => (len - at, 8),
         1 => {
             r.read_exact(&mut head[8..])?;
-            u64::from_be_bytes(head[8..].try_into().expect("8 bytes"))
+            (
+                u64::from_be_bytes(head[8..].try_into().expect("8 bytes")),
+                16,
+            )
         }
-        n => u64::from(n),
+        n => (u64::from(n), 8),
     };
-    let header = if size == 1 { 16 } else { 8 };
     if size < header {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -236,10 +238,10 @@ fn table_samples(stbl: &Stbl, t: usize, index: &mut Index) {
         StszSamples::Different { sizes } => sizes[i],
         StszSamples::Identical { .. } => same.unwrap_or(0),
     };
-    let chunks: Vec<u64> = match (&stbl.co64, &stbl.stco) {
-        (Some(co64), _) => co64.entries.clone(),
-        (None, Some(stco)) => stco.entries.iter().map(|&o| u64::from(o)).collect(),
-        (None, None) => Vec::new(),
+    let chunks: Box<dyn Iterator<Item = u64>> = match (&stbl.co64, &stbl.stco) {
+        (Some(co64), _) => Box::new(co64.entries.iter().copied()),
+        (None, Some(stco)) => Box::new(stco.entries.iter().map(|&o| u64::from(o))),
+        (None, None) => Box::new(std::iter::empty()),
     };
     let mut deltas = stbl
         .stts
@@ -254,7 +256,7 @@ fn table_samples(stbl: &Stbl, t: usize, index: &mut Index) {
     let stss = stbl.stss.as_ref().map(|s| s.entries.as_slice());
     let (mut sample, mut dts, mut stsc, mut sync_at) = (0usize, 0u64, 0usize, 0usize);
     let entries = &stbl.stsc.entries;
-    for (chunk, &chunk_offset) in chunks.iter().enumerate() {
+    for (chunk, chunk_offset) in chunks.enumerate() {
         while entries
             .get(stsc + 1)
             .is_some_and(|e| e.first_chunk as usize <= chunk + 1)
@@ -558,6 +560,99 @@ mod tests {
         w.finish().unwrap().into_inner()
     }
 
+    /// The same media as a plain MP4 (`moov` first, then one `mdat`; sample tables with
+    /// chunks of 5 samples, all video then all audio), built from the fragmented file's
+    /// `moov` and samples.
+    fn plain() -> Vec<u8> {
+        use mp4_atom::{Any, Encode};
+        let frag = recorded();
+        let path = temp("to-plain", &frag);
+        let samples = Mp4Demux::open(&path).unwrap().samples;
+        let _ = std::fs::remove_file(&path);
+        let ftyp_len = u32::from_be_bytes(frag[..4].try_into().unwrap()) as usize;
+        let Any::Moov(mut moov) = Any::decode(&mut &frag[ftyp_len..]).unwrap() else {
+            panic!("the moov second");
+        };
+        moov.mvex = None;
+        let tracks = [true, false]
+            .map(|v| -> Vec<Sample> { samples.iter().filter(|s| s.video == v).copied().collect() });
+        let (mut data, mut chunks) = (Vec::new(), [Vec::new(), Vec::new()]);
+        for (t, starts) in tracks.iter().zip(&mut chunks) {
+            for (i, s) in t.iter().enumerate() {
+                if i % 5 == 0 {
+                    starts.push(data.len() as u64);
+                }
+                data.extend_from_slice(&frag[s.offset as usize..][..s.size as usize]);
+            }
+        }
+        let fill = |moov: &mut Moov, base: u64| {
+            for (trak, (t, starts)) in moov.trak.iter_mut().zip(tracks.iter().zip(&chunks)) {
+                sample_tables(trak, t, starts, base);
+            }
+        };
+        fill(&mut moov, 0);
+        let mut encoded = Vec::new();
+        moov.encode(&mut encoded).unwrap();
+        fill(&mut moov, (ftyp_len + encoded.len() + 8) as u64);
+        let mut out = frag[..ftyp_len].to_vec();
+        moov.encode(&mut out).unwrap();
+        out.extend_from_slice(&(data.len() as u32 + 8).to_be_bytes());
+        out.extend_from_slice(b"mdat");
+        out.extend_from_slice(&data);
+        out
+    }
+
+    /// Fills `trak`'s sample tables with `t`, in chunks of 5 starting at `starts` (from
+    /// `base`).
+    fn sample_tables(trak: &mut mp4_atom::Trak, t: &[Sample], starts: &[u64], base: u64) {
+        use mp4_atom::{Ctts, CttsEntry, Stco, Stsc, StscEntry, Stss, Stsz, Stts};
+        let scale = u64::from(trak.mdia.mdhd.timescale);
+        let ticks = |us: u64| us * scale / 1_000_000;
+        let stbl = &mut trak.mdia.minf.stbl;
+        let ends = t
+            .iter()
+            .skip(1)
+            .map(|s| s.dts)
+            .chain([t[t.len() - 1].dts + 20_000]);
+        stbl.stts = Stts {
+            entries: t
+                .iter()
+                .zip(ends)
+                .map(|(s, end)| mp4_atom::SttsEntry {
+                    sample_count: 1,
+                    sample_delta: (ticks(end) - ticks(s.dts)) as u32,
+                })
+                .collect(),
+        };
+        stbl.ctts = Some(Ctts {
+            entries: vec![CttsEntry {
+                sample_count: t.len() as u32,
+                sample_offset: 0,
+            }],
+        });
+        stbl.stsz = Stsz {
+            samples: StszSamples::Different {
+                sizes: t.iter().map(|s| s.size).collect(),
+            },
+        };
+        let entry = |first_chunk: usize, per: usize| StscEntry {
+            first_chunk: first_chunk as u32,
+            samples_per_chunk: per as u32,
+            sample_description_index: 1,
+        };
+        stbl.stsc = Stsc {
+            entries: vec![entry(1, 5), entry(starts.len(), (t.len() - 1) % 5 + 1)],
+        };
+        stbl.stco = Some(Stco {
+            entries: starts.iter().map(|&o| (base + o) as u32).collect(),
+        });
+        stbl.stss = t[0].video.then(|| Stss {
+            entries: (1..=t.len() as u32)
+                .filter(|&n| t[n as usize - 1].sync)
+                .collect(),
+        });
+    }
+
     fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path = std::env::temp_dir().join(format!(
             "mediaflow-player-mp4-{}-{name}.mp4",
@@ -607,35 +702,56 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
-    /// Cut anywhere, the file opens with the whole samples before the cut (or is
-    /// refused when the moov is cut), and never panics.
+    /// The plain file's sample tables give what the fragments gave.
+    #[test]
+    fn plain_sample_tables_read_back_and_seek() {
+        let frag = temp("same-fragments", &recorded());
+        let path = temp("plain", &plain());
+        let want = frames(&mut Mp4Demux::open(&frag).unwrap());
+        let mut demux = Mp4Demux::open(&path).unwrap();
+        assert_eq!(demux.info().duration_ms, Some(3000));
+        assert_eq!(frames(&mut demux), want);
+        assert_eq!(demux.seek(1_999_000), 1_000_000);
+        let dropped = AtomicU64::new(0);
+        let next = demux.next(&dropped).unwrap().unwrap();
+        assert_eq!((next.video, next.us, next.key), (true, 1_000_000, true));
+        let _ = std::fs::remove_file(&frag);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Cut anywhere, a file opens with the whole samples before the cut (or is refused
+    /// when the moov is cut), and never panics.
     #[test]
     fn a_file_cut_anywhere_plays_what_is_whole() {
-        let bytes = recorded();
+        cut_anywhere("fragments", &recorded());
+        cut_anywhere("plain", &plain());
+    }
+
+    fn cut_anywhere(name: &str, bytes: &[u8]) {
         let whole = {
-            let path = temp("whole", &bytes);
+            let path = temp(&format!("whole-{name}"), bytes);
             let n = frames(&mut Mp4Demux::open(&path).unwrap()).len();
             let _ = std::fs::remove_file(&path);
             n
         };
-        let path = temp("cut", &bytes);
+        let path = temp(&format!("cut-{name}"), bytes);
         let mut last = 0;
         for cut in (0..bytes.len()).step_by(97) {
             std::fs::write(&path, &bytes[..cut]).unwrap();
             match Mp4Demux::open(&path) {
                 Ok(mut d) => {
                     let n = frames(&mut d).len();
-                    assert!(n >= last && n <= whole, "cut at {cut}: {n} frames");
+                    assert!(n >= last && n <= whole, "{name} cut at {cut}: {n} frames");
                     last = n;
                 }
                 Err(e) => {
                     assert_eq!(e.error_type, ErrorType::InvalidMedia);
-                    assert_eq!(last, 0, "cut at {cut}: refused after playing");
+                    assert_eq!(last, 0, "{name} cut at {cut}: refused after playing");
                 }
             }
         }
-        // The last cut is inside the last fragment (a second of three).
-        assert!(last >= whole / 2, "{last} of {whole}");
+        // The last cut is inside the last fragment (a second of three), or the audio.
+        assert!(last >= whole / 2, "{name}: {last} of {whole}");
         let _ = std::fs::remove_file(&path);
     }
 
@@ -643,8 +759,12 @@ mod tests {
     /// the caps.
     #[test]
     fn damaged_files_do_not_panic() {
-        let bytes = recorded();
-        let path = temp("damaged", &bytes);
+        damage("fragments", &recorded());
+        damage("plain", &plain());
+    }
+
+    fn damage(name: &str, bytes: &[u8]) {
+        let path = temp(&format!("damaged-{name}"), bytes);
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut noise = || {
             seed ^= seed << 13;
@@ -654,7 +774,7 @@ mod tests {
         };
         let (mut opened, mut refused) = (0, 0);
         for round in 0..400 {
-            let mut damaged = bytes.clone();
+            let mut damaged = bytes.to_vec();
             for _ in 0..1 + round % 8 {
                 let at = noise() as usize % damaged.len();
                 damaged[at] = match noise() % 3 {
@@ -675,8 +795,85 @@ mod tests {
                 Err(_) => refused += 1,
             }
         }
-        eprintln!("damaged: {opened} opened, {refused} refused");
+        eprintln!("damaged {name}: {opened} opened, {refused} refused");
         assert!(opened > 0);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A moov claiming billions of samples (stsz, stts, stsc), all past the end of the
+    /// file: the index stops at the cap of samples looked at.
+    #[test]
+    fn huge_sample_tables_stop_at_the_cap() {
+        use mp4_atom::{Any, Encode, Stsc, StscEntry, Stsz, Stts, SttsEntry};
+        let bytes = plain();
+        let ftyp_len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+        let Any::Moov(mut moov) = Any::decode(&mut &bytes[ftyp_len..]).unwrap() else {
+            panic!("the moov second");
+        };
+        for trak in &mut moov.trak {
+            let stbl = &mut trak.mdia.minf.stbl;
+            stbl.stsz = Stsz {
+                samples: StszSamples::Identical {
+                    count: u32::MAX,
+                    size: u32::MAX,
+                },
+            };
+            stbl.stts = Stts {
+                entries: vec![SttsEntry {
+                    sample_count: u32::MAX,
+                    sample_delta: 1,
+                }],
+            };
+            stbl.stsc = Stsc {
+                entries: vec![StscEntry {
+                    first_chunk: 1,
+                    samples_per_chunk: u32::MAX,
+                    sample_description_index: 1,
+                }],
+            };
+        }
+        let mut out = bytes[..ftyp_len].to_vec();
+        moov.encode(&mut out).unwrap();
+        let path = temp("huge-tables", &out);
+        let start = std::time::Instant::now();
+        let demux = Mp4Demux::open(&path).unwrap();
+        eprintln!("huge tables: indexed in {:?}", start.elapsed());
+        assert!(demux.samples.is_empty());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A trun of u32::MAX samples of 0 bytes (tfhd's default): the index stops at its cap
+    /// of samples kept.
+    #[test]
+    fn a_huge_run_stops_at_the_cap() {
+        use mp4_atom::{Any, Encode, Free, TrunSamples};
+        let bytes = recorded();
+        let mut rest = &bytes[..];
+        let (mut out, mut moof) = (Vec::new(), None);
+        while moof.is_none() {
+            let before = rest;
+            match Any::decode(&mut rest).unwrap() {
+                Any::Moof(m) => moof = Some(m),
+                _ => out.extend_from_slice(&before[..before.len() - rest.len()]),
+            }
+        }
+        let mut moof = moof.unwrap();
+        let traf = &mut moof.traf[0];
+        traf.tfhd.default_sample_size = Some(0);
+        traf.trun.truncate(1);
+        traf.trun[0].samples = TrunSamples::Inherited {
+            count: u32::MAX,
+            first_flags: None,
+        };
+        moof.encode(&mut out).unwrap();
+        // Room for the run's data offset.
+        let zeroed = mp4_atom::Zeroed { size: 64 << 10 };
+        Free { zeroed }.encode(&mut out).unwrap();
+        let path = temp("huge-run", &out);
+        let start = std::time::Instant::now();
+        let demux = Mp4Demux::open(&path).unwrap();
+        eprintln!("huge run: indexed in {:?}", start.elapsed());
+        assert_eq!(demux.samples.len(), MAX_SAMPLES);
         let _ = std::fs::remove_file(&path);
     }
 
