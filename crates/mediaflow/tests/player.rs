@@ -844,3 +844,243 @@ fn an_h264_mkv_plays() {
     pipeline.release().unwrap();
     let _ = std::fs::remove_file(&file.path);
 }
+
+/// 5 s of H.264 and Opus from an AppSource recorded into fragmented MP4 by our
+/// RecorderEndpoint, once for every test of this file.
+fn recorded_mp4() -> &'static Probed {
+    static FILE: OnceLock<Probed> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = temp_file("recorded", "mp4");
+        let pipeline = MediaPipeline::new().unwrap();
+        let source = AppSource::new(&pipeline).unwrap();
+        let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
+            .media_profile(MediaProfile::Mp4)
+            .build()
+            .unwrap();
+        source.connect(&recorder).unwrap();
+        recorder.record().unwrap();
+        Media::new(true).play(&source, Duration::from_secs(5));
+        recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+        pipeline.release().unwrap();
+        let p = probe(path);
+        eprintln!(
+            "recorded MP4: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
+            p.video_packets, p.audio_packets, p.duration, p.keyframes
+        );
+        p
+    })
+}
+
+/// 3 s of libx264 (baseline, a keyframe a second) and libopus in a plain MP4 made by
+/// Debian's ffmpeg, with `extra` arguments (`-movflags +faststart`).
+fn ffmpeg_mp4(name: &str, extra: &[&str]) -> Probed {
+    let path = temp_file(name, "mp4");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", "3", "-c:v", "libx264", "-profile:v", "baseline"])
+        .args(["-pix_fmt", "yuv420p", "-g", "30", "-c:a", "libopus"])
+        .args(extra)
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    probe(path)
+}
+
+/// A player of `path` into an AppSink that takes H.264.
+fn h264_player_into_sink(path: &Path) -> (MediaPipeline, PlayerEndpoint, Tap) {
+    let pipeline = MediaPipeline::new().unwrap();
+    let player = PlayerEndpoint::builder(&pipeline, &uri(path))
+        .build()
+        .unwrap();
+    let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
+    player.connect(&sink).unwrap();
+    let tap = Tap::of(&pipeline, sink, names::H264);
+    (pipeline, player, tap)
+}
+
+/// Decodes H.264 frames in order with one decoder: how many gave a picture.
+fn decode_h264(frames: &[(Instant, Vec<u8>)]) -> usize {
+    let mut decoder = mediaflow_transcoder::H264Decoder::new().unwrap();
+    frames
+        .iter()
+        .filter(|(_, f)| decoder.decode(f).expect("every frame decodes").is_some())
+        .count()
+}
+
+/// Whether an Annex B frame holds an IDR slice.
+fn is_idr(frame: &[u8]) -> bool {
+    frame
+        .windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+}
+
+/// Plays an MP4 to its end: every frame arrives, every H.264 frame decodes, in real
+/// time (within 0.5 s of the file's duration), EndOfStream once.
+fn an_mp4_plays(file: &Probed, what: &str) {
+    let (pipeline, player, mut tap) = h264_player_into_sink(&file.path);
+    let info = player.get_video_info().unwrap();
+    let start = Instant::now();
+    player.play().unwrap();
+    tap.take(Duration::from_secs_f64(file.duration + 10.0), |p| {
+        p.end_of_stream > 0
+    });
+    let took = start.elapsed().as_secs_f64();
+    tap.take(Duration::from_millis(300), |_| false);
+    let p = &tap.played;
+    let pictures = decode_h264(&p.video);
+    eprintln!(
+        "{what}: {} video frames ({pictures} pictures), {} audio in {took:.3} s; file {} and {}, \
+         {:.3} s; video info {info:?}",
+        p.video.len(),
+        p.audio,
+        file.video_packets,
+        file.audio_packets,
+        file.duration
+    );
+    assert_eq!(p.end_of_stream, 1, "{what}");
+    assert!(p.errors.is_empty(), "{what}: {:?}", p.errors);
+    assert_eq!(p.video.len() as u64, file.video_packets, "{what}");
+    assert_eq!(pictures, p.video.len(), "{what}");
+    assert_eq!(p.audio as u64, file.audio_packets, "{what}");
+    assert!(is_idr(&p.video[0].1), "{what}: an IDR first");
+    assert!((took - file.duration).abs() < 0.5, "{what}: {took} s");
+    assert!(info.is_seekable);
+    assert!(
+        (info.duration as f64 / 1000.0 - file.duration).abs() < 0.1,
+        "{what}: {info:?}"
+    );
+    pipeline.release().unwrap();
+}
+
+/// H.264 and Opus recorded into fragmented MP4 by our RecorderEndpoint play back.
+#[test]
+fn a_recorded_mp4_plays_in_real_time() {
+    an_mp4_plays(recorded_mp4(), "recorded MP4");
+}
+
+/// Plain MP4 from ffmpeg (sample tables), the moov after the mdat and before it.
+#[test]
+fn an_ffmpeg_mp4_plays_with_and_without_faststart() {
+    for (name, extra) in [
+        ("plain", &[][..]),
+        ("faststart", &["-movflags", "+faststart"][..]),
+    ] {
+        let file = ffmpeg_mp4(name, extra);
+        an_mp4_plays(&file, &format!("ffmpeg MP4 ({name})"));
+        let _ = std::fs::remove_file(&file.path);
+    }
+}
+
+/// get_video_info and set_position on an MP4: the keyframe at or before, decodable by a
+/// fresh decoder, backwards too.
+#[test]
+fn set_position_on_an_mp4_lands_on_the_keyframe_before() {
+    let file = ffmpeg_mp4("seek", &[]);
+    let (pipeline, player, mut tap) = h264_player_into_sink(&file.path);
+    let info = player.get_video_info().unwrap();
+    assert!(info.is_seekable && info.seekable_end == info.duration);
+    assert!((2_950..=3_050).contains(&info.duration), "{info:?}");
+    player.play().unwrap();
+    tap.take(Duration::from_millis(300), |_| false);
+    for target in [2_500u64, 1_200] {
+        player.set_position(target).unwrap();
+        let before = tap.played.video.len();
+        tap.take(Duration::from_secs(5), |p| {
+            p.video[before..].iter().any(|f| is_idr(&f.1))
+        });
+        tap.take(Duration::from_millis(100), |_| false);
+        let position = player.get_position().unwrap();
+        let key = (target / 1000) * 1000;
+        eprintln!("MP4: set_position({target}) -> {position} ms");
+        assert!((key..key + 400).contains(&position), "{position} ms");
+        let first = (before..tap.played.video.len())
+            .find(|&i| is_idr(&tap.played.video[i].1))
+            .expect("the keyframe arrives");
+        assert_eq!(
+            decode_h264(&tap.played.video[first..]),
+            tap.played.video.len() - first
+        );
+    }
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&file.path);
+}
+
+/// A recording cut mid-fragment (killed before its end): what is whole plays, then
+/// EndOfStream.
+#[test]
+fn a_cut_fragmented_mp4_plays_what_is_whole() {
+    let file = recorded_mp4();
+    let bytes = std::fs::read(&file.path).unwrap();
+    let path = temp_file("cut", "mp4");
+    std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    let (pipeline, player, mut tap) = h264_player_into_sink(&path);
+    let info = player.get_video_info().unwrap();
+    player.play().unwrap();
+    tap.until_end(Duration::from_secs(15));
+    let p = &tap.played;
+    eprintln!(
+        "cut MP4: {} of {} video frames, {} audio, info {info:?}",
+        p.video.len(),
+        file.video_packets,
+        p.audio
+    );
+    assert_eq!(p.end_of_stream, 1);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(p.video.len() as u64 >= file.video_packets / 3);
+    assert!((p.video.len() as u64) < file.video_packets);
+    assert_eq!(decode_h264(&p.video), p.video.len());
+    assert!(info.duration < (file.duration * 1000.0) as u64);
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Garbage after an ftyp box, a moov cut short, a file with only AAC: INVALID_MEDIA,
+/// no panic.
+#[test]
+fn broken_mp4s_are_invalid_media() {
+    let faststart = ffmpeg_mp4("broken", &["-movflags", "+faststart"]);
+    let bytes = std::fs::read(&faststart.path).unwrap();
+    let ftyp = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[ftyp + 4..ftyp + 8], b"moov");
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut garbage = bytes[..ftyp].to_vec();
+    garbage.extend((0..50_000).map(|_| noise(&mut seed) as u8));
+    let aac = temp_file("aac", "mp4");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine", "-t", "1"])
+        .args(["-c:a", "aac"])
+        .arg(&aac)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    let cases = [
+        ("garbage after ftyp", garbage),
+        ("moov cut short", bytes[..ftyp + 200].to_vec()),
+        ("AAC only", std::fs::read(&aac).unwrap()),
+    ];
+    let pipeline = MediaPipeline::new().unwrap();
+    let events = pipeline.events().unwrap();
+    for (i, (what, data)) in cases.into_iter().enumerate() {
+        let path = temp_file(&format!("broken{i}"), "mp4");
+        std::fs::write(&path, &data).unwrap();
+        let player = PlayerEndpoint::builder(&pipeline, &uri(&path))
+            .build()
+            .unwrap();
+        assert!(player.get_video_info().is_err(), "{what}");
+        player.play().unwrap();
+        let e = first_error(&events);
+        eprintln!("{what}: {} {}", e.error_type.as_str(), e.description);
+        assert_eq!(e.error_type, ErrorType::InvalidMedia, "{what}");
+        let _ = std::fs::remove_file(&path);
+    }
+    pipeline.release().unwrap();
+    let _ = std::fs::remove_file(&aac);
+    let _ = std::fs::remove_file(&faststart.path);
+}

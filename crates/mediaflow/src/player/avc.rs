@@ -1,6 +1,6 @@
-//! H.264 as Matroska stores it (`V_MPEG4/ISO/AVC`: length-prefixed NAL units, the
-//! parameter sets in the track's `avcC` record, ISO 14496-15 §5.2.4) to the Annex B
-//! byte stream our RTP packetizer and decoders take.
+//! H.264 as Matroska and MP4 store it (`V_MPEG4/ISO/AVC`, `avc1`/`avc3`:
+//! length-prefixed NAL units, the parameter sets in the track's `avcC` record, ISO
+//! 14496-15 §5.2.4) to the Annex B byte stream our RTP packetizer and decoders take.
 
 /// The start code before every NAL unit in Annex B.
 const START: [u8; 4] = [0, 0, 0, 1];
@@ -36,6 +36,23 @@ impl Avc {
             length_size,
             parameter_sets,
         })
+    }
+
+    /// The conversion for a decoded `avcC` (MP4's): NAL lengths of `length_size` bytes
+    /// (1 to 4; other values are taken as 4), these parameter sets.
+    pub(crate) fn from_parts(length_size: u8, sps: &[Vec<u8>], pps: &[Vec<u8>]) -> Avc {
+        let mut parameter_sets = Vec::new();
+        for nal in sps.iter().chain(pps) {
+            parameter_sets.extend_from_slice(&START);
+            parameter_sets.extend_from_slice(nal);
+        }
+        Avc {
+            length_size: match length_size {
+                1..=4 => usize::from(length_size),
+                _ => 4,
+            },
+            parameter_sets,
+        }
     }
 
     /// A frame in Annex B, with the parameter sets before an IDR frame (so a decoder
@@ -99,5 +116,12 @@ mod tests {
         assert_eq!(avc.to_annex_b(&[0, 0]), None);
         assert_eq!(Avc::from_record(&record[..10]), None);
         assert_eq!(avc.to_annex_b(&[0xff, 0xff, 0xff, 0xff, 1]), None);
+        // The same record decoded (MP4's avcC) converts the same.
+        let parts = Avc::from_parts(
+            4,
+            &[vec![0x67, 0x42, 0xc0, 0x1e]],
+            &[vec![0x68, 0xce, 0x3c, 0x80]],
+        );
+        assert_eq!(parts, avc);
     }
 }

@@ -1,12 +1,14 @@
-//! PlayerEndpoint (Kurento's): plays a WebM or Matroska file into the pipeline, VP8 (or
-//! H.264) and Opus as RTP on its VIDEO and AUDIO source pads, in real time (the graph's
+//! PlayerEndpoint (Kurento's): plays a WebM, Matroska or MP4 file into the pipeline, VP8
+//! (or H.264) and Opus as RTP on its VIDEO and AUDIO source pads, in real time (the graph's
 //! transcoders convert for sinks that take other codecs).
 //!
-//! A reader thread per playback demuxes the file (`reader.rs`) into a bounded channel;
-//! the element on the worker paces the frames by their timestamps against the `now` it
-//! is given (its timers, no sleeping), packetizes them and hands them to the graph.
+//! A reader thread per playback demuxes the file (`reader.rs`; MP4 in `mp4.rs`) into a
+//! bounded channel; the element on the worker paces the frames by their timestamps
+//! against the `now` it is given (its timers, no sleeping), packetizes them and hands
+//! them to the graph.
 
 pub(crate) mod avc;
+mod mp4;
 mod reader;
 
 use std::any::Any;
@@ -448,8 +450,11 @@ fn is_http(uri: &str) -> bool {
     scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
-/// Plays a WebM or Matroska file into the pipeline (Kurento's `PlayerEndpoint`): VP8 (or
-/// H.264) and Opus leave its VIDEO and AUDIO source pads as RTP, in real time. Events:
+/// Plays a WebM, Matroska or MP4 file into the pipeline (Kurento's `PlayerEndpoint`): VP8
+/// (or H.264) and Opus leave its VIDEO and AUDIO source pads as RTP, in real time. MP4 is
+/// told by its content (an `ftyp` box first), fragmented (as RecorderEndpoint writes it;
+/// a recording cut short plays up to its last whole sample) or plain, with H.264 and
+/// Opus tracks (others are skipped). Events:
 /// `EndOfStream`, and `Error` (INVALID_URI, RESOURCE_ERROR_OPEN, INVALID_MEDIA,
 /// STREAM_ERROR_FAILED). URIs: `file:///absolute/path`, and `http://` / `https://`
 /// (downloaded whole first, at most 2 GiB, then played).

@@ -1,4 +1,5 @@
-//! The player's reader thread: opens and demuxes the file (matroska-demuxer) and hands
+//! The player's reader thread: opens and demuxes the file (WebM/Matroska with
+//! matroska-demuxer, MP4 in `mp4.rs`: told apart by the file's first bytes) and hands
 //! frames to the element over a bounded channel, so the pipeline's worker never waits on
 //! the disk. The recorder's writer thread, in reverse.
 
@@ -15,6 +16,7 @@ use mediaflow_graph::ErrorType;
 use mediaflow_transcoder::rtp::names;
 
 use super::avc::Avc;
+use super::mp4::{self, Mp4Demux};
 
 /// Frames larger than this are dropped (counted): no VP8 or Opus frame of a real
 /// recording comes near it, so it is a corrupt or hostile file.
@@ -216,16 +218,15 @@ fn seek_head_is_safe(head: &[u8], file_len: u64) -> bool {
         })
 }
 
-/// Runs a matroska-demuxer call, its panic (a hostile file can cause some) made an
-/// error.
-fn unpanicked<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+/// Runs a demuxer call, its panic (a hostile file can cause some) made an error.
+pub(crate) fn unpanicked<T>(call: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        tracing::warn!("player: matroska-demuxer panicked: {why}");
+        tracing::warn!("player: the demuxer panicked: {why}");
         format!("the demuxer failed on it ({why})")
     })
 }
@@ -275,8 +276,14 @@ pub(crate) struct OpenError {
     pub(crate) description: String,
 }
 
-/// A demuxer on one file with the tracks we play (the first VP8 and Opus ones).
-struct Demux {
+/// A demuxer on one file, whichever its container.
+enum Demux {
+    Mkv(Box<MkvDemux>),
+    Mp4(Mp4Demux),
+}
+
+/// A Matroska demuxer on one file with the tracks we play (the first VP8 and Opus ones).
+struct MkvDemux {
     mkv: Demuxer,
     video: Option<u64>,
     /// The video track's H.264 conversion (none: VP8).
@@ -358,8 +365,36 @@ fn open_matroska(path: &Path) -> Result<Demuxer, OpenError> {
     Ok(mkv)
 }
 
-/// Opens `path` and finds the tracks we play.
+/// Opens `path` (MP4 when it starts with an `ftyp` box, else WebM/Matroska) and finds
+/// the tracks we play.
 fn open_demux(path: &Path) -> Result<Demux, OpenError> {
+    let mut head = [0u8; 8];
+    let read = File::open(path).and_then(|f| f.take(8).read(&mut head));
+    if read.is_ok_and(|n| mp4::is_mp4(&head[..n])) {
+        return Mp4Demux::open(path).map(Demux::Mp4);
+    }
+    open_mkv(path).map(|d| Demux::Mkv(Box::new(d)))
+}
+
+impl Demux {
+    fn info(&self) -> FileInfo {
+        match self {
+            Demux::Mkv(d) => d.info(),
+            Demux::Mp4(d) => d.info(),
+        }
+    }
+
+    /// The next frame of a track we play: `Ok(None)` at the end of the file.
+    fn next(&mut self, dropped: &AtomicU64) -> Result<Option<Media>, String> {
+        match self {
+            Demux::Mkv(d) => d.next(dropped),
+            Demux::Mp4(d) => d.next(dropped),
+        }
+    }
+}
+
+/// Opens `path` as WebM/Matroska and finds the tracks we play.
+fn open_mkv(path: &Path) -> Result<MkvDemux, OpenError> {
     let mkv = open_matroska(path)?;
     let find = |kind: TrackType, codec: &str| {
         mkv.tracks()
@@ -394,7 +429,7 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
         });
     }
     let scale_ns = mkv.info().timestamp_scale().get();
-    Ok(Demux {
+    Ok(MkvDemux {
         mkv,
         video,
         avc,
@@ -404,7 +439,7 @@ fn open_demux(path: &Path) -> Result<Demux, OpenError> {
     })
 }
 
-impl Demux {
+impl MkvDemux {
     fn info(&self) -> FileInfo {
         let duration_ms = self
             .mkv
@@ -832,17 +867,26 @@ impl Reader {
         let Command::Seek { generation, ms } = command;
         self.generation = generation;
         let target = ms.saturating_mul(1000);
-        let at = if self.demux.video.is_some() {
+        self.expect_key = None;
+        let demux = match &mut self.demux {
+            // MP4: its samples are indexed, the sync samples among them.
+            Demux::Mp4(mp4) => {
+                self.skip_before = Some(mp4.seek(target));
+                return;
+            }
+            Demux::Mkv(mkv) => mkv,
+        };
+        let video = demux.video.is_some();
+        let at = if video {
             self.index.at_or_before(target, &self.dropped)
         } else {
             target
         };
-        let ticks = u128::from(at) * 1000 / u128::from(self.demux.scale_ns);
+        let ticks = u128::from(at) * 1000 / u128::from(demux.scale_ns);
         self.skip_before = Some(at);
-        self.expect_key = None;
-        let mkv = &mut self.demux.mkv;
+        let mkv = &mut demux.mkv;
         match unpanicked(|| mkv.seek(u64::try_from(ticks).unwrap_or(u64::MAX))) {
-            Ok(Ok(())) if self.demux.video.is_some() => self.expect_key = Some(at),
+            Ok(Ok(())) if video => self.expect_key = Some(at),
             Ok(Ok(())) => {}
             Ok(Err(_)) | Err(_) => self.reopen(),
         }
@@ -934,7 +978,9 @@ mod tests {
         w.add_frame(1, 100, true, true, &keyframe()).unwrap();
         w.finish(133).unwrap();
         let dropped = AtomicU64::new(0);
-        let mut demux = open_demux(&path).unwrap();
+        let Demux::Mkv(mut demux) = open_demux(&path).unwrap() else {
+            panic!("a WebM file is read as one");
+        };
         let mut got = Vec::new();
         while let Some(m) = demux.next(&dropped).unwrap() {
             got.push((m.us / 1000, m.key, m.data.len()));

@@ -9,7 +9,7 @@
 
 mod avc;
 pub(crate) mod mkv;
-mod mp4;
+pub(crate) mod mp4;
 mod writer;
 
 use std::any::Any;
