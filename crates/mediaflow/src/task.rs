@@ -94,9 +94,12 @@ impl PipelineTask {
         }
     }
 
-    /// Makes the span of endpoint `id` once its object id is known.
+    /// Makes the span of endpoint `id` once its object id is known (a map lookup once
+    /// it exists: this runs per endpoint per run).
     fn ensure_endpoint_span(&mut self, id: ElementId) {
-        endpoint_span(&self.span, &self.elements, &mut self.endpoint_spans, id);
+        if !self.endpoint_spans.contains_key(&id) {
+            endpoint_span(&self.span, &self.elements, &mut self.endpoint_spans, id);
+        }
     }
 
     /// Turns graph events into public events and hands them to the dispatcher.
