@@ -80,26 +80,34 @@ fn probe(path: PathBuf) -> Probed {
 /// 5 s of VP8 and Opus recorded into a WebM once for every test of this file.
 fn recorded() -> &'static Probed {
     static FILE: OnceLock<Probed> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = temp_file("recorded", "webm");
-        let pipeline = MediaPipeline::new().unwrap();
-        let source = AppSource::new(&pipeline).unwrap();
-        let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-            .media_profile(MediaProfile::Webm)
-            .build()
-            .unwrap();
-        source.connect(&recorder).unwrap();
-        recorder.record().unwrap();
-        Media::new(false).play(&source, Duration::from_secs(5));
-        recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
-        pipeline.release().unwrap();
-        let p = probe(path);
-        eprintln!(
-            "recorded: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
-            p.video_packets, p.audio_packets, p.duration, p.keyframes
-        );
-        p
-    })
+    FILE.get_or_init(|| record_from_app_source("recorded", "webm", MediaProfile::Webm, false))
+}
+
+/// 5 s from an AppSource (VP8 or, with `h264`, H.264, and Opus) recorded by our
+/// RecorderEndpoint into `name`.`ext` with `profile`, probed.
+fn record_from_app_source(name: &str, ext: &str, profile: MediaProfile, h264: bool) -> Probed {
+    let path = temp_file(name, ext);
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
+        .media_profile(profile)
+        .build()
+        .unwrap();
+    source.connect(&recorder).unwrap();
+    recorder.record().unwrap();
+    Media::new(h264).play(&source, Duration::from_secs(5));
+    recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+    pipeline.release().unwrap();
+    let p = probe(path);
+    eprintln!(
+        "recorded {}: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
+        profile.as_str(),
+        p.video_packets,
+        p.audio_packets,
+        p.duration,
+        p.keyframes
+    );
+    p
 }
 
 /// What came out of a player: VP8 frames (with their arrival) and Opus frames.
@@ -849,26 +857,7 @@ fn an_h264_mkv_plays() {
 /// RecorderEndpoint, once for every test of this file.
 fn recorded_mp4() -> &'static Probed {
     static FILE: OnceLock<Probed> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = temp_file("recorded", "mp4");
-        let pipeline = MediaPipeline::new().unwrap();
-        let source = AppSource::new(&pipeline).unwrap();
-        let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-            .media_profile(MediaProfile::Mp4)
-            .build()
-            .unwrap();
-        source.connect(&recorder).unwrap();
-        recorder.record().unwrap();
-        Media::new(true).play(&source, Duration::from_secs(5));
-        recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
-        pipeline.release().unwrap();
-        let p = probe(path);
-        eprintln!(
-            "recorded MP4: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
-            p.video_packets, p.audio_packets, p.duration, p.keyframes
-        );
-        p
-    })
+    FILE.get_or_init(|| record_from_app_source("recorded", "mp4", MediaProfile::Mp4, true))
 }
 
 /// 3 s of libx264 (baseline, a keyframe a second) and libopus in a plain MP4 made by

@@ -600,6 +600,28 @@ fn a_renegotiation_that_adds_data_channels_starts_them_with_the_live_roles() {
     assert_eq!(a.texts_on(from_b), ["hello A"]);
 }
 
+/// Runs the pair without loss until both sides saw channel `id` closed, within 4 s:
+/// within SCTP's retransmission timeout (1 s at least), well before our own 5 s close
+/// timeout would close it without the peer's reset.
+fn closes_both_ways_within_4_s(a: &mut Peer, b: &mut Peer, now: &mut Instant, id: u16) {
+    let started = *now;
+    let ok = run(
+        a,
+        b,
+        now,
+        Duration::from_secs(4),
+        &mut lossless(),
+        &|a, b| a.closed().contains(&id) && b.closed().contains(&id),
+    );
+    assert!(
+        ok,
+        "not closed after {:?}: {:?} / {:?}",
+        *now - started,
+        a.events,
+        b.events
+    );
+}
+
 /// A closes a channel while its message on another channel is lost: B cannot reset the
 /// stream before every earlier TSN arrived (RFC 6525 "In progress"), does so when SCTP
 /// resends the message, and must then reset its own side too, or A's channel waits
@@ -617,22 +639,7 @@ fn a_close_behind_a_lost_message_completes_both_ways() {
         .unwrap();
     while a.session.poll_transmit().is_some() {}
     a.session.close_data_channel(now, chat).unwrap();
-    let started = now;
-    let ok = run(
-        &mut a,
-        &mut b,
-        &mut now,
-        Duration::from_secs(4),
-        &mut lossless(),
-        &|a, b| a.closed().contains(&chat) && b.closed().contains(&chat),
-    );
-    assert!(
-        ok,
-        "not closed after {:?}: {:?} / {:?}",
-        now - started,
-        a.events,
-        b.events
-    );
+    closes_both_ways_within_4_s(&mut a, &mut b, &mut now, chat);
     assert_eq!(b.texts_on(other), vec!["lost once".to_owned()]);
 }
 
@@ -663,22 +670,5 @@ fn a_lost_stream_reset_answering_a_close_is_sent_again() {
     for t in replies {
         a.session.handle_datagram(now, t.peer, t.local, &t.data);
     }
-    // Within SCTP's retransmission timeout (1 s at least), well before our own
-    // 5 s close timeout would close A's channel without the peer's reset.
-    let started = now;
-    let ok = run(
-        &mut a,
-        &mut b,
-        &mut now,
-        Duration::from_secs(4),
-        &mut lossless(),
-        &|a, b| a.closed().contains(&chat) && b.closed().contains(&chat),
-    );
-    assert!(
-        ok,
-        "not closed after {:?}: {:?} / {:?}",
-        now - started,
-        a.events,
-        b.events
-    );
+    closes_both_ways_within_4_s(&mut a, &mut b, &mut now, chat);
 }
