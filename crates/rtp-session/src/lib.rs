@@ -14,7 +14,6 @@
 
 mod candidates;
 mod datachannel;
-mod dtls_stall;
 mod gather;
 mod media;
 mod negotiate;

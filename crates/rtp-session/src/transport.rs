@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use crate::dtls_stall::StallGuard;
 use rtc::crypto::{HashAlgorithm, RTCCryptoProvider};
 use rtc::dtls::config::{ClientAuthType, ConfigBuilder, ExtendedMasterSecretType, HandshakeConfig};
 use rtc::dtls::crypto::Certificate;
@@ -142,8 +141,6 @@ struct Dtls {
     client_config: Option<Arc<HandshakeConfig>>,
     connected: bool,
     closed: bool,
-    /// Resends our last flight when rtc-dtls leaves the handshake without a timer.
-    stall: StallGuard,
 }
 
 pub(crate) struct Srtp {
@@ -540,7 +537,6 @@ impl Transport {
             client_config,
             connected: false,
             closed: false,
-            stall: StallGuard::default(),
         })
     }
 
@@ -578,7 +574,6 @@ impl Transport {
         let Some(dtls) = self.dtls.as_mut().filter(|d| !d.closed) else {
             return Err(SessionError::WrongState("DTLS is not started".into()));
         };
-        let flights_before = dtls.stall.flights;
         let events = dtls
             .endpoint
             .read(now, DTLS_PEER, None, BytesMut::from(data));
@@ -613,31 +608,7 @@ impl Transport {
             }
         }
         self.pump(now);
-        // A handshake record (content type 22) that the endpoint did not answer.
-        if data.first() == Some(&22) {
-            self.answer_repeated_flight(now, flights_before);
-        }
         Ok(())
-    }
-
-    /// The peer repeated its flight and rtc-dtls, waiting with no timer, sent nothing:
-    /// ours was lost, so it goes again (see `dtls_stall`).
-    fn answer_repeated_flight(&mut self, now: Instant, flights_before: u64) {
-        let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) else {
-            return;
-        };
-        if dtls.connected || dtls.closed || dtls.stall.flights != flights_before {
-            return;
-        }
-        let timer = dtls.endpoint.poll_timeout(&DTLS_PEER);
-        if let Some(flight) = dtls.stall.on_unanswered_record(now, timer) {
-            tracing::debug!(
-                datagrams = flight.len(),
-                "the peer repeated its DTLS flight and ours has no timer: ours again"
-            );
-            self.transmits
-                .extend(flight.into_iter().map(|d| transmit(path, d)));
-        }
     }
 
     fn on_handshake(&mut self, _now: Instant) -> Result<(), SessionError> {
@@ -702,7 +673,7 @@ impl Transport {
             tracing::debug!("DTLS application data not sent: {e}");
             return false;
         }
-        self.drain_dtls(now);
+        self.drain_dtls();
         true
     }
 
@@ -761,13 +732,7 @@ impl Transport {
             .dtls
             .as_ref()
             .filter(|d| !d.closed && !d.connected)
-            .and_then(|d| {
-                let timer = d.endpoint.poll_timeout(&DTLS_PEER);
-                let stalled = (!d.connected && self.path.is_some())
-                    .then(|| d.stall.deadline(timer))
-                    .flatten();
-                timer.into_iter().chain(stalled).min()
-            });
+            .and_then(|d| d.endpoint.poll_timeout(&DTLS_PEER));
         ice.into_iter().chain(dtls).min()
     }
 
@@ -804,27 +769,7 @@ impl Transport {
                 }
             }
         }
-        self.replay_stalled_flight(now);
         self.pump(now);
-    }
-
-    /// Resends our last flight if the handshake stalled (see `dtls_stall`).
-    fn replay_stalled_flight(&mut self, now: Instant) {
-        let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) else {
-            return;
-        };
-        if dtls.connected || dtls.closed {
-            return;
-        }
-        let timer = dtls.endpoint.poll_timeout(&DTLS_PEER);
-        if let Some(flight) = dtls.stall.poll_replay(now, timer) {
-            tracing::debug!(
-                datagrams = flight.len(),
-                "DTLS handshake stalled with no retransmission timer: our last flight again"
-            );
-            self.transmits
-                .extend(flight.into_iter().map(|d| transmit(path, d)));
-        }
     }
 
     /// Moves what ICE and DTLS produced into our queues, following the agent's events.
@@ -879,20 +824,15 @@ impl Transport {
                 _ => {}
             }
         }
-        self.drain_dtls(now);
+        self.drain_dtls();
     }
 
     /// DTLS's datagrams leave on the selected pair (before one is selected they wait in
     /// the endpoint).
-    fn drain_dtls(&mut self, now: Instant) {
+    fn drain_dtls(&mut self) {
         if let (Some(dtls), Some(path)) = (self.dtls.as_mut(), self.path.as_ref()) {
-            let flight: Vec<BytesMut> =
-                std::iter::from_fn(|| dtls.endpoint.poll_transmit().map(|m| m.message)).collect();
-            if !dtls.connected {
-                dtls.stall.sent(now, &flight);
-            }
-            self.transmits
-                .extend(flight.into_iter().map(|d| transmit(path, d)));
+            let flight = std::iter::from_fn(|| dtls.endpoint.poll_transmit().map(|m| m.message));
+            self.transmits.extend(flight.map(|d| transmit(path, d)));
         }
     }
 
@@ -927,7 +867,7 @@ impl Transport {
             }
             dtls.closed = true;
         }
-        self.drain_dtls(now);
+        self.drain_dtls();
         if let Err(e) = self.agent.close() {
             tracing::debug!("ICE close: {e}");
         }
