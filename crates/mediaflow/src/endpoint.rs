@@ -165,7 +165,7 @@ impl Pads {
             self.outputs.push_back(Buffer {
                 media_type: media_type_of(m.kind),
                 data: m.rtp,
-                pts_micros: 0,
+                pts_micros: m.sender_time_micros.unwrap_or(0),
                 keyframe: m.keyframe,
                 codec: Some(m.codec),
                 data_channel: None,

@@ -641,3 +641,222 @@ fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str, srtp: bool
     let _ = std::fs::remove_dir_all(&dir);
     (sent, frames)
 }
+
+/// The payload type `offer` gives `codec` (`VP8/90000`) in its m=`media` section.
+fn offer_pt(offer: &str, media: &str, codec: &str) -> u8 {
+    offer
+        .split("\r\nm=")
+        .find(|s| s.starts_with(media))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let rest = l.strip_prefix("a=rtpmap:")?;
+                let (pt, name) = rest.split_once(' ')?;
+                name.starts_with(codec).then(|| pt.parse().ok()).flatten()
+            })
+        })
+        .unwrap_or_else(|| panic!("no {codec} in m={media} of {offer}"))
+}
+
+/// Where the white flashes start in a file's video and the beeps in its audio
+/// (seconds), as Debian's ffmpeg decodes them.
+fn flashes_and_beeps(file: &Path) -> (Vec<f64>, Vec<f64>) {
+    let luma = file.with_extension("yavg.txt");
+    let run = |args: &[&str]| {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostdin", "-i", file.to_str().unwrap()])
+            .args(args)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    run(&[
+        "-an",
+        "-vf",
+        &format!(
+            "signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file={}",
+            luma.display()
+        ),
+    ]);
+    let mut flashes = Vec::new();
+    let (mut t, mut was_bright) = (None, true);
+    for line in std::fs::read_to_string(&luma).unwrap_or_default().lines() {
+        if let Some(pts) = line.split("pts_time:").nth(1) {
+            t = pts.trim().parse::<f64>().ok();
+        } else if let Some(v) = line.strip_prefix("lavfi.signalstats.YAVG=") {
+            let bright = v.trim().parse::<f64>().unwrap_or(0.0) > 128.0;
+            if bright && !was_bright {
+                flashes.extend(t);
+            }
+            was_bright = bright;
+        }
+    }
+    let log = run(&["-vn", "-af", "silencedetect=noise=-40dB:duration=0.05"]);
+    let beeps = log
+        .lines()
+        .filter_map(|l| l.split("silence_end: ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    (flashes, beeps)
+}
+
+/// Issue 12, A/V sync: ffmpeg sends a white flash and a beep at the start of every
+/// second, captured together (the beep's volume switches per 10 ms audio frame, so it
+/// starts on the second too), audio straight to an RtpEndpoint and video through a
+/// relay that holds it 300 ms (a slower path, an encoder's latency). Placed by arrival
+/// the file's flashes would come 300 ms after their beeps; the recorder lines the
+/// tracks up by ffmpeg's Sender Reports (one NTP clock for both streams), so they
+/// coincide within a frame.
+#[test]
+fn ffmpeg_audio_and_video_are_recorded_in_sync_by_their_sender_reports() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let dir = scratch("av-sync");
+    let file = dir.join("sync.mkv");
+    let pipeline = MediaPipeline::new().unwrap();
+    let rtp = rtp_endpoint(&pipeline).recvonly().build().unwrap();
+    let recorder =
+        mediaflow::RecorderEndpoint::builder(&pipeline, &format!("file://{}", file.display()))
+            .media_profile(mediaflow::MediaProfile::Mkv)
+            .build()
+            .unwrap();
+    rtp.connect(&recorder).unwrap();
+    let offer = rtp.generate_offer().unwrap();
+    let (aport, vport) = (m_port(&offer, "audio"), m_port(&offer, "video"));
+    let (apt, vpt) = (
+        offer_pt(&offer, "audio", "opus/48000"),
+        offer_pt(&offer, "video", "VP8/90000"),
+    );
+    let relay =
+        mediaflow_testkit::relay::JitterRelay::start(Duration::from_millis(300), Duration::ZERO);
+    relay.set_target((LOCALHOST, vport).into());
+    let (ffmpeg_a, ffmpeg_v) = (free_port_pair(), free_port_pair());
+    // Our answer, m-sections in the offer's order (ffmpeg sends; it is where our
+    // RTCP goes).
+    let section = |media: &str| match media {
+        "audio" => {
+            format!(
+                "m=audio {ffmpeg_a} RTP/AVP {apt}\r\na=rtpmap:{apt} opus/48000/2\r\na=sendonly\r\n"
+            )
+        }
+        _ => format!(
+            "m=video {ffmpeg_v} RTP/AVP {vpt}\r\na=rtpmap:{vpt} VP8/90000\r\na=sendonly\r\n"
+        ),
+    };
+    let mut answer =
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n".to_owned();
+    for m in offer.split("\r\nm=").skip(1) {
+        answer += &section(if m.starts_with("audio") {
+            "audio"
+        } else {
+            "video"
+        });
+    }
+    rtp.process_answer(&answer)
+        .unwrap_or_else(|e| panic!("{e}: {offer}\n{answer}"));
+    recorder.record().unwrap();
+
+    // Both streams claim the same wall-clock start, so their SRs share one clock.
+    let start_realtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros()
+        .to_string();
+    let video_url = format!(
+        "rtp://127.0.0.1:{}?localrtpport={ffmpeg_v}&localrtcpport={}&rtcpport={}&pkt_size=1200",
+        relay.front.port(),
+        ffmpeg_v + 1,
+        vport + 1
+    );
+    let audio_url = format!(
+        "rtp://127.0.0.1:{aport}?localrtpport={ffmpeg_a}&localrtcpport={}",
+        ffmpeg_a + 1
+    );
+    let (vpt, apt) = (vpt.to_string(), apt.to_string());
+    let mut ffmpeg = Ffmpeg::spawn(
+        &[
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=320x240:r=30,drawbox=color=white:t=fill:enable='lt(mod(t,1),0.1)'",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000:samples_per_frame=480,volume=volume=0:enable='gte(mod(t,1),0.1)'",
+            "-t",
+            "6",
+            "-map",
+            "0:v",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-g",
+            "30",
+            "-b:v",
+            "300k",
+            "-payload_type",
+            &vpt,
+            "-start_time_realtime",
+            &start_realtime,
+            "-f",
+            "rtp",
+            &video_url,
+            "-map",
+            "1:a",
+            "-t",
+            "6",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "64k",
+            "-payload_type",
+            &apt,
+            "-start_time_realtime",
+            &start_realtime,
+            "-f",
+            "rtp",
+            &audio_url,
+        ],
+        &dir.join("ffmpeg.log"),
+    );
+    let status = ffmpeg.wait(Duration::from_secs(20));
+    let log = std::fs::read_to_string(dir.join("ffmpeg.log")).unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "ffmpeg: {status:?} {log}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
+    pipeline.release().unwrap();
+
+    let (flashes, beeps) = flashes_and_beeps(&file);
+    // Each flash after the first second against the beep nearest to it.
+    let offsets: Vec<f64> = flashes
+        .iter()
+        .filter_map(|f| {
+            beeps
+                .iter()
+                .map(|b| f - b)
+                .min_by(|x, y| x.abs().total_cmp(&y.abs()))
+        })
+        .collect();
+    eprintln!(
+        "A/V sync through a 300 ms video path: flashes {flashes:?}, beeps {beeps:?}, \
+         flash - beep {offsets:?}"
+    );
+    assert!(
+        offsets.len() >= 3,
+        "too few flashes and beeps to compare: {flashes:?} {beeps:?}; ffmpeg: {log}"
+    );
+    for o in &offsets {
+        assert!(
+            o.abs() < 0.05,
+            "a flash {o:.3} s from its beep: {offsets:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -98,7 +98,11 @@ pub struct Buffer {
     pub media_type: MediaType,
     /// The payload: an RTP packet, an encoded frame or raw samples, depending on the link.
     pub data: Bytes,
-    /// Presentation time in microseconds on the producer's clock.
+    /// Presentation time in microseconds on the producer's clock; 0 when unknown.
+    /// RTP from a peer carries the sender's capture time (NTP, microseconds since
+    /// 1900, from its RTCP Sender Reports: 0 until the first), a player the media's
+    /// time in its file. Audio and video of one producer share the clock, which is
+    /// how a recorder lines them up.
     pub pts_micros: u64,
     /// True when a decoder can start from this buffer; the drop policy keeps these longest.
     pub keyframe: bool,

@@ -129,6 +129,10 @@ pub(crate) struct Media {
     anchor: (Instant, SystemTime),
     senders: Vec<Sender>,
     receivers: Vec<Receiver>,
+    /// Sender Reports about SSRCs whose RTP has not come yet (ffmpeg sends its first
+    /// before its first packet, and the next 5 s later): kept for when it comes, since
+    /// a recorder lines audio and video up with them. At most [`EARLY_REPORTS`].
+    early_reports: VecDeque<(u32, Instant, u64, u32)>,
     rtx: Vec<Rtx>,
     unsignalled: usize,
     /// Tries of unsignalled SSRCs in the current second (see UNSIGNALLED_TRIES_PER_SECOND).
@@ -173,6 +177,7 @@ impl Media {
             anchor: (now, SystemTime::now()),
             senders: Vec::new(),
             receivers: Vec::new(),
+            early_reports: VecDeque::new(),
             rtx: Vec::new(),
             unsignalled: 0,
             tries: (now, 0),
@@ -237,7 +242,7 @@ impl Media {
                 {
                     let rtt = self.rtt.map(|(rtt, _)| rtt);
                     let r = new_receiver(section, index, ssrc, self.remb_config, rtt, now);
-                    self.receivers.push(r);
+                    add_receiver(&mut self.receivers, &mut self.early_reports, r);
                 }
             }
         }
@@ -405,7 +410,7 @@ impl Media {
             self.rtt.map(|(rtt, _)| rtt),
             now,
         );
-        self.receivers.push(receiver);
+        add_receiver(&mut self.receivers, &mut self.early_reports, receiver);
         let i = self.receivers.len() - 1;
         self.deliver(now, i, plain.freeze(), false, transport);
     }
@@ -501,11 +506,13 @@ impl Media {
         self.media_active(now);
         let payload = h.payload(&packet);
         let keyframe = is_keyframe(codec, payload);
+        let sender_time_micros = self.receivers[i].stream.sender_time_micros(h.timestamp);
         self.out.push_back(MediaPacket {
             kind,
             codec,
             rtp: packet,
             keyframe,
+            sender_time_micros,
         });
         // A stream that starts mid-picture (its keyframe's first packet lost, or joined
         // late) needs one; one that starts with a keyframe does not, and asking anyway
@@ -565,6 +572,13 @@ impl Media {
                     if first && self.next_report.is_some_and(|t| t > now) {
                         self.next_report = Some(now);
                     }
+                } else {
+                    self.early_reports.retain(|r| r.0 != ssrc);
+                    if self.early_reports.len() == EARLY_REPORTS {
+                        self.early_reports.pop_front();
+                    }
+                    self.early_reports
+                        .push_back((ssrc, now, ntp_time, rtp_time));
                 }
                 self.on_report_blocks(now, &reports);
             }
@@ -891,6 +905,23 @@ impl Media {
 
 fn packets_ssrc(senders: &[Sender], reporter: u32) -> u32 {
     senders.first().map_or(reporter, |s| s.stream.ssrc())
+}
+
+/// Sender Reports kept for SSRCs not received yet.
+const EARLY_REPORTS: usize = 4;
+
+/// Adds `receiver`, with the Sender Report its sender sent before its RTP.
+fn add_receiver(
+    receivers: &mut Vec<Receiver>,
+    early: &mut VecDeque<(u32, Instant, u64, u32)>,
+    mut receiver: Receiver,
+) {
+    if let Some(i) = early.iter().position(|r| r.0 == receiver.ssrc) {
+        if let Some((_, at, ntp, rtp)) = early.remove(i) {
+            receiver.stream.on_sender_report(at, ntp, rtp);
+        }
+    }
+    receivers.push(receiver);
 }
 
 fn new_receiver(

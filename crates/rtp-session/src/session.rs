@@ -216,6 +216,10 @@ pub struct MediaPacket {
     pub rtp: bytes::Bytes,
     /// True for the first packet of a VP8 keyframe or an H.264 IDR/SPS.
     pub keyframe: bool,
+    /// When the sender captured it, on the sender's wall clock (NTP, microseconds since
+    /// 1900) as its RTCP Sender Reports map RTP time: one clock for all the sender's
+    /// streams, so audio and video can be lined up. `None` until its first report.
+    pub sender_time_micros: Option<u64>,
 }
 
 /// What a session reports, in Kurento's terms.

@@ -329,10 +329,18 @@ impl ThreadedTranscoder {
                         };
                         let ts = out_ts.map_or(0, |t| t.wrapping_add(advance as u32));
                         out_ts = Some(ts);
+                        // The source's capture time goes along (a recorder lines
+                        // tracks up on it); a frame split in several (audio) is later
+                        // by what came before it.
+                        let pts = match buffer.pts_micros {
+                            0 => 0,
+                            pts => pts + i as u64 * 960 * 1_000_000 / to_rate,
+                        };
                         for packet in packetizer.packetize(&data, ts) {
                             let mut b = Buffer::new(buffer.media_type, packet);
                             b.codec = Some(to);
                             b.keyframe = key;
+                            b.pts_micros = pts;
                             if results.try_send(b).is_err() {
                                 break;
                             }

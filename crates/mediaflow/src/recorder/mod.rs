@@ -10,6 +10,7 @@
 mod avc;
 pub(crate) mod mkv;
 pub(crate) mod mp4;
+mod sync;
 mod writer;
 
 use std::any::Any;
@@ -28,6 +29,7 @@ use crate::element::MediaElement;
 use crate::error::{Error, Result};
 use crate::events::{Event, PausedEvent, RecordingEvent, StoppedEvent};
 use crate::pipeline::MediaPipeline;
+use sync::SenderSync;
 use writer::{Container, Frame, Layout, Shared, Status, VideoCodec};
 
 /// Kurento's `MediaProfileSpecType`: the container and which media it keeps.
@@ -250,6 +252,13 @@ impl Track {
         t
     }
 
+    /// From now on the track goes `by` later (to line up with the other track).
+    fn shift(&mut self, by: Duration) {
+        if let Some((_, at)) = self.anchor.as_mut() {
+            *at += by;
+        }
+    }
+
     /// A new stretch of recording (start, resume): align again on the next frame.
     fn realign(&mut self) {
         self.anchor = None;
@@ -266,6 +275,7 @@ pub(crate) struct RecorderElement {
     next_status_poll: Option<Instant>,
     audio: Track,
     video: Track,
+    sync: SenderSync,
     /// Recording time before the current stretch, and when the stretch began.
     elapsed: Duration,
     since: Option<Instant>,
@@ -289,6 +299,7 @@ impl RecorderElement {
             next_status_poll: None,
             audio: Track::default(),
             video: Track::default(),
+            sync: SenderSync::default(),
             elapsed: Duration::ZERO,
             since: None,
             want_keyframe: true,
@@ -317,6 +328,7 @@ impl RecorderElement {
         self.since = Some(now);
         self.audio.realign();
         self.video.realign();
+        self.sync.reset();
         self.want_keyframe = true;
         self.last_request = None;
         if self.layout.video {
@@ -438,7 +450,17 @@ impl RecorderElement {
         Some(key)
     }
 
-    fn frame(&mut self, codec: &'static str, video: bool, ts: u32, data: Vec<u8>, now: Instant) {
+    /// A whole frame of RTP time `ts`, captured at `sender_us` on the sender's clock
+    /// (0: not known).
+    fn frame(
+        &mut self,
+        codec: &'static str,
+        video: bool,
+        ts: u32,
+        sender_us: u64,
+        data: Vec<u8>,
+        now: Instant,
+    ) {
         let mut key = true;
         if video {
             match self.admit_video(codec, &data, now) {
@@ -447,11 +469,30 @@ impl RecorderElement {
             }
         }
         let at = self.elapsed + self.since.map_or(Duration::ZERO, |s| now.duration_since(s));
-        let t = if video {
-            self.video.time(ts, 90_000, at)
+        let (track, clock) = if video {
+            (&mut self.video, 90_000)
         } else {
-            self.audio.time(ts, 48_000, at)
+            (&mut self.audio, 48_000)
         };
+        let mut t = track.time(ts, clock, at);
+        if sender_us != 0 {
+            let both = self.layout.audio && self.layout.video;
+            let micros = |d: Duration| d.as_micros() as i64;
+            let by = self
+                .sync
+                .shift(video, micros(t), sender_us as i64, both)
+                .unsigned_abs();
+            if by > 0 {
+                tracing::debug!(
+                    video,
+                    shift_micros = by,
+                    "recorder: the track goes later to line up with the other on the sender's clock"
+                );
+                track.shift(Duration::from_micros(by));
+                t += Duration::from_micros(by);
+                track.last = Some(t);
+            }
+        }
         let Some(frames) = &self.frames else { return };
         let frame = Frame {
             video,
@@ -529,7 +570,9 @@ impl Element for RecorderElement {
             return;
         };
         match assembler.push(&buffer.data) {
-            Assembled::Frame(f) => self.frame(codec, video, f.timestamp, f.data, now),
+            Assembled::Frame(f) => {
+                self.frame(codec, video, f.timestamp, buffer.pts_micros, f.data, now)
+            }
             Assembled::Pending => {}
             // A lost packet: video waits for the next keyframe (asked for at once);
             // audio just has a gap.
@@ -1050,13 +1093,20 @@ mod tests {
             .flat_map(|n| [&[0, 0, 0, 1][..], n].concat())
             .collect();
         let later = now + KEYFRAME_INTERVAL;
-        el.frame(names::H264, true, 0, slices, later);
-        el.frame(names::H264, true, 3000, vec![0, 0, 0, 1, 0x41, 0x9a], later);
+        el.frame(names::H264, true, 0, 0, slices, later);
+        el.frame(
+            names::H264,
+            true,
+            3000,
+            0,
+            vec![0, 0, 0, 1, 0x41, 0x9a],
+            later,
+        );
         assert_eq!(counters.skipped.load(Ordering::Relaxed), 2);
         assert_eq!(el.upstream.len(), 1, "one keyframe request (rate-limited)");
         assert!(rx.try_recv().is_err());
         assert_eq!(chosen.get(), None);
-        el.frame(names::H264, true, 6000, idr, later);
+        el.frame(names::H264, true, 6000, 0, idr, later);
         let stored = rx.try_recv().expect("the IDR with SPS and PPS is queued");
         assert!(stored.key && stored.codec == names::H264);
         assert_eq!(chosen.get(), Some(names::H264));
