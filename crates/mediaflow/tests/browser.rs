@@ -1000,8 +1000,10 @@ fn chromium_camera_into_recorder() {
     }
 }
 
-/// Issue 12: Chromium sending H.264: MKV, MKV_VIDEO_ONLY and MP4 store it as sent
-/// (ffprobe reads h264, no transcoder on their links), WebM gets it transcoded to VP8.
+/// Issue 12: Chromium sending H.264: MKV, MKV_VIDEO_ONLY, MP4 and MP4_VIDEO_ONLY store
+/// it as sent (ffprobe reads h264, no transcoder on their links), WebM gets it
+/// transcoded to VP8; MKV_AUDIO_ONLY and MP4_AUDIO_ONLY take the Opus alone (with the
+/// VP8 test's profiles, every profile has had Chromium's camera and microphone).
 #[test]
 fn chromium_h264_camera_into_recorder() {
     if enabled() {
@@ -1011,11 +1013,55 @@ fn chromium_h264_camera_into_recorder() {
             &[
                 MediaProfile::Mkv,
                 MediaProfile::MkvVideoOnly,
+                MediaProfile::MkvAudioOnly,
                 MediaProfile::Mp4,
+                MediaProfile::Mp4VideoOnly,
+                MediaProfile::Mp4AudioOnly,
                 MediaProfile::Webm,
             ],
         );
     }
+}
+
+/// Issue 12: Chromium's camera into a WebRtcEndpoint connected to an RtpEndpoint, and
+/// Debian's ffmpeg (a non-mediaflow RTP peer, as a SIP gateway or a GStreamer
+/// pipeline would be) receiving from it decodes the frames.
+#[test]
+fn chromium_camera_reaches_ffmpeg_through_an_rtp_endpoint() {
+    if !enabled() || !common::ffmpeg::available() {
+        return;
+    }
+    let pipeline = MediaPipeline::new().unwrap();
+    let endpoint = WebRtcEndpoint::builder(&pipeline).build().unwrap();
+    // The loopback lets the browser report frames; the RtpEndpoint takes the same video.
+    endpoint.connect(&endpoint).unwrap();
+    let rtp = mediaflow::RtpEndpoint::builder(&pipeline)
+        .address(std::net::Ipv4Addr::LOCALHOST.into())
+        .sendonly()
+        .build()
+        .unwrap();
+    endpoint.connect(&rtp).unwrap();
+    let ffmpeg = common::ffmpeg::Receiver::start(&rtp, "chromium", false, 90);
+    let (result, peer, _) = drive_peer_for(
+        &endpoint,
+        "VP8",
+        Role::BrowserOffers,
+        Path::Direct,
+        false,
+        Some(Duration::from_secs(12)),
+    );
+    peer.finish();
+    let (finished, frames, log) = ffmpeg.finish(Duration::from_secs(10));
+    let sent = rtp.get_stats().unwrap().outbound;
+    println!(
+        "Chromium -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg: {frames} frames decoded; \
+         RtpEndpoint sent {sent:?}; browser {result}"
+    );
+    pipeline.release().unwrap();
+    assert!(
+        finished && frames >= 60,
+        "ffmpeg decoded {frames} frames: {log}"
+    );
 }
 
 /// Chromium restricted to `codec` into a looped WebRtcEndpoint that also feeds one

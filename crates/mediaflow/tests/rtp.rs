@@ -2,9 +2,9 @@
 //! 127.0.0.1 against Debian's ffmpeg as the non-mediaflow peer, both directions.
 //! Every wait is bounded; every ffmpeg started is killed by its PID.
 
-use std::net::{IpAddr, Ipv4Addr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +17,8 @@ use mediaflow_transcoder::rtp::{Assembled, FrameAssembler, RtpPacketizer};
 use mediaflow_transcoder::{I420Frame, Vp8Decoder, Vp8Encoder};
 
 mod common;
+
+use common::ffmpeg::{self, free_port_pair, m_port, scratch, Ffmpeg, FFMPEG_KEY};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -188,96 +190,6 @@ fn bad_sdp_is_a_typed_error() {
 // ffmpeg
 // ---------------------------------------------------------------------------------------
 
-fn ffmpeg_available() -> bool {
-    let found = Command::new("ffmpeg")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: ffmpeg not found (apt-get install ffmpeg)");
-    }
-    found
-}
-
-/// An ffmpeg child, killed by its PID when dropped.
-struct Ffmpeg(Child);
-
-impl Ffmpeg {
-    fn spawn(args: &[&str], log: &Path) -> Ffmpeg {
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("ffmpeg starts");
-        Ffmpeg(child)
-    }
-
-    /// Waits at most `wait` for it to exit by itself.
-    fn wait(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Ffmpeg {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mediaflow-rtp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// An even UDP port whose successor was free a moment ago.
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let a = UdpSocket::bind((LOCALHOST, 0)).unwrap();
-        let port = a.local_addr().unwrap().port();
-        if port.is_multiple_of(2) && UdpSocket::bind((LOCALHOST, port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free even/odd UDP port pair");
-}
-
-/// Some socket of this host is bound to UDP `port`.
-fn udp_port_bound(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
-    let needle = format!(":{port:04X} ");
-    table.lines().skip(1).any(|l| {
-        l.split_whitespace()
-            .nth(1)
-            .is_some_and(|local| format!("{local} ").ends_with(&needle))
-    })
-}
-
-fn m_port(sdp: &str, media: &str) -> u16 {
-    sdp.lines()
-        .find_map(|l| l.strip_prefix(&format!("m={media} ")))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no m={media} port in {sdp}"))
-}
-
 /// Counts whole VP8 frames that a decoder accepts.
 struct Vp8Check {
     assembler: FrameAssembler,
@@ -306,9 +218,6 @@ impl Vp8Check {
     }
 }
 
-/// An SDES key for ffmpeg's side (30 bytes, base64).
-const FFMPEG_KEY: &str = "afReactzWRZgI5yOzhXSaNfi+khD4eLMUofc9spn";
-
 #[test]
 fn ffmpeg_sends_vp8_into_an_rtp_endpoint() {
     ffmpeg_sends(false);
@@ -320,7 +229,7 @@ fn ffmpeg_sends_vp8_with_sdes_srtp_into_an_rtp_endpoint() {
 }
 
 fn ffmpeg_sends(srtp: bool) {
-    if !ffmpeg_available() {
+    if !ffmpeg::available() {
         return;
     }
     let dir = scratch(if srtp { "in-srtp" } else { "in" });
@@ -484,7 +393,7 @@ fn vp8_stream(frames: usize) -> Vec<Vec<Buffer>> {
 
 #[test]
 fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
-    if !ffmpeg_available() {
+    if !ffmpeg::available() {
         return;
     }
     let pipeline = MediaPipeline::new().unwrap();
@@ -500,7 +409,7 @@ fn an_rtp_endpoint_sends_vp8_to_ffmpeg() {
 
 #[test]
 fn an_rtp_endpoint_sends_vp8_with_sdes_srtp_to_ffmpeg() {
-    if !ffmpeg_available() {
+    if !ffmpeg::available() {
         return;
     }
     let pipeline = MediaPipeline::new().unwrap();
@@ -522,7 +431,7 @@ fn an_rtp_endpoint_sends_vp8_with_sdes_srtp_to_ffmpeg() {
 /// forwarded by `webrtc.connect(&rtp)` to ffmpeg.
 #[test]
 fn a_webrtc_endpoint_feeds_ffmpeg_through_an_rtp_endpoint() {
-    if !ffmpeg_available() {
+    if !ffmpeg::available() {
         return;
     }
     let pipeline = MediaPipeline::new().unwrap();
@@ -551,61 +460,7 @@ fn a_webrtc_endpoint_feeds_ffmpeg_through_an_rtp_endpoint() {
 /// ffmpeg receives from `rtp` (fed by `source` through whatever is between them)
 /// and decodes until 90 frames; returns the packets `rtp` sent and the frames decoded.
 fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str, srtp: bool) -> (u64, usize) {
-    let dir = scratch(name);
-
-    // ffmpeg's side: it receives at this port; the same SDP is our offer and the
-    // file ffmpeg reads.
-    let port = free_port_pair();
-    let (proto, crypto) = if srtp {
-        (
-            "RTP/SAVP",
-            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{FFMPEG_KEY}\r\n"),
-        )
-    } else {
-        ("RTP/AVP", String::new())
-    };
-    let offer = format!(
-        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=video {port} {proto} 96\r\na=rtpmap:96 VP8/90000\r\na=recvonly\r\n{crypto}"
-    );
-    let answer = rtp.process_offer(&offer).unwrap();
-    assert!(answer.contains("a=sendonly"), "{answer}");
-    // ffmpeg decrypts with the key we send with (our answer's), in its own dialect
-    // (a=crypto under RTP/AVP, as its -sdp_file writes).
-    let ffmpeg_sdp = match answer.split("inline:").nth(1) {
-        Some(rest) if srtp => {
-            let ours = rest.lines().next().unwrap_or("").trim();
-            offer
-                .replace(FFMPEG_KEY, ours)
-                .replace("RTP/SAVP", "RTP/AVP")
-        }
-        _ => offer.clone(),
-    };
-    let sdp_file = dir.join("in.sdp");
-    std::fs::write(&sdp_file, &ffmpeg_sdp).unwrap();
-    let out = dir.join("frames.txt");
-    let mut ffmpeg = Ffmpeg::spawn(
-        &[
-            "-protocol_whitelist",
-            "file,udp,rtp,srtp",
-            "-i",
-            sdp_file.to_str().unwrap(),
-            "-frames:v",
-            "90",
-            "-f",
-            "framecrc",
-            out.to_str().unwrap(),
-        ],
-        &dir.join("ffmpeg.log"),
-    );
-    // ffmpeg listens once its port shows in /proc/net/udp (binding it ourselves to
-    // find out could take it from ffmpeg).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !udp_port_bound(port) {
-        assert!(Instant::now() < deadline, "ffmpeg did not bind {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
+    let mut ffmpeg = ffmpeg::Receiver::start(rtp, name, srtp, 90);
     let stream = vp8_stream(240);
     let start = Instant::now();
     for (i, frame) in stream.into_iter().enumerate() {
@@ -615,30 +470,19 @@ fn ffmpeg_receives(rtp: &RtpEndpoint, source: &AppSource, name: &str, srtp: bool
         // Real time at 30 frames/s.
         let due = start + Duration::from_micros(33_333 * (i as u64 + 1));
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        if ffmpeg.0.try_wait().unwrap().is_some() {
+        if ffmpeg.exited() {
             break;
         }
     }
-    let status = ffmpeg.wait(Duration::from_secs(5));
-    let log = std::fs::read_to_string(dir.join("ffmpeg.log")).unwrap_or_default();
-    let frames = std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .count();
+    let (finished, frames, log) = ffmpeg.finish(Duration::from_secs(5));
     let sent = rtp.get_stats().unwrap();
     let sent = sent
         .outbound
         .iter()
         .find(|s| s.kind == Some(mediaflow::MediaKind::Video))
         .map_or(0, |s| s.packets_sent);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "ffmpeg did not finish: {log}"
-    );
+    assert!(finished, "ffmpeg did not finish: {log}");
     assert!(frames >= 60, "ffmpeg decoded {frames} frames: {log}");
-    drop(ffmpeg);
-    let _ = std::fs::remove_dir_all(&dir);
     (sent, frames)
 }
 
@@ -709,7 +553,7 @@ fn flashes_and_beeps(file: &Path) -> (Vec<f64>, Vec<f64>) {
 /// coincide within a frame.
 #[test]
 fn ffmpeg_audio_and_video_are_recorded_in_sync_by_their_sender_reports() {
-    if !ffmpeg_available() {
+    if !ffmpeg::available() {
         return;
     }
     let dir = scratch("av-sync");

@@ -4,6 +4,7 @@
 //! Helpers the integration tests share: endpoints on loopback, trickle through the
 //! event handlers, and video pushed until it comes out.
 
+pub mod ffmpeg;
 pub mod media;
 pub mod probe;
 
