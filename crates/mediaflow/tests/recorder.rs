@@ -556,3 +556,86 @@ fn a_full_disk_raises_no_space_left_and_the_pipeline_keeps_running() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// The child half of `a_killed_process_leaves_a_readable_file`: records from an
+/// AppSource into the file `MEDIAFLOW_RECORD_UNTIL_KILLED` names, in the profile
+/// `MEDIAFLOW_RECORD_PROFILE` names, until its process is killed (60 s at most). Run
+/// alone it does nothing.
+#[test]
+fn records_until_killed() {
+    let (Some(path), Some(profile)) = (
+        std::env::var_os("MEDIAFLOW_RECORD_UNTIL_KILLED"),
+        std::env::var("MEDIAFLOW_RECORD_PROFILE")
+            .ok()
+            .and_then(|p| MediaProfile::parse(&p)),
+    ) else {
+        return;
+    };
+    let pipeline = MediaPipeline::new().unwrap();
+    let source = AppSource::new(&pipeline).unwrap();
+    let recorder = RecorderEndpoint::builder(&pipeline, &uri(Path::new(&path)))
+        .media_profile(profile)
+        .build()
+        .unwrap();
+    source.connect(&recorder).unwrap();
+    recorder.record().unwrap();
+    Media::new(profile.as_str().starts_with("MP4")).play(&source, Duration::from_secs(60));
+}
+
+/// Issue 12: a process recording MKV, WebM or MP4 killed with SIGKILL mid-way (no
+/// stop, no release, no destructor) leaves a file ffprobe reads up to its last
+/// complete cluster or fragment: both tracks, seconds of each.
+#[test]
+fn a_killed_process_leaves_a_readable_file() {
+    for (profile, video) in [
+        (MediaProfile::Mkv, "vp8"),
+        (MediaProfile::Webm, "vp8"),
+        (MediaProfile::Mp4, "h264"),
+    ] {
+        let ext = extension(profile);
+        let path = temp_file(&format!("killed-process-{ext}"), ext);
+        let _ = std::fs::remove_file(&path);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["records_until_killed", "--exact", "--test-threads=1"])
+            .env("MEDIAFLOW_RECORD_UNTIL_KILLED", &path)
+            .env("MEDIAFLOW_RECORD_PROFILE", profile.as_str())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Three seconds of media written, or the child gave up.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut written_at = None;
+        while Instant::now() < deadline {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the recording process ended by itself"
+            );
+            if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+                let since = *written_at.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(3) {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (streams, duration) = summary(&ffprobe(&path));
+        eprintln!(
+            "{} killed after 3 s: {streams:?}, duration {duration:?}",
+            profile.as_str()
+        );
+        let kinds: Vec<(&str, &str)> = streams
+            .iter()
+            .map(|(k, c, _)| (k.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(kinds, expected_streams(profile, video), "{streams:?}");
+        assert!(
+            streams.iter().all(|(_, _, packets)| *packets > 40),
+            "{}: {streams:?}",
+            profile.as_str()
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
