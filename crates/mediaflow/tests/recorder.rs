@@ -603,27 +603,33 @@ fn a_killed_process_leaves_a_readable_file() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Three seconds of media written, or the child gave up.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut written_at = None;
-        while Instant::now() < deadline {
+        // Seconds of both tracks on disk (what ffprobe reads of the file as it is), or
+        // the child gave up: then killed, mid-cluster or mid-fragment most likely.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "nothing recorded in 30 s");
             assert!(
                 child.try_wait().unwrap().is_none(),
                 "the recording process ended by itself"
             );
-            if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
-                let since = *written_at.get_or_insert_with(Instant::now);
-                if since.elapsed() >= Duration::from_secs(3) {
-                    break;
-                }
+            let on_disk = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0)
+                && summary(&ffprobe(&path))
+                    .0
+                    .iter()
+                    .filter(|s| s.2 > 40)
+                    .count()
+                    == 2;
+            if on_disk {
+                break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(500));
         }
+        std::thread::sleep(Duration::from_millis(700));
         child.kill().unwrap();
         child.wait().unwrap();
         let (streams, duration) = summary(&ffprobe(&path));
         eprintln!(
-            "{} killed after 3 s: {streams:?}, duration {duration:?}",
+            "{} killed: {streams:?}, duration {duration:?}",
             profile.as_str()
         );
         let kinds: Vec<(&str, &str)> = streams

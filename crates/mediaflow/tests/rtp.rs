@@ -575,7 +575,13 @@ fn ffmpeg_audio_and_video_are_recorded_in_sync_by_their_sender_reports() {
     let relay =
         mediaflow_testkit::relay::JitterRelay::start(Duration::from_millis(300), Duration::ZERO);
     relay.set_target((LOCALHOST, vport).into());
-    let (ffmpeg_a, ffmpeg_v) = (free_port_pair(), free_port_pair());
+    let ffmpeg_a = free_port_pair();
+    let ffmpeg_v = loop {
+        let p = free_port_pair();
+        if p != ffmpeg_a {
+            break p;
+        }
+    };
     // Our answer, m-sections in the offer's order (ffmpeg sends; it is where our
     // RTCP goes).
     let section = |media: &str| match media {

@@ -242,7 +242,7 @@ impl Media {
                 {
                     let rtt = self.rtt.map(|(rtt, _)| rtt);
                     let r = new_receiver(section, index, ssrc, self.remb_config, rtt, now);
-                    add_receiver(&mut self.receivers, &mut self.early_reports, r);
+                    add_receiver(now, &mut self.receivers, &mut self.early_reports, r);
                 }
             }
         }
@@ -410,7 +410,7 @@ impl Media {
             self.rtt.map(|(rtt, _)| rtt),
             now,
         );
-        add_receiver(&mut self.receivers, &mut self.early_reports, receiver);
+        add_receiver(now, &mut self.receivers, &mut self.early_reports, receiver);
         let i = self.receivers.len() - 1;
         self.deliver(now, i, plain.freeze(), false, transport);
     }
@@ -491,11 +491,11 @@ impl Media {
         }
         let receiver = &mut self.receivers[i];
         let section = &self.sections[receiver.section];
-        let Some(codec) = section
+        let Some((codec, clock_rate)) = section
             .codecs
             .iter()
             .find(|c| c.payload_type == h.payload_type)
-            .map(|c| c.name)
+            .map(|c| (c.name, c.clock_rate))
         else {
             self.drops.unknown_payload_type += 1;
             return;
@@ -506,7 +506,9 @@ impl Media {
         self.media_active(now);
         let payload = h.payload(&packet);
         let keyframe = is_keyframe(codec, payload);
-        let sender_time_micros = self.receivers[i].stream.sender_time_micros(h.timestamp);
+        let sender_time_micros = self.receivers[i]
+            .stream
+            .sender_time_micros(h.timestamp, clock_rate);
         self.out.push_back(MediaPacket {
             kind,
             codec,
@@ -907,18 +909,24 @@ fn packets_ssrc(senders: &[Sender], reporter: u32) -> u32 {
     senders.first().map_or(reporter, |s| s.stream.ssrc())
 }
 
-/// Sender Reports kept for SSRCs not received yet.
+/// Sender Reports kept for SSRCs not received yet, and for how long.
 const EARLY_REPORTS: usize = 4;
+const EARLY_REPORT_AGE: Duration = Duration::from_secs(10);
 
 /// Adds `receiver`, with the Sender Report its sender sent before its RTP.
 fn add_receiver(
+    now: Instant,
     receivers: &mut Vec<Receiver>,
     early: &mut VecDeque<(u32, Instant, u64, u32)>,
     mut receiver: Receiver,
 ) {
     if let Some(i) = early.iter().position(|r| r.0 == receiver.ssrc) {
         if let Some((_, at, ntp, rtp)) = early.remove(i) {
-            receiver.stream.on_sender_report(at, ntp, rtp);
+            // A report older than this is about media long gone, not the stream now
+            // starting.
+            if now.saturating_duration_since(at) < EARLY_REPORT_AGE {
+                receiver.stream.on_sender_report(at, ntp, rtp);
+            }
         }
     }
     receivers.push(receiver);

@@ -634,12 +634,13 @@ impl RecvStream {
         self.last_sr.replace((now, ntp_time, rtp_time)).is_none()
     }
 
-    /// When the sender captured the media of RTP timestamp `rtp_time`, on its own
+    /// When the sender captured the media of RTP timestamp `rtp_time` (a codec of
+    /// `clock_rate`: the packet's, not necessarily the stream's first), on its own
     /// wall clock (NTP, microseconds since 1900), from its latest Sender Report. The
     /// sender gives all its streams one NTP clock: this is what lines up its audio and
     /// video (RFC 3550 §6.4.1). `None` before its first report, or for a report whose
     /// NTP time is zero (a sender with no wall clock).
-    pub fn sender_time_micros(&self, rtp_time: u32) -> Option<u64> {
+    pub fn sender_time_micros(&self, rtp_time: u32, clock_rate: u32) -> Option<u64> {
         let (_, ntp, sr_rtp) = self.last_sr?;
         if ntp == 0 {
             return None;
@@ -649,7 +650,7 @@ impl RecvStream {
         let at_report = secs.checked_mul(1_000_000)?.checked_add(frac)?;
         // Signed: media just before the report (reordering) is earlier than it.
         let ticks = i64::from(rtp_time.wrapping_sub(sr_rtp) as i32);
-        let delta = ticks * 1_000_000 / i64::from(self.clock_rate);
+        let delta = ticks * 1_000_000 / i64::from(clock_rate.max(1));
         at_report.checked_add_signed(delta)
     }
 

@@ -334,7 +334,7 @@ impl ThreadedTranscoder {
                         // by what came before it.
                         let pts = match buffer.pts_micros {
                             0 => 0,
-                            pts => pts + i as u64 * 960 * 1_000_000 / to_rate,
+                            pts => pts.saturating_add(i as u64 * 960 * 1_000_000 / to_rate),
                         };
                         for packet in packetizer.packetize(&data, ts) {
                             let mut b = Buffer::new(buffer.media_type, packet);

@@ -232,12 +232,18 @@ impl Track {
             None => i64::from(ts),
         };
         self.last_rtp = Some(ts);
-        let (ext, at) = *self.anchor.get_or_insert((self.ext, now));
+        // A new anchor never goes before a frame already written: after a resume or a
+        // re-anchor, a track that had been moved later (to line up with the other)
+        // would otherwise get its next frames 1 ms apart until arrival caught up.
+        let fresh = self
+            .last
+            .map_or(now, |l| now.max(l + Duration::from_millis(1)));
+        let (ext, at) = *self.anchor.get_or_insert((self.ext, fresh));
         let micros = at.as_micros() as i64 + (self.ext - ext) * 1_000_000 / clock;
         let mut t = Duration::from_micros(micros.max(0) as u64);
         if t.abs_diff(now) > MAX_DRIFT {
-            self.anchor = Some((self.ext, now));
-            t = now;
+            self.anchor = Some((self.ext, fresh));
+            t = fresh;
         }
         // Matroska stamps blocks in milliseconds: a frame at or before the previous one
         // (a transcoder that fell behind and sent two at once, a re-anchor) would give
@@ -475,13 +481,11 @@ impl RecorderElement {
             (&mut self.audio, 48_000)
         };
         let mut t = track.time(ts, clock, at);
-        if sender_us != 0 {
+        // A time past i64 (a crafted file's, through a player) is no clock to line up on.
+        if let Some(sender) = i64::try_from(sender_us).ok().filter(|s| *s != 0) {
             let both = self.layout.audio && self.layout.video;
-            let micros = |d: Duration| d.as_micros() as i64;
-            let by = self
-                .sync
-                .shift(video, micros(t), sender_us as i64, both)
-                .unsigned_abs();
+            let at = i64::try_from(t.as_micros()).unwrap_or(i64::MAX);
+            let by = self.sync.shift(video, at, sender, both).unsigned_abs();
             if by > 0 {
                 tracing::debug!(
                     video,

@@ -12,7 +12,8 @@
 /// Offsets closer than this are in sync already (RTP clocks, rounding to ms).
 const TOLERANCE_MICROS: i64 = 15_000;
 /// A larger correction is not believed (a sender whose clocks disagree): the tracks
-/// stay as they arrived.
+/// stay as they arrived. It also bounds the shifts of a whole stretch together, so
+/// that steps of the sender's clock (a player's seek, a wall clock set) cannot add up.
 const MAX_SHIFT_MICROS: i64 = 1_500_000;
 
 /// The offsets of a recording's two tracks.
@@ -20,6 +21,9 @@ const MAX_SHIFT_MICROS: i64 = 1_500_000;
 pub(crate) struct SenderSync {
     /// The offset (recording minus sender time, µs) both tracks keep, once both had one.
     target: Option<i64>,
+    /// The first target of the stretch: the target never passes it by more than
+    /// [`MAX_SHIFT_MICROS`].
+    first_target: i64,
     /// Each track's offset as last seen: audio, video.
     seen: [Option<i64>; 2],
 }
@@ -30,7 +34,7 @@ impl SenderSync {
     /// track must go from now on to be in sync with the other. `both` is false for a
     /// recording of one track, which has nothing to line up with.
     pub(crate) fn shift(&mut self, video: bool, at: i64, sender: i64, both: bool) -> i64 {
-        let offset = at - sender;
+        let offset = at.saturating_sub(sender);
         let k = usize::from(video);
         self.seen[k] = Some(offset);
         if !both {
@@ -38,17 +42,20 @@ impl SenderSync {
         }
         let target = match (self.target, self.seen) {
             (Some(t), _) => t,
-            (None, [Some(a), Some(v)]) => *self.target.insert(a.max(v)),
+            (None, [Some(a), Some(v)]) => {
+                self.first_target = a.max(v);
+                *self.target.insert(self.first_target)
+            }
             _ => return 0,
         };
-        if offset > target + TOLERANCE_MICROS {
+        if offset > target.saturating_add(TOLERANCE_MICROS) {
             // This track is the later one now (it was re-anchored): the other follows.
-            if offset - target <= MAX_SHIFT_MICROS {
+            if offset.saturating_sub(self.first_target) <= MAX_SHIFT_MICROS {
                 self.target = Some(offset);
             }
             return 0;
         }
-        let shift = target - offset;
+        let shift = target.saturating_sub(offset);
         if shift <= TOLERANCE_MICROS || shift > MAX_SHIFT_MICROS {
             return 0;
         }
@@ -108,6 +115,16 @@ mod tests {
             0,
             "5 s apart: not believed"
         );
+        // Steps of the sender's clock do not add up past the bound.
+        let mut s = SenderSync::default();
+        s.shift(false, 0, 0, true);
+        s.shift(true, 0, 0, true);
+        for step in 1..=4 {
+            s.shift(true, 0, -800_000 * step, true);
+        }
+        assert!(s.target.unwrap() <= MAX_SHIFT_MICROS, "{s:?}");
+        assert_eq!(s.shift(false, 0, i64::MIN, true), 0, "no overflow");
+        assert_eq!(s.shift(false, i64::MAX, i64::MIN, true), 0);
         s.reset();
         assert_eq!(s.shift(false, 0, 0, true), 0);
     }

@@ -1300,15 +1300,28 @@ fn a_resend_on_the_media_ssrc_is_not_reordering() {
 fn sender_reports_map_rtp_time_to_the_senders_clock() {
     let t0 = Instant::now();
     let mut r = RecvStream::new(1, 90_000, true);
-    assert_eq!(r.sender_time_micros(0), None, "no report yet");
+    assert_eq!(r.sender_time_micros(0, 90_000), None, "no report yet");
     // 1000.5 s on the sender's clock at RTP time 90,000.
     let ntp = (1000u64 << 32) | (1u64 << 31);
     r.on_sender_report(t0, ntp, 90_000);
-    assert_eq!(r.sender_time_micros(90_000), Some(1_000_500_000));
-    assert_eq!(r.sender_time_micros(99_000), Some(1_000_600_000));
-    assert_eq!(r.sender_time_micros(89_100), Some(1_000_490_000));
+    assert_eq!(r.sender_time_micros(90_000, 90_000), Some(1_000_500_000));
+    assert_eq!(r.sender_time_micros(99_000, 90_000), Some(1_000_600_000));
+    assert_eq!(r.sender_time_micros(89_100, 90_000), Some(1_000_490_000));
+    assert_eq!(
+        r.sender_time_micros(90_480, 48_000),
+        Some(1_000_510_000),
+        "at the packet's clock rate"
+    );
     r.on_sender_report(t0, ntp, u32::MAX - 899);
-    assert_eq!(r.sender_time_micros(8_100), Some(1_000_600_000), "wrapped");
+    assert_eq!(
+        r.sender_time_micros(8_100, 90_000),
+        Some(1_000_600_000),
+        "wrapped"
+    );
     r.on_sender_report(t0, 0, 90_000);
-    assert_eq!(r.sender_time_micros(90_000), None, "a sender with no clock");
+    assert_eq!(
+        r.sender_time_micros(90_000, 90_000),
+        None,
+        "a sender with no clock"
+    );
 }
