@@ -15,8 +15,7 @@ use common::media::{read_stamp, Media};
 use common::probe::{ffprobe, summary};
 use common::wait_event;
 use mediaflow::{
-    AppSink, AppSource, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, PlayerEndpoint,
-    Receiver, RecorderEndpoint,
+    AppSink, ErrorType, Event, MediaPipeline, MediaProfile, MediaType, PlayerEndpoint, Receiver,
 };
 use mediaflow_transcoder::rtp::{names, Assembled, FrameAssembler};
 use mediaflow_transcoder::Vp8Decoder;
@@ -88,12 +87,7 @@ fn recorded() -> &'static Probed {
 fn record_from_app_source(name: &str, ext: &str, profile: MediaProfile, h264: bool) -> Probed {
     let path = temp_file(name, ext);
     let pipeline = MediaPipeline::new().unwrap();
-    let source = AppSource::new(&pipeline).unwrap();
-    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-        .media_profile(profile)
-        .build()
-        .unwrap();
-    source.connect(&recorder).unwrap();
+    let (source, recorder) = common::media::into_recorder(&pipeline, &path, profile);
     recorder.record().unwrap();
     Media::new(h264).play(&source, Duration::from_secs(5));
     recorder.stop_and_wait(Duration::from_secs(10)).unwrap();
@@ -386,20 +380,10 @@ fn an_ffmpeg_mkv_plays_and_seeks() {
 
 fn ffmpeg_file_plays_and_seeks(ext: &str) {
     let path = temp_file("ffmpeg", ext);
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "3", "-c:v", "libvpx", "-b:v", "500k", "-g", "30"])
-        .args(["-c:a", "libopus"])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let codecs = [
+        "-c:v", "libvpx", "-b:v", "500k", "-g", "30", "-c:a", "libopus",
+    ];
+    common::ffmpeg::make_clip(&path, "320x240", "3", &codecs);
     let file = probe(path);
     eprintln!(
         "ffmpeg {ext}: {} video, {} audio packets, {:.3} s, keyframes at {:?}",
@@ -864,21 +848,13 @@ fn recorded_mp4() -> &'static Probed {
 /// Debian's ffmpeg, with `extra` arguments (`-movflags +faststart`).
 fn ffmpeg_mp4(name: &str, extra: &[&str]) -> Probed {
     let path = temp_file(name, "mp4");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "3", "-c:v", "libx264", "-profile:v", "baseline"])
-        .args(["-pix_fmt", "yuv420p", "-g", "30", "-c:a", "libopus"])
-        .args(extra)
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let codecs = [
+        &["-c:v", "libx264", "-profile:v", "baseline"][..],
+        &["-pix_fmt", "yuv420p", "-g", "30", "-c:a", "libopus"],
+        extra,
+    ]
+    .concat();
+    common::ffmpeg::make_clip(&path, "320x240", "3", &codecs);
     probe(path)
 }
 

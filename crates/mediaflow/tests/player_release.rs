@@ -2,10 +2,11 @@
 //! threads and frees their memory. One test in this binary, so no other test's
 //! allocations or threads blur the counts.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,19 +61,8 @@ fn releasing_pipelines_with_players_ends_their_readers_and_frees_memory() {
         "mediaflow-player-release-{}.webm",
         std::process::id()
     ));
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "2", "-c:v", "libvpx", "-g", "15", "-c:a", "libopus"])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let codecs = ["-c:v", "libvpx", "-g", "15", "-c:a", "libopus"];
+    common::ffmpeg::make_clip(&path, "160x120", "2", &codecs);
     let uri = format!("file://{}", path.display());
     // Warm-up: the runtime's threads and libraries' first-use allocations.
     run_pipeline(&uri, true);

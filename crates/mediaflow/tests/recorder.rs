@@ -141,12 +141,7 @@ fn record(profile: MediaProfile, name: &str, h264: bool) -> (PathBuf, Duration) 
     let path = temp_file(name, ext);
     let pipeline = MediaPipeline::new().unwrap();
     let events = pipeline.events().unwrap();
-    let source = AppSource::new(&pipeline).unwrap();
-    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-        .media_profile(profile)
-        .build()
-        .unwrap();
-    source.connect(&recorder).unwrap();
+    let (source, recorder) = common::media::into_recorder(&pipeline, &path, profile);
     let transcoding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = transcoding.clone();
     source
@@ -436,12 +431,7 @@ fn released_and_killed(profile: MediaProfile, h264: bool, video: &'static str) {
     let path = temp_file(&format!("released-{ext}"), ext);
     let copy = temp_file(&format!("killed-{ext}"), ext);
     let pipeline = MediaPipeline::new().unwrap();
-    let source = AppSource::new(&pipeline).unwrap();
-    let recorder = RecorderEndpoint::builder(&pipeline, &uri(&path))
-        .media_profile(profile)
-        .build()
-        .unwrap();
-    source.connect(&recorder).unwrap();
+    let (source, recorder) = common::media::into_recorder(&pipeline, &path, profile);
     let mut media = Media::new(h264);
     let start = Instant::now();
     recorder.record().unwrap();
@@ -572,12 +562,7 @@ fn records_until_killed() {
         return;
     };
     let pipeline = MediaPipeline::new().unwrap();
-    let source = AppSource::new(&pipeline).unwrap();
-    let recorder = RecorderEndpoint::builder(&pipeline, &uri(Path::new(&path)))
-        .media_profile(profile)
-        .build()
-        .unwrap();
-    source.connect(&recorder).unwrap();
+    let (source, recorder) = common::media::into_recorder(&pipeline, Path::new(&path), profile);
     recorder.record().unwrap();
     Media::new(profile.as_str().starts_with("MP4")).play(&source, Duration::from_secs(60));
 }

@@ -8,6 +8,27 @@ use std::time::{Duration, Instant};
 
 use mediaflow::RtpEndpoint;
 
+/// Makes the file `path` with Debian's ffmpeg: a test pattern of `size` at 30 frames/s
+/// and a 440 Hz tone, `seconds` long, encoded with `codecs` (the video and audio
+/// codecs and their options; the container follows the extension). Panics with
+/// ffmpeg's message if it fails.
+pub fn make_clip(path: &Path, size: &str, seconds: &str, codecs: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(["-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=30")])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", seconds])
+        .args(codecs)
+        .arg(path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// An SDES key for ffmpeg's side (30 bytes, base64).
 pub const FFMPEG_KEY: &str = "afReactzWRZgI5yOzhXSaNfi+khD4eLMUofc9spn";
 

@@ -3,9 +3,25 @@
 
 use std::time::{Duration, Instant};
 
-use mediaflow::{AppSource, Buffer, MediaType};
+use mediaflow::{AppSource, Buffer, MediaPipeline, MediaProfile, MediaType, RecorderEndpoint};
 use mediaflow_transcoder::rtp::{names, RtpPacketizer};
 use mediaflow_transcoder::{H264Encoder, I420Frame, OpusEncoder, Vp8Encoder, OPUS_FRAME};
+
+/// An AppSource connected to a RecorderEndpoint of `profile` writing `path`, in
+/// `pipeline`; not recording yet.
+pub fn into_recorder(
+    pipeline: &MediaPipeline,
+    path: &std::path::Path,
+    profile: MediaProfile,
+) -> (AppSource, RecorderEndpoint) {
+    let source = AppSource::new(pipeline).unwrap();
+    let recorder = RecorderEndpoint::builder(pipeline, &format!("file://{}", path.display()))
+        .media_profile(profile)
+        .build()
+        .unwrap();
+    source.connect(&recorder).unwrap();
+    (source, recorder)
+}
 
 /// Digits (base 16) of the picture number, each a flat 16x16 luma block in the top
 /// left corner: flat blocks survive lossy coding within a few levels.
