@@ -198,13 +198,21 @@ fn is_key(frame: &[u8]) -> bool {
 }
 
 fn player_into_sink(path: &Path) -> (MediaPipeline, PlayerEndpoint, Tap) {
+    player_into_sink_of(path, names::VP8)
+}
+
+/// A player of `path` into an AppSink that takes `video_codec` for its video.
+fn player_into_sink_of(
+    path: &Path,
+    video_codec: &'static str,
+) -> (MediaPipeline, PlayerEndpoint, Tap) {
     let pipeline = MediaPipeline::new().unwrap();
     let player = PlayerEndpoint::builder(&pipeline, &uri(path))
         .build()
         .unwrap();
     let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
     player.connect(&sink).unwrap();
-    let tap = Tap::new(&pipeline, sink);
+    let tap = Tap::of(&pipeline, sink, video_codec);
     (pipeline, player, tap)
 }
 
@@ -790,20 +798,19 @@ fn a_download_failing_after_a_seek_is_an_error() {
 #[test]
 fn an_h264_mkv_plays() {
     let path = temp_file("h264", "mkv");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", "2", "-c:v", "libx264", "-profile:v", "baseline"])
-        .args(["-pix_fmt", "yuv420p", "-g", "30", "-c:a", "libopus"])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let codecs = [
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "baseline",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "30",
+        "-c:a",
+        "libopus",
+    ];
+    common::ffmpeg::make_clip(&path, "320x240", "2", &codecs);
     let file = probe(path);
     let pipeline = MediaPipeline::new().unwrap();
     let player = PlayerEndpoint::builder(&pipeline, &uri(&file.path))
@@ -860,14 +867,7 @@ fn ffmpeg_mp4(name: &str, extra: &[&str]) -> Probed {
 
 /// A player of `path` into an AppSink that takes H.264.
 fn h264_player_into_sink(path: &Path) -> (MediaPipeline, PlayerEndpoint, Tap) {
-    let pipeline = MediaPipeline::new().unwrap();
-    let player = PlayerEndpoint::builder(&pipeline, &uri(path))
-        .build()
-        .unwrap();
-    let sink = AppSink::with_capacity(&pipeline, 8192).unwrap();
-    player.connect(&sink).unwrap();
-    let tap = Tap::of(&pipeline, sink, names::H264);
-    (pipeline, player, tap)
+    player_into_sink_of(path, names::H264)
 }
 
 /// Decodes H.264 frames in order with one decoder: how many gave a picture.
