@@ -653,9 +653,13 @@ mod tests {
         });
     }
 
+    /// `bytes` in a file of its own: tests run in parallel and several build the same
+    /// fixture (`plain()`), so each call gets a new name.
     fn temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!(
-            "mediaflow-player-mp4-{}-{name}.mp4",
+            "mediaflow-player-mp4-{}-{call}-{name}.mp4",
             std::process::id()
         ));
         std::fs::write(&path, bytes).unwrap();
