@@ -261,9 +261,14 @@ const MAX_APPLICATION_DATA: usize = 256;
 
 /// rtc-ice's agent asks to run every 200 ms whatever its state (its interval only goes
 /// down from the check interval), which was most of an idle session's CPU. Once a pair
-/// is selected its work is keepalives (every 2 s) and consent (disconnected after 5 s
-/// without an answer): once a second keeps both on time.
-const CONNECTED_ICE_INTERVAL: Duration = Duration::from_secs(1);
+/// is selected its work is the consent check (every `KEEPALIVE`) and noticing that the
+/// peer went quiet (disconnected after `2 * KEEPALIVE` without a datagram from it): a
+/// run every `KEEPALIVE` sends each check on time and notices within `3 * KEEPALIVE`.
+/// Each run touches the whole session, so an idle session wakes once per check, and its
+/// RTCP goes in the same wake-up (`Media::handle_timeout`). Checks answered and the
+/// peer's own checks do not wait for it (they are handled as they arrive), and an agent
+/// that lost its pair runs at its own pace again.
+const CONNECTED_ICE_INTERVAL: Duration = KEEPALIVE;
 /// ICE keepalive / consent check interval on the selected pair.
 const KEEPALIVE: Duration = Duration::from_secs(4);
 
