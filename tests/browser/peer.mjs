@@ -144,6 +144,10 @@ async function stats() {
       out.videoRetransmittedPacketsReceived = r.retransmittedPacketsReceived || 0;
       out.videoPlisSent = r.pliCount || 0;
       out.framesDropped = r.framesDropped || 0;
+      // Mean time a frame waited in the jitter buffer, ms.
+      out.jitterBufferMs = r.jitterBufferEmittedCount
+        ? Math.round((1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount)
+        : 0;
       out.videoCodec = codec && codec.mimeType;
       out.frameWidth = r.frameWidth;
     } else if (r.kind === 'audio') {
@@ -164,6 +168,10 @@ async function stats() {
       out.qualityLimitation = r.qualityLimitationReason;
     }
     if (r.type === 'media-source' && r.kind === 'video') out.framesCaptured = r.frames || 0;
+    // The round trip the browser measured from our receiver reports (what its NACK
+    // retries and jitter buffer go by), and ICE's.
+    if (r.type === 'remote-inbound-rtp' && r.kind === 'video') out.videoRttMs = Math.round(1000 * (r.roundTripTime || 0));
+    if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime !== undefined) out.pairRttMs = Math.round(1000 * r.currentRoundTripTime);
     if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate) out.availableOutgoingBitrate = r.availableOutgoingBitrate;
     // Which half of "connecting" a call is stuck in, when it is.
     if (r.type === 'transport') {

@@ -857,7 +857,8 @@ fn lossy_loopback_through(
          {} video packets received ({} of them resent by us, {} NACKs sent), sent {} and \
          resent {} for {} NACKs; mediaflow \
          received/lost/NACKs/PLIs sent {video_in:?}, sent/resent/NACKs/PLIs received {video_out:?}; \
-         Chromium PLIs sent {} received {}, frames encoded {} dropped {}",
+         Chromium PLIs sent {} received {}, frames encoded {} dropped {}; Chromium's round \
+         trip from our reports {} ms, ICE's {} ms, jitter buffer {} ms",
         call.as_secs(),
         result["framesDecoded"],
         result["freezeCount"],
@@ -873,6 +874,9 @@ fn lossy_loopback_through(
         result["videoPlisReceived"],
         result["framesEncoded"],
         result["framesDropped"],
+        result["videoRttMs"],
+        result["pairRttMs"],
+        result["jitterBufferMs"],
     );
     if result["ok"] != json!(true) {
         // What the engine saw of a call that did not come up.
