@@ -1325,3 +1325,52 @@ fn sender_reports_map_rtp_time_to_the_senders_clock() {
         "a sender with no clock"
     );
 }
+
+/// The NACK deadline is kept, not recomputed from every missing number on each packet:
+/// it must never be later than the real one (a NACK would go late), and it is exact
+/// again whenever NACKs are polled. Random loss, reordering, jumps and RTT changes.
+#[test]
+fn the_kept_nack_deadline_is_never_late_and_exact_after_each_poll() {
+    let t0 = Instant::now();
+    let mut rng = Rng(7);
+    let mut r = RecvStream::new(5, 90000, true);
+    let mut now = t0;
+    let mut seq = 100u16;
+    let mut held: Vec<u16> = Vec::new();
+    for i in 0..20_000u32 {
+        now += Duration::from_micros(rng.next() % 3000);
+        match rng.next() % 100 {
+            // Lost, or held back to arrive later (reordered).
+            0..=7 => {}
+            8..=11 => held.push(seq),
+            // A jump forward.
+            12 => seq = seq.wrapping_add((rng.next() % 300) as u16),
+            _ => {
+                r.on_packet(now, seq, i, 100, false);
+            }
+        }
+        seq = seq.wrapping_add(1);
+        if rng.next() % 10 == 0 {
+            if let Some(late) = held.pop() {
+                r.on_packet(now, late, i, 100, false);
+            }
+        }
+        if rng.next() % 500 == 0 {
+            r.set_rtt(Duration::from_millis(rng.next() % 200));
+        }
+        let (kept, exact) = (r.next_nack(), r.exact_next_nack());
+        assert!(
+            match (kept, exact) {
+                (Some(k), Some(e)) => k <= e,
+                (None, e) => e.is_none(),
+                (Some(_), None) => true,
+            },
+            "step {i}: kept {kept:?}, exact {exact:?}"
+        );
+        if kept.is_some_and(|t| t <= now) {
+            r.poll_nack(now, 1);
+            assert_eq!(r.next_nack(), r.exact_next_nack(), "step {i}, after a poll");
+        }
+    }
+    assert!(r.stats().nacks_sent > 100, "{:?}", r.stats());
+}
