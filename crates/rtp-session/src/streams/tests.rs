@@ -1350,12 +1350,12 @@ fn the_kept_nack_deadline_is_never_late_and_exact_after_each_poll() {
             }
         }
         seq = seq.wrapping_add(1);
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             if let Some(late) = held.pop() {
                 r.on_packet(now, late, i, 100, false);
             }
         }
-        if rng.next() % 500 == 0 {
+        if rng.next().is_multiple_of(500) {
             r.set_rtt(Duration::from_millis(rng.next() % 200));
         }
         let (kept, exact) = (r.next_nack(), r.exact_next_nack());
