@@ -764,17 +764,12 @@ impl Media {
         // Idle, a report due within half its interval goes now (RFC 3550 §6.3.5 spreads
         // reports over 0.5–1.5 of the interval anyway): the session woke for its ICE
         // check, and one wake-up for both is most of what an idle session saves.
-        let early = if active {
-            Duration::ZERO
+        let (interval, early) = if active {
+            (REPORT_INTERVAL, Duration::ZERO)
         } else {
-            IDLE_REPORT_INTERVAL / 2
+            (IDLE_REPORT_INTERVAL, IDLE_REPORT_INTERVAL / 2)
         };
         if self.next_report.is_some_and(|t| t <= now + early) && transport.is_secure() {
-            let interval = if active {
-                REPORT_INTERVAL
-            } else {
-                IDLE_REPORT_INTERVAL
-            };
             self.next_report = Some(now + interval);
             self.send_reports(now, transport);
         }

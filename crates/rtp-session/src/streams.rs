@@ -287,8 +287,9 @@ pub(crate) struct RecvStream {
     /// that a reordering link does not make the sender resend what is only late.
     reorder_wait: Duration,
     reordered_at: Option<Instant>,
-    /// When `poll_nack` next has work, or earlier (never later): lowered as gaps appear,
-    /// made exact whenever `poll_nack` runs or the waits change. The deadline is asked
+    /// When `poll_nack` next has work, or earlier (never later): lowered as gaps appear
+    /// and when the reordering wait shortens, made exact whenever `poll_nack` runs or
+    /// the round trip changes. The deadline is asked
     /// for after every packet, and walking every missing sequence number for it was
     /// 30 % of the CPU of a stream with heavy loss (up to 1,024 entries per packet).
     nack_due: Option<Instant>,
@@ -341,13 +342,31 @@ impl RecvStream {
         self.refresh_nack_due();
     }
 
-    /// `nack_due` made exact: the earliest ask or give-up of any missing number.
+    /// `nack_due` made exact (a walk over every missing number: not per packet).
     fn refresh_nack_due(&mut self) {
-        self.nack_due = self
-            .missing
+        self.nack_due = self.exact_nack_due();
+    }
+
+    /// The earliest ask or give-up of any missing number.
+    fn exact_nack_due(&self) -> Option<Instant> {
+        self.missing
             .iter()
             .map(|m| self.due(m).min(m.since + NACK_MAX_AGE))
-            .min();
+            .min()
+    }
+
+    /// `nack_due` no later than `at`.
+    fn lower_nack_due(&mut self, at: Instant) {
+        self.nack_due = Some(self.nack_due.map_or(at, |t| t.min(at)));
+    }
+
+    /// The reordering wait became shorter: numbers not asked for yet fall due sooner.
+    /// The oldest missing number gives a bound for all of them in O(1) (this runs per
+    /// reordered packet); the next `poll_nack` makes it exact.
+    fn on_shorter_reorder_wait(&mut self) {
+        if let Some(oldest) = self.missing.front() {
+            self.lower_nack_due(oldest.since + self.reorder_wait);
+        }
     }
 
     fn retry_interval(&self) -> Duration {
@@ -522,8 +541,7 @@ impl RecvStream {
                 });
             }
             if d > 1 {
-                let first_ask = now + self.reorder_wait;
-                self.nack_due = Some(self.nack_due.map_or(first_ask, |t| t.min(first_ask)));
+                self.lower_nack_due(now + self.reorder_wait);
             }
         }
     }
@@ -572,10 +590,13 @@ impl RecvStream {
     /// An original packet filled a gap `late` after the gap was seen.
     fn on_reordered(&mut self, now: Instant, late: Duration) {
         self.forget_old_reordering(now);
-        let decayed = self.reorder_wait * 15 / 16;
+        let before = self.reorder_wait;
+        let decayed = before * 15 / 16;
         self.reorder_wait = late.min(MAX_REORDER_WAIT).max(decayed);
         self.reordered_at = Some(now);
-        self.refresh_nack_due();
+        if self.reorder_wait < before {
+            self.on_shorter_reorder_wait();
+        }
     }
 
     /// Gaps are NACKed at once again when no reordering was seen for a while.
@@ -586,7 +607,7 @@ impl RecvStream {
         {
             self.reorder_wait = Duration::ZERO;
             self.reordered_at = None;
-            self.refresh_nack_due();
+            self.on_shorter_reorder_wait();
         }
     }
 
@@ -659,12 +680,7 @@ impl RecvStream {
     #[cfg(test)]
     /// `next_nack` computed the slow way, from every missing number.
     pub fn exact_next_nack(&self) -> Option<Instant> {
-        let due = |m: &Missing| self.due(m).min(m.since + NACK_MAX_AGE);
-        self.missing
-            .iter()
-            .map(due)
-            .min()
-            .filter(|_| self.nack_enabled)
+        self.exact_nack_due().filter(|_| self.nack_enabled)
     }
 
     /// The peer's SR about this stream; true when it is the first.
