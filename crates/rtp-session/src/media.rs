@@ -24,9 +24,10 @@ use crate::streams::{find_extension, write_rtp, RecvStream, RtpFields, RtpHeader
 use crate::transport::MAX_UNSIGNALLED_SSRCS;
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 
-/// Packets of each video stream kept for retransmission: 256 is 2.5 s at 100 packets/s
-/// and ~0.8 s at 3 Mbps, past any round trip a NACK can still help within.
-const VIDEO_HISTORY: usize = 256;
+/// The most packets of a video stream kept for retransmission: a second (what the
+/// history keeps) up to ~10 Mbps; a slower stream's ring stays smaller (it grows with
+/// the rate).
+const VIDEO_HISTORY: usize = 1024;
 /// Audio is not retransmitted (no NACK negotiated for it): no history.
 const AUDIO_HISTORY: usize = 0;
 /// How often reports go out while media flows (libwebrtc sends video RTCP ~1/s).

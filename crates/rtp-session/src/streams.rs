@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use history::{Lookup, SendHistory, Sent};
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
@@ -761,8 +762,6 @@ const RESEND_SUPPRESS: Duration = Duration::from_millis(10);
 /// side gives up after about a second too (ours does), and a later resend would arrive
 /// after the receiver's jitter buffer stopped waiting.
 const HISTORY_RETAIN: Duration = Duration::from_secs(1);
-/// Slots `expire` looks at per packet sent: more than one, so it catches up after gaps.
-const EXPIRE_PER_SEND: usize = 4;
 /// Sequence numbers NACKed before they were sent that are remembered.
 const MAX_AWAITED: usize = 64;
 
@@ -775,16 +774,6 @@ enum Resend {
     NotSentYet,
     /// Too old, or never kept.
     Unknown,
-}
-
-#[derive(Debug)]
-struct Sent {
-    seq: u16,
-    packet: Bytes,
-    header_len: usize,
-    payload_len: usize,
-    sent_at: Instant,
-    resent_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -824,13 +813,7 @@ pub(crate) struct SendStream {
     ssrc: u32,
     clock_rate: u32,
     rtx: Option<Rtx>,
-    /// Ring indexed by `seq & mask` (a power of two, so it stays contiguous across the
-    /// 16-bit wrap).
-    history: Vec<Option<Sent>>,
-    mask: usize,
-    /// The oldest sequence number that may still hold a packet: packets past
-    /// `HISTORY_RETAIN` are dropped from here as new ones are sent.
-    oldest: Option<u16>,
+    history: SendHistory,
     /// Sequence numbers the peer NACKed before we had them, and when.
     awaited: VecDeque<(u16, Instant)>,
     anchor: (Instant, SystemTime),
@@ -839,7 +822,8 @@ pub(crate) struct SendStream {
 }
 
 impl SendStream {
-    /// `history` is rounded up to a power of two, within 16..=32768 packets.
+    /// `history`: the most packets kept for retransmission (rounded up to a power of
+    /// two, within 16..=32768); fewer are kept while fewer are sent in a second.
     pub fn new(
         ssrc: u32,
         clock_rate: u32,
@@ -847,9 +831,6 @@ impl SendStream {
         history: usize,
         anchor: (Instant, SystemTime),
     ) -> SendStream {
-        let size = history.clamp(16, 32768).next_power_of_two();
-        let mut ring = Vec::with_capacity(size);
-        ring.resize_with(size, || None);
         SendStream {
             ssrc,
             clock_rate: clock_rate.max(1),
@@ -859,9 +840,7 @@ impl SendStream {
                 // A start that is not 0 but needs no random source.
                 next_seq: (ssrc >> 16) as u16 ^ ssrc as u16,
             }),
-            history: ring,
-            mask: size - 1,
-            oldest: None,
+            history: SendHistory::new(history, HISTORY_RETAIN),
             awaited: VecDeque::new(),
             anchor,
             last_sent: None,
@@ -909,45 +888,18 @@ impl SendStream {
         {
             return;
         }
-        self.expire(now, header.sequence);
-        let slot = &mut self.history[usize::from(header.sequence) & self.mask];
-        *slot = Some(Sent {
-            seq: header.sequence,
-            packet,
-            header_len: header.header_len,
-            payload_len: header.payload_len,
-            sent_at: now,
-            resent_at: None,
-        });
+        let (Ok(header_len), Ok(payload_len)) = (
+            u16::try_from(header.header_len),
+            u16::try_from(header.payload_len),
+        ) else {
+            return;
+        };
+        self.history
+            .insert(now, header.sequence, packet, header_len, payload_len);
         if !self.awaited.is_empty() && self.was_awaited(now, header.sequence) {
             self.stats.awaited_resent += 1;
             self.resend(now, header.sequence, out);
         }
-    }
-
-    /// Frees packets older than `HISTORY_RETAIN`, a few per call from the oldest on, so
-    /// a stream's history holds about a second of packets whatever its rate (at
-    /// 100 packets/s, ~100 of the ring's 256 slots).
-    fn expire(&mut self, now: Instant, newest: u16) {
-        let mut oldest = self.oldest.unwrap_or(newest);
-        for _ in 0..EXPIRE_PER_SEND {
-            if oldest == newest {
-                break;
-            }
-            let slot = &mut self.history[usize::from(oldest) & self.mask];
-            match slot {
-                Some(sent) if sent.seq == oldest => {
-                    if now < sent.sent_at + HISTORY_RETAIN {
-                        break;
-                    }
-                    *slot = None;
-                }
-                // Empty, or already reused by a newer packet: nothing of `oldest` left.
-                _ => {}
-            }
-            oldest = oldest.wrapping_add(1);
-        }
-        self.oldest = Some(oldest);
     }
 
     /// The peer NACKed these sequence numbers: push the packets to resend into `out`
@@ -982,30 +934,19 @@ impl SendStream {
 
     /// Resends `seq` from the history into `out`, unless it was resent under 10 ms ago.
     fn resend(&mut self, now: Instant, seq: u16, out: &mut Vec<Bytes>) -> Resend {
-        let index = usize::from(seq) & self.mask;
-        let Some(sent) = self.history[index].as_mut() else {
-            return Resend::NotSentYet;
+        let sent = match self.history.lookup(now, seq) {
+            Lookup::Kept(sent) => sent,
+            Lookup::Ahead => return Resend::NotSentYet,
+            Lookup::Gone => return Resend::Unknown,
         };
-        if sent.seq != seq {
-            // The slot holds an older packet: `seq` has not been sent yet.
-            let ahead = seq.wrapping_sub(sent.seq) < 0x8000;
-            return if ahead {
-                Resend::NotSentYet
-            } else {
-                Resend::Unknown
-            };
-        }
-        if now.saturating_duration_since(sent.sent_at) > HISTORY_RETAIN {
-            return Resend::Unknown;
-        }
         if sent
-            .resent_at
+            .resent_at()
             .is_some_and(|t| now.saturating_duration_since(t) < RESEND_SUPPRESS)
         {
             return Resend::Suppressed;
         }
-        sent.resent_at = Some(now);
-        let payload_len = sent.payload_len;
+        sent.mark_resent(now);
+        let payload_len = sent.payload_len();
         let packet = match self.rtx.as_mut() {
             None => sent.packet.clone(),
             Some(rtx) => {
@@ -1104,9 +1045,10 @@ fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
         ssrc: rtx.ssrc,
         csrcs: &p[12..12 + 4 * usize::from(p[0] & 0x0f)],
     };
-    let payload = &p[sent.header_len..sent.header_len + sent.payload_len];
+    let payload = &p[sent.header_len()..sent.header_len() + sent.payload_len()];
     write_rtp(&fields, &[&sent.seq.to_be_bytes(), payload])
 }
 
+mod history;
 #[cfg(test)]
 mod tests;

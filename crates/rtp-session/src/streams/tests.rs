@@ -823,11 +823,59 @@ fn at_most_64_resent_per_nack() {
     assert_eq!(out.len(), 17, "each sequence once within 10 ms");
 }
 
+/// The ring grows when a packet still wanted would be overwritten, keeping what it
+/// held; a stream that sends slowly keeps a small ring.
+#[test]
+fn history_grows_with_the_rate_and_keeps_its_packets() {
+    let t0 = Instant::now();
+    let mut slow = SendStream::new(1, 90000, None, 1024, anchor(t0));
+    for i in 0..200u16 {
+        send(
+            &mut slow,
+            t0 + u32::from(i) * 100 * MS,
+            simple(i, 0, 1, b"x"),
+        );
+    }
+    assert_eq!(slow.history.slots(), 32, "10 packets/s fit the first ring");
+    let mut fast = SendStream::new(1, 90000, None, 1024, anchor(t0));
+    // 500 packets/s across the 16-bit wrap, for 1.5 s.
+    let first = 65_000u16;
+    let mut kept = Vec::new();
+    for i in 0..750u16 {
+        let seq = first.wrapping_add(i);
+        kept.push(send(
+            &mut fast,
+            t0 + u32::from(i) * 2 * MS,
+            simple(seq, 0, 1, &[i as u8; 8]),
+        ));
+    }
+    assert_eq!(fast.history.slots(), 512);
+    let now = t0 + 1500 * MS;
+    let mut out = Vec::new();
+    // The last second is all there, the same bytes; 1.2 s ago is gone.
+    let last_second: Vec<u16> = (250..750u16).map(|i| first.wrapping_add(i)).collect();
+    for chunk in last_second.chunks(64) {
+        fast.on_nack(now, &nack_of(1, chunk), &mut out);
+    }
+    assert_eq!(out.len(), 500);
+    assert!(out.iter().zip(&kept[250..]).all(|(a, b)| a == b));
+    out.clear();
+    fast.on_nack(now, &nack_of(1, &[first.wrapping_add(150)]), &mut out);
+    assert!(out.is_empty());
+    // Never past the limit.
+    let mut burst = SendStream::new(1, 90000, None, 64, anchor(t0));
+    for i in 0..1000u16 {
+        send(&mut burst, t0, simple(i, 0, 1, b"x"));
+    }
+    assert_eq!(burst.history.slots(), 64);
+    assert!(std::mem::size_of::<Option<Sent>>() <= 56, "a slot stays compact");
+}
+
 #[test]
 fn history_size_is_a_power_of_two() {
     let t0 = Instant::now();
     let mut s = SendStream::new(1, 90000, None, 300, anchor(t0));
-    assert_eq!(s.history.len(), 512);
+    assert_eq!(s.history.slots(), 32, "grown on demand");
     // Across the 16-bit wrap the most recent 512 stay.
     for i in 0..1000u32 {
         send(&mut s, t0, simple((65000 + i) as u16, 0, 1, b"x"));
@@ -1228,8 +1276,13 @@ fn history_frees_packets_older_than_a_second() {
             simple(i, 0, 1, b"x"),
         );
     }
-    let held = s.history.iter().filter(|slot| slot.is_some()).count();
+    let held = s.history.held();
     assert!((99..=110).contains(&held), "{held} packets held");
+    assert_eq!(
+        s.history.slots(),
+        128,
+        "the ring grew to the rate, no further"
+    );
     let now = t0 + Duration::from_millis(2990);
     let mut out = Vec::new();
     s.on_nack(now, &nack_of(1, &[295, 150]), &mut out);
