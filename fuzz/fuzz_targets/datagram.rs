@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
             0 => b.session.handle_datagram(now, b.addr, a.addr, bytes),
             1 => b.session.handle_datagram(now, b.addr, stranger, bytes),
             _ => {
-                let _ = a.session.send_rtp(now, MediaKind::Video, codec::VP8, bytes);
+                let _ = a.session.send_rtp(now, MediaKind::Video, codec::VP8, bytes.to_vec().into());
                 shuttle(&mut a, &mut b, now);
             }
         }

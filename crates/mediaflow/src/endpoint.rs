@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use mediaflow_graph::{Buffer, DataChannelMeta, ElementEvent, MediaType, UpstreamEvent};
 use mediaflow_rtp::{
     DataMessage, MediaKind, MediaPacket, RtpSession, SessionError, SessionEvent, WebRtcSession,
@@ -77,7 +79,7 @@ pub(crate) trait MediaSession: DataSession {
         now: Instant,
         kind: MediaKind,
         codec: &str,
-        rtp: &[u8],
+        rtp: Bytes,
     ) -> Result<(), SessionError>;
     fn request_keyframe(&mut self, now: Instant, kind: MediaKind);
     fn accepted_codecs(&self, kind: MediaKind) -> &[&'static str];
@@ -106,7 +108,7 @@ macro_rules! media_session {
                 now: Instant,
                 kind: MediaKind,
                 codec: &str,
-                rtp: &[u8],
+                rtp: Bytes,
             ) -> Result<(), SessionError> {
                 <$t>::send_rtp(self, now, kind, codec, rtp)
             }
@@ -190,7 +192,7 @@ impl Pads {
             return;
         };
         // Refusals (not connected yet, codec not negotiated) are counted by the session.
-        if let Err(e) = session.send_rtp(now, kind, codec, &buffer.data) {
+        if let Err(e) = session.send_rtp(now, kind, codec, buffer.data) {
             tracing::trace!("media not sent: {e}");
         }
         self.flush(session);

@@ -20,7 +20,9 @@ use crate::rewrite::Rewriter;
 use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
-use crate::streams::{find_extension, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream};
+use crate::streams::{
+    find_extension, rewrite_rtp, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream,
+};
 use crate::transport::MAX_UNSIGNALLED_SSRCS;
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 
@@ -661,11 +663,11 @@ impl Media {
         now: Instant,
         kind: MediaKind,
         codec_name: &str,
-        rtp: &[u8],
+        rtp: Bytes,
         transport: &mut dyn MediaTransport,
     ) -> Result<(), SessionError> {
-        let h =
-            RtpHeader::parse(rtp).ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
+        let h = RtpHeader::parse(&rtp)
+            .ok_or_else(|| SessionError::Media("not an RTP packet".into()))?;
         let sender = self
             .senders
             .iter_mut()
@@ -686,9 +688,10 @@ impl Media {
             sequence,
             timestamp,
             ssrc: sender.stream.ssrc(),
-            csrcs: h.csrcs(rtp),
+            // `rewrite_rtp` keeps the packet's own.
+            csrcs: &[],
         };
-        let packet = write_rtp(&ours, &[h.payload(rtp)]);
+        let packet = rewrite_rtp(rtp, &h, &ours);
         let header = RtpHeader::parse(&packet)
             .ok_or_else(|| SessionError::Media("rewritten packet does not parse".into()))?;
         if !transport.send_rtp(&packet) {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::media::{LocalSsrcs, Media, MediaTransport};
 use rtc::srtp::protection_profile::ProtectionProfile;
@@ -430,7 +430,7 @@ impl RtpSession {
         now: Instant,
         kind: MediaKind,
         codec_name: &str,
-        rtp: &[u8],
+        rtp: Bytes,
     ) -> Result<(), SessionError> {
         let result = if self.transport.paths.is_empty() {
             Err(SessionError::Media("not negotiated yet".into()))

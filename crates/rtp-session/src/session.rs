@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::candidates::{Cx, Gathering, Sources};
 use crate::datachannel::{
@@ -992,13 +992,14 @@ impl WebRtcSession {
     }
 
     /// Sends an RTP packet of `codec` to the peer on our `kind` track, rewritten to our
-    /// SSRC, the payload type negotiated for that codec and a continuous sequence.
+    /// SSRC, the payload type negotiated for that codec and a continuous sequence. The
+    /// header is rewritten in the buffer itself when no one else holds it (no copy).
     pub fn send_rtp(
         &mut self,
         now: Instant,
         kind: MediaKind,
         codec_name: &str,
-        rtp: &[u8],
+        rtp: Bytes,
     ) -> Result<(), SessionError> {
         let result = if self.states.connection != ConnectionState::Connected {
             Err(SessionError::Media("not connected yet".into()))

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use history::{Lookup, SendHistory, Sent};
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
@@ -126,6 +126,41 @@ pub(crate) fn write_rtp(fields: &RtpFields<'_>, parts: &[&[u8]]) -> Bytes {
     for part in parts {
         b.put_slice(part);
     }
+    b.freeze()
+}
+
+/// `packet` (parsed as `header`) with its header replaced by `fields`' and its
+/// extension and padding dropped: what [`write_rtp`] builds from the same fields and
+/// payload. In place when the buffer is ours alone — the new header is written over the
+/// end of the old one, which is never shorter — so forwarding a packet costs no
+/// allocation or payload copy; copied otherwise (the graph fans the buffer out to
+/// several consumers). `fields.csrcs` is ignored: the packet's own CSRCs are kept.
+pub(crate) fn rewrite_rtp(packet: Bytes, header: &RtpHeader, fields: &RtpFields<'_>) -> Bytes {
+    let csrcs_len = 4 * usize::from(packet.first().map_or(0, |b| b & 0x0f));
+    let new_header_len = 12 + csrcs_len;
+    let end = header.header_len + header.payload_len;
+    if header.header_len < new_header_len || end > packet.len() {
+        // Not the header of this packet: never the case for a parsed one.
+        let csrcs = header.csrcs(&packet);
+        return write_rtp(&RtpFields { csrcs, ..*fields }, &[header.payload(&packet)]);
+    }
+    let mut b = match packet.try_into_mut() {
+        Ok(b) => b,
+        Err(shared) => {
+            let csrcs = header.csrcs(&shared);
+            return write_rtp(&RtpFields { csrcs, ..*fields }, &[header.payload(&shared)]);
+        }
+    };
+    b.truncate(end);
+    let start = header.header_len - new_header_len;
+    b.copy_within(12..new_header_len, start + 12);
+    let fixed = &mut b[start..start + 12];
+    fixed[0] = 0x80 | (csrcs_len / 4) as u8;
+    fixed[1] = u8::from(fields.marker) << 7 | (fields.payload_type & 0x7f);
+    fixed[2..4].copy_from_slice(&fields.sequence.to_be_bytes());
+    fixed[4..8].copy_from_slice(&fields.timestamp.to_be_bytes());
+    fixed[8..12].copy_from_slice(&fields.ssrc.to_be_bytes());
+    b.advance(start);
     b.freeze()
 }
 

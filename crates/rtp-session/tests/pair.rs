@@ -161,7 +161,12 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     // Media A -> B, rewritten to A's SSRC, decrypted at B.
     for seq in 0..20u16 {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                vp8_packet(seq, 0x1234).into(),
+            )
             .unwrap();
     }
     run(&mut a, &mut b, &mut now, Duration::from_secs(2), |_, _| {
@@ -332,7 +337,12 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     );
     for seq in 100..110u16 {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                vp8_packet(seq, 0x1234).into(),
+            )
             .unwrap();
     }
     run(&mut a, &mut b, &mut now, Duration::from_secs(1), |_, _| {
@@ -347,7 +357,12 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     {}
     for seq in 300..310u16 {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                vp8_packet(seq, 0x1234).into(),
+            )
             .unwrap();
     }
     let mut media_seen = 0;
@@ -378,7 +393,12 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
 
     // SRTP with a broken authentication tag, and a replayed packet: dropped, counted.
     a.session
-        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(400, 0x1234))
+        .send_rtp(
+            now,
+            MediaKind::Video,
+            codec::VP8,
+            vp8_packet(400, 0x1234).into(),
+        )
         .unwrap();
     let srtp = std::iter::from_fn(|| a.session.poll_transmit())
         .find(|t| t.data.len() > 12 && t.data[0] >> 6 == 2 && t.data[1] & 0x7f == 96)
@@ -563,7 +583,7 @@ fn both_srtp_profiles_work_and_the_negotiated_one_is_reported() {
         }
         for seq in 0..5u16 {
             a.session
-                .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 9))
+                .send_rtp(now, MediaKind::Video, codec::VP8, vp8_packet(seq, 9).into())
                 .unwrap();
         }
         run(&mut a, &mut b, &mut now, Duration::from_secs(1), |_, _| {
@@ -703,7 +723,12 @@ fn setup_times(
                 seq = seq.wrapping_add(1);
                 peers[i]
                     .session
-                    .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+                    .send_rtp(
+                        now,
+                        MediaKind::Video,
+                        codec::VP8,
+                        vp8_packet(seq, 0x1234).into(),
+                    )
                     .unwrap();
                 while let Some(t) = peers[i].session.poll_transmit() {
                     if t.peer == peers[1 - i].addr {
@@ -831,7 +856,12 @@ fn an_idle_connected_session_wakes_once_per_consent_check_and_stays_connected() 
     let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
     for seq in 0..10u16 {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 0x1234))
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                vp8_packet(seq, 0x1234).into(),
+            )
             .unwrap();
     }
     // Settle (reports, media state), then a minute idle.
@@ -864,7 +894,12 @@ fn an_idle_connected_session_wakes_once_per_consent_check_and_stays_connected() 
     // Media after the pause arrives at once, without waiting for a paced tick.
     while b.session.poll_media().is_some() {}
     a.session
-        .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(10, 0x1234))
+        .send_rtp(
+            now,
+            MediaKind::Video,
+            codec::VP8,
+            vp8_packet(10, 0x1234).into(),
+        )
         .unwrap();
     while shuttle(&mut a, &mut b, now) | shuttle(&mut b, &mut a, now) {}
     assert!(
@@ -916,7 +951,7 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
                 now,
                 MediaKind::Video,
                 codec::VP8,
-                &vp8_packet(1000 + seq, 7),
+                vp8_packet(1000 + seq, 7).into(),
             )
             .unwrap();
     }
@@ -940,7 +975,7 @@ fn outbound_after_sending(
     let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
     for packet in packets {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &packet)
+            .send_rtp(now, MediaKind::Video, codec::VP8, packet.into())
             .unwrap();
     }
     run(
@@ -1003,7 +1038,7 @@ fn the_first_sender_report_is_answered_at_once() {
     let mut seq = 1000u16;
     while !rtt_known(&mut a, now) && now < start + Duration::from_secs(3) {
         a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, &vp8_packet(seq, 7))
+            .send_rtp(now, MediaKind::Video, codec::VP8, vp8_packet(seq, 7).into())
             .unwrap();
         seq += 1;
         run(

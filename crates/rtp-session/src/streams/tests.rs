@@ -868,7 +868,10 @@ fn history_grows_with_the_rate_and_keeps_its_packets() {
         send(&mut burst, t0, simple(i, 0, 1, b"x"));
     }
     assert_eq!(burst.history.slots(), 64);
-    assert!(std::mem::size_of::<Option<Sent>>() <= 56, "a slot stays compact");
+    assert!(
+        std::mem::size_of::<Option<Sent>>() <= 56,
+        "a slot stays compact"
+    );
 }
 
 #[test]
@@ -1426,4 +1429,75 @@ fn the_kept_nack_deadline_is_never_late_and_exact_after_each_poll() {
         }
     }
     assert!(r.stats().nacks_sent > 100, "{:?}", r.stats());
+}
+
+/// The forwarding rewrite gives the bytes `write_rtp` would (our header, the packet's
+/// CSRCs and payload; no extension, no padding), in the packet's own buffer when no one
+/// else holds it, and leaves a shared buffer untouched.
+#[test]
+fn rewrite_rtp_matches_write_rtp_and_is_in_place_when_unshared() {
+    let ext = [0x10, 7, 0, 0, 0x22, 1, 2, 0];
+    let cases: Vec<Vec<u8>> = vec![
+        rtp(9, 1234, 0x0A0B, 96, true, &[], None, b"plain", 0),
+        rtp(
+            10,
+            1234,
+            0x0A0B,
+            96,
+            false,
+            &[0xc1, 0xc2],
+            Some((0xBEDE, &ext)),
+            b"ext",
+            3,
+        ),
+        rtp(
+            11,
+            1234,
+            0x0A0B,
+            100,
+            true,
+            &[0xc1; 15],
+            Some((0x1000, &ext)),
+            b"",
+            5,
+        ),
+    ];
+    for original in cases {
+        let h = RtpHeader::parse(&original).unwrap();
+        let fields = RtpFields {
+            marker: !h.marker,
+            payload_type: 111,
+            sequence: 0xfffe,
+            timestamp: 0xdead_beef,
+            ssrc: 0x5555_6666,
+            csrcs: h.csrcs(&original),
+        };
+        let expected = write_rtp(&fields, &[h.payload(&original)]);
+
+        let unshared = Bytes::from(original.clone());
+        let range = unshared.as_ptr_range();
+        let out = rewrite_rtp(
+            unshared,
+            &h,
+            &RtpFields {
+                csrcs: &[],
+                ..fields
+            },
+        );
+        assert_eq!(out, expected);
+        assert!(range.contains(&out.as_ptr()), "rewritten in place");
+
+        let shared = Bytes::from(original.clone());
+        let keep = shared.clone();
+        let out = rewrite_rtp(
+            shared,
+            &h,
+            &RtpFields {
+                csrcs: &[],
+                ..fields
+            },
+        );
+        assert_eq!(out, expected);
+        assert_eq!(keep, original, "the other holder's bytes are untouched");
+    }
 }
