@@ -836,6 +836,10 @@ fn lossy_loopback_through(
                 s.packets_lost,
                 s.nack_count,
                 s.pli_count,
+                s.retransmitted_packets_received,
+                s.packets_duplicated,
+                s.nacked_packets,
+                s.packets_given_up,
             )
         })
         .max();
@@ -856,7 +860,7 @@ fn lossy_loopback_through(
         "{label}, {} s: frames decoded {}, freezes {} ({} s frozen), Chromium lost {} of \
          {} video packets received ({} of them resent by us, {} NACKs sent), sent {} and \
          resent {} for {} NACKs; mediaflow \
-         received/lost/NACKs/PLIs sent {video_in:?}, sent/resent/NACKs/PLIs received {video_out:?}; \
+         received/lost/NACKs/PLIs sent/recovered/duplicates/NACKed/given up {video_in:?}, sent/resent/NACKs/PLIs received {video_out:?}; \
          Chromium PLIs sent {} received {}, frames encoded {} dropped {}; Chromium's round \
          trip from our reports {} ms, ICE's {} ms, jitter buffer {} ms",
         call.as_secs(),

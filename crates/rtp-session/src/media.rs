@@ -865,6 +865,10 @@ impl Media {
                     nack_count: s.nacks_sent,
                     pli_count: r.pli,
                     fir_count: r.fir,
+                    retransmitted_packets_received: s.retransmitted_packets_received,
+                    packets_duplicated: s.duplicates,
+                    nacked_packets: s.nacked_sequences,
+                    packets_given_up: s.packets_given_up,
                 }
             })
             .collect()

@@ -23,6 +23,17 @@ pub struct InboundRtpStreamStats {
     pub pli_count: u32,
     /// FIR packets we sent for this stream.
     pub fir_count: u32,
+    /// Of `packets_received`, those recovered by retransmission (RTX or the original
+    /// SSRC resent).
+    pub retransmitted_packets_received: u64,
+    /// Packets received again after one with the same number was (webrtc-stats'
+    /// former `packetsDuplicated`): resends of what was only late, or a looping network.
+    pub packets_duplicated: u64,
+    /// Sequence numbers asked for by NACK, retries included.
+    pub nacked_packets: u64,
+    /// Missing packets no longer asked for (tries exhausted, a second old, or past the
+    /// receive window).
+    pub packets_given_up: u64,
 }
 
 /// What we send to the peer on one SSRC (W3C `RTCOutboundRtpStreamStats`).

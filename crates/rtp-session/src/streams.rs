@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use history::{Lookup, SendHistory, Sent};
+use reorder::ReorderWait;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
@@ -255,15 +256,11 @@ const MAX_DROPOUT: u64 = 3000;
 /// Extended sequence numbers start in cycle 1 so that packets reordered before the
 /// first one still have a (smaller) extended number; reports subtract it.
 const ROLL: u64 = 1 << 16;
-const NACK_MAX_TRIES: u8 = 10;
+/// Tries per missing packet: at half a round trip apart, ten round trips' worth.
+const NACK_MAX_TRIES: u8 = 20;
 const NACK_MAX_AGE: Duration = Duration::from_secs(1);
 const NACK_MIN_INTERVAL: Duration = Duration::from_millis(20);
 const NACK_MAX_SEQS: usize = 100;
-/// Longest a gap waits for a reordered packet before its first NACK: a link that
-/// reorders by more than this is answered with NACKs (and the resends are duplicates).
-const MAX_REORDER_WAIT: Duration = Duration::from_millis(100);
-/// Reordering not seen for this long is forgotten: gaps are NACKed at once again.
-const REORDER_MEMORY: Duration = Duration::from_secs(10);
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
 
 /// A sequence number we are asking for.
@@ -318,11 +315,10 @@ pub(crate) struct RecvStream {
     /// Missing sequence numbers in the window, ascending; at most `WINDOW` long.
     missing: VecDeque<Missing>,
     rtt: Duration,
-    /// How late reordered originals arrived after their gap was seen (a decaying
-    /// maximum), and when one last did: a gap waits that long before its first NACK, so
-    /// that a reordering link does not make the sender resend what is only late.
-    reorder_wait: Duration,
-    reordered_at: Option<Instant>,
+    /// How late reordered originals arrived after their gap was seen, lately: a gap
+    /// waits that long before its first NACK, so that a reordering link does not make
+    /// the sender resend what is only late.
+    reorder: ReorderWait,
     /// When `poll_nack` next has work, or earlier (never later): lowered as gaps appear
     /// and when the reordering wait shortens, made exact whenever `poll_nack` runs or
     /// the round trip changes. The deadline is asked
@@ -357,8 +353,7 @@ impl RecvStream {
             window: [0; (WINDOW / 64) as usize],
             missing: VecDeque::new(),
             rtt: DEFAULT_RTT,
-            reorder_wait: Duration::ZERO,
-            reordered_at: None,
+            reorder: ReorderWait::default(),
             nack_due: None,
             probation: None,
             stale: None,
@@ -372,7 +367,7 @@ impl RecvStream {
         }
     }
 
-    /// The round-trip estimate NACK retries are spaced by (at least 20 ms).
+    /// The round-trip estimate NACK retries are spaced by (half of it, at least 20 ms).
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;
         self.refresh_nack_due();
@@ -401,12 +396,18 @@ impl RecvStream {
     /// reordered packet); the next `poll_nack` makes it exact.
     fn on_shorter_reorder_wait(&mut self) {
         if let Some(oldest) = self.missing.front() {
-            self.lower_nack_due(oldest.since + self.reorder_wait);
+            self.lower_nack_due(oldest.since + self.reorder.wait());
         }
     }
 
+    /// Half a round trip: a NACK lost on the way costs half a round trip instead of a
+    /// whole one (with the link's loss, the NACK is lost as often as the resend), and a
+    /// repeat that reaches the sender while its resend is still on the way is ignored
+    /// by libwebrtc's sender (it resends a packet at most once per round trip). On a
+    /// 60 ms path with 5 % loss each way Chromium's looped video froze less, with about
+    /// as many resends.
     fn retry_interval(&self) -> Duration {
-        self.rtt.max(NACK_MIN_INTERVAL)
+        (self.rtt / 2).max(NACK_MIN_INTERVAL)
     }
 
     fn bit(&self, ext: u64) -> bool {
@@ -577,7 +578,7 @@ impl RecvStream {
                 });
             }
             if d > 1 {
-                self.lower_nack_due(now + self.reorder_wait);
+                self.lower_nack_due(now + self.reorder.wait());
             }
         }
     }
@@ -618,7 +619,7 @@ impl RecvStream {
 
     fn due(&self, m: &Missing) -> Instant {
         match m.last_asked {
-            None => m.since + self.reorder_wait,
+            None => m.since + self.reorder.wait(),
             Some(t) => t + self.retry_interval(),
         }
     }
@@ -626,23 +627,12 @@ impl RecvStream {
     /// An original packet filled a gap `late` after the gap was seen.
     fn on_reordered(&mut self, now: Instant, late: Duration) {
         self.forget_old_reordering(now);
-        let before = self.reorder_wait;
-        let decayed = before * 15 / 16;
-        self.reorder_wait = late.min(MAX_REORDER_WAIT).max(decayed);
-        self.reordered_at = Some(now);
-        if self.reorder_wait < before {
-            self.on_shorter_reorder_wait();
-        }
+        self.reorder.observe(now, late);
     }
 
-    /// Gaps are NACKed at once again when no reordering was seen for a while.
+    /// The reordering wait shortens as old lateness is forgotten.
     fn forget_old_reordering(&mut self, now: Instant) {
-        if self
-            .reordered_at
-            .is_some_and(|at| now.saturating_duration_since(at) >= REORDER_MEMORY)
-        {
-            self.reorder_wait = Duration::ZERO;
-            self.reordered_at = None;
+        if self.reorder.roll(now) {
             self.on_shorter_reorder_wait();
         }
     }
@@ -654,7 +644,7 @@ impl RecvStream {
             return None;
         }
         let interval = self.retry_interval();
-        let wait = self.reorder_wait;
+        let wait = self.reorder.wait();
         let mut nacks: Vec<NackPair> = Vec::new();
         let mut asked = 0usize;
         let mut given_up = 0u64;
@@ -1085,5 +1075,6 @@ fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
 }
 
 mod history;
+mod reorder;
 #[cfg(test)]
 mod tests;
