@@ -284,7 +284,7 @@ try {
     if (before && last.freezeCount > (before.freezeCount || 0)) {
       const pick = ({ t, framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent }) =>
         ({ t: Math.round(t), framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent });
-      log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all): before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}`);
+      log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all) seen at ${new Date().toISOString()}: before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}`);
     }
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
     if (DIRECTION === 'sendonly') {

@@ -922,6 +922,11 @@ impl SendStream {
         self.history
             .insert(now, header.sequence, packet, header_len, payload_len);
         if !self.awaited.is_empty() && self.was_awaited(now, header.sequence) {
+            tracing::debug!(
+                ssrc = self.ssrc,
+                seq = header.sequence,
+                "awaited packet sent twice"
+            );
             self.stats.awaited_resent += 1;
             self.resend(now, header.sequence, out);
         }
@@ -949,6 +954,7 @@ impl SendStream {
                     Resend::Suppressed => self.stats.nack_suppressed += 1,
                     Resend::NotSentYet => {
                         self.stats.nack_unknown += 1;
+                        tracing::debug!(ssrc = self.ssrc, seq, "NACKed before we had it");
                         self.await_packet(now, seq);
                     }
                     Resend::Unknown => self.stats.nack_unknown += 1,
@@ -964,11 +970,12 @@ impl SendStream {
             Lookup::Ahead => return Resend::NotSentYet,
             Lookup::Gone => return Resend::Unknown,
         };
-        if sent
-            .resent_at()
-            .is_some_and(|t| now.saturating_duration_since(t) < RESEND_SUPPRESS)
-        {
-            return Resend::Suppressed;
+        if let Some(last) = sent.resent_at() {
+            let since = now.saturating_duration_since(last);
+            if since < RESEND_SUPPRESS {
+                return Resend::Suppressed;
+            }
+            tracing::debug!(ssrc = self.ssrc, seq, ?since, "resent again");
         }
         sent.mark_resent(now);
         let payload_len = sent.payload_len();
