@@ -71,6 +71,9 @@ pub struct Outcome {
     pub sut_cpu_s: f64,
     /// The SUT before the first session and at the end of the window.
     pub sut_before: ProcSample,
+    /// `sut_before` was sampled with one session already echoing (see `Phase::Prime`).
+    #[serde(default)]
+    pub primed: bool,
     pub sut_after: ProcSample,
     pub gen_cpu_s: f64,
     /// Busy CPU-seconds of the whole machine over the window (2 cores: at most 2x).
@@ -132,6 +135,10 @@ struct Session {
 
 #[derive(PartialEq)]
 enum Phase {
+    /// One session first, echoing for `PRIME` before the SUT's memory is sampled: the
+    /// code pages, buffers and queues a SUT touches once are then in the baseline, and
+    /// `KB/sess` is what each further session adds.
+    Prime(Option<Instant>),
     Setup,
     Warmup(Instant),
     Measure(Instant),
@@ -151,6 +158,9 @@ struct Gen {
     cert: Option<DtlsCert>,
     provider: Option<Arc<dyn rtc_srtp::crypto::RTCCryptoProvider>>,
 }
+
+/// How long the first session echoes before the SUT's baseline memory is sampled.
+const PRIME: Duration = Duration::from_secs(1);
 
 /// Latency samples kept at most (memory bound; 100k packets/s for 10 s fits).
 const MAX_SAMPLES: usize = 4_000_000;
@@ -201,7 +211,11 @@ pub fn run(plan: Plan) -> Result<Outcome> {
     let mut ready = Vec::new();
     let mut inflight = 0usize;
     let setup_deadline = g.epoch + Duration::from_secs_f64(g.plan.setup_timeout_s);
-    let mut phase = Phase::Setup;
+    let mut phase = if g.plan.sessions > 1 {
+        Phase::Prime(None)
+    } else {
+        Phase::Setup
+    };
     let mut gen_window_start = gen_start;
     let mut sut_window_start = g.o.sut_before;
     let mut host_window_start = 0.0;
@@ -210,6 +224,13 @@ pub fn run(plan: Plan) -> Result<Outcome> {
         // Phases: setup until every session echoes (or the deadline), warm-up, the
         // measurement window, then a drain for the echoes still in flight.
         match phase {
+            Phase::Prime(None) if g.o.echoing > 0 => phase = Phase::Prime(Some(now + PRIME)),
+            Phase::Prime(Some(until)) if now >= until => {
+                g.o.sut_before = proc_sample(g.plan.sut_pid)?;
+                g.o.primed = true;
+                phase = Phase::Setup;
+            }
+            Phase::Prime(_) if now >= setup_deadline => phase = Phase::Setup,
             Phase::Setup if g.o.echoing == g.plan.sessions || now >= setup_deadline => {
                 phase = Phase::Warmup(now + Duration::from_secs_f64(g.plan.warmup_s));
             }
@@ -236,10 +257,12 @@ pub fn run(plan: Plan) -> Result<Outcome> {
             _ => {}
         }
         // Control: keep `setup_concurrency` offers outstanding, read answers.
-        while phase == Phase::Setup
-            && inflight < g.plan.setup_concurrency.max(1)
-            && g.sessions.len() < g.plan.sessions
-        {
+        let opening = match phase {
+            Phase::Prime(_) => 1,
+            Phase::Setup => g.plan.sessions,
+            _ => 0,
+        };
+        while inflight < g.plan.setup_concurrency.max(1) && g.sessions.len() < opening {
             match g.open(&epoll, now) {
                 Ok(req) => {
                     conn.send(&req)?;

@@ -242,8 +242,11 @@ pub fn print_table(rows: &[Row]) {
                 let cpu_pct = (o.window_s > 0.0).then(|| 100.0 * o.sut_cpu_s / o.window_s);
                 let gen_pct = (o.window_s > 0.0).then(|| 100.0 * o.gen_cpu_s / o.window_s);
                 let host_pct = (o.window_s > 0.0).then(|| 100.0 * o.host_busy_s / o.window_s);
-                let kb_per = (o.echoing > 0).then(|| {
-                    o.sut_after.rss_kb.saturating_sub(o.sut_before.rss_kb) as f64 / o.echoing as f64
+                // Sampled after a first session had echoed (primed): what each further
+                // session adds.
+                let added = o.echoing.saturating_sub(usize::from(o.primed));
+                let kb_per = (added > 0).then(|| {
+                    o.sut_after.rss_kb.saturating_sub(o.sut_before.rss_kb) as f64 / added as f64
                 });
                 let idle = row.metric == Metric::IdleCpu;
                 cells.extend([
@@ -309,8 +312,9 @@ pub fn print_table(rows: &[Row]) {
         "rtt: generator -> SUT -> generator, ms. CPU%: SUT utime+stime over the window \
          (100% = one core). fwd/CPU-s: echoed packets per SUT CPU-second. x mf: vs \
          mediaflow in the same scenario, >1 = better (fwd/CPU-s for load rows, CPU per \
-         session for idle rows, setup time for setup rows). KB/sess: RSS growth per \
-         echoing session. us/sess/s: SUT CPU per session per second. host CPU%: the \
+         session for idle rows, setup time for setup rows). KB/sess: RSS each \
+         further session adds (sampled once a first session has echoed for 1 s, so \
+         one-time code pages and buffers are not charged to sessions). us/sess/s: SUT CPU per session per second. host CPU%: the \
          whole machine (200% = both cores; loopback softirq work is charged to neither \
          process). gen late: send slots the generator missed (its worst lateness)."
     );
