@@ -39,6 +39,22 @@ impl RtpHeader {
     /// Parses and validates the header of `packet`; `None` when it is not a well-formed
     /// RTP version 2 packet (truncated header, CSRC list, extension or padding).
     pub fn parse(packet: &[u8]) -> Option<RtpHeader> {
+        let mut h = RtpHeader::parse_header(packet)?;
+        if packet[0] & 0x20 != 0 {
+            // The last octet counts the padding, itself included: at least 1.
+            let pad = usize::from(packet[packet.len() - 1]);
+            if pad == 0 || pad > h.payload_len {
+                return None;
+            }
+            h.padding_len = pad;
+            h.payload_len -= pad;
+        }
+        Some(h)
+    }
+
+    /// The header alone (fixed part, CSRCs, extension), with everything after it as
+    /// the payload: for an SRTP packet, whose padding count is encrypted.
+    pub fn parse_header(packet: &[u8]) -> Option<RtpHeader> {
         if packet.len() < 12 || packet[0] >> 6 != 2 {
             return None;
         }
@@ -62,17 +78,6 @@ impl RtpHeader {
         } else {
             None
         };
-        let rest = packet.len() - header_len;
-        let padding_len = if b0 & 0x20 != 0 {
-            // The last octet counts the padding, itself included: at least 1.
-            let pad = usize::from(packet[packet.len() - 1]);
-            if pad == 0 || pad > rest {
-                return None;
-            }
-            pad
-        } else {
-            0
-        };
         Some(RtpHeader {
             marker: packet[1] & 0x80 != 0,
             payload_type: packet[1] & 0x7f,
@@ -80,8 +85,8 @@ impl RtpHeader {
             timestamp: u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]),
             ssrc: u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]),
             header_len,
-            payload_len: rest - padding_len,
-            padding_len,
+            payload_len: packet.len() - header_len,
+            padding_len: 0,
             extension,
         })
     }

@@ -899,37 +899,25 @@ fn transmit(path: &Path, data: BytesMut) -> Transmit {
 /// `marshal_size` adds up the same (`srtp_header_matches_rtc_rtps_parse` holds it to
 /// rtc-rtp's). `None` when the header does not fit in `data` (rtc-rtp refuses those too).
 fn srtp_header(data: &[u8]) -> Option<rtc::rtp::header::Header> {
-    let b0 = *data.first()?;
-    if b0 >> 6 != 2 || data.len() < 12 {
-        return None;
-    }
-    let csrc_count = usize::from(b0 & 0x0f);
-    let fixed_len = 12 + 4 * csrc_count;
-    let csrc = data
-        .get(12..fixed_len)?
+    let h = crate::streams::RtpHeader::parse_header(data)?;
+    let csrc = h
+        .csrcs(data)
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let extension = b0 & 0x10 != 0;
-    let (extension_profile, extension_len) = if extension {
-        let ext = data.get(fixed_len..fixed_len + 4)?;
-        let words = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
-        if fixed_len + 4 + 4 * words > data.len() {
-            return None;
-        }
-        (u16::from_be_bytes([ext[0], ext[1]]), 4 * words)
-    } else {
-        (0, 0)
-    };
+    let (extension_profile, extension_len) = h
+        .extension
+        .as_ref()
+        .map_or((0, 0), |(profile, range)| (*profile, range.len()));
     Some(rtc::rtp::header::Header {
         version: 2,
-        padding: b0 & 0x20 != 0,
-        extension,
-        marker: data[1] & 0x80 != 0,
-        payload_type: data[1] & 0x7f,
-        sequence_number: u16::from_be_bytes([data[2], data[3]]),
-        timestamp: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
-        ssrc: u32::from_be_bytes([data[8], data[9], data[10], data[11]]),
+        padding: data[0] & 0x20 != 0,
+        extension: h.extension.is_some(),
+        marker: h.marker,
+        payload_type: h.payload_type,
+        sequence_number: h.sequence,
+        timestamp: h.timestamp,
+        ssrc: h.ssrc,
         csrc,
         extension_profile,
         extensions: Vec::new(),

@@ -88,11 +88,14 @@ impl FrameAssembler {
         let lost = self.next_seq.is_some_and(|s| s != h.sequence_number);
         self.next_seq = Some(h.sequence_number.wrapping_add(1));
         if self.timestamp != Some(h.timestamp) {
-            // A new frame starts; what was pending without its marker is incomplete.
+            // A new frame starts; what was pending without its marker is incomplete, and
+            // this one is too unless this packet is its first: the stream's first packet
+            // may be mid-frame (joined late, or a recording started), or the new
+            // frame's first packet was the one lost.
             let incomplete = !self.data.is_empty();
             self.timestamp = Some(h.timestamp);
             self.data.clear();
-            self.broken = incomplete;
+            self.broken = incomplete || !self.starts_frame(&packet.payload);
         } else if lost {
             self.broken = true;
         }
@@ -115,6 +118,23 @@ impl FrameAssembler {
             data,
             timestamp: h.timestamp,
         })
+    }
+}
+
+impl FrameAssembler {
+    /// Whether `payload` is the first packet of a frame: VP8 the start of partition 0
+    /// (RFC 7741 §4.2: S set, PID 0), H.264 anything but an FU continuation, audio
+    /// always (one frame per packet).
+    fn starts_frame(&self, payload: &Bytes) -> bool {
+        if self.per_packet {
+            return true;
+        }
+        if self.h264 {
+            return self.depacketizer.is_partition_head(payload);
+        }
+        payload
+            .first()
+            .is_some_and(|&b| b & 0x10 != 0 && b & 0x0f == 0)
     }
 }
 
@@ -235,6 +255,25 @@ mod tests {
             .map(|(_, p)| assembler.push(p))
             .collect();
         assert_eq!(results.pop(), Some(Assembled::Broken));
+        // Its first packet missing — the stream's first packet mid-frame (a recording
+        // that starts while frames flow), or lost between frames: broken, not a frame
+        // without its header (a recorder took one for a keyframe by its first byte).
+        for ts in [9000, 12000] {
+            let packets = packetizer.packetize(&encoded.data, ts);
+            let mut fresh = FrameAssembler::new(names::VP8).unwrap();
+            let assembler = if ts == 9000 {
+                &mut fresh
+            } else {
+                &mut assembler
+            };
+            let mut results: Vec<_> = packets[1..].iter().map(|p| assembler.push(p)).collect();
+            assert_eq!(results.pop(), Some(Assembled::Broken), "ts {ts}");
+            assert!(results.iter().all(|r| *r == Assembled::Pending));
+            // The next whole frame is whole.
+            let packets = packetizer.packetize(&encoded.data, ts + 1500);
+            let last = packets.iter().map(|p| assembler.push(p)).last();
+            assert!(matches!(last, Some(Assembled::Frame(_))), "ts {ts}");
+        }
     }
 
     /// Found by the `depacketize` fuzz target: a STAP-A with one byte after its last
