@@ -145,16 +145,19 @@ pub(crate) fn rewrite_rtp(packet: Bytes, header: &RtpHeader, fields: &RtpFields<
     let csrcs_len = 4 * usize::from(packet.first().map_or(0, |b| b & 0x0f));
     let new_header_len = 12 + csrcs_len;
     let end = header.header_len + header.payload_len;
-    if header.header_len < new_header_len || end > packet.len() {
-        // Not the header of this packet: never the case for a parsed one.
-        let csrcs = header.csrcs(&packet);
-        return write_rtp(&RtpFields { csrcs, ..*fields }, &[header.payload(&packet)]);
-    }
-    let mut b = match packet.try_into_mut() {
+    // A header that is not this packet's (never the case for a parsed one) or a
+    // buffer someone else holds: a copy.
+    let fits = header.header_len >= new_header_len && end <= packet.len();
+    let packet = if fits {
+        packet.try_into_mut()
+    } else {
+        Err(packet)
+    };
+    let mut b = match packet {
         Ok(b) => b,
-        Err(shared) => {
-            let csrcs = header.csrcs(&shared);
-            return write_rtp(&RtpFields { csrcs, ..*fields }, &[header.payload(&shared)]);
+        Err(packet) => {
+            let csrcs = header.csrcs(&packet);
+            return write_rtp(&RtpFields { csrcs, ..*fields }, &[header.payload(&packet)]);
         }
     };
     b.truncate(end);
@@ -397,8 +400,8 @@ impl RecvStream {
     }
 
     /// The reordering wait became shorter: numbers not asked for yet fall due sooner.
-    /// The oldest missing number gives a bound for all of them in O(1) (this runs per
-    /// reordered packet); the next `poll_nack` makes it exact.
+    /// The oldest missing number gives a bound for all of them in O(1); the next
+    /// `poll_nack` makes it exact.
     fn on_shorter_reorder_wait(&mut self) {
         if let Some(oldest) = self.missing.front() {
             self.lower_nack_due(oldest.since + self.reorder.wait());
