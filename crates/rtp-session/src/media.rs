@@ -21,7 +21,8 @@ use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
 use crate::streams::{
-    find_extension, rewrite_rtp, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream,
+    find_extension, playout_delay_element, rewrite_rtp, write_rtp, RecvStream, RtpFields,
+    RtpHeader, SendStream,
 };
 use crate::transport::MAX_UNSIGNALLED_SSRCS;
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
@@ -72,6 +73,8 @@ struct Sender {
     codecs: Vec<NegotiatedCodec>,
     stream: SendStream,
     rewriter: Rewriter,
+    /// The id the peer gave the playout-delay extension, when it takes it.
+    playout_ext: Option<u8>,
     /// PLI and FIR the peer sent about it.
     pli: u32,
     fir: u32,
@@ -228,7 +231,11 @@ impl Media {
             self.accepted[usize::from(kind_index(kind))] = names;
         }
         for section in sections.iter().filter(|s| s.send) {
-            self.ensure_sender(section.kind, &section.codecs);
+            self.ensure_sender(
+                section.kind,
+                &section.codecs,
+                section.playout_delay_extension,
+            );
         }
         for (index, section) in self.sections.iter().enumerate() {
             if !section.recv {
@@ -252,9 +259,16 @@ impl Media {
         self.next_report.get_or_insert(now + REPORT_INTERVAL);
     }
 
-    fn ensure_sender(&mut self, kind: MediaKind, codecs: &[NegotiatedCodec]) {
+    fn ensure_sender(
+        &mut self,
+        kind: MediaKind,
+        codecs: &[NegotiatedCodec],
+        playout_ext: Option<u8>,
+    ) {
         if let Some(s) = self.senders.iter_mut().find(|s| s.kind == kind) {
             s.codecs = codecs.to_vec();
+            s.playout_ext = playout_ext;
+            s.stream.set_playout_delay(playout_ext.is_some());
             return;
         }
         let Some(first) = codecs.first() else {
@@ -272,11 +286,14 @@ impl Media {
             MediaKind::Audio => None,
         };
         let history = if first.nack { history } else { 0 };
+        let mut stream = SendStream::new(ssrc, first.clock_rate, rtx, history, self.anchor);
+        stream.set_playout_delay(playout_ext.is_some());
         self.senders.push(Sender {
             kind,
             codecs: codecs.to_vec(),
-            stream: SendStream::new(ssrc, first.clock_rate, rtx, history, self.anchor),
+            stream,
             rewriter: Rewriter::default(),
+            playout_ext,
             pli: 0,
             fir: 0,
         });
@@ -458,6 +475,7 @@ impl Media {
             timestamp: h.timestamp,
             ssrc: primary,
             csrcs: h.csrcs(plain),
+            extension: &[],
         };
         let packet = write_rtp(&original, &[&payload[2..]]);
         self.deliver(now, i, packet, true, transport);
@@ -656,8 +674,9 @@ impl Media {
     }
 
     /// Sends an RTP packet of `codec` on our `kind` stream: our SSRC, the payload type
-    /// the peer gave that codec, a continuous sequence and timestamp, no header
-    /// extensions (they were negotiated with whoever sent it, not with our peer).
+    /// the peer gave that codec, a continuous sequence and timestamp; none of its header
+    /// extensions (they were negotiated with whoever sent it, not with our peer), the
+    /// playout delay we ask for when it is agreed and we ask for one.
     pub(crate) fn send(
         &mut self,
         now: Instant,
@@ -682,6 +701,10 @@ impl Media {
                 SessionError::Media(format!("{codec_name} is not negotiated with the peer"))
             })?;
         let (sequence, timestamp) = sender.rewriter.rewrite(h.ssrc, h.sequence, h.timestamp);
+        let playout = sender
+            .playout_ext
+            .zip(sender.stream.playout_delay(now))
+            .map(|(id, limits)| playout_delay_element(id, limits));
         let ours = RtpFields {
             marker: h.marker,
             payload_type: pt,
@@ -690,6 +713,7 @@ impl Media {
             ssrc: sender.stream.ssrc(),
             // `rewrite_rtp` keeps the packet's own.
             csrcs: &[],
+            extension: playout.as_ref().map_or(&[], |e| &e[..]),
         };
         let packet = rewrite_rtp(rtp, &h, &ours);
         let header = RtpHeader::parse(&packet)

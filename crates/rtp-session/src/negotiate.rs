@@ -34,6 +34,11 @@ pub(crate) const MAX_LINE_BYTES: usize = 4 * 1024;
 const MAX_MID_LEN: usize = 32;
 /// The RTP header extension carrying the mid (RFC 8843 §15.1).
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/// The RTP header extension asking a receiver for a playout delay (libwebrtc's).
+const PLAYOUT_DELAY_URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
+/// The extmap ids we offer.
+const OFFER_MID_ID: u8 = 1;
+const OFFER_PLAYOUT_DELAY_ID: u8 = 2;
 /// The profile we answer with and offer.
 const PROTO: &str = "UDP/TLS/RTP/SAVPF";
 /// Our H.264 level_idc (3.1).
@@ -111,6 +116,8 @@ pub(crate) struct Section {
     pub remote_rtx: Vec<(u32, u32)>,
     /// extmap id of `urn:ietf:params:rtp-hdrext:sdes:mid` when agreed.
     pub mid_extension: Option<u8>,
+    /// extmap id of the playout-delay extension when agreed (video we send only).
+    pub playout_delay_extension: Option<u8>,
 }
 
 /// The outcome of an offer/answer exchange.
@@ -938,14 +945,21 @@ fn answered_codecs(
     Ok(out)
 }
 
-/// The extmap id the section gives the mid extension (one-byte ids only).
-fn mid_extmap(attrs: &[Attr<'_>]) -> Option<u8> {
+/// The extmap id the section gives the extension `uri` (one-byte ids only).
+fn extmap_id(attrs: &[Attr<'_>], uri: &str) -> Option<u8> {
     attrs.iter().filter(|a| a.name == "extmap").find_map(|a| {
         let (id, rest) = a.value?.split_once(' ')?;
         let id = id.split_once('/').map_or(id, |(i, _)| i);
         let id = parse_u32(id).filter(|i| (1..=14).contains(i))?;
-        (rest.split(' ').next() == Some(MID_URI)).then_some(id as u8)
+        (rest.split(' ').next() == Some(uri)).then_some(id as u8)
     })
+}
+
+/// The playout-delay extension's id in a video section (we send it on video only).
+fn playout_delay_extmap(kind: MediaKind, attrs: &[Attr<'_>]) -> Option<u8> {
+    (kind == MediaKind::Video)
+        .then(|| extmap_id(attrs, PLAYOUT_DELAY_URI))
+        .flatten()
 }
 
 /// A section's SSRCs and its FID (primary, rtx) pairs.
@@ -1038,6 +1052,7 @@ struct Plan {
     codecs: Vec<NegotiatedCodec>,
     rtcp_rsize: bool,
     mid_ext: Option<u8>,
+    playout_ext: Option<u8>,
 }
 
 /// An m-line of our SDP.
@@ -1248,7 +1263,8 @@ impl Negotiator {
                         recv: local_recv && remote_send,
                         codecs,
                         rtcp_rsize: has_attr(&sec.attrs, "rtcp-rsize"),
-                        mid_ext: mid_extmap(&sec.attrs),
+                        mid_ext: extmap_id(&sec.attrs, MID_URI),
+                        playout_ext: playout_delay_extmap(kind, &sec.attrs),
                     };
                     sections.push(Section {
                         mid: plan.mid.clone(),
@@ -1260,6 +1276,7 @@ impl Negotiator {
                         remote_ssrcs,
                         remote_rtx,
                         mid_extension: plan.mid_ext,
+                        playout_delay_extension: plan.playout_ext.filter(|_| plan.send),
                     });
                     candidates.extend(section_candidates(sec, mid));
                     first_accepted.get_or_insert(sec);
@@ -1325,7 +1342,8 @@ impl Negotiator {
             recv: recv && options.receives(kind),
             codecs: default_codecs(kind),
             rtcp_rsize: true,
-            mid_ext: Some(1),
+            mid_ext: Some(OFFER_MID_ID),
+            playout_ext: (kind == MediaKind::Video).then_some(OFFER_PLAYOUT_DELAY_ID),
         };
         let mut slots: Vec<Slot> = self
             .layout
@@ -1438,7 +1456,11 @@ impl Negotiator {
                 codecs,
                 remote_ssrcs,
                 remote_rtx,
-                mid_extension: plan.mid_ext.and(mid_extmap(&sec.attrs)),
+                mid_extension: plan.mid_ext.and(extmap_id(&sec.attrs, MID_URI)),
+                playout_delay_extension: plan
+                    .playout_ext
+                    .and(playout_delay_extmap(plan.kind, &sec.attrs))
+                    .filter(|_| plan.send && remote_recv),
             });
             candidates.extend(section_candidates(sec, &plan.mid));
             first_accepted.get_or_insert(sec);
@@ -1592,6 +1614,9 @@ impl Negotiator {
         ]);
         if let Some(id) = p.mid_ext {
             out.push(format!("a=extmap:{id} {MID_URI}"));
+        }
+        if let Some(id) = p.playout_ext {
+            out.push(format!("a=extmap:{id} {PLAYOUT_DELAY_URI}"));
         }
         out.push(format!("a={}", direction_attr(p.send, p.recv)));
         let track = track_id(p.kind);
@@ -2029,7 +2054,7 @@ a=max-message-size:262144
         );
         assert!(!audio
             .iter()
-            .any(|l| l.contains("transport-cc") || l.contains("rtcp-fb")));
+            .any(|l| l.contains("transport-cc") || l.contains("rtcp-fb") || l.contains("playout")));
 
         let video = section_lines(&sdp, 1);
         assert_eq!(
@@ -2040,6 +2065,7 @@ a=max-message-size:262144
             "a=mid:1",
             "a=setup:active",
             "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+            "a=extmap:5 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay",
             "a=rtpmap:96 VP8/90000",
             "a=rtcp-fb:96 goog-remb",
             "a=rtcp-fb:96 ccm fir",
@@ -2099,6 +2125,7 @@ a=max-message-size:262144
         assert_eq!(a.remote_ssrcs, vec![3735928559]);
         assert!(a.remote_rtx.is_empty());
         assert_eq!(a.mid_extension, Some(4));
+        assert_eq!(a.playout_delay_extension, None, "video only");
         let names: Vec<_> = a.codecs.iter().map(|c| (c.name, c.payload_type)).collect();
         assert_eq!(
             names,
@@ -2117,6 +2144,11 @@ a=max-message-size:262144
         assert_eq!(v.remote_ssrcs, vec![305419896, 2271560481]);
         assert_eq!(v.remote_rtx, vec![(305419896, 2271560481)]);
         assert_eq!(v.mid_extension, Some(4));
+        assert_eq!(
+            v.playout_delay_extension,
+            Some(5),
+            "Chromium's playout-delay id"
+        );
         let pts: Vec<_> = v
             .codecs
             .iter()
@@ -2172,6 +2204,9 @@ a=max-message-size:262144
             assert_eq!((sa.send, sa.recv), (sb.recv, sb.send));
             assert_eq!(sa.mid_extension, Some(1));
             assert_eq!(sb.mid_extension, Some(1));
+            let playout = (sa.kind == MediaKind::Video).then_some(2);
+            assert_eq!(sa.playout_delay_extension, playout);
+            assert_eq!(sb.playout_delay_extension, playout);
         }
         assert_eq!(na.sections[1].codecs.len(), 5);
         assert_eq!(na.sections[0].remote_ssrcs, vec![4444]);

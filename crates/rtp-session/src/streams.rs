@@ -13,10 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use history::{Lookup, SendHistory, Sent};
-use reorder::ReorderWait;
+pub(crate) use playout::playout_delay_element;
+use playout::PlayoutDelay;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
+use window_max::WindowMax;
 
 /// Fields of an RTP header, parsed without allocating.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,38 +117,86 @@ pub(crate) struct RtpFields<'a> {
     pub ssrc: u32,
     /// CSRC list bytes, 4 per CSRC (at most 15).
     pub csrcs: &'a [u8],
+    /// Header extension elements in the one-byte form (RFC 8285), their padding
+    /// included: a multiple of 4 bytes, at most 64 (the rest is not written); none when
+    /// empty.
+    pub extension: &'a [u8],
+}
+
+/// Most bytes of header extension elements we write.
+const MAX_EXTENSION: usize = 64;
+
+impl RtpFields<'_> {
+    /// The extension elements to write: whole words, at most `MAX_EXTENSION` bytes.
+    fn extension(&self) -> &[u8] {
+        &self.extension[..self.extension.len().min(MAX_EXTENSION) / 4 * 4]
+    }
+
+    /// The first byte: version 2, the X bit, the CSRC count.
+    fn first_byte(&self, csrcs_len: usize) -> u8 {
+        let x = if self.extension().is_empty() { 0 } else { 0x10 };
+        0x80 | x | (csrcs_len / 4) as u8
+    }
+
+    /// The extension block, its 4-byte header first (`BEDE`, the length in words).
+    fn put_extension(&self, b: &mut [u8]) {
+        let ext = self.extension();
+        if ext.is_empty() {
+            return;
+        }
+        b[..2].copy_from_slice(&[0xbe, 0xde]);
+        b[2..4].copy_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+        b[4..4 + ext.len()].copy_from_slice(ext);
+    }
+
+    /// The extension block's length, its header included.
+    fn extension_block_len(&self) -> usize {
+        match self.extension().len() {
+            0 => 0,
+            n => 4 + n,
+        }
+    }
 }
 
 /// Serialises `fields` followed by the payload `parts`, in one allocation. Every packet
 /// we build (rewritten for a peer, RTX-wrapped, unwrapped from RTX) goes through here.
 pub(crate) fn write_rtp(fields: &RtpFields<'_>, parts: &[&[u8]]) -> Bytes {
     let csrcs = &fields.csrcs[..fields.csrcs.len().min(60) / 4 * 4];
-    let len = 12 + csrcs.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let header_len = 12 + csrcs.len() + fields.extension_block_len();
+    let len = header_len + parts.iter().map(|p| p.len()).sum::<usize>();
     let mut b = BytesMut::with_capacity(len);
-    b.put_u8(0x80 | (csrcs.len() / 4) as u8);
-    b.put_u8(u8::from(fields.marker) << 7 | (fields.payload_type & 0x7f));
-    b.put_u16(fields.sequence);
-    b.put_u32(fields.timestamp);
-    b.put_u32(fields.ssrc);
-    b.put_slice(csrcs);
+    b.resize(header_len, 0);
+    put_header(&mut b, fields, csrcs.len());
+    b[12..12 + csrcs.len()].copy_from_slice(csrcs);
     for part in parts {
         b.put_slice(part);
     }
     b.freeze()
 }
 
-/// `packet` (parsed as `header`) with its header replaced by `fields`' and its
-/// extension and padding dropped: what [`write_rtp`] builds from the same fields and
-/// payload. In place when the buffer is ours alone — the new header is written over the
-/// end of the old one, which is never shorter — so forwarding a packet costs no
-/// allocation or payload copy; copied otherwise (the graph fans the buffer out to
+/// Writes `fields`' fixed header and extension block into `header` (its length: 12,
+/// the CSRCs, the block), leaving the CSRC bytes as they are.
+fn put_header(header: &mut [u8], fields: &RtpFields<'_>, csrcs_len: usize) {
+    header[0] = fields.first_byte(csrcs_len);
+    header[1] = u8::from(fields.marker) << 7 | (fields.payload_type & 0x7f);
+    header[2..4].copy_from_slice(&fields.sequence.to_be_bytes());
+    header[4..8].copy_from_slice(&fields.timestamp.to_be_bytes());
+    header[8..12].copy_from_slice(&fields.ssrc.to_be_bytes());
+    fields.put_extension(&mut header[12 + csrcs_len..]);
+}
+
+/// `packet` (parsed as `header`) with its header replaced by `fields`' (their extension
+/// instead of the packet's) and its padding dropped: what [`write_rtp`] builds from the
+/// same fields and payload. In place when the buffer is ours alone and the old header is
+/// long enough — the new header is written over its end — so forwarding a packet costs
+/// no allocation or payload copy; copied otherwise (the graph fans the buffer out to
 /// several consumers). `fields.csrcs` is ignored: the packet's own CSRCs are kept.
 pub(crate) fn rewrite_rtp(packet: Bytes, header: &RtpHeader, fields: &RtpFields<'_>) -> Bytes {
     let csrcs_len = 4 * usize::from(packet.first().map_or(0, |b| b & 0x0f));
-    let new_header_len = 12 + csrcs_len;
+    let new_header_len = 12 + csrcs_len + fields.extension_block_len();
     let end = header.header_len + header.payload_len;
-    // A header that is not this packet's (never the case for a parsed one) or a
-    // buffer someone else holds: a copy.
+    // A header that is not this packet's (never the case for a parsed one), one too
+    // short for ours, or a buffer someone else holds: a copy.
     let fits = header.header_len >= new_header_len && end <= packet.len();
     let packet = if fits {
         packet.try_into_mut()
@@ -162,13 +212,8 @@ pub(crate) fn rewrite_rtp(packet: Bytes, header: &RtpHeader, fields: &RtpFields<
     };
     b.truncate(end);
     let start = header.header_len - new_header_len;
-    b.copy_within(12..new_header_len, start + 12);
-    let fixed = &mut b[start..start + 12];
-    fixed[0] = 0x80 | (csrcs_len / 4) as u8;
-    fixed[1] = u8::from(fields.marker) << 7 | (fields.payload_type & 0x7f);
-    fixed[2..4].copy_from_slice(&fields.sequence.to_be_bytes());
-    fixed[4..8].copy_from_slice(&fields.timestamp.to_be_bytes());
-    fixed[8..12].copy_from_slice(&fields.ssrc.to_be_bytes());
+    b.copy_within(12..12 + csrcs_len, start + 12);
+    put_header(&mut b[start..header.header_len], fields, csrcs_len);
     b.advance(start);
     b.freeze()
 }
@@ -326,7 +371,7 @@ pub(crate) struct RecvStream {
     /// How late reordered originals arrived after their gap was seen, lately: a gap
     /// waits that long before its first NACK, so that a reordering link does not make
     /// the sender resend what is only late.
-    reorder: ReorderWait,
+    reorder: WindowMax,
     /// When `poll_nack` next has work, or earlier (never later): lowered as gaps appear
     /// and when the reordering wait shortens, made exact whenever `poll_nack` runs or
     /// the round trip changes. The deadline is asked
@@ -361,7 +406,7 @@ impl RecvStream {
             window: [0; (WINDOW / 64) as usize],
             missing: VecDeque::new(),
             rtt: DEFAULT_RTT,
-            reorder: ReorderWait::default(),
+            reorder: WindowMax::reorder_wait(),
             nack_due: None,
             probation: None,
             stale: None,
@@ -404,7 +449,7 @@ impl RecvStream {
     /// `poll_nack` makes it exact.
     fn on_shorter_reorder_wait(&mut self) {
         if let Some(oldest) = self.missing.front() {
-            self.lower_nack_due(oldest.since + self.reorder.wait());
+            self.lower_nack_due(oldest.since + self.reorder.max());
         }
     }
 
@@ -586,7 +631,7 @@ impl RecvStream {
                 });
             }
             if d > 1 {
-                self.lower_nack_due(now + self.reorder.wait());
+                self.lower_nack_due(now + self.reorder.max());
             }
         }
     }
@@ -627,7 +672,7 @@ impl RecvStream {
 
     fn due(&self, m: &Missing) -> Instant {
         match m.last_asked {
-            None => m.since + self.reorder.wait(),
+            None => m.since + self.reorder.max(),
             Some(t) => t + self.retry_interval(),
         }
     }
@@ -652,7 +697,7 @@ impl RecvStream {
             return None;
         }
         let interval = self.retry_interval();
-        let wait = self.reorder.wait();
+        let wait = self.reorder.max();
         let mut nacks: Vec<NackPair> = Vec::new();
         let mut asked = 0usize;
         let mut given_up = 0u64;
@@ -797,6 +842,9 @@ const RESEND_SUPPRESS: Duration = Duration::from_millis(10);
 const HISTORY_RETAIN: Duration = Duration::from_secs(1);
 /// Sequence numbers NACKed before they were sent that are remembered.
 const MAX_AWAITED: usize = 64;
+/// How many newer sequence numbers a late packet's lateness is measured against (the
+/// first of them that was sent): a burst lost upstream is repaired late as a whole.
+const LATE_LOOKAHEAD: u16 = 16;
 
 /// What became of one NACKed sequence number.
 enum Resend {
@@ -851,6 +899,10 @@ pub(crate) struct SendStream {
     awaited: VecDeque<(u16, Instant)>,
     anchor: (Instant, SystemTime),
     last_sent: Option<(Instant, u32)>,
+    /// The highest sequence number sent (the packets in between may come later).
+    newest_seq: Option<u16>,
+    /// When the peer takes the playout-delay extension: what we ask its receiver for.
+    playout: Option<PlayoutDelay>,
     stats: SendStats,
 }
 
@@ -877,8 +929,22 @@ impl SendStream {
             awaited: VecDeque::new(),
             anchor,
             last_sent: None,
+            newest_seq: None,
+            playout: None,
             stats: SendStats::default(),
         }
+    }
+
+    /// Whether the peer's receiver takes the playout-delay extension from us.
+    pub fn set_playout_delay(&mut self, negotiated: bool) {
+        if negotiated != self.playout.is_some() {
+            self.playout = negotiated.then(PlayoutDelay::new);
+        }
+    }
+
+    /// The playout delay limits (min, max, in ms) to put in the next packet, if any.
+    pub fn playout_delay(&mut self, now: Instant) -> Option<(u16, u16)> {
+        self.playout.as_mut()?.limits(now)
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -927,6 +993,7 @@ impl SendStream {
         ) else {
             return;
         };
+        self.note_order(now, header.sequence);
         self.history
             .insert(now, header.sequence, packet, header_len, payload_len);
         if !self.awaited.is_empty() && self.was_awaited(now, header.sequence) {
@@ -999,6 +1066,32 @@ impl SendStream {
         self.stats.retransmitted_packets_sent += 1;
         self.stats.retransmitted_bytes_sent += payload_len as u64;
         Resend::Sent
+    }
+
+    /// Keeps the newest sequence sent and, for the playout delay, how late a packet
+    /// sent after a newer one is: since the first of the next few that was sent.
+    fn note_order(&mut self, now: Instant, seq: u16) {
+        let Some(newest) = self.newest_seq else {
+            self.newest_seq = Some(seq);
+            return;
+        };
+        let ahead = newest.wrapping_sub(seq);
+        if ahead == 0 || ahead >= 0x8000 {
+            self.newest_seq = Some(seq);
+            return;
+        }
+        let Some(playout) = self.playout.as_mut() else {
+            return;
+        };
+        let next = (1..=ahead.min(LATE_LOOKAHEAD)).find_map(|k| {
+            match self.history.lookup(now, seq.wrapping_add(k)) {
+                Lookup::Kept(sent) => Some(sent.sent_at),
+                _ => None,
+            }
+        });
+        if let Some(sent_at) = next {
+            playout.observe(now, now.saturating_duration_since(sent_at));
+        }
     }
 
     /// Remembers that the peer asked for `seq` before we had it (bounded, oldest out).
@@ -1084,12 +1177,14 @@ fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
         timestamp: u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
         ssrc: rtx.ssrc,
         csrcs: &p[12..12 + 4 * usize::from(p[0] & 0x0f)],
+        extension: &[],
     };
     let payload = &p[sent.header_len()..sent.header_len() + sent.payload_len()];
     write_rtp(&fields, &[&sent.seq.to_be_bytes(), payload])
 }
 
 mod history;
-mod reorder;
+mod playout;
 #[cfg(test)]
 mod tests;
+mod window_max;

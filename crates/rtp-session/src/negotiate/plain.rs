@@ -477,6 +477,7 @@ impl PlainNegotiator {
                 remote_ssrcs,
                 remote_rtx,
                 mid_extension: None,
+                playout_delay_extension: None,
             },
             rtp,
             rtcp,

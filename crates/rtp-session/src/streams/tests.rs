@@ -1433,8 +1433,8 @@ fn the_kept_nack_deadline_is_never_late_and_exact_after_each_poll() {
 }
 
 /// The forwarding rewrite gives the bytes `write_rtp` would (our header, the packet's
-/// CSRCs and payload; no extension, no padding), in the packet's own buffer when no one
-/// else holds it, and leaves a shared buffer untouched.
+/// CSRCs and payload; our extension or none, no padding), in the packet's own buffer
+/// when no one else holds it and its header has room, and leaves a shared buffer untouched.
 #[test]
 fn rewrite_rtp_matches_write_rtp_and_is_in_place_when_unshared() {
     let ext = [0x10, 7, 0, 0, 0x22, 1, 2, 0];
@@ -1463,17 +1463,27 @@ fn rewrite_rtp_matches_write_rtp_and_is_in_place_when_unshared() {
             5,
         ),
     ];
-    for original in cases {
-        let h = RtpHeader::parse(&original).unwrap();
+    // Ours: none, or the playout delay's one element.
+    let playout = playout_delay_element(5, (310, 10_000));
+    for (original, extension) in cases.iter().flat_map(|c| [(c, &[][..]), (c, &playout[..])]) {
+        let h = RtpHeader::parse(original).unwrap();
         let fields = RtpFields {
             marker: !h.marker,
             payload_type: 111,
             sequence: 0xfffe,
             timestamp: 0xdead_beef,
             ssrc: 0x5555_6666,
-            csrcs: h.csrcs(&original),
+            csrcs: h.csrcs(original),
+            extension,
         };
-        let expected = write_rtp(&fields, &[h.payload(&original)]);
+        let expected = write_rtp(&fields, &[h.payload(original)]);
+        let parsed = RtpHeader::parse(&expected).unwrap();
+        assert_eq!(parsed.payload(&expected), h.payload(original));
+        assert_eq!(parsed.csrcs(&expected), h.csrcs(original));
+        match extension {
+            [] => assert_eq!(parsed.extension, None),
+            _ => assert_eq!(find_extension(&expected, &parsed, 5), Some(&playout[1..])),
+        }
 
         let unshared = Bytes::from(original.clone());
         let range = unshared.as_ptr_range();
@@ -1486,7 +1496,9 @@ fn rewrite_rtp_matches_write_rtp_and_is_in_place_when_unshared() {
             },
         );
         assert_eq!(out, expected);
-        assert!(range.contains(&out.as_ptr()), "rewritten in place");
+        // In place when the received header is at least as long as ours.
+        let room = h.header_len >= parsed.header_len;
+        assert_eq!(range.contains(&out.as_ptr()), room, "in place when it fits");
 
         let shared = Bytes::from(original.clone());
         let keep = shared.clone();
@@ -1499,7 +1511,7 @@ fn rewrite_rtp_matches_write_rtp_and_is_in_place_when_unshared() {
             },
         );
         assert_eq!(out, expected);
-        assert_eq!(keep, original, "the other holder's bytes are untouched");
+        assert_eq!(&keep, original, "the other holder's bytes are untouched");
     }
 }
 
@@ -1541,5 +1553,57 @@ fn per_packet_jitter_without_loss_asks_for_nothing_once_learned() {
     assert!(
         asked_after <= 5,
         "{asked_after} late packets asked for after the first second"
+    );
+}
+
+/// A packet forwarded after newer ones (repaired upstream) makes the stream ask the
+/// receiver for a playout delay covering its lateness and one more resend round; in-order
+/// and merely reordered packets ask for nothing, and a stream whose peer did not agree
+/// to the extension never asks.
+#[test]
+fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
+    let t0 = Instant::now();
+    let ms = |n: u64| t0 + Duration::from_millis(n);
+    let mut s = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
+    let mut off = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
+    s.set_playout_delay(true);
+    for stream in [&mut s, &mut off] {
+        // 0..=99 every 10 ms, except 50 (lost upstream) and 70, 71 (swapped, 5 ms).
+        for i in (0..100u16).filter(|&i| i != 50) {
+            send(
+                stream,
+                ms(u64::from(i) * 10),
+                simple(i, 0, 0x1111, &[0; 20]),
+            );
+        }
+        // 50 comes back repaired 180 ms after 51 went out.
+        send(stream, ms(510 + 180), simple(50, 0, 0x1111, &[0; 20]));
+    }
+    assert_eq!(off.playout_delay(ms(1_000)), None, "not agreed: never");
+    let mut quiet = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
+    quiet.set_playout_delay(true);
+    for i in 0..100u16 {
+        let seq = match i {
+            70 => 71,
+            71 => 70,
+            i => i,
+        };
+        send(
+            &mut quiet,
+            ms(u64::from(i) * 10),
+            simple(seq, 0, 0x1111, &[0; 20]),
+        );
+    }
+    assert_eq!(
+        quiet.playout_delay(ms(1_000)),
+        None,
+        "10 ms of reordering: nothing"
+    );
+    // 180 ms × 1.5 + 40 ms.
+    assert_eq!(s.playout_delay(ms(1_000)), Some((310, 10_000)));
+    assert_eq!(
+        s.playout_delay(ms(25_000)),
+        Some((0, 10_000)),
+        "lifted, and said so"
     );
 }
