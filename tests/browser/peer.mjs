@@ -148,6 +148,9 @@ async function stats() {
       out.jitterBufferMs = r.jitterBufferEmittedCount
         ? Math.round((1000 * r.jitterBufferDelay) / r.jitterBufferEmittedCount)
         : 0;
+      // Running sums (s) for the delays around a freeze: what the buffer held frames
+      // for, aimed at, and the floor it was given (our playout-delay extension).
+      out.jb = [r.jitterBufferDelay || 0, r.jitterBufferTargetDelay || 0, r.jitterBufferMinimumDelay || 0, r.jitterBufferEmittedCount || 0];
       out.videoCodec = codec && codec.mimeType;
       out.frameWidth = r.frameWidth;
     } else if (r.kind === 'audio') {
@@ -266,6 +269,8 @@ try {
   let sentCands = 0;
   let firstFrameMs = null;
   let last = null;
+  // The last few looks at the stats, for what led up to a freeze.
+  let recent = [];
   while (performance.now() < deadline) {
     while (inbox.length) {
       const m = inbox.shift();
@@ -279,12 +284,19 @@ try {
     for (const c of cands) send({ type: 'candidate', ...c });
     sentCands += cands.length;
     const before = last;
+    if (before) recent = recent.concat([before]).slice(-6);
     last = await evaluate(page, stats, null, 5_000, 'getStats');
     // A freeze, with what each side of Chromium did around it (capture, encode, decode).
     if (before && last.freezeCount > (before.freezeCount || 0)) {
       const pick = ({ t, framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent }) =>
         ({ t: Math.round(t), framesCaptured, framesEncoded, framesSent, framesDecoded, targetBitrate, qualityLimitation, videoPacketsLost, videoNacksSent });
-      log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all) seen at ${new Date().toISOString()}: before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}`);
+      // Mean held / target delay (ms) of the frames emitted between looks, the last few.
+      const jb = recent.concat([last]).slice(1).map((b, i) => {
+        const a = recent[i];
+        const n = b.jb[3] - a.jb[3];
+        return n > 0 ? `${Math.round(b.t)}: ${[0, 1].map((k) => Math.round((1000 * (b.jb[k] - a.jb[k])) / n)).join('/')} (${n})` : `${Math.round(b.t)}: -`;
+      });
+      log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all) seen at ${new Date().toISOString()}: before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}, jitter buffer held/target ms (frames): ${jb.join(', ')}`);
     }
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
     if (DIRECTION === 'sendonly') {

@@ -2,7 +2,7 @@
 //! pads as RTP buffers; what reaches its sink pads is sent to the peer.
 
 use std::ops::Deref;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
 
@@ -275,6 +275,7 @@ pub struct WebRtcEndpointBuilder {
     min_send_kbps: u32,
     max_send_kbps: u32,
     data_channels: bool,
+    max_playout_delay: Duration,
 }
 
 impl WebRtcEndpointBuilder {
@@ -605,6 +606,30 @@ impl WebRtcEndpointBuilder {
         self
     }
 
+    /// The most playout delay, in ms, this endpoint asks the peer's receiver to add when
+    /// video it forwards reached it late (packets lost on the way in and repaired by
+    /// NACK): 600 by default; 0 never asks. Without it, a repair that takes longer than
+    /// the receiver's own jitter buffer (~60 ms in Chromium) freezes the picture; with
+    /// it, the receiver buffers for the repairs seen lately (2.5 × the worst lateness
+    /// plus 40 ms, up to this cap) and lets the delay go after 10-20 s without late
+    /// packets. Sent in the `playout-delay` RTP header extension, which libwebrtc
+    /// browsers offer and honour.
+    ///
+    /// ```
+    /// use mediaflow::{MediaPipeline, WebRtcEndpoint};
+    ///
+    /// let pipeline = MediaPipeline::new()?;
+    /// // Latency first: never ask the browser to buffer more.
+    /// let endpoint = WebRtcEndpoint::builder(&pipeline).max_playout_delay(0).build()?;
+    /// # drop(endpoint);
+    /// pipeline.release()?;
+    /// # Ok::<(), mediaflow::Error>(())
+    /// ```
+    pub fn max_playout_delay(mut self, ms: u32) -> Self {
+        self.max_playout_delay = Duration::from_millis(u64::from(ms));
+        self
+    }
+
     /// Also gather IPv6 host candidates.
     ///
     /// ```
@@ -655,6 +680,7 @@ impl WebRtcEndpointBuilder {
             remb: self.remb,
             max_recv_kbps: self.max_recv_kbps,
             data_channels: self.data_channels,
+            max_playout_delay: self.max_playout_delay,
             ..SessionConfig::default()
         };
         let (min_send_kbps, max_send_kbps) = (self.min_send_kbps, self.max_send_kbps);
@@ -882,6 +908,7 @@ impl WebRtcEndpoint {
             min_send_kbps: 100,
             max_send_kbps: 500,
             data_channels: false,
+            max_playout_delay: mediaflow_rtp::DEFAULT_MAX_PLAYOUT_DELAY,
         }
     }
 

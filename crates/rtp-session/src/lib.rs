@@ -38,7 +38,7 @@ pub use remb::RembConfig;
 pub use rewrite::Rewriter;
 pub use session::{
     Direction, Discards, MaxRecvKbps, MediaKind, MediaPacket, OfferOptions, SessionConfig,
-    SessionError, SessionEvent, SrtpProfile, Transmit, WebRtcSession,
+    SessionError, SessionEvent, SrtpProfile, Transmit, WebRtcSession, DEFAULT_MAX_PLAYOUT_DELAY,
 };
 pub use stats::{InboundRtpStreamStats, OutboundRtpStreamStats, SessionStats};
 pub use turn::TurnServer;

@@ -132,6 +132,8 @@ pub(crate) struct Media {
     ssrcs: LocalSsrcs,
     cname: String,
     remb_config: RembConfig,
+    /// The most playout delay our video senders may ask for (zero: never).
+    max_playout_delay: Duration,
     anchor: (Instant, SystemTime),
     senders: Vec<Sender>,
     receivers: Vec<Receiver>,
@@ -173,9 +175,11 @@ impl Media {
         ssrcs: LocalSsrcs,
         cname: String,
         remb_config: RembConfig,
+        max_playout_delay: Duration,
         now: Instant,
     ) -> Media {
         Media {
+            max_playout_delay,
             sections: Vec::new(),
             ssrcs,
             cname,
@@ -265,10 +269,11 @@ impl Media {
         codecs: &[NegotiatedCodec],
         playout_ext: Option<u8>,
     ) {
+        let cap = Some(self.max_playout_delay).filter(|d| !d.is_zero());
         if let Some(s) = self.senders.iter_mut().find(|s| s.kind == kind) {
             s.codecs = codecs.to_vec();
             s.playout_ext = playout_ext;
-            s.stream.set_playout_delay(playout_ext.is_some());
+            s.stream.set_playout_delay(playout_ext.and(cap));
             return;
         }
         let Some(first) = codecs.first() else {
@@ -287,7 +292,7 @@ impl Media {
         };
         let history = if first.nack { history } else { 0 };
         let mut stream = SendStream::new(ssrc, first.clock_rate, rtx, history, self.anchor);
-        stream.set_playout_delay(playout_ext.is_some());
+        stream.set_playout_delay(playout_ext.and(cap));
         self.senders.push(Sender {
             kind,
             codecs: codecs.to_vec(),

@@ -62,6 +62,8 @@ pub(crate) struct LocalParams {
     pub data_channels: bool,
     /// `b=AS` on the m-lines we receive on.
     pub max_recv_kbps: crate::MaxRecvKbps,
+    /// Agree to (and offer) the playout-delay extension on video.
+    pub playout_delay: bool,
 }
 
 /// `b=AS:<kbps>` (RFC 4566 §5.8) for an m-line we receive on, when there is a limit:
@@ -1264,7 +1266,8 @@ impl Negotiator {
                         codecs,
                         rtcp_rsize: has_attr(&sec.attrs, "rtcp-rsize"),
                         mid_ext: extmap_id(&sec.attrs, MID_URI),
-                        playout_ext: playout_delay_extmap(kind, &sec.attrs),
+                        playout_ext: playout_delay_extmap(kind, &sec.attrs)
+                            .filter(|_| self.local.playout_delay),
                     };
                     sections.push(Section {
                         mid: plan.mid.clone(),
@@ -1343,7 +1346,8 @@ impl Negotiator {
             codecs: default_codecs(kind),
             rtcp_rsize: true,
             mid_ext: Some(OFFER_MID_ID),
-            playout_ext: (kind == MediaKind::Video).then_some(OFFER_PLAYOUT_DELAY_ID),
+            playout_ext: (kind == MediaKind::Video && self.local.playout_delay)
+                .then_some(OFFER_PLAYOUT_DELAY_ID),
         };
         let mut slots: Vec<Slot> = self
             .layout
@@ -1903,6 +1907,7 @@ a=max-message-size:262144
             direction,
             data_channels: false,
             max_recv_kbps: crate::MaxRecvKbps::default(),
+            playout_delay: true,
         }
     }
 
@@ -1918,6 +1923,7 @@ a=max-message-size:262144
             direction: Direction::SendRecv,
             data_channels: false,
             max_recv_kbps: crate::MaxRecvKbps::default(),
+            playout_delay: true,
         }
     }
 

@@ -238,7 +238,8 @@ impl RtpSession {
                 base64::engine::general_purpose::STANDARD.encode(k)
             }),
         });
-        let media = Media::new(ssrcs, cname, config.remb, now);
+        // A plain RTP peer negotiates no header extension.
+        let media = Media::new(ssrcs, cname, config.remb, Duration::ZERO, now);
         Ok(RtpSession {
             transport: PlainTransport {
                 paths: Vec::new(),

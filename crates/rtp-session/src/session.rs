@@ -139,6 +139,11 @@ pub struct SessionConfig {
     /// receive on (Kurento's `maxAudioRecvBandwidth` / `maxVideoRecvBandwidth`; video is
     /// also capped by REMB); 0 announces nothing.
     pub max_recv_kbps: MaxRecvKbps,
+    /// The most playout delay we ask the peer's receiver for when video we forward
+    /// reaches us late (repaired upstream), in the playout-delay RTP header extension
+    /// when the peer offers it (libwebrtc does); zero: never, and the extension is not
+    /// agreed to.
+    pub max_playout_delay: Duration,
 }
 
 impl Default for SessionConfig {
@@ -153,6 +158,7 @@ impl Default for SessionConfig {
             external_addresses: Vec::new(),
             data_channels: false,
             max_recv_kbps: MaxRecvKbps::default(),
+            max_playout_delay: DEFAULT_MAX_PLAYOUT_DELAY,
             remb: crate::remb::RembConfig::default(),
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::AesCm128HmacSha1_80],
         }
@@ -344,6 +350,10 @@ pub(crate) fn random_u32() -> u32 {
 /// Candidates a peer may trickle to one session; more are refused.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
 
+/// [`SessionConfig::max_playout_delay`]'s default: past ~600 ms a conversation suffers
+/// more from the latency than from a rare frozen picture.
+pub const DEFAULT_MAX_PLAYOUT_DELAY: Duration = Duration::from_millis(600);
+
 impl WebRtcSession {
     /// A session with nothing negotiated yet.
     pub fn new(config: SessionConfig, now: Instant) -> Result<WebRtcSession, SessionError> {
@@ -366,6 +376,7 @@ impl WebRtcSession {
             direction: config.direction,
             data_channels: config.data_channels,
             max_recv_kbps: config.max_recv_kbps,
+            playout_delay: !config.max_playout_delay.is_zero(),
         });
         let gathering = Gathering::new(Sources {
             stun_server: config.stun_server,
@@ -373,7 +384,7 @@ impl WebRtcSession {
             relay_only: config.relay_only,
             external_addresses: config.external_addresses.clone(),
         });
-        let media = Media::new(ssrcs, cname, config.remb, now);
+        let media = Media::new(ssrcs, cname, config.remb, config.max_playout_delay, now);
         Ok(WebRtcSession {
             config,
             negotiator,

@@ -935,10 +935,12 @@ impl SendStream {
         }
     }
 
-    /// Whether the peer's receiver takes the playout-delay extension from us.
-    pub fn set_playout_delay(&mut self, negotiated: bool) {
-        if negotiated != self.playout.is_some() {
-            self.playout = negotiated.then(PlayoutDelay::new);
+    /// Whether the peer's receiver takes the playout-delay extension from us, and the
+    /// most delay we may ask for.
+    pub fn set_playout_delay(&mut self, cap: Option<Duration>) {
+        match (cap, self.playout.as_mut()) {
+            (Some(cap), Some(playout)) => playout.set_cap(cap),
+            (cap, _) => self.playout = cap.map(PlayoutDelay::new),
         }
     }
 

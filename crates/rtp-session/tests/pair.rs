@@ -1264,3 +1264,63 @@ fn the_handshake_completes_when_the_peers_answer_is_lost_after_a_late_repeat() {
         b.session.states()
     );
 }
+
+/// The playout delay a forwarder asks for (issue 10: a repair upstream froze the
+/// receiver's picture). `a` forwards video to `b` every 10 ms, one packet of it 180 ms
+/// late (as if repaired upstream): from then on `b` gets the playout-delay extension
+/// (the id the two agreed on), its minimum rising by 100 ms a second towards 2.5 × 180 +
+/// 40 ms. With `max_playout_delay` zero, nothing is offered and nothing sent.
+#[test]
+fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
+    use rtc::shared::marshal::Unmarshal;
+    for cap in [Duration::from_millis(600), Duration::ZERO] {
+        let mut now = Instant::now();
+        let config = SessionConfig {
+            max_playout_delay: cap,
+            ..SessionConfig::default()
+        };
+        let a = Peer::with_config(10_000, config, now);
+        let (mut a, mut b) = connected(a, Peer::new(20_000, now), &mut now);
+        let offered = a.session.local_description().unwrap_or_default();
+        assert_eq!(offered.contains("rtp-hdrext/playout-delay"), !cap.is_zero());
+        // Packet 50 goes out after 51..=67, 180 ms after 51.
+        let order = (0..50u16).chain(51..68).chain([50]).chain(68..300);
+        let mut minimums = Vec::new();
+        for seq in order {
+            a.session
+                .send_rtp(now, MediaKind::Video, codec::VP8, vp8_packet(seq, 7).into())
+                .unwrap();
+            run(
+                &mut a,
+                &mut b,
+                &mut now,
+                Duration::from_millis(10),
+                |_, _| false,
+            );
+            for m in std::iter::from_fn(|| b.session.poll_media()) {
+                let mut raw = &m.rtp[..];
+                let p = rtc::rtp::packet::Packet::unmarshal(&mut raw).unwrap();
+                let delay = p.header.get_extension(2).map(|v| {
+                    assert_eq!(v.len(), 3, "{v:?}");
+                    let min = (u16::from(v[0]) << 4 | u16::from(v[1]) >> 4) * 10;
+                    let max = (u16::from(v[1] & 0x0f) << 8 | u16::from(v[2])) * 10;
+                    assert_eq!(max, 10_000);
+                    min
+                });
+                minimums.push((p.header.sequence_number, delay));
+            }
+        }
+        assert_eq!(minimums.len(), 300, "every packet arrives");
+        let first = minimums.iter().position(|(_, d)| d.is_some());
+        if cap.is_zero() {
+            assert_eq!(first, None, "{minimums:?}");
+            continue;
+        }
+        // Announced from the packet after the late one on, on every packet, rising.
+        assert_eq!(first, Some(68), "{minimums:?}");
+        let delays: Vec<u16> = minimums[68..].iter().map(|(_, d)| d.unwrap()).collect();
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
+        let last = *delays.last().unwrap();
+        assert!((200..=490).contains(&last), "{delays:?}");
+    }
+}

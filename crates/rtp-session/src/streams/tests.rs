@@ -1566,7 +1566,7 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let mut s = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
     let mut off = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
-    s.set_playout_delay(true);
+    s.set_playout_delay(Some(Duration::from_millis(600)));
     for stream in [&mut s, &mut off] {
         // 0..=99 every 10 ms, except 50 (lost upstream) and 70, 71 (swapped, 5 ms).
         for i in (0..100u16).filter(|&i| i != 50) {
@@ -1581,7 +1581,7 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     }
     assert_eq!(off.playout_delay(ms(1_000)), None, "not agreed: never");
     let mut quiet = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
-    quiet.set_playout_delay(true);
+    quiet.set_playout_delay(Some(Duration::from_millis(600)));
     for i in 0..100u16 {
         let seq = match i {
             70 => 71,
@@ -1599,8 +1599,10 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
         None,
         "10 ms of reordering: nothing"
     );
-    // 180 ms × 1.5 + 40 ms.
-    assert_eq!(s.playout_delay(ms(1_000)), Some((310, 10_000)));
+    // 180 ms × 2.5 + 40 ms, rising from the late packet on at 100 ms a second.
+    assert_eq!(s.playout_delay(ms(690)), Some((0, 10_000)));
+    assert_eq!(s.playout_delay(ms(1_690)), Some((100, 10_000)));
+    assert_eq!(s.playout_delay(ms(9_000)), Some((490, 10_000)));
     assert_eq!(
         s.playout_delay(ms(25_000)),
         Some((0, 10_000)),
