@@ -539,6 +539,19 @@ fn gathering_ends_when_the_stun_server_is_silent() {
 }
 
 /// Offer, answer, trickle and run until both sides are connected.
+/// `a` sends VP8 packet `seq` (SSRC 7), then the pair runs for `period`.
+fn send_video_then_run(a: &mut Peer, b: &mut Peer, now: &mut Instant, seq: u16, period: Duration) {
+    a.session
+        .send_rtp(
+            *now,
+            MediaKind::Video,
+            codec::VP8,
+            vp8_packet(seq, 7).into(),
+        )
+        .unwrap();
+    run(a, b, now, period, |_, _| false);
+}
+
 fn connected(mut a: Peer, mut b: Peer, now: &mut Instant) -> (Peer, Peer) {
     let offer = a.session.generate_offer(*now).unwrap();
     let answer = b.session.process_offer(&offer, *now).unwrap();
@@ -1037,17 +1050,8 @@ fn the_first_sender_report_is_answered_at_once() {
     };
     let mut seq = 1000u16;
     while !rtt_known(&mut a, now) && now < start + Duration::from_secs(3) {
-        a.session
-            .send_rtp(now, MediaKind::Video, codec::VP8, vp8_packet(seq, 7).into())
-            .unwrap();
+        send_video_then_run(&mut a, &mut b, &mut now, seq, Duration::from_millis(10));
         seq += 1;
-        run(
-            &mut a,
-            &mut b,
-            &mut now,
-            Duration::from_millis(10),
-            |_, _| false,
-        );
     }
     // a's first SR leaves a second after the negotiation; b's answer follows it.
     assert!(
@@ -1287,16 +1291,7 @@ fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
         let order = (0..50u16).chain(51..68).chain([50]).chain(68..300);
         let mut minimums = Vec::new();
         for seq in order {
-            a.session
-                .send_rtp(now, MediaKind::Video, codec::VP8, vp8_packet(seq, 7).into())
-                .unwrap();
-            run(
-                &mut a,
-                &mut b,
-                &mut now,
-                Duration::from_millis(10),
-                |_, _| false,
-            );
+            send_video_then_run(&mut a, &mut b, &mut now, seq, Duration::from_millis(10));
             for m in std::iter::from_fn(|| b.session.poll_media()) {
                 let mut raw = &m.rtp[..];
                 let p = rtc::rtp::packet::Packet::unmarshal(&mut raw).unwrap();
