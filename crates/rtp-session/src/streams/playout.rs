@@ -88,9 +88,7 @@ impl PlayoutDelay {
         // Up at the paced rate, down at once (the receiver eases its delay down itself).
         let rise = RISE_PER_SECOND.mul_f64(now.saturating_duration_since(since).as_secs_f64());
         let min = min.min(before + rise);
-        if min != before {
-            self.announced = Some((now, min));
-        }
+        self.announced = Some((now, min));
         let min_ms = u16::try_from(min.as_millis()).unwrap_or(u16::MAX);
         Some((min_ms, MAX_DELAY_MS))
     }
@@ -130,15 +128,22 @@ mod tests {
         assert_eq!(p.limits(t0 + 1_000 * MS), Some((100, 10_000)));
         assert_eq!(p.limits(t0 + 1_500 * MS), Some((150, 10_000)));
         assert_eq!(p.limits(t0 + 5_000 * MS), Some((290, 10_000)));
-        p.observe(t0 + 5_000 * MS, 5_000 * MS);
-        assert_eq!(p.limits(t0 + 6_000 * MS), Some((390, 10_000)));
-        assert_eq!(p.limits(t0 + 9_000 * MS), Some((600, 10_000)), "capped");
+        // A worse lateness after a steady spell (a packet every 20 ms): up at the same
+        // pace, not in one step.
+        for i in 0..150u32 {
+            assert_eq!(p.limits(t0 + (5_000 + 20 * i) * MS), Some((290, 10_000)));
+        }
+        p.observe(t0 + 8_000 * MS, 5_000 * MS);
+        // 20 ms after the last packet: 2 ms higher.
+        assert_eq!(p.limits(t0 + 8_000 * MS), Some((292, 10_000)));
+        for i in 1..50u32 {
+            p.limits(t0 + (8_000 + 20 * i) * MS);
+        }
+        assert_eq!(p.limits(t0 + 9_000 * MS), Some((392, 10_000)));
+        assert_eq!(p.limits(t0 + 12_000 * MS), Some((600, 10_000)), "capped");
         p.set_cap(200 * MS);
-        assert_eq!(
-            p.limits(t0 + 9_000 * MS),
-            Some((200, 10_000)),
-            "down at once"
-        );
+        let lower = p.limits(t0 + 12_000 * MS);
+        assert_eq!(lower, Some((200, 10_000)), "down at once");
         // Forgotten after two quiet windows, and said so.
         assert_eq!(p.limits(t0 + 30_000 * MS), Some((0, 10_000)));
     }
