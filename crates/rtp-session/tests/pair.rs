@@ -1272,7 +1272,7 @@ fn the_handshake_completes_when_the_peers_answer_is_lost_after_a_late_repeat() {
 /// The playout delay a forwarder asks for (issue 10: a repair upstream froze the
 /// receiver's picture). `a` forwards video to `b` every 10 ms, one packet of it 180 ms
 /// late (as if repaired upstream): from then on `b` gets the playout-delay extension
-/// (the id the two agreed on), its minimum rising by 100 ms a second towards 2.5 × 180 +
+/// (the id the two agreed on), its minimum rising by 200 ms a second towards 2.5 × 180 +
 /// 40 ms. With `max_playout_delay` zero, nothing is offered and nothing sent.
 #[test]
 fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {

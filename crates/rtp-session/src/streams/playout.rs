@@ -32,12 +32,14 @@ const WINDOW: Duration = Duration::from_secs(10);
 /// The maximum we announce with the minimum: libwebrtc's default, so the receiver still
 /// adapts upwards on its own.
 const MAX_DELAY_MS: u16 = 10_000;
-/// How fast the minimum we announce rises, per second: libwebrtc's own pace for its
-/// delay. A receiver applies a new minimum to the next frame at once (libwebrtc clamps
-/// its render delay to it): raising it by 200 ms in one step holds the picture still for
-/// 200 ms — a freeze of our making, seen at the first announcement of every call before
-/// the rise was paced. At this pace playback slows by a tenth while it rises.
-const RISE_PER_SECOND: Duration = Duration::from_millis(100);
+/// How fast the minimum we announce rises, per second. A receiver applies a new minimum
+/// to the next frame at once (libwebrtc clamps its render delay to it): raising it by
+/// 200 ms in one step holds the picture still for 200 ms — a freeze of our making, seen
+/// at the first announcement of every call before the rise was paced. At this pace
+/// frames come 10 ms late each at 20 fps (a fifth slower for as long as it rises, far
+/// from a freeze: libwebrtc counts one past 150-200 ms); libwebrtc eases its own delay
+/// up at half this pace, which left the first seconds of a call unprotected longer.
+const RISE_PER_SECOND: Duration = Duration::from_millis(200);
 
 #[derive(Debug)]
 pub(super) struct PlayoutDelay {
@@ -123,10 +125,10 @@ mod tests {
         assert_eq!(p.limits(t0), None, "reordering the receiver absorbs");
         p.observe(t0, 100 * MS);
         p.observe(t0 + 100 * MS, 60 * MS);
-        // 2.5 × 100 ms + 40 ms, reached at 100 ms a second.
+        // 2.5 × 100 ms + 40 ms, reached at 200 ms a second.
         assert_eq!(p.limits(t0), Some((0, 10_000)));
-        assert_eq!(p.limits(t0 + 1_000 * MS), Some((100, 10_000)));
-        assert_eq!(p.limits(t0 + 1_500 * MS), Some((150, 10_000)));
+        assert_eq!(p.limits(t0 + 1_000 * MS), Some((200, 10_000)));
+        assert_eq!(p.limits(t0 + 1_500 * MS), Some((290, 10_000)));
         assert_eq!(p.limits(t0 + 5_000 * MS), Some((290, 10_000)));
         // A worse lateness after a steady spell (a packet every 20 ms): up at the same
         // pace, not in one step.
@@ -134,12 +136,12 @@ mod tests {
             assert_eq!(p.limits(t0 + (5_000 + 20 * i) * MS), Some((290, 10_000)));
         }
         p.observe(t0 + 8_000 * MS, 5_000 * MS);
-        // 20 ms after the last packet: 2 ms higher.
-        assert_eq!(p.limits(t0 + 8_000 * MS), Some((292, 10_000)));
+        // 20 ms after the last packet: 4 ms higher.
+        assert_eq!(p.limits(t0 + 8_000 * MS), Some((294, 10_000)));
         for i in 1..50u32 {
             p.limits(t0 + (8_000 + 20 * i) * MS);
         }
-        assert_eq!(p.limits(t0 + 9_000 * MS), Some((392, 10_000)));
+        assert_eq!(p.limits(t0 + 9_000 * MS), Some((494, 10_000)));
         assert_eq!(p.limits(t0 + 12_000 * MS), Some((600, 10_000)), "capped");
         p.set_cap(200 * MS);
         let lower = p.limits(t0 + 12_000 * MS);
