@@ -293,6 +293,8 @@ try {
       // Mean held / target delay (ms) of the frames emitted between looks, the last few.
       const jb = recent.concat([last]).slice(1).map((b, i) => {
         const a = recent[i];
+        // A look from before video came in has no jitter buffer figures.
+        if (!a.jb || !b.jb) return `${Math.round(b.t)}: -`;
         const n = b.jb[3] - a.jb[3];
         return n > 0 ? `${Math.round(b.t)}: ${[0, 1].map((k) => Math.round((1000 * (b.jb[k] - a.jb[k])) / n)).join('/')} (${n})` : `${Math.round(b.t)}: -`;
       });
