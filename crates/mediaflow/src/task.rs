@@ -1,7 +1,7 @@
 //! A pipeline as the runtime runs it: the graph, its elements' metadata and the sockets
 //! of its endpoints, on one worker thread. Nothing here takes a lock on the media path.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,14 +83,14 @@ impl PipelineTask {
         }));
         PipelineTask {
             graph,
-            elements: HashMap::new(),
-            sockets: HashMap::new(),
+            elements: HashMap::default(),
+            sockets: HashMap::default(),
             endpoints: Vec::new(),
             events,
             now: Instant::now(),
             wake_pending,
             span: tracing::error_span!("pipeline", id),
-            endpoint_spans: HashMap::new(),
+            endpoint_spans: HashMap::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Graph events in Kurento's terms: which public event each becomes, on which element,
 //! with the element's tags when it sends them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use mediaflow_graph::{Connection, ElementEvent, ElementId, GraphEvent};
 
