@@ -972,7 +972,7 @@ fn chromium_loss_on_both_legs_is_repaired() {
 /// of the lossless call (run first, here) and at most one freeze. Repairs of what is
 /// lost on the way in take one or two of Chromium's round trips (75-250 ms); the playout
 /// delay we ask for once packets we forward come late keeps them from freezing the
-/// picture: 2 of 16 calls froze once, in their first 2.5 s while the delay still rose
+/// picture: 3 of 25 calls froze once, in their first 2.5 s while the delay still rose
 /// (2.0 freezes a call without it, up to 6). The bar is no freeze; that first
 /// stretch is why this checks one. Our NACKs wait out the reordering, so Chromium
 /// resends about what was lost, not what was only late.
