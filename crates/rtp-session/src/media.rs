@@ -21,8 +21,7 @@ use crate::rtcp::{marshal_compound, parse_rtcp, Feedback};
 use crate::states::States;
 use crate::stats::{InboundRtpStreamStats, OutboundRtpStreamStats};
 use crate::streams::{
-    find_extension, playout_delay_element, rewrite_rtp, write_rtp, RecvStream, RtpFields,
-    RtpHeader, SendStream,
+    find_extension, rewrite_rtp, write_rtp, RecvStream, RtpFields, RtpHeader, SendStream,
 };
 use crate::transport::MAX_UNSIGNALLED_SSRCS;
 use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
@@ -73,8 +72,6 @@ struct Sender {
     codecs: Vec<NegotiatedCodec>,
     stream: SendStream,
     rewriter: Rewriter,
-    /// The id the peer gave the playout-delay extension, when it takes it.
-    playout_ext: Option<u8>,
     /// PLI and FIR the peer sent about it.
     pli: u32,
     fir: u32,
@@ -272,8 +269,7 @@ impl Media {
         let cap = Some(self.max_playout_delay).filter(|d| !d.is_zero());
         if let Some(s) = self.senders.iter_mut().find(|s| s.kind == kind) {
             s.codecs = codecs.to_vec();
-            s.playout_ext = playout_ext;
-            s.stream.set_playout_delay(playout_ext.and(cap));
+            s.stream.set_playout_delay(playout_ext.zip(cap));
             return;
         }
         let Some(first) = codecs.first() else {
@@ -292,13 +288,12 @@ impl Media {
         };
         let history = if first.nack { history } else { 0 };
         let mut stream = SendStream::new(ssrc, first.clock_rate, rtx, history, self.anchor);
-        stream.set_playout_delay(playout_ext.and(cap));
+        stream.set_playout_delay(playout_ext.zip(cap));
         self.senders.push(Sender {
             kind,
             codecs: codecs.to_vec(),
             stream,
             rewriter: Rewriter::default(),
-            playout_ext,
             pli: 0,
             fir: 0,
         });
@@ -706,10 +701,7 @@ impl Media {
                 SessionError::Media(format!("{codec_name} is not negotiated with the peer"))
             })?;
         let (sequence, timestamp) = sender.rewriter.rewrite(h.ssrc, h.sequence, h.timestamp);
-        let playout = sender
-            .playout_ext
-            .zip(sender.stream.playout_delay(now))
-            .map(|(id, limits)| playout_delay_element(id, limits));
+        let playout = sender.stream.playout_extension(now);
         let ours = RtpFields {
             marker: h.marker,
             payload_type: pt,

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use history::{Lookup, SendHistory, Sent};
-pub(crate) use playout::playout_delay_element;
-use playout::PlayoutDelay;
+use playout::{playout_delay_element, PlayoutDelay};
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
@@ -899,10 +898,12 @@ pub(crate) struct SendStream {
     awaited: VecDeque<(u16, Instant)>,
     anchor: (Instant, SystemTime),
     last_sent: Option<(Instant, u32)>,
-    /// The highest sequence number sent (the packets in between may come later).
+    /// The highest sequence number sent while the playout delay is on (the packets in
+    /// between may come later).
     newest_seq: Option<u16>,
-    /// When the peer takes the playout-delay extension: what we ask its receiver for.
-    playout: Option<PlayoutDelay>,
+    /// When the peer takes the playout-delay extension: its id, and what we ask its
+    /// receiver for.
+    playout: Option<(u8, PlayoutDelay)>,
     stats: SendStats,
 }
 
@@ -935,18 +936,30 @@ impl SendStream {
         }
     }
 
-    /// Whether the peer's receiver takes the playout-delay extension from us, and the
-    /// most delay we may ask for.
-    pub fn set_playout_delay(&mut self, cap: Option<Duration>) {
-        match (cap, self.playout.as_mut()) {
-            (Some(cap), Some(playout)) => playout.set_cap(cap),
-            (cap, _) => self.playout = cap.map(PlayoutDelay::new),
+    /// Whether the peer's receiver takes the playout-delay extension from us (the id it
+    /// gave it), and the most delay we may ask for.
+    pub fn set_playout_delay(&mut self, agreed: Option<(u8, Duration)>) {
+        match (agreed, self.playout.as_mut()) {
+            (Some((id, cap)), Some((ours, playout))) => {
+                *ours = id;
+                playout.set_cap(cap);
+            }
+            (agreed, _) => {
+                self.playout = agreed.map(|(id, cap)| (id, PlayoutDelay::new(cap)));
+            }
         }
     }
 
     /// The playout delay limits (min, max, in ms) to put in the next packet, if any.
     pub fn playout_delay(&mut self, now: Instant) -> Option<(u16, u16)> {
-        self.playout.as_mut()?.limits(now)
+        self.playout.as_mut()?.1.limits(now)
+    }
+
+    /// The playout-delay extension element for the next packet, if any.
+    pub fn playout_extension(&mut self, now: Instant) -> Option<[u8; 4]> {
+        let id = self.playout.as_ref()?.0;
+        self.playout_delay(now)
+            .map(|limits| playout_delay_element(id, limits))
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -1073,6 +1086,9 @@ impl SendStream {
     /// Keeps the newest sequence sent and, for the playout delay, how late a packet
     /// sent after a newer one is: since the first of the next few that was sent.
     fn note_order(&mut self, now: Instant, seq: u16) {
+        let Some((_, playout)) = self.playout.as_mut() else {
+            return;
+        };
         let Some(newest) = self.newest_seq else {
             self.newest_seq = Some(seq);
             return;
@@ -1082,9 +1098,6 @@ impl SendStream {
             self.newest_seq = Some(seq);
             return;
         }
-        let Some(playout) = self.playout.as_mut() else {
-            return;
-        };
         let next = (1..=ahead.min(LATE_LOOKAHEAD)).find_map(|k| {
             match self.history.lookup(now, seq.wrapping_add(k)) {
                 Lookup::Kept(sent) => Some(sent.sent_at),

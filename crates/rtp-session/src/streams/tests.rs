@@ -1566,7 +1566,7 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     let ms = |n: u64| t0 + Duration::from_millis(n);
     let mut s = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
     let mut off = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
-    s.set_playout_delay(Some(Duration::from_millis(600)));
+    s.set_playout_delay(Some((2, Duration::from_millis(600))));
     for stream in [&mut s, &mut off] {
         // 0..=99 every 10 ms, except 50 (lost upstream) and 70, 71 (swapped, 5 ms).
         for i in (0..100u16).filter(|&i| i != 50) {
@@ -1581,7 +1581,7 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     }
     assert_eq!(off.playout_delay(ms(1_000)), None, "not agreed: never");
     let mut quiet = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
-    quiet.set_playout_delay(Some(Duration::from_millis(600)));
+    quiet.set_playout_delay(Some((2, Duration::from_millis(600))));
     for i in 0..100u16 {
         let seq = match i {
             70 => 71,
