@@ -279,6 +279,13 @@ typedef struct mf_webrtc_options {
   // Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`
   // (Kurento's `maxAudioRecvBandwidth`).
   uint32_t max_audio_recv_bandwidth;
+  // Largest playout delay, in ms, the endpoint may ask the peer's receiver for while
+  // the video it forwards comes late, so that repairs of lost packets do not freeze
+  // the picture (0: the default, 600 ms). See `no_playout_delay`.
+  uint32_t max_playout_delay;
+  // Never ask the peer's receiver for a playout delay (latency first; the
+  // `playout-delay` RTP header extension is not negotiated).
+  bool no_playout_delay;
 } mf_webrtc_options;
 
 // Options of a new RtpEndpoint; zero-initialize it (`{0}`) for the defaults. The

@@ -232,6 +232,8 @@ class _Options(ctypes.Structure):
         ("ipv6", ctypes.c_bool),
         ("use_data_channels", ctypes.c_bool),
         ("max_audio_recv_bandwidth", ctypes.c_uint32),
+        ("max_playout_delay", ctypes.c_uint32),
+        ("no_playout_delay", ctypes.c_bool),
     ]
 
 
@@ -590,7 +592,8 @@ class Pipeline:
                         max_video_recv_bandwidth: int = 0, relay_only: bool = False,
                         external_address: Optional[str] = None,
                         ipv6: bool = False, use_data_channels: bool = False,
-                        max_audio_recv_bandwidth: int = 0) -> WebRtcEndpoint:
+                        max_audio_recv_bandwidth: int = 0,
+                        max_playout_delay: Optional[int] = None) -> WebRtcEndpoint:
         """A new WebRtcEndpoint (Kurento's), with its builder's options.
 
         ``network_interfaces``: comma-separated names to gather on (None: all);
@@ -599,7 +602,10 @@ class Pipeline:
         ``max_audio_recv_bandwidth``: kbps announced as ``b=AS`` (0: no limit);
         ``relay_only`` needs ``turn_url``; ``external_address``: this host's public IP
         behind a 1:1 NAT; ``use_data_channels``: negotiate data channels (Kurento's
-        ``useDataChannels``). Raises ``Error`` (``INVALID_ARGUMENT``, ``RESOURCE``...).
+        ``useDataChannels``); ``max_playout_delay``: the most playout delay, in ms, the
+        endpoint may ask the browser for while the video it forwards comes late (0: never
+        ask; None: the default, 600). Raises ``Error`` (``INVALID_ARGUMENT``,
+        ``RESOURCE``...).
         """
         options = _Options(recvonly=recvonly, sendonly=sendonly,
                            network_interfaces=_text(network_interfaces),
@@ -609,7 +615,9 @@ class Pipeline:
                            max_video_recv_bandwidth=max_video_recv_bandwidth, relay_only=relay_only,
                            external_address=_text(external_address), ipv6=ipv6,
                            use_data_channels=use_data_channels,
-                           max_audio_recv_bandwidth=max_audio_recv_bandwidth)
+                           max_audio_recv_bandwidth=max_audio_recv_bandwidth,
+                           max_playout_delay=max_playout_delay or 0,
+                           no_playout_delay=max_playout_delay == 0)
         return WebRtcEndpoint(self, lambda p, out: _lib.mf_webrtc_endpoint_new(p, ctypes.byref(options), out))
 
     def rtp_endpoint(self, address=None, recvonly=False, sendonly=False, port_range=None,

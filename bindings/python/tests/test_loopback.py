@@ -86,3 +86,13 @@ def test_misuse_raises_typed_errors():
     with pytest.raises(mf.Error) as e:
         endpoint.generate_offer()
     assert e.value.code == mf.Result.PIPELINE_RELEASED
+
+
+def test_the_playout_delay_option_decides_whether_the_extension_is_offered():
+    playout_delay = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+    pipeline = mf.Pipeline()
+    for option, offered in [(None, True), (300, True), (0, False)]:
+        endpoint = pipeline.webrtc_endpoint(network_interfaces="lo", max_playout_delay=option)
+        video = endpoint.generate_offer().split("m=video", 1)[1]
+        assert (playout_delay in video) == offered, (option, video)
+    pipeline.release()

@@ -685,6 +685,13 @@ pub struct mf_webrtc_options {
     /// Most audio the peer may send, in kbps (0: no limit), announced as `b=AS`
     /// (Kurento's `maxAudioRecvBandwidth`).
     pub max_audio_recv_bandwidth: u32,
+    /// Largest playout delay, in ms, the endpoint may ask the peer's receiver for while
+    /// the video it forwards comes late, so that repairs of lost packets do not freeze
+    /// the picture (0: the default, 600 ms). See `no_playout_delay`.
+    pub max_playout_delay: u32,
+    /// Never ask the peer's receiver for a playout delay (latency first; the
+    /// `playout-delay` RTP header extension is not negotiated).
+    pub no_playout_delay: bool,
 }
 
 fn opt_str<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, mf_result> {
@@ -763,6 +770,11 @@ pub extern "C" fn mf_webrtc_endpoint_new(
                 .relay_only(o.relay_only)
                 .max_video_recv_bandwidth(o.max_video_recv_bandwidth)
                 .max_audio_recv_bandwidth(o.max_audio_recv_bandwidth);
+            if o.no_playout_delay {
+                builder = builder.max_playout_delay(0);
+            } else if o.max_playout_delay != 0 {
+                builder = builder.max_playout_delay(o.max_playout_delay);
+            }
         }
         let endpoint = builder.build().code()?;
         new_element(

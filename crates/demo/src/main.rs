@@ -96,6 +96,7 @@ fn main() {
             interfaces: args.media.interfaces,
             port_range,
             turn_url: args.media.turn_url,
+            max_playout_delay: args.media.max_playout_delay_ms,
         },
         shutdown,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),

@@ -34,6 +34,9 @@ pub struct EndpointOptions {
     pub stun: Option<(String, u16)>,
     /// TURN server as `user:password@host:port`.
     pub turn_url: Option<String>,
+    /// Largest playout delay asked of a peer's receiver, in ms (0: never; `None`:
+    /// mediaflow's default).
+    pub max_playout_delay: Option<u32>,
 }
 
 /// One browser's session: at most one pipeline with one self-connected endpoint.
@@ -177,6 +180,9 @@ impl Session {
         }
         if let Some(url) = &self.options.turn_url {
             builder = builder.turn_url(url.clone());
+        }
+        if let Some(ms) = self.options.max_playout_delay {
+            builder = builder.max_playout_delay(ms);
         }
         // Kept before anything can fail, so `stop` releases it.
         self.call = Some((pipeline.clone(), builder.build()?));

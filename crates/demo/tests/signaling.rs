@@ -243,6 +243,37 @@ fn stun_and_turn_flags_reach_the_endpoints() {
     pipeline.release().unwrap();
 }
 
+/// libwebrtc's playout-delay RTP header extension, as named in SDP.
+const PLAYOUT_DELAY: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
+
+#[test]
+fn the_playout_delay_flag_reaches_the_endpoints() {
+    // An engine offers the extension on video, as Chromium does; the demo's endpoint
+    // answers it unless told never to ask for a playout delay.
+    for (flags, answered) in [
+        (&[][..], true),
+        (&["--max-playout-delay-ms", "300"][..], true),
+        (&["--max-playout-delay-ms", "0"][..], false),
+    ] {
+        let demo = Demo::start_with(flags);
+        let pipeline = MediaPipeline::new().unwrap();
+        let browser = WebRtcEndpoint::new(&pipeline).unwrap();
+        let offer = browser.generate_offer().unwrap();
+        assert!(offer.contains(PLAYOUT_DELAY), "{offer}");
+        let mut ws = connect(&demo);
+        send(&mut ws, json!({"id": "start", "sdpOffer": offer}));
+        let response = recv(&mut ws, Duration::from_secs(10)).expect("startResponse");
+        let answer = response["sdpAnswer"].as_str().expect("an answer");
+        assert_eq!(
+            answer.contains(PLAYOUT_DELAY),
+            answered,
+            "{flags:?}: {answer}"
+        );
+        send(&mut ws, json!({"id": "stop"}));
+        pipeline.release().unwrap();
+    }
+}
+
 #[test]
 fn ctrl_c_releases_the_calls_and_exits_cleanly() {
     let mut demo = Demo::start();

@@ -60,6 +60,9 @@ pub struct EndpointOptions {
     pub external_ipv4: Option<Ipv4Addr>,
     /// Public IPv6 address announced for host candidates.
     pub external_ipv6: Option<Ipv6Addr>,
+    /// Largest playout delay asked of a peer's receiver, in ms (0: never; `None`:
+    /// mediaflow's default).
+    pub max_playout_delay: Option<u32>,
 }
 
 /// Limits and settings of a [`Core`].

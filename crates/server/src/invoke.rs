@@ -122,6 +122,9 @@ impl EndpointSettings {
         if let Some(ip) = opts.external_ipv6 {
             b = b.external_ipv6(ip);
         }
+        if let Some(ms) = opts.max_playout_delay {
+            b = b.max_playout_delay(ms);
+        }
         if self.min_video_recv_kbps > 0 {
             b = b.min_video_recv_bandwidth(self.min_video_recv_kbps);
         }

@@ -85,6 +85,7 @@ fn main() {
             interfaces: args.media.interfaces,
             port_range,
             turn_url: args.media.turn_url,
+            max_playout_delay: args.media.max_playout_delay_ms,
             external_ipv4: args.external_ipv4,
             external_ipv6: args.external_ipv6,
         },

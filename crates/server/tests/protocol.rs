@@ -263,3 +263,28 @@ fn concurrent_clients_create_use_and_release_without_interference() {
     let pipelines = c.invoke(MANAGER, "getPipelines", json!({}));
     assert_eq!(result(&pipelines)["value"], json!([]));
 }
+
+#[test]
+fn the_playout_delay_flag_reaches_the_endpoints() {
+    // A WebRtcEndpoint offers libwebrtc's playout-delay extension on video unless the
+    // server was told never to ask for a playout delay.
+    const PLAYOUT_DELAY: &str = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
+    for (flags, offered) in [
+        (&[][..], true),
+        (&["--max-playout-delay-ms", "0"][..], false),
+    ] {
+        let server = Server::start(flags);
+        let mut c = server.client();
+        let p = c.call("create", json!({"type": "MediaPipeline"}));
+        let p = result(&p)["value"].as_str().unwrap().to_owned();
+        let e = c.call(
+            "create",
+            json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p}}),
+        );
+        let e = result(&e)["value"].as_str().unwrap().to_owned();
+        let offer = c.invoke(&e, "generateOffer", json!({}));
+        let offer = result(&offer)["value"].as_str().unwrap().to_owned();
+        assert_eq!(offer.contains(PLAYOUT_DELAY), offered, "{flags:?}: {offer}");
+        result(&c.call("release", json!({"object": p})));
+    }
+}

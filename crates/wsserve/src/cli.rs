@@ -75,6 +75,11 @@ pub struct MediaArgs {
     /// TURN server for relayed candidates, as user:password@host:port.
     #[arg(long)]
     pub turn_url: Option<String>,
+    /// Largest playout delay, in ms, a WebRtcEndpoint may ask a browser for while the
+    /// video it forwards comes late (repairs of lost packets); 0 never asks (default:
+    /// mediaflow's, 600).
+    #[arg(long)]
+    pub max_playout_delay_ms: Option<u32>,
 }
 
 impl MediaArgs {
