@@ -1311,9 +1311,11 @@ fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
             assert_eq!(first, None, "{minimums:?}");
             continue;
         }
-        // Announced from the packet after the late one on, on every packet, rising.
+        // Announced from the packet after the late one on, on every packet, rising from
+        // a first step of 100 ms.
         assert_eq!(first, Some(68), "{minimums:?}");
         let delays: Vec<u16> = minimums[68..].iter().map(|(_, d)| d.unwrap()).collect();
+        assert!((100..=110).contains(&delays[0]), "{delays:?}");
         assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
         let last = *delays.last().unwrap();
         assert!((200..=490).contains(&last), "{delays:?}");

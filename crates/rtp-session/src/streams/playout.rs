@@ -40,6 +40,14 @@ const MAX_DELAY_MS: u16 = 10_000;
 /// from a freeze: libwebrtc counts one past 150-200 ms); libwebrtc eases its own delay
 /// up at half this pace, which left the first seconds of a call unprotected longer.
 const RISE_PER_SECOND: Duration = Duration::from_millis(200);
+/// Where the rise starts: the first announcement asks for this much at once. Below it a
+/// step is no freeze (the receiver holds one frame this much longer at most, under the
+/// 150 ms past the average frame interval that libwebrtc counts as one), and the
+/// receiver buffers ~15-60 ms by itself on a clean or jittery path: starting from zero
+/// spent the first half second of the rise under what it had anyway, while the first
+/// repairs of a call (the freezes left in the jitter test were all in its first 2.5 s)
+/// came in.
+const FIRST_STEP: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 pub(super) struct PlayoutDelay {
@@ -87,9 +95,10 @@ impl PlayoutDelay {
             // then froze the picture under 1.5 × the worst lateness seen.
             (late * 5 / 2 + MARGIN).min(self.cap)
         };
-        // Up at the paced rate, down at once (the receiver eases its delay down itself).
+        // Up at the paced rate from the first step, down at once (the receiver eases
+        // its delay down itself).
         let rise = RISE_PER_SECOND.mul_f64(now.saturating_duration_since(since).as_secs_f64());
-        let min = min.min(before + rise);
+        let min = min.min(before.max(FIRST_STEP) + rise);
         self.announced = Some((now, min));
         let min_ms = u16::try_from(min.as_millis()).unwrap_or(u16::MAX);
         Some((min_ms, MAX_DELAY_MS))
@@ -125,10 +134,10 @@ mod tests {
         assert_eq!(p.limits(t0), None, "reordering the receiver absorbs");
         p.observe(t0, 100 * MS);
         p.observe(t0 + 100 * MS, 60 * MS);
-        // 2.5 × 100 ms + 40 ms, reached at 200 ms a second.
-        assert_eq!(p.limits(t0), Some((0, 10_000)));
-        assert_eq!(p.limits(t0 + 1_000 * MS), Some((200, 10_000)));
-        assert_eq!(p.limits(t0 + 1_500 * MS), Some((290, 10_000)));
+        // 2.5 × 100 ms + 40 ms, reached at 200 ms a second from a first step of 100 ms.
+        assert_eq!(p.limits(t0), Some((100, 10_000)));
+        assert_eq!(p.limits(t0 + 500 * MS), Some((200, 10_000)));
+        assert_eq!(p.limits(t0 + 1_000 * MS), Some((290, 10_000)));
         assert_eq!(p.limits(t0 + 5_000 * MS), Some((290, 10_000)));
         // A worse lateness after a steady spell (a packet every 20 ms): up at the same
         // pace, not in one step.

@@ -1599,9 +1599,9 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
         None,
         "10 ms of reordering: nothing"
     );
-    // 180 ms × 2.5 + 40 ms, rising from the late packet on at 200 ms a second.
-    assert_eq!(s.playout_delay(ms(690)), Some((0, 10_000)));
-    assert_eq!(s.playout_delay(ms(1_690)), Some((200, 10_000)));
+    // 180 ms × 2.5 + 40 ms, from 100 ms at the late packet up at 200 ms a second.
+    assert_eq!(s.playout_delay(ms(690)), Some((100, 10_000)));
+    assert_eq!(s.playout_delay(ms(1_690)), Some((300, 10_000)));
     assert_eq!(s.playout_delay(ms(9_000)), Some((490, 10_000)));
     assert_eq!(
         s.playout_delay(ms(25_000)),
