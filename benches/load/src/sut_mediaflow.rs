@@ -83,8 +83,15 @@ fn runtime() -> Result<Runtime> {
         .and_then(|v| v.parse::<u64>().ok())
         .map(std::time::Duration::from_micros);
     let shared = std::env::var_os("LOADBENCH_SHARED_PORT").is_some_and(|v| v == "1");
-    let runtime = if shared || wake.is_some() {
+    // LOADBENCH_WORKERS=N: the runtime's worker threads (default: the cores).
+    let workers = std::env::var("LOADBENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    let runtime = if shared || wake.is_some() || workers.is_some() {
         let mut b = Runtime::builder();
+        if let Some(n) = workers {
+            b = b.workers(n);
+        }
         if shared {
             b = b.shared_udp_port(0)?;
         }
