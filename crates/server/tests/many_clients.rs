@@ -39,13 +39,7 @@ fn chromium_offer() -> String {
 fn one_client(server: &Server, offer: &str) -> Duration {
     let started = Instant::now();
     let mut c = server.client();
-    let p = c.call("create", json!({"type": "MediaPipeline"}));
-    let pipeline = result(&p)["value"].as_str().unwrap().to_owned();
-    let e = c.call(
-        "create",
-        json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": pipeline}}),
-    );
-    let endpoint = result(&e)["value"].as_str().unwrap().to_owned();
+    let (pipeline, endpoint) = c.pipeline_with_endpoint();
     let answer = c.invoke(&endpoint, "processOffer", json!({"offer": offer}));
     let answer = result(&answer)["value"]
         .as_str()

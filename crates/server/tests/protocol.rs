@@ -239,13 +239,7 @@ fn concurrent_clients_create_use_and_release_without_interference() {
             let mut c = server.client();
             std::thread::spawn(move || {
                 for _ in 0..10 {
-                    let p = c.call("create", json!({"type": "MediaPipeline"}));
-                    let p = result(&p)["value"].as_str().unwrap().to_owned();
-                    let e = c.call(
-                        "create",
-                        json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p}}),
-                    );
-                    let e = result(&e)["value"].as_str().unwrap().to_owned();
+                    let (p, e) = c.pipeline_with_endpoint();
                     result(&c.invoke(&e, "connect", json!({"sink": e})));
                     let offer = c.invoke(&e, "generateOffer", json!({}));
                     assert!(result(&offer)["value"].as_str().unwrap().starts_with("v=0"));
@@ -275,13 +269,7 @@ fn the_playout_delay_flag_reaches_the_endpoints() {
     ] {
         let server = Server::start(flags);
         let mut c = server.client();
-        let p = c.call("create", json!({"type": "MediaPipeline"}));
-        let p = result(&p)["value"].as_str().unwrap().to_owned();
-        let e = c.call(
-            "create",
-            json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": p}}),
-        );
-        let e = result(&e)["value"].as_str().unwrap().to_owned();
+        let (p, e) = c.pipeline_with_endpoint();
         let offer = c.invoke(&e, "generateOffer", json!({}));
         let offer = result(&offer)["value"].as_str().unwrap().to_owned();
         assert_eq!(offer.contains(PLAYOUT_DELAY), offered, "{flags:?}: {offer}");

@@ -142,6 +142,18 @@ impl Client {
             json!({"object": object, "operation": operation, "operationParams": args}),
         )
     }
+
+    /// Creates a MediaPipeline and a WebRtcEndpoint in it: their ids.
+    pub fn pipeline_with_endpoint(&mut self) -> (String, String) {
+        let p = self.call("create", json!({"type": "MediaPipeline"}));
+        let pipeline = result(&p)["value"].as_str().unwrap().to_owned();
+        let e = self.call(
+            "create",
+            json!({"type": "WebRtcEndpoint", "constructorParams": {"mediaPipeline": pipeline}}),
+        );
+        let endpoint = result(&e)["value"].as_str().unwrap().to_owned();
+        (pipeline, endpoint)
+    }
 }
 
 pub fn result(r: &Value) -> &Value {
