@@ -162,6 +162,8 @@ impl Program<'_> {
                     ipv6: false,
                     use_data_channels: self.byte() & 1 == 1,
                     max_audio_recv_bandwidth: self.u32(),
+                    max_playout_delay: self.u32(),
+                    no_playout_delay: self.byte() & 1 == 1,
                 };
                 let with_options = self.byte() & 1 == 1;
                 let mut e = null_mut();
