@@ -1581,12 +1581,12 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     }
     assert_eq!(off.playout_delay(ms(1_000)), None, "not agreed: never");
     // Swapped neighbours 10 ms apart, then (on a jittery path) 20 ms apart.
-    let reordered = |swap: u16| {
+    let mut reordered = |swap: u16| {
         let mut stream = SendStream::new(0x1111, 90000, None, 256, anchor(t0));
         stream.set_playout_delay(Some((2, Duration::from_millis(600))));
         for i in 0..100u16 {
             let seq = match i {
-                70 => 70 + swap,
+                i if i == 70 => 70 + swap,
                 i if i == 70 + swap => 70,
                 i => i,
             };
