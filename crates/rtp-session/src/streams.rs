@@ -842,8 +842,7 @@ const HISTORY_RETAIN: Duration = Duration::from_secs(1);
 /// Sequence numbers NACKed before they were sent that are remembered.
 const MAX_AWAITED: usize = 64;
 /// How many newer sequence numbers a late packet's lateness is measured against (the
-/// earliest sent of them): a burst lost upstream is repaired late as a whole, and a
-/// packet overtaken by several is as late as the first that overtook it.
+/// first of them that was sent): a burst lost upstream is repaired late as a whole.
 const LATE_LOOKAHEAD: u16 = 16;
 
 /// What became of one NACKed sequence number.
@@ -1085,7 +1084,7 @@ impl SendStream {
     }
 
     /// Keeps the newest sequence sent and, for the playout delay, how late a packet
-    /// sent after a newer one is: since the earliest sent of the next few.
+    /// sent after a newer one is: since the first of the next few that was sent.
     fn note_order(&mut self, now: Instant, seq: u16) {
         let Some((_, playout)) = self.playout.as_mut() else {
             return;
@@ -1099,13 +1098,13 @@ impl SendStream {
             self.newest_seq = Some(seq);
             return;
         }
-        let first = (1..=ahead.min(LATE_LOOKAHEAD))
-            .filter_map(|k| match self.history.lookup(now, seq.wrapping_add(k)) {
+        let next = (1..=ahead.min(LATE_LOOKAHEAD)).find_map(|k| {
+            match self.history.lookup(now, seq.wrapping_add(k)) {
                 Lookup::Kept(sent) => Some(sent.sent_at),
                 _ => None,
-            })
-            .min();
-        if let Some(sent_at) = first {
+            }
+        });
+        if let Some(sent_at) = next {
             playout.observe(now, now.saturating_duration_since(sent_at));
         }
     }

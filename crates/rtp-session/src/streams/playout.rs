@@ -11,24 +11,16 @@
 //! of the lost packet cannot help (it did resend) and neither can the receiver (it has
 //! no reason to wait); the hop in the middle sees how late what it forwards is, so it
 //! asks the receiver to buffer for that: the worst lateness lately, with room for one
-//! more resend round and the receiver's own decoding — and, on a path that reorders
-//! what it forwards by 15 ms or more, a first step of 100 ms before the first repair
-//! is due (the receiver cannot be helped for a frame already waiting: a delay raised
-//! after the loss comes too late for it). When the lateness is forgotten
+//! more resend round and the receiver's own decoding. When the lateness is forgotten
 //! (no late packet for one to two windows) the minimum goes back to zero.
 
 use std::time::{Duration, Instant};
 
 use super::window_max::WindowMax;
 
-/// Packets less late than this are ordinary reordering: they do not make us ask for a
-/// delay. A path that reorders by this much or more (its jitter is ±8 ms or worse) will
-/// also repair late: a packet lost upstream comes a round trip plus the reordering wait
-/// after its neighbours, two round trips when the NACK or the resend is lost too, and
-/// the receiver sizes its buffer on the jitter alone (Chromium held 19-27 ms of video
-/// when a two-round repair froze the jitter test's picture, the call's first late
-/// packet). So reordering this late asks for the first step before any repair is due.
-const MIN_LATENESS: Duration = Duration::from_millis(15);
+/// Packets later than this are what the receiver's own jitter buffer absorbs: they do
+/// not make us ask for a delay.
+const MIN_LATENESS: Duration = Duration::from_millis(30);
 /// Lateness past this is not told apart (a packet a second late is not resent by us
 /// either).
 const MAX_LATENESS: Duration = Duration::from_secs(1);
@@ -101,8 +93,7 @@ impl PlayoutDelay {
             // repairs took one round (75-125 ms late), the rest two (175-250 ms), and a
             // window of ten seconds often holds none of the second kind; one of those
             // then froze the picture under 1.5 × the worst lateness seen.
-            // A reordering path gets at least the first step (see `MIN_LATENESS`).
-            (late * 5 / 2 + MARGIN).max(FIRST_STEP).min(self.cap)
+            (late * 5 / 2 + MARGIN).min(self.cap)
         };
         // Up at the paced rate from the first step, down at once (the receiver eases
         // its delay down itself).
@@ -141,13 +132,6 @@ mod tests {
         assert_eq!(p.limits(t0), None, "nothing late: no extension at all");
         p.observe(t0, 12 * MS);
         assert_eq!(p.limits(t0), None, "reordering the receiver absorbs");
-        let mut jittery = PlayoutDelay::new(600 * MS);
-        jittery.observe(t0, 16 * MS);
-        assert_eq!(
-            jittery.limits(t0 + 5_000 * MS),
-            Some((100, 10_000)),
-            "a path reordering by 16 ms: the first step, before any repair"
-        );
         p.observe(t0, 100 * MS);
         p.observe(t0 + 100 * MS, 60 * MS);
         // 2.5 × 100 ms + 40 ms, reached at 200 ms a second from a first step of 100 ms.
