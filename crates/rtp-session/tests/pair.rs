@@ -1271,9 +1271,9 @@ fn the_handshake_completes_when_the_peers_answer_is_lost_after_a_late_repeat() {
 
 /// The playout delay a forwarder asks for (issue 10: a repair upstream froze the
 /// receiver's picture). `a` forwards video to `b` every 10 ms, one packet of it 180 ms
-/// late (as if repaired upstream): from then on `b` gets the playout-delay extension
-/// (the id the two agreed on), its minimum rising by 200 ms a second towards 2.5 × 180 +
-/// 40 ms. With `max_playout_delay` zero, nothing is offered and nothing sent.
+/// late (as if repaired upstream): `b` gets the playout-delay extension (the id the two
+/// agreed on) from the first packet, at the first step while the media starts, its
+/// minimum rising by 200 ms a second towards 2.5 × 180 + 40 ms after the late one. With `max_playout_delay` zero, nothing is offered and nothing sent.
 #[test]
 fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
     use rtc::shared::marshal::Unmarshal;
@@ -1311,9 +1311,13 @@ fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
             assert_eq!(first, None, "{minimums:?}");
             continue;
         }
-        // Announced from the packet after the late one on, on every packet, rising from
-        // a first step of 100 ms.
-        assert_eq!(first, Some(68), "{minimums:?}");
+        // Announced on every packet from the first (the first step while the media
+        // starts), rising from the packet after the late one on.
+        assert_eq!(first, Some(0), "{minimums:?}");
+        assert!(
+            minimums[..68].iter().all(|(_, d)| *d == Some(100)),
+            "{minimums:?}"
+        );
         let delays: Vec<u16> = minimums[68..].iter().map(|(_, d)| d.unwrap()).collect();
         assert!((100..=110).contains(&delays[0]), "{delays:?}");
         assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");

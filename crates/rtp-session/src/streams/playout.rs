@@ -12,7 +12,10 @@
 //! no reason to wait); the hop in the middle sees how late what it forwards is, so it
 //! asks the receiver to buffer for that: the worst lateness lately, with room for one
 //! more resend round and the receiver's own decoding. When the lateness is forgotten
-//! (no late packet for one to two windows) the minimum goes back to zero.
+//! (no late packet for one to two windows) the minimum goes back to zero. For a
+//! stream's first seconds it asks for a first step whatever came late: the call's
+//! first repairs come while the receiver's buffer is still near nothing, and a delay
+//! asked for once the loss is seen comes too late for the frame already waiting.
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +52,17 @@ const RISE_PER_SECOND: Duration = Duration::from_millis(200);
 /// came in.
 const FIRST_STEP: Duration = Duration::from_millis(100);
 
+/// The first seconds of a stream's media, when the first step is asked for whatever
+/// came late. The receiver's jitter buffer starts near nothing (Chromium's target was
+/// 11 ms 0.3 s into the media) while the call's first repairs come, before any lateness
+/// was seen to answer: the freezes left in the jitter test were all there (1.0-2.9 s
+/// into the call), and raising the delay once the loss is seen comes too late for the
+/// frame waiting, or, at media start, freezes it by itself (a step from 11 to 111 ms
+/// while libwebrtc's frame-interval average is still short). A step before the first
+/// frame holds nothing still; a clean path pays 100 ms of latency for these seconds,
+/// then the minimum is lifted (the receiver eases down by itself).
+const STARTUP: Duration = Duration::from_secs(3);
+
 #[derive(Debug)]
 pub(super) struct PlayoutDelay {
     /// The most delay we ask for: beyond it, latency costs more than a freeze.
@@ -57,6 +71,8 @@ pub(super) struct PlayoutDelay {
     /// What we last announced and when; once a delay was asked for, every packet says
     /// what we want now, zero included, so that the receiver hears when it is lifted.
     announced: Option<(Instant, Duration)>,
+    /// When the first packet was sent (its limits asked for: the start of `STARTUP`).
+    first: Option<Instant>,
 }
 
 impl PlayoutDelay {
@@ -65,6 +81,7 @@ impl PlayoutDelay {
             cap,
             late: WindowMax::new(WINDOW, MAX_LATENESS),
             announced: None,
+            first: None,
         }
     }
 
@@ -82,11 +99,20 @@ impl PlayoutDelay {
 
     /// (minimum, maximum) delay in ms to put in the next packet, if any.
     pub fn limits(&mut self, now: Instant) -> Option<(u16, u16)> {
+        let first = *self.first.get_or_insert(now);
+        let starting = now.saturating_duration_since(first) < STARTUP;
+        if starting {
+            self.announced.get_or_insert((now, Duration::ZERO));
+        }
         let (since, before) = self.announced?;
         self.late.roll(now);
         let late = self.late.max();
         let min = if late.is_zero() {
-            Duration::ZERO
+            if starting {
+                FIRST_STEP.min(self.cap)
+            } else {
+                Duration::ZERO
+            }
         } else {
             // Room for repairs worse than the worst seen lately. Measured through a
             // relay of 30 ± 10 ms each way with 5 % loss (the browser test): 92 % of
@@ -127,8 +153,21 @@ mod tests {
 
     #[test]
     fn asks_for_the_worst_lateness_with_room_then_lifts_it() {
-        let t0 = Instant::now();
+        let start = Instant::now();
+        let mut fresh = PlayoutDelay::new(600 * MS);
+        assert_eq!(fresh.limits(start), Some((100, 10_000)), "the first packet");
+        assert_eq!(fresh.limits(start + 2_900 * MS), Some((100, 10_000)));
+        assert_eq!(
+            fresh.limits(start + 3_000 * MS),
+            Some((0, 10_000)),
+            "past the start, nothing late: lifted, and said so"
+        );
+        let mut capped = PlayoutDelay::new(60 * MS);
+        assert_eq!(capped.limits(start), Some((60, 10_000)), "within the cap");
+        // From here on, a stream whose first packet went out long ago.
+        let t0 = start + 10_000 * MS;
         let mut p = PlayoutDelay::new(600 * MS);
+        p.first = Some(start);
         assert_eq!(p.limits(t0), None, "nothing late: no extension at all");
         p.observe(t0, 12 * MS);
         assert_eq!(p.limits(t0), None, "reordering the receiver absorbs");

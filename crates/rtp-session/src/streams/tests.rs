@@ -1558,8 +1558,8 @@ fn per_packet_jitter_without_loss_asks_for_nothing_once_learned() {
 
 /// A packet forwarded after newer ones (repaired upstream) makes the stream ask the
 /// receiver for a playout delay covering its lateness and one more resend round; in-order
-/// and merely reordered packets ask for nothing, and a stream whose peer did not agree
-/// to the extension never asks.
+/// and merely reordered packets ask for nothing past the first step of the media's start,
+/// and a stream whose peer did not agree to the extension never asks.
 #[test]
 fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     let t0 = Instant::now();
@@ -1596,8 +1596,13 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     }
     assert_eq!(
         quiet.playout_delay(ms(1_000)),
-        None,
-        "10 ms of reordering: nothing"
+        Some((100, 10_000)),
+        "the first step while the media starts; 10 ms of reordering adds nothing"
+    );
+    assert_eq!(
+        quiet.playout_delay(ms(4_000)),
+        Some((0, 10_000)),
+        "lifted after the start, and said so"
     );
     // 180 ms × 2.5 + 40 ms, from 100 ms at the late packet up at 200 ms a second.
     assert_eq!(s.playout_delay(ms(690)), Some((100, 10_000)));
