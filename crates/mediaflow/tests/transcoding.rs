@@ -311,6 +311,16 @@ fn opus_into_a_pcmu_only_peer_is_heard() {
     pipeline.release().unwrap();
 }
 
+/// An RTP packet's payload: past its CSRCs and header extension.
+fn rtp_payload(packet: &[u8]) -> &[u8] {
+    let mut start = 12 + 4 * usize::from(packet[0] & 0x0f);
+    if packet[0] & 0x10 != 0 {
+        let words = u16::from_be_bytes([packet[start + 2], packet[start + 3]]);
+        start += 4 + 4 * usize::from(words);
+    }
+    &packet[start.min(packet.len())..]
+}
+
 #[test]
 fn same_codec_links_forward_unchanged_and_report_not_transcoding() {
     let pipeline = MediaPipeline::new().unwrap();
@@ -338,8 +348,9 @@ fn same_codec_links_forward_unchanged_and_report_not_transcoding() {
         }
         std::thread::sleep(Duration::from_millis(33));
         while let Some(b) = screen.try_recv() {
-            // Same payload bytes: forwarded, not re-encoded (headers are rewritten).
-            if sent.iter().any(|p| p[..] == b.data[12..]) {
+            // Same payload bytes: forwarded, not re-encoded (headers are rewritten, and
+            // carry the playout delay's extension in the stream's first seconds).
+            if sent.iter().any(|p| p[..] == *rtp_payload(&b.data)) {
                 matched += 1;
             }
         }
