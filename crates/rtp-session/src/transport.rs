@@ -218,7 +218,10 @@ impl Srtp {
         let protected = if rtcp {
             self.local.encrypt_rtcp(plain)
         } else {
-            self.local.encrypt_rtp(plain)
+            // Our header, not rtc-rtp's parse (see `srtp_header`): the packets we send
+            // carry the extensions we forward.
+            let header = srtp_header(plain)?;
+            self.local.encrypt_rtp_with_header(plain, &header)
         };
         protected
             .map_err(|e| tracing::debug!(rtcp, "not encrypted: {e}"))
