@@ -19,6 +19,7 @@ mod media;
 mod negotiate;
 mod plain;
 mod remb;
+mod replay;
 mod rewrite;
 mod rtcp;
 mod session;

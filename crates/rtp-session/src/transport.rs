@@ -30,6 +30,7 @@ use rtc::srtp::context::Context as SrtpContext;
 use rtc::srtp::protection_profile::ProtectionProfile;
 
 use crate::negotiate::DtlsRole;
+use crate::replay::Window64;
 use crate::{SessionError, SrtpProfile, Transmit};
 
 /// The DTLS endpoint is "tunnelled" over ICE: one connection, keyed by this placeholder;
@@ -38,9 +39,6 @@ const DTLS_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::new(127, 0, 0, 1),
     9,
 ));
-
-/// SRTP/SRTCP replay windows (RFC 3711 §3.3.2 suggests at least 64).
-const REPLAY_WINDOW: usize = 64;
 
 /// Distinct unsignalled SSRCs the session may admit once their packets authenticate;
 /// beyond that, packets of new SSRCs are dropped. Authenticating a packet of an SSRC
@@ -937,8 +935,9 @@ fn remote_context(
         &keys.key,
         &keys.salt,
         profile,
-        Some(rtc::srtp::option::srtp_replay_protection(REPLAY_WINDOW)),
-        Some(rtc::srtp::option::srtcp_replay_protection(REPLAY_WINDOW)),
+        // Replay windows of 64 (RFC 3711 §3.3.2 suggests at least that), in one word.
+        Some(Box::new(|| Box::new(Window64::new(0xffff)))),
+        Some(Box::new(|| Box::new(Window64::new(0x7fff_ffff)))),
         crypto,
     )
     .map_err(err)
