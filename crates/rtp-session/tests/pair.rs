@@ -306,7 +306,24 @@ fn offer_answer_trickle_connect_and_media_on_virtual_time() {
     };
     assert_ne!(ufrag(&offer2), ufrag(&offer));
     let before = b.events.len();
+    // Media from `a`'s address, validated just now, then the restart: the agent forgot
+    // `a`'s candidates, and so does the shortcut that spares it a scan per datagram.
+    let stray = |b: &mut Peer, from: SocketAddr| {
+        let mut packet = vec![0u8; 120];
+        packet[0] = 0x80;
+        packet[1] = 96;
+        b.session.handle_datagram(now, b.addr, from, &packet);
+    };
+    let discards = b.session.discards();
+    stray(&mut b, a.addr);
+    assert_eq!(b.session.discards().unknown_source, discards.unknown_source);
     let answer2 = b.session.process_offer(&offer2, now).unwrap();
+    stray(&mut b, a.addr);
+    assert_eq!(
+        b.session.discards().unknown_source,
+        discards.unknown_source + 1,
+        "not taken from the address validated before the restart"
+    );
     assert_ne!(ufrag(&answer2), ufrag(&answer));
     a.session.process_answer(&answer2, now).unwrap();
     trickle(&mut a, &mut b);
