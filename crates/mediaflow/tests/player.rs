@@ -566,9 +566,9 @@ fn a_file_plays_through_a_webrtc_pair() {
     player.connect(&sender).unwrap();
     receiver.connect(&sink).unwrap();
     let mut tap = Tap::new(&pipeline, sink);
-    common::trickle(&sender, &receiver);
-    common::negotiate(&sender, &receiver);
-    // Until DTLS is up on both sides, so the first keyframe is not lost to the setup.
+    // Until DTLS is up on both sides, so the first keyframe is not lost to the setup;
+    // subscribed before the call starts (set up in about 2 ms, it could be up before a
+    // later subscription, which then waits for nothing).
     let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for e in [&sender, &receiver] {
         let c = connected.clone();
@@ -579,6 +579,8 @@ fn a_file_plays_through_a_webrtc_pair() {
         })
         .unwrap();
     }
+    common::trickle(&sender, &receiver);
+    common::negotiate(&sender, &receiver);
     let deadline = Instant::now() + Duration::from_secs(15);
     while connected.load(std::sync::atomic::Ordering::SeqCst) < 2 {
         assert!(Instant::now() < deadline, "DTLS did not connect");
