@@ -982,8 +982,8 @@ fn decoded_within_a_tenth_of(clean: &Value, lossy: &Value, label: &str) {
 /// yet); 2.0 freezes a call without the delay, up to 6. With the first step from the
 /// stream's first packet for its first 3 s, 1 of 36 calls froze (2.4 s in, Chromium
 /// holding 82-100 ms: a repair of two rounds, longer than the step). The bar is
-/// no freeze; a call's first seconds are why this checks one. Our NACKs wait out the reordering, so Chromium
-/// resends about what was lost, not what was only late.
+/// no freeze; a call's first seconds are why this checks one. Our NACKs wait out the
+/// reordering, so Chromium resends about what was lost, not what was only late.
 #[test]
 fn chromium_jitter_reordering_and_loss_are_survived() {
     if !enabled() {

@@ -1290,7 +1290,8 @@ fn the_handshake_completes_when_the_peers_answer_is_lost_after_a_late_repeat() {
 /// receiver's picture). `a` forwards video to `b` every 10 ms, one packet of it 180 ms
 /// late (as if repaired upstream): `b` gets the playout-delay extension (the id the two
 /// agreed on) from the first packet, at the first step while the media starts, its
-/// minimum rising by 200 ms a second towards 2.5 × 180 + 40 ms after the late one. With `max_playout_delay` zero, nothing is offered and nothing sent.
+/// minimum rising by 200 ms a second towards 2.5 × 180 + 40 ms after the late one.
+/// With `max_playout_delay` zero, nothing is offered and nothing sent.
 #[test]
 fn a_forwarder_asks_the_receiver_for_a_playout_delay_after_late_packets() {
     use rtc::shared::marshal::Unmarshal;
