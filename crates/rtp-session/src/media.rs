@@ -52,11 +52,8 @@ const MAX_RECEIVERS: usize = 32;
 pub(crate) trait MediaTransport {
     /// Keys (or plain RTP) and a path to the peer are there: RTP and RTCP may go out.
     fn is_secure(&self) -> bool;
-    /// Unprotects an RTP packet of a signalled (or already admitted) SSRC.
+    /// Unprotects an RTP packet; per-SSRC state is made only for one that authenticates.
     fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut>;
-    /// Unprotects an RTP packet of an SSRC nobody signalled, without creating per-SSRC
-    /// state unless it authenticates.
-    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut>;
     /// Unprotects an RTCP compound.
     fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut>;
     /// Protects and queues an RTP packet; false when it cannot go out.
@@ -399,7 +396,7 @@ impl Media {
             self.drops.unknown_ssrc += 1;
             return;
         };
-        let Some(plain) = transport.decrypt_unsignalled_rtp(data) else {
+        let Some(plain) = transport.decrypt_rtp(data) else {
             self.drops.auth += 1;
             return;
         };

@@ -143,16 +143,6 @@ impl MediaTransport for PlainTransport {
         }
     }
 
-    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        match self.keys()? {
-            Some(srtp) => {
-                let crypto = crate::transport::crypto().ok()?;
-                srtp.decrypt_unsignalled_rtp(data, crypto.crypto())
-            }
-            None => Some(BytesMut::from(data)),
-        }
-    }
-
     fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
         match self.keys()? {
             Some(srtp) => srtp.decrypt_rtcp(data),

@@ -41,9 +41,8 @@ const DTLS_PEER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 ));
 
 /// Distinct unsignalled SSRCs the session may admit once their packets authenticate;
-/// beyond that, packets of new SSRCs are dropped. Authenticating a packet of an SSRC
-/// creates per-SSRC state in the SRTP context, so unknown SSRCs are first tried on a
-/// scratch context that is thrown away when it holds this many.
+/// beyond that, packets of new SSRCs are dropped. (The SRTP context keeps an SSRC's
+/// state only once a packet of it authenticates: see vendor/rtc-srtp/MEDIAFLOW.md.)
 pub(crate) const MAX_UNSIGNALLED_SSRCS: usize = 16;
 
 /// What the transport reports.
@@ -144,10 +143,6 @@ struct Dtls {
 pub(crate) struct Srtp {
     local: SrtpContext,
     remote: SrtpContext,
-    /// Tries packets of SSRCs nobody signalled, so their state stays out of `remote`
-    /// until they authenticate.
-    scratch: Option<SrtpContext>,
-    keys: RemoteKeys,
     profile: ProtectionProfile,
 }
 
@@ -163,16 +158,10 @@ impl Srtp {
     ) -> Result<Srtp, SessionError> {
         let local =
             SrtpContext::new(local_key, local_salt, profile, None, None, crypto).map_err(err)?;
-        let keys = RemoteKeys {
-            key: remote_key.to_vec(),
-            salt: remote_salt.to_vec(),
-        };
-        let remote = remote_context(&keys, profile, crypto)?;
+        let remote = remote_context(remote_key, remote_salt, profile, crypto)?;
         Ok(Srtp {
             local,
             remote,
-            scratch: None,
-            keys,
             profile,
         })
     }
@@ -186,29 +175,6 @@ impl Srtp {
     /// Unprotects an SRTCP compound.
     pub(crate) fn decrypt_rtcp(&mut self, data: &[u8]) -> Option<BytesMut> {
         self.remote.decrypt_rtcp(data).ok()
-    }
-
-    /// Tries an SRTP packet of an SSRC nobody signalled on a throwaway context; when it
-    /// authenticates, its SSRC may be admitted (the caller keeps the count) and the
-    /// packet is decrypted for real.
-    pub(crate) fn decrypt_unsignalled_rtp(
-        &mut self,
-        data: &[u8],
-        crypto: &dyn rtc::crypto::RTCCrypto,
-    ) -> Option<BytesMut> {
-        let scratch = match &mut self.scratch {
-            Some(s) => s,
-            empty => empty.insert(remote_context(&self.keys, self.profile, crypto).ok()?),
-        };
-        let header = srtp_header(data)?;
-        let ok = scratch.decrypt_rtp_with_header(data, &header).is_ok();
-        // Its per-SSRC state is what the bound is about: start afresh every time.
-        self.scratch = None;
-        if ok {
-            self.remote.decrypt_rtp_with_header(data, &header).ok()
-        } else {
-            None
-        }
     }
 
     /// Protects an RTP packet or an RTCP compound of ours.
@@ -225,12 +191,6 @@ impl Srtp {
             .map_err(|e| tracing::debug!(rtcp, "not encrypted: {e}"))
             .ok()
     }
-}
-
-/// What it takes to build another remote context (the scratch one).
-struct RemoteKeys {
-    key: Vec<u8>,
-    salt: Vec<u8>,
 }
 
 /// ICE + DTLS + SRTP of one session.
@@ -950,13 +910,14 @@ fn srtp_header(data: &[u8]) -> Option<rtc::rtp::header::Header> {
 }
 
 fn remote_context(
-    keys: &RemoteKeys,
+    key: &[u8],
+    salt: &[u8],
     profile: ProtectionProfile,
     crypto: &dyn rtc::crypto::RTCCrypto,
 ) -> Result<SrtpContext, SessionError> {
     SrtpContext::new(
-        &keys.key,
-        &keys.salt,
+        key,
+        salt,
         profile,
         // Replay windows of 64 (RFC 3711 §3.3.2 suggests at least that), in one word.
         Some(Box::new(|| Box::new(Window64::new(0xffff)))),
@@ -975,12 +936,6 @@ impl crate::media::MediaTransport for Transport {
     /// Decrypts an SRTP packet of a signalled (or already admitted) SSRC.
     fn decrypt_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
         self.srtp.as_mut()?.decrypt_rtp(data)
-    }
-
-    /// Tries an SRTP packet of an SSRC nobody signalled (see `Srtp`).
-    fn decrypt_unsignalled_rtp(&mut self, data: &[u8]) -> Option<BytesMut> {
-        let crypto = self.crypto.crypto();
-        self.srtp.as_mut()?.decrypt_unsignalled_rtp(data, crypto)
     }
 
     /// Decrypts an SRTCP compound.
@@ -1123,11 +1078,7 @@ mod srtp_tests {
             let (key2, salt2) = (vec![7u8; key.len()], vec![9u8; salt.len()]);
             let mut a = Srtp::new(&key, &salt, &key2, &salt2, profile, crypto.crypto()).unwrap();
             let mut b = Srtp::new(&key2, &salt2, &key, &salt, profile, crypto.crypto()).unwrap();
-            let their_keys = RemoteKeys {
-                key: key.clone(),
-                salt: salt.clone(),
-            };
-            let mut c = remote_context(&their_keys, profile, crypto.crypto()).unwrap();
+            let mut c = remote_context(&key, &salt, profile, crypto.crypto()).unwrap();
             for i in 0..500u16 {
                 let mut plain = random_packet(&mut rng);
                 plain[2..4].copy_from_slice(&i.to_be_bytes());
@@ -1152,6 +1103,56 @@ mod srtp_tests {
                     "{profile:?} #{i}, rtc-srtp's parse"
                 );
             }
+        }
+    }
+
+    /// A forged packet of a new SSRC leaves no state in the remote context (2,000 of
+    /// them, RTP and RTCP, and still room for the peer's own), and an authenticated one
+    /// makes it, up to the vendored rtc-srtp's `MAX_REMOTE_SSRCS`.
+    #[test]
+    fn only_authenticated_packets_make_ssrc_state_and_only_so_many() {
+        use rtc::srtp::context::MAX_REMOTE_SSRCS;
+        let crypto = crypto().unwrap();
+        let profile = ProtectionProfile::AeadAes128Gcm;
+        let (key, salt) = (vec![3u8; profile.key_len()], vec![4u8; profile.salt_len()]);
+        let (key2, salt2) = (vec![7u8; key.len()], vec![9u8; salt.len()]);
+        let mut a = Srtp::new(&key, &salt, &key2, &salt2, profile, crypto.crypto()).unwrap();
+        let mut b = Srtp::new(&key2, &salt2, &key, &salt, profile, crypto.crypto()).unwrap();
+        let rtp = |ssrc: u32| {
+            let mut p = vec![0x80, 96, 0, 1, 0, 0, 0, 9];
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p.extend_from_slice(&[0x55; 100]);
+            p
+        };
+        // A receiver report with no blocks.
+        let rtcp = |ssrc: u32| {
+            let mut p = vec![0x80, 201, 0, 1];
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p
+        };
+        for ssrc in 0..2_000u32 {
+            for (packet, is_rtcp) in [(rtp(ssrc), false), (rtcp(ssrc), true)] {
+                let mut forged = a.protect(&packet, is_rtcp).unwrap().to_vec();
+                let at = forged.len() - 1;
+                forged[at] ^= 0x80;
+                let refused = if is_rtcp {
+                    b.decrypt_rtcp(&forged)
+                } else {
+                    b.decrypt_rtp(&forged)
+                };
+                assert!(refused.is_none(), "forged #{ssrc}");
+            }
+        }
+        for ssrc in 10_000..10_000 + MAX_REMOTE_SSRCS as u32 + 10 {
+            let admitted = ssrc < 10_000 + MAX_REMOTE_SSRCS as u32;
+            let protected = a.protect(&rtp(ssrc), false).unwrap();
+            assert_eq!(b.decrypt_rtp(&protected).is_some(), admitted, "RTP {ssrc}");
+            let protected = a.protect(&rtcp(ssrc), true).unwrap();
+            assert_eq!(
+                b.decrypt_rtcp(&protected).is_some(),
+                admitted,
+                "RTCP {ssrc}"
+            );
         }
     }
 }

@@ -10,6 +10,46 @@ use mediaflow_rtp::{
 };
 use rtc::shared::marshal::Marshal;
 
+/// Counts the heap this thread holds, so a test can see a session's memory grow or not
+/// while the other tests run on their own threads.
+struct ThreadHeap;
+
+thread_local! {
+    static HELD: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn held(delta: isize) {
+    // `try_with`: the allocator is also called while a thread's locals are torn down.
+    let _ = HELD.try_with(|h| h.set(h.get() + delta));
+}
+
+// SAFETY: every call goes to the system allocator unchanged; the count has no effect on it.
+unsafe impl std::alloc::GlobalAlloc for ThreadHeap {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        held(layout.size() as isize);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        held(-(layout.size() as isize));
+        // SAFETY: the caller's contract is passed on.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        held(size as isize - layout.size() as isize);
+        // SAFETY: the caller's contract is passed on.
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static HEAP: ThreadHeap = ThreadHeap;
+
+/// The bytes this thread has allocated and not freed.
+fn heap_held() -> isize {
+    HELD.with(|h| h.get())
+}
+
 struct Peer {
     session: WebRtcSession,
     addr: SocketAddr,
@@ -940,13 +980,15 @@ fn an_idle_connected_session_wakes_once_per_consent_check_and_stays_connected() 
 
 /// Issue 10, item 2: SRTP with random SSRCs from the peer's own address (it passed ICE)
 /// and from a stranger's port. Nothing authenticates, so nothing is admitted: no stream
-/// appears in the statistics, every packet is counted, and media still flows.
+/// appears in the statistics, no memory is held, every packet is counted, and media
+/// still flows.
 #[test]
 fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
     let mut now = Instant::now();
     let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
     let stranger = SocketAddr::from(([127, 0, 0, 1], 10_001));
     let before = b.session.discards();
+    let heap_before = heap_held();
     let mut x: u32 = 0x1234_5678;
     for i in 0..20_000u32 {
         // xorshift: a different SSRC, sequence and payload type each time.
@@ -962,7 +1004,9 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
         let from = if i % 2 == 0 { a.addr } else { stranger };
         b.session.handle_datagram(now, b.addr, from, &packet);
     }
+    let grown = heap_held() - heap_before;
     let after = b.session.discards();
+    assert!(grown < 16 * 1024, "the session holds {grown} more bytes");
     assert_eq!(after.srtp - before.srtp, 10_000, "{after:?}");
     assert_eq!(
         after.unknown_source - before.unknown_source,
@@ -975,6 +1019,65 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
         b.session.stats(now).inbound
     );
     // The real stream is unharmed.
+    for seq in 0..5u16 {
+        a.session
+            .send_rtp(
+                now,
+                MediaKind::Video,
+                codec::VP8,
+                vp8_packet(1000 + seq, 7).into(),
+            )
+            .unwrap();
+    }
+    run(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_millis(100),
+        |_, _| false,
+    );
+    assert_eq!(std::iter::from_fn(|| b.session.poll_media()).count(), 5);
+}
+
+/// Issue 10, item 2: SRTCP with random SSRCs from the peer's own address (it passed ICE,
+/// so it reaches the SRTP context) and from a stranger's port. None authenticates: every
+/// compound is counted and none leaves state behind (rtc-srtp made an SSRC's SRTCP state
+/// before checking the tag, so each new SSRC held memory until the session ended).
+#[test]
+fn unauthenticated_srtcp_with_random_ssrcs_is_counted_and_holds_no_memory() {
+    let mut now = Instant::now();
+    let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    let stranger = SocketAddr::from(([127, 0, 0, 1], 10_001));
+    let mut x: u32 = 0x8765_4321;
+    let mut flood = |b: &mut Peer, count: u32| {
+        for i in 0..count {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            // A receiver report's header, a random SSRC, then bytes where the report,
+            // the SRTCP index and the tag would be.
+            let mut packet = vec![0x81, 201, 0, 7];
+            packet.extend_from_slice(&x.to_be_bytes());
+            packet.resize(32 + 4 + 10 + (x % 64) as usize, x.rotate_left(11) as u8);
+            let from = if i % 2 == 0 { a.addr } else { stranger };
+            b.session.handle_datagram(now, b.addr, from, &packet);
+        }
+    };
+    // A first round lets the session's buffers reach their working size.
+    flood(&mut b, 2_000);
+    let before = b.session.discards();
+    let heap_before = heap_held();
+    flood(&mut b, 20_000);
+    let grown = heap_held() - heap_before;
+    let after = b.session.discards();
+    assert_eq!(after.rtcp - before.rtcp, 10_000, "{after:?}");
+    assert_eq!(
+        after.unknown_source - before.unknown_source,
+        10_000,
+        "{after:?}"
+    );
+    assert!(grown < 16 * 1024, "the session holds {grown} more bytes");
+    // The session still talks to its peer.
     for seq in 0..5u16 {
         a.session
             .send_rtp(

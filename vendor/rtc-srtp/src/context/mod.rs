@@ -93,10 +93,9 @@ impl SrtpSsrcState {
 
 /// mediaflow patch: the per-SSRC maps are looked up once or twice per packet; SipHash
 /// was 2.3 % of a forwarding engine's CPU. One multiply by a per-context random key
-/// instead. Keyed, not FxHash as mediaflow's own maps are: SRTP state is made only for
-/// authenticated packets (mediaflow tries unknown SSRCs on a throwaway context), but
-/// `decrypt_rtcp` makes an SSRC's SRTCP state before the tag is checked, so a peer
-/// could choose keys here.
+/// instead. Keyed, though state is now made only for packets that authenticate (see
+/// [`unprotect_with_state`]): a peer holding the keys still chooses its SSRCs, and the
+/// key costs one XOR.
 #[derive(Clone)]
 pub(crate) struct SsrcHash(u64);
 
@@ -256,33 +255,75 @@ impl Context {
     }
 }
 
-/// An SSRC's SRTP state, made on its first packet (a free function over the map, so a
-/// caller can hold it while it uses the cipher: one lookup per packet — mediaflow patch).
-/// `or_insert_with` so the replay detector (a boxed sliding-window detector backed by
-/// a heap-allocated bit buffer) is only constructed on the first packet for a given
-/// SSRC. `or_insert` would build — and then immediately drop — a fresh detector on
-/// every decrypted packet.
+/// Most SSRCs a context decrypts for (mediaflow patch). Only authenticated packets
+/// make state, so only a peer holding the keys could reach this; past it a new SSRC's
+/// packets are refused rather than held.
+pub const MAX_REMOTE_SSRCS: usize = 1024;
+
+/// A fresh SSRC's SRTP state. `or_insert_with`-style laziness so the replay detector
+/// (boxed) is only built for an SSRC's first packet.
+fn new_srtp_state(ssrc: u32, new_replay_detector: &ContextOption) -> SrtpSsrcState {
+    SrtpSsrcState {
+        ssrc,
+        replay_detector: Some(new_replay_detector()),
+        ..Default::default()
+    }
+}
+
+/// A fresh SSRC's SRTCP state.
+fn new_srtcp_state(ssrc: u32, new_replay_detector: &ContextOption) -> SrtcpSsrcState {
+    SrtcpSsrcState {
+        ssrc,
+        replay_detector: Some(new_replay_detector()),
+        ..Default::default()
+    }
+}
+
+/// An SSRC's SRTP state for a packet we protect, made on its first packet (a free
+/// function over the map, so a caller can hold it while it uses the cipher: one lookup
+/// per packet — mediaflow patch).
 fn srtp_ssrc_state<'a>(
     states: &'a mut HashMap<u32, SrtpSsrcState, SsrcHash>,
     new_replay_detector: &ContextOption,
     ssrc: u32,
 ) -> &'a mut SrtpSsrcState {
-    states.entry(ssrc).or_insert_with(|| SrtpSsrcState {
-        ssrc,
-        replay_detector: Some(new_replay_detector()),
-        ..Default::default()
-    })
+    states
+        .entry(ssrc)
+        .or_insert_with(|| new_srtp_state(ssrc, new_replay_detector))
 }
 
-/// An SSRC's SRTCP state (see [`srtp_ssrc_state`]).
+/// An SSRC's SRTCP state for a compound we protect (see [`srtp_ssrc_state`]).
 fn srtcp_ssrc_state<'a>(
     states: &'a mut HashMap<u32, SrtcpSsrcState, SsrcHash>,
     new_replay_detector: &ContextOption,
     ssrc: u32,
 ) -> &'a mut SrtcpSsrcState {
-    states.entry(ssrc).or_insert_with(|| SrtcpSsrcState {
-        ssrc,
-        replay_detector: Some(new_replay_detector()),
-        ..Default::default()
-    })
+    states
+        .entry(ssrc)
+        .or_insert_with(|| new_srtcp_state(ssrc, new_replay_detector))
+}
+
+/// Unprotects with an SSRC's state (mediaflow patch): a state made for this packet is
+/// kept only when `unprotect` succeeds, that is when the packet authenticated, so a
+/// forged packet with a new SSRC leaves nothing behind (upstream made the state first,
+/// and every random SSRC held memory until the context was dropped). One lookup for a
+/// known SSRC, two for a new one's first packet.
+fn unprotect_with_state<S, T>(
+    states: &mut HashMap<u32, S, SsrcHash>,
+    ssrc: u32,
+    new_state: impl FnOnce() -> S,
+    unprotect: impl FnOnce(&mut S) -> Result<T>,
+) -> Result<T> {
+    if let Some(state) = states.get_mut(&ssrc) {
+        return unprotect(state);
+    }
+    if states.len() >= MAX_REMOTE_SSRCS {
+        return Err(Error::OtherSrtpErr(format!(
+            "SSRC {ssrc}: already {MAX_REMOTE_SSRCS} SSRCs"
+        )));
+    }
+    let mut state = new_state();
+    let plain = unprotect(&mut state)?;
+    states.insert(ssrc, state);
+    Ok(plain)
 }

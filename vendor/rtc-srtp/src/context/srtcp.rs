@@ -28,25 +28,26 @@ impl Context {
         let index = self.cipher.get_rtcp_index(encrypted);
         let ssrc = u32::from_be_bytes([encrypted[4], encrypted[5], encrypted[6], encrypted[7]]);
 
-        // mediaflow patch: the state is looked up once, held across the cipher.
-        let state = srtcp_ssrc_state(
+        // mediaflow patch: the state is looked up once, held across the cipher, and a new
+        // SSRC's is kept only if the compound authenticates.
+        let cipher = &mut self.cipher;
+        unprotect_with_state(
             &mut self.srtcp_ssrc_states,
-            &self.new_srtcp_replay_detector,
             ssrc,
-        );
-        if let Some(replay_detector) = &mut state.replay_detector
-            && !replay_detector.check(index as u64)
-        {
-            return Err(Error::SrtcpSsrcDuplicated(ssrc, index));
-        }
-
-        let dst = self.cipher.decrypt_rtcp(encrypted, index, ssrc)?;
-
-        if let Some(replay_detector) = &mut state.replay_detector {
-            replay_detector.accept();
-        }
-
-        Ok(dst)
+            || new_srtcp_state(ssrc, &self.new_srtcp_replay_detector),
+            |state| {
+                if let Some(replay_detector) = &mut state.replay_detector
+                    && !replay_detector.check(index as u64)
+                {
+                    return Err(Error::SrtcpSsrcDuplicated(ssrc, index));
+                }
+                let dst = cipher.decrypt_rtcp(encrypted, index, ssrc)?;
+                if let Some(replay_detector) = &mut state.replay_detector {
+                    replay_detector.accept();
+                }
+                Ok(dst)
+            },
+        )
     }
 
     /// EncryptRTCP marshals and encrypts an RTCP packet, writing to the dst buffer provided.

@@ -26,29 +26,29 @@ impl Context {
             return Err(Error::ErrTooShortRtp);
         }
 
-        // mediaflow patch: the state is looked up once, held across the cipher.
-        let state = srtp_ssrc_state(
+        // mediaflow patch: the state is looked up once, held across the cipher, and a new
+        // SSRC's is kept only if the packet authenticates.
+        let cipher = &mut self.cipher;
+        let ssrc = header.ssrc;
+        unprotect_with_state(
             &mut self.srtp_ssrc_states,
-            &self.new_srtp_replay_detector,
-            header.ssrc,
-        );
-        let (roc, diff, _) = state.next_rollover_count(header.sequence_number);
-        if let Some(replay_detector) = &mut state.replay_detector
-            && !replay_detector.check(header.sequence_number as u64)
-        {
-            return Err(Error::SrtpSsrcDuplicated(
-                header.ssrc,
-                header.sequence_number,
-            ));
-        }
-
-        let dst = self.cipher.decrypt_rtp(encrypted, header, roc)?;
-        if let Some(replay_detector) = &mut state.replay_detector {
-            replay_detector.accept();
-        }
-        state.update_rollover_count(header.sequence_number, diff);
-
-        Ok(dst)
+            ssrc,
+            || new_srtp_state(ssrc, &self.new_srtp_replay_detector),
+            |state| {
+                let (roc, diff, _) = state.next_rollover_count(header.sequence_number);
+                if let Some(replay_detector) = &mut state.replay_detector
+                    && !replay_detector.check(header.sequence_number as u64)
+                {
+                    return Err(Error::SrtpSsrcDuplicated(ssrc, header.sequence_number));
+                }
+                let dst = cipher.decrypt_rtp(encrypted, header, roc)?;
+                if let Some(replay_detector) = &mut state.replay_detector {
+                    replay_detector.accept();
+                }
+                state.update_rollover_count(header.sequence_number, diff);
+                Ok(dst)
+            },
+        )
     }
 
     /// DecryptRTP decrypts a RTP packet with an encrypted payload
