@@ -2,16 +2,18 @@
 //! endpoint over real UDP (random-SSRC RTP and RTCP, STUN with a foreign ufrag, DTLS
 //! with bad lengths, garbage), sent in bursts so the kernel drops none: every datagram
 //! is counted under a reason, memory stays flat, and media keeps flowing through the
-//! attacked endpoint all along.
+//! attacked endpoint all along; from a stranger's port, and from the peer's own.
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use mediaflow::{AppSink, AppSource, Discards, MediaPipeline, MediaType};
+use mediaflow::{codec, AppSink, AppSource, Discards, MediaPipeline, MediaType};
+use mediaflow_rtp::{ConnectionState, MediaKind};
 use mediaflow_testkit::rss_kib;
 
 mod common;
 
+use common::raw_peer::RawPeer;
 use common::{endpoint, negotiate, pump_video, trickle};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -55,12 +57,67 @@ fn hostile(i: u64, x: u32) -> Vec<u8> {
     p
 }
 
-#[test]
-fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
-    let total: u64 = std::env::var("MEDIAFLOW_ATTACK_DATAGRAMS")
+/// How many hostile datagrams a test sends (`MEDIAFLOW_ATTACK_DATAGRAMS`, 2 M by default).
+fn total() -> u64 {
+    std::env::var("MEDIAFLOW_ATTACK_DATAGRAMS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
+        .unwrap_or(2_000_000)
+}
+
+/// Sends `total` hostile datagrams from `attacker` to `target` in bursts the socket's
+/// receive buffer holds, waiting after each until `counted` has seen all of them (what
+/// the kernel would drop on overflow is not the engine's to count); `meanwhile` runs
+/// while it waits and `every_100k` once per 100,000 datagrams. Returns what the
+/// endpoint counted.
+fn flood(
+    attacker: &UdpSocket,
+    target: SocketAddr,
+    total: u64,
+    counted: impl Fn() -> u64,
+    mut meanwhile: impl FnMut(),
+    mut every_100k: impl FnMut(),
+) -> u64 {
+    let start = counted();
+    let mut x: u32 = 0x9e37_79b9;
+    let mut sent = 0u64;
+    while sent < total {
+        for _ in 0..512.min(total - sent) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            attacker.send_to(&hostile(sent, x), target).unwrap();
+            sent += 1;
+        }
+        let deadline = Instant::now() + WAIT;
+        while counted() - start < sent {
+            assert!(Instant::now() < deadline, "{sent} sent, not all counted");
+            meanwhile();
+        }
+        if sent % 100_000 < 512 {
+            every_100k();
+        }
+    }
+    counted() - start
+}
+
+/// What was counted between `before` and `after`, by reason.
+fn report(before: &Discards, after: &Discards) -> String {
+    format!(
+        "counted {} (garbage {}, STUN {}, DTLS {}, unknown source {}, SRTP {}, RTCP {})",
+        refused(after) - refused(before),
+        after.datagrams - before.datagrams,
+        after.stun - before.stun,
+        after.dtls - before.dtls,
+        after.unknown_source - before.unknown_source,
+        after.srtp - before.srtp,
+        after.rtcp - before.rtcp,
+    )
+}
+
+#[test]
+fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
+    let total = total();
     let pipeline = MediaPipeline::new().unwrap();
     let offerer = endpoint(&pipeline);
     let attacked = endpoint(&pipeline);
@@ -73,57 +130,100 @@ fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
 
     // Media flows before the attack, during it and after.
     let mut seq = 0u16;
-    let mut pump = |count: usize| {
-        pump_video(&source, &sink, &mut seq, count, WAIT, || {
-            "media stopped".into()
-        })
+    let pump = |seq: &mut u16, count: usize| {
+        pump_video(&source, &sink, seq, count, WAIT, || "media stopped".into())
     };
-    pump(20);
+    pump(&mut seq, 20);
 
     let target = attacked.local_addresses().unwrap()[0];
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
     let before = attacked.discards().unwrap();
     let rss_before = rss_kib();
-    let mut x: u32 = 0x9e37_79b9;
-    let mut sent = 0u64;
-    while sent < total {
-        // A burst the socket's receive buffer holds, then wait until all of it is counted:
-        // what the kernel would drop on overflow is not the engine's to count.
-        for _ in 0..512.min(total - sent) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            attacker.send_to(&hostile(sent, x), target).unwrap();
-            sent += 1;
-        }
-        let deadline = Instant::now() + WAIT;
-        while refused(&attacked.discards().unwrap()) - refused(&before) < sent {
-            assert!(Instant::now() < deadline, "{sent} sent, not all counted");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if sent % 100_000 < 512 {
-            // The attacked endpoint's media keeps flowing during the flood.
-            pump(5);
-        }
-    }
+    let counted = flood(
+        &attacker,
+        target,
+        total,
+        || refused(&attacked.discards().unwrap()),
+        || std::thread::sleep(Duration::from_millis(1)),
+        // The attacked endpoint's media keeps flowing during the flood.
+        || pump(&mut seq, 5),
+    );
     let after = attacked.discards().unwrap();
     let rss_after = rss_kib();
     println!(
-        "{sent} hostile datagrams: counted {} (garbage {}, STUN {}, DTLS {}, unknown source {}, \
-         SRTP {}, RTCP {}), RSS {rss_before} -> {rss_after} KiB",
-        refused(&after) - refused(&before),
-        after.datagrams - before.datagrams,
-        after.stun - before.stun,
-        after.dtls - before.dtls,
-        after.unknown_source - before.unknown_source,
-        after.srtp - before.srtp,
-        after.rtcp - before.rtcp,
+        "{total} hostile datagrams: {}, RSS {rss_before} -> {rss_after} KiB",
+        report(&before, &after)
     );
-    assert_eq!(refused(&after) - refused(&before), sent, "{after:?}");
+    assert_eq!(counted, total, "{after:?}");
     assert!(
         rss_after < rss_before + 5 * 1024,
         "RSS {rss_before} -> {rss_after} KiB"
     );
-    pump(20);
+    pump(&mut seq, 20);
+    pipeline.release().unwrap();
+}
+
+/// The same flood from the peer's own address and port, the one ICE validated: it
+/// reaches DTLS and SRTP/SRTCP decryption. Every datagram is counted, memory stays flat,
+/// the call stays up and the peer's media keeps coming through.
+#[test]
+fn a_flood_from_the_peers_own_address_is_counted_bounded_and_harmless() {
+    let total = total();
+    let pipeline = MediaPipeline::new().unwrap();
+    let attacked = endpoint(&pipeline);
+    let sink = AppSink::with_capacity(&pipeline, 100_000).unwrap();
+    attacked.connect_media(&sink, MediaType::Video).unwrap();
+    let peer = std::cell::RefCell::new(RawPeer::connect(&attacked, WAIT));
+    let mut seq = 0u16;
+    // Sends VP8 from the peer until `count` packets came out of the sink.
+    let pump = |seq: &mut u16, count: usize| {
+        let deadline = Instant::now() + WAIT;
+        let mut received = 0;
+        while received < count {
+            assert!(
+                Instant::now() < deadline,
+                "media stopped: {received} received"
+            );
+            let mut peer = peer.borrow_mut();
+            let packet = mediaflow_testkit::vp8(*seq).data;
+            *seq = seq.wrapping_add(1);
+            peer.session
+                .send_rtp(Instant::now(), MediaKind::Video, codec::VP8, packet)
+                .unwrap();
+            peer.drive(Duration::from_millis(2));
+            while sink.recv_timeout(Duration::from_millis(1)).is_some() {
+                received += 1;
+            }
+        }
+    };
+    pump(&mut seq, 20);
+
+    let target = attacked.local_addresses().unwrap()[0];
+    let before = attacked.discards().unwrap();
+    let rss_before = rss_kib();
+    let socket = peer.borrow().socket.try_clone().unwrap();
+    let counted = flood(
+        &socket,
+        target,
+        total,
+        || refused(&attacked.discards().unwrap()),
+        // The peer keeps its side of the call going (consent, RTCP) while it waits.
+        || peer.borrow_mut().drive(Duration::from_millis(1)),
+        || pump(&mut seq, 5),
+    );
+    let after = attacked.discards().unwrap();
+    let rss_after = rss_kib();
+    println!(
+        "{total} hostile datagrams from the peer's address: {}, RSS {rss_before} -> \
+         {rss_after} KiB",
+        report(&before, &after)
+    );
+    assert_eq!(counted, total, "{after:?}");
+    assert!(
+        rss_after < rss_before + 5 * 1024,
+        "RSS {rss_before} -> {rss_after} KiB"
+    );
+    pump(&mut seq, 20);
+    assert_eq!(peer.borrow().session.states().1, ConnectionState::Connected);
     pipeline.release().unwrap();
 }

@@ -7,6 +7,7 @@
 pub mod ffmpeg;
 pub mod media;
 pub mod probe;
+pub mod raw_peer;
 
 use std::time::{Duration, Instant};
 
