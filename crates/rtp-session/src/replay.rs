@@ -20,8 +20,9 @@ pub(crate) struct Window64 {
     latest: u64,
     mask: u64,
     started: bool,
-    /// The sequence number `check` passed, for `accept`.
-    checked: Option<u64>,
+    /// The sequence number `check` passed and how far it was behind `latest`, for
+    /// `accept` (the packet's authentication runs between the two, nothing else).
+    checked: Option<(u64, i64)>,
 }
 
 impl Window64 {
@@ -62,15 +63,14 @@ impl ReplayDetector for Window64 {
         if behind >= WINDOW as i64 || (behind >= 0 && self.mask >> behind & 1 != 0) {
             return false;
         }
-        self.checked = Some(seq);
+        self.checked = Some((seq, behind));
         true
     }
 
     fn accept(&mut self) {
-        let Some(seq) = self.checked else {
+        let Some((seq, behind)) = self.checked.take() else {
             return;
         };
-        let behind = self.behind(seq);
         if behind < 0 {
             let ahead = behind.unsigned_abs();
             self.mask = if ahead >= WINDOW {
