@@ -523,8 +523,15 @@ impl Graph {
     /// One scheduler round; true when anything moved.
     fn round(&mut self, now: Instant) -> bool {
         let mut progress = false;
-        let capacity = self.config.link_capacity;
         let mut upstream = mem::take(&mut self.upstream_scratch);
+        let mut turn = Turn {
+            events: &mut self.events,
+            upstream: &mut upstream,
+            factory: &mut self.factory,
+            wake: &self.wake,
+            capacity: self.config.link_capacity.max(1),
+            now,
+        };
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(node) = slot.node.as_mut() else {
                 continue;
@@ -534,137 +541,17 @@ impl Graph {
                 generation: slot.generation,
             };
             for media_type in MediaType::ALL {
-                let m = media_type.index();
-                let Some(l) = node.input[m] else { continue };
-                let Some(link) = self.links[l].as_mut() else {
+                let Some(l) = node.input[media_type.index()] else {
                     continue;
                 };
-                while !link.queue.is_empty() && node.element.accepts_input(media_type) {
-                    let Some(buffer) = link.queue.pop_front() else {
-                        break;
-                    };
-                    progress = true;
-                    let wanted = buffer.codec.and_then(|codec| {
-                        let list = node.element.accepted_codecs(media_type)?;
-                        if list.contains(&codec) {
-                            return None;
-                        }
-                        list.first().map(|&to| (codec, to))
-                    });
-                    let Some((from, to)) = wanted else {
-                        if link.transcoder.take().is_some()
-                            || (buffer.codec.is_some() && link.transcoding.is_none())
-                        {
-                            report_transcoding(&mut self.events, link, false);
-                        }
-                        deliver(node, id, media_type, buffer, now, &mut self.events);
-                        continue;
-                    };
-                    let fits = link
-                        .transcoder
-                        .as_ref()
-                        .is_some_and(|t| t.source_codec() == from && t.target_codec() == to);
-                    if !fits {
-                        link.transcoder = self
-                            .factory
-                            .as_mut()
-                            .and_then(|f| f.create(media_type, from, to));
-                        link.transcoder_wakes = match (link.transcoder.as_mut(), &self.wake) {
-                            (Some(t), Some(wake)) => t.set_wake(wake.clone()),
-                            _ => false,
-                        };
-                        if link.transcoder.is_some() {
-                            report_transcoding(&mut self.events, link, true);
-                        } else {
-                            tracing::debug!(from, to, "no transcoder for this conversion");
-                        }
-                    }
-                    match link.transcoder.as_mut() {
-                        Some(t) => t.push(buffer),
-                        None => link.dropped += 1,
-                    }
-                }
-                // What the link's transcoder produced goes to the sink as if it came
-                // on the link; its requests go to the source.
-                if let Some(t) = link.transcoder.as_mut() {
-                    if let Some(bps) = node.element.target_bitrate(media_type) {
-                        t.set_target_bitrate(bps);
-                    }
-                    while let Some(buffer) = t.poll() {
-                        progress = true;
-                        if !node.element.accepts_input(media_type) {
-                            link.dropped += 1;
-                            continue;
-                        }
-                        deliver(node, id, media_type, buffer, now, &mut self.events);
-                    }
-                    if t.poll_keyframe_request() {
-                        upstream.push((
-                            link.conn.source,
-                            media_type,
-                            UpstreamEvent::KeyframeRequest,
-                        ));
-                    }
-                    while let Some(description) = t.poll_error() {
-                        self.events.push_back(GraphEvent::Element {
-                            element: link.conn.source,
-                            event: ElementEvent::Error {
-                                error_type: ErrorType::StreamErrorDecode,
-                                error_code: 0,
-                                description,
-                            },
-                        });
-                    }
+                if let Some(link) = self.links[l].as_mut() {
+                    progress |= turn.take_input(node, id, media_type, link);
                 }
             }
-            // At most a link's worth per round, so a burst from a source is carried along
-            // the chain by later rounds instead of overflowing the first link.
-            for _ in 0..capacity.max(1) {
-                let Some(buffer) = node.element.poll_output() else {
-                    break;
-                };
-                progress = true;
-                let media_type = buffer.media_type;
-                let m = media_type.index();
-                let Some((&last, rest)) = node.outputs[m].split_last() else {
-                    continue;
-                };
-                if node.flow_out[m].pass(now) {
-                    self.events.push_back(GraphEvent::MediaFlowOut {
-                        element: id,
-                        media_type,
-                        state: MediaFlowState::Flowing,
-                    });
-                }
-                let mut want_keyframe = false;
-                for &l in rest {
-                    if let Some(link) = self.links[l].as_mut() {
-                        want_keyframe |= link.push(buffer.clone(), capacity);
-                    }
-                }
-                if let Some(link) = self.links[last].as_mut() {
-                    want_keyframe |= link.push(buffer, capacity);
-                }
-                if want_keyframe {
-                    node.element
-                        .handle_upstream(media_type, UpstreamEvent::KeyframeRequest, now);
-                }
-            }
-            while let Some((media_type, event)) = node.element.poll_upstream() {
-                let Some(link) =
-                    node.input[media_type.index()].and_then(|l| self.links[l].as_mut())
-                else {
-                    continue;
-                };
-                match (link.transcoder.as_mut(), event) {
-                    // The transcoder's encoder answers: a keyframe from the source would
-                    // not help a consumer of the re-encoded stream.
-                    (Some(t), UpstreamEvent::KeyframeRequest) => t.request_keyframe(),
-                    (None, _) => upstream.push((link.conn.source, media_type, event)),
-                }
-            }
+            progress |= turn.push_outputs(node, id, &mut self.links);
+            turn.route_upstream(node, &mut self.links);
             while let Some(event) = node.element.poll_event() {
-                self.events
+                turn.events
                     .push_back(GraphEvent::Element { element: id, event });
             }
         }
@@ -811,6 +698,187 @@ fn report_transcoding(events: &mut VecDeque<GraphEvent>, link: &mut Link, transc
             bin_name,
         },
     });
+}
+
+/// What a node's turn in a round reaches besides the node and the links: events out,
+/// requests for sources (handled after the round), the transcoder factory.
+struct Turn<'a> {
+    events: &'a mut VecDeque<GraphEvent>,
+    upstream: &'a mut Vec<(ElementId, MediaType, UpstreamEvent)>,
+    factory: &'a mut Option<Box<dyn TranscoderFactory>>,
+    wake: &'a Option<Wake>,
+    /// Buffers a link holds, at least one.
+    capacity: usize,
+    now: Instant,
+}
+
+impl Turn<'_> {
+    /// Takes what waits on `link` (node `id`'s `media_type` sink) while the node accepts
+    /// it, through the link's transcoder when the codecs differ; then what the
+    /// transcoder made. True when anything moved.
+    fn take_input(
+        &mut self,
+        node: &mut Node,
+        id: ElementId,
+        media_type: MediaType,
+        link: &mut Link,
+    ) -> bool {
+        let mut progress = false;
+        while !link.queue.is_empty() && node.element.accepts_input(media_type) {
+            let Some(buffer) = link.queue.pop_front() else {
+                break;
+            };
+            progress = true;
+            self.pass_on(node, id, media_type, link, buffer);
+        }
+        progress | self.drain_transcoder(node, id, media_type, link)
+    }
+
+    /// One buffer off `link`: to the node as it is when it takes the codec, else into a
+    /// transcoder to the node's first codec (made, or remade, for this conversion).
+    fn pass_on(
+        &mut self,
+        node: &mut Node,
+        id: ElementId,
+        media_type: MediaType,
+        link: &mut Link,
+        buffer: Buffer,
+    ) {
+        let wanted = buffer.codec.and_then(|codec| {
+            let list = node.element.accepted_codecs(media_type)?;
+            if list.contains(&codec) {
+                return None;
+            }
+            list.first().map(|&to| (codec, to))
+        });
+        let Some((from, to)) = wanted else {
+            if link.transcoder.take().is_some()
+                || (buffer.codec.is_some() && link.transcoding.is_none())
+            {
+                report_transcoding(self.events, link, false);
+            }
+            deliver(node, id, media_type, buffer, self.now, self.events);
+            return;
+        };
+        let fits = link
+            .transcoder
+            .as_ref()
+            .is_some_and(|t| t.source_codec() == from && t.target_codec() == to);
+        if !fits {
+            link.transcoder = self
+                .factory
+                .as_mut()
+                .and_then(|f| f.create(media_type, from, to));
+            link.transcoder_wakes = match (link.transcoder.as_mut(), self.wake) {
+                (Some(t), Some(wake)) => t.set_wake(wake.clone()),
+                _ => false,
+            };
+            if link.transcoder.is_some() {
+                report_transcoding(self.events, link, true);
+            } else {
+                tracing::debug!(from, to, "no transcoder for this conversion");
+            }
+        }
+        match link.transcoder.as_mut() {
+            Some(t) => t.push(buffer),
+            None => link.dropped += 1,
+        }
+    }
+
+    /// What the link's transcoder produced goes to the sink as if it came on the link;
+    /// its requests go to the source. True when anything came out.
+    fn drain_transcoder(
+        &mut self,
+        node: &mut Node,
+        id: ElementId,
+        media_type: MediaType,
+        link: &mut Link,
+    ) -> bool {
+        let Some(t) = link.transcoder.as_mut() else {
+            return false;
+        };
+        let mut progress = false;
+        if let Some(bps) = node.element.target_bitrate(media_type) {
+            t.set_target_bitrate(bps);
+        }
+        while let Some(buffer) = t.poll() {
+            progress = true;
+            if !node.element.accepts_input(media_type) {
+                link.dropped += 1;
+                continue;
+            }
+            deliver(node, id, media_type, buffer, self.now, self.events);
+        }
+        if t.poll_keyframe_request() {
+            self.upstream
+                .push((link.conn.source, media_type, UpstreamEvent::KeyframeRequest));
+        }
+        while let Some(description) = t.poll_error() {
+            self.events.push_back(GraphEvent::Element {
+                element: link.conn.source,
+                event: ElementEvent::Error {
+                    error_type: ErrorType::StreamErrorDecode,
+                    error_code: 0,
+                    description,
+                },
+            });
+        }
+        progress
+    }
+
+    /// The node's output onto its links (fan-out clones all but the last). At most a
+    /// link's worth per round, so a burst from a source is carried along the chain by
+    /// later rounds instead of overflowing the first link. True when anything moved.
+    fn push_outputs(&mut self, node: &mut Node, id: ElementId, links: &mut [Option<Link>]) -> bool {
+        let mut progress = false;
+        for _ in 0..self.capacity {
+            let Some(buffer) = node.element.poll_output() else {
+                break;
+            };
+            progress = true;
+            let media_type = buffer.media_type;
+            let m = media_type.index();
+            let Some((&last, rest)) = node.outputs[m].split_last() else {
+                continue;
+            };
+            if node.flow_out[m].pass(self.now) {
+                self.events.push_back(GraphEvent::MediaFlowOut {
+                    element: id,
+                    media_type,
+                    state: MediaFlowState::Flowing,
+                });
+            }
+            let mut want_keyframe = false;
+            for &l in rest {
+                if let Some(link) = links[l].as_mut() {
+                    want_keyframe |= link.push(buffer.clone(), self.capacity);
+                }
+            }
+            if let Some(link) = links[last].as_mut() {
+                want_keyframe |= link.push(buffer, self.capacity);
+            }
+            if want_keyframe {
+                node.element
+                    .handle_upstream(media_type, UpstreamEvent::KeyframeRequest, self.now);
+            }
+        }
+        progress
+    }
+
+    /// The node's requests for its sources: a link's transcoder answers a keyframe
+    /// request itself (a keyframe from the source would not help a consumer of the
+    /// re-encoded stream); the others are gathered for after the round.
+    fn route_upstream(&mut self, node: &mut Node, links: &mut [Option<Link>]) {
+        while let Some((media_type, event)) = node.element.poll_upstream() {
+            let Some(link) = node.input[media_type.index()].and_then(|l| links[l].as_mut()) else {
+                continue;
+            };
+            match (link.transcoder.as_mut(), event) {
+                (Some(t), UpstreamEvent::KeyframeRequest) => t.request_keyframe(),
+                (None, _) => self.upstream.push((link.conn.source, media_type, event)),
+            }
+        }
+    }
 }
 
 /// Turns a pad idle past its deadline to NotFlowing; true when it changed.
