@@ -13,11 +13,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use history::{Lookup, SendHistory, Sent};
+use nack::Nacks;
 use playout::{playout_delay_element, PlayoutDelay};
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
-use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
-use window_max::WindowMax;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 
 /// Fields of an RTP header, parsed without allocating.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,21 +308,6 @@ const MAX_DROPOUT: u64 = 3000;
 /// Extended sequence numbers start in cycle 1 so that packets reordered before the
 /// first one still have a (smaller) extended number; reports subtract it.
 const ROLL: u64 = 1 << 16;
-/// Tries per missing packet: at half a round trip apart, ten round trips' worth.
-const NACK_MAX_TRIES: u8 = 20;
-const NACK_MAX_AGE: Duration = Duration::from_secs(1);
-const NACK_MIN_INTERVAL: Duration = Duration::from_millis(20);
-const NACK_MAX_SEQS: usize = 100;
-const DEFAULT_RTT: Duration = Duration::from_millis(100);
-
-/// A sequence number we are asking for.
-#[derive(Clone, Copy, Debug)]
-struct Missing {
-    ext: u64,
-    since: Instant,
-    last_asked: Option<Instant>,
-    tries: u8,
-}
 
 /// Counters of a [`RecvStream`].
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -355,7 +340,6 @@ pub(crate) struct RecvStats {
 pub(crate) struct RecvStream {
     ssrc: u32,
     clock_rate: u32,
-    nack_enabled: bool,
     started: bool,
     max_seq: u16,
     max_ext: u64,
@@ -364,19 +348,7 @@ pub(crate) struct RecvStream {
     window_floor: u64,
     /// Bit `ext % WINDOW`: received, for ext in the window.
     window: [u64; (WINDOW / 64) as usize],
-    /// Missing sequence numbers in the window, ascending; at most `WINDOW` long.
-    missing: VecDeque<Missing>,
-    rtt: Duration,
-    /// How late reordered originals arrived after their gap was seen, lately: a gap
-    /// waits that long before its first NACK, so that a reordering link does not make
-    /// the sender resend what is only late.
-    reorder: WindowMax,
-    /// When `poll_nack` next has work, or earlier (never later): lowered as gaps appear
-    /// and when the reordering wait shortens, made exact whenever `poll_nack` runs or
-    /// the round trip changes. The deadline is asked
-    /// for after every packet, and walking every missing sequence number for it was
-    /// 30 % of the CPU of a stream with heavy loss (up to 1,024 entries per packet).
-    nack_due: Option<Instant>,
+    nacks: Nacks,
     /// A far-behind sequence number seen once: the next one confirms a reset.
     probation: Option<u16>,
     /// After a reset: the old highest sequence, whose late stragglers are dropped
@@ -396,17 +368,13 @@ impl RecvStream {
         RecvStream {
             ssrc,
             clock_rate: clock_rate.max(1),
-            nack_enabled,
             started: false,
             max_seq: 0,
             max_ext: 0,
             base_ext: 0,
             window_floor: 0,
             window: [0; (WINDOW / 64) as usize],
-            missing: VecDeque::new(),
-            rtt: DEFAULT_RTT,
-            reorder: WindowMax::reorder_wait(),
-            nack_due: None,
+            nacks: Nacks::new(nack_enabled),
             probation: None,
             stale: None,
             first_arrival: None,
@@ -421,45 +389,7 @@ impl RecvStream {
 
     /// The round-trip estimate NACK retries are spaced by (half of it, at least 20 ms).
     pub fn set_rtt(&mut self, rtt: Duration) {
-        self.rtt = rtt;
-        self.refresh_nack_due();
-    }
-
-    /// `nack_due` made exact (a walk over every missing number: not per packet).
-    fn refresh_nack_due(&mut self) {
-        self.nack_due = self.exact_nack_due();
-    }
-
-    /// The earliest ask or give-up of any missing number.
-    fn exact_nack_due(&self) -> Option<Instant> {
-        self.missing
-            .iter()
-            .map(|m| self.due(m).min(m.since + NACK_MAX_AGE))
-            .min()
-    }
-
-    /// `nack_due` no later than `at`.
-    fn lower_nack_due(&mut self, at: Instant) {
-        self.nack_due = Some(self.nack_due.map_or(at, |t| t.min(at)));
-    }
-
-    /// The reordering wait became shorter: numbers not asked for yet fall due sooner.
-    /// The oldest missing number gives a bound for all of them in O(1); the next
-    /// `poll_nack` makes it exact.
-    fn on_shorter_reorder_wait(&mut self) {
-        if let Some(oldest) = self.missing.front() {
-            self.lower_nack_due(oldest.since + self.reorder.max());
-        }
-    }
-
-    /// Half a round trip: a NACK lost on the way costs half a round trip instead of a
-    /// whole one (with the link's loss, the NACK is lost as often as the resend), and a
-    /// repeat that reaches the sender while its resend is still on the way is ignored
-    /// by libwebrtc's sender (it resends a packet at most once per round trip). On a
-    /// 60 ms path with 5 % loss each way Chromium's looped video froze less, with about
-    /// as many resends.
-    fn retry_interval(&self) -> Duration {
-        (self.rtt / 2).max(NACK_MIN_INTERVAL)
+        self.nacks.set_rtt(rtt);
     }
 
     fn bit(&self, ext: u64) -> bool {
@@ -541,31 +471,7 @@ impl RecvStream {
             }
             self.set_bit(ext, true);
             self.base_ext = self.base_ext.min(ext);
-            if let Ok(i) = self.missing.binary_search_by_key(&ext, |m| m.ext) {
-                if let Some(m) = self.missing.remove(i) {
-                    if self.missing.is_empty() {
-                        self.nack_due = None;
-                    }
-                    let took = now.saturating_duration_since(m.since);
-                    if took >= Duration::from_millis(60) {
-                        tracing::debug!(
-                            ssrc = self.ssrc,
-                            seq = sequence,
-                            ?took,
-                            tries = m.tries,
-                            "gap filled late"
-                        );
-                    }
-                    // An original that came before a resend could have: late, not lost
-                    // (a peer without RTX resends on this SSRC, a round trip after we ask).
-                    let early = m
-                        .last_asked
-                        .is_none_or(|t| now.saturating_duration_since(t) < self.rtt / 2);
-                    if !retransmitted && early {
-                        self.on_reordered(now, now.saturating_duration_since(m.since));
-                    }
-                }
-            }
+            self.nacks.on_filled(now, ext, retransmitted, self.ssrc);
             self.count(now, payload_len, retransmitted);
             return true;
         }
@@ -608,31 +514,7 @@ impl RecvStream {
         }
         self.set_bit(new, true);
         self.max_ext = new;
-        // Entries that fell out of the window are abandoned.
-        while let Some(front) = self.missing.front() {
-            if front.ext + WINDOW > new {
-                break;
-            }
-            self.missing.pop_front();
-            self.stats.packets_given_up += 1;
-        }
-        if self.missing.is_empty() {
-            self.nack_due = None;
-        }
-        if self.nack_enabled {
-            self.forget_old_reordering(now);
-            for ext in old + 1..new {
-                self.missing.push_back(Missing {
-                    ext,
-                    since: now,
-                    last_asked: None,
-                    tries: 0,
-                });
-            }
-            if d > 1 {
-                self.lower_nack_due(now + self.reorder.max());
-            }
-        }
+        self.stats.packets_given_up += self.nacks.on_advance(now, old, new);
     }
 
     /// A jump by `d` past the window: start the window afresh at the new sequence.
@@ -646,9 +528,7 @@ impl RecvStream {
         self.window = [0; (WINDOW / 64) as usize];
         self.set_bit(self.max_ext, true);
         self.window_floor = self.max_ext;
-        self.stats.packets_given_up += self.missing.len() as u64;
-        self.missing.clear();
-        self.nack_due = None;
+        self.stats.packets_given_up += self.nacks.clear();
     }
 
     /// Arrival time in timestamp units minus the RTP timestamp (RFC 3550 A.8).
@@ -669,96 +549,27 @@ impl RecvStream {
         self.last_transit = Some(transit);
     }
 
-    fn due(&self, m: &Missing) -> Instant {
-        match m.last_asked {
-            None => m.since + self.reorder.max(),
-            Some(t) => t + self.retry_interval(),
-        }
-    }
-
-    /// An original packet filled a gap `late` after the gap was seen.
-    fn on_reordered(&mut self, now: Instant, late: Duration) {
-        self.forget_old_reordering(now);
-        self.reorder.observe(now, late);
-    }
-
-    /// The reordering wait shortens as old lateness is forgotten.
-    fn forget_old_reordering(&mut self, now: Instant) {
-        if self.reorder.roll(now) {
-            self.on_shorter_reorder_wait();
-        }
-    }
-
-    /// The NACK to send now, if any: every missing sequence number not asked for yet, or
-    /// asked for at least one retry interval ago (at most 100 per packet).
+    /// The NACK to send now, if any (see [`Nacks::poll`]).
     pub fn poll_nack(&mut self, now: Instant, sender_ssrc: u32) -> Option<TransportLayerNack> {
-        if !self.nack_enabled || self.missing.is_empty() {
-            return None;
-        }
-        let interval = self.retry_interval();
-        let wait = self.reorder.max();
-        let mut nacks: Vec<NackPair> = Vec::new();
-        let mut asked = 0usize;
-        let mut given_up = 0u64;
-        self.missing.retain_mut(|m| {
-            let due = match m.last_asked {
-                None => now >= m.since + wait,
-                Some(t) => now >= t + interval,
-            };
-            if now.saturating_duration_since(m.since) >= NACK_MAX_AGE
-                || (due && m.tries >= NACK_MAX_TRIES)
-            {
-                tracing::debug!(seq = m.ext as u16, tries = m.tries, "NACK given up");
-                given_up += 1;
-                return false;
-            }
-            if !due || asked >= NACK_MAX_SEQS {
-                return true;
-            }
-            let seq = m.ext as u16;
-            match nacks.last_mut() {
-                Some(pair) if (1..=16).contains(&seq.wrapping_sub(pair.packet_id)) => {
-                    pair.lost_packets |= 1 << (seq.wrapping_sub(pair.packet_id) - 1);
-                }
-                _ => nacks.push(NackPair::new(seq)),
-            }
-            asked += 1;
-            m.tries += 1;
-            m.last_asked = Some(now);
-            true
-        });
-        self.refresh_nack_due();
-        self.stats.packets_given_up += given_up;
-        if nacks.is_empty() {
-            return None;
-        }
-        self.stats.nacks_sent = self.stats.nacks_sent.wrapping_add(1);
-        self.stats.nacked_sequences += asked as u64;
-        Some(TransportLayerNack {
-            sender_ssrc,
-            media_ssrc: self.ssrc,
-            nacks,
-        })
+        self.nacks
+            .poll(now, sender_ssrc, self.ssrc, &mut self.stats)
     }
 
     /// When [`poll_nack`](Self::poll_nack) has something to do (ask, or give up).
     pub fn next_nack(&self) -> Option<Instant> {
-        if !self.nack_enabled {
-            return None;
-        }
-        self.nack_due
+        self.nacks.next()
     }
 
     #[cfg(test)]
     /// Number of sequence numbers currently being asked for.
     pub fn missing_count(&self) -> usize {
-        self.missing.len()
+        self.nacks.missing.len()
     }
 
     #[cfg(test)]
     /// `next_nack` computed the slow way, from every missing number.
     pub fn exact_next_nack(&self) -> Option<Instant> {
-        self.exact_nack_due().filter(|_| self.nack_enabled)
+        self.nacks.exact_next()
     }
 
     /// The peer's SR about this stream; true when it is the first.
@@ -1199,6 +1010,7 @@ fn rtx_packet(rtx: &Rtx, sent: &Sent) -> Bytes {
 }
 
 mod history;
+mod nack;
 mod playout;
 #[cfg(test)]
 mod tests;

@@ -572,7 +572,7 @@ fn large_gap_nack_is_split_at_100_and_bounded() {
     assert_eq!(r.missing_count(), 23 + 999);
     r.on_packet(t0, 2024, 0, 10, false);
     assert!(r.missing_count() <= 1024);
-    assert!(r.missing.iter().all(|m| m.ext + WINDOW > r.max_ext));
+    assert!(r.nacks.missing.iter().all(|m| m.ext + WINDOW > r.max_ext));
 }
 
 #[test]
