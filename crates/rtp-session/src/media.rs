@@ -39,8 +39,8 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// the datagrams it sends.
 const IDLE_REPORT_INTERVAL: Duration = Duration::from_secs(5);
 const IDLE_AFTER: Duration = Duration::from_secs(2);
-/// Packets of unsignalled SSRCs tried per second: each try builds a throwaway SRTP
-/// context, so a flood of random SSRCs costs at most this many key setups a second.
+/// Packets of unsignalled SSRCs tried per second: each try is a decryption (it was a
+/// throwaway SRTP context's key setup too), and a flood of random SSRCs gets no more.
 const UNSIGNALLED_TRIES_PER_SECOND: u32 = 200;
 /// Receivers (SSRCs, RTX included) one session keeps: the signalled ones plus
 /// `MAX_UNSIGNALLED_SSRCS`.
@@ -136,9 +136,7 @@ pub(crate) struct Media {
     /// a recorder lines audio and video up with them. At most [`EARLY_REPORTS`].
     early_reports: VecDeque<(u32, Instant, u64, u32)>,
     rtx: Vec<Rtx>,
-    unsignalled: usize,
-    /// Tries of unsignalled SSRCs in the current second (see UNSIGNALLED_TRIES_PER_SECOND).
-    tries: (Instant, u32),
+    unsignalled: Unsignalled,
     pub(crate) out: VecDeque<MediaPacket>,
     next_report: Option<Instant>,
     /// When RTP last went either way.
@@ -150,11 +148,50 @@ pub(crate) struct Media {
     pub(crate) drops: MediaDrops,
     /// Codec names the peer takes, per kind (audio, video).
     accepted: [Vec<&'static str>; 2],
-    feedback: Vec<Feedback>,
-    resend: Vec<Bytes>,
+    /// Lists reused from packet to packet.
+    scratch: Scratch,
     /// The path's round trip NACK retries are spaced by, and whether RTCP measured it
     /// (ICE's checks only seed it until then).
     rtt: Option<(Duration, bool)>,
+}
+
+/// SSRCs nobody signalled: how many were admitted, and the tries in the current second
+/// (each costs a decryption), both bounded.
+struct Unsignalled {
+    admitted: usize,
+    second: Instant,
+    tries: u32,
+}
+
+impl Unsignalled {
+    fn new(now: Instant) -> Unsignalled {
+        Unsignalled {
+            admitted: 0,
+            second: now,
+            tries: 0,
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.admitted < MAX_UNSIGNALLED_SSRCS
+    }
+
+    /// Counts a try; false past the second's budget.
+    fn try_one(&mut self, now: Instant) -> bool {
+        if now.saturating_duration_since(self.second) >= Duration::from_secs(1) {
+            self.second = now;
+            self.tries = 0;
+        }
+        self.tries += 1;
+        self.tries <= UNSIGNALLED_TRIES_PER_SECOND
+    }
+}
+
+/// Lists a packet's handling fills and empties, kept to save their allocations.
+#[derive(Default)]
+struct Scratch {
+    feedback: Vec<Feedback>,
+    resend: Vec<Bytes>,
 }
 
 fn kind_index(kind: MediaKind) -> u8 {
@@ -183,8 +220,7 @@ impl Media {
             receivers: Vec::new(),
             early_reports: VecDeque::new(),
             rtx: Vec::new(),
-            unsignalled: 0,
-            tries: (now, 0),
+            unsignalled: Unsignalled::new(now),
             out: VecDeque::new(),
             next_report: None,
             last_rtp: None,
@@ -193,8 +229,7 @@ impl Media {
             rtp_at_last_remb: 0,
             drops: MediaDrops::default(),
             accepted: [Vec::new(), Vec::new()],
-            feedback: Vec::new(),
-            resend: Vec::new(),
+            scratch: Scratch::default(),
             rtt: None,
         }
     }
@@ -386,12 +421,8 @@ impl Media {
         transport: &mut dyn MediaTransport,
     ) {
         let section = self.section_of(data, header);
-        let room = self.unsignalled < MAX_UNSIGNALLED_SSRCS && self.receivers.len() < MAX_RECEIVERS;
-        if now.saturating_duration_since(self.tries.0) >= Duration::from_secs(1) {
-            self.tries = (now, 0);
-        }
-        self.tries.1 += 1;
-        let budget = self.tries.1 <= UNSIGNALLED_TRIES_PER_SECOND;
+        let room = self.unsignalled.has_room() && self.receivers.len() < MAX_RECEIVERS;
+        let budget = self.unsignalled.try_one(now);
         let (Some((index, rtx)), true, true) = (section, room, budget) else {
             self.drops.unknown_ssrc += 1;
             return;
@@ -400,7 +431,7 @@ impl Media {
             self.drops.auth += 1;
             return;
         };
-        self.unsignalled += 1;
+        self.unsignalled.admitted += 1;
         if rtx {
             // Repairs the section's primary stream (the first one it has).
             let primary = self
@@ -555,7 +586,7 @@ impl Media {
             self.drops.rtcp += 1;
             return;
         };
-        let mut feedback = std::mem::take(&mut self.feedback);
+        let mut feedback = std::mem::take(&mut self.scratch.feedback);
         feedback.clear();
         if let Err(e) = parse_rtcp(&plain, &mut feedback) {
             tracing::debug!("RTCP refused: {e}");
@@ -564,7 +595,7 @@ impl Media {
         for f in feedback.drain(..) {
             self.on_feedback(now, f, transport, states);
         }
-        self.feedback = feedback;
+        self.scratch.feedback = feedback;
     }
 
     fn on_feedback(
@@ -607,7 +638,7 @@ impl Media {
                 self.on_report_blocks(now, &reports);
             }
             Feedback::Nack(nack) => {
-                let mut resend = std::mem::take(&mut self.resend);
+                let mut resend = std::mem::take(&mut self.scratch.resend);
                 if let Some(s) = self
                     .senders
                     .iter_mut()
@@ -618,7 +649,7 @@ impl Media {
                 for packet in resend.drain(..) {
                     transport.send_rtp(&packet);
                 }
-                self.resend = resend;
+                self.scratch.resend = resend;
             }
             Feedback::Pli { media_ssrc } => self.keyframe_asked(media_ssrc, false, states),
             Feedback::Fir { media_ssrcs } => {
@@ -717,12 +748,12 @@ impl Media {
                 "no SRTP keys or candidate pair yet".into(),
             ));
         }
-        let mut again = std::mem::take(&mut self.resend);
+        let mut again = std::mem::take(&mut self.scratch.resend);
         sender.stream.on_sent(now, packet, &header, &mut again);
         for packet in again.drain(..) {
             transport.send_rtp(&packet);
         }
-        self.resend = again;
+        self.scratch.resend = again;
         self.media_active(now);
         Ok(())
     }
