@@ -26,6 +26,8 @@ mod core;
 mod dispatch;
 mod net;
 mod runtime;
+#[cfg(target_os = "linux")]
+mod send_many;
 mod shared;
 mod sockets;
 mod tcp;

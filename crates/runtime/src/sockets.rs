@@ -1,9 +1,12 @@
 //! A real worker's sockets: those it owns for its tasks, and its duplicates of the
 //! runtime's shared sockets. Sends are queued during a turn and leave together at its
-//! end: runs of same-size datagrams to the same peer go out as one GSO send.
+//! end: runs of same-size datagrams to the same peer go out as one GSO send, datagrams
+//! to different peers on one socket (a shared port's) in one `sendmmsg`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+#[cfg(target_os = "linux")]
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -12,6 +15,8 @@ use mio::{Interest, Registry, Token};
 use quinn_udp::{UdpSockRef, UdpSocketState};
 
 use crate::net::{bind_udp, not_ours, Network, Slots, SocketId};
+#[cfg(target_os = "linux")]
+use crate::send_many::{send_many, MAX_BATCH};
 use crate::shared::{Route, SharedPorts};
 use crate::tcp;
 
@@ -30,6 +35,10 @@ const OUTBOX_BYTES: usize = 1 << 20;
 pub(crate) struct UdpEntry {
     pub(crate) socket: UdpSocket,
     pub(crate) state: UdpSocketState,
+    /// Bound to an IPv6 address: a `sendmmsg` of ours takes only peers of the socket's
+    /// own family (quinn-udp maps the others).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    ipv6: bool,
 }
 
 impl UdpEntry {
@@ -41,9 +50,11 @@ impl UdpEntry {
         {
             tracing::debug!("cannot enlarge a socket's receive buffer: {e}");
         }
+        let ipv6 = std_socket.local_addr()?.is_ipv6();
         Ok(UdpEntry {
             socket: UdpSocket::from_std(std_socket),
             state,
+            ipv6,
         })
     }
 }
@@ -168,20 +179,22 @@ impl UdpNet {
                 i += 1;
                 continue;
             };
-            // The longest run GSO can carry: same socket, peer and size, contiguous.
-            let max = entry
-                .state
-                .max_gso_segments()
-                .min(64_000 / first.len.max(1))
-                .max(1);
-            let mut n = 1;
-            while n < max
-                && self.outbox.get(i + n).is_some_and(|o| {
-                    o.socket == first.socket && o.peer == first.peer && o.len == first.len
-                })
-            {
-                n += 1;
+            let n = self.gso_run(i, entry);
+            #[cfg(target_os = "linux")]
+            if n == 1 {
+                let singles = self.singles(i, entry);
+                if singles > 1 {
+                    let (outbox, bytes) = (&self.outbox[i..i + singles], &self.out_bytes);
+                    let refused = send_many(entry.socket.as_raw_fd(), singles, |k| {
+                        let o = &outbox[k];
+                        (o.peer, &bytes[o.start..o.start + o.len])
+                    });
+                    self.send_errors += refused;
+                    i += singles;
+                    continue;
+                }
             }
+            let first = &self.outbox[i];
             let contents = &self.out_bytes[first.start..first.start + first.len * n];
             let transmit = quinn_udp::Transmit {
                 destination: first.peer,
@@ -202,6 +215,50 @@ impl UdpNet {
         }
         self.outbox.clear();
         self.out_bytes.clear();
+    }
+
+    /// The longest run from `outbox[i]` GSO can carry: same socket, peer and size,
+    /// contiguous.
+    fn gso_run(&self, i: usize, entry: &UdpEntry) -> usize {
+        let first = &self.outbox[i];
+        let max = entry
+            .state
+            .max_gso_segments()
+            .min(64_000 / first.len.max(1))
+            .max(1);
+        let mut n = 1;
+        while n < max
+            && self.outbox.get(i + n).is_some_and(|o| {
+                o.socket == first.socket && o.peer == first.peer && o.len == first.len
+            })
+        {
+            n += 1;
+        }
+        n
+    }
+
+    #[cfg(target_os = "linux")]
+    /// How many datagrams from `outbox[i]` on, none the start of a GSO run, go out on
+    /// `entry`'s socket to peers of its family: one `sendmmsg` for them all. Tasks on
+    /// a shared port hold their own socket ids for the same socket.
+    fn singles(&self, i: usize, entry: &UdpEntry) -> usize {
+        let fd = entry.socket.as_raw_fd();
+        let mut n = 0;
+        while n < MAX_BATCH && i + n < self.outbox.len() {
+            let o = &self.outbox[i + n];
+            let same_socket = o.socket == self.outbox[i].socket
+                || self
+                    .entry(o.socket)
+                    .is_some_and(|e| e.socket.as_raw_fd() == fd);
+            if !same_socket
+                || o.peer.is_ipv6() != entry.ipv6
+                || (n > 0 && self.gso_run(i + n, entry) > 1)
+            {
+                break;
+            }
+            n += 1;
+        }
+        n
     }
 
     /// Sends one frame on the connection `peer` opened to `listener`.

@@ -129,6 +129,44 @@ fn tasks_share_workers_and_echo_over_real_udp() {
     UdpSocket::bind(addr).unwrap();
 }
 
+/// A turn's sends from one socket to many peers (one `sendmmsg`), mixed with runs to one
+/// peer (GSO): every datagram reaches its own peer with its own bytes.
+#[test]
+fn a_turns_sends_to_many_peers_each_reach_their_peer() {
+    let rt: Runtime<Echo> = crate::RuntimeBuilder::default()
+        .workers(1)
+        .dispatchers(1)
+        .min_wake_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let (task, reports) = spawn_echo(&rt);
+    task.input(Input::Bind, WAIT).unwrap();
+    let addr: SocketAddr = reports.recv_timeout(WAIT).unwrap()[6..].parse().unwrap();
+    let peers: Vec<UdpSocket> = (0..40)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for round in 0..5u8 {
+        // Within the pacing interval: the worker takes them in one turn.
+        for (i, peer) in peers.iter().enumerate() {
+            // Every third peer sends two of one size (a GSO run when adjacent).
+            let copies = if i % 3 == 0 { 2 } else { 1 };
+            for _ in 0..copies {
+                peer.send_to(&vec![i as u8 ^ round; 20 + i], addr).unwrap();
+            }
+        }
+        for (i, peer) in peers.iter().enumerate() {
+            peer.set_read_timeout(Some(WAIT)).unwrap();
+            let copies = if i % 3 == 0 { 2 } else { 1 };
+            for _ in 0..copies {
+                let mut buf = [0u8; 128];
+                let (n, from) = peer.recv_from(&mut buf).unwrap();
+                assert_eq!(from, addr);
+                assert_eq!(&buf[..n], &vec![i as u8 ^ round; 20 + i][..], "peer {i}");
+            }
+        }
+    }
+}
+
 /// With a minimum wake-up interval, a burst of datagrams to many tasks is still echoed
 /// whole, and each echo comes back within the interval plus scheduling.
 #[test]
