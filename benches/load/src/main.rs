@@ -76,7 +76,7 @@ struct RunArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "mediaflow,str0m,rtc,raw"
+        default_value = "mediaflow,mediaflow-shared,str0m,rtc,raw"
     )]
     suts: Vec<SutKind>,
     #[arg(
@@ -158,9 +158,9 @@ fn sut_main(kind: SutKind, lifetime: Duration) -> Result<()> {
         Ok(())
     };
     match kind {
-        SutKind::Mediaflow => {
+        SutKind::Mediaflow | SutKind::MediaflowShared => {
             report_ready()?;
-            sut_mediaflow::serve(listener, lifetime)
+            sut_mediaflow::serve(listener, lifetime, kind == SutKind::MediaflowShared)
         }
         SutKind::Str0m | SutKind::Rtc | SutKind::Raw => {
             let socket = udp::bind_loopback(4 << 20)?;

@@ -13,8 +13,12 @@ use crate::gen::{Outcome, Plan};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SutKind {
-    /// mediaflow's Hello World loopback, N pipelines in one process.
+    /// mediaflow's Hello World loopback, N pipelines in one process, each endpoint on
+    /// its own UDP port (the default, Kurento's).
     Mediaflow,
+    /// The same with every endpoint on one shared UDP port of the runtime (as the other
+    /// SUTs use one socket).
+    MediaflowShared,
     /// An echo server on str0m (RTP mode), one socket, one thread.
     Str0m,
     /// An echo server on webrtc-rs `rtc` 0.21.1, one socket, one thread.
@@ -27,6 +31,7 @@ impl SutKind {
     pub fn name(self) -> &'static str {
         match self {
             SutKind::Mediaflow => "mediaflow",
+            SutKind::MediaflowShared => "mediaflow-shared",
             SutKind::Str0m => "str0m",
             SutKind::Rtc => "rtc",
             SutKind::Raw => "raw",

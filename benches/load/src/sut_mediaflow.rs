@@ -22,8 +22,11 @@ enum Gathered {
     Done,
 }
 
-pub fn serve(listener: TcpListener, lifetime: Duration) -> Result<()> {
+/// Serves the generator's requests; with `shared_port` every endpoint is on one UDP port
+/// of the runtime (mediaflow's `shared_udp_port`), else each has its own.
+pub fn serve(listener: TcpListener, lifetime: Duration, shared_port: bool) -> Result<()> {
     let started = Instant::now();
+    let runtime = runtime(shared_port)?;
     listener.set_nonblocking(false)?;
     let (stream, _) = listener
         .accept()
@@ -52,7 +55,7 @@ pub fn serve(listener: TcpListener, lifetime: Duration) -> Result<()> {
             Err(e) => return Err(e).context("reading the control connection"),
         }
         let resp = match serde_json::from_str::<Request>(line.trim()) {
-            Ok(req) => match open(&req) {
+            Ok(req) => match open(&req, &runtime) {
                 Ok((resp, call)) => {
                     calls.push(call);
                     resp
@@ -70,45 +73,38 @@ pub fn serve(listener: TcpListener, lifetime: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The runtime every session goes on: the default one, or with `LOADBENCH_SHARED_PORT=1`
-/// one whose endpoints share a single UDP port (mediaflow's `shared_udp_port`).
-fn runtime() -> Result<Runtime> {
-    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
-    if let Some(r) = RUNTIME.get() {
-        return Ok(r.clone());
-    }
+/// The runtime every session goes on: the default one, or one built for a shared port or
+/// the settings asked for.
+fn runtime(shared: bool) -> Result<Runtime> {
     // LOADBENCH_MIN_WAKE_US=N: the runtime's `min_wake_interval`, for comparing.
     let wake = std::env::var("LOADBENCH_MIN_WAKE_US")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(std::time::Duration::from_micros);
-    let shared = std::env::var_os("LOADBENCH_SHARED_PORT").is_some_and(|v| v == "1");
     // LOADBENCH_WORKERS=N: the runtime's worker threads (default: the cores).
     let workers = std::env::var("LOADBENCH_WORKERS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok());
-    let runtime = if shared || wake.is_some() || workers.is_some() {
-        let mut b = Runtime::builder();
-        if let Some(n) = workers {
-            b = b.workers(n);
-        }
-        if shared {
-            b = b.shared_udp_port(0)?;
-        }
-        if let Some(w) = wake {
-            b = b.min_wake_interval(w);
-        }
-        b.build()?
-    } else {
-        Runtime::global()?
-    };
-    Ok(RUNTIME.get_or_init(|| runtime).clone())
+    if !shared && wake.is_none() && workers.is_none() {
+        return Ok(Runtime::global()?);
+    }
+    let mut b = Runtime::builder();
+    if let Some(n) = workers {
+        b = b.workers(n);
+    }
+    if shared {
+        b = b.shared_udp_port(0)?;
+    }
+    if let Some(w) = wake {
+        b = b.min_wake_interval(w);
+    }
+    Ok(b.build()?)
 }
 
-fn open(req: &Request) -> Result<(Response, (MediaPipeline, WebRtcEndpoint))> {
+fn open(req: &Request, runtime: &Runtime) -> Result<(Response, (MediaPipeline, WebRtcEndpoint))> {
     let offer = req.offer.as_deref().context("no offer in the request")?;
     let pipeline = MediaPipeline::builder()
-        .runtime(&runtime()?)
+        .runtime(runtime)
         .build()
         .context("MediaPipeline::new")?;
     let built = (|| -> Result<(Response, WebRtcEndpoint)> {
