@@ -101,6 +101,28 @@ fn flood(
     counted() - start
 }
 
+/// Prints what the flood cost and checks it: every datagram counted, RSS up < 5 MiB.
+fn bounded_and_counted(
+    what: &str,
+    total: u64,
+    counted: u64,
+    before: &Discards,
+    attacked: &mediaflow::WebRtcEndpoint,
+    rss_before: u64,
+) {
+    let after = attacked.discards().unwrap();
+    let rss_after = rss_kib();
+    println!(
+        "{total} hostile datagrams{what}: {}, RSS {rss_before} -> {rss_after} KiB",
+        report(before, &after)
+    );
+    assert_eq!(counted, total, "{after:?}");
+    assert!(
+        rss_after < rss_before + 5 * 1024,
+        "RSS {rss_before} -> {rss_after} KiB"
+    );
+}
+
 /// What was counted between `before` and `after`, by reason.
 fn report(before: &Discards, after: &Discards) -> String {
     format!(
@@ -148,17 +170,7 @@ fn a_flood_of_hostile_datagrams_is_counted_bounded_and_harmless() {
         // The attacked endpoint's media keeps flowing during the flood.
         || pump(&mut seq, 5),
     );
-    let after = attacked.discards().unwrap();
-    let rss_after = rss_kib();
-    println!(
-        "{total} hostile datagrams: {}, RSS {rss_before} -> {rss_after} KiB",
-        report(&before, &after)
-    );
-    assert_eq!(counted, total, "{after:?}");
-    assert!(
-        rss_after < rss_before + 5 * 1024,
-        "RSS {rss_before} -> {rss_after} KiB"
-    );
+    bounded_and_counted("", total, counted, &before, &attacked, rss_before);
     pump(&mut seq, 20);
     pipeline.release().unwrap();
 }
@@ -211,17 +223,13 @@ fn a_flood_from_the_peers_own_address_is_counted_bounded_and_harmless() {
         || peer.borrow_mut().drive(Duration::from_millis(1)),
         || pump(&mut seq, 5),
     );
-    let after = attacked.discards().unwrap();
-    let rss_after = rss_kib();
-    println!(
-        "{total} hostile datagrams from the peer's address: {}, RSS {rss_before} -> \
-         {rss_after} KiB",
-        report(&before, &after)
-    );
-    assert_eq!(counted, total, "{after:?}");
-    assert!(
-        rss_after < rss_before + 5 * 1024,
-        "RSS {rss_before} -> {rss_after} KiB"
+    bounded_and_counted(
+        " from the peer's address",
+        total,
+        counted,
+        &before,
+        &attacked,
+        rss_before,
     );
     pump(&mut seq, 20);
     assert_eq!(peer.borrow().session.states().1, ConnectionState::Connected);
