@@ -8,47 +8,13 @@ use mediaflow_rtp::{
     codec, ConnectionState, IceComponentState, MediaKind, MediaState, OutboundRtpStreamStats,
     SessionConfig, SessionEvent, WebRtcSession,
 };
+use mediaflow_testkit::{thread_heap_bytes, CountingAllocator};
 use rtc::shared::marshal::Marshal;
 
-/// Counts the heap this thread holds, so a test can see a session's memory grow or not
-/// while the other tests run on their own threads.
-struct ThreadHeap;
-
-thread_local! {
-    static HELD: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
-}
-
-fn held(delta: isize) {
-    // `try_with`: the allocator is also called while a thread's locals are torn down.
-    let _ = HELD.try_with(|h| h.set(h.get() + delta));
-}
-
-// SAFETY: every call goes to the system allocator unchanged; the count has no effect on it.
-unsafe impl std::alloc::GlobalAlloc for ThreadHeap {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        held(layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        held(-(layout.size() as isize));
-        // SAFETY: the caller's contract is passed on.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
-        held(size as isize - layout.size() as isize);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { std::alloc::System.realloc(ptr, layout, size) }
-    }
-}
-
+/// Counts the heap, per thread too: a test sees its session's memory grow or not while
+/// the other tests run on their own threads.
 #[global_allocator]
-static HEAP: ThreadHeap = ThreadHeap;
-
-/// The bytes this thread has allocated and not freed.
-fn heap_held() -> isize {
-    HELD.with(|h| h.get())
-}
+static HEAP: CountingAllocator = CountingAllocator;
 
 struct Peer {
     session: WebRtcSession,
@@ -988,7 +954,7 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
     let (mut a, mut b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
     let stranger = SocketAddr::from(([127, 0, 0, 1], 10_001));
     let before = b.session.discards();
-    let heap_before = heap_held();
+    let heap_before = thread_heap_bytes();
     let mut x: u32 = 0x1234_5678;
     for i in 0..20_000u32 {
         // xorshift: a different SSRC, sequence and payload type each time.
@@ -1004,7 +970,7 @@ fn unauthenticated_srtp_with_random_ssrcs_is_counted_and_creates_no_stream() {
         let from = if i % 2 == 0 { a.addr } else { stranger };
         b.session.handle_datagram(now, b.addr, from, &packet);
     }
-    let grown = heap_held() - heap_before;
+    let grown = thread_heap_bytes() - heap_before;
     let after = b.session.discards();
     assert!(grown < 16 * 1024, "the session holds {grown} more bytes");
     assert_eq!(after.srtp - before.srtp, 10_000, "{after:?}");
@@ -1049,9 +1015,9 @@ fn unauthenticated_srtcp_with_random_ssrcs_is_counted_and_holds_no_memory() {
     // A first round lets the session's buffers reach their working size.
     flood(&mut b, 2_000);
     let before = b.session.discards();
-    let heap_before = heap_held();
+    let heap_before = thread_heap_bytes();
     flood(&mut b, 20_000);
-    let grown = heap_held() - heap_before;
+    let grown = thread_heap_bytes() - heap_before;
     let after = b.session.discards();
     assert_eq!(after.rtcp - before.rtcp, 10_000, "{after:?}");
     assert_eq!(

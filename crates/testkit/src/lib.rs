@@ -49,10 +49,15 @@ pub fn rss_kib() -> u64 {
 
 /// A global allocator that counts the process's live heap bytes, for leak tests:
 /// `#[global_allocator] static A: CountingAllocator = CountingAllocator;` in a test
-/// binary of its own, then [`live_heap_bytes`].
+/// binary of its own, then [`live_heap_bytes`]; or, in a binary whose tests run side by
+/// side, [`thread_heap_bytes`] for what the calling thread's work holds.
 pub struct CountingAllocator;
 
 static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+thread_local! {
+    static THREAD_LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
 
 /// Heap bytes allocated and not yet freed, when [`CountingAllocator`] is the global
 /// allocator (0 otherwise).
@@ -60,29 +65,38 @@ pub fn live_heap_bytes() -> isize {
     LIVE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-// SAFETY: every call is passed on to the system allocator unchanged; only a counter is
+/// Heap bytes the calling thread allocated and has not freed (what other threads free
+/// of it is not seen), when [`CountingAllocator`] is the global allocator (0 otherwise).
+pub fn thread_heap_bytes() -> isize {
+    THREAD_LIVE.with(|h| h.get())
+}
+
+fn count(delta: isize) {
+    LIVE.fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+    // `try_with`: the allocator is also called while a thread's locals are torn down.
+    let _ = THREAD_LIVE.try_with(|h| h.set(h.get() + delta));
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; only counters are
 // updated beside it.
 unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         let p = unsafe { std::alloc::System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+            count(layout.size() as isize);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         unsafe { std::alloc::System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        count(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            count(new_size as isize - layout.size() as isize);
         }
         p
     }
