@@ -197,7 +197,6 @@ impl UdpNet {
                     continue;
                 }
             }
-            let first = &self.outbox[i];
             let contents = &self.out_bytes[first.start..first.start + first.len * n];
             let transmit = quinn_udp::Transmit {
                 destination: first.peer,
