@@ -1177,6 +1177,170 @@ pub(crate) struct Negotiator {
     dtls_role: Option<DtlsRole>,
 }
 
+/// A description parsed, its transport attributes checked and its mids collected:
+/// what an offer and an answer both go through first.
+fn parse_checked(sdp: &str) -> Result<(RawSdp<'_>, Vec<Option<&str>>), SessionError> {
+    let raw = parse(sdp)?;
+    validate_attrs(&raw.session)?;
+    for sec in &raw.sections {
+        validate_attrs(&sec.attrs)?;
+    }
+    let mids = collect_mids(&raw)?;
+    Ok((raw, mids))
+}
+
+fn required_mid<'a>(sec: &RawSection<'_>, mid: Option<&'a str>) -> Result<&'a str, SessionError> {
+    mid.ok_or_else(|| invalid(format!("m-section {} has no a=mid", sec.index)))
+}
+
+fn require_rtcp_mux(sec: &RawSection<'_>, mid: &str) -> Result<(), SessionError> {
+    if has_attr(&sec.attrs, "rtcp-mux") {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "m-section {} (mid {mid}) has no a=rtcp-mux, which we require",
+        sec.index
+    )))
+}
+
+/// An answer's section may leave its mid out, not change it.
+fn answered_mid_is(
+    sec: &RawSection<'_>,
+    mid: Option<&str>,
+    ours: &str,
+) -> Result<(), SessionError> {
+    if mid.is_some_and(|m| m != ours) {
+        return Err(invalid(format!(
+            "m-section {}: the answer's mid is not our offer's {ours:?}",
+            sec.index
+        )));
+    }
+    Ok(())
+}
+
+/// What the peer's answer agreed for one of our audio/video sections, or `None` when it
+/// rejected it (port 0, no codec kept).
+fn answered_media(
+    raw: &RawSdp<'_>,
+    sec: &RawSection<'_>,
+    mid: Option<&str>,
+    plan: &Plan,
+) -> Result<Option<Section>, SessionError> {
+    answered_mid_is(sec, mid, &plan.mid)?;
+    if media_kind(sec.kind) != Some(plan.kind) {
+        return Err(invalid(format!(
+            "m-section {}: the answer's media is not our offer's {}",
+            sec.index,
+            kind_name(plan.kind)
+        )));
+    }
+    if sec.port == 0 && !has_attr(&sec.attrs, "bundle-only") {
+        return Ok(None);
+    }
+    require_rtcp_mux(sec, &plan.mid)?;
+    let codecs = answered_codecs(plan.kind, &plan.codecs, &remote_pts(sec)?, sec.index)?;
+    if codecs.is_empty() {
+        return Ok(None);
+    }
+    let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
+    let (remote_ssrcs, remote_rtx) = ssrc_info(sec)?;
+    Ok(Some(Section {
+        mid: plan.mid.clone(),
+        m_line_index: sec.index,
+        kind: plan.kind,
+        send: plan.send && remote_recv,
+        recv: plan.recv && remote_send,
+        codecs,
+        remote_ssrcs,
+        remote_rtx,
+        mid_extension: plan.mid_ext.and(extmap_id(&sec.attrs, MID_URI)),
+        playout_delay_extension: plan
+            .playout_ext
+            .and(playout_delay_extmap(plan.kind, &sec.attrs))
+            .filter(|_| plan.send && remote_recv),
+    }))
+}
+
+/// Our DTLS role answering an offer whose `a=setup` is `setup`, while the connection
+/// in use (if any) has role `current`.
+fn answerer_dtls_role(
+    setup: Option<&str>,
+    current: Option<DtlsRole>,
+) -> Result<DtlsRole, SessionError> {
+    match setup {
+        Some("active") => Ok(DtlsRole::Server),
+        Some("holdconn") => Err(invalid("a=setup:holdconn is not supported")),
+        // A re-offer (actpass) while we are the DTLS server: the connection stays, and a
+        // browser refuses an answer that reverses its role.
+        Some("actpass") | None if current == Some(DtlsRole::Server) => Ok(DtlsRole::Server),
+        _ => Ok(DtlsRole::Client),
+    }
+}
+
+/// Our DTLS role from the `a=setup` of the answer to our offer (which said actpass).
+fn offerer_dtls_role(setup: Option<&str>) -> Result<DtlsRole, SessionError> {
+    match setup {
+        Some("passive") => Ok(DtlsRole::Client),
+        Some("actpass") => Err(invalid(
+            "the answer has a=setup:actpass; an answer must choose active or passive",
+        )),
+        Some("holdconn") => Err(invalid("a=setup:holdconn is not supported")),
+        // active, or absent (RFC 4145: the answerer's default is active).
+        _ => Ok(DtlsRole::Server),
+    }
+}
+
+/// What a description's sections give as they are accepted one by one.
+#[derive(Default)]
+struct Accepted<'r, 'a> {
+    sections: Vec<Section>,
+    candidates: Vec<(String, String)>,
+    /// The first accepted section: its transport attributes are the bundle's.
+    first: Option<&'r RawSection<'a>>,
+    application: Option<Application>,
+}
+
+impl<'r, 'a> Accepted<'r, 'a> {
+    fn application(&mut self, sec: &'r RawSection<'a>, mid: &str) {
+        self.application = Some(Application {
+            mid: mid.to_string(),
+            remote_max_message_size: remote_max_message_size(sec),
+        });
+        self.candidates.extend(section_candidates(sec, mid));
+        self.first.get_or_insert(sec);
+    }
+
+    fn media(&mut self, sec: &'r RawSection<'a>, section: Section) {
+        self.candidates
+            .extend(section_candidates(sec, &section.mid));
+        self.first.get_or_insert(sec);
+        self.sections.push(section);
+    }
+
+    /// The outcome, our DTLS role chosen by `role` from the first accepted section's
+    /// `a=setup`; nothing accepted is no codec in common.
+    fn finish(
+        self,
+        raw: &RawSdp<'_>,
+        role: impl FnOnce(Option<&str>) -> Result<DtlsRole, SessionError>,
+    ) -> Result<Negotiated, SessionError> {
+        let Some(first) = self.first else {
+            return Err(SessionError::NoCommonCodec);
+        };
+        let t = transport(&raw.session, &first.attrs)?;
+        Ok(Negotiated {
+            sections: self.sections,
+            remote_ufrag: t.ufrag,
+            remote_pwd: t.pwd,
+            remote_fingerprint: t.fingerprint,
+            dtls_role: role(t.setup.as_deref())?,
+            remote_candidates: self.candidates,
+            remote_ice_lite: has_attr(&raw.session, "ice-lite"),
+            application: self.application,
+        })
+    }
+}
+
 impl Negotiator {
     pub fn new(local: LocalParams) -> Negotiator {
         Negotiator {
@@ -1209,124 +1373,98 @@ impl Negotiator {
                 "process_offer: our own offer awaits its answer".to_string(),
             ));
         }
-        let raw = parse(offer)?;
-        validate_attrs(&raw.session)?;
-        for sec in &raw.sections {
-            validate_attrs(&sec.attrs)?;
-        }
-        let mids = collect_mids(&raw)?;
-        let (local_send, local_recv) = local_direction(self.local.direction);
-
+        let (raw, mids) = parse_checked(offer)?;
         let mut slots = Vec::with_capacity(raw.sections.len());
-        let mut sections = Vec::new();
-        let mut candidates = Vec::new();
-        let mut first_accepted: Option<&RawSection<'_>> = None;
-        let mut application = None;
+        let mut accepted = Accepted::default();
         for (sec, mid) in raw.sections.iter().zip(&mids) {
-            if self.local.data_channels && application.is_none() && usable_application(sec) {
-                let mid =
-                    mid.ok_or_else(|| invalid(format!("m-section {} has no a=mid", sec.index)))?;
-                application = Some(Application {
-                    mid: mid.to_string(),
-                    remote_max_message_size: remote_max_message_size(sec),
-                });
-                candidates.extend(section_candidates(sec, mid));
-                first_accepted.get_or_insert(sec);
+            if self.local.data_channels && accepted.application.is_none() && usable_application(sec)
+            {
+                let mid = required_mid(sec, *mid)?;
+                accepted.application(sec, mid);
                 slots.push(Slot::Application {
                     mid: mid.to_string(),
                 });
                 continue;
             }
-            let taken = |k: MediaKind| sections.iter().any(|s: &Section| s.kind == k);
-            let usable = media_kind(sec.kind).filter(|k| {
-                !taken(*k)
-                    && rtp_proto(sec.proto)
-                    && (sec.port != 0 || has_attr(&sec.attrs, "bundle-only"))
-            });
-            let mut accepted = None;
-            if let Some(kind) = usable {
-                let mid =
-                    mid.ok_or_else(|| invalid(format!("m-section {} has no a=mid", sec.index)))?;
-                if !has_attr(&sec.attrs, "rtcp-mux") {
-                    return Err(invalid(format!(
-                        "m-section {} (mid {mid}) has no a=rtcp-mux, which we require",
-                        sec.index
-                    )));
-                }
-                let pts = remote_pts(sec)?;
-                let codecs = answer_codecs(kind, &pts);
-                if !codecs.is_empty() {
-                    let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
-                    let (remote_ssrcs, remote_rtx) = ssrc_info(sec)?;
-                    let plan = Plan {
-                        kind,
-                        mid: mid.to_string(),
-                        send: local_send && remote_recv,
-                        recv: local_recv && remote_send,
-                        codecs,
-                        rtcp_rsize: has_attr(&sec.attrs, "rtcp-rsize"),
-                        mid_ext: extmap_id(&sec.attrs, MID_URI),
-                        playout_ext: playout_delay_extmap(kind, &sec.attrs)
-                            .filter(|_| self.local.playout_delay),
-                    };
-                    sections.push(Section {
-                        mid: plan.mid.clone(),
-                        m_line_index: sec.index,
-                        kind,
-                        send: plan.send,
-                        recv: plan.recv,
-                        codecs: plan.codecs.clone(),
-                        remote_ssrcs,
-                        remote_rtx,
-                        mid_extension: plan.mid_ext,
-                        playout_delay_extension: plan.playout_ext.filter(|_| plan.send),
-                    });
-                    candidates.extend(section_candidates(sec, mid));
-                    first_accepted.get_or_insert(sec);
-                    accepted = Some(plan);
-                }
-            }
-            slots.push(match accepted {
-                Some(plan) => Slot::Media(plan),
-                None => Slot::Rejected {
-                    kind: sec.kind.to_string(),
-                    proto: sec.proto.to_string(),
-                    fmt: sec.fmts.first().map_or("0", |f| f).to_string(),
-                    mid: mid.map(str::to_string),
+            slots.push(
+                match self.offered_media(&raw, sec, *mid, &accepted.sections)? {
+                    Some((plan, section)) => {
+                        accepted.media(sec, section);
+                        Slot::Media(plan)
+                    }
+                    None => Slot::Rejected {
+                        kind: sec.kind.to_string(),
+                        proto: sec.proto.to_string(),
+                        fmt: sec.fmts.first().map_or("0", |f| f).to_string(),
+                        mid: mid.map(str::to_string),
+                    },
                 },
-            });
+            );
         }
-        let Some(first) = first_accepted else {
-            return Err(SessionError::NoCommonCodec);
-        };
-        let t = transport(&raw.session, &first.attrs)?;
-        let (setup, dtls_role) = match t.setup.as_deref() {
-            Some("active") => ("passive", DtlsRole::Server),
-            Some("holdconn") => {
-                return Err(invalid("a=setup:holdconn is not supported"));
-            }
-            // A re-offer (actpass) while we are the DTLS server: the connection stays,
-            // and a browser refuses an answer that reverses its role.
-            Some("actpass") | None if self.dtls_role == Some(DtlsRole::Server) => {
-                ("passive", DtlsRole::Server)
-            }
-            _ => ("active", DtlsRole::Client),
-        };
-        let negotiated = Negotiated {
-            sections,
-            remote_ufrag: t.ufrag,
-            remote_pwd: t.pwd,
-            remote_fingerprint: t.fingerprint,
-            dtls_role,
-            remote_candidates: candidates,
-            remote_ice_lite: has_attr(&raw.session, "ice-lite"),
-            application,
+        let current = self.dtls_role;
+        let negotiated = accepted.finish(&raw, |setup| answerer_dtls_role(setup, current))?;
+        let setup = match negotiated.dtls_role {
+            DtlsRole::Server => "passive",
+            DtlsRole::Client => "active",
         };
         self.store_local(&slots, setup);
         self.layout = slots;
         self.last_remote = Some(offer.to_string());
         let answer = self.local_description(&[]).unwrap_or_default();
         Ok((answer, negotiated))
+    }
+
+    /// How we answer an offered audio or video section: our plan for it and what was
+    /// agreed, or `None` to reject it (not RTP, port 0 without bundle-only, a kind an
+    /// earlier section took, no codec in common).
+    fn offered_media(
+        &self,
+        raw: &RawSdp<'_>,
+        sec: &RawSection<'_>,
+        mid: Option<&str>,
+        taken: &[Section],
+    ) -> Result<Option<(Plan, Section)>, SessionError> {
+        let usable = media_kind(sec.kind).filter(|k| {
+            !taken.iter().any(|s| s.kind == *k)
+                && rtp_proto(sec.proto)
+                && (sec.port != 0 || has_attr(&sec.attrs, "bundle-only"))
+        });
+        let Some(kind) = usable else {
+            return Ok(None);
+        };
+        let mid = required_mid(sec, mid)?;
+        require_rtcp_mux(sec, mid)?;
+        let codecs = answer_codecs(kind, &remote_pts(sec)?);
+        if codecs.is_empty() {
+            return Ok(None);
+        }
+        let (local_send, local_recv) = local_direction(self.local.direction);
+        let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
+        let (remote_ssrcs, remote_rtx) = ssrc_info(sec)?;
+        let plan = Plan {
+            kind,
+            mid: mid.to_string(),
+            send: local_send && remote_recv,
+            recv: local_recv && remote_send,
+            codecs,
+            rtcp_rsize: has_attr(&sec.attrs, "rtcp-rsize"),
+            mid_ext: extmap_id(&sec.attrs, MID_URI),
+            playout_ext: playout_delay_extmap(kind, &sec.attrs)
+                .filter(|_| self.local.playout_delay),
+        };
+        let section = Section {
+            mid: plan.mid.clone(),
+            m_line_index: sec.index,
+            kind,
+            send: plan.send,
+            recv: plan.recv,
+            codecs: plan.codecs.clone(),
+            remote_ssrcs,
+            remote_rtx,
+            mid_extension: plan.mid_ext,
+            playout_delay_extension: plan.playout_ext.filter(|_| plan.send),
+        };
+        Ok(Some((plan, section)))
     }
 
     /// Our offer: audio and video (or the m-lines of the last negotiation), all our codecs.
@@ -1384,12 +1522,7 @@ impl Negotiator {
                 "process_answer: no offer of ours is pending".to_string(),
             ));
         };
-        let raw = parse(answer)?;
-        validate_attrs(&raw.session)?;
-        for sec in &raw.sections {
-            validate_attrs(&sec.attrs)?;
-        }
-        let mids = collect_mids(&raw)?;
+        let (raw, mids) = parse_checked(answer)?;
         if raw.sections.len() != offer.len() {
             return Err(invalid(format!(
                 "the answer has {} m-sections, our offer had {}",
@@ -1397,103 +1530,24 @@ impl Negotiator {
                 offer.len()
             )));
         }
-        let mut sections = Vec::new();
-        let mut candidates = Vec::new();
-        let mut first_accepted: Option<&RawSection<'_>> = None;
-        let mut application = None;
+        let mut accepted = Accepted::default();
         for ((sec, mid), slot) in raw.sections.iter().zip(&mids).zip(offer) {
-            if let Slot::Application { mid: ours } = slot {
-                if mid.is_some_and(|m| m != ours) {
-                    return Err(invalid(format!(
-                        "m-section {}: the answer's mid is not our offer's {ours:?}",
-                        sec.index
-                    )));
+            match slot {
+                Slot::Application { mid: ours } => {
+                    answered_mid_is(sec, *mid, ours)?;
+                    if usable_application(sec) {
+                        accepted.application(sec, ours);
+                    }
                 }
-                if usable_application(sec) {
-                    application = Some(Application {
-                        mid: ours.clone(),
-                        remote_max_message_size: remote_max_message_size(sec),
-                    });
-                    candidates.extend(section_candidates(sec, ours));
-                    first_accepted.get_or_insert(sec);
+                Slot::Media(plan) => {
+                    if let Some(section) = answered_media(&raw, sec, *mid, plan)? {
+                        accepted.media(sec, section);
+                    }
                 }
-                continue;
+                Slot::Rejected { .. } => {}
             }
-            let Slot::Media(plan) = slot else {
-                continue;
-            };
-            if mid.is_some_and(|m| m != plan.mid) {
-                return Err(invalid(format!(
-                    "m-section {}: the answer's mid is not our offer's {:?}",
-                    sec.index, plan.mid
-                )));
-            }
-            if media_kind(sec.kind) != Some(plan.kind) {
-                return Err(invalid(format!(
-                    "m-section {}: the answer's media is not our offer's {}",
-                    sec.index,
-                    kind_name(plan.kind)
-                )));
-            }
-            if sec.port == 0 && !has_attr(&sec.attrs, "bundle-only") {
-                continue;
-            }
-            if !has_attr(&sec.attrs, "rtcp-mux") {
-                return Err(invalid(format!(
-                    "m-section {} (mid {}) has no a=rtcp-mux, which we require",
-                    sec.index, plan.mid
-                )));
-            }
-            let pts = remote_pts(sec)?;
-            let codecs = answered_codecs(plan.kind, &plan.codecs, &pts, sec.index)?;
-            if codecs.is_empty() {
-                continue;
-            }
-            let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
-            let (remote_ssrcs, remote_rtx) = ssrc_info(sec)?;
-            sections.push(Section {
-                mid: plan.mid.clone(),
-                m_line_index: sec.index,
-                kind: plan.kind,
-                send: plan.send && remote_recv,
-                recv: plan.recv && remote_send,
-                codecs,
-                remote_ssrcs,
-                remote_rtx,
-                mid_extension: plan.mid_ext.and(extmap_id(&sec.attrs, MID_URI)),
-                playout_delay_extension: plan
-                    .playout_ext
-                    .and(playout_delay_extmap(plan.kind, &sec.attrs))
-                    .filter(|_| plan.send && remote_recv),
-            });
-            candidates.extend(section_candidates(sec, &plan.mid));
-            first_accepted.get_or_insert(sec);
         }
-        let Some(first) = first_accepted else {
-            return Err(SessionError::NoCommonCodec);
-        };
-        let t = transport(&raw.session, &first.attrs)?;
-        let dtls_role = match t.setup.as_deref() {
-            Some("passive") => DtlsRole::Client,
-            Some("actpass") => {
-                return Err(invalid(
-                    "the answer has a=setup:actpass; an answer must choose active or passive",
-                ))
-            }
-            Some("holdconn") => return Err(invalid("a=setup:holdconn is not supported")),
-            // active, or absent (RFC 4145: the answerer's default is active).
-            _ => DtlsRole::Server,
-        };
-        let negotiated = Negotiated {
-            sections,
-            remote_ufrag: t.ufrag,
-            remote_pwd: t.pwd,
-            remote_fingerprint: t.fingerprint,
-            dtls_role,
-            remote_candidates: candidates,
-            remote_ice_lite: has_attr(&raw.session, "ice-lite"),
-            application,
-        };
+        let negotiated = accepted.finish(&raw, offerer_dtls_role)?;
         self.layout = self.pending.take().unwrap_or_default();
         self.last_remote = Some(answer.to_string());
         Ok(negotiated)
