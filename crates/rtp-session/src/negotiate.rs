@@ -248,48 +248,19 @@ fn parse(sdp: &str) -> Result<RawSdp<'_>, SessionError> {
             sdp.len()
         )));
     }
-    let mut session = Vec::new();
-    let mut connection = None;
-    let mut sections: Vec<RawSection<'_>> = Vec::new();
+    let mut raw = RawSdp {
+        session: Vec::new(),
+        sections: Vec::new(),
+        connection: None,
+    };
     let mut candidates = 0usize;
     let mut seen_v = false;
-    let mut pieces = sdp.split('\n').peekable();
-    let mut lineno = 0usize;
-    while let Some(piece) = pieces.next() {
-        lineno += 1;
-        // A CR ends a line only when an LF follows it.
-        let line = if pieces.peek().is_some() {
-            piece.strip_suffix('\r').unwrap_or(piece)
-        } else {
-            piece
-        };
-        if line.len() > MAX_LINE_BYTES {
-            return Err(invalid(format!(
-                "line {lineno} is {} bytes, over MAX_LINE_BYTES ({MAX_LINE_BYTES})",
-                line.len()
-            )));
-        }
-        if let Some(b) = line.bytes().find(|b| is_control(*b)) {
-            let what = match b {
-                0 => "a NUL byte",
-                b'\r' => "a bare CR (not followed by LF)",
-                b'\t' => "a tab",
-                _ => "a control character",
-            };
-            return Err(invalid(format!(
-                "line {lineno} contains {what} (0x{b:02x})"
-            )));
-        }
-        if line.is_empty() {
+    let mut pieces = sdp.split('\n').enumerate().peekable();
+    while let Some((i, piece)) = pieces.next() {
+        let lineno = i + 1;
+        let Some((ty, value)) = sdp_line(piece, pieces.peek().is_none(), lineno)? else {
             continue;
-        }
-        let bytes = line.as_bytes();
-        if bytes.len() < 2 || !bytes[0].is_ascii_lowercase() || bytes[1] != b'=' {
-            return Err(invalid(format!("line {lineno} is not <type>=<value>")));
-        }
-        let ty = bytes[0];
-        // The first two bytes are ASCII: slicing at 2 is on a char boundary.
-        let value = &line[2..];
+        };
         if !seen_v {
             if ty != b'v' || value != "0" {
                 return Err(invalid("the SDP does not start with v=0"));
@@ -299,15 +270,7 @@ fn parse(sdp: &str) -> Result<RawSdp<'_>, SessionError> {
         }
         match ty {
             b'v' => return Err(invalid(format!("line {lineno}: a second v= line"))),
-            b'm' => {
-                if sections.len() >= MAX_M_SECTIONS {
-                    return Err(invalid(format!(
-                        "more than MAX_M_SECTIONS ({MAX_M_SECTIONS}) m-sections"
-                    )));
-                }
-                let section = parse_m_line(value, sections.len(), lineno)?;
-                sections.push(section);
-            }
+            b'm' => raw.push_section(value, lineno)?,
             b'a' => {
                 let attr = parse_attr(value, lineno)?;
                 if attr.name == "candidate" {
@@ -318,38 +281,93 @@ fn parse(sdp: &str) -> Result<RawSdp<'_>, SessionError> {
                         )));
                     }
                 }
-                let list = match sections.last_mut() {
-                    Some(s) => &mut s.attrs,
-                    None => &mut session,
-                };
-                if list.len() >= MAX_ATTRIBUTES_PER_SECTION {
-                    return Err(invalid(format!(
-                        "line {lineno}: more than MAX_ATTRIBUTES_PER_SECTION \
-                         ({MAX_ATTRIBUTES_PER_SECTION}) attributes in one section"
-                    )));
-                }
-                list.push(attr);
+                raw.push_attr(attr, lineno)?;
             }
-            b'c' => {
-                let slot = match sections.last_mut() {
-                    Some(s) => &mut s.connection,
-                    None => &mut connection,
-                };
-                if slot.replace(value).is_some() {
-                    return Err(invalid(format!("line {lineno}: a second c= line")));
-                }
-            }
+            b'c' => raw.set_connection(value, lineno)?,
             _ => {}
         }
     }
     if !seen_v {
         return Err(invalid("empty SDP (no v=0 line)"));
     }
-    Ok(RawSdp {
-        session,
-        sections,
-        connection,
-    })
+    Ok(raw)
+}
+
+/// One line's type and value, checked for length, control characters and the
+/// `<type>=<value>` form; `None` for an empty line. A CR ends a line only when an LF
+/// follows it (`last`: none does).
+fn sdp_line(piece: &str, last: bool, lineno: usize) -> Result<Option<(u8, &str)>, SessionError> {
+    let line = if last {
+        piece
+    } else {
+        piece.strip_suffix('\r').unwrap_or(piece)
+    };
+    if line.len() > MAX_LINE_BYTES {
+        return Err(invalid(format!(
+            "line {lineno} is {} bytes, over MAX_LINE_BYTES ({MAX_LINE_BYTES})",
+            line.len()
+        )));
+    }
+    if let Some(b) = line.bytes().find(|b| is_control(*b)) {
+        let what = match b {
+            0 => "a NUL byte",
+            b'\r' => "a bare CR (not followed by LF)",
+            b'\t' => "a tab",
+            _ => "a control character",
+        };
+        return Err(invalid(format!(
+            "line {lineno} contains {what} (0x{b:02x})"
+        )));
+    }
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let bytes = line.as_bytes();
+    if bytes.len() < 2 || !bytes[0].is_ascii_lowercase() || bytes[1] != b'=' {
+        return Err(invalid(format!("line {lineno} is not <type>=<value>")));
+    }
+    // The first two bytes are ASCII: slicing at 2 is on a char boundary.
+    Ok(Some((bytes[0], &line[2..])))
+}
+
+impl<'a> RawSdp<'a> {
+    fn push_section(&mut self, m_line: &'a str, lineno: usize) -> Result<(), SessionError> {
+        if self.sections.len() >= MAX_M_SECTIONS {
+            return Err(invalid(format!(
+                "more than MAX_M_SECTIONS ({MAX_M_SECTIONS}) m-sections"
+            )));
+        }
+        let section = parse_m_line(m_line, self.sections.len(), lineno)?;
+        self.sections.push(section);
+        Ok(())
+    }
+
+    /// An attribute of the last section, or of the session before any.
+    fn push_attr(&mut self, attr: Attr<'a>, lineno: usize) -> Result<(), SessionError> {
+        let list = match self.sections.last_mut() {
+            Some(s) => &mut s.attrs,
+            None => &mut self.session,
+        };
+        if list.len() >= MAX_ATTRIBUTES_PER_SECTION {
+            return Err(invalid(format!(
+                "line {lineno}: more than MAX_ATTRIBUTES_PER_SECTION \
+                 ({MAX_ATTRIBUTES_PER_SECTION}) attributes in one section"
+            )));
+        }
+        list.push(attr);
+        Ok(())
+    }
+
+    fn set_connection(&mut self, value: &'a str, lineno: usize) -> Result<(), SessionError> {
+        let slot = match self.sections.last_mut() {
+            Some(s) => &mut s.connection,
+            None => &mut self.connection,
+        };
+        if slot.replace(value).is_some() {
+            return Err(invalid(format!("line {lineno}: a second c= line")));
+        }
+        Ok(())
+    }
 }
 
 /// `m=<media> <port>[/<count>] <proto> <fmt> ...`
