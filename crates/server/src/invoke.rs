@@ -589,16 +589,71 @@ fn stats(s: SessionStats, id: &str, wanted: Option<MediaType>) -> Value {
 
 /// WebRtcEndpoint's (and SdpEndpoint's, BaseRtpEndpoint's) operations.
 fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -> Op {
-    use mediaflow::Error as E;
-    let info = t.endpoint.as_ref();
+    let info = t.endpoint.as_deref();
     let settings = info.map_or_else(
         || EndpointSettings::new(&EndpointOptions::default(), false, false),
         |i| i.settings(),
     );
-    let opts = settings.options.clone();
     if let Some(v) = elements::sdp(e, op, args)? {
         return Ok(Some(v));
     }
+    if let Some(v) = webrtc_ice(e, info, op, args)? {
+        return Ok(Some(v));
+    }
+    if let Some(v) = webrtc_data_channels(e, op, args)? {
+        return Ok(Some(v));
+    }
+    if let Some(v) = built_property(&settings, op) {
+        return Ok(Some(v));
+    }
+    Ok(Some(match op {
+        "requestKeyframe" => {
+            e.request_keyframe().map_err(media_error)?;
+            Value::Null
+        }
+        "getMediaState" => {
+            let s = info.and_then(|i| i.live().media_state);
+            kurento::media_state(s.unwrap_or(MediaState::Disconnected)).into()
+        }
+        "getConnectionState" => {
+            let s = info.and_then(|i| i.live().connection_state);
+            kurento::connection_state(s.unwrap_or(ConnectionState::Disconnected)).into()
+        }
+        "setStunServerAddress"
+        | "setStunServerPort"
+        | "setTurnUrl"
+        | "setNetworkInterfaces"
+        | "setExternalIPv4"
+        | "setExternalIPv6"
+        | "setIceTcp"
+        | "setMaxVideoRecvBandwidth"
+        | "setMaxAudioRecvBandwidth"
+        | "setMinVideoRecvBandwidth"
+        | "setMinVideoSendBandwidth"
+        | "setMaxVideoSendBandwidth" => {
+            let Some(info) = info else {
+                return Ok(None);
+            };
+            set_built_property(core, t, e, info, op, args)?;
+            Value::Null
+        }
+        "setMtu" | "setExternalAddress" => {
+            return Err(RpcError::not_implemented(format!(
+                "{op}: mediaflow has no such setting yet"
+            )))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// A WebRtcEndpoint's ICE operations and states.
+fn webrtc_ice(
+    e: &WebRtcEndpoint,
+    info: Option<&EndpointInfo>,
+    op: &str,
+    args: &Map<String, Value>,
+) -> Op {
+    use mediaflow::Error as E;
     Ok(Some(match op {
         "gatherCandidates" => {
             if let Some(info) = info {
@@ -625,18 +680,6 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
             })?;
             Value::Null
         }
-        "requestKeyframe" => {
-            e.request_keyframe().map_err(media_error)?;
-            Value::Null
-        }
-        "getMediaState" => {
-            let s = info.and_then(|i| i.live().media_state);
-            kurento::media_state(s.unwrap_or(MediaState::Disconnected)).into()
-        }
-        "getConnectionState" => {
-            let s = info.and_then(|i| i.live().connection_state);
-            kurento::connection_state(s.unwrap_or(ConnectionState::Disconnected)).into()
-        }
         "getIceConnectionState" => {
             let ice = info.map(|i| i.live().ice.clone()).unwrap_or_default();
             Value::Array(
@@ -655,50 +698,13 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
             let pair = info.and_then(|i| i.live().pair.clone());
             Value::Array(pair.iter().map(kurento::ice_candidate_pair).collect())
         }
-        "getStunServerAddress" => opts.stun.map(|s| s.0).unwrap_or_default().into(),
-        "getStunServerPort" => opts.stun.map_or(3478, |s| s.1).into(),
-        "getTurnUrl" => opts.turn_url.unwrap_or_default().into(),
-        "getNetworkInterfaces" => opts.interfaces.join(",").into(),
-        "getExternalIPv4" => opts
-            .external_ipv4
-            .map(|i| i.to_string())
-            .unwrap_or_default()
-            .into(),
-        "getExternalIPv6" => opts
-            .external_ipv6
-            .map(|i| i.to_string())
-            .unwrap_or_default()
-            .into(),
-        "getIceTcp" => settings.ice_tcp.into(),
-        "getMtu" => 1200.into(),
-        "getMaxVideoRecvBandwidth" => settings.max_video_recv_kbps.into(),
-        "getMinVideoRecvBandwidth" => settings.min_video_recv_kbps.into(),
-        "getMinVideoSendBandwidth" => settings.min_video_send_kbps.into(),
-        "getMaxVideoSendBandwidth" => settings.max_video_send_kbps.into(),
-        "getMaxAudioRecvBandwidth" => settings.max_audio_recv_kbps.into(),
-        "setStunServerAddress"
-        | "setStunServerPort"
-        | "setTurnUrl"
-        | "setNetworkInterfaces"
-        | "setExternalIPv4"
-        | "setExternalIPv6"
-        | "setIceTcp"
-        | "setMaxVideoRecvBandwidth"
-        | "setMaxAudioRecvBandwidth"
-        | "setMinVideoRecvBandwidth"
-        | "setMinVideoSendBandwidth"
-        | "setMaxVideoSendBandwidth" => {
-            let Some(info) = info else {
-                return Ok(None);
-            };
-            set_built_property(core, t, e, info, op, args)?;
-            Value::Null
-        }
-        "setMtu" | "setExternalAddress" => {
-            return Err(RpcError::not_implemented(format!(
-                "{op}: mediaflow has no such setting yet"
-            )))
-        }
+        _ => return Ok(None),
+    }))
+}
+
+/// A WebRtcEndpoint's data-channel operations.
+fn webrtc_data_channels(e: &WebRtcEndpoint, op: &str, args: &Map<String, Value>) -> Op {
+    Ok(Some(match op {
         "createDataChannel" => {
             // Kurento's -1 defaults mean "not set"; our id is not part of its reply.
             let limit = |name: &str| match args.get(name) {
@@ -735,6 +741,28 @@ fn webrtc(core: &Core, t: &Target, e: &WebRtcEndpoint, op: &str, args: &Map<Stri
     }))
 }
 
+/// The getters of the properties an endpoint is built with.
+fn built_property(settings: &EndpointSettings, op: &str) -> Option<Value> {
+    let opts = &settings.options;
+    let ip = |ip: Option<String>| ip.unwrap_or_default().into();
+    Some(match op {
+        "getStunServerAddress" => opts.stun.as_ref().map_or("", |s| &s.0).into(),
+        "getStunServerPort" => opts.stun.as_ref().map_or(3478, |s| s.1).into(),
+        "getTurnUrl" => opts.turn_url.as_deref().unwrap_or_default().into(),
+        "getNetworkInterfaces" => opts.interfaces.join(",").into(),
+        "getExternalIPv4" => ip(opts.external_ipv4.map(|i| i.to_string())),
+        "getExternalIPv6" => ip(opts.external_ipv6.map(|i| i.to_string())),
+        "getIceTcp" => settings.ice_tcp.into(),
+        "getMtu" => 1200.into(),
+        "getMaxVideoRecvBandwidth" => settings.max_video_recv_kbps.into(),
+        "getMinVideoRecvBandwidth" => settings.min_video_recv_kbps.into(),
+        "getMinVideoSendBandwidth" => settings.min_video_send_kbps.into(),
+        "getMaxVideoSendBandwidth" => settings.max_video_send_kbps.into(),
+        "getMaxAudioRecvBandwidth" => settings.max_audio_recv_kbps.into(),
+        _ => return None,
+    })
+}
+
 /// Sets a property mediaflow takes when it builds an endpoint: before any negotiation
 /// the endpoint is rebuilt with it (links, tags and subscriptions kept); after, 40111.
 fn set_built_property(
@@ -745,9 +773,37 @@ fn set_built_property(
     op: &str,
     args: &Map<String, Value>,
 ) -> Result<(), RpcError> {
+    let mut s = info.settings();
+    apply_setting(&mut s, op, args)?;
+    if s == info.settings() {
+        return Ok(());
+    }
+    let negotiated = e
+        .get_local_session_descriptor()
+        .map_err(media_error)?
+        .is_some()
+        || e.get_remote_session_descriptor()
+            .map_err(media_error)?
+            .is_some()
+        || info.live().gathering;
+    if negotiated {
+        return Err(RpcError::operation_not_supported(format!(
+            "{op}: mediaflow applies this when it builds an endpoint, so it can be set only \
+             before processOffer, generateOffer and gatherCandidates"
+        )));
+    }
+    core.rebuild_endpoint(&t.id, s)
+}
+
+/// What setter `op` (one of those [`webrtc`] hands to [`set_built_property`]) changes.
+fn apply_setting(
+    s: &mut EndpointSettings,
+    op: &str,
+    args: &Map<String, Value>,
+) -> Result<(), RpcError> {
     // setStunServerAddress {stunServerAddress}, setIceTcp {iceTcp}...
     let name = {
-        let rest = &op[3..];
+        let rest = op.get(3..).unwrap_or_default();
         let mut chars = rest.chars();
         chars.next().map_or_else(String::new, |c| {
             c.to_ascii_lowercase().to_string() + chars.as_str()
@@ -768,7 +824,6 @@ fn set_built_property(
             .map(Some)
             .map_err(|_| RpcError::illegal_param(format!("'{name}' is not an IP address: {s:?}")))
     };
-    let mut s = info.settings();
     let o = &mut s.options;
     match op {
         "setStunServerAddress" => {
@@ -818,22 +873,5 @@ fn set_built_property(
         "setMinVideoSendBandwidth" => s.min_video_send_kbps = kbps()?,
         _ => s.max_video_send_kbps = kbps()?,
     }
-    if s == info.settings() {
-        return Ok(());
-    }
-    let negotiated = e
-        .get_local_session_descriptor()
-        .map_err(media_error)?
-        .is_some()
-        || e.get_remote_session_descriptor()
-            .map_err(media_error)?
-            .is_some()
-        || info.live().gathering;
-    if negotiated {
-        return Err(RpcError::operation_not_supported(format!(
-            "{op}: mediaflow applies this when it builds an endpoint, so it can be set only \
-             before processOffer, generateOffer and gatherCandidates"
-        )));
-    }
-    core.rebuild_endpoint(&t.id, s)
+    Ok(())
 }
