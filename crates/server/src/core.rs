@@ -745,80 +745,12 @@ impl Core {
                 class.name()
             )));
         };
-        let bad = |name: &str| {
-            RpcError::type_not_found(format!("constructor parameter '{name}' must be a boolean"))
-        };
-        let flag = |name: &str| match constructor.get(name) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(bad(name)),
-        };
-        let (recvonly, sendonly) = (flag("recvonly")?, flag("sendonly")?);
-        if recvonly && sendonly {
-            return Err(RpcError::type_not_found(
-                "recvonly and sendonly exclude each other",
-            ));
-        }
-        let data_channels = flag("useDataChannels")?;
-        let pipeline = {
-            let state = self.state();
-            let p = state
-                .objects
-                .get(pipeline_id)
-                .ok_or_else(|| not_found(pipeline_id))?;
-            let Media::Pipeline(handle) = &p.media else {
-                return Err(RpcError::type_not_found(format!(
-                    "{pipeline_id} is not a MediaPipeline"
-                )));
-            };
-            if p.children.len() >= MAX_ELEMENTS_PER_PIPELINE {
-                return Err(RpcError::not_enough_resources(format!(
-                    "too many elements in one pipeline (at most {MAX_ELEMENTS_PER_PIPELINE})"
-                )));
-            }
-            handle.clone()
-        };
+        let flags = EndpointFlags::from_constructor(constructor)?;
+        let pipeline = self.pipeline_with_room(pipeline_id)?;
         // Built without the lock: binding sockets and resolving a STUN host take time.
         let uri_state = UriState::default();
-        let (media, endpoint) = match class {
-            Class::WebRtcEndpoint => {
-                let mut settings = EndpointSettings::new(&self.config.endpoint, recvonly, sendonly);
-                settings.use_data_channels = data_channels;
-                let endpoint = settings.build(&pipeline).map_err(media_error)?;
-                let info = EndpointInfo::new(settings);
-                info.track(&endpoint);
-                (Media::WebRtc(endpoint), Some(info))
-            }
-            Class::RecorderEndpoint => {
-                let (recorder, stop_on_eos) =
-                    crate::elements::build_recorder(&pipeline, constructor)?;
-                if stop_on_eos {
-                    self.stop_on_eos.add(&recorder, &uri_state);
-                }
-                (Media::Recorder(recorder), None)
-            }
-            Class::PlayerEndpoint => (
-                Media::Player(crate::elements::build_player(
-                    &pipeline,
-                    constructor,
-                    &uri_state,
-                    &self.stop_on_eos,
-                )?),
-                None,
-            ),
-            Class::RtpEndpoint => (
-                Media::Rtp(crate::elements::build_rtp(
-                    &pipeline,
-                    constructor,
-                    &self.config.endpoint,
-                )?),
-                None,
-            ),
-            _ => (
-                Media::PassThrough(PassThrough::new(&pipeline).map_err(media_error)?),
-                None,
-            ),
-        };
+        let (media, endpoint) =
+            self.build_media(class, &pipeline, constructor, flags, &uri_state)?;
         let id = format!("{pipeline_id}/{}_kurento.{}", new_uuid(), class.name());
         let mut state = self.state();
         let Some(parent) = state.objects.get_mut(pipeline_id) else {
@@ -832,6 +764,78 @@ impl Core {
         object.uri_state = uri_state;
         state.objects.insert(id.clone(), object);
         Ok(id)
+    }
+
+    /// The pipeline `pipeline_id` names, if it may take one more element.
+    fn pipeline_with_room(&self, pipeline_id: &str) -> Result<MediaPipeline, RpcError> {
+        let state = self.state();
+        let p = state
+            .objects
+            .get(pipeline_id)
+            .ok_or_else(|| not_found(pipeline_id))?;
+        let Media::Pipeline(handle) = &p.media else {
+            return Err(RpcError::type_not_found(format!(
+                "{pipeline_id} is not a MediaPipeline"
+            )));
+        };
+        if p.children.len() >= MAX_ELEMENTS_PER_PIPELINE {
+            return Err(RpcError::not_enough_resources(format!(
+                "too many elements in one pipeline (at most {MAX_ELEMENTS_PER_PIPELINE})"
+            )));
+        }
+        Ok(handle.clone())
+    }
+
+    /// A new element of `class` in `pipeline`, and for a WebRtcEndpoint what the server
+    /// keeps of it.
+    fn build_media(
+        &self,
+        class: Class,
+        pipeline: &MediaPipeline,
+        constructor: &Map<String, Value>,
+        flags: EndpointFlags,
+        uri_state: &UriState,
+    ) -> Result<(Media, Option<Arc<EndpointInfo>>), RpcError> {
+        Ok(match class {
+            Class::WebRtcEndpoint => {
+                let mut settings =
+                    EndpointSettings::new(&self.config.endpoint, flags.recvonly, flags.sendonly);
+                settings.use_data_channels = flags.data_channels;
+                let endpoint = settings.build(pipeline).map_err(media_error)?;
+                let info = EndpointInfo::new(settings);
+                info.track(&endpoint);
+                (Media::WebRtc(endpoint), Some(info))
+            }
+            Class::RecorderEndpoint => {
+                let (recorder, stop_on_eos) =
+                    crate::elements::build_recorder(pipeline, constructor)?;
+                if stop_on_eos {
+                    self.stop_on_eos.add(&recorder, uri_state);
+                }
+                (Media::Recorder(recorder), None)
+            }
+            Class::PlayerEndpoint => (
+                Media::Player(crate::elements::build_player(
+                    pipeline,
+                    constructor,
+                    uri_state,
+                    &self.stop_on_eos,
+                )?),
+                None,
+            ),
+            Class::RtpEndpoint => (
+                Media::Rtp(crate::elements::build_rtp(
+                    pipeline,
+                    constructor,
+                    &self.config.endpoint,
+                )?),
+                None,
+            ),
+            _ => (
+                Media::PassThrough(PassThrough::new(pipeline).map_err(media_error)?),
+                None,
+            ),
+        })
     }
 
     fn invoke(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -1370,6 +1374,38 @@ pub(crate) fn media_error(e: mediaflow::Error) -> RpcError {
         E::NotConnected { .. } | E::Timeout(_) | E::Internal(_) => {
             RpcError::unexpected(e.to_string())
         }
+    }
+}
+
+/// An element constructor's boolean parameters (checked for every class, as Kurento
+/// does; a WebRtcEndpoint uses them).
+#[derive(Clone, Copy)]
+struct EndpointFlags {
+    recvonly: bool,
+    sendonly: bool,
+    data_channels: bool,
+}
+
+impl EndpointFlags {
+    fn from_constructor(constructor: &Map<String, Value>) -> Result<EndpointFlags, RpcError> {
+        let flag = |name: &str| match constructor.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(RpcError::type_not_found(format!(
+                "constructor parameter '{name}' must be a boolean"
+            ))),
+        };
+        let (recvonly, sendonly) = (flag("recvonly")?, flag("sendonly")?);
+        if recvonly && sendonly {
+            return Err(RpcError::type_not_found(
+                "recvonly and sendonly exclude each other",
+            ));
+        }
+        Ok(EndpointFlags {
+            recvonly,
+            sendonly,
+            data_channels: flag("useDataChannels")?,
+        })
     }
 }
 
