@@ -395,60 +395,9 @@ impl PlainNegotiator {
             let Slot::Media(plan) = &offer[j] else {
                 continue;
             };
-            if media_kind(sec.kind) != Some(plan.kind) {
-                return Err(invalid(format!(
-                    "m-section {}: the answer's media is not our offer's {}",
-                    sec.index,
-                    kind_name(plan.kind)
-                )));
+            if let Some((agreed, rtp, rtcp)) = answered_plan(&raw, sec, plan)? {
+                sections.push(self.accepted(sec, &agreed, rtp, rtcp)?);
             }
-            if sec.port == 0 {
-                continue;
-            }
-            let Some((avpf, secure)) = plain_proto(sec.proto) else {
-                return Err(invalid(format!(
-                    "m-section {}: the answer's profile is not RTP/AVP(F) or RTP/SAVP(F)",
-                    sec.index
-                )));
-            };
-            // ffmpeg's -sdp_file writes a=crypto under RTP/AVP: the keys say SRTP.
-            let secure = secure || has_attr(&sec.attrs, "crypto");
-            let crypto = match (&plan.crypto, secure) {
-                (None, false) => None,
-                (Some((tag, _)), true) => {
-                    let (tag, key) = sdes_crypto(sec, Some(*tag))?.ok_or_else(|| {
-                        invalid(format!(
-                            "m-section {}: no a=crypto {SDES_SUITE} with our tag {tag}",
-                            sec.index
-                        ))
-                    })?;
-                    Some((tag, Some(key)))
-                }
-                _ => {
-                    return Err(invalid(format!(
-                        "m-section {}: the answer's profile {} does not match our offer's",
-                        sec.index, sec.proto
-                    )))
-                }
-            };
-            let pts = remote_pts(sec)?;
-            let codecs = answered_codecs(plan.kind, &plan.codecs, &pts, sec.index)?;
-            let codecs = for_profile(codecs, avpf && plan.avpf);
-            if codecs.is_empty() {
-                continue;
-            }
-            let mux = plan.rtcp_mux && has_attr(&sec.attrs, "rtcp-mux");
-            let (rtp, rtcp) = destinations(&raw, sec, mux)?;
-            let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
-            let agreed = Plan {
-                send: plan.send && remote_recv,
-                recv: plan.recv && remote_send,
-                codecs,
-                avpf: avpf && plan.avpf,
-                crypto,
-                ..plan.clone()
-            };
-            sections.push(self.accepted(sec, &agreed, rtp, rtcp)?);
         }
         if sections.is_empty() {
             return Err(SessionError::NoCommonCodec);
@@ -573,6 +522,77 @@ impl PlainNegotiator {
             }
             out.push(format!("a=ssrc:{ssrc} cname:{}", l.cname));
         }
+    }
+}
+
+/// What the answer's section `sec` agreed to our `plan`, with the peer's RTP and RTCP
+/// destinations; `None` when it rejected it (port 0, no codec kept).
+fn answered_plan(
+    raw: &RawSdp<'_>,
+    sec: &RawSection<'_>,
+    plan: &Plan,
+) -> Result<Option<(Plan, SocketAddr, SocketAddr)>, SessionError> {
+    if media_kind(sec.kind) != Some(plan.kind) {
+        return Err(invalid(format!(
+            "m-section {}: the answer's media is not our offer's {}",
+            sec.index,
+            kind_name(plan.kind)
+        )));
+    }
+    if sec.port == 0 {
+        return Ok(None);
+    }
+    let Some((avpf, secure)) = plain_proto(sec.proto) else {
+        return Err(invalid(format!(
+            "m-section {}: the answer's profile is not RTP/AVP(F) or RTP/SAVP(F)",
+            sec.index
+        )));
+    };
+    // ffmpeg's -sdp_file writes a=crypto under RTP/AVP: the keys say SRTP.
+    let secure = secure || has_attr(&sec.attrs, "crypto");
+    let crypto = answered_crypto(sec, plan, secure)?;
+    let pts = remote_pts(sec)?;
+    let codecs = answered_codecs(plan.kind, &plan.codecs, &pts, sec.index)?;
+    let codecs = for_profile(codecs, avpf && plan.avpf);
+    if codecs.is_empty() {
+        return Ok(None);
+    }
+    let mux = plan.rtcp_mux && has_attr(&sec.attrs, "rtcp-mux");
+    let (rtp, rtcp) = destinations(raw, sec, mux)?;
+    let (remote_send, remote_recv) = remote_direction(&raw.session, &sec.attrs);
+    let agreed = Plan {
+        send: plan.send && remote_recv,
+        recv: plan.recv && remote_send,
+        codecs,
+        avpf: avpf && plan.avpf,
+        crypto,
+        ..plan.clone()
+    };
+    Ok(Some((agreed, rtp, rtcp)))
+}
+
+/// The SDES keys an answer's section gives for our offer's: both sides SRTP (the key
+/// under our tag) or neither.
+fn answered_crypto(
+    sec: &RawSection<'_>,
+    plan: &Plan,
+    secure: bool,
+) -> Result<Option<(u32, Option<Vec<u8>>)>, SessionError> {
+    match (&plan.crypto, secure) {
+        (None, false) => Ok(None),
+        (Some((tag, _)), true) => {
+            let (tag, key) = sdes_crypto(sec, Some(*tag))?.ok_or_else(|| {
+                invalid(format!(
+                    "m-section {}: no a=crypto {SDES_SUITE} with our tag {tag}",
+                    sec.index
+                ))
+            })?;
+            Ok(Some((tag, Some(key))))
+        }
+        _ => Err(invalid(format!(
+            "m-section {}: the answer's profile {} does not match our offer's",
+            sec.index, sec.proto
+        ))),
     }
 }
 
