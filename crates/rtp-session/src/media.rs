@@ -14,6 +14,10 @@ use rtc::rtcp::source_description::{
     SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
 };
 
+mod reports;
+
+use reports::Reports;
+
 use crate::negotiate::{NegotiatedCodec, Section};
 use crate::remb::{RembConfig, RembEstimator};
 use crate::rewrite::Rewriter;
@@ -32,13 +36,6 @@ use crate::{codec, MediaKind, MediaPacket, SessionError, SessionEvent};
 const VIDEO_HISTORY: usize = 1024;
 /// Audio is not retransmitted (no NACK negotiated for it): no history.
 const AUDIO_HISTORY: usize = 0;
-/// How often reports go out while media flows (libwebrtc sends video RTCP ~1/s).
-const REPORT_INTERVAL: Duration = Duration::from_secs(1);
-/// How often when no RTP went either way for `IDLE_AFTER`: RFC 3550's 5 s minimum. It
-/// keeps the peer's MediaState (15 s timeout) up; most of an idle session's cost is
-/// the datagrams it sends.
-const IDLE_REPORT_INTERVAL: Duration = Duration::from_secs(5);
-const IDLE_AFTER: Duration = Duration::from_secs(2);
 /// Packets of unsignalled SSRCs tried per second: each try is a decryption (it was a
 /// throwaway SRTP context's key setup too), and a flood of random SSRCs gets no more.
 const UNSIGNALLED_TRIES_PER_SECOND: u32 = 200;
@@ -131,16 +128,10 @@ pub(crate) struct Media {
     anchor: (Instant, SystemTime),
     senders: Vec<Sender>,
     receivers: Vec<Receiver>,
-    /// Sender Reports about SSRCs whose RTP has not come yet (ffmpeg sends its first
-    /// before its first packet, and the next 5 s later): kept for when it comes, since
-    /// a recorder lines audio and video up with them. At most [`EARLY_REPORTS`].
-    early_reports: VecDeque<(u32, Instant, u64, u32)>,
     rtx: Vec<Rtx>,
     unsignalled: Unsignalled,
     pub(crate) out: VecDeque<MediaPacket>,
-    next_report: Option<Instant>,
-    /// When RTP last went either way.
-    last_rtp: Option<Instant>,
+    reports: Reports,
     pub(crate) remote_remb: Option<u32>,
     /// RTP packets accepted so far, and when the last REMB went out.
     pub(crate) rtp_received: u64,
@@ -218,12 +209,10 @@ impl Media {
             anchor: (now, SystemTime::now()),
             senders: Vec::new(),
             receivers: Vec::new(),
-            early_reports: VecDeque::new(),
             rtx: Vec::new(),
             unsignalled: Unsignalled::new(now),
             out: VecDeque::new(),
-            next_report: None,
-            last_rtp: None,
+            reports: Reports::default(),
             remote_remb: None,
             rtp_received: 0,
             rtp_at_last_remb: 0,
@@ -285,11 +274,11 @@ impl Media {
                 {
                     let rtt = self.rtt.map(|(rtt, _)| rtt);
                     let r = new_receiver(section, index, ssrc, self.remb_config, rtt, now);
-                    add_receiver(now, &mut self.receivers, &mut self.early_reports, r);
+                    add_receiver(now, &mut self.receivers, &mut self.reports, r);
                 }
             }
         }
-        self.next_report.get_or_insert(now + REPORT_INTERVAL);
+        self.reports.start(now);
     }
 
     fn ensure_sender(
@@ -458,7 +447,7 @@ impl Media {
             self.rtt.map(|(rtt, _)| rtt),
             now,
         );
-        add_receiver(now, &mut self.receivers, &mut self.early_reports, receiver);
+        add_receiver(now, &mut self.receivers, &mut self.reports, receiver);
         let i = self.receivers.len() - 1;
         self.deliver(now, i, plain.freeze(), false, transport);
     }
@@ -552,7 +541,7 @@ impl Media {
         let kind = receiver.kind;
         let first = !std::mem::replace(&mut receiver.started, true);
         self.rtp_received += 1;
-        self.media_active(now);
+        self.reports.media_active(now);
         let payload = h.payload(&packet);
         let keyframe = is_keyframe(codec, payload);
         let sender_time_micros = self.receivers[i]
@@ -617,19 +606,11 @@ impl Media {
                     let first = self.receivers[i]
                         .stream
                         .on_sender_report(now, ntp_time, rtp_time);
-                    // Our answer to the peer's first SR is how it learns the round trip
-                    // (its NACK retries wait 100 ms until then): it goes now, not up to a
-                    // second later.
-                    if first && self.next_report.is_some_and(|t| t > now) {
-                        self.next_report = Some(now);
+                    if first {
+                        self.reports.answer_first_sender_report(now);
                     }
                 } else {
-                    self.early_reports.retain(|r| r.0 != ssrc);
-                    if self.early_reports.len() == EARLY_REPORTS {
-                        self.early_reports.pop_front();
-                    }
-                    self.early_reports
-                        .push_back((ssrc, now, ntp_time, rtp_time));
+                    self.reports.keep_early(ssrc, (now, ntp_time, rtp_time));
                 }
                 self.on_report_blocks(now, &reports);
             }
@@ -754,16 +735,8 @@ impl Media {
             transport.send_rtp(&packet);
         }
         self.scratch.resend = again;
-        self.media_active(now);
+        self.reports.media_active(now);
         Ok(())
-    }
-
-    /// RTP went one way or the other: after an idle spell, reports at the media rate.
-    fn media_active(&mut self, now: Instant) {
-        self.last_rtp = Some(now);
-        if self.next_report.is_some_and(|t| t > now + REPORT_INTERVAL) {
-            self.next_report = Some(now + REPORT_INTERVAL);
-        }
     }
 
     /// Asks the peer for a keyframe of what it sends us of `kind` (PLI).
@@ -807,23 +780,13 @@ impl Media {
             .iter()
             .filter_map(|r| r.stream.next_nack())
             .min();
-        nack.into_iter().chain(self.next_report).min()
+        nack.into_iter().chain(self.reports.next()).min()
     }
 
     /// Reports, REMB and NACKs that are due.
     pub(crate) fn handle_timeout(&mut self, now: Instant, transport: &mut dyn MediaTransport) {
         self.send_nacks(now, transport);
-        let active = self.last_rtp.is_some_and(|t| now < t + IDLE_AFTER);
-        // Idle, a report due within half its interval goes now (RFC 3550 §6.3.5 spreads
-        // reports over 0.5–1.5 of the interval anyway): the session woke for its ICE
-        // check, and one wake-up for both is most of what an idle session saves.
-        let (interval, early) = if active {
-            (REPORT_INTERVAL, Duration::ZERO)
-        } else {
-            (IDLE_REPORT_INTERVAL, IDLE_REPORT_INTERVAL / 2)
-        };
-        if self.next_report.is_some_and(|t| t <= now + early) && transport.is_secure() {
-            self.next_report = Some(now + interval);
+        if transport.is_secure() && self.reports.due(now) {
             self.send_reports(now, transport);
         }
     }
@@ -969,25 +932,15 @@ fn packets_ssrc(senders: &[Sender], reporter: u32) -> u32 {
     senders.first().map_or(reporter, |s| s.stream.ssrc())
 }
 
-/// Sender Reports kept for SSRCs not received yet, and for how long.
-const EARLY_REPORTS: usize = 4;
-const EARLY_REPORT_AGE: Duration = Duration::from_secs(10);
-
 /// Adds `receiver`, with the Sender Report its sender sent before its RTP.
 fn add_receiver(
     now: Instant,
     receivers: &mut Vec<Receiver>,
-    early: &mut VecDeque<(u32, Instant, u64, u32)>,
+    reports: &mut Reports,
     mut receiver: Receiver,
 ) {
-    if let Some(i) = early.iter().position(|r| r.0 == receiver.ssrc) {
-        if let Some((_, at, ntp, rtp)) = early.remove(i) {
-            // A report older than this is about media long gone, not the stream now
-            // starting.
-            if now.saturating_duration_since(at) < EARLY_REPORT_AGE {
-                receiver.stream.on_sender_report(at, ntp, rtp);
-            }
-        }
+    if let Some((at, ntp, rtp)) = reports.take_early(receiver.ssrc, now) {
+        receiver.stream.on_sender_report(at, ntp, rtp);
     }
     receivers.push(receiver);
 }
