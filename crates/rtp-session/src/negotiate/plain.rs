@@ -67,8 +67,11 @@ struct Plan {
     rtcp_mux: bool,
     mid: Option<String>,
     /// SDES-SRTP: the crypto tag, and the peer's key once known.
-    crypto: Option<(u32, Option<Vec<u8>>)>,
+    crypto: Option<Sdes>,
 }
+
+/// An SDES crypto tag, and the peer's key once known.
+type Sdes = (u32, Option<Vec<u8>>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Slot {
@@ -577,7 +580,7 @@ fn answered_crypto(
     sec: &RawSection<'_>,
     plan: &Plan,
     secure: bool,
-) -> Result<Option<(u32, Option<Vec<u8>>)>, SessionError> {
+) -> Result<Option<Sdes>, SessionError> {
     match (&plan.crypto, secure) {
         (None, false) => Ok(None),
         (Some((tag, _)), true) => {
