@@ -144,7 +144,16 @@ pub(crate) struct Srtp {
     local: SrtpContext,
     remote: SrtpContext,
     profile: ProtectionProfile,
+    /// Where our SRTP packets are written, each split off as its transmit's bytes: once
+    /// the runtime has sent (and dropped) them, the buffer is reused in place, where a
+    /// buffer per packet was one allocation per forwarded packet. Allocated at the
+    /// first RTP we send.
+    out: BytesMut,
 }
+
+/// The first allocation of [`Srtp::out`]: room for a turn's burst of a dozen packets
+/// before a second buffer is needed.
+const SRTP_OUT_BUFFER: usize = 16 * 1024;
 
 impl Srtp {
     /// Our context from our master key and salt, the peer's from its.
@@ -163,6 +172,7 @@ impl Srtp {
             local,
             remote,
             profile,
+            out: BytesMut::new(),
         })
     }
 
@@ -185,7 +195,12 @@ impl Srtp {
             // Our header, not rtc-rtp's parse (see `srtp_header`): the packets we send
             // carry the extensions we forward.
             let header = srtp_header(plain)?;
-            self.local.encrypt_rtp_with_header(plain, &header)
+            if self.out.capacity() == 0 {
+                self.out = BytesMut::with_capacity(SRTP_OUT_BUFFER);
+            }
+            self.local
+                .encrypt_rtp_with_header_into(plain, &header, &mut self.out)
+                .map(|()| self.out.split())
         };
         protected
             .map_err(|e| tracing::debug!(rtcp, "not encrypted: {e}"))

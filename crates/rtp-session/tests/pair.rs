@@ -8,7 +8,7 @@ use mediaflow_rtp::{
     codec, ConnectionState, IceComponentState, MediaKind, MediaState, OutboundRtpStreamStats,
     SessionConfig, SessionEvent, WebRtcSession,
 };
-use mediaflow_testkit::{thread_heap_bytes, CountingAllocator};
+use mediaflow_testkit::{thread_allocations, thread_heap_bytes, CountingAllocator};
 use rtc::shared::marshal::Marshal;
 
 /// Counts the heap, per thread too: a test sees its session's memory grow or not while
@@ -1030,6 +1030,48 @@ fn unauthenticated_srtcp_with_random_ssrcs_is_counted_and_holds_no_memory() {
 }
 
 /// `a` sends five VP8 packets and `b` gets all five.
+/// Issue 9's "no allocation per packet", the send side: a packet's header is rewritten
+/// in place, and it is encrypted into a buffer the session reuses once the runtime has
+/// sent what it split off (that was a new buffer per packet).
+#[test]
+fn sending_media_allocates_nothing_per_packet() {
+    let mut now = Instant::now();
+    let (mut a, _b) = connected(Peer::new(10_000, now), Peer::new(20_000, now), &mut now);
+    // As a browser's packets come: with a header extension block (here 16 bytes of
+    // padding), which the session's own header is written over.
+    let with_extensions = |seq: u16| {
+        let mut p = vp8_packet(seq, 7);
+        p[0] |= 0x10;
+        let block = [0xbe, 0xde, 0, 4].into_iter().chain([0u8; 16]);
+        p.splice(12..12, block);
+        bytes::Bytes::from(p)
+    };
+    let packets: Vec<_> = (0..2_000u16).map(with_extensions).collect();
+    let mut packets = packets.into_iter();
+    let mut send = |a: &mut Peer, n: usize, now: Instant| {
+        for (i, packet) in packets.by_ref().take(n).enumerate() {
+            a.session
+                .send_rtp(now, MediaKind::Video, codec::VP8, packet)
+                .unwrap();
+            // A runtime sends a turn's datagrams together: a few packets at a time.
+            if i % 4 == 3 {
+                while let Some(t) = a.session.poll_transmit() {
+                    drop(t);
+                }
+            }
+        }
+    };
+    // The first packets grow the session's buffers and its retransmission history.
+    send(&mut a, 1_200, now);
+    let before = thread_allocations();
+    send(&mut a, 800, now);
+    let allocations = thread_allocations() - before;
+    assert!(
+        allocations < 40,
+        "{allocations} allocations for sending 800 packets"
+    );
+}
+
 fn five_packets_get_through(a: &mut Peer, b: &mut Peer, now: &mut Instant) {
     for seq in 0..5u16 {
         a.session

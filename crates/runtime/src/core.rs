@@ -70,6 +70,9 @@ pub(crate) struct WorkerCore<T: Task> {
     tasks: IdMap<Entry<T>>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     dirty: Vec<u64>,
+    /// The list `run_dirty` last walked, kept for its capacity: a fresh one per turn
+    /// was an allocation (and regrowth) for most packets a worker forwarded.
+    walked: Vec<u64>,
 }
 
 impl<T: Task> Default for WorkerCore<T> {
@@ -78,6 +81,7 @@ impl<T: Task> Default for WorkerCore<T> {
             tasks: IdMap::default(),
             timers: BinaryHeap::new(),
             dirty: Vec::new(),
+            walked: Vec::new(),
         }
     }
 }
@@ -184,8 +188,9 @@ impl<T: Task> WorkerCore<T> {
         // A task's run may not make others dirty (tasks do not talk to each other on
         // the worker), but it may make itself dirty again through a panic cleanup: loop.
         while !self.dirty.is_empty() {
-            let dirty = std::mem::take(&mut self.dirty);
-            for id in dirty {
+            let spare = std::mem::take(&mut self.walked);
+            let mut dirty = std::mem::replace(&mut self.dirty, spare);
+            for id in dirty.drain(..) {
                 let Some(entry) = self.tasks.get_mut(&id) else {
                     continue;
                 };
@@ -203,6 +208,7 @@ impl<T: Task> WorkerCore<T> {
                     }
                 }
             }
+            self.walked = dirty;
         }
     }
 

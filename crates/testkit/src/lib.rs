@@ -57,6 +57,7 @@ static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::ne
 
 thread_local! {
     static THREAD_LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static THREAD_ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Heap bytes allocated and not yet freed, when [`CountingAllocator`] is the global
@@ -69,6 +70,17 @@ pub fn live_heap_bytes() -> isize {
 /// of it is not seen), when [`CountingAllocator`] is the global allocator (0 otherwise).
 pub fn thread_heap_bytes() -> isize {
     THREAD_LIVE.with(|h| h.get())
+}
+
+/// Allocations (and reallocations) the calling thread made so far, when
+/// [`CountingAllocator`] is the global allocator (0 otherwise): for "no allocation per
+/// packet" checks.
+pub fn thread_allocations() -> u64 {
+    THREAD_ALLOCATIONS.with(|n| n.get())
+}
+
+fn count_allocation() {
+    let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
 }
 
 fn count(delta: isize) {
@@ -84,6 +96,7 @@ unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
         let p = unsafe { std::alloc::System.alloc(layout) };
         if !p.is_null() {
             count(layout.size() as isize);
+            count_allocation();
         }
         p
     }
@@ -97,6 +110,7 @@ unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
         let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             count(new_size as isize - layout.size() as isize);
+            count_allocation();
         }
         p
     }

@@ -38,23 +38,31 @@ impl Cipher for CipherAeadAesGcm {
         self.profile.aead_auth_tag_len()
     }
 
-    fn encrypt_rtp(&mut self, payload: &[u8], header: &rtp::Header, roc: u32) -> Result<BytesMut> {
+    fn encrypt_rtp_into(
+        &mut self,
+        payload: &[u8],
+        header: &rtp::Header,
+        roc: u32,
+        out: &mut BytesMut,
+    ) -> Result<()> {
         // Copy the whole packet once, then encrypt the payload region in place
         // with the header region as AAD and a detached tag appended afterwards.
         let header_len = header.marshal_size();
         let nonce = self.rtp_initialization_vector(header, roc);
 
-        let mut writer = BytesMut::with_capacity(payload.len() + self.aead_auth_tag_len());
-        writer.extend_from_slice(payload);
+        let start = out.len();
+        out.reserve(payload.len() + self.aead_auth_tag_len());
+        out.extend_from_slice(payload);
 
-        let (aad, plaintext) = writer.split_at_mut(header_len);
+        let (aad, plaintext) = out[start..].split_at_mut(header_len);
         let mut tag = [0; CIPHER_AEAD_AES_GCM_AUTH_TAG_LEN];
-        self.srtp_cipher
-            .seal_in_place(&nonce, aad, plaintext, &mut tag)
-            .map_err(crypto_error)?;
+        if let Err(e) = self.srtp_cipher.seal_in_place(&nonce, aad, plaintext, &mut tag) {
+            out.truncate(start);
+            return Err(crypto_error(e));
+        }
 
-        writer.extend_from_slice(&tag);
-        Ok(writer)
+        out.extend_from_slice(&tag);
+        Ok(())
     }
 
     fn decrypt_rtp(

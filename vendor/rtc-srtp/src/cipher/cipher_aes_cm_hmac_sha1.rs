@@ -166,16 +166,18 @@ impl Cipher for CipherAesCmHmacSha1 {
             as usize
     }
 
-    fn encrypt_rtp(
+    fn encrypt_rtp_into(
         &mut self,
         plaintext: &[u8],
         header: &rtp::Header,
         roc: u32,
-    ) -> Result<BytesMut> {
-        let mut writer = BytesMut::with_capacity(plaintext.len() + self.rtp_auth_tag_len());
+        out: &mut BytesMut,
+    ) -> Result<()> {
+        let start = out.len();
+        out.reserve(plaintext.len() + self.rtp_auth_tag_len());
 
         // Write the plaintext to the destination buffer.
-        writer.extend_from_slice(plaintext);
+        out.extend_from_slice(plaintext);
 
         // Encrypt the payload
         let counter = generate_counter(
@@ -185,16 +187,23 @@ impl Cipher for CipherAesCmHmacSha1 {
             &self.srtp_session_salt,
         );
 
-        self.srtp_cipher
-            .apply_keystream(&counter, &mut writer[header.marshal_size()..])
-            .map_err(crypto_error)?;
-
-        // Generate the auth tag.
-        let full_auth_tag = self.generate_srtp_auth_tag(&writer, roc)?;
+        let sealed = self
+            .srtp_cipher
+            .apply_keystream(&counter, &mut out[start + header.marshal_size()..])
+            .map_err(crypto_error)
+            // Generate the auth tag.
+            .and_then(|()| self.generate_srtp_auth_tag(&out[start..], roc));
+        let full_auth_tag = match sealed {
+            Ok(tag) => tag,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
         let auth_tag = &full_auth_tag[..self.rtp_auth_tag_len()];
-        writer.extend_from_slice(auth_tag);
+        out.extend_from_slice(auth_tag);
 
-        Ok(writer)
+        Ok(())
     }
 
     fn decrypt_rtp(

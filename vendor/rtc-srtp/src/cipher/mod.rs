@@ -51,7 +51,22 @@ pub(crate) trait Cipher: Send {
     fn get_rtcp_index(&self, input: &[u8]) -> usize;
 
     /// Encrypt RTP payload.
-    fn encrypt_rtp(&mut self, payload: &[u8], header: &rtp::Header, roc: u32) -> Result<BytesMut>;
+    fn encrypt_rtp(&mut self, payload: &[u8], header: &rtp::Header, roc: u32) -> Result<BytesMut> {
+        let mut writer = BytesMut::with_capacity(payload.len() + self.rtp_auth_tag_len().max(16));
+        self.encrypt_rtp_into(payload, header, roc, &mut writer)?;
+        Ok(writer)
+    }
+
+    /// mediaflow patch: encrypts the RTP packet `payload` (header included) and appends
+    /// it to `out`, so that a caller can reuse one buffer (a per-packet allocation
+    /// otherwise). On an error `out` is as it was.
+    fn encrypt_rtp_into(
+        &mut self,
+        payload: &[u8],
+        header: &rtp::Header,
+        roc: u32,
+        out: &mut BytesMut,
+    ) -> Result<()>;
 
     /// Decrypt RTP payload.
     fn decrypt_rtp(&mut self, payload: &[u8], header: &rtp::Header, roc: u32) -> Result<BytesMut>;

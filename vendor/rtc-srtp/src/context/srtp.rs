@@ -71,6 +71,21 @@ impl Context {
         plaintext: &[u8],
         header: &rtp::Header,
     ) -> Result<BytesMut> {
+        let mut dst = BytesMut::with_capacity(plaintext.len() + 16);
+        self.encrypt_rtp_with_header_into(plaintext, header, &mut dst)?;
+        Ok(dst)
+    }
+
+    /// mediaflow patch: [`Self::encrypt_rtp_with_header`] appending to `out`, a buffer
+    /// the caller reuses (split off what was written, and `out` reclaims its memory
+    /// once those pieces are gone), instead of a new buffer per packet. On an error
+    /// `out` is as it was.
+    pub fn encrypt_rtp_with_header_into(
+        &mut self,
+        plaintext: &[u8],
+        header: &rtp::Header,
+        out: &mut BytesMut,
+    ) -> Result<()> {
         // mediaflow patch: the state is looked up once, held across the cipher.
         let state = srtp_ssrc_state(
             &mut self.srtp_ssrc_states,
@@ -86,10 +101,10 @@ impl Context {
             return Err(Error::ErrExceededMaxPackets);
         }
 
-        let dst = self.cipher.encrypt_rtp(plaintext, header, roc)?;
+        self.cipher.encrypt_rtp_into(plaintext, header, roc, out)?;
         state.update_rollover_count(header.sequence_number, diff);
 
-        Ok(dst)
+        Ok(())
     }
 
     /// EncryptRTP marshals and encrypts an RTP packet, writing to the dst buffer provided.
