@@ -151,9 +151,10 @@ pub(crate) struct Srtp {
     out: BytesMut,
 }
 
-/// The first allocation of [`Srtp::out`]: room for a turn's burst of a dozen packets
-/// before a second buffer is needed.
-const SRTP_OUT_BUFFER: usize = 16 * 1024;
+/// The size of [`Srtp::out`]: a few packets (a video packet, its resend, audio) before
+/// a second buffer is needed in one turn. Small, so that each session's buffer stays in
+/// the cache between its packets: with 16 KiB each, 100 sessions cycled through 1.6 MB.
+const SRTP_OUT_BUFFER: usize = 4 * 1024;
 
 impl Srtp {
     /// Our context from our master key and salt, the peer's from its.
