@@ -10,10 +10,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{
-    answer_codecs, answered_codecs, attr_value, codec_lines, collect_mids, default_codecs,
-    direction_attr, has_attr, invalid, kind_name, local_direction, media_kind, parse, parse_u32,
-    random_session_id, remote_direction, remote_pts, ssrc_info, validate_attrs, NegotiatedCodec,
-    RawSdp, RawSection, Section,
+    answer_codecs, answered_codecs, attr_value, codec_lines, default_codecs, direction_attr,
+    has_attr, invalid, kind_name, local_direction, media_kind, parse_checked, parse_u32,
+    random_session_id, remote_direction, remote_pts, ssrc_info, NegotiatedCodec, RawSdp,
+    RawSection, Section,
 };
 use crate::{Direction, MediaKind, OfferOptions, SessionError};
 
@@ -242,16 +242,6 @@ fn destinations(
     Ok((rtp, rtcp))
 }
 
-fn checked(sdp: &str) -> Result<(RawSdp<'_>, Vec<Option<&str>>), SessionError> {
-    let raw = parse(sdp)?;
-    validate_attrs(&raw.session)?;
-    for sec in &raw.sections {
-        validate_attrs(&sec.attrs)?;
-    }
-    let mids = collect_mids(&raw)?;
-    Ok((raw, mids))
-}
-
 impl PlainNegotiator {
     pub fn new(local: PlainLocal) -> PlainNegotiator {
         PlainNegotiator {
@@ -274,7 +264,7 @@ impl PlainNegotiator {
                 "process_offer: our own offer awaits its answer".to_string(),
             ));
         }
-        let (raw, mids) = checked(offer)?;
+        let (raw, mids) = parse_checked(offer)?;
         let (local_send, local_recv) = local_direction(self.local.direction);
         let mut slots = Vec::with_capacity(raw.sections.len());
         let mut sections: Vec<PlainSection> = Vec::new();
@@ -366,7 +356,7 @@ impl PlainNegotiator {
                 "process_answer: no offer of ours is pending".to_string(),
             ));
         };
-        let (raw, _mids) = checked(answer)?;
+        let (raw, _mids) = parse_checked(answer)?;
         if raw.sections.len() > offer.len() {
             return Err(invalid(format!(
                 "the answer has {} m-sections, our offer had {}",
