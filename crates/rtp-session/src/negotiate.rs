@@ -1236,6 +1236,18 @@ fn answered_mid_is(
     Ok(())
 }
 
+/// An answer's section carries the media of our offer's in its place.
+fn answered_kind_is(sec: &RawSection<'_>, ours: MediaKind) -> Result<(), SessionError> {
+    if media_kind(sec.kind) != Some(ours) {
+        return Err(invalid(format!(
+            "m-section {}: the answer's media is not our offer's {}",
+            sec.index,
+            kind_name(ours)
+        )));
+    }
+    Ok(())
+}
+
 /// What the peer's answer agreed for one of our audio/video sections, or `None` when it
 /// rejected it (port 0, no codec kept).
 fn answered_media(
@@ -1245,13 +1257,7 @@ fn answered_media(
     plan: &Plan,
 ) -> Result<Option<Section>, SessionError> {
     answered_mid_is(sec, mid, &plan.mid)?;
-    if media_kind(sec.kind) != Some(plan.kind) {
-        return Err(invalid(format!(
-            "m-section {}: the answer's media is not our offer's {}",
-            sec.index,
-            kind_name(plan.kind)
-        )));
-    }
+    answered_kind_is(sec, plan.kind)?;
     if sec.port == 0 && !has_attr(&sec.attrs, "bundle-only") {
         return Ok(None);
     }

@@ -10,9 +10,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{
-    answer_codecs, answered_codecs, attr_value, codec_lines, default_codecs, direction_attr,
-    has_attr, invalid, kind_name, local_direction, media_kind, parse_checked, parse_u32,
-    random_session_id, remote_direction, remote_pts, ssrc_info, NegotiatedCodec, RawSdp,
+    answer_codecs, answered_codecs, answered_kind_is, attr_value, codec_lines, default_codecs,
+    direction_attr, has_attr, invalid, kind_name, local_direction, media_kind, parse_checked,
+    parse_u32, random_session_id, remote_direction, remote_pts, ssrc_info, NegotiatedCodec, RawSdp,
     RawSection, Section,
 };
 use crate::{Direction, MediaKind, OfferOptions, SessionError};
@@ -525,13 +525,7 @@ fn answered_plan(
     sec: &RawSection<'_>,
     plan: &Plan,
 ) -> Result<Option<(Plan, SocketAddr, SocketAddr)>, SessionError> {
-    if media_kind(sec.kind) != Some(plan.kind) {
-        return Err(invalid(format!(
-            "m-section {}: the answer's media is not our offer's {}",
-            sec.index,
-            kind_name(plan.kind)
-        )));
-    }
+    answered_kind_is(sec, plan.kind)?;
     if sec.port == 0 {
         return Ok(None);
     }
