@@ -22,8 +22,12 @@ export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 LIB="$(pkg-config --variable=libdir mediaflow)/libmediaflow_capi.a"
 LIBS="$(pkg-config --static --libs-only-l mediaflow | sed 's/-lmediaflow_capi//')"
 CFLAGS="-std=c11 -Wall -Wextra -Werror -g $(pkg-config --cflags mediaflow)"
+# One suppression per index of a sendmmsg batch (see tests/c/valgrind.supp), as many as
+# the runtime's largest batch.
+MAX_BATCH="$(sed -n 's/^pub(crate) const MAX_BATCH: usize = \([0-9]*\);$/\1/p' crates/runtime/src/send_many.rs)"
+[ -n "$MAX_BATCH" ] || { echo "MAX_BATCH not found in crates/runtime/src/send_many.rs" >&2; exit 1; }
 SUPP="$OUT/valgrind-batched.supp"
-for k in $(seq 0 63); do
+for k in $(seq 0 $((MAX_BATCH - 1))); do
   printf '{\n   ring-aead-tag-sent-batched-%s\n   Memcheck:Param\n   sendmsg(mmsg[%s].msg_hdr.msg_iov[0])\n   fun:sendmmsg\n   ...\n   fun:*send_many*\n}\n' "$k" "$k"
 done > "$SUPP"
 passed=0
