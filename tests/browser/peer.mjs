@@ -268,6 +268,7 @@ try {
   const deadline = performance.now() + Math.max(BUDGET_MS, DURATION_MS + 15_000);
   let sentCands = 0;
   let firstFrameMs = null;
+  let startJitterBufferMs = null;
   let last = null;
   // The last few looks at the stats, for what led up to a freeze.
   let recent = [];
@@ -301,6 +302,11 @@ try {
       log(`freeze ${last.freezeCount} (${last.totalFreezesDuration} s in all) seen at ${new Date().toISOString()}: before ${JSON.stringify(pick(before))} now ${JSON.stringify(pick(last))}, jitter buffer held/target ms (frames): ${jb.join(', ')}`);
     }
     if (firstFrameMs === null && last.framesDecoded > 0) firstFrameMs = last.t;
+    // What the jitter buffer held and aimed at (mean ms per frame) over the video's
+    // first 3 s: the call's first repairs come then, before Chromium adapts.
+    if (firstFrameMs !== null && startJitterBufferMs === null && last.t >= firstFrameMs + 3000 && last.jb && last.jb[3] > 0) {
+      startJitterBufferMs = [0, 1].map((k) => Math.round((1000 * last.jb[k]) / last.jb[3]));
+    }
     if (DIRECTION === 'sendonly') {
       // Nothing comes back: done once the call is up and video went out.
       if (last.connectionState === 'connected' && (last.videoPacketsSent || 0) >= MIN_FRAMES) {
@@ -312,12 +318,12 @@ try {
     }
     const done = DURATION_MS > 0 ? last.t >= DURATION_MS : last.framesDecoded >= MIN_FRAMES;
     if (done && last.framesDecoded >= MIN_FRAMES && last.audioPackets > 0) {
-      result = { type: 'result', ok: true, ...last, msToFirstFrame: firstFrameMs, msToMinFrames: last.t };
+      result = { type: 'result', ok: true, ...last, msToFirstFrame: firstFrameMs, startJitterBufferMs, msToMinFrames: last.t };
       break;
     }
     await sleep(100);
   }
-  if (!result.ok) result = { type: 'result', ok: false, ...last, msToFirstFrame: firstFrameMs, error: `fewer than ${MIN_FRAMES} frames within ${BUDGET_MS} ms` };
+  if (!result.ok) result = { type: 'result', ok: false, ...last, msToFirstFrame: firstFrameMs, startJitterBufferMs, error: `fewer than ${MIN_FRAMES} frames within ${BUDGET_MS} ms` };
   if (result.ok && DATA_CHANNELS && ROLE !== 'answer') {
     result.data = await evaluate(page, dataTest, { n: 1000, unorderedN: 200, bigSize: 64 * 1024 }, 60_000, 'data channels');
     if (!result.data.ok) { result.ok = false; result.error = 'data channels: ' + JSON.stringify(result.data); }

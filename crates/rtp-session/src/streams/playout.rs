@@ -13,7 +13,7 @@
 //! asks the receiver to buffer for that: the worst lateness lately, with room for one
 //! more resend round and the receiver's own decoding. When the lateness is forgotten
 //! (no late packet for one to two windows) the minimum goes back to zero. For a
-//! stream's first seconds it asks for a first step whatever came late: the call's
+//! stream's first seconds it asks for a start step whatever came late: the call's
 //! first repairs come while the receiver's buffer is still near nothing, and a delay
 //! asked for once the loss is seen comes too late for the frame already waiting.
 
@@ -52,16 +52,24 @@ const RISE_PER_SECOND: Duration = Duration::from_millis(200);
 /// came in.
 const FIRST_STEP: Duration = Duration::from_millis(100);
 
-/// The first seconds of a stream's media, when the first step is asked for whatever
+/// The first seconds of a stream's media, when `START_STEP` is asked for whatever
 /// came late. The receiver's jitter buffer starts near nothing (Chromium's target was
 /// 11 ms 0.3 s into the media) while the call's first repairs come, before any lateness
 /// was seen to answer: the freezes left in the jitter test were all there (1.0-2.9 s
 /// into the call), and raising the delay once the loss is seen comes too late for the
 /// frame waiting, or, at media start, freezes it by itself (a step from 11 to 111 ms
 /// while libwebrtc's frame-interval average is still short). A step before the first
-/// frame holds nothing still; a clean path pays 100 ms of latency for these seconds,
+/// frame holds nothing still; a clean path pays its latency for these seconds,
 /// then the minimum is lifted (the receiver eases down by itself).
 const STARTUP: Duration = Duration::from_secs(3);
+/// What a stream asks for from its first packet through `STARTUP`, lateness seen or
+/// not: room for a repair of two rounds (175-250 ms late through 30 ± 10 ms of jitter
+/// each way), not only one. Asked for before the receiver has shown a frame, the step
+/// holds no picture still (unlike `FIRST_STEP` mid-media); with 100 ms here, the
+/// freezes left were two-round repairs in a call's first 2.5 s while Chromium held
+/// 82-100 ms. The price: 100 ms more latency for those seconds and before the first
+/// frame shows.
+const START_STEP: Duration = Duration::from_millis(200);
 
 #[derive(Debug)]
 pub(super) struct PlayoutDelay {
@@ -109,7 +117,7 @@ impl PlayoutDelay {
         let late = self.late.max();
         let min = if late.is_zero() {
             if starting {
-                FIRST_STEP.min(self.cap)
+                START_STEP.min(self.cap)
             } else {
                 Duration::ZERO
             }
@@ -121,10 +129,11 @@ impl PlayoutDelay {
             // then froze the picture under 1.5 × the worst lateness seen.
             (late * 5 / 2 + MARGIN).min(self.cap)
         };
-        // Up at the paced rate from the first step, down at once (the receiver eases
-        // its delay down itself).
+        // Up at the paced rate from the first step (the start's, while the media
+        // starts), down at once (the receiver eases its delay down itself).
+        let step = if starting { START_STEP } else { FIRST_STEP };
         let rise = RISE_PER_SECOND.mul_f64(now.saturating_duration_since(since).as_secs_f64());
-        let min = min.min(before.max(FIRST_STEP) + rise);
+        let min = min.min(before.max(step) + rise);
         self.announced = Some((now, min));
         let min_ms = u16::try_from(min.as_millis()).unwrap_or(u16::MAX);
         Some((min_ms, MAX_DELAY_MS))
@@ -155,8 +164,8 @@ mod tests {
     fn asks_for_the_worst_lateness_with_room_then_lifts_it() {
         let start = Instant::now();
         let mut fresh = PlayoutDelay::new(600 * MS);
-        assert_eq!(fresh.limits(start), Some((100, 10_000)), "the first packet");
-        assert_eq!(fresh.limits(start + 2_900 * MS), Some((100, 10_000)));
+        assert_eq!(fresh.limits(start), Some((200, 10_000)), "the first packet");
+        assert_eq!(fresh.limits(start + 2_900 * MS), Some((200, 10_000)));
         assert_eq!(
             fresh.limits(start + 3_000 * MS),
             Some((0, 10_000)),

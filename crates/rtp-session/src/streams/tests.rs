@@ -1596,17 +1596,18 @@ fn packets_forwarded_late_ask_the_receiver_for_a_playout_delay() {
     }
     assert_eq!(
         quiet.playout_delay(ms(1_000)),
-        Some((100, 10_000)),
-        "the first step while the media starts; 10 ms of reordering adds nothing"
+        Some((200, 10_000)),
+        "the start step while the media starts; 10 ms of reordering adds nothing"
     );
     assert_eq!(
         quiet.playout_delay(ms(4_000)),
         Some((0, 10_000)),
         "lifted after the start, and said so"
     );
-    // 180 ms × 2.5 + 40 ms, from 100 ms at the late packet up at 200 ms a second.
-    assert_eq!(s.playout_delay(ms(690)), Some((100, 10_000)));
-    assert_eq!(s.playout_delay(ms(1_690)), Some((300, 10_000)));
+    // 180 ms × 2.5 + 40 ms, from the start step (200 ms) at the late packet up at
+    // 200 ms a second.
+    assert_eq!(s.playout_delay(ms(690)), Some((200, 10_000)));
+    assert_eq!(s.playout_delay(ms(1_690)), Some((400, 10_000)));
     assert_eq!(s.playout_delay(ms(9_000)), Some((490, 10_000)));
     assert_eq!(
         s.playout_delay(ms(25_000)),
