@@ -115,19 +115,22 @@ impl PlayoutDelay {
         let (since, before) = self.announced?;
         self.late.roll(now);
         let late = self.late.max();
+        // While the media starts, lateness asks for more than the start step, never
+        // less (2.5 × 30 ms + 40 ms is under it).
+        let floor = if starting {
+            START_STEP.min(self.cap)
+        } else {
+            Duration::ZERO
+        };
         let min = if late.is_zero() {
-            if starting {
-                START_STEP.min(self.cap)
-            } else {
-                Duration::ZERO
-            }
+            floor
         } else {
             // Room for repairs worse than the worst seen lately. Measured through a
             // relay of 30 ± 10 ms each way with 5 % loss (the browser test): 92 % of
             // repairs took one round (75-125 ms late), the rest two (175-250 ms), and a
             // window of ten seconds often holds none of the second kind; one of those
             // then froze the picture under 1.5 × the worst lateness seen.
-            (late * 5 / 2 + MARGIN).min(self.cap)
+            (late * 5 / 2 + MARGIN).min(self.cap).max(floor)
         };
         // Up at the paced rate from the first step (the start's, while the media
         // starts), down at once (the receiver eases its delay down itself).
@@ -173,6 +176,16 @@ mod tests {
         );
         let mut capped = PlayoutDelay::new(60 * MS);
         assert_eq!(capped.limits(start), Some((60, 10_000)), "within the cap");
+        // A little lateness while the media starts does not lower the start step.
+        let mut starting = PlayoutDelay::new(600 * MS);
+        assert_eq!(starting.limits(start), Some((200, 10_000)));
+        starting.observe(start + 500 * MS, 40 * MS);
+        assert_eq!(starting.limits(start + 500 * MS), Some((200, 10_000)));
+        assert_eq!(
+            starting.limits(start + 3_500 * MS),
+            Some((140, 10_000)),
+            "past the start, 2.5 × 40 ms + 40 ms"
+        );
         // From here on, a stream whose first packet went out long ago.
         let t0 = start + 10_000 * MS;
         let mut p = PlayoutDelay::new(600 * MS);
