@@ -43,7 +43,8 @@ const MAX_DELAY_MS: u16 = 10_000;
 /// from a freeze: libwebrtc counts one past 150-200 ms); libwebrtc eases its own delay
 /// up at half this pace, which left the first seconds of a call unprotected longer.
 const RISE_PER_SECOND: Duration = Duration::from_millis(200);
-/// Where the rise starts: the first announcement asks for this much at once. Below it a
+/// Where a rise after the media's start begins (the start itself asks for `START_STEP`,
+/// before any frame shows): the first raise asks for this much at once. Below it a
 /// step is no freeze (the receiver holds one frame this much longer at most, under the
 /// 150 ms past the average frame interval that libwebrtc counts as one), and the
 /// receiver buffers ~15-60 ms by itself on a clean or jittery path: starting from zero
@@ -116,11 +117,11 @@ impl PlayoutDelay {
         self.late.roll(now);
         let late = self.late.max();
         // While the media starts, lateness asks for more than the start step, never
-        // less (2.5 × 30 ms + 40 ms is under it).
-        let floor = if starting {
-            START_STEP.min(self.cap)
+        // less (2.5 × 30 ms + 40 ms is under it), and a rise is paced from it.
+        let (floor, step) = if starting {
+            (START_STEP.min(self.cap), START_STEP)
         } else {
-            Duration::ZERO
+            (Duration::ZERO, FIRST_STEP)
         };
         let min = if late.is_zero() {
             floor
@@ -132,9 +133,8 @@ impl PlayoutDelay {
             // then froze the picture under 1.5 × the worst lateness seen.
             (late * 5 / 2 + MARGIN).min(self.cap).max(floor)
         };
-        // Up at the paced rate from the first step (the start's, while the media
-        // starts), down at once (the receiver eases its delay down itself).
-        let step = if starting { START_STEP } else { FIRST_STEP };
+        // Up at the paced rate from the step, down at once (the receiver eases its
+        // delay down itself).
         let rise = RISE_PER_SECOND.mul_f64(now.saturating_duration_since(since).as_secs_f64());
         let min = min.min(before.max(step) + rise);
         self.announced = Some((now, min));
