@@ -129,8 +129,11 @@ pub(crate) struct Pads {
     outputs: VecDeque<Buffer>,
     upstream: VecDeque<(MediaType, UpstreamEvent)>,
     events: VecDeque<ElementEvent>,
-    /// The session's next timer, cached: `Element::poll_timeout` takes `&self`.
-    timeout: Option<Instant>,
+    /// The session's next timer once the graph asked for it; `None` when the session
+    /// changed since. Worked out when asked, not per `flush`: a WebRtcSession's takes a
+    /// few hundred instructions (ICE, DTLS, every stream's RTCP and NACK timers), and
+    /// `flush` runs twice per forwarded packet while the graph asks once per turn.
+    timeout: Option<Option<Instant>>,
     /// The peer's REMB, cached for encoders that feed this endpoint.
     remote_remb: Option<u32>,
     /// Bounds of what encoders feeding this endpoint may send, in bits per second
@@ -153,7 +156,8 @@ impl Pads {
         }
     }
 
-    /// Collects what the session produced: events, media, its next timer.
+    /// Collects what the session produced: events, media; its next timer is asked for
+    /// again when the graph wants it.
     pub(crate) fn flush(&mut self, session: &mut impl MediaSession) {
         while let Some(event) = session.poll_event() {
             match event {
@@ -174,7 +178,7 @@ impl Pads {
             });
         }
         self.pull_data(session);
-        self.timeout = session.poll_timeout();
+        self.timeout = None;
         self.remote_remb = session.remote_estimated_bitrate();
     }
 
@@ -260,13 +264,13 @@ impl Pads {
         self.events.pop_front()
     }
 
-    pub(crate) fn timeout(&self) -> Option<Instant> {
-        self.timeout
+    pub(crate) fn timeout(&mut self, session: &mut impl MediaSession) -> Option<Instant> {
+        *self.timeout.get_or_insert_with(|| session.poll_timeout())
     }
 
-    /// Takes the session's next timer again (after its datagrams were taken).
-    pub(crate) fn refresh_timeout(&mut self, session: &mut impl MediaSession) {
-        self.timeout = session.poll_timeout();
+    /// The session's next timer may have changed (its datagrams were taken).
+    pub(crate) fn forget_timeout(&mut self) {
+        self.timeout = None;
     }
 
     pub(crate) fn target_bitrate(&self, media_type: MediaType) -> Option<u32> {
@@ -313,8 +317,8 @@ macro_rules! endpoint_element {
             ) -> Option<(mediaflow_graph::MediaType, mediaflow_graph::UpstreamEvent)> {
                 self.pads.poll_upstream()
             }
-            fn poll_timeout(&self) -> Option<std::time::Instant> {
-                self.pads.timeout()
+            fn poll_timeout(&mut self) -> Option<std::time::Instant> {
+                self.pads.timeout(&mut self.session)
             }
             fn target_bitrate(&self, media_type: mediaflow_graph::MediaType) -> Option<u32> {
                 self.pads.target_bitrate(media_type)

@@ -78,7 +78,7 @@ pub(crate) struct WebRtcEndpointElement {
 }
 
 impl WebRtcEndpointElement {
-    /// Collects what the session produced: events, media, its next timer.
+    /// Collects what the session produced (see `Pads::flush`).
     fn flush(&mut self) {
         self.pads.flush(&mut self.session);
     }
@@ -116,7 +116,7 @@ impl NetEndpoint for WebRtcEndpointElement {
             send_from(cx, from, t.local, t.peer, &t.data);
         }
         // Sending may have armed a timer (SCTP retransmission of what just left).
-        self.pads.refresh_timeout(&mut self.session);
+        self.pads.forget_timeout();
     }
 
     /// A datagram arrived on one of the endpoint's UDP sockets, or a frame on an ICE-TCP

@@ -108,8 +108,10 @@ pub trait Element: Send + 'static {
         None
     }
 
-    /// The next instant this element wants `handle_timeout` called.
-    fn poll_timeout(&self) -> Option<Instant> {
+    /// The next instant this element wants `handle_timeout` called. `&mut` so that an
+    /// element may work it out only when asked, once per graph turn, rather than after
+    /// every buffer it took.
+    fn poll_timeout(&mut self) -> Option<Instant> {
         None
     }
 

@@ -586,7 +586,7 @@ impl Graph {
 
     /// The earliest instant `handle_timeout` has work: an element's own timer, a pad going
     /// idle, or work `run` left over.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let idle = self.config.flow_idle;
         let mut earliest = self.resume_at;
         if let Some(last) = self.last_run {
@@ -601,7 +601,7 @@ impl Graph {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
         };
-        for node in self.slots.iter().filter_map(|s| s.node.as_ref()) {
+        for node in self.slots.iter_mut().filter_map(|s| s.node.as_mut()) {
             consider(node.element.poll_timeout());
             for flow in node.flow_in.iter().chain(node.flow_out.iter()) {
                 consider(flow.idle_deadline(idle));

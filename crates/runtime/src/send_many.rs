@@ -5,6 +5,7 @@
 //! one `sendmsg` per datagram was the only per-packet system call left there.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
@@ -22,34 +23,40 @@ pub(crate) fn send_many<'a>(
     datagram: impl Fn(usize) -> (SocketAddr, &'a [u8]),
 ) -> u64 {
     let count = count.min(MAX_BATCH);
-    let mut addrs: [Option<SockAddr>; MAX_BATCH] = [const { None }; MAX_BATCH];
-    // SAFETY: all-zero `iovec`s and `mmsghdr`s are valid (null pointers, zero lengths);
-    // the ones sent are filled in below.
-    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    // Only the first `count` entries are written and passed to the kernel: zeroing all
+    // `MAX_BATCH` of each array was 14 KB of `memset` per call, more than the rest of
+    // the call's user-space work (callgrind, one session at 1,000 packets/s).
+    let mut addrs: [MaybeUninit<SockAddr>; MAX_BATCH] =
+        [const { MaybeUninit::uninit() }; MAX_BATCH];
+    let mut iovs: [MaybeUninit<libc::iovec>; MAX_BATCH] =
+        [const { MaybeUninit::uninit() }; MAX_BATCH];
+    let mut hdrs: [MaybeUninit<libc::mmsghdr>; MAX_BATCH] =
+        [const { MaybeUninit::uninit() }; MAX_BATCH];
     for k in 0..count {
         let (peer, bytes) = datagram(k);
-        let addr = addrs[k].insert(SockAddr::from(peer));
-        iovs[k] = libc::iovec {
+        let addr = addrs[k].write(SockAddr::from(peer));
+        let iov = iovs[k].write(libc::iovec {
             // The kernel only reads it; `iovec` has no const pointer.
             iov_base: bytes.as_ptr() as *mut libc::c_void,
             iov_len: bytes.len(),
-        };
-        hdrs[k].msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-        hdrs[k].msg_hdr.msg_namelen = addr.len();
-        hdrs[k].msg_hdr.msg_iov = &mut iovs[k];
-        hdrs[k].msg_hdr.msg_iovlen = 1;
+        });
+        // SAFETY: an all-zero `mmsghdr` is valid (null pointers, zero lengths).
+        let hdr = hdrs[k].write(unsafe { std::mem::zeroed() });
+        hdr.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+        hdr.msg_hdr.msg_namelen = addr.len();
+        hdr.msg_hdr.msg_iov = iov;
+        hdr.msg_hdr.msg_iovlen = 1;
     }
     let mut done = 0;
     let mut refused = 0;
     while done < count {
-        // SAFETY: `hdrs[done..count]` point into `addrs`, `iovs` and the callers' byte
-        // slices, all alive and unmoved until this function returns.
+        // SAFETY: `hdrs[done..count]` were written above (`MaybeUninit<T>` has `T`'s
+        // layout) and point into `addrs`, `iovs` and the callers' byte slices, all alive
+        // and unmoved until this function returns.
         let sent = unsafe {
             libc::sendmmsg(
                 fd,
-                hdrs[done..].as_mut_ptr(),
+                hdrs[done..].as_mut_ptr().cast::<libc::mmsghdr>(),
                 (count - done) as libc::c_uint,
                 0,
             )

@@ -356,7 +356,7 @@ impl Element for PlayerElement {
         }
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&mut self) -> Option<Instant> {
         self.poll_at
     }
 

@@ -596,7 +596,7 @@ impl Element for RecorderElement {
         self.upstream.pop_front()
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&mut self) -> Option<Instant> {
         self.next_status_poll
     }
 
