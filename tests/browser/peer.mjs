@@ -169,6 +169,9 @@ async function stats() {
       out.framesEncoded = r.framesEncoded || 0;
       out.framesSent = r.framesSent || 0;
       out.qualityLimitation = r.qualityLimitationReason;
+      // Seconds the encoder spent limited, by reason (cpu, bandwidth): a call that
+      // decodes fewer frames says whether its sender was starved of CPU or bitrate.
+      out.qualityLimitationDurations = r.qualityLimitationDurations;
     }
     if (r.type === 'media-source' && r.kind === 'video') out.framesCaptured = r.frames || 0;
     // The round trip the browser measured from our receiver reports (what its NACK

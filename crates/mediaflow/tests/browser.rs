@@ -861,9 +861,9 @@ fn lossy_loopback_through(
          {} video packets received ({} of them resent by us, {} NACKs sent), sent {} and \
          resent {} for {} NACKs; mediaflow \
          received/lost/NACKs/PLIs sent/recovered/duplicates/NACKed/given up {video_in:?}, sent/resent/NACKs/PLIs received {video_out:?}; \
-         Chromium PLIs sent {} received {}, frames encoded {} dropped {}; Chromium's round \
-         trip from our reports {} ms, ICE's {} ms, jitter buffer {} ms (held/target over the \
-         video's first 3 s: {})",
+         Chromium PLIs sent {} received {}, frames captured {} encoded {} dropped {} (encoder \
+         limited, s: {}; target bitrate {}); Chromium's round trip from our reports {} ms, \
+         ICE's {} ms, jitter buffer {} ms (held/target over the video's first 3 s: {})",
         call.as_secs(),
         result["framesDecoded"],
         result["freezeCount"],
@@ -877,8 +877,11 @@ fn lossy_loopback_through(
         result["videoNacksReceived"],
         result["videoPlisSent"],
         result["videoPlisReceived"],
+        result["framesCaptured"],
         result["framesEncoded"],
         result["framesDropped"],
+        result["qualityLimitationDurations"],
+        result["targetBitrate"],
         result["videoRttMs"],
         result["pairRttMs"],
         result["jitterBufferMs"],
