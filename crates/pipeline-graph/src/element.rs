@@ -109,8 +109,8 @@ pub trait Element: Send + 'static {
     }
 
     /// The next instant this element wants `handle_timeout` called. `&mut` so that an
-    /// element may work it out only when asked, once per graph turn, rather than after
-    /// every buffer it took.
+    /// element may work it out only when the graph asks (after `run`, and in
+    /// `handle_timeout`), rather than after every buffer it took.
     fn poll_timeout(&mut self) -> Option<Instant> {
         None
     }

@@ -200,8 +200,9 @@ impl Srtp {
             // carry the extensions we forward.
             let header = srtp_header(plain)?;
             // What was split off before has usually been sent and dropped (the runtime
-            // copies each transmit out at the end of a turn): back to the front. When
-            // some is still held, `encrypt_rtp_with_header_into` reserves a new buffer.
+            // copies each transmit out at the end of a turn): back to the front. While
+            // some is still held, packets go after it, and a new 16 KiB buffer is taken
+            // only when the rest does not fit.
             if self.out.capacity() == 0 {
                 self.out = BytesMut::with_capacity(SRTP_OUT_BUFFER);
             } else if self.out.is_empty() {
