@@ -178,7 +178,7 @@ impl Pads {
             });
         }
         self.pull_data(session);
-        self.timeout = None;
+        self.forget_timeout();
         self.remote_remb = session.remote_estimated_bitrate();
     }
 

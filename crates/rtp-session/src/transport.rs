@@ -205,7 +205,7 @@ impl Srtp {
             // only when the rest does not fit.
             if self.out.capacity() == 0 {
                 self.out = BytesMut::with_capacity(SRTP_OUT_BUFFER);
-            } else if self.out.is_empty() {
+            } else {
                 let _ = self.out.try_reclaim(SRTP_OUT_BUFFER);
             }
             self.local
